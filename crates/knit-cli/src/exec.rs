@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Running statements and printing their results: the one path shared by scripts
+//! (`-f`), commands (`-c`), standard input, `\i` and typed input.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use knit_core::{ErrorReport, KnitSession};
+use knit_sql::{StatementText, split_statements};
+
+use crate::error::{CliError, Result};
+use crate::print::{PrintFormat, PrintOptions};
+use crate::progress::Progress;
+
+/// A failed statement with where it was written.
+#[derive(Debug)]
+pub struct StatementFailure {
+    /// The script's name, `None` for `-c` commands and typed input.
+    pub origin: Option<String>,
+    /// 1-based line in the script or command text.
+    pub line: Option<u64>,
+    /// What went wrong.
+    pub error: CliError,
+    /// How to put it to the user, for engine errors.
+    pub report: Option<ErrorReport>,
+}
+
+impl std::fmt::Display for StatementFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(origin) = &self.origin {
+            match self.line {
+                Some(line) => write!(f, "{origin}:{line}: ")?,
+                None => write!(f, "{origin}: ")?,
+            }
+        }
+        match &self.report {
+            Some(report) => write!(f, "error: {report}"),
+            None => write!(f, "error: {}", self.error),
+        }
+    }
+}
+
+/// Runs statements in one session and prints their results.
+#[derive(Debug)]
+pub struct Runner {
+    session: KnitSession,
+    /// How results are printed; the REPL's `\format` and `\timing` change it.
+    pub print: PrintOptions,
+    /// Whether long statements show progress on stderr.
+    show_progress: bool,
+}
+
+impl Runner {
+    /// A runner over `session`; progress is shown when stderr is a terminal.
+    pub fn new(session: KnitSession, print: PrintOptions) -> Self {
+        let show_progress = io::stderr().is_terminal() && !print.quiet;
+        Self {
+            session,
+            print,
+            show_progress,
+        }
+    }
+
+    /// The session statements run in.
+    pub fn session(&self) -> &KnitSession {
+        &self.session
+    }
+
+    /// Runs every statement of `text` in order and stops at the first failure.
+    /// `origin` names the script in error messages.
+    pub async fn run_text(&self, text: &str, origin: Option<&str>) -> Result<(), StatementFailure> {
+        let statements = split_statements(text).map_err(|e| {
+            let error = CliError::Query(e.into());
+            let report = self.report(&error);
+            StatementFailure {
+                origin: origin.map(str::to_string),
+                line: report.as_ref().and_then(|r| r.location).map(|(line, _)| line),
+                error,
+                report,
+            }
+        })?;
+        for statement in statements {
+            if let Err(error) = self.run_statement(statement.sql).await {
+                return Err(self.locate(origin, &statement, error));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one statement, giving up when the user presses Ctrl-C.
+    pub async fn run_statement(&self, sql: &str) -> Result<()> {
+        tokio::select! {
+            result = self.execute_and_print(sql) => result,
+            _ = tokio::signal::ctrl_c() => Err(CliError::Cancelled),
+        }
+    }
+
+    async fn execute_and_print(&self, sql: &str) -> Result<()> {
+        let started = Instant::now();
+        let query = self.session.start(sql).await?;
+        let progress = self.show_progress.then(|| Progress::start(Arc::clone(&query.plan)));
+        let mut out = BufWriter::new(io::stdout());
+        let printed = self.print.print_stream(query.schema, query.stream, &mut out).await;
+        drop(progress);
+        let printed = printed?;
+        out.flush()?;
+        if !self.print.quiet {
+            let summary = self.print.summary(printed, started.elapsed());
+            if self.print.format == PrintFormat::Table {
+                writeln!(out, "{summary}")?;
+                out.flush()?;
+            } else {
+                eprintln!("{summary}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Describes an engine error for the user.
+    pub fn report(&self, error: &CliError) -> Option<ErrorReport> {
+        tracing::debug!(?error, "statement failed");
+        match error {
+            CliError::Query(e) => Some(ErrorReport::new(e, self.session.memory_limit())),
+            _ => None,
+        }
+    }
+
+    /// Places an error at its line: the statement's first line, moved down to the
+    /// line the parser or planner pointed at within the statement.
+    fn locate(
+        &self,
+        origin: Option<&str>,
+        statement: &StatementText<'_>,
+        error: CliError,
+    ) -> StatementFailure {
+        let report = self.report(&error);
+        let offset = report
+            .as_ref()
+            .and_then(|r| r.location)
+            .map_or(0, |(line, _)| line.saturating_sub(1));
+        StatementFailure {
+            origin: origin.map(str::to_string),
+            line: Some(statement.line + offset),
+            error,
+            report,
+        }
+    }
+}

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `knit`: the SQL shell and script runner of Knit.
+//!
+//! `knit` alone opens the REPL; `knit -f script.sql` and `knit -c "SQL"` (both
+//! repeatable; scripts run first) run statements and exit; SQL piped into `knit` runs
+//! as a script. A script stops at its first failing statement with
+//! `file:line: error: ...` on stderr and exit code 1.
+
+// The CLI is the one crate that talks to its user directly.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod command;
+mod error;
+mod exec;
+mod print;
+mod progress;
+mod repl;
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use knit_core::{SessionBuilder, parse_memory_size};
+
+use crate::error::CliError;
+use crate::exec::{Runner, StatementFailure};
+use crate::print::{MaxRows, PrintFormat, PrintOptions};
+
+/// Rows a table shows in the REPL unless told otherwise; scripts show every row.
+const REPL_MAXROWS: usize = 40;
+/// Exit code after Ctrl-C, as shells report a SIGINT.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Customer profiles with plain SQL over Parquet and CSV files, local or on S3.
+#[derive(Debug, Parser)]
+#[command(name = "knit", version)]
+struct Args {
+    /// Run the statements of this SQL file (repeatable; files run before commands).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// Run this SQL (repeatable).
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    commands: Vec<String>,
+
+    /// Output format of results.
+    #[arg(long, value_enum, default_value_t = PrintFormat::Table)]
+    format: PrintFormat,
+
+    /// Rows a table shows: a number or 'inf' (default: 40 in the REPL, every row otherwise).
+    #[arg(long, value_name = "N|inf")]
+    maxrows: Option<MaxRows>,
+
+    /// Memory that queries may use, such as 512M or 4G (default: 80% of physical memory).
+    #[arg(short = 'm', long, value_name = "SIZE")]
+    memory_limit: Option<String>,
+
+    /// Print only results: no `N rows in X.XXs` lines and no progress.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let mut builder = SessionBuilder::new();
+    if let Some(limit) = &args.memory_limit {
+        match parse_memory_size(limit) {
+            Ok(bytes) => builder = builder.with_memory_limit(bytes),
+            Err(e) => {
+                eprintln!("error: --memory-limit: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let session = match builder.build() {
+        Ok(session) => session,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let batch_mode = !args.files.is_empty() || !args.commands.is_empty();
+    let interactive = !batch_mode && std::io::stdin().is_terminal();
+    let maxrows = args.maxrows.unwrap_or(if interactive {
+        MaxRows::Limited(REPL_MAXROWS)
+    } else {
+        MaxRows::Unlimited
+    });
+    let print = PrintOptions {
+        format: args.format,
+        maxrows,
+        quiet: args.quiet,
+        timing: true,
+    };
+    let mut runner = Runner::new(session, print);
+
+    if interactive {
+        return match repl::run(&mut runner).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if !batch_mode {
+        let mut text = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+            eprintln!("error: cannot read standard input: {e}");
+            return ExitCode::FAILURE;
+        }
+        return exit_code(runner.run_text(&text, Some("<stdin>")).await);
+    }
+    for path in &args.files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(source) => {
+                let error = CliError::ReadScript {
+                    path: path.display().to_string(),
+                    source,
+                };
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let origin = path.display().to_string();
+        let code = exit_code(runner.run_text(&text, Some(&origin)).await);
+        if code != ExitCode::SUCCESS {
+            return code;
+        }
+    }
+    for command in &args.commands {
+        let code = exit_code(runner.run_text(command, None).await);
+        if code != ExitCode::SUCCESS {
+            return code;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reports a failed script or command and picks the exit code.
+fn exit_code(result: Result<(), StatementFailure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`knit ... | head`): nothing left to say, and no failure.
+        Err(failure) if failure.error.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(failure) if matches!(failure.error, CliError::Cancelled) => {
+            eprintln!("cancelled");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Printing query results as a table, CSV, JSON or NDJSON.
+//!
+//! Rows are written as they arrive, except in the table format, which needs every
+//! shown row to size its columns. Data goes to stdout; the `N rows in X.XXs` line goes
+//! to stdout after a table (both are for a person to read) and to stderr after CSV
+//! and JSON, so that those stay machine-readable when piped.
+
+use std::fmt;
+use std::io::Write;
+use std::str::FromStr;
+use std::time::Duration;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
+use datafusion::arrow::util::display::FormatOptions;
+use datafusion::arrow::util::pretty::pretty_format_batches_with_options;
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+
+use crate::error::{CliError, Result};
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrintFormat {
+    /// An aligned table with borders.
+    Table,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+impl FromStr for PrintFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" => Ok(Self::Table),
+            "csv" => Ok(Self::Csv),
+            "json" => Ok(Self::Json),
+            "ndjson" => Ok(Self::Ndjson),
+            other => Err(format!(
+                "unknown format '{other}': use table, csv, json or ndjson"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for PrintFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Table => "table",
+            Self::Csv => "csv",
+            Self::Json => "json",
+            Self::Ndjson => "ndjson",
+        };
+        f.write_str(name)
+    }
+}
+
+/// How many rows a table shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxRows {
+    /// Every row.
+    Unlimited,
+    /// At most this many rows; the rest are counted, not shown.
+    Limited(usize),
+}
+
+impl FromStr for MaxRows {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("inf") || s.eq_ignore_ascii_case("all") {
+            return Ok(Self::Unlimited);
+        }
+        s.parse()
+            .map(Self::Limited)
+            .map_err(|_| format!("invalid row count '{s}': use a number or 'inf'"))
+    }
+}
+
+/// Settings for printing results.
+#[derive(Debug, Clone)]
+pub struct PrintOptions {
+    /// The output format.
+    pub format: PrintFormat,
+    /// Rows shown by the table format.
+    pub maxrows: MaxRows,
+    /// No `N rows in X.XXs` line.
+    pub quiet: bool,
+    /// The `N rows` line also gives the elapsed time.
+    pub timing: bool,
+}
+
+impl PrintOptions {
+    /// Writes every batch of `stream` to `out` and returns the number of rows.
+    pub async fn print_stream(
+        &self,
+        schema: SchemaRef,
+        mut stream: SendableRecordBatchStream,
+        out: &mut dyn Write,
+    ) -> Result<PrintedRows> {
+        let mut rows = 0usize;
+        match self.format {
+            PrintFormat::Table => {
+                let limit = match self.maxrows {
+                    MaxRows::Unlimited => usize::MAX,
+                    MaxRows::Limited(n) => n,
+                };
+                let mut shown: Vec<RecordBatch> = Vec::new();
+                let mut shown_rows = 0usize;
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    rows += batch.num_rows();
+                    if shown_rows < limit {
+                        let take = (limit - shown_rows).min(batch.num_rows());
+                        shown.push(batch.slice(0, take));
+                        shown_rows += take;
+                    }
+                }
+                if !schema.fields().is_empty() {
+                    if shown.is_empty() {
+                        shown.push(RecordBatch::new_empty(schema));
+                    }
+                    let options = FormatOptions::default().with_null("NULL");
+                    let table = pretty_format_batches_with_options(&shown, &options)
+                        .map_err(DataFusionError::from)?;
+                    writeln!(out, "{table}")?;
+                }
+                return Ok(PrintedRows { rows, shown: shown_rows.min(rows) });
+            }
+            PrintFormat::Csv => {
+                let mut writer = CsvWriterBuilder::new().with_header(true).build(&mut *out);
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    rows += batch.num_rows();
+                    writer.write(&batch).map_err(arrow_io)?;
+                }
+            }
+            PrintFormat::Json => {
+                let mut writer = ArrayWriter::new(&mut *out);
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    rows += batch.num_rows();
+                    writer.write(&batch).map_err(arrow_io)?;
+                }
+                writer.finish().map_err(arrow_io)?;
+                if rows == 0 {
+                    // arrow writes nothing for an empty result; an empty array is still JSON.
+                    write!(out, "[]")?;
+                }
+                writeln!(out)?;
+            }
+            PrintFormat::Ndjson => {
+                let mut writer = LineDelimitedWriter::new(&mut *out);
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    rows += batch.num_rows();
+                    writer.write(&batch).map_err(arrow_io)?;
+                }
+                writer.finish().map_err(arrow_io)?;
+            }
+        }
+        Ok(PrintedRows { rows, shown: rows })
+    }
+
+    /// The line that ends a result: `N rows in X.XXs`, or `N rows` without timing.
+    pub fn summary(&self, printed: PrintedRows, elapsed: Duration) -> String {
+        let mut line = format!("{} rows", printed.rows);
+        if self.timing {
+            line.push_str(&format!(" in {:.2}s", elapsed.as_secs_f64()));
+        }
+        if printed.shown < printed.rows {
+            line.push_str(&format!(
+                " ({} shown; use --maxrows or \\maxrows to see more)",
+                printed.shown
+            ));
+        }
+        line
+    }
+}
+
+/// How many rows a result had, and how many were shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrintedRows {
+    /// Rows in the result.
+    pub rows: usize,
+    /// Rows written out.
+    pub shown: usize,
+}
+
+/// Keeps an I/O error inside arrow's error as an I/O error, so a closed pipe is seen
+/// as one.
+fn arrow_io(e: ArrowError) -> CliError {
+    match e {
+        ArrowError::IoError(_, io) => CliError::Io(io),
+        other => CliError::from(DataFusionError::from(other)),
+    }
+}

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! The error type of the engine.
+
+use datafusion::error::DataFusionError;
+use knit_sql::SqlError;
+
+/// Errors from the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The SQL text did not split or parse.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// DataFusion failed to plan or run a statement.
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+    /// A setting or an argument is not valid; the message says which and why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl CoreError {
+    /// An [`CoreError::Invalid`] with the given message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        CoreError::Invalid(message.into())
+    }
+}
+
+/// Result with [`CoreError`] as the default error.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+/// `error` and every error below it in its source chain, including errors shared
+/// between partitions (`Arc<DataFusionError>`), which `DataFusionError::iter` skips.
+pub(crate) fn causes(
+    error: &DataFusionError,
+) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    let top: &(dyn std::error::Error + 'static) = error;
+    std::iter::successors(Some(top), |e| e.source())
+}
+
+/// Which kind of failure a chain of errors comes down to, for hints and context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadFailure {
+    /// A Parquet file could not be decoded.
+    Parquet,
+    /// Another file format (CSV, JSON, Arrow IPC) could not be decoded.
+    OtherFormat,
+    /// The object store or the file system failed.
+    Storage,
+}
+
+/// The read failure behind `error`, if reading or decoding a file is what failed.
+pub(crate) fn read_failure(error: &DataFusionError) -> Option<ReadFailure> {
+    use datafusion::arrow::error::ArrowError;
+    use datafusion::parquet::errors::ParquetError;
+    causes(error).find_map(|cause| {
+        if cause.is::<ParquetError>() {
+            return Some(ReadFailure::Parquet);
+        }
+        if cause.is::<object_store::Error>() || cause.is::<std::io::Error>() {
+            return Some(ReadFailure::Storage);
+        }
+        if let Some(arrow) = cause.downcast_ref::<ArrowError>() {
+            return match arrow {
+                ArrowError::ParquetError(_) => Some(ReadFailure::Parquet),
+                ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::IpcError(_) => {
+                    Some(ReadFailure::OtherFormat)
+                }
+                ArrowError::IoError(..) => Some(ReadFailure::Storage),
+                _ => None,
+            };
+        }
+        let datafusion = cause
+            .downcast_ref::<DataFusionError>()
+            .or_else(|| cause.downcast_ref::<std::sync::Arc<DataFusionError>>().map(|e| e.as_ref()))?;
+        match datafusion {
+            DataFusionError::ParquetError(_) => Some(ReadFailure::Parquet),
+            DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => Some(ReadFailure::Storage),
+            DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
+                ArrowError::ParquetError(_) => Some(ReadFailure::Parquet),
+                ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::IpcError(_) => {
+                    Some(ReadFailure::OtherFormat)
+                }
+                ArrowError::IoError(..) => Some(ReadFailure::Storage),
+                _ => None,
+            },
+            _ => None,
+        }
+    })
+}

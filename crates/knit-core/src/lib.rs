@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Knit's engine: a DataFusion session set up for profile work over lakehouse files.
+//!
+//! [`SessionBuilder`] is the one place that builds a DataFusion `SessionContext` for
+//! Knit. The session it gives ([`KnitSession`]) reads Parquet, CSV and JSON from local
+//! disk or S3 by path (`SELECT * FROM 'dir/*.parquet'`), has `information_schema`,
+//! keeps its memory in a pool with a limit, and registers `s3://` object stores on
+//! demand, per bucket, from the `AWS_*` environment or from the `aws.*` options of
+//! `CREATE EXTERNAL TABLE` and `COPY`.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use knit_core::SessionBuilder;
+//!
+//! let session = SessionBuilder::new().with_memory_limit(1 << 30).build().unwrap();
+//! let batches = session.sql("SELECT 40 + 2 AS answer").await.unwrap().collect().await.unwrap();
+//! assert_eq!(batches[0].num_rows(), 1);
+//! # });
+//! ```
+//!
+//! - [`SessionBuilder`], [`KnitSession`]: sessions and statement execution
+//! - [`parse_memory_size`]: `4G`-style sizes, as `--memory-limit` takes them
+//! - [`ErrorReport`]: one-line, user-facing descriptions of errors, with a hint
+
+#![warn(missing_docs)]
+#![deny(clippy::clone_on_ref_ptr)]
+
+mod error;
+mod file_tables;
+mod memory;
+mod object_stores;
+mod query;
+mod report;
+mod session;
+
+pub use error::{CoreError, Result};
+pub use memory::{default_memory_limit, parse_memory_size};
+pub use object_stores::S3_OPTIONS;
+pub use query::RunningQuery;
+pub use report::ErrorReport;
+pub use session::{KnitSession, SessionBuilder};

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Running a query: its physical plan and a stream of its batches whose read errors
+//! name the files being read.
+//!
+//! Parquet and CSV decoders report what is wrong ("eof decoding byte array") but not
+//! where; a user with a thousand files needs the file. The plan knows which files its
+//! scans read, so a decoding or storage error is given that list as context.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
+use futures::TryStreamExt;
+
+use crate::error::{Result, read_failure};
+
+/// Files named in full before the rest are counted.
+const FILES_NAMED: usize = 3;
+
+/// A query that has started: its plan (for progress and metrics) and its batches.
+pub struct RunningQuery {
+    /// The result's schema.
+    pub schema: SchemaRef,
+    /// The physical plan being executed; its metrics are live.
+    pub plan: Arc<dyn ExecutionPlan>,
+    /// The result batches; read errors name the files the plan reads.
+    pub stream: SendableRecordBatchStream,
+}
+
+impl std::fmt::Debug for RunningQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningQuery").field("schema", &self.schema).finish()
+    }
+}
+
+/// Plans `frame` and starts executing it.
+pub(crate) async fn start(frame: DataFrame) -> Result<RunningQuery> {
+    let schema = Arc::clone(frame.schema().inner());
+    let task = Arc::new(frame.task_ctx());
+    let plan = frame.create_physical_plan().await?;
+    let mut files = Vec::new();
+    scanned_files(plan.as_ref(), &mut files);
+    let stream = execute_stream(Arc::clone(&plan), task)?;
+    let stream = stream.map_err(move |e| name_files(e, &files));
+    let stream = Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&schema), stream));
+    Ok(RunningQuery {
+        schema,
+        plan,
+        stream,
+    })
+}
+
+/// Appends the paths of the files every scan of `plan` reads.
+fn scanned_files(plan: &dyn ExecutionPlan, out: &mut Vec<String>) {
+    if let Some(config) = plan
+        .downcast_ref::<DataSourceExec>()
+        .and_then(|scan| scan.data_source().downcast_ref::<FileScanConfig>())
+    {
+        // The store URL ends with '/', and object paths have no leading '/'.
+        let store = config.object_store_url.as_str();
+        out.extend(
+            config
+                .file_groups
+                .iter()
+                .flat_map(|group| group.iter())
+                .map(|file| format!("{store}{}", file.object_meta.location)),
+        );
+    }
+    for child in plan.children() {
+        scanned_files(child.as_ref(), out);
+    }
+}
+
+/// Adds the scanned files as context to errors from reading or decoding them.
+fn name_files(error: DataFusionError, files: &[String]) -> DataFusionError {
+    if files.is_empty() || read_failure(&error).is_none() {
+        return error;
+    }
+    let mut named = files
+        .iter()
+        .take(FILES_NAMED)
+        .map(|f| format!("'{f}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if files.len() > FILES_NAMED {
+        named.push_str(&format!(" and {} more", files.len() - FILES_NAMED));
+    }
+    let context = if files.len() == 1 {
+        format!("reading {named}")
+    } else {
+        format!("reading one of {named}")
+    };
+    error.context(context)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::error::ArrowError;
+
+    use super::*;
+
+    #[test]
+    fn read_errors_name_the_files() {
+        let error = DataFusionError::ArrowError(
+            Box::new(ArrowError::ParquetError("eof decoding byte array".into())),
+            None,
+        );
+        let files: Vec<String> = (0..5).map(|i| format!("d/part-{i}.parquet")).collect();
+        let message = name_files(error, &files).to_string();
+        assert!(message.contains("'d/part-0.parquet'"), "{message}");
+        assert!(message.contains("and 2 more"), "{message}");
+        assert!(message.contains("eof decoding byte array"), "{message}");
+    }
+
+    #[test]
+    fn other_errors_are_left_alone() {
+        let error = DataFusionError::Execution("division by zero".into());
+        let message = name_files(error, &["a.parquet".to_string()]).to_string();
+        assert!(!message.contains("a.parquet"), "{message}");
+    }
+}

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! User-facing error reports: one line that names the object, plus what to do.
+//!
+//! DataFusion's errors are precise but written for developers: nested prefixes,
+//! multi-line S3 responses, no advice. [`ErrorReport`] keeps the precise message,
+//! flattens it to one line, adds a hint for the failures users meet most (a misspelled
+//! table or column, a missing file, a broken Parquet file, S3 credentials or endpoint,
+//! the memory limit), and carries the statement-relative location where one is known.
+
+use std::fmt;
+
+use datafusion::error::DataFusionError;
+use knit_sql::SqlError;
+
+use crate::error::{CoreError, ReadFailure, read_failure};
+
+/// The longest message kept; S3 error bodies can run to kilobytes.
+const MAX_MESSAGE_CHARS: usize = 400;
+
+/// A one-line description of an error, with an optional hint and location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReport {
+    /// What went wrong, naming the object.
+    pub message: String,
+    /// What to do about it, where Knit knows.
+    pub hint: Option<String>,
+    /// 1-based (line, column) within the statement text, where known.
+    pub location: Option<(u64, u64)>,
+}
+
+impl ErrorReport {
+    /// Describes `error`; `memory_limit` is mentioned when memory ran out.
+    pub fn new(error: &CoreError, memory_limit: Option<usize>) -> Self {
+        match error {
+            CoreError::Sql(SqlError::Tokenize { line, column, .. }) => Self {
+                message: one_line(&error.to_string()),
+                hint: None,
+                location: Some((*line, *column)),
+            },
+            CoreError::Sql(SqlError::Parse(message)) => {
+                let (message, location) = split_parser_location(message);
+                Self {
+                    message: one_line(message.trim_start_matches("sql parser error: ")),
+                    hint: None,
+                    location,
+                }
+            }
+            CoreError::DataFusion(e) => from_datafusion(e, memory_limit),
+            _ => Self {
+                message: one_line(&error.to_string()),
+                hint: None,
+                location: None,
+            },
+        }
+    }
+}
+
+impl fmt::Display for ErrorReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> ErrorReport {
+    let location = error
+        .diagnostic()
+        .and_then(|d| d.span)
+        .map(|span| (span.start.line, span.start.column))
+        .filter(|(line, _)| *line > 0);
+    let text = error.strip_backtrace();
+    let lower = text.to_ascii_lowercase();
+    let hint = if lower.contains("resources exhausted") {
+        Some(match memory_limit {
+            Some(limit) => format!(
+                "the memory limit is {}: raise it with --memory-limit, or query less data",
+                human_bytes(limit)
+            ),
+            None => "query less data, or give the session more memory".to_string(),
+        })
+    } else if lower.contains("table '") && lower.contains("not found") {
+        Some(
+            "list tables with SHOW TABLES, or read files directly with FROM 'dir/*.parquet'"
+                .to_string(),
+        )
+    } else if lower.contains("no field named") || lower.contains("column '") {
+        Some("list a table's columns with DESCRIBE <table>".to_string())
+    } else if lower.contains("invalidaccesskeyid")
+        || lower.contains("signaturedoesnotmatch")
+        || lower.contains("accessdenied")
+        || lower.contains("403 forbidden")
+    {
+        Some(
+            "S3 refused the credentials: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+             or the table's aws.access_key_id and aws.secret_access_key options"
+                .to_string(),
+        )
+    } else if lower.contains("nosuchbucket") {
+        Some("the bucket does not exist: check the bucket name and AWS_ENDPOINT".to_string())
+    } else if lower.contains("connection refused")
+        || lower.contains("dns error")
+        || lower.contains("error sending request")
+        || lower.contains("timed out")
+    {
+        Some(
+            "could not reach the object store: check AWS_ENDPOINT (or aws.endpoint), \
+             AWS_REGION and the network"
+                .to_string(),
+        )
+    } else if read_failure(error) == Some(ReadFailure::Parquet) {
+        Some(
+            "the file is not valid Parquet (truncated or of another format): rewrite it or \
+             leave it out of the path"
+                .to_string(),
+        )
+    } else if lower.contains("not found") && lower.contains("object at location") {
+        Some("check the path".to_string())
+    } else {
+        None
+    };
+    // DataFusion shows context as "outer\ncaused by\ninner", and wraps parquet's own
+    // "Parquet error: ..." in another "Parquet error: ".
+    let text = text
+        .replace("\ncaused by\n", ": ")
+        .replace("Parquet error: Parquet error: ", "Parquet error: ");
+    ErrorReport {
+        message: one_line(strip_prefixes(&text)),
+        hint,
+        location,
+    }
+}
+
+/// DataFusion's category prefixes say nothing to a user; the rest of the text does.
+fn strip_prefixes(mut text: &str) -> &str {
+    const PREFIXES: &[&str] = &[
+        "Error during planning: ",
+        "Schema error: ",
+        "Execution error: ",
+        "External error: ",
+        "Invalid or Unsupported Configuration: ",
+        "Optimizer rule 'optimize_projections' failed\ncaused by\n",
+        "Context(",
+    ];
+    loop {
+        let before = text;
+        for prefix in PREFIXES {
+            text = text.strip_prefix(prefix).unwrap_or(text);
+        }
+        if before == text {
+            return text;
+        }
+    }
+}
+
+/// Splits sqlparser's `... at Line: L, Column: C` suffix off a parser message.
+fn split_parser_location(message: &str) -> (&str, Option<(u64, u64)>) {
+    let Some(at) = message.rfind(" at Line: ") else {
+        return (message, None);
+    };
+    let rest = &message[at + " at Line: ".len()..];
+    let mut parts = rest.splitn(2, ", Column: ");
+    let line = parts.next().and_then(|l| l.trim().parse().ok());
+    let column = parts.next().and_then(|c| c.trim().parse().ok());
+    match (line, column) {
+        (Some(line), Some(column)) => (&message[..at], Some((line, column))),
+        _ => (message, None),
+    }
+}
+
+/// Joins lines and shortens the text so that the report stays one readable line.
+fn one_line(text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.chars().count() <= MAX_MESSAGE_CHARS {
+        return joined;
+    }
+    let cut: String = joined.chars().take(MAX_MESSAGE_CHARS).collect();
+    format!("{cut}...")
+}
+
+/// `4294967296` as `4.0 GiB`.
+fn human_bytes(bytes: usize) -> String {
+    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_location_is_split_off() {
+        let (message, location) =
+            split_parser_location("Expected: an expression, found: EOF at Line: 3, Column: 7");
+        assert_eq!(message, "Expected: an expression, found: EOF");
+        assert_eq!(location, Some((3, 7)));
+        assert_eq!(split_parser_location("no location").1, None);
+    }
+
+    #[test]
+    fn long_multi_line_messages_become_one_short_line() {
+        let text = format!("first\n  second {}", "x".repeat(1000));
+        let line = one_line(&text);
+        assert!(line.starts_with("first second x"));
+        assert!(!line.contains('\n'));
+        assert!(line.chars().count() <= MAX_MESSAGE_CHARS + 3);
+    }
+
+    #[test]
+    fn resources_error_names_the_limit() {
+        let error = CoreError::DataFusion(DataFusionError::ResourcesExhausted(
+            "Failed to allocate additional 1.0 MB for HashJoin".to_string(),
+        ));
+        let report = ErrorReport::new(&error, Some(64 << 20));
+        assert!(report.message.contains("HashJoin"), "{report}");
+        assert!(report.to_string().contains("64.0 MiB"), "{report}");
+        assert!(report.to_string().contains("--memory-limit"), "{report}");
+    }
+
+    #[test]
+    fn planning_prefix_is_dropped_and_hint_added() {
+        let error = CoreError::DataFusion(DataFusionError::Plan(
+            "table 'datafusion.public.custmers' not found".to_string(),
+        ));
+        let report = ErrorReport::new(&error, None);
+        assert_eq!(report.message, "table 'datafusion.public.custmers' not found");
+        assert!(report.hint.unwrap().contains("SHOW TABLES"));
+    }
+
+    #[test]
+    fn bytes_read_as_binary_units() {
+        assert_eq!(human_bytes(512), "512.0 B");
+        assert_eq!(human_bytes(4 << 30), "4.0 GiB");
+    }
+}

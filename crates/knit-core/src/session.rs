@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Building Knit's DataFusion session, and running statements in it.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::memory_pool::MemoryLimit;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use knit_sql::Statement;
+use url::Url;
+
+use crate::error::{CoreError, Result};
+use crate::file_tables::FileTableFactory;
+use crate::memory::default_memory_limit;
+use crate::query::{self, RunningQuery};
+use crate::object_stores::{
+    KnitObjectStoreRegistry, S3TableOptions, build_s3_store, is_s3, s3_options,
+};
+
+/// Builds a [`KnitSession`]: the one place where Knit sets up DataFusion.
+#[derive(Debug, Clone, Default)]
+pub struct SessionBuilder {
+    memory_limit: Option<usize>,
+    target_partitions: Option<usize>,
+}
+
+impl SessionBuilder {
+    /// A builder with the defaults: memory limited to 80% of physical memory, one
+    /// partition per core, and `DATAFUSION_*` environment settings applied.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Caps the memory that queries may hold, in bytes. Past it, a query fails with a
+    /// resources error (or spills, where the operator can).
+    pub fn with_memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Sets how many partitions plans use; results then do not depend on the core count.
+    pub fn with_target_partitions(mut self, partitions: usize) -> Self {
+        self.target_partitions = Some(partitions);
+        self
+    }
+
+    /// Builds the session.
+    pub fn build(self) -> Result<KnitSession> {
+        let mut config = SessionConfig::from_env()?.with_information_schema(true);
+        // Spans let errors point at the line of the offending table or column.
+        config.options_mut().sql_parser.collect_spans = true;
+        if let Some(partitions) = self.target_partitions {
+            config = config.with_target_partitions(partitions);
+        }
+
+        // The same pool as `SET datafusion.runtime.memory_limit` makes: greedy, and
+        // naming its largest consumers when it runs out.
+        let memory_limit = self.memory_limit.or_else(default_memory_limit);
+        let mut runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::new(KnitObjectStoreRegistry::default()));
+        if let Some(limit) = memory_limit {
+            runtime = runtime.with_memory_limit(limit, 1.0);
+        }
+        let runtime = runtime.build_arc()?;
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+
+        // File paths as table names: the factory needs the finished session, and the
+        // session needs the factory in its catalog list, so it is wired in afterwards.
+        let files = Arc::new(FileTableFactory::default());
+        let catalogs = Arc::new(DynamicFileCatalog::new(
+            Arc::clone(state.catalog_list()),
+            Arc::clone(&files) as Arc<dyn UrlTableFactory>,
+        ));
+        let ctx: SessionContext = SessionStateBuilder::new_from_existing(state)
+            .with_catalog_list(catalogs)
+            .build()
+            .into();
+        files.session_store().with_state(ctx.state_weak_ref());
+        ctx.register_table_options_extension(S3TableOptions::default());
+
+        tracing::debug!(?memory_limit, "built session");
+        Ok(KnitSession { ctx })
+    }
+}
+
+/// A DataFusion session with Knit's tables, functions and statements.
+#[derive(Clone)]
+pub struct KnitSession {
+    ctx: SessionContext,
+}
+
+impl std::fmt::Debug for KnitSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnitSession")
+            .field("session_id", &self.ctx.session_id())
+            .field("memory_limit", &self.memory_limit())
+            .finish()
+    }
+}
+
+impl KnitSession {
+    /// The underlying DataFusion context, for DataFrame-level work.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The memory limit in bytes, if memory is limited. It is read from the pool, so
+    /// it follows `SET datafusion.runtime.memory_limit`.
+    pub fn memory_limit(&self) -> Option<usize> {
+        match self.ctx.runtime_env().memory_pool.memory_limit() {
+            MemoryLimit::Finite(bytes) => Some(bytes),
+            MemoryLimit::Infinite | MemoryLimit::Unknown => None,
+        }
+    }
+
+    /// Parses and runs one statement; queries come back as a lazy [`DataFrame`].
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        let statement = knit_sql::parse_statement(sql)?;
+        self.execute(statement).await
+    }
+
+    /// Parses and plans one statement and starts executing it.
+    pub async fn start(&self, sql: &str) -> Result<RunningQuery> {
+        let frame = self.sql(sql).await?;
+        query::start(frame).await
+    }
+
+    /// Runs one parsed statement.
+    pub async fn execute(&self, statement: Statement) -> Result<DataFrame> {
+        match statement {
+            Statement::DataFusion(statement) => {
+                let plan = self.ctx.state().statement_to_plan(*statement).await?;
+                self.register_statement_store(&plan)?;
+                // DDL runs right here; say which table failed, since the reader's error
+                // (a corrupt footer, say) does not.
+                let context = match &plan {
+                    LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)) => Some(format!(
+                        "creating table {} from '{}'",
+                        create.name,
+                        create.locations.join("', '")
+                    )),
+                    _ => None,
+                };
+                let frame = self.ctx.execute_logical_plan(plan).await;
+                Ok(match context {
+                    Some(context) => frame.map_err(|e| e.context(context))?,
+                    None => frame?,
+                })
+            }
+        }
+    }
+
+    /// Gives each bucket the store that a statement's `aws.*` options describe.
+    fn register_statement_store(&self, plan: &LogicalPlan) -> Result<()> {
+        let (locations, options) = match plan {
+            LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)) => {
+                (create.locations.clone(), &create.options)
+            }
+            LogicalPlan::Copy(copy) => (vec![copy.output_url.clone()], &copy.options),
+            _ => return Ok(()),
+        };
+        let options = s3_options(options);
+        if options.is_empty() {
+            return Ok(());
+        }
+        for location in &locations {
+            let url = Url::parse(location).ok().filter(is_s3).ok_or_else(|| {
+                CoreError::invalid(format!(
+                    "aws.* options apply to s3:// locations, not to '{location}': remove them"
+                ))
+            })?;
+            let store = build_s3_store(&url, &options)?;
+            self.ctx.register_object_store(&url, store);
+        }
+        Ok(())
+    }
+}

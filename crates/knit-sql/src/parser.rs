@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! The statement parser: Knit's keyword dispatch over DataFusion's `DFParser`.
+
+use datafusion_common::DataFusionError;
+use datafusion_sql::parser::{DFParser, DFParserBuilder};
+use datafusion_sql::sqlparser::dialect::GenericDialect;
+use datafusion_sql::sqlparser::tokenizer::Token;
+
+use crate::ast::Statement;
+use crate::error::{Result, SqlError};
+
+/// DataFusion's default dialect, which Knit keeps so that plain DataFusion SQL works unchanged.
+static DIALECT: GenericDialect = GenericDialect {};
+
+/// Parses Knit SQL: Knit's own statements, and DataFusion's for everything else.
+pub struct KnitParser<'a> {
+    df: DFParser<'a>,
+}
+
+impl<'a> KnitParser<'a> {
+    /// A parser over `sql`, which may hold several statements separated by `;`.
+    pub fn try_new(sql: &'a str) -> Result<Self> {
+        let df = DFParserBuilder::new(sql)
+            .with_dialect(&DIALECT)
+            .build()
+            .map_err(parse_error)?;
+        Ok(Self { df })
+    }
+
+    /// Parses every statement of the text.
+    pub fn parse_statements(&mut self) -> Result<Vec<Statement>> {
+        let mut statements = Vec::new();
+        loop {
+            while self.df.parser.consume_token(&Token::SemiColon) {}
+            if self.df.parser.peek_token() == Token::EOF {
+                return Ok(statements);
+            }
+            statements.push(self.parse_statement()?);
+            let next = self.df.parser.peek_token();
+            if next != Token::SemiColon && next != Token::EOF {
+                return Err(parse_error(DataFusionError::SQL(
+                    Box::new(datafusion_sql::sqlparser::parser::ParserError::ParserError(
+                        format!(
+                            "Expected: end of statement, found: {}{}",
+                            next.token, next.span.start
+                        ),
+                    )),
+                    None,
+                )));
+            }
+        }
+    }
+
+    /// Parses one statement, leaving any `;` after it unconsumed.
+    pub fn parse_statement(&mut self) -> Result<Statement> {
+        // Knit's own statements are recognised here by their leading keywords, before
+        // DataFusion sees them; anything else is DataFusion's.
+        let statement = self.df.parse_statement().map_err(parse_error)?;
+        Ok(Statement::DataFusion(Box::new(statement)))
+    }
+}
+
+/// Parses text that holds exactly one statement (a trailing `;` is allowed).
+pub fn parse_statement(sql: &str) -> Result<Statement> {
+    let mut statements = parse_statements(sql)?;
+    match statements.len() {
+        1 => Ok(statements.remove(0)),
+        found => Err(SqlError::StatementCount { found }),
+    }
+}
+
+/// Parses every statement of `sql`.
+pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
+    KnitParser::try_new(sql)?.parse_statements()
+}
+
+/// Turns DataFusion's parse error into ours, keeping the parser's own message (with its
+/// `at Line: L, Column: C` suffix) and dropping the `SQL error: ParserError(..)` wrapping.
+fn parse_error(e: DataFusionError) -> SqlError {
+    match e {
+        DataFusionError::SQL(parser_error, _) => SqlError::from(*parser_error),
+        other => SqlError::Parse(other.strip_backtrace()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parsing the printed form of a statement gives back the same statement.
+    fn assert_round_trip(sql: &str) {
+        let parsed = parse_statement(sql).unwrap();
+        let printed = parsed.to_string();
+        let reparsed = parse_statement(&printed).unwrap();
+        assert_eq!(parsed, reparsed, "{sql} printed as {printed}");
+    }
+
+    #[test]
+    fn datafusion_statements_round_trip() {
+        for sql in [
+            "SELECT a, count(*) FROM 'data/*.parquet' WHERE b <> '' GROUP BY a",
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://bucket/t/' \
+             OPTIONS ('aws.region' 'us-east-1')",
+            "COPY (SELECT 1 AS x) TO 'out.csv' STORED AS CSV",
+            "EXPLAIN ANALYZE SELECT 1",
+            "SET datafusion.execution.batch_size = 1024",
+            "SHOW TABLES",
+            "CREATE TABLE t AS VALUES (1, 'a'), (2, NULL)",
+        ] {
+            assert_round_trip(sql);
+        }
+    }
+
+    #[test]
+    fn several_statements() {
+        let statements = parse_statements("SELECT 1; ; SELECT 2;").unwrap();
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[1].to_string(), "SELECT 2");
+    }
+
+    #[test]
+    fn exactly_one_statement() {
+        let err = parse_statement("SELECT 1; SELECT 2").unwrap_err();
+        assert!(matches!(err, SqlError::StatementCount { found: 2 }), "{err}");
+    }
+
+    #[test]
+    fn parse_error_keeps_the_location() {
+        let err = parse_statement("SELECT *\nFROM t WHERE").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("Line: 2"), "{message}");
+        assert!(!message.contains("ParserError("), "{message}");
+    }
+
+    #[test]
+    fn missing_separator_is_an_error() {
+        let err = parse_statements("SELECT 1 SELECT 2").unwrap_err();
+        assert!(err.to_string().contains("end of statement"), "{err}");
+    }
+}

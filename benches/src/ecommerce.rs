@@ -30,11 +30,18 @@ const DAY_MICROS: i64 = 86_400_000_000;
 const FIRST_NAMES: &[&str] = &[
     "ada", "ben", "chloe", "dev", "eva", "felix", "gia", "hugo", "ines", "jon", "kai", "lea",
 ];
-const LAST_NAMES: &[&str] = &["moss", "ortiz", "park", "quinn", "rossi", "silva", "tan", "ueda"];
+const LAST_NAMES: &[&str] = &[
+    "moss", "ortiz", "park", "quinn", "rossi", "silva", "tan", "ueda",
+];
 const DOMAINS: &[&str] = &["example.com", "mail.test", "shop.test"];
 const SOURCES: &[&str] = &["google", "facebook", "newsletter", "direct", ""];
 const COUNTRIES: &[&str] = &["US", "DE", "IN", "BR", "JP"];
-const BROWSE_EVENTS: &[&str] = &["page_viewed", "product_viewed", "product_viewed", "added_to_cart"];
+const BROWSE_EVENTS: &[&str] = &[
+    "page_viewed",
+    "product_viewed",
+    "product_viewed",
+    "added_to_cart",
+];
 
 /// The three tables of the sample.
 #[derive(Debug, Clone)]
@@ -106,9 +113,9 @@ pub fn generate(seed: u64, users: usize) -> Result<EcommerceSample, ArrowError> 
         let sessions = 1 + rng.below(8);
         for session in 0..sessions {
             let anonymous_id = rng.pick(&anonymous_ids).clone();
-            let mut at =
-                START_MICROS + (start_day + rng.below(30) as i64) * DAY_MICROS
-                    + rng.below(86_400) as i64 * 1_000_000;
+            let mut at = START_MICROS
+                + (start_day + rng.below(30) as i64) * DAY_MICROS
+                + rng.below(86_400) as i64 * 1_000_000;
             let logged_in = known && (session > 0 || rng.chance(0.5));
             if logged_in {
                 let email = if rng.chance(0.05) {
@@ -117,7 +124,11 @@ pub fn generate(seed: u64, users: usize) -> Result<EcommerceSample, ArrowError> 
                     Some(String::new())
                 } else {
                     let email = rng.pick(&emails).clone();
-                    Some(if rng.chance(0.2) { email.to_uppercase() } else { email })
+                    Some(if rng.chance(0.2) {
+                        email.to_uppercase()
+                    } else {
+                        email
+                    })
                 };
                 identifies.push(Identify {
                     id: next_id(&mut rng),
@@ -133,8 +144,7 @@ pub fn generate(seed: u64, users: usize) -> Result<EcommerceSample, ArrowError> 
             for _ in 0..2 + rng.below(10) {
                 at += (5 + rng.below(120) as i64) * 1_000_000;
                 let event = rng.pick(BROWSE_EVENTS).to_string();
-                let product_id =
-                    (event != "page_viewed").then(|| format!("p{:03}", rng.below(40)));
+                let product_id = (event != "page_viewed").then(|| format!("p{:03}", rng.below(40)));
                 // A broken SDK build sends this placeholder for every visitor.
                 let anonymous_id = if rng.chance(0.02) {
                     "unknown".to_string()

@@ -26,8 +26,14 @@ fn main() -> ExitCode {
         eprintln!("usage: gen_sample OUT_DIR [SEED] [USERS]");
         return ExitCode::from(2);
     };
-    let seed = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SEED);
-    let users = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_USERS);
+    let seed = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEED);
+    let users = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_USERS);
     match write_sample(Path::new(out), seed, users) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -45,7 +51,10 @@ fn write_sample(out: &Path, seed: u64, users: usize) -> Result<(), Box<dyn std::
     let half = tracks.num_rows() / 2;
     write_parquet(
         &out.join("tracks"),
-        &[tracks.slice(0, half), tracks.slice(half, tracks.num_rows() - half)],
+        &[
+            tracks.slice(0, half),
+            tracks.slice(half, tracks.num_rows() - half),
+        ],
     )?;
     write_parquet(&out.join("orders"), &[sample.orders])?;
     Ok(())
@@ -58,7 +67,8 @@ fn write_parquet(dir: &Path, parts: &[RecordBatch]) -> Result<(), Box<dyn std::e
         let path = dir.join(format!("part-{n}.parquet"));
         let temporary = dir.join(format!(".part-{n}.parquet.tmp"));
         let properties = WriterProperties::builder().build();
-        let mut writer = ArrowWriter::try_new(File::create(&temporary)?, batch.schema(), Some(properties))?;
+        let mut writer =
+            ArrowWriter::try_new(File::create(&temporary)?, batch.schema(), Some(properties))?;
         writer.write(batch)?;
         writer.close()?;
         std::fs::rename(&temporary, &path)?;

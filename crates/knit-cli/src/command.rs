@@ -34,11 +34,23 @@ pub const HELP: &[(&str, &str)] = &[
     ("\\?", "list these commands"),
     ("\\q", "quit (Ctrl-D works too)"),
     ("\\d", "list tables"),
-    ("\\d NAME", "describe the columns of a table (or of a file: \\d 'dir/*.parquet')"),
+    (
+        "\\d NAME",
+        "describe the columns of a table (or of a file: \\d 'dir/*.parquet')",
+    ),
     ("\\i FILE", "run the statements of a SQL file"),
-    ("\\timing [on|off]", "show or hide the elapsed time after each result"),
-    ("\\format [table|csv|json|ndjson]", "set or show the output format"),
-    ("\\maxrows [N|inf]", "set or show how many rows a table shows"),
+    (
+        "\\timing [on|off]",
+        "show or hide the elapsed time after each result",
+    ),
+    (
+        "\\format [table|csv|json|ndjson]",
+        "set or show the output format",
+    ),
+    (
+        "\\maxrows [N|inf]",
+        "set or show how many rows a table shows",
+    ),
 ];
 
 impl FromStr for Command {
@@ -104,8 +116,14 @@ mod tests {
             ("\\?", Command::Help),
             ("\\d", Command::ListTables),
             ("\\d orders", Command::Describe("orders".into())),
-            ("\\d 'data/*.parquet';", Command::Describe("'data/*.parquet'".into())),
-            ("\\i 'my script.sql'", Command::Include("my script.sql".into())),
+            (
+                "\\d 'data/*.parquet';",
+                Command::Describe("'data/*.parquet'".into()),
+            ),
+            (
+                "\\i 'my script.sql'",
+                Command::Include("my script.sql".into()),
+            ),
             ("\\timing", Command::Timing(None)),
             ("\\timing OFF", Command::Timing(Some(false))),
             ("\\format csv", Command::Format(Some(PrintFormat::Csv))),

@@ -8,6 +8,8 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::common::runtime::SpawnedTask;
+use datafusion::error::DataFusionError;
 use knit_core::{ErrorReport, KnitSession};
 use knit_sql::{StatementText, split_statements};
 
@@ -77,7 +79,10 @@ impl Runner {
             let report = self.report(&error);
             StatementFailure {
                 origin: origin.map(str::to_string),
-                line: report.as_ref().and_then(|r| r.location).map(|(line, _)| line),
+                line: report
+                    .as_ref()
+                    .and_then(|r| r.location)
+                    .map(|(line, _)| line),
                 error,
                 report,
             }
@@ -92,31 +97,22 @@ impl Runner {
 
     /// Runs one statement, giving up when the user presses Ctrl-C.
     pub async fn run_statement(&self, sql: &str) -> Result<()> {
+        let session = self.session.clone();
+        let print = self.print.clone();
+        let show_progress = self.show_progress;
+        let sql = sql.to_string();
+        // The statement runs as a task of its own, so that Ctrl-C is noticed even while
+        // a long poll of the plan keeps a worker thread busy. Dropping the task cancels
+        // the statement.
+        let task = SpawnedTask::spawn(async move {
+            execute_and_print(&session, &print, show_progress, &sql).await
+        });
         tokio::select! {
-            result = self.execute_and_print(sql) => result,
+            joined = task.join_unwind() => joined.map_err(|e| {
+                DataFusionError::Internal(format!("statement task failed: {e}; this is a bug"))
+            })?,
             _ = tokio::signal::ctrl_c() => Err(CliError::Cancelled),
         }
-    }
-
-    async fn execute_and_print(&self, sql: &str) -> Result<()> {
-        let started = Instant::now();
-        let query = self.session.start(sql).await?;
-        let progress = self.show_progress.then(|| Progress::start(Arc::clone(&query.plan)));
-        let mut out = BufWriter::new(io::stdout());
-        let printed = self.print.print_stream(query.schema, query.stream, &mut out).await;
-        drop(progress);
-        let printed = printed?;
-        out.flush()?;
-        if !self.print.quiet {
-            let summary = self.print.summary(printed, started.elapsed());
-            if self.print.format == PrintFormat::Table {
-                writeln!(out, "{summary}")?;
-                out.flush()?;
-            } else {
-                eprintln!("{summary}");
-            }
-        }
-        Ok(())
     }
 
     /// Describes an engine error for the user.
@@ -147,5 +143,73 @@ impl Runner {
             error,
             report,
         }
+    }
+}
+
+/// Runs one statement and prints its result and the `N rows in X.XXs` line.
+async fn execute_and_print(
+    session: &KnitSession,
+    print: &PrintOptions,
+    show_progress: bool,
+    sql: &str,
+) -> Result<()> {
+    let started = Instant::now();
+    let query = session.start(sql).await?;
+    let progress = show_progress.then(|| Progress::start(Arc::clone(&query.plan)));
+    let mut out = PipeAware::new(BufWriter::new(io::stdout()));
+    let printed = print
+        .print_stream(query.schema, query.stream, &mut out)
+        .await;
+    drop(progress);
+    // Writers such as arrow's CSV writer turn I/O errors into text; the closed pipe
+    // behind them is remembered here.
+    if out.closed {
+        return Err(CliError::Io(io::ErrorKind::BrokenPipe.into()));
+    }
+    let printed = printed?;
+    out.flush()?;
+    if !print.quiet {
+        let summary = print.summary(printed, started.elapsed());
+        if print.format == PrintFormat::Table {
+            writeln!(out, "{summary}")?;
+            out.flush()?;
+        } else {
+            eprintln!("{summary}");
+        }
+    }
+    Ok(())
+}
+
+/// A writer that remembers whether its reader went away.
+struct PipeAware<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> PipeAware<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            closed: false,
+        }
+    }
+
+    fn note<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &result {
+            self.closed |= e.kind() == io::ErrorKind::BrokenPipe;
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for PipeAware<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.note(result)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let result = self.inner.flush();
+        self.note(result)
     }
 }

@@ -72,14 +72,21 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(args))
+    let code = runtime.block_on(run(args));
+    // A cancelled statement may still be inside a long poll on a worker thread; it
+    // stops at its next yield, and the process need not wait for that.
+    runtime.shutdown_background();
+    code
 }
 
 async fn run(args: Args) -> ExitCode {

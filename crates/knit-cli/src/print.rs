@@ -108,7 +108,7 @@ impl PrintOptions {
         &self,
         schema: SchemaRef,
         mut stream: SendableRecordBatchStream,
-        out: &mut dyn Write,
+        out: &mut (dyn Write + Send),
     ) -> Result<PrintedRows> {
         let mut rows = 0usize;
         match self.format {
@@ -137,7 +137,10 @@ impl PrintOptions {
                         .map_err(DataFusionError::from)?;
                     writeln!(out, "{table}")?;
                 }
-                return Ok(PrintedRows { rows, shown: shown_rows.min(rows) });
+                return Ok(PrintedRows {
+                    rows,
+                    shown: shown_rows.min(rows),
+                });
             }
             PrintFormat::Csv => {
                 let mut writer = CsvWriterBuilder::new().with_header(true).build(&mut *out);
@@ -155,10 +158,6 @@ impl PrintOptions {
                     writer.write(&batch).map_err(arrow_io)?;
                 }
                 writer.finish().map_err(arrow_io)?;
-                if rows == 0 {
-                    // arrow writes nothing for an empty result; an empty array is still JSON.
-                    write!(out, "[]")?;
-                }
                 writeln!(out)?;
             }
             PrintFormat::Ndjson => {

@@ -20,7 +20,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Config, Context, Editor, Helper};
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use crate::command::{Command, HELP};
 use crate::error::{CliError, Result};
@@ -28,10 +28,15 @@ use crate::exec::Runner;
 use crate::print::MaxRows;
 
 const PROMPT: &str = "knit> ";
+/// Returns to the start of the line and erases it: a progress line may stand there.
+const CLEAR_LINE: &str = "\r\x1b[2K";
 
 /// Runs the REPL until `\q` or Ctrl-D.
 pub async fn run(runner: &mut Runner) -> Result<()> {
-    let config = Config::builder().auto_add_history(false).build();
+    let config = Config::builder()
+        .auto_add_history(false)
+        .completion_type(CompletionType::List)
+        .build();
     let mut editor: Editor<ReplHelper, FileHistory> = Editor::with_config(config)?;
     let names = Arc::new(Mutex::new(Vec::new()));
     editor.set_helper(Some(ReplHelper {
@@ -43,7 +48,10 @@ pub async fn run(runner: &mut Runner) -> Result<()> {
         let _ = editor.load_history(path);
     }
     refresh_names(runner, &names).await;
-    println!("Knit {}: \\? for help, \\q to quit", env!("CARGO_PKG_VERSION"));
+    println!(
+        "Knit {}: \\? for help, \\q to quit",
+        env!("CARGO_PKG_VERSION")
+    );
 
     loop {
         match editor.readline(PROMPT) {
@@ -53,10 +61,10 @@ pub async fn run(runner: &mut Runner) -> Result<()> {
                     continue;
                 }
                 editor.add_history_entry(input)?;
-                if let Some(path) = &history {
-                    if let Err(e) = editor.save_history(path) {
-                        tracing::warn!("cannot save history to {}: {e}", path.display());
-                    }
+                if let Some(path) = &history
+                    && let Err(e) = editor.save_history(path)
+                {
+                    tracing::warn!("cannot save history to {}: {e}", path.display());
                 }
                 if input.starts_with('\\') {
                     match input.parse::<Command>() {
@@ -66,7 +74,7 @@ pub async fn run(runner: &mut Runner) -> Result<()> {
                     }
                 } else if let Err(failure) = runner.run_text(input, None).await {
                     match failure.error {
-                        CliError::Cancelled => eprintln!("cancelled"),
+                        CliError::Cancelled => eprintln!("{CLEAR_LINE}cancelled"),
                         ref e if e.is_broken_pipe() => {}
                         _ => eprintln!("{failure}"),
                     }
@@ -136,7 +144,7 @@ async fn run_command(runner: &mut Runner, command: Command) {
     };
     match result {
         Ok(()) => {}
-        Err(CliError::Cancelled) => eprintln!("cancelled"),
+        Err(CliError::Cancelled) => eprintln!("{CLEAR_LINE}cancelled"),
         Err(e) if e.is_broken_pipe() => {}
         Err(e) => match runner.report(&e) {
             Some(report) => eprintln!("error: {report}"),
@@ -154,7 +162,8 @@ fn print_help() -> Result<()> {
     let descriptions = StringArray::from_iter_values(HELP.iter().map(|(_, d)| *d));
     let batch = RecordBatch::try_new(schema, vec![Arc::new(commands), Arc::new(descriptions)])
         .map_err(datafusion::error::DataFusionError::from)?;
-    let table = pretty_format_batches(&[batch]).map_err(datafusion::error::DataFusionError::from)?;
+    let table =
+        pretty_format_batches(&[batch]).map_err(datafusion::error::DataFusionError::from)?;
     println!("{table}");
     println!("SQL statements end with ';' and may span lines; Ctrl-C cancels a running one.");
     Ok(())
@@ -187,7 +196,12 @@ async fn refresh_names(runner: &Runner, names: &Mutex<Vec<String>>) {
         .flat_map(|batch| {
             let tables = batch.column(0).as_string::<i32>();
             let columns = batch.column(1).as_string::<i32>();
-            tables.iter().chain(columns.iter()).flatten().map(str::to_string).collect::<Vec<_>>()
+            tables
+                .iter()
+                .chain(columns.iter())
+                .flatten()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
         })
         .collect();
     found.sort();
@@ -302,12 +316,16 @@ mod tests {
     }
 
     fn replacements(helper: &ReplHelper, word: &str) -> Vec<String> {
-        helper.candidates(word).into_iter().map(|p| p.replacement).collect()
+        helper
+            .candidates(word)
+            .into_iter()
+            .map(|p| p.replacement)
+            .collect()
     }
 
     #[test]
     fn completes_names_then_keywords_in_the_case_typed() {
-        let helper = helper(&["orders", "order_id", "users"]);
+        let helper = helper(&["order_id", "orders", "users"]);
         let found = replacements(&helper, "ord");
         assert_eq!(&found[..2], ["order_id", "orders"]);
         assert!(found.contains(&"order".to_string()));

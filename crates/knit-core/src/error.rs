@@ -71,12 +71,16 @@ pub(crate) fn read_failure(error: &DataFusionError) -> Option<ReadFailure> {
                 _ => None,
             };
         }
-        let datafusion = cause
-            .downcast_ref::<DataFusionError>()
-            .or_else(|| cause.downcast_ref::<std::sync::Arc<DataFusionError>>().map(|e| e.as_ref()))?;
+        let datafusion = cause.downcast_ref::<DataFusionError>().or_else(|| {
+            cause
+                .downcast_ref::<std::sync::Arc<DataFusionError>>()
+                .map(|e| e.as_ref())
+        })?;
         match datafusion {
             DataFusionError::ParquetError(_) => Some(ReadFailure::Parquet),
-            DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => Some(ReadFailure::Storage),
+            DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => {
+                Some(ReadFailure::Storage)
+            }
             DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
                 ArrowError::ParquetError(_) => Some(ReadFailure::Parquet),
                 ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::IpcError(_) => {

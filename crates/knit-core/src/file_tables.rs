@@ -12,12 +12,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::{TableProvider, UrlTableFactory};
-use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::listing::ListingTableConfigExt;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use datafusion_session::SessionStore;
 use futures::StreamExt;
+use glob::Pattern;
+use url::Url;
 
 /// File extensions that make a bare name a path (`'orders.parquet'`).
 const FILE_EXTENSIONS: &[&str] = &[".parquet", ".csv", ".json", ".ndjson", ".arrow", ".tsv"];
@@ -44,13 +46,43 @@ fn looks_like_path(name: &str) -> bool {
         || FILE_EXTENSIONS.iter().any(|ext| lower.ends_with(ext))
 }
 
+/// Characters that start a glob, as DataFusion's listing tables understand them.
+const GLOB_START: &[char] = &['*', '?', '['];
+
+/// Parses a path or URL, with a glob in its last segments. DataFusion splits globs off
+/// local paths only; `s3://bucket/events/*.parquet` is split here the same way, into
+/// the directory URL and the pattern below it.
+fn parse_table_url(name: &str) -> Result<ListingTableUrl> {
+    let Some(scheme_end) = name.find("://") else {
+        return ListingTableUrl::parse(name);
+    };
+    let Some(glob_start) = name.find(GLOB_START) else {
+        return ListingTableUrl::parse(name);
+    };
+    let authority_start = scheme_end + "://".len();
+    let base_end = name[..glob_start]
+        .rfind('/')
+        .filter(|&slash| slash >= authority_start)
+        .map(|slash| slash + 1)
+        .ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "'{name}' has a glob in its bucket or host name: globs may only follow it"
+            ))
+        })?;
+    let base = Url::parse(&name[..base_end])
+        .map_err(|e| DataFusionError::Plan(format!("'{name}' is not a valid URL: {e}")))?;
+    let pattern = Pattern::new(&name[base_end..])
+        .map_err(|e| DataFusionError::Plan(format!("invalid glob in '{name}': {e}")))?;
+    ListingTableUrl::try_new(base, Some(pattern))
+}
+
 #[async_trait]
 impl UrlTableFactory for FileTableFactory {
     async fn try_new(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         if !looks_like_path(name) {
             return Ok(None);
         }
-        let url = ListingTableUrl::parse(name)?;
+        let url = parse_table_url(name)?;
         let state = self
             .session
             .get_session()
@@ -89,8 +121,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn globs_in_urls_split_off_the_directory() {
+        let url = parse_table_url("s3://bucket/events/2024-*/*.parquet").unwrap();
+        assert_eq!(url.as_str(), "s3://bucket/events/");
+        let path = object_store::path::Path::from("events/2024-01/part-0.parquet");
+        assert!(url.contains(&path, false));
+        let other = object_store::path::Path::from("events/2023-12/part-0.parquet");
+        assert!(!url.contains(&other, false));
+        let plain = parse_table_url("s3://bucket/events/").unwrap();
+        assert_eq!(plain.as_str(), "s3://bucket/events/");
+        assert!(parse_table_url("s3://buck*/x").is_err());
+    }
+
+    #[test]
     fn only_path_like_names_are_files() {
-        for path in ["a/b.parquet", "x.csv", "s3://b/k/", "data/*.parquet", "T.PARQUET"] {
+        for path in [
+            "a/b.parquet",
+            "x.csv",
+            "s3://b/k/",
+            "data/*.parquet",
+            "T.PARQUET",
+        ] {
             assert!(looks_like_path(path), "{path}");
         }
         for name in ["orders", "my table", "public.orders"] {

@@ -57,7 +57,10 @@ impl ObjectStoreRegistry for KnitObjectStoreRegistry {
             Ok(store) => Ok(store),
             Err(_) if is_s3(url) => {
                 let store = build_s3_store(url, &BTreeMap::new())?;
-                tracing::debug!(bucket = url.host_str(), "registered S3 store from environment");
+                tracing::debug!(
+                    bucket = url.host_str(),
+                    "registered S3 store from environment"
+                );
                 self.stores.register_store(url, Arc::clone(&store));
                 Ok(store)
             }
@@ -78,7 +81,9 @@ pub(crate) fn build_s3_store(
     options: &BTreeMap<String, String>,
 ) -> Result<Arc<dyn ObjectStore>> {
     let bucket = url.host_str().ok_or_else(|| {
-        DataFusionError::Plan(format!("S3 URL '{url}' has no bucket: write s3://bucket/path"))
+        DataFusionError::Plan(format!(
+            "S3 URL '{url}' has no bucket: write s3://bucket/path"
+        ))
     })?;
     let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
     for (key, value) in options {
@@ -88,13 +93,11 @@ pub(crate) fn build_s3_store(
     let allow_http = builder
         .get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    if let Some(endpoint) = endpoint.filter(|e| e.starts_with("http://")) {
-        if !allow_http {
-            return Err(DataFusionError::Plan(format!(
-                "S3 endpoint '{endpoint}' for bucket '{bucket}' is plain http: set \
-                 AWS_ALLOW_HTTP=true or OPTIONS ('aws.allow_http' 'true') to allow it"
-            )));
-        }
+    if let Some(endpoint) = endpoint.filter(|e| e.starts_with("http://") && !allow_http) {
+        return Err(DataFusionError::Plan(format!(
+            "S3 endpoint '{endpoint}' for bucket '{bucket}' is plain http: set \
+             AWS_ALLOW_HTTP=true or OPTIONS ('aws.allow_http' 'true') to allow it"
+        )));
     }
     let store = builder.build().map_err(|e| {
         DataFusionError::Plan(format!("cannot set up S3 for bucket '{bucket}': {e}"))
@@ -148,6 +151,8 @@ impl ExtensionOptions for S3TableOptions {
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        // DataFusion passes the whole key, namespace included.
+        let key = key.strip_prefix("aws.").unwrap_or(key);
         s3_config_key(key)?;
         self.values.insert(key.to_string(), value.to_string());
         Ok(())

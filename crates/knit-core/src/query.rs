@@ -36,7 +36,9 @@ pub struct RunningQuery {
 
 impl std::fmt::Debug for RunningQuery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningQuery").field("schema", &self.schema).finish()
+        f.debug_struct("RunningQuery")
+            .field("schema", &self.schema)
+            .finish()
     }
 }
 

@@ -128,6 +128,7 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
     let text = text
         .replace("\ncaused by\n", ": ")
         .replace("Parquet error: Parquet error: ", "Parquet error: ");
+    let text = tidy_store_response(&text);
     ErrorReport {
         message: one_line(strip_prefixes(&text)),
         hint,
@@ -154,6 +155,25 @@ fn strip_prefixes(mut text: &str) -> &str {
         if before == text {
             return text;
         }
+    }
+}
+
+/// S3 puts an XML document in its error responses; its code and message are what a
+/// person needs.
+fn tidy_store_response(text: &str) -> String {
+    let Some(xml_start) = text.find("<?xml") else {
+        return text.to_string();
+    };
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text[xml_start..].find(&open)? + xml_start + open.len();
+        let end = text[start..].find('<')? + start;
+        Some(text[start..end].to_string())
+    };
+    match (element("Code"), element("Message")) {
+        (Some(code), Some(message)) => format!("{}{code}: {message}", &text[..xml_start]),
+        (Some(code), None) => format!("{}{code}", &text[..xml_start]),
+        _ => text.to_string(),
     }
 }
 
@@ -233,8 +253,23 @@ mod tests {
             "table 'datafusion.public.custmers' not found".to_string(),
         ));
         let report = ErrorReport::new(&error, None);
-        assert_eq!(report.message, "table 'datafusion.public.custmers' not found");
+        assert_eq!(
+            report.message,
+            "table 'datafusion.public.custmers' not found"
+        );
         assert!(report.hint.unwrap().contains("SHOW TABLES"));
+    }
+
+    #[test]
+    fn s3_responses_keep_code_and_message() {
+        let text = "GET http://h/b returned 403 Forbidden: <?xml version=\"1.0\"?> \
+                    <Error><Code>InvalidAccessKeyId</Code><Message>No such key.</Message>\
+                    <BucketName>b</BucketName></Error>";
+        assert_eq!(
+            tidy_store_response(text),
+            "GET http://h/b returned 403 Forbidden: InvalidAccessKeyId: No such key."
+        );
+        assert_eq!(tidy_store_response("plain"), "plain");
     }
 
     #[test]

@@ -18,10 +18,10 @@ use url::Url;
 use crate::error::{CoreError, Result};
 use crate::file_tables::FileTableFactory;
 use crate::memory::default_memory_limit;
-use crate::query::{self, RunningQuery};
 use crate::object_stores::{
     KnitObjectStoreRegistry, S3TableOptions, build_s3_store, is_s3, s3_options,
 };
+use crate::query::{self, RunningQuery};
 
 /// Builds a [`KnitSession`]: the one place where Knit sets up DataFusion.
 #[derive(Debug, Clone, Default)]

@@ -123,7 +123,10 @@ mod tests {
     #[test]
     fn exactly_one_statement() {
         let err = parse_statement("SELECT 1; SELECT 2").unwrap_err();
-        assert!(matches!(err, SqlError::StatementCount { found: 2 }), "{err}");
+        assert!(
+            matches!(err, SqlError::StatementCount { found: 2 }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -134,7 +134,8 @@ mod tests {
 
     #[test]
     fn splits_on_semicolons_outside_quotes_and_comments() {
-        let script = "SELECT ';' AS a;\n-- not; a statement\nSELECT \"x;y\" FROM t /* ; */ ;\n\n  SELECT 3";
+        let script =
+            "SELECT ';' AS a;\n-- not; a statement\nSELECT \"x;y\" FROM t /* ; */ ;\n\n  SELECT 3";
         assert_eq!(
             texts(script),
             vec![

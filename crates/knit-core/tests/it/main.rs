@@ -3,4 +3,12 @@
 
 //! knit-core's integration tests, in one binary so that DataFusion is linked once.
 
+// Test code: a failed unwrap is a failed test, and tests report on stderr.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
 mod slt;

@@ -15,10 +15,10 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use futures::TryStreamExt;
 use knit_core::{ErrorReport, KnitSession, SessionBuilder};
 use sqllogictest::{
     AsyncDB, DBOutput, DefaultColumnType, Runner, default_normalizer, default_validator,
@@ -55,14 +55,21 @@ impl Knit {
         Ok(Self { session })
     }
 
-    async fn run_sql(&self, sql: &str) -> knit_core::Result<(Vec<DefaultColumnType>, Vec<Vec<String>>, bool)> {
+    async fn run_sql(
+        &self,
+        sql: &str,
+    ) -> knit_core::Result<(Vec<DefaultColumnType>, Vec<Vec<String>>, bool)> {
         let query = self.session.start(sql).await?;
         let schema = query.schema;
         let batches: Vec<RecordBatch> = query.stream.try_collect().await?;
         if schema.fields().is_empty() {
             return Ok((Vec::new(), Vec::new(), true));
         }
-        let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
+        let types = schema
+            .fields()
+            .iter()
+            .map(|f| column_type(f.data_type()))
+            .collect();
         let mut rows = Vec::new();
         for batch in &batches {
             rows.extend(format_rows(batch)?);
@@ -100,9 +107,17 @@ impl AsyncDB for Knit {
 fn column_type(data_type: &DataType) -> DefaultColumnType {
     if data_type.is_integer() {
         DefaultColumnType::Integer
-    } else if data_type.is_floating() || matches!(data_type, DataType::Decimal128(..) | DataType::Decimal256(..)) {
+    } else if data_type.is_floating()
+        || matches!(
+            data_type,
+            DataType::Decimal128(..) | DataType::Decimal256(..)
+        )
+    {
         DefaultColumnType::FloatingPoint
-    } else if matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+    } else if matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
         DefaultColumnType::Text
     } else {
         DefaultColumnType::Any
@@ -166,7 +181,11 @@ async fn sqllogictests() {
 
     let mut failures = Vec::new();
     for file in &files {
-        let name = file.strip_prefix(&root).unwrap_or(file).display().to_string();
+        let name = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
         let mut runner = Runner::new(|| async { Knit::try_new() });
         runner.with_column_validator(strict_column_validator);
         let result = if complete {

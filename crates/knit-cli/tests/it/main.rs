@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Tests of the `knit` binary, run as a user runs it; one binary so that DataFusion is
+//! linked once.
+
+// Test code: a failed unwrap is a failed test, and tests report on stderr.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+mod cli;
+mod examples;
+mod s3;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root, where the README's commands run.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `knit` run from the workspace root, with no S3 settings from the environment.
+pub fn knit() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_knit"));
+    command.current_dir(workspace_root());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Stdout and stderr as text.
+pub fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! S3 against a real local server (`scripts/s3-server start`, which `scripts/test` runs):
+//! `CREATE EXTERNAL TABLE`, URL tables with globs, `COPY ... TO`, and refused credentials.
+//! Without `KNIT_TEST_S3_ENDPOINT` these tests say so and pass.
+
+use std::process::{Command, Output};
+
+use crate::{knit, text};
+
+struct LocalS3 {
+    endpoint: String,
+    bucket: String,
+    key_id: String,
+    secret: String,
+}
+
+fn local_s3() -> Option<LocalS3> {
+    let var = |name: &str| std::env::var(name).ok();
+    let s3 = LocalS3 {
+        endpoint: var("KNIT_TEST_S3_ENDPOINT")?,
+        bucket: var("KNIT_TEST_S3_BUCKET")?,
+        key_id: var("KNIT_TEST_S3_ACCESS_KEY_ID")?,
+        secret: var("KNIT_TEST_S3_SECRET_ACCESS_KEY")?,
+    };
+    Some(s3)
+}
+
+impl LocalS3 {
+    /// `knit` with the server's settings in the `AWS_*` environment.
+    fn knit(&self) -> Command {
+        let mut command = knit();
+        command
+            .env("AWS_ACCESS_KEY_ID", &self.key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
+            .env("AWS_ENDPOINT", &self.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", "us-east-1");
+        command
+    }
+
+    /// A prefix of the bucket that no other test uses.
+    fn prefix(&self, test: &str) -> String {
+        format!("s3://{}/{test}-{}", self.bucket, std::process::id())
+    }
+}
+
+fn run(command: &mut Command, args: &[&str]) -> Output {
+    command.arg("-q").arg("--format").arg("csv");
+    for sql in args {
+        command.arg("-c").arg(sql);
+    }
+    command.output().unwrap()
+}
+
+macro_rules! require_s3 {
+    () => {
+        match local_s3() {
+            Some(s3) => s3,
+            None => {
+                eprintln!("skipped: no local S3 (run scripts/s3-server start and source its env)");
+                return;
+            }
+        }
+    };
+}
+
+#[test]
+fn copy_then_read_with_url_tables_and_globs() {
+    let s3 = require_s3!();
+    let prefix = s3.prefix("roundtrip");
+    let output = run(
+        &mut s3.knit(),
+        &[
+            &format!(
+                "COPY (SELECT * FROM 'testdata/ecommerce/orders/' WHERE status = 'completed') \
+                 TO '{prefix}/orders/completed.parquet' STORED AS PARQUET"
+            ),
+            &format!(
+                "COPY (SELECT * FROM 'testdata/ecommerce/orders/' WHERE status = 'refunded') \
+                 TO '{prefix}/orders/refunded.parquet' STORED AS PARQUET"
+            ),
+            &format!("SELECT count(*) AS n FROM '{prefix}/orders/'"),
+            &format!("SELECT count(*) AS n FROM '{prefix}/orders/ref*.parquet'"),
+            &format!("SELECT round(sum(total), 2) AS total FROM '{prefix}/orders/*.parquet'"),
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stdout,
+        "count\n217\ncount\n30\nn\n247\nn\n30\ntotal\n32231.64\n"
+    );
+}
+
+#[test]
+fn external_table_with_credentials_in_options() {
+    let s3 = require_s3!();
+    let prefix = s3.prefix("options");
+    let setup = run(
+        &mut s3.knit(),
+        &[&format!(
+            "COPY (SELECT * FROM 'testdata/ecommerce/identifies/') TO '{prefix}/identifies/part-0.parquet' \
+             STORED AS PARQUET"
+        )],
+    );
+    assert!(setup.status.success(), "{}", text(&setup).1);
+    // No AWS_* environment at all: everything comes from the table's options.
+    let create = format!(
+        "CREATE EXTERNAL TABLE identifies STORED AS PARQUET LOCATION '{prefix}/identifies/' \
+         OPTIONS ('aws.access_key_id' '{}', 'aws.secret_access_key' '{}', \
+         'aws.endpoint' '{}', 'aws.allow_http' 'true', 'aws.region' 'us-east-1')",
+        s3.key_id, s3.secret, s3.endpoint
+    );
+    let output = run(
+        &mut knit(),
+        &[
+            &create,
+            "SELECT count(*) AS n, count(DISTINCT user_id) AS users FROM identifies",
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout, "n,users\n670,159\n");
+}
+
+#[test]
+fn wrong_credentials_are_refused_with_advice() {
+    let s3 = require_s3!();
+    let prefix = s3.prefix("denied");
+    let setup = run(
+        &mut s3.knit(),
+        &[&format!(
+            "COPY (SELECT 1 AS x) TO '{prefix}/one.parquet' STORED AS PARQUET"
+        )],
+    );
+    assert!(setup.status.success(), "{}", text(&setup).1);
+    let output = run(
+        s3.knit().env("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
+        &[&format!("SELECT * FROM '{prefix}/'")],
+    );
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("403 Forbidden: SignatureDoesNotMatch"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(S3 refused the credentials: check AWS_ACCESS_KEY_ID"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn unreachable_endpoint_says_so() {
+    let s3 = require_s3!();
+    let output = run(
+        s3.knit().env("AWS_ENDPOINT", "http://127.0.0.1:9"),
+        &[&format!("SELECT * FROM 's3://{}/x.parquet'", s3.bucket)],
+    );
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("could not reach the object store: check AWS_ENDPOINT"),
+        "{stderr}"
+    );
+}

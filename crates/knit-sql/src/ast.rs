@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! The statements Knit understands.
+//! The statements Knit understands, and how they print.
+//!
+//! DataFusion's own `Display` for `CREATE EXTERNAL TABLE` drops the column list, the
+//! partition columns, `OPTIONS` and `OR REPLACE`, and `COPY` prints its target without
+//! quotes; printed and parsed again, such a statement would lose its credentials or
+//! not parse at all. Knit prints those statements itself, so that every statement
+//! prints as SQL that parses back to the same statement.
 
 use std::fmt;
 
-use datafusion_sql::parser::Statement as DFStatement;
+use datafusion_sql::parser::{CopyToStatement, CreateExternalTable, Statement as DFStatement};
+use datafusion_sql::sqlparser::ast::Value;
 
 /// One parsed statement.
 ///
@@ -21,7 +28,112 @@ pub enum Statement {
 impl fmt::Display for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Statement::DataFusion(stmt) => write!(f, "{stmt}"),
+            Statement::DataFusion(statement) => fmt_datafusion(statement, f),
         }
     }
+}
+
+fn fmt_datafusion(statement: &DFStatement, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match statement {
+        DFStatement::CreateExternalTable(create) => fmt_create_external_table(create, f),
+        DFStatement::CopyTo(copy) => fmt_copy(copy, f),
+        DFStatement::Explain(explain) => {
+            // DataFusion's EXPLAIN prefix is right, but it prints the inner statement
+            // with DataFusion's Display: print the prefix alone, then the statement.
+            let mut prefix_only = explain.clone();
+            let placeholder = placeholder().ok_or(fmt::Error)?;
+            prefix_only.statement = Box::new(DFStatement::Statement(Box::new(placeholder)));
+            let rendered = DFStatement::Explain(prefix_only).to_string();
+            let prefix = rendered.strip_suffix(PLACEHOLDER).ok_or(fmt::Error)?;
+            write!(f, "{prefix}")?;
+            fmt_datafusion(&explain.statement, f)
+        }
+        other => write!(f, "{other}"),
+    }
+}
+
+/// The text that stands in for an explained statement while its prefix is printed.
+const PLACEHOLDER: &str = "SELECT 1";
+
+fn placeholder() -> Option<datafusion_sql::sqlparser::ast::Statement> {
+    let dialect = datafusion_sql::sqlparser::dialect::GenericDialect {};
+    datafusion_sql::sqlparser::parser::Parser::parse_sql(&dialect, PLACEHOLDER)
+        .ok()?
+        .pop()
+}
+
+fn fmt_create_external_table(
+    create: &CreateExternalTable,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    write!(f, "CREATE ")?;
+    if create.or_replace {
+        write!(f, "OR REPLACE ")?;
+    }
+    if create.unbounded {
+        write!(f, "UNBOUNDED ")?;
+    }
+    write!(f, "EXTERNAL ")?;
+    if create.temporary {
+        write!(f, "TEMPORARY ")?;
+    }
+    write!(f, "TABLE ")?;
+    if create.if_not_exists {
+        write!(f, "IF NOT EXISTS ")?;
+    }
+    write!(f, "{}", create.name)?;
+    if !create.columns.is_empty() || !create.constraints.is_empty() {
+        let parts: Vec<String> = create
+            .columns
+            .iter()
+            .map(ToString::to_string)
+            .chain(create.constraints.iter().map(ToString::to_string))
+            .collect();
+        write!(f, " ({})", parts.join(", "))?;
+    }
+    write!(f, " STORED AS {}", create.file_type)?;
+    if !create.table_partition_cols.is_empty() {
+        write!(
+            f,
+            " PARTITIONED BY ({})",
+            create.table_partition_cols.join(", ")
+        )?;
+    }
+    for ordering in &create.order_exprs {
+        let exprs: Vec<String> = ordering.iter().map(ToString::to_string).collect();
+        write!(f, " WITH ORDER ({})", exprs.join(", "))?;
+    }
+    let locations: Vec<String> = create.locations.iter().map(|l| quoted(l)).collect();
+    match locations.as_slice() {
+        [one] => write!(f, " LOCATION {one}")?,
+        many => write!(f, " LOCATION ({})", many.join(", "))?,
+    }
+    fmt_options(&create.options, f)
+}
+
+fn fmt_copy(copy: &CopyToStatement, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "COPY {} TO {}", copy.source, quoted(&copy.target))?;
+    if let Some(file_type) = &copy.stored_as {
+        write!(f, " STORED AS {file_type}")?;
+    }
+    if !copy.partitioned_by.is_empty() {
+        write!(f, " PARTITIONED BY ({})", copy.partitioned_by.join(", "))?;
+    }
+    fmt_options(&copy.options, f)
+}
+
+fn fmt_options(options: &[(String, Value)], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if options.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<String> = options
+        .iter()
+        .map(|(key, value)| format!("{} {value}", quoted(key)))
+        .collect();
+    write!(f, " OPTIONS ({})", parts.join(", "))
+}
+
+/// A single-quoted SQL string literal.
+fn quoted(text: &str) -> String {
+    Value::SingleQuotedString(text.to_string()).to_string()
 }

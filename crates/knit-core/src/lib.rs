@@ -34,6 +34,7 @@ mod object_stores;
 mod query;
 mod report;
 mod session;
+pub mod stitch;
 
 pub use error::{CoreError, Result};
 pub use memory::{default_memory_limit, parse_memory_size};

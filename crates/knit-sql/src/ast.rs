@@ -12,7 +12,11 @@
 use std::fmt;
 
 use datafusion_sql::parser::{CopyToStatement, CreateExternalTable, Statement as DFStatement};
-use datafusion_sql::sqlparser::ast::Value;
+use datafusion_sql::sqlparser::ast::{Ident, Value};
+
+use crate::profile::{
+    CreateEntityStatement, CreateInputStatement, DropStatement, ProfileObject, quoted,
+};
 
 /// One parsed statement.
 ///
@@ -23,12 +27,28 @@ use datafusion_sql::sqlparser::ast::Value;
 pub enum Statement {
     /// A statement DataFusion parses and plans: queries, DDL, `COPY`, `EXPLAIN`, `SET`.
     DataFusion(Box<DFStatement>),
+    /// `CREATE [OR REPLACE] ENTITY ...`.
+    CreateEntity(CreateEntityStatement),
+    /// `CREATE [OR REPLACE] INPUT ...`.
+    CreateInput(CreateInputStatement),
+    /// `DROP ENTITY|INPUT [IF EXISTS] name`.
+    Drop(DropStatement),
+    /// `SHOW ENTITIES` or `SHOW INPUTS`.
+    Show(ProfileObject),
+    /// `DESCRIBE ENTITY name`.
+    DescribeEntity(Ident),
 }
 
 impl fmt::Display for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Statement::DataFusion(statement) => fmt_datafusion(statement, f),
+            Statement::CreateEntity(create) => write!(f, "{create}"),
+            Statement::CreateInput(create) => write!(f, "{create}"),
+            Statement::Drop(drop) => write!(f, "{drop}"),
+            Statement::Show(ProfileObject::Entity) => write!(f, "SHOW ENTITIES"),
+            Statement::Show(ProfileObject::Input) => write!(f, "SHOW INPUTS"),
+            Statement::DescribeEntity(name) => write!(f, "DESCRIBE ENTITY {name}"),
         }
     }
 }
@@ -131,9 +151,4 @@ fn fmt_options(options: &[(String, Value)], f: &mut fmt::Formatter<'_>) -> fmt::
         .map(|(key, value)| format!("{} {value}", quoted(key)))
         .collect();
     write!(f, " OPTIONS ({})", parts.join(", "))
-}
-
-/// A single-quoted SQL string literal.
-fn quoted(text: &str) -> String {
-    Value::SingleQuotedString(text.to_string()).to_string()
 }

@@ -30,11 +30,17 @@
 mod ast;
 mod error;
 mod parser;
+mod profile;
+mod profile_parser;
 mod split;
 
 pub use ast::Statement;
 pub use error::{Result, SqlError};
 pub use parser::{KnitParser, parse_statement, parse_statements};
+pub use profile::{
+    CreateEntityStatement, CreateInputStatement, DropStatement, IdFilter, IdMatcher, IdTypeDef,
+    InputId, InputSource, ProfileObject,
+};
 pub use split::{StatementText, is_complete, split_statements};
 
 /// The sqlparser crate as DataFusion re-exports it, for callers that need its types.

@@ -10,6 +10,7 @@ use datafusion_sql::sqlparser::tokenizer::Token;
 
 use crate::ast::Statement;
 use crate::error::{Result, SqlError};
+use crate::profile_parser::parse_profile_statement;
 
 /// DataFusion's default dialect, which Knit keeps so that plain DataFusion SQL works unchanged.
 static DIALECT: GenericDialect = GenericDialect {};
@@ -57,6 +58,9 @@ impl<'a> KnitParser<'a> {
     pub fn parse_statement(&mut self) -> Result<Statement> {
         // Knit's own statements are recognised here by their leading keywords, before
         // DataFusion sees them; anything else is DataFusion's.
+        if let Some(statement) = parse_profile_statement(&mut self.df.parser)? {
+            return Ok(statement);
+        }
         let statement = self.df.parse_statement().map_err(parse_error)?;
         Ok(Statement::DataFusion(Box::new(statement)))
     }
@@ -129,6 +133,52 @@ mod tests {
             printed,
             sql.split_whitespace().collect::<Vec<_>>().join(" ")
         );
+    }
+
+    #[test]
+    fn profile_statements_round_trip() {
+        for sql in [
+            "CREATE ENTITY user ID TYPES (user_id, anonymous_id EXCLUDE ('', 'unknown', 'NaN'), \
+             email INCLUDE REGEX '.+@.+' EXCLUDE ('test@company.com'), device_id EXCLUDE REGEX '0+')",
+            "CREATE OR REPLACE ENTITY account ID TYPES (account_id) MAIN ID account_key",
+            "CREATE INPUT identifies FOR user IDS (user_id AS user_id, anonymous_id AS anonymous_id, \
+             lower(email) AS email) OCCURRED AT \"timestamp\"",
+            "CREATE OR REPLACE INPUT tracks FOR user FROM (SELECT * FROM 's3://acme/tracks/' \
+             WHERE event <> 'test') IDS (user_id AS user_id) OCCURRED AT ts WHERE ts > '2024-01-01'",
+            "CREATE INPUT orders FOR user FROM 'testdata/ecommerce/orders/*.parquet' \
+             IDS (upper(email) AS email)",
+            "CREATE INPUT crm FOR user FROM sales.contacts IDS (\"E-mail\" AS email)",
+            "DROP ENTITY user",
+            "DROP INPUT IF EXISTS tracks",
+            "SHOW ENTITIES",
+            "SHOW INPUTS",
+            "DESCRIBE ENTITY user",
+        ] {
+            assert_round_trip(sql);
+            let printed = parse_statement(sql).unwrap().to_string();
+            assert_eq!(printed, sql.split_whitespace().collect::<Vec<_>>().join(" ").replace("( ", "("));
+        }
+    }
+
+    #[test]
+    fn profile_statement_errors_say_what_was_expected() {
+        for (sql, expected) in [
+            ("CREATE ENTITY user (user_id)", "Expected: ID TYPES"),
+            ("CREATE ENTITY user ID TYPES (email INCLUDE REGEX)", "Expected: literal string"),
+            ("CREATE INPUT t FOR user IDS (a)", "Expected: AS"),
+            ("CREATE INPUT t user IDS (a AS b)", "Expected: FOR"),
+            ("CREATE ENTITY user ID TYPES (a) extra", "end of statement"),
+        ] {
+            let err = parse_statement(sql).unwrap_err().to_string();
+            assert!(err.contains(expected), "{sql}: {err}");
+        }
+    }
+
+    #[test]
+    fn describe_of_a_table_is_still_datafusion() {
+        assert!(matches!(parse_statement("DESCRIBE orders").unwrap(), Statement::DataFusion(_)));
+        assert!(matches!(parse_statement("SHOW TABLES").unwrap(), Statement::DataFusion(_)));
+        assert!(matches!(parse_statement("DROP TABLE t").unwrap(), Statement::DataFusion(_)));
     }
 
     #[test]

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! From edges to the id graph: clusters, main ids, `first_seen_at` and `valid_at`.
+
+use super::rid::Rid;
+use super::union_find::UnionFind;
+use super::valid_at::{Replay, sql_min};
+
+/// One row of pb's edge table, over dense node ids: the nodes of one input row and the
+/// earliest time they were seen together. A node seen alone has `b == a`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    /// One node.
+    pub a: u32,
+    /// The other node, or `a` again.
+    pub b: u32,
+    /// Earliest `OCCURRED AT` of the rows that gave this pair; NULL if none had one.
+    pub valid_at: Option<i64>,
+}
+
+/// The id graph of a set of nodes, indexed by node id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdGraph {
+    /// For each node, the node whose rid is the main id of its cluster.
+    pub main: Vec<u32>,
+    /// For each node, the earliest `valid_at` of its edges.
+    pub first_seen_at: Vec<Option<i64>>,
+    /// For each node, its `valid_at` as pb's label propagation leaves it.
+    pub valid_at: Vec<Option<i64>>,
+    /// How many clusters there are.
+    pub clusters: usize,
+    /// The node count of the largest cluster.
+    pub largest_cluster: usize,
+}
+
+/// Builds the id graph of nodes `0..rids.len()` (each with its rid) from `edges`.
+/// Every node should appear in some edge; one that does not is a cluster of its own
+/// with NULL times.
+pub fn build_id_graph(rids: &[Rid], edges: &[Edge]) -> IdGraph {
+    let n = rids.len();
+    let mut first_seen_at: Vec<Option<i64>> = vec![None; n];
+    let mut sets = UnionFind::new(n as u32);
+    for edge in edges {
+        for node in [edge.a, edge.b] {
+            let slot = &mut first_seen_at[node as usize];
+            *slot = sql_min(*slot, edge.valid_at);
+        }
+        sets.union(edge.a, edge.b);
+    }
+    let roots = sets.roots();
+
+    // Number the clusters, then group nodes and edges by cluster (counting sort).
+    let mut cluster_of_root = vec![u32::MAX; n];
+    let mut clusters = 0u32;
+    for &root in &roots {
+        if cluster_of_root[root as usize] == u32::MAX {
+            cluster_of_root[root as usize] = clusters;
+            clusters += 1;
+        }
+    }
+    let cluster_of = |node: u32| cluster_of_root[roots[node as usize] as usize] as usize;
+    let nodes_by_cluster = group((0..n as u32).map(|node| (cluster_of(node), node)), clusters);
+    let edges_by_cluster = group(
+        edges.iter().map(|edge| (cluster_of(edge.a), *edge)),
+        clusters,
+    );
+
+    let mut main = vec![0u32; n];
+    let mut valid_at: Vec<Option<i64>> = vec![None; n];
+    let mut replay = Replay::new(n);
+    let mut largest_cluster = 0;
+    for cluster in 0..clusters as usize {
+        let nodes = nodes_by_cluster.slice(cluster);
+        largest_cluster = largest_cluster.max(nodes.len());
+        let Some(&main_node) = nodes.iter().min_by_key(|&&node| {
+            let seen = first_seen_at[node as usize];
+            (seen.is_none(), seen, rids[node as usize])
+        }) else {
+            continue;
+        };
+        for &node in nodes {
+            main[node as usize] = main_node;
+        }
+        replay.run(nodes, edges_by_cluster.slice(cluster), rids, &mut valid_at);
+    }
+    IdGraph {
+        main,
+        first_seen_at,
+        valid_at,
+        clusters: clusters as usize,
+        largest_cluster,
+    }
+}
+
+/// Items grouped by a dense key, stored contiguously.
+struct Grouped<T> {
+    offsets: Vec<usize>,
+    items: Vec<T>,
+}
+
+impl<T> Grouped<T> {
+    fn slice(&self, key: usize) -> &[T] {
+        &self.items[self.offsets[key]..self.offsets[key + 1]]
+    }
+}
+
+fn group<T: Copy>(keyed: impl Iterator<Item = (usize, T)> + Clone, keys: u32) -> Grouped<T> {
+    let mut offsets = vec![0usize; keys as usize + 1];
+    for (key, _) in keyed.clone() {
+        offsets[key + 1] += 1;
+    }
+    for i in 1..offsets.len() {
+        offsets[i] += offsets[i - 1];
+    }
+    let mut next = offsets.clone();
+    let mut items: Vec<Option<T>> = vec![None; offsets[keys as usize]];
+    for (key, item) in keyed {
+        items[next[key]] = Some(item);
+        next[key] += 1;
+    }
+    Grouped {
+        offsets,
+        items: items.into_iter().flatten().collect(),
+    }
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Union-find over dense `u32` node ids, with union by size and path halving.
+
+/// Disjoint sets of the nodes `0..len`.
+#[derive(Debug, Clone)]
+pub struct UnionFind {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+}
+
+impl UnionFind {
+    /// `len` nodes, each alone.
+    pub fn new(len: u32) -> Self {
+        Self {
+            parent: (0..len).collect(),
+            size: vec![1; len as usize],
+        }
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.parent.len()
+    }
+
+    /// True without nodes.
+    pub fn is_empty(&self) -> bool {
+        self.parent.is_empty()
+    }
+
+    /// The representative of `node`'s set.
+    pub fn find(&mut self, mut node: u32) -> u32 {
+        loop {
+            let parent = self.parent[node as usize];
+            if parent == node {
+                return node;
+            }
+            // Path halving: point at the grandparent while walking up.
+            let grandparent = self.parent[parent as usize];
+            self.parent[node as usize] = grandparent;
+            node = grandparent;
+        }
+    }
+
+    /// Joins the sets of `a` and `b`; true if they were apart.
+    pub fn union(&mut self, a: u32, b: u32) -> bool {
+        let (mut a, mut b) = (self.find(a), self.find(b));
+        if a == b {
+            return false;
+        }
+        if self.size[a as usize] < self.size[b as usize] {
+            std::mem::swap(&mut a, &mut b);
+        }
+        self.parent[b as usize] = a;
+        self.size[a as usize] += self.size[b as usize];
+        true
+    }
+
+    /// Every node's representative.
+    pub fn roots(&mut self) -> Vec<u32> {
+        (0..self.parent.len() as u32).map(|n| self.find(n)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unions_join_sets() {
+        let mut sets = UnionFind::new(6);
+        assert!(sets.union(0, 1));
+        assert!(sets.union(2, 3));
+        assert!(!sets.union(1, 0));
+        assert!(sets.union(1, 3));
+        assert_eq!(sets.find(0), sets.find(2));
+        assert_ne!(sets.find(0), sets.find(4));
+        let roots = sets.roots();
+        assert_eq!(roots[0], roots[3]);
+        assert_ne!(roots[4], roots[5]);
+    }
+
+    #[test]
+    fn long_chain_is_one_set() {
+        let n = 100_000;
+        let mut sets = UnionFind::new(n);
+        for i in 1..n {
+            sets.union(i - 1, i);
+        }
+        let roots = sets.roots();
+        assert!(roots.iter().all(|&r| r == roots[0]));
+    }
+}

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `valid_at`: a replay of pb's synchronous min-label propagation over one cluster.
+//!
+//! pb labels every edge with the smaller rid of its two nodes and propagates labels in
+//! rounds until each node has one. The time a node ends up with depends on the round in
+//! which each label reached it, so the rounds are replayed exactly:
+//!
+//! ```text
+//! rows := { (node, label, t, d = 0) : one per distinct label of the node's edges,
+//!           t = the earliest valid_at of those edges (NULL if all are NULL) }
+//! final := {}
+//! while rows is not empty:
+//!     for each node:  pick(node)  := its best row            -- order: label, t NULLS LAST, d
+//!     for each label: best(label) := the best pick(node) among rows labelled `label`
+//!     each row (n, L, t, d) with best(L) = (L', t', d') and L' < L
+//!         becomes (n, L', NULL if t or t' is NULL else max(t, t'), d' + 1)
+//!     drop exact duplicates
+//!     the rows of a label none of whose nodes has another label move to `final`
+//! valid_at(node) := t of its final row with the smallest (t NULLS LAST, d)
+//! ```
+//!
+//! Labels are compared as rids; within a cluster they are replaced by the rank of the
+//! node's rid, which orders the same way. Work per round is linear in the rows still
+//! active; rows of settled labels leave the loop.
+
+use super::graph::Edge;
+use super::rid::Rid;
+
+/// A time as compared by pb's `ORDER BY t NULLS LAST`.
+type TimeKey = (bool, i64);
+
+fn time_key(t: Option<i64>) -> TimeKey {
+    (t.is_none(), t.unwrap_or(0))
+}
+
+/// SQL `min`: NULL only when every value is NULL.
+pub(super) fn sql_min(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    node: u32,
+    label: u32,
+    t: TimeKey,
+    d: u32,
+}
+
+/// The best label a row can offer, in pb's order: label, time (NULLs last), distance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Offer {
+    label: u32,
+    t: TimeKey,
+    d: u32,
+}
+
+/// Scratch space reused across clusters.
+#[derive(Debug, Default)]
+pub(super) struct Replay {
+    /// Global node id to its index in the current cluster.
+    local_of: Vec<u32>,
+}
+
+impl Replay {
+    pub(super) fn new(nodes: usize) -> Self {
+        Self {
+            local_of: vec![u32::MAX; nodes],
+        }
+    }
+
+    /// Writes the `valid_at` of each of `nodes` (one cluster) into `out`, indexed by
+    /// global node id. `edges` are the cluster's edges.
+    pub(super) fn run(
+        &mut self,
+        nodes: &[u32],
+        edges: &[Edge],
+        rids: &[Rid],
+        out: &mut [Option<i64>],
+    ) {
+        if let [node] = nodes {
+            // One node: its only label is its own rid; the replay ends where it starts.
+            out[*node as usize] = edges.iter().fold(None, |t, e| sql_min(t, e.valid_at));
+            return;
+        }
+        // Local ids are rid ranks, so that comparing labels compares rids.
+        let mut by_rid: Vec<u32> = nodes.to_vec();
+        by_rid.sort_unstable_by_key(|&n| rids[n as usize]);
+        for (rank, &node) in by_rid.iter().enumerate() {
+            self.local_of[node as usize] = rank as u32;
+        }
+        let k = nodes.len();
+
+        let mut rows: Vec<Row> = Vec::with_capacity(edges.len() * 2);
+        for edge in edges {
+            let (a, b) = (self.local_of[edge.a as usize], self.local_of[edge.b as usize]);
+            let label = a.min(b);
+            for node in [a, b] {
+                rows.push(Row { node, label, t: time_key(edge.valid_at), d: 0 });
+            }
+        }
+        // One row per (node, label) with the earliest time; sorting puts it first.
+        rows.sort_unstable();
+        rows.dedup_by_key(|r| (r.node, r.label));
+
+        let mut finals: Vec<Row> = Vec::new();
+        let mut pick: Vec<Option<Offer>> = vec![None; k];
+        let mut best: Vec<Option<Offer>> = vec![None; k];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut active: Vec<bool> = vec![false; k];
+        while !rows.is_empty() {
+            for row in &rows {
+                let offer = Offer { label: row.label, t: row.t, d: row.d };
+                let slot = &mut pick[row.node as usize];
+                if slot.is_none_or(|current| offer < current) {
+                    *slot = Some(offer);
+                }
+            }
+            for row in &rows {
+                let Some(offer) = pick[row.node as usize] else { continue };
+                let slot = &mut best[row.label as usize];
+                if slot.is_none() {
+                    touched.push(row.label);
+                }
+                if slot.is_none_or(|current| offer < current) {
+                    *slot = Some(offer);
+                }
+            }
+            for row in &mut rows {
+                pick[row.node as usize] = None;
+                let Some(offer) = best[row.label as usize] else { continue };
+                if offer.label < row.label {
+                    let t = if offer.t.0 || row.t.0 {
+                        (true, 0)
+                    } else {
+                        (false, offer.t.1.max(row.t.1))
+                    };
+                    *row = Row { node: row.node, label: offer.label, t, d: offer.d + 1 };
+                }
+            }
+            for label in touched.drain(..) {
+                best[label as usize] = None;
+            }
+            rows.sort_unstable();
+            rows.dedup();
+            // A label is still active while one of its nodes has another label too.
+            let mut start = 0;
+            while start < rows.len() {
+                let node = rows[start].node;
+                let end = start + rows[start..].iter().take_while(|r| r.node == node).count();
+                let first_label = rows[start].label;
+                if rows[start..end].iter().any(|r| r.label != first_label) {
+                    for row in &rows[start..end] {
+                        active[row.label as usize] = true;
+                    }
+                }
+                start = end;
+            }
+            let (still, settled): (Vec<Row>, Vec<Row>) =
+                rows.iter().partition(|r| active[r.label as usize]);
+            for row in &still {
+                active[row.label as usize] = false;
+            }
+            finals.extend(settled);
+            rows = still;
+        }
+
+        let mut chosen: Vec<Option<(TimeKey, u32)>> = vec![None; k];
+        for row in &finals {
+            let key = (row.t, row.d);
+            let slot = &mut chosen[row.node as usize];
+            if slot.is_none_or(|current| key < current) {
+                *slot = Some(key);
+            }
+        }
+        for (rank, &node) in by_rid.iter().enumerate() {
+            out[node as usize] = chosen[rank].and_then(|((null, t), _)| (!null).then_some(t));
+            self.local_of[node as usize] = u32::MAX;
+        }
+    }
+}

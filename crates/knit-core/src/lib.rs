@@ -27,14 +27,17 @@
 #![warn(missing_docs)]
 #![deny(clippy::clone_on_ref_ptr)]
 
+pub mod catalog;
 mod error;
 mod file_tables;
 mod memory;
 mod object_stores;
+mod profile;
 mod query;
 mod report;
 mod session;
 pub mod stitch;
+pub mod udtf;
 
 pub use error::{CoreError, Result};
 pub use memory::{default_memory_limit, parse_memory_size};

@@ -15,13 +15,17 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use knit_sql::Statement;
 use url::Url;
 
+use crate::catalog::Catalog;
 use crate::error::{CoreError, Result};
 use crate::file_tables::FileTableFactory;
 use crate::memory::default_memory_limit;
 use crate::object_stores::{
     KnitObjectStoreRegistry, S3TableOptions, build_s3_store, is_s3, s3_options,
 };
+use crate::profile::execute_profile;
 use crate::query::{self, RunningQuery};
+use crate::stitch::KnitQueryPlanner;
+use crate::udtf::all_table_functions;
 
 /// Builds a [`KnitSession`]: the one place where Knit sets up DataFusion.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +76,7 @@ impl SessionBuilder {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_query_planner(Arc::new(KnitQueryPlanner))
             .build();
 
         // File paths as table names: the factory needs the finished session, and the
@@ -87,9 +92,13 @@ impl SessionBuilder {
             .into();
         files.session_store().with_state(ctx.state_weak_ref());
         ctx.register_table_options_extension(S3TableOptions::default());
+        let catalog = Catalog::default();
+        for (name, function) in all_table_functions(&catalog) {
+            ctx.register_udtf(name, function);
+        }
 
         tracing::debug!(?memory_limit, "built session");
-        Ok(KnitSession { ctx })
+        Ok(KnitSession { ctx, catalog })
     }
 }
 
@@ -97,6 +106,7 @@ impl SessionBuilder {
 #[derive(Clone)]
 pub struct KnitSession {
     ctx: SessionContext,
+    catalog: Catalog,
 }
 
 impl std::fmt::Debug for KnitSession {
@@ -135,8 +145,16 @@ impl KnitSession {
         query::start(frame).await
     }
 
+    /// The session's entities and inputs.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
     /// Runs one parsed statement.
     pub async fn execute(&self, statement: Statement) -> Result<DataFrame> {
+        if let Some(frame) = execute_profile(&self.ctx, &self.catalog, &statement).await? {
+            return Ok(frame);
+        }
         match statement {
             Statement::DataFusion(statement) => {
                 let plan = self.ctx.state().statement_to_plan(*statement).await?;
@@ -157,6 +175,10 @@ impl KnitSession {
                     None => frame?,
                 })
             }
+            // Profile statements were run above.
+            _ => Err(CoreError::invalid(format!(
+                "statement not handled: {statement}; this is a bug"
+            ))),
         }
     }
 

@@ -156,7 +156,13 @@ mod tests {
         ] {
             assert_round_trip(sql);
             let printed = parse_statement(sql).unwrap().to_string();
-            assert_eq!(printed, sql.split_whitespace().collect::<Vec<_>>().join(" ").replace("( ", "("));
+            assert_eq!(
+                printed,
+                sql.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .replace("( ", "(")
+            );
         }
     }
 
@@ -164,7 +170,10 @@ mod tests {
     fn profile_statement_errors_say_what_was_expected() {
         for (sql, expected) in [
             ("CREATE ENTITY user (user_id)", "Expected: ID TYPES"),
-            ("CREATE ENTITY user ID TYPES (email INCLUDE REGEX)", "Expected: literal string"),
+            (
+                "CREATE ENTITY user ID TYPES (email INCLUDE REGEX)",
+                "Expected: literal string",
+            ),
             ("CREATE INPUT t FOR user IDS (a)", "Expected: AS"),
             ("CREATE INPUT t user IDS (a AS b)", "Expected: FOR"),
             ("CREATE ENTITY user ID TYPES (a) extra", "end of statement"),
@@ -176,9 +185,18 @@ mod tests {
 
     #[test]
     fn describe_of_a_table_is_still_datafusion() {
-        assert!(matches!(parse_statement("DESCRIBE orders").unwrap(), Statement::DataFusion(_)));
-        assert!(matches!(parse_statement("SHOW TABLES").unwrap(), Statement::DataFusion(_)));
-        assert!(matches!(parse_statement("DROP TABLE t").unwrap(), Statement::DataFusion(_)));
+        assert!(matches!(
+            parse_statement("DESCRIBE orders").unwrap(),
+            Statement::DataFusion(_)
+        ));
+        assert!(matches!(
+            parse_statement("SHOW TABLES").unwrap(),
+            Statement::DataFusion(_)
+        ));
+        assert!(matches!(
+            parse_statement("DROP TABLE t").unwrap(),
+            Statement::DataFusion(_)
+        ));
     }
 
     #[test]

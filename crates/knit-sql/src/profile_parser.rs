@@ -166,9 +166,9 @@ fn parse_input_source(parser: &mut Parser<'_>) -> Result<InputSource, ParserErro
     // A path in quotes names files, as in `FROM 'dir/*.parquet'`.
     if let Token::SingleQuotedString(path) = parser.peek_token().token {
         parser.next_token();
-        return Ok(InputSource::Table(ObjectName::from(vec![Ident::with_quote(
-            '\'', path,
-        )])));
+        return Ok(InputSource::Table(ObjectName::from(vec![
+            Ident::with_quote('\'', path),
+        ])));
     }
     Ok(InputSource::Table(parser.parse_object_name(false)?))
 }

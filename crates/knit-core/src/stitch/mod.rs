@@ -32,12 +32,20 @@
 //! label order (a handful for real identity graphs, up to the chain length for a chain
 //! whose rids increase along it).
 
+pub mod edges;
+pub mod exec;
 pub mod graph;
+pub mod intern;
+pub mod node;
 pub mod rid;
 pub mod union_find;
 pub mod valid_at;
 
+pub use exec::IdStitchExec;
 pub use graph::{Edge, IdGraph, build_id_graph};
+pub use node::{
+    IdStitchNode, IdStitchPlanner, KnitQueryPlanner, StitchInput, StitchOutput, StitchSpec,
+};
 pub use rid::{Rid, rid};
 pub use union_find::UnionFind;
 

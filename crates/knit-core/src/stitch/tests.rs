@@ -50,7 +50,11 @@ fn split_csv_line(line: &str) -> Vec<Option<String>> {
             cell.push(c);
             chars.next();
         }
-        cells.push(if cell.is_empty() && !quoted { None } else { Some(cell) });
+        cells.push(if cell.is_empty() && !quoted {
+            None
+        } else {
+            Some(cell)
+        });
         if chars.next().is_none() {
             return cells;
         }
@@ -86,7 +90,10 @@ fn parse_timestamp(text: &str) -> i64 {
 fn timestamps_parse_as_utc_micros() {
     assert_eq!(parse_timestamp("1970-01-01 00:00:00"), 0);
     assert_eq!(parse_timestamp("2000-01-01 00:00:01"), 946_684_801_000_000);
-    assert_eq!(parse_timestamp("2021-06-10 15:20:47.981"), 1_623_338_447_981_000);
+    assert_eq!(
+        parse_timestamp("2021-06-10 15:20:47.981"),
+        1_623_338_447_981_000
+    );
 }
 
 /// Interns the nodes of an oracle edge file and gives the edges over them.
@@ -95,46 +102,75 @@ fn oracle_edges(path: &Path) -> (Vec<(String, String)>, Vec<Rid>, Vec<Edge>) {
     let mut nodes = Vec::new();
     let mut rids = Vec::new();
     let mut intern = |value: String, id_type: String| {
-        *index.entry((value.clone(), id_type.clone())).or_insert_with(|| {
-            rids.push(rid(&value, &id_type));
-            nodes.push((value, id_type));
-            (nodes.len() - 1) as u32
-        })
+        *index
+            .entry((value.clone(), id_type.clone()))
+            .or_insert_with(|| {
+                rids.push(rid(&value, &id_type));
+                nodes.push((value, id_type));
+                (nodes.len() - 1) as u32
+            })
     };
     let mut edges = Vec::new();
     for row in read_csv(path) {
-        let end = |v: &str, t: &str| {
-            row[v].clone().map(|value| (value, row[t].clone().unwrap()))
-        };
+        let end = |v: &str, t: &str| row[v].clone().map(|value| (value, row[t].clone().unwrap()));
         let ends: Vec<u32> = [end("id1", "id1_type"), end("id2", "id2_type")]
             .into_iter()
             .flatten()
             .map(|(value, id_type)| intern(value, id_type))
             .collect();
         let valid_at = row["valid_at"].as_deref().map(parse_timestamp);
-        edges.push(Edge { a: ends[0], b: *ends.last().unwrap(), valid_at });
+        edges.push(Edge {
+            a: ends[0],
+            b: *ends.last().unwrap(),
+            valid_at,
+        });
     }
     (nodes, rids, edges)
 }
 
 fn check_against_oracle(dir: &str, stitcher: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/oracle").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/oracle")
+        .join(dir);
     let (nodes, rids, edges) = oracle_edges(&root.join(format!("{stitcher}_edges.csv")));
     let graph = build_id_graph(&rids, &edges);
     let expected = read_csv(&root.join(format!("{stitcher}.csv")));
-    assert_eq!(expected.len(), nodes.len(), "{dir}: one id graph row per node");
+    assert_eq!(
+        expected.len(),
+        nodes.len(),
+        "{dir}: one id graph row per node"
+    );
     let position: HashMap<&(String, String), usize> =
         nodes.iter().enumerate().map(|(i, n)| (n, i)).collect();
-    let main_column = expected[0].keys().find(|k| k.ends_with("_main_id")).unwrap().clone();
+    let main_column = expected[0]
+        .keys()
+        .find(|k| k.ends_with("_main_id"))
+        .unwrap()
+        .clone();
     let mut clusters = BTreeSet::new();
     for row in &expected {
-        let key = (row["other_id"].clone().unwrap(), row["other_id_type"].clone().unwrap());
+        let key = (
+            row["other_id"].clone().unwrap(),
+            row["other_id_type"].clone().unwrap(),
+        );
         let node = position[&key];
         let main = rids[graph.main[node] as usize].to_string();
-        assert_eq!(Some(&main), row[&main_column].as_ref(), "{dir}: main id of {key:?}");
+        assert_eq!(
+            Some(&main),
+            row[&main_column].as_ref(),
+            "{dir}: main id of {key:?}"
+        );
         let time = |column: &str| row[column].as_deref().map(parse_timestamp);
-        assert_eq!(graph.first_seen_at[node], time("first_seen_at"), "{dir}: first_seen_at of {key:?}");
-        assert_eq!(graph.valid_at[node], time("valid_at"), "{dir}: valid_at of {key:?}");
+        assert_eq!(
+            graph.first_seen_at[node],
+            time("first_seen_at"),
+            "{dir}: first_seen_at of {key:?}"
+        );
+        assert_eq!(
+            graph.valid_at[node],
+            time("valid_at"),
+            "{dir}: valid_at of {key:?}"
+        );
         clusters.insert(main);
     }
     assert_eq!(graph.clusters, clusters.len(), "{dir}");
@@ -173,25 +209,36 @@ fn reference_valid_at(rids: &[Rid], edges: &[Edge]) -> Vec<Option<i64>> {
             *slot = valid_at::sql_min(*slot, e.valid_at);
         }
     }
-    let mut rows: BTreeSet<Row> = init.into_iter().map(|((n, l), t)| (n, l, key(t), 0)).collect();
+    let mut rows: BTreeSet<Row> = init
+        .into_iter()
+        .map(|((n, l), t)| (n, l, key(t), 0))
+        .collect();
     let mut finals: Vec<Row> = Vec::new();
     while !rows.is_empty() {
         let mut pick: BTreeMap<u32, (Rid, (bool, i64), u32)> = BTreeMap::new();
         for &(n, l, t, d) in &rows {
             let offer = (l, t, d);
-            pick.entry(n).and_modify(|p| *p = (*p).min(offer)).or_insert(offer);
+            pick.entry(n)
+                .and_modify(|p| *p = (*p).min(offer))
+                .or_insert(offer);
         }
         let mut best: BTreeMap<Rid, (Rid, (bool, i64), u32)> = BTreeMap::new();
         for &(n, l, _, _) in &rows {
             let offer = pick[&n];
-            best.entry(l).and_modify(|b| *b = (*b).min(offer)).or_insert(offer);
+            best.entry(l)
+                .and_modify(|b| *b = (*b).min(offer))
+                .or_insert(offer);
         }
         let new: BTreeSet<Row> = rows
             .iter()
             .map(|&(n, l, t, d)| {
                 let (bl, bt, bd) = best[&l];
                 if bl < l {
-                    let t = if bt.0 || t.0 { (true, 0) } else { (false, bt.1.max(t.1)) };
+                    let t = if bt.0 || t.0 {
+                        (true, 0)
+                    } else {
+                        (false, bt.1.max(t.1))
+                    };
                     (n, bl, t, bd + 1)
                 } else {
                     (n, l, t, d)
@@ -267,14 +314,22 @@ fn random_graph(seed: u64, nodes: u32, edges: usize) -> (Vec<Rid>, Vec<Edge>) {
     let mut list: Vec<Edge> = (0..edges)
         .map(|_| {
             let a = next(u64::from(nodes)) as u32;
-            let b = if next(10) == 0 { a } else { next(u64::from(nodes)) as u32 };
+            let b = if next(10) == 0 {
+                a
+            } else {
+                next(u64::from(nodes)) as u32
+            };
             let valid_at = (next(8) != 0).then(|| next(20) as i64 * 1_000_000);
             Edge { a, b, valid_at }
         })
         .collect();
     // Every node takes part in some edge, as nodes come from edges.
     for n in 0..nodes {
-        list.push(Edge { a: n, b: n, valid_at: (next(3) != 0).then(|| next(20) as i64 * 1_000_000) });
+        list.push(Edge {
+            a: n,
+            b: n,
+            valid_at: (next(3) != 0).then(|| next(20) as i64 * 1_000_000),
+        });
     }
     (rids, list)
 }
@@ -289,8 +344,14 @@ fn random_graphs_match_the_reference() {
         assert_eq!(graph.clusters, clusters.len(), "seed {seed}");
         for cluster in &clusters {
             let main = graph.main[*cluster.first().unwrap() as usize];
-            assert!(cluster.contains(&main), "seed {seed}: main id from another cluster");
-            assert!(cluster.iter().all(|&n| graph.main[n as usize] == main), "seed {seed}");
+            assert!(
+                cluster.contains(&main),
+                "seed {seed}: main id from another cluster"
+            );
+            assert!(
+                cluster.iter().all(|&n| graph.main[n as usize] == main),
+                "seed {seed}"
+            );
             let expected_main = *cluster
                 .iter()
                 .min_by_key(|&&n| {
@@ -300,7 +361,11 @@ fn random_graphs_match_the_reference() {
                 .unwrap();
             assert_eq!(main, expected_main, "seed {seed}");
         }
-        assert_eq!(graph.valid_at, reference_valid_at(&rids, &edges), "seed {seed}");
+        assert_eq!(
+            graph.valid_at,
+            reference_valid_at(&rids, &edges),
+            "seed {seed}"
+        );
     }
 }
 
@@ -308,9 +373,15 @@ fn random_graphs_match_the_reference() {
 fn long_chain_is_one_cluster_with_exact_times() {
     // pb caps its propagation at 30 rounds, which splits chains longer than that.
     let n = 10_000u32;
-    let rids: Vec<Rid> = (0..n).map(|i| rid(&format!("c{i}"), "anonymous_id")).collect();
+    let rids: Vec<Rid> = (0..n)
+        .map(|i| rid(&format!("c{i}"), "anonymous_id"))
+        .collect();
     let edges: Vec<Edge> = (1..n)
-        .map(|i| Edge { a: i - 1, b: i, valid_at: Some(i64::from(i)) })
+        .map(|i| Edge {
+            a: i - 1,
+            b: i,
+            valid_at: Some(i64::from(i)),
+        })
         .collect();
     let graph = build_id_graph(&rids, &edges);
     assert_eq!((graph.clusters, graph.largest_cluster), (1, n as usize));
@@ -320,21 +391,37 @@ fn long_chain_is_one_cluster_with_exact_times() {
     assert_eq!(graph.first_seen_at[0], Some(1));
     let small: Vec<Edge> = edges[..200].to_vec();
     let small_rids = &rids[..201];
-    assert_eq!(build_id_graph(small_rids, &small).valid_at, reference_valid_at(small_rids, &small));
+    assert_eq!(
+        build_id_graph(small_rids, &small).valid_at,
+        reference_valid_at(small_rids, &small)
+    );
 }
 
 #[test]
 fn star_with_many_leaves() {
     let leaves = 100_000u32;
-    let rids: Vec<Rid> = (0..=leaves).map(|i| rid(&format!("s{i}"), "email")).collect();
+    let rids: Vec<Rid> = (0..=leaves)
+        .map(|i| rid(&format!("s{i}"), "email"))
+        .collect();
     let edges: Vec<Edge> = (1..=leaves)
-        .map(|i| Edge { a: 0, b: i, valid_at: Some(i64::from(leaves - i)) })
+        .map(|i| Edge {
+            a: 0,
+            b: i,
+            valid_at: Some(i64::from(leaves - i)),
+        })
         .collect();
     let graph = build_id_graph(&rids, &edges);
-    assert_eq!((graph.clusters, graph.largest_cluster), (1, leaves as usize + 1));
+    assert_eq!(
+        (graph.clusters, graph.largest_cluster),
+        (1, leaves as usize + 1)
+    );
     // The last leaf's edge is the earliest (time 0): the hub and that leaf tie on
     // first_seen_at, and the smaller rid of the two wins.
-    let main = if rids[0] < rids[leaves as usize] { 0 } else { leaves };
+    let main = if rids[0] < rids[leaves as usize] {
+        0
+    } else {
+        leaves
+    };
     assert!(graph.main.iter().all(|&m| m == main));
     assert_eq!(graph.first_seen_at[0], Some(0));
 }
@@ -343,10 +430,26 @@ fn star_with_many_leaves() {
 fn singletons_and_self_loops() {
     let rids: Vec<Rid> = ["a", "b", "c"].iter().map(|v| rid(v, "t")).collect();
     let edges = [
-        Edge { a: 0, b: 0, valid_at: None },
-        Edge { a: 1, b: 1, valid_at: Some(5) },
-        Edge { a: 1, b: 1, valid_at: Some(3) },
-        Edge { a: 2, b: 2, valid_at: None },
+        Edge {
+            a: 0,
+            b: 0,
+            valid_at: None,
+        },
+        Edge {
+            a: 1,
+            b: 1,
+            valid_at: Some(5),
+        },
+        Edge {
+            a: 1,
+            b: 1,
+            valid_at: Some(3),
+        },
+        Edge {
+            a: 2,
+            b: 2,
+            valid_at: None,
+        },
     ];
     let graph = build_id_graph(&rids, &edges);
     assert_eq!(graph.clusters, 3);

@@ -59,7 +59,9 @@ impl UnionFind {
 
     /// Every node's representative.
     pub fn roots(&mut self) -> Vec<u32> {
-        (0..self.parent.len() as u32).map(|n| self.find(n)).collect()
+        (0..self.parent.len() as u32)
+            .map(|n| self.find(n))
+            .collect()
     }
 }
 

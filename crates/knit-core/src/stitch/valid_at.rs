@@ -98,10 +98,18 @@ impl Replay {
 
         let mut rows: Vec<Row> = Vec::with_capacity(edges.len() * 2);
         for edge in edges {
-            let (a, b) = (self.local_of[edge.a as usize], self.local_of[edge.b as usize]);
+            let (a, b) = (
+                self.local_of[edge.a as usize],
+                self.local_of[edge.b as usize],
+            );
             let label = a.min(b);
             for node in [a, b] {
-                rows.push(Row { node, label, t: time_key(edge.valid_at), d: 0 });
+                rows.push(Row {
+                    node,
+                    label,
+                    t: time_key(edge.valid_at),
+                    d: 0,
+                });
             }
         }
         // One row per (node, label) with the earliest time; sorting puts it first.
@@ -115,14 +123,20 @@ impl Replay {
         let mut active: Vec<bool> = vec![false; k];
         while !rows.is_empty() {
             for row in &rows {
-                let offer = Offer { label: row.label, t: row.t, d: row.d };
+                let offer = Offer {
+                    label: row.label,
+                    t: row.t,
+                    d: row.d,
+                };
                 let slot = &mut pick[row.node as usize];
                 if slot.is_none_or(|current| offer < current) {
                     *slot = Some(offer);
                 }
             }
             for row in &rows {
-                let Some(offer) = pick[row.node as usize] else { continue };
+                let Some(offer) = pick[row.node as usize] else {
+                    continue;
+                };
                 let slot = &mut best[row.label as usize];
                 if slot.is_none() {
                     touched.push(row.label);
@@ -133,14 +147,21 @@ impl Replay {
             }
             for row in &mut rows {
                 pick[row.node as usize] = None;
-                let Some(offer) = best[row.label as usize] else { continue };
+                let Some(offer) = best[row.label as usize] else {
+                    continue;
+                };
                 if offer.label < row.label {
                     let t = if offer.t.0 || row.t.0 {
                         (true, 0)
                     } else {
                         (false, offer.t.1.max(row.t.1))
                     };
-                    *row = Row { node: row.node, label: offer.label, t, d: offer.d + 1 };
+                    *row = Row {
+                        node: row.node,
+                        label: offer.label,
+                        t,
+                        d: offer.d + 1,
+                    };
                 }
             }
             for label in touched.drain(..) {

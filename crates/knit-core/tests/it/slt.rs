@@ -138,16 +138,40 @@ fn format_rows(batch: &RecordBatch) -> knit_core::Result<Vec<Vec<String>>> {
     for row in 0..batch.num_rows() {
         let mut cells = Vec::with_capacity(formatters.len());
         for (column, formatter) in batch.columns().iter().zip(&formatters) {
-            let cell = formatter.value(row).to_string();
+            // Plans end with a newline, which would end the record in an .slt file.
+            let cell = formatter
+                .value(row)
+                .to_string()
+                .trim_end_matches('\n')
+                .to_string();
             cells.push(if cell.is_empty() && !column.is_null(row) {
                 "(empty)".to_string()
             } else {
                 cell
             });
         }
-        rows.push(cells);
+        rows.extend(split_lines(cells));
     }
     Ok(rows)
+}
+
+/// A row whose cells span lines (plans) becomes one row per line, so that each line
+/// of the expected output is one row, as the .slt format has it; a later line holds
+/// only the cells that reach down to it.
+fn split_lines(cells: Vec<String>) -> Vec<Vec<String>> {
+    let height = cells.iter().map(|c| c.lines().count()).max().unwrap_or(1);
+    if height <= 1 {
+        return vec![cells];
+    }
+    (0..height)
+        .map(|line| {
+            cells
+                .iter()
+                .filter_map(|c| c.lines().nth(line).map(str::to_string))
+                .filter(|text| line == 0 || !text.is_empty())
+                .collect()
+        })
+        .collect()
 }
 
 fn workspace_root() -> PathBuf {

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Turning input rows into pb's edge table.
+//!
+//! For each row, each id value is a node unless it is NULL, empty, or removed by its id
+//! type's filters. Every pair of id columns `i < j` of the row gives the edge
+//! `(value_i, value_j)`, keeping a removed side as "no node of type t" (pb keeps the
+//! type of a NULL side); a pair with no node on either side is dropped, and an input
+//! with a single id column gives the self-edge `(v, v)`. Edges are grouped, across rows
+//! and inputs, keeping the earliest time (NULL only when no row had a time).
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, TimestampMicrosecondArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::error::Result;
+
+use super::graph::Edge;
+use super::intern::Interner;
+use super::valid_at::sql_min;
+use crate::catalog::IdType;
+
+/// One side of an edge: a node, or no node of a given id type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// A node.
+    Node(u32),
+    /// No id of this type (index into the entity's id types).
+    Missing(u16),
+}
+
+/// Edges and nodes collected from input rows.
+#[derive(Debug, Default)]
+pub struct EdgeCollector {
+    /// The nodes seen.
+    pub nodes: Interner,
+    /// Each distinct edge with its earliest time, in order of first sight.
+    edges: HashMap<(Side, Side), usize>,
+    /// The edges, in order of first sight.
+    pub list: Vec<(Side, Side, Option<i64>)>,
+    /// Input rows read.
+    pub rows: usize,
+}
+
+impl EdgeCollector {
+    /// Adds the rows of one batch of an input. The batch has one Utf8-like column per
+    /// id (types given by `column_types`, indexes into `id_types`), then the time.
+    pub fn add_batch(
+        &mut self,
+        batch: &RecordBatch,
+        column_types: &[u16],
+        id_types: &[IdType],
+    ) -> Result<()> {
+        let ids = column_types
+            .iter()
+            .enumerate()
+            .map(|(i, _)| cast(batch.column(i), &DataType::Utf8View))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<_> = ids.iter().map(|a| a.as_string_view()).collect();
+        let times = cast(
+            batch.column(column_types.len()),
+            &DataType::Timestamp(TimeUnit::Microsecond, None),
+        )?;
+        let times: &TimestampMicrosecondArray = times.as_primitive();
+        let mut sides: Vec<Side> = Vec::with_capacity(column_types.len());
+        for row in 0..batch.num_rows() {
+            let time = times.is_valid(row).then(|| times.value(row));
+            sides.clear();
+            for (column, &id_type) in ids.iter().zip(column_types) {
+                let side = if column.is_valid(row) {
+                    let value = column.value(row);
+                    if id_types[usize::from(id_type)].accepts(value) {
+                        Side::Node(self.nodes.intern(id_type, value.as_bytes()))
+                    } else {
+                        Side::Missing(id_type)
+                    }
+                } else {
+                    Side::Missing(id_type)
+                };
+                sides.push(side);
+            }
+            if let [only] = sides[..] {
+                if let Side::Node(_) = only {
+                    self.add_edge(only, only, time);
+                }
+                continue;
+            }
+            for i in 0..sides.len() {
+                for j in i + 1..sides.len() {
+                    if matches!(sides[i], Side::Node(_)) || matches!(sides[j], Side::Node(_)) {
+                        self.add_edge(sides[i], sides[j], time);
+                    }
+                }
+            }
+        }
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+
+    fn add_edge(&mut self, a: Side, b: Side, time: Option<i64>) {
+        let next = self.list.len();
+        let index = *self.edges.entry((a, b)).or_insert(next);
+        if index == next {
+            self.list.push((a, b, time));
+        } else {
+            let slot = &mut self.list[index].2;
+            *slot = sql_min(*slot, time);
+        }
+    }
+
+    /// The edges over node ids, for the id graph: a side without a node takes the
+    /// other side's node.
+    pub fn graph_edges(&self) -> Vec<Edge> {
+        self.list
+            .iter()
+            .filter_map(|&(a, b, valid_at)| match (a, b) {
+                (Side::Node(a), Side::Node(b)) => Some(Edge { a, b, valid_at }),
+                (Side::Node(n), Side::Missing(_)) | (Side::Missing(_), Side::Node(n)) => {
+                    Some(Edge {
+                        a: n,
+                        b: n,
+                        valid_at,
+                    })
+                }
+                (Side::Missing(_), Side::Missing(_)) => None,
+            })
+            .collect()
+    }
+
+    /// Bytes held, for memory accounting.
+    pub fn allocated_bytes(&self) -> usize {
+        self.nodes.allocated_bytes()
+            + self.edges.capacity() * (size_of::<((Side, Side), usize)>() + 1)
+            + self.list.capacity() * size_of::<(Side, Side, Option<i64>)>()
+    }
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `IdStitchExec`: reads every input of an entity and emits its id graph or edges.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::runtime::SpawnedTask;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, MetricsSet, Time,
+};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
+    InputDistributionRequirements, Partitioning, PlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream,
+};
+use futures::{StreamExt, TryStreamExt};
+
+use super::edges::{EdgeCollector, Side};
+use super::graph::{IdGraph, build_id_graph};
+use super::node::{StitchOutput, StitchSpec};
+use super::rid::{Rid, rid};
+
+/// Reads all inputs (each as one partition), collects edges, builds the id graph, and
+/// emits it in batches. One output partition.
+#[derive(Debug)]
+pub struct IdStitchExec {
+    spec: Arc<StitchSpec>,
+    inputs: Vec<Arc<dyn ExecutionPlan>>,
+    cache: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl IdStitchExec {
+    /// An operator over one physical plan per input of `spec`.
+    pub fn try_new(spec: Arc<StitchSpec>, inputs: Vec<Arc<dyn ExecutionPlan>>) -> Result<Self> {
+        if inputs.len() != spec.inputs.len() {
+            return Err(DataFusionError::Internal(format!(
+                "IdStitchExec has {} inputs for {} input definitions; this is a bug",
+                inputs.len(),
+                spec.inputs.len()
+            )));
+        }
+        let cache = Arc::new(Self::compute_properties(spec.schema()));
+        Ok(Self {
+            spec,
+            inputs,
+            cache,
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+
+    /// What the operator stitches.
+    pub fn spec(&self) -> &Arc<StitchSpec> {
+        &self.spec
+    }
+
+    fn compute_properties(schema: SchemaRef) -> PlanProperties {
+        PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        )
+    }
+}
+
+impl DisplayAs for IdStitchExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inputs: Vec<&str> = self.spec.inputs.iter().map(|i| i.name.as_str()).collect();
+        match t {
+            DisplayFormatType::TreeRender => write!(
+                f,
+                "entity={}\noutput={}\ninputs={}",
+                self.spec.entity.name,
+                self.spec.output,
+                inputs.join(", ")
+            ),
+            _ => write!(
+                f,
+                "IdStitchExec: entity={}, output={}, inputs=[{}]",
+                self.spec.entity.name,
+                self.spec.output,
+                inputs.join(", ")
+            ),
+        }
+    }
+}
+
+impl ExecutionPlan for IdStitchExec {
+    fn name(&self) -> &str {
+        "IdStitchExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.cache
+    }
+
+    fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        // Each input is read as one stream; DataFusion merges its partitions, which it
+        // still reads in parallel.
+        InputDistributionRequirements::new(vec![Distribution::SinglePartition; self.inputs.len()])
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        self.inputs.iter().collect()
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(Self::try_new(Arc::clone(&self.spec), children)?))
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        ctx: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "IdStitchExec has one partition, not {partition}; this is a bug"
+            )));
+        }
+        let metrics = StitchMetrics::new(&self.metrics, partition);
+        let spec = Arc::clone(&self.spec);
+        let inputs = self.inputs.clone();
+        let batch_size = ctx.session_config().batch_size();
+        let reservation = MemoryConsumer::new("IdStitchExec").register(ctx.memory_pool());
+        let stitch = async move {
+            let mut collector = EdgeCollector::default();
+            for (input, definition) in inputs.iter().zip(&spec.inputs) {
+                let mut stream = input.execute(0, Arc::clone(&ctx))?;
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    let _timer = metrics.read_time.timer();
+                    collector.add_batch(&batch, &definition.column_types, &spec.entity.id_types)?;
+                    reservation.try_resize(collector.allocated_bytes())?;
+                }
+            }
+            metrics.input_rows.add(collector.rows);
+            metrics.nodes.add(collector.nodes.len());
+            metrics.edges.add(collector.list.len());
+            // The graph and its output take about this much more.
+            reservation.try_grow(collector.nodes.len() * 80 + collector.list.len() * 24)?;
+            let batches = SpawnedTask::spawn_blocking(move || {
+                let (graph, rids) = {
+                    let _timer = metrics.graph_time.timer();
+                    let rids = node_rids(&collector, &spec)?;
+                    let graph = build_id_graph(&rids, &collector.graph_edges());
+                    metrics.clusters.add(graph.clusters);
+                    metrics.largest_cluster.set(graph.largest_cluster);
+                    (graph, rids)
+                };
+                let _timer = metrics.output_time.timer();
+                let batches = match spec.output {
+                    StitchOutput::IdGraph => {
+                        id_graph_batches(&spec, &collector, &graph, &rids, batch_size)?
+                    }
+                    StitchOutput::Edges => edge_batches(&spec, &collector, &rids, batch_size)?,
+                };
+                for batch in &batches {
+                    metrics.baseline.record_output(batch.num_rows());
+                }
+                metrics.baseline.done();
+                drop(reservation);
+                Ok::<_, DataFusionError>(batches)
+            })
+            .join_unwind()
+            .await
+            .map_err(|e| {
+                DataFusionError::Internal(format!("IdStitchExec task failed: {e}; this is a bug"))
+            })??;
+            Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
+        };
+        let stream = futures::stream::once(stitch).try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.spec.schema(),
+            stream,
+        )))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// The operator's counters, shown by `EXPLAIN ANALYZE`.
+struct StitchMetrics {
+    baseline: BaselineMetrics,
+    input_rows: Count,
+    edges: Count,
+    nodes: Count,
+    clusters: Count,
+    largest_cluster: Gauge,
+    read_time: Time,
+    graph_time: Time,
+    output_time: Time,
+}
+
+impl StitchMetrics {
+    fn new(metrics: &ExecutionPlanMetricsSet, partition: usize) -> Self {
+        let builder = || MetricBuilder::new(metrics);
+        Self {
+            baseline: BaselineMetrics::new(metrics, partition),
+            input_rows: builder().counter("input_rows", partition),
+            edges: builder().counter("edges", partition),
+            nodes: builder().counter("nodes", partition),
+            clusters: builder().counter("clusters", partition),
+            largest_cluster: builder().gauge("largest_cluster", partition),
+            read_time: builder().subset_time("read_intern_time", partition),
+            graph_time: builder().subset_time("graph_time", partition),
+            output_time: builder().subset_time("output_time", partition),
+        }
+    }
+}
+
+fn node_rids(collector: &EdgeCollector, spec: &StitchSpec) -> Result<Vec<Rid>> {
+    (0..collector.nodes.len() as u32)
+        .map(|node| {
+            let (id_type, value) = node_key(collector, spec, node)?;
+            Ok(rid(value, id_type))
+        })
+        .collect()
+}
+
+fn node_key<'a>(
+    collector: &'a EdgeCollector,
+    spec: &'a StitchSpec,
+    node: u32,
+) -> Result<(&'a str, &'a str)> {
+    let (id_type, bytes) = collector.nodes.key(node);
+    let value = std::str::from_utf8(bytes).map_err(|e| {
+        DataFusionError::Internal(format!("id value is not UTF-8 ({e}); this is a bug"))
+    })?;
+    Ok((type_name(spec, id_type), value))
+}
+
+fn type_name(spec: &StitchSpec, id_type: u16) -> &str {
+    spec.entity.id_types[usize::from(id_type)].name.as_str()
+}
+
+fn timestamps(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
+    Arc::new(values.collect::<TimestampMicrosecondArray>())
+}
+
+fn id_graph_batches(
+    spec: &StitchSpec,
+    collector: &EdgeCollector,
+    graph: &IdGraph,
+    rids: &[Rid],
+    batch_size: usize,
+) -> Result<Vec<RecordBatch>> {
+    let schema = spec.schema();
+    let nodes: Vec<u32> = (0..collector.nodes.len() as u32).collect();
+    nodes
+        .chunks(batch_size.max(1))
+        .map(|chunk| {
+            let mut main = StringBuilder::new();
+            let mut other_id = StringBuilder::new();
+            let mut other_id_type = StringBuilder::new();
+            for &node in chunk {
+                let (id_type, value) = node_key(collector, spec, node)?;
+                main.append_value(rids[graph.main[node as usize] as usize].to_string());
+                other_id.append_value(value);
+                other_id_type.append_value(id_type);
+            }
+            let column =
+                |values: &[Option<i64>]| timestamps(chunk.iter().map(|&n| values[n as usize]));
+            Ok(RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(main.finish()),
+                    Arc::new(other_id.finish()),
+                    Arc::new(other_id_type.finish()),
+                    column(&graph.valid_at),
+                    column(&graph.first_seen_at),
+                ],
+            )?)
+        })
+        .collect()
+}
+
+fn edge_batches(
+    spec: &StitchSpec,
+    collector: &EdgeCollector,
+    rids: &[Rid],
+    batch_size: usize,
+) -> Result<Vec<RecordBatch>> {
+    let schema = spec.schema();
+    collector
+        .list
+        .chunks(batch_size.max(1))
+        .map(|chunk| {
+            let mut ids = [StringBuilder::new(), StringBuilder::new()];
+            let mut types = [StringBuilder::new(), StringBuilder::new()];
+            let mut label = StringBuilder::new();
+            for &(a, b, _) in chunk {
+                let mut smallest: Option<Rid> = None;
+                for (side, (id, id_type)) in
+                    [a, b].into_iter().zip(ids.iter_mut().zip(types.iter_mut()))
+                {
+                    match side {
+                        Side::Node(node) => {
+                            let (name, value) = node_key(collector, spec, node)?;
+                            id.append_value(value);
+                            id_type.append_value(name);
+                            let node_rid = rids[node as usize];
+                            smallest = Some(smallest.map_or(node_rid, |s| s.min(node_rid)));
+                        }
+                        Side::Missing(t) => {
+                            id.append_null();
+                            id_type.append_value(type_name(spec, t));
+                        }
+                    }
+                }
+                let smallest = smallest.ok_or_else(|| {
+                    DataFusionError::Internal("an edge without nodes; this is a bug".to_string())
+                })?;
+                label.append_value(smallest.to_string());
+            }
+            let [mut id1, mut id2] = ids;
+            let [mut type1, mut type2] = types;
+            Ok(RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(id1.finish()),
+                    Arc::new(type1.finish()),
+                    Arc::new(id2.finish()),
+                    Arc::new(type2.finish()),
+                    Arc::new(label.finish()),
+                    timestamps(chunk.iter().map(|e| e.2)),
+                ],
+            )?)
+        })
+        .collect()
+}

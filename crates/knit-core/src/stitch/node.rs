@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! The logical side of the stitch: what to stitch, the `IdStitch` plan node over the
+//! inputs' plans, and its physical planner.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::common::{DFSchema, DFSchemaRef};
+use datafusion::error::Result;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{
+    Expr, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+use datafusion_session::Session;
+
+use super::exec::IdStitchExec;
+use crate::catalog::Entity;
+
+/// Which table the stitch produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StitchOutput {
+    /// One row per node: main id, id, id type, `valid_at`, `first_seen_at`.
+    IdGraph,
+    /// pb's edge table.
+    Edges,
+}
+
+impl fmt::Display for StitchOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StitchOutput::IdGraph => "id_graph",
+            StitchOutput::Edges => "edges",
+        })
+    }
+}
+
+/// One input of a stitch: its name and the id type (index into the entity's id types)
+/// of each of its id columns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StitchInput {
+    /// The input's name.
+    pub name: String,
+    /// The id type of each id column.
+    pub column_types: Vec<u16>,
+}
+
+/// Everything the operator needs besides the rows.
+#[derive(Debug)]
+pub struct StitchSpec {
+    /// The entity whose ids are stitched.
+    pub entity: Arc<Entity>,
+    /// Its inputs, in the order of the plan's children.
+    pub inputs: Vec<StitchInput>,
+    /// Which table to produce.
+    pub output: StitchOutput,
+}
+
+impl StitchSpec {
+    /// The schema of the produced table.
+    pub fn schema(&self) -> SchemaRef {
+        let time = || DataType::Timestamp(TimeUnit::Microsecond, None);
+        let main = self.entity.main_id_column.as_str();
+        Arc::new(Schema::new(match self.output {
+            StitchOutput::IdGraph => vec![
+                Field::new(main, DataType::Utf8, false),
+                Field::new("other_id", DataType::Utf8, false),
+                Field::new("other_id_type", DataType::Utf8, false),
+                Field::new("valid_at", time(), true),
+                Field::new("first_seen_at", time(), true),
+            ],
+            StitchOutput::Edges => vec![
+                Field::new("id1", DataType::Utf8, true),
+                Field::new("id1_type", DataType::Utf8, false),
+                Field::new("id2", DataType::Utf8, true),
+                Field::new("id2_type", DataType::Utf8, false),
+                Field::new(main, DataType::Utf8, false),
+                Field::new("valid_at", time(), true),
+            ],
+        }))
+    }
+
+    fn input_names(&self) -> String {
+        self.inputs
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        self.entity.name == other.entity.name
+            && self.output == other.output
+            && self.inputs == other.inputs
+    }
+}
+
+/// `IdStitch`: the id graph (or edges) of an entity, over one child plan per input.
+#[derive(Debug, Clone)]
+pub struct IdStitchNode {
+    spec: Arc<StitchSpec>,
+    inputs: Vec<LogicalPlan>,
+    schema: DFSchemaRef,
+}
+
+impl IdStitchNode {
+    /// A node over the plans of the spec's inputs, in order.
+    pub fn try_new(spec: Arc<StitchSpec>, inputs: Vec<LogicalPlan>) -> Result<Self> {
+        let schema = Arc::new(DFSchema::try_from(spec.schema().as_ref().clone())?);
+        Ok(Self {
+            spec,
+            inputs,
+            schema,
+        })
+    }
+
+    /// What the node stitches.
+    pub fn spec(&self) -> &Arc<StitchSpec> {
+        &self.spec
+    }
+}
+
+impl PartialEq for IdStitchNode {
+    fn eq(&self, other: &Self) -> bool {
+        self.spec.same(&other.spec) && self.inputs == other.inputs
+    }
+}
+
+impl Eq for IdStitchNode {}
+
+impl Hash for IdStitchNode {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.spec.entity.name.hash(state);
+        self.spec.output.hash(state);
+        self.spec.inputs.hash(state);
+        self.inputs.hash(state);
+    }
+}
+
+impl PartialOrd for IdStitchNode {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        // Nodes of different entities or outputs are unordered, as DataFusion's own
+        // nodes are when their parameters differ.
+        if !self.spec.same(&other.spec) {
+            return None;
+        }
+        self.inputs.partial_cmp(&other.inputs)
+    }
+}
+
+impl UserDefinedLogicalNodeCore for IdStitchNode {
+    fn name(&self) -> &str {
+        "IdStitch"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        self.inputs.iter().collect()
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+
+    fn expressions(&self) -> Vec<Expr> {
+        Vec::new()
+    }
+
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "IdStitch: entity={}, output={}, inputs=[{}]",
+            self.spec.entity.name,
+            self.spec.output,
+            self.spec.input_names()
+        )
+    }
+
+    fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, inputs: Vec<LogicalPlan>) -> Result<Self> {
+        Ok(Self {
+            spec: Arc::clone(&self.spec),
+            inputs,
+            schema: Arc::clone(&self.schema),
+        })
+    }
+}
+
+/// Plans `IdStitch` nodes as [`IdStitchExec`].
+#[derive(Debug, Default)]
+pub struct IdStitchPlanner;
+
+#[async_trait]
+impl ExtensionPlanner for IdStitchPlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        _session: &dyn Session,
+        _planning_ctx: &PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(node) = node.as_any().downcast_ref::<IdStitchNode>() else {
+            return Ok(None);
+        };
+        let exec = IdStitchExec::try_new(Arc::clone(node.spec()), physical_inputs.to_vec())?;
+        Ok(Some(Arc::new(exec)))
+    }
+}
+
+/// DataFusion's planner, taught Knit's plan nodes.
+#[derive(Debug, Default)]
+pub struct KnitQueryPlanner;
+
+#[async_trait]
+impl QueryPlanner for KnitQueryPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(IdStitchPlanner)])
+            .create_physical_plan(logical_plan, session)
+            .await
+    }
+}

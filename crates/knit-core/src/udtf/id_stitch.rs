@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `id_stitch('entity')` and `id_stitch_edges('entity')`: an entity's id graph and edges.
+//!
+//! The function returns a table whose logical plan is an `IdStitch` node over the plans
+//! of the entity's inputs, so the stitch is part of the query's plan: EXPLAIN shows it,
+//! and the optimizer sees through it.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{Expr, Extension, LogicalPlan};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+
+use crate::catalog::Catalog;
+use crate::stitch::{IdStitchNode, StitchInput, StitchOutput, StitchSpec};
+
+/// The table function.
+#[derive(Debug)]
+pub struct IdStitchFunc {
+    catalog: Catalog,
+    output: StitchOutput,
+}
+
+impl IdStitchFunc {
+    /// The function producing `output` for entities of `catalog`.
+    pub fn new(catalog: Catalog, output: StitchOutput) -> Self {
+        Self { catalog, output }
+    }
+
+    fn function_name(&self) -> &'static str {
+        match self.output {
+            StitchOutput::IdGraph => "id_stitch",
+            StitchOutput::Edges => "id_stitch_edges",
+        }
+    }
+}
+
+impl TableFunctionImpl for IdStitchFunc {
+    fn call_with_args(&self, args: TableFunctionArgs<'_, '_>) -> Result<Arc<dyn TableProvider>> {
+        let name = self.function_name();
+        let entity = match args.exprs() {
+            [
+                Expr::Literal(
+                    ScalarValue::Utf8(Some(entity)) | ScalarValue::Utf8View(Some(entity)),
+                    _,
+                ),
+            ] => entity.clone(),
+            _ => {
+                return Err(DataFusionError::Plan(format!(
+                    "{name} takes the name of an entity, as in {name}('user')"
+                )));
+            }
+        };
+        let plan_error = |e: crate::CoreError| DataFusionError::Plan(e.to_string());
+        let entity = self.catalog.entity(&entity).map_err(plan_error)?;
+        let inputs = self.catalog.inputs_of(&entity.name).map_err(plan_error)?;
+        let mut definitions = Vec::with_capacity(inputs.len());
+        for input in &inputs {
+            let column_types = input
+                .id_types
+                .iter()
+                .map(|t| {
+                    entity.id_type_index(t).map(|i| i as u16).ok_or_else(|| {
+                        DataFusionError::Internal(format!(
+                            "input '{}' uses id type '{t}', which entity '{}' lacks; this is a bug",
+                            input.name, entity.name
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            definitions.push(StitchInput {
+                name: input.name.clone(),
+                column_types,
+            });
+        }
+        let spec = Arc::new(StitchSpec {
+            entity,
+            inputs: definitions,
+            output: self.output,
+        });
+        let node = IdStitchNode::try_new(spec, inputs.iter().map(|i| i.plan.clone()).collect())?;
+        let plan = LogicalPlan::Extension(Extension {
+            node: Arc::new(node),
+        });
+        Ok(Arc::new(IdStitchTable::new(plan)))
+    }
+}
+
+/// The table a call returns: a view over the `IdStitch` plan.
+#[derive(Debug)]
+pub struct IdStitchTable {
+    plan: LogicalPlan,
+    schema: SchemaRef,
+}
+
+impl IdStitchTable {
+    fn new(plan: LogicalPlan) -> Self {
+        let schema = Arc::clone(plan.schema().inner());
+        Self { plan, schema }
+    }
+}
+
+#[async_trait]
+impl TableProvider for IdStitchTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn get_logical_plan(&self) -> Option<Cow<'_, LogicalPlan>> {
+        Some(Cow::Borrowed(&self.plan))
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        // SQL inlines the plan above; this path serves DataFrame users of the provider.
+        let plan = state.create_physical_plan(&self.plan).await?;
+        let Some(projection) = projection else {
+            return Ok(plan);
+        };
+        let exprs = projection
+            .iter()
+            .map(|&i| {
+                let name = self.schema.field(i).name();
+                ProjectionExpr::new(Arc::new(Column::new(name, i)), name.clone())
+            })
+            .collect::<Vec<_>>();
+        Ok(Arc::new(ProjectionExec::try_new(exprs, plan)?))
+    }
+}

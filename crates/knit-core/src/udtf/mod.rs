@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Knit's table functions: `id_stitch('entity')` and `id_stitch_edges('entity')`.
+
+mod id_stitch;
+
+use std::sync::Arc;
+
+use datafusion::catalog::TableFunctionImpl;
+
+use crate::catalog::Catalog;
+use crate::stitch::StitchOutput;
+
+pub use id_stitch::{IdStitchFunc, IdStitchTable};
+
+/// Every table function with its name, for the session builder to register.
+pub fn all_table_functions(catalog: &Catalog) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    vec![
+        (
+            "id_stitch",
+            Arc::new(IdStitchFunc::new(catalog.clone(), StitchOutput::IdGraph)),
+        ),
+        (
+            "id_stitch_edges",
+            Arc::new(IdStitchFunc::new(catalog.clone(), StitchOutput::Edges)),
+        ),
+    ]
+}

@@ -369,7 +369,7 @@ mod tests {
 
     fn entity(sql: &str) -> Result<Entity> {
         match parse_statement(sql).unwrap() {
-            Statement::CreateEntity(create) => Entity::try_new(create),
+            Statement::CreateEntity(create) => Entity::try_new(*create),
             other => panic!("not an entity: {other}"),
         }
     }

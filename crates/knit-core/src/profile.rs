@@ -26,7 +26,7 @@ pub(crate) async fn execute_profile(
     let frame = match statement {
         Statement::DataFusion(_) => return Ok(None),
         Statement::CreateEntity(create) => {
-            catalog.put_entity(Entity::try_new(create.clone())?, create.or_replace)?;
+            catalog.put_entity(Entity::try_new(create.as_ref().clone())?, create.or_replace)?;
             empty(ctx)?
         }
         Statement::CreateInput(create) => {

@@ -28,9 +28,9 @@ pub enum Statement {
     /// A statement DataFusion parses and plans: queries, DDL, `COPY`, `EXPLAIN`, `SET`.
     DataFusion(Box<DFStatement>),
     /// `CREATE [OR REPLACE] ENTITY ...`.
-    CreateEntity(CreateEntityStatement),
+    CreateEntity(Box<CreateEntityStatement>),
     /// `CREATE [OR REPLACE] INPUT ...`.
-    CreateInput(CreateInputStatement),
+    CreateInput(Box<CreateInputStatement>),
     /// `DROP ENTITY|INPUT [IF EXISTS] name`.
     Drop(DropStatement),
     /// `SHOW ENTITIES` or `SHOW INPUTS`.

@@ -23,19 +23,19 @@ pub(crate) fn parse_profile_statement(
     let statement = match words.as_slice() {
         ["CREATE", "ENTITY", ..] => {
             skip(parser, 2);
-            Statement::CreateEntity(parse_create_entity(parser, false)?)
+            Statement::CreateEntity(Box::new(parse_create_entity(parser, false)?))
         }
         ["CREATE", "OR", "REPLACE", "ENTITY"] => {
             skip(parser, 4);
-            Statement::CreateEntity(parse_create_entity(parser, true)?)
+            Statement::CreateEntity(Box::new(parse_create_entity(parser, true)?))
         }
         ["CREATE", "INPUT", ..] => {
             skip(parser, 2);
-            Statement::CreateInput(parse_create_input(parser, false)?)
+            Statement::CreateInput(Box::new(parse_create_input(parser, false)?))
         }
         ["CREATE", "OR", "REPLACE", "INPUT"] => {
             skip(parser, 4);
-            Statement::CreateInput(parse_create_input(parser, true)?)
+            Statement::CreateInput(Box::new(parse_create_input(parser, true)?))
         }
         ["DROP", object @ ("ENTITY" | "INPUT"), ..] => {
             let object = if *object == "ENTITY" {

@@ -8,8 +8,10 @@
 //!
 //! - [`rng::SplitMix64`]: the seeded generator
 //! - [`ecommerce`]: a small e-commerce sample (identifies, tracks, orders)
+//! - [`identity_graph`]: CDP-like identity graphs of any size, for stitching benchmarks
 
 #![warn(missing_docs)]
 
 pub mod ecommerce;
+pub mod identity_graph;
 pub mod rng;

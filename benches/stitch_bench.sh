@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Stitching benchmark: Knit against the DuckDB SQL peer, on the same generated identity
+# graph, timed in one run. Prints wall time and peak RSS of each, and their ratio.
+#
+#   benches/stitch_bench.sh 1e6       # ~1M edges
+#   benches/stitch_bench.sh 1e7       # ~10M edges
+#
+# Data goes to ${KNIT_BENCH_DIR:-/tmp/knit-bench}/idg_<edges> (generated once, seeded).
+# The peer needs ../shared/bench/setup.sh (a Python venv with DuckDB); set PEER=none to
+# time Knit alone, or PEER=<name> for another peer of ../shared/bench/cc_peers.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+edges=${1:-1e6}
+dir=${KNIT_BENCH_DIR:-/tmp/knit-bench}/idg_$edges
+peer=${PEER:-duckdb_largestar}
+python=${KNIT_PEERS_VENV:-/tmp/knit-peers-venv}/bin/python
+target=${CARGO_TARGET_DIR:-target}
+
+cargo build -q --release -p knit-cli -p knit-benches
+if [ ! -d "$dir/edges" ]; then
+    "$target/release/gen_identity_graph" "$dir" "$edges" 42
+fi
+
+sql="
+CREATE ENTITY user ID TYPES (anonymous_id, user_id, email, device_id);
+CREATE INPUT identifies FOR user FROM '$dir/identifies/'
+  IDS (anonymous_id AS anonymous_id, user_id AS user_id, email AS email) OCCURRED AT ts;
+CREATE INPUT devices FOR user FROM '$dir/devices/'
+  IDS (anonymous_id AS anonymous_id, device_id AS device_id) OCCURRED AT ts;
+CREATE INPUT orders FOR user FROM '$dir/orders/'
+  IDS (user_id AS user_id, email AS email) OCCURRED AT ts;
+SELECT count(*) AS nodes, count(DISTINCT user_main_id) AS components, max(size) AS largest
+FROM (SELECT user_main_id, count(*) OVER (PARTITION BY user_main_id) AS size FROM id_stitch('user'));
+"
+
+measure() { # name, command...: runs it under GNU time and prints one line
+    local name=$1; shift
+    local log; log=$(mktemp)
+    /usr/bin/time -f "%e %M" -o "$log" "$@" >"$log.out" 2>"$log.err" || { cat "$log.err"; exit 1; }
+    read -r wall rss <"$log"
+    printf '%-22s wall %7.2f s   peak RSS %6.0f MB   %s\n' "$name" "$wall" "$((rss / 1024))" "$(tr '\n' ' ' <"$log.out")"
+    echo "$wall" >"$log.wall"
+    eval "${name//-/_}_wall=$wall"
+    rm -f "$log" "$log.out" "$log.err" "$log.wall"
+}
+
+echo "edges: $edges ($dir)"
+measure knit "$target/release/knit" -q --format csv -c "$sql"
+if [ "$peer" != none ]; then
+    measure "$peer" "$python" ../shared/bench/cc_peers.py "$peer" "$dir/edges/*.parquet"
+    peer_wall_var="${peer//-/_}_wall"
+    awk -v k="$knit_wall" -v p="${!peer_wall_var}" 'BEGIN { printf "knit is %.1fx faster than %s\n", p / k, "'"$peer"'" }'
+fi

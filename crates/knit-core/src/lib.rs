@@ -28,6 +28,7 @@
 #![deny(clippy::clone_on_ref_ptr)]
 
 pub mod catalog;
+pub mod components;
 mod error;
 mod file_tables;
 mod memory;

@@ -16,6 +16,7 @@ use knit_sql::Statement;
 use url::Url;
 
 use crate::catalog::Catalog;
+use crate::components::ConnectedComponentsRelationPlanner;
 use crate::error::{CoreError, Result};
 use crate::file_tables::FileTableFactory;
 use crate::memory::default_memory_limit;
@@ -77,6 +78,7 @@ impl SessionBuilder {
             .with_runtime_env(runtime)
             .with_default_features()
             .with_query_planner(Arc::new(KnitQueryPlanner))
+            .with_relation_planners(vec![Arc::new(ConnectedComponentsRelationPlanner)])
             .build();
 
         // File paths as table names: the factory needs the finished session, and the

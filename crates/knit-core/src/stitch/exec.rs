@@ -290,7 +290,7 @@ fn id_graph_batches(
             let mut other_id_type = StringBuilder::new();
             for &node in chunk {
                 let (id_type, value) = node_key(collector, spec, node)?;
-                main.append_value(rids[graph.main[node as usize] as usize].to_string());
+                main.append_value(rids[graph.main[node as usize] as usize].text().as_str());
                 other_id.append_value(value);
                 other_id_type.append_value(id_type);
             }
@@ -346,7 +346,7 @@ fn edge_batches(
                 let smallest = smallest.ok_or_else(|| {
                     DataFusionError::Internal("an edge without nodes; this is a bug".to_string())
                 })?;
-                label.append_value(smallest.to_string());
+                label.append_value(smallest.text().as_str());
             }
             let [mut id1, mut id2] = ids;
             let [mut type1, mut type2] = types;

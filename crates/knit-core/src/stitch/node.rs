@@ -24,6 +24,7 @@ use datafusion_session::Session;
 
 use super::exec::IdStitchExec;
 use crate::catalog::Entity;
+use crate::components::ConnectedComponentsPlanner;
 
 /// Which table the stitch produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -226,8 +227,11 @@ impl QueryPlanner for KnitQueryPlanner {
         logical_plan: &LogicalPlan,
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(IdStitchPlanner)])
-            .create_physical_plan(logical_plan, session)
-            .await
+        DefaultPhysicalPlanner::with_extension_planners(vec![
+            Arc::new(IdStitchPlanner),
+            Arc::new(ConnectedComponentsPlanner),
+        ])
+        .create_physical_plan(logical_plan, session)
+        .await
     }
 }

@@ -14,13 +14,31 @@ const NAMESPACE: &str = "fe971b24-9572-4005-b22f-351e9c09274d";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Rid([u8; 16]);
 
+impl Rid {
+    /// The text form, `rid` and 32 hex digits, without allocating.
+    pub fn text(&self) -> RidText {
+        let mut text = [0u8; 35];
+        text[..3].copy_from_slice(b"rid");
+        hex_into(&self.0, &mut text[3..]);
+        RidText(text)
+    }
+}
+
+/// A rid's text on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct RidText([u8; 35]);
+
+impl RidText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII letters and hex digits were written.
+        std::str::from_utf8(&self.0).unwrap_or("rid")
+    }
+}
+
 impl fmt::Display for Rid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("rid")?;
-        for byte in self.0 {
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        f.write_str(self.text().as_str())
     }
 }
 

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `connected_components((SELECT a, b FROM t))`: connected components of any edge list.
+//!
+//! The generic form of stitching: each row is an edge between the values of its two
+//! columns (one type; the second is cast to the first's). A NULL end leaves the other
+//! value as a node of its own. The result has one row per distinct value, `(node,
+//! component)`, where a component is named by its smallest node in the type's order.
+//!
+//! Values are compared and interned in Arrow's row format, whose bytes order as the
+//! values do, so any sortable type works. Union-find over the interned ids gives the
+//! components; memory is accounted to the pool.
+
+mod exec;
+mod plan;
+
+pub use exec::ConnectedComponentsExec;
+pub use plan::{
+    ConnectedComponentsNode, ConnectedComponentsPlanner, ConnectedComponentsRelationPlanner,
+};

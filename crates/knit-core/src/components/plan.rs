@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Planning `connected_components((query))`: the relation planner that recognises the
+//! call, its logical node, and its physical planner.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::common::{DFSchema, DFSchemaRef};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::planner::{
+    PlannedRelation, RelationPlanner, RelationPlannerContext, RelationPlanning,
+};
+use datafusion::logical_expr::{
+    Expr, Extension, LogicalPlan, LogicalPlanBuilder, UserDefinedLogicalNode,
+    UserDefinedLogicalNodeCore, cast,
+};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
+use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, FunctionArg, FunctionArgExpr, TableFactor};
+use datafusion_session::Session;
+
+use super::exec::ConnectedComponentsExec;
+
+const NAME: &str = "connected_components";
+
+fn usage_error() -> DataFusionError {
+    DataFusionError::Plan(format!(
+        "{NAME} takes one query of two columns, as in {NAME}((SELECT src, dst FROM edges))"
+    ))
+}
+
+/// Recognises `connected_components((query))` in `FROM`.
+#[derive(Debug, Default)]
+pub struct ConnectedComponentsRelationPlanner;
+
+impl RelationPlanner for ConnectedComponentsRelationPlanner {
+    fn plan_relation(
+        &self,
+        relation: TableFactor,
+        context: &mut dyn RelationPlannerContext,
+    ) -> Result<RelationPlanning> {
+        let TableFactor::Table {
+            name,
+            args: Some(args),
+            alias,
+            ..
+        } = &relation
+        else {
+            return Ok(RelationPlanning::Original(Box::new(relation)));
+        };
+        if !name.to_string().eq_ignore_ascii_case(NAME) {
+            return Ok(RelationPlanning::Original(Box::new(relation)));
+        }
+        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Subquery(query)))] =
+            args.args.as_slice()
+        else {
+            return Err(usage_error());
+        };
+        let input = context.plan(TableFactor::Derived {
+            lateral: false,
+            subquery: query.clone(),
+            alias: None,
+            sample: None,
+        })?;
+        let node = ConnectedComponentsNode::try_new(input)?;
+        let plan = LogicalPlan::Extension(Extension {
+            node: Arc::new(node),
+        });
+        Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(
+            plan,
+            alias.clone(),
+        ))))
+    }
+}
+
+/// `ConnectedComponents`: `(node, component)` of the edges its input's two columns give.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConnectedComponentsNode {
+    input: LogicalPlan,
+    schema: DFSchemaRef,
+}
+
+impl ConnectedComponentsNode {
+    /// A node over a two-column plan; the second column is cast to the first's type.
+    pub fn try_new(input: LogicalPlan) -> Result<Self> {
+        let fields = input.schema().fields();
+        let [first, second] = &fields[..] else {
+            return Err(DataFusionError::Plan(format!(
+                "{NAME} needs a query of exactly two columns, got {}: {}",
+                fields.len(),
+                fields
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let data_type = first.data_type().clone();
+        let (a, b) = (
+            input.schema().qualified_field(0),
+            input.schema().qualified_field(1),
+        );
+        let a = Expr::Column(a.into());
+        let b = Expr::Column(b.into());
+        let b = if second.data_type() == &data_type {
+            b
+        } else {
+            cast(b, data_type.clone())
+        };
+        let input = LogicalPlanBuilder::from(input)
+            .project(vec![a.alias("a"), b.alias("b")])?
+            .build()?;
+        let schema = Arc::new(DFSchema::try_from(Schema::new(vec![
+            Field::new("node", data_type.clone(), false),
+            Field::new("component", data_type, false),
+        ]))?);
+        Ok(Self { input, schema })
+    }
+}
+
+impl PartialOrd for ConnectedComponentsNode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        // The schema follows from the input.
+        self.input.partial_cmp(&other.input)
+    }
+}
+
+impl UserDefinedLogicalNodeCore for ConnectedComponentsNode {
+    fn name(&self) -> &str {
+        "ConnectedComponents"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+
+    fn expressions(&self) -> Vec<Expr> {
+        Vec::new()
+    }
+
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnectedComponents")
+    }
+
+    fn with_exprs_and_inputs(
+        &self,
+        _exprs: Vec<Expr>,
+        mut inputs: Vec<LogicalPlan>,
+    ) -> Result<Self> {
+        let input = inputs.pop().ok_or_else(|| {
+            DataFusionError::Internal(
+                "ConnectedComponents has one input; this is a bug".to_string(),
+            )
+        })?;
+        Ok(Self {
+            input,
+            schema: Arc::clone(&self.schema),
+        })
+    }
+}
+
+/// Plans `ConnectedComponents` nodes as [`ConnectedComponentsExec`].
+#[derive(Debug, Default)]
+pub struct ConnectedComponentsPlanner;
+
+#[async_trait]
+impl ExtensionPlanner for ConnectedComponentsPlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        _session: &dyn Session,
+        _planning_ctx: &PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        if node
+            .as_any()
+            .downcast_ref::<ConnectedComponentsNode>()
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let [input] = physical_inputs else {
+            return Err(DataFusionError::Internal(
+                "ConnectedComponents has one input; this is a bug".to_string(),
+            ));
+        };
+        Ok(Some(Arc::new(ConnectedComponentsExec::try_new(
+            Arc::clone(input),
+        )?)))
+    }
+}

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -27,7 +28,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::edges::{EdgeCollector, Side};
-use super::graph::{IdGraph, build_id_graph};
+use super::graph::{IdGraph, build_id_graph_until};
 use super::node::{StitchOutput, StitchSpec};
 use super::rid::{Rid, rid};
 
@@ -156,7 +157,11 @@ impl ExecutionPlan for IdStitchExec {
         let inputs = self.inputs.clone();
         let batch_size = ctx.session_config().batch_size();
         let reservation = MemoryConsumer::new("IdStitchExec").register(ctx.memory_pool());
+        // The graph is built on a blocking thread, which a dropped stream cannot abort;
+        // the flag tells it to stop.
+        let cancelled = Arc::new(AtomicBool::new(false));
         let stitch = async move {
+            let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
             let mut collector = EdgeCollector::default();
             for (input, definition) in inputs.iter().zip(&spec.inputs) {
                 let mut stream = input.execute(0, Arc::clone(&ctx))?;
@@ -176,7 +181,13 @@ impl ExecutionPlan for IdStitchExec {
                 let (graph, rids) = {
                     let _timer = metrics.graph_time.timer();
                     let rids = node_rids(&collector, &spec)?;
-                    let graph = build_id_graph(&rids, &collector.graph_edges());
+                    let Some(graph) =
+                        build_id_graph_until(&rids, &collector.graph_edges(), &cancelled)
+                    else {
+                        return Err(DataFusionError::Execution(
+                            "IdStitchExec was cancelled".to_string(),
+                        ));
+                    };
                     metrics.clusters.add(graph.clusters);
                     metrics.largest_cluster.set(graph.largest_cluster);
                     (graph, rids)
@@ -211,6 +222,15 @@ impl ExecutionPlan for IdStitchExec {
 
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
+    }
+}
+
+/// Sets its flag when dropped: when the query is cancelled, the future holding it is.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, AtomicOrdering::Relaxed);
     }
 }
 

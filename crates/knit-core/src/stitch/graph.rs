@@ -3,6 +3,8 @@
 
 //! From edges to the id graph: clusters, main ids, `first_seen_at` and `valid_at`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::rid::Rid;
 use super::union_find::UnionFind;
 use super::valid_at::{Replay, sql_min};
@@ -38,6 +40,23 @@ pub struct IdGraph {
 /// Every node should appear in some edge; one that does not is a cluster of its own
 /// with NULL times.
 pub fn build_id_graph(rids: &[Rid], edges: &[Edge]) -> IdGraph {
+    let never = AtomicBool::new(false);
+    build_id_graph_until(rids, edges, &never).unwrap_or_else(|| IdGraph {
+        main: Vec::new(),
+        first_seen_at: Vec::new(),
+        valid_at: Vec::new(),
+        clusters: 0,
+        largest_cluster: 0,
+    })
+}
+
+/// [`build_id_graph`], giving up (`None`) soon after `cancelled` is set: between
+/// clusters and between rounds of a cluster's replay.
+pub fn build_id_graph_until(
+    rids: &[Rid],
+    edges: &[Edge],
+    cancelled: &AtomicBool,
+) -> Option<IdGraph> {
     let n = rids.len();
     let mut first_seen_at: Vec<Option<i64>> = vec![None; n];
     let mut sets = UnionFind::new(n as u32);
@@ -71,6 +90,9 @@ pub fn build_id_graph(rids: &[Rid], edges: &[Edge]) -> IdGraph {
     let mut replay = Replay::new(n);
     let mut largest_cluster = 0;
     for cluster in 0..clusters as usize {
+        if cancelled.load(Ordering::Relaxed) {
+            return None;
+        }
         let nodes = nodes_by_cluster.slice(cluster);
         largest_cluster = largest_cluster.max(nodes.len());
         let Some(&main_node) = nodes.iter().min_by_key(|&&node| {
@@ -82,15 +104,23 @@ pub fn build_id_graph(rids: &[Rid], edges: &[Edge]) -> IdGraph {
         for &node in nodes {
             main[node as usize] = main_node;
         }
-        replay.run(nodes, edges_by_cluster.slice(cluster), rids, &mut valid_at);
+        if !replay.run(
+            nodes,
+            edges_by_cluster.slice(cluster),
+            rids,
+            &mut valid_at,
+            cancelled,
+        ) {
+            return None;
+        }
     }
-    IdGraph {
+    Some(IdGraph {
         main,
         first_seen_at,
         valid_at,
         clusters: clusters as usize,
         largest_cluster,
-    }
+    })
 }
 
 /// Items grouped by a dense key, stored contiguously.

@@ -42,7 +42,7 @@ pub mod union_find;
 pub mod valid_at;
 
 pub use exec::IdStitchExec;
-pub use graph::{Edge, IdGraph, build_id_graph};
+pub use graph::{Edge, IdGraph, build_id_graph, build_id_graph_until};
 pub use node::{
     IdStitchNode, IdStitchPlanner, KnitQueryPlanner, StitchInput, StitchOutput, StitchSpec,
 };

@@ -25,6 +25,8 @@
 //! node's rid, which orders the same way. Work per round is linear in the rows still
 //! active; rows of settled labels leave the loop.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::graph::Edge;
 use super::rid::Rid;
 
@@ -75,18 +77,20 @@ impl Replay {
     }
 
     /// Writes the `valid_at` of each of `nodes` (one cluster) into `out`, indexed by
-    /// global node id. `edges` are the cluster's edges.
+    /// global node id. `edges` are the cluster's edges. False when `cancelled` was set
+    /// before the replay ended.
     pub(super) fn run(
         &mut self,
         nodes: &[u32],
         edges: &[Edge],
         rids: &[Rid],
         out: &mut [Option<i64>],
-    ) {
+        cancelled: &AtomicBool,
+    ) -> bool {
         if let [node] = nodes {
             // One node: its only label is its own rid; the replay ends where it starts.
             out[*node as usize] = edges.iter().fold(None, |t, e| sql_min(t, e.valid_at));
-            return;
+            return true;
         }
         // Local ids are rid ranks, so that comparing labels compares rids.
         let mut by_rid: Vec<u32> = nodes.to_vec();
@@ -122,6 +126,12 @@ impl Replay {
         let mut touched: Vec<u32> = Vec::new();
         let mut active: Vec<bool> = vec![false; k];
         while !rows.is_empty() {
+            if cancelled.load(Ordering::Relaxed) {
+                for &node in nodes {
+                    self.local_of[node as usize] = u32::MAX;
+                }
+                return false;
+            }
             for row in &rows {
                 let offer = Offer {
                     label: row.label,
@@ -203,5 +213,6 @@ impl Replay {
             out[node as usize] = chosen[rank].and_then(|((null, t), _)| (!null).then_some(t));
             self.local_of[node as usize] = u32::MAX;
         }
+        true
     }
 }

@@ -11,6 +11,7 @@
 //! and inputs, keeping the earliest time (NULL only when no row had a time).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::compute::cast;
@@ -31,13 +32,53 @@ pub enum Side {
     Missing(u16),
 }
 
+/// A multiply-rotate hasher for edge keys, which are a few small integers: SipHash's
+/// protection against chosen keys costs more than the whole insert here.
+#[derive(Debug, Default)]
+struct EdgeHasher(u64);
+
+impl Hasher for EdgeHasher {
+    fn finish(&self) -> u64 {
+        // Mix the high bits down: hashbrown takes its bucket from the low bits.
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(26) ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u16(&mut self, value: u16) {
+        self.write_u64(u64::from(value));
+    }
+}
+
+impl Side {
+    /// One integer per side: a node id, or the id type with the top bit set.
+    fn key(self) -> u64 {
+        match self {
+            Side::Node(node) => u64::from(node),
+            Side::Missing(id_type) => 1 << 63 | u64::from(id_type),
+        }
+    }
+}
+
 /// Edges and nodes collected from input rows.
 #[derive(Debug, Default)]
 pub struct EdgeCollector {
     /// The nodes seen.
     pub nodes: Interner,
     /// Each distinct edge with its earliest time, in order of first sight.
-    edges: HashMap<(Side, Side), usize>,
+    edges: HashMap<(u64, u64), usize, BuildHasherDefault<EdgeHasher>>,
     /// The edges, in order of first sight.
     pub list: Vec<(Side, Side, Option<i64>)>,
     /// Input rows read.
@@ -101,7 +142,7 @@ impl EdgeCollector {
 
     fn add_edge(&mut self, a: Side, b: Side, time: Option<i64>) {
         let next = self.list.len();
-        let index = *self.edges.entry((a, b)).or_insert(next);
+        let index = *self.edges.entry((a.key(), b.key())).or_insert(next);
         if index == next {
             self.list.push((a, b, time));
         } else {
@@ -132,7 +173,7 @@ impl EdgeCollector {
     /// Bytes held, for memory accounting.
     pub fn allocated_bytes(&self) -> usize {
         self.nodes.allocated_bytes()
-            + self.edges.capacity() * (size_of::<((Side, Side), usize)>() + 1)
+            + self.edges.capacity() * (size_of::<((u64, u64), usize)>() + 1)
             + self.list.capacity() * size_of::<(Side, Side, Option<i64>)>()
     }
 }

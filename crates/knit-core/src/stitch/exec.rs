@@ -264,13 +264,37 @@ impl StitchMetrics {
     }
 }
 
+/// The rid of every node. Two SHA-1 hashes per node make this the costliest step of the
+/// graph phase, so it runs on every core.
 fn node_rids(collector: &EdgeCollector, spec: &StitchSpec) -> Result<Vec<Rid>> {
-    (0..collector.nodes.len() as u32)
-        .map(|node| {
-            let (id_type, value) = node_key(collector, spec, node)?;
-            Ok(rid(value, id_type))
+    let nodes = collector.nodes.len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(16);
+    let chunk = nodes.div_ceil(threads).max(1);
+    let mut rids = vec![rid("", ""); nodes];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = rids
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(i, out)| {
+                scope.spawn(move || -> Result<()> {
+                    for (offset, slot) in out.iter_mut().enumerate() {
+                        let (id_type, value) =
+                            node_key(collector, spec, (i * chunk + offset) as u32)?;
+                        *slot = rid(value, id_type);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|worker| {
+            worker.join().map_err(|_| {
+                DataFusionError::Internal("a rid worker panicked; this is a bug".to_string())
+            })?
         })
-        .collect()
+    })?;
+    Ok(rids)
 }
 
 fn node_key<'a>(

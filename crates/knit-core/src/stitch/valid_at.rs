@@ -62,17 +62,27 @@ struct Offer {
     d: u32,
 }
 
-/// Scratch space reused across clusters.
+/// Scratch space reused across clusters, so that a million small clusters cost no
+/// allocations of their own.
 #[derive(Debug, Default)]
 pub(super) struct Replay {
-    /// Global node id to its index in the current cluster.
+    /// Global node id to its index (rid rank) in the current cluster.
     local_of: Vec<u32>,
+    by_rid: Vec<u32>,
+    rows: Vec<Row>,
+    finals: Vec<Row>,
+    pick: Vec<Option<Offer>>,
+    best: Vec<Option<Offer>>,
+    touched: Vec<u32>,
+    active: Vec<bool>,
+    chosen: Vec<Option<(TimeKey, u32)>>,
 }
 
 impl Replay {
     pub(super) fn new(nodes: usize) -> Self {
         Self {
             local_of: vec![u32::MAX; nodes],
+            ..Self::default()
         }
     }
 
@@ -93,14 +103,17 @@ impl Replay {
             return true;
         }
         // Local ids are rid ranks, so that comparing labels compares rids.
-        let mut by_rid: Vec<u32> = nodes.to_vec();
+        let by_rid = &mut self.by_rid;
+        by_rid.clear();
+        by_rid.extend_from_slice(nodes);
         by_rid.sort_unstable_by_key(|&n| rids[n as usize]);
         for (rank, &node) in by_rid.iter().enumerate() {
             self.local_of[node as usize] = rank as u32;
         }
         let k = nodes.len();
 
-        let mut rows: Vec<Row> = Vec::with_capacity(edges.len() * 2);
+        let rows = &mut self.rows;
+        rows.clear();
         for edge in edges {
             let (a, b) = (
                 self.local_of[edge.a as usize],
@@ -120,19 +133,24 @@ impl Replay {
         rows.sort_unstable();
         rows.dedup_by_key(|r| (r.node, r.label));
 
-        let mut finals: Vec<Row> = Vec::new();
-        let mut pick: Vec<Option<Offer>> = vec![None; k];
-        let mut best: Vec<Option<Offer>> = vec![None; k];
-        let mut touched: Vec<u32> = Vec::new();
-        let mut active: Vec<bool> = vec![false; k];
+        let finals = &mut self.finals;
+        finals.clear();
+        let (pick, best, active) = (&mut self.pick, &mut self.best, &mut self.active);
+        pick.clear();
+        pick.resize(k, None);
+        best.clear();
+        best.resize(k, None);
+        active.clear();
+        active.resize(k, false);
+        let touched = &mut self.touched;
+        touched.clear();
+        let mut completed = true;
         while !rows.is_empty() {
             if cancelled.load(Ordering::Relaxed) {
-                for &node in nodes {
-                    self.local_of[node as usize] = u32::MAX;
-                }
-                return false;
+                completed = false;
+                break;
             }
-            for row in &rows {
+            for row in rows.iter() {
                 let offer = Offer {
                     label: row.label,
                     t: row.t,
@@ -143,7 +161,7 @@ impl Replay {
                     *slot = Some(offer);
                 }
             }
-            for row in &rows {
+            for row in rows.iter() {
                 let Some(offer) = pick[row.node as usize] else {
                     continue;
                 };
@@ -155,7 +173,7 @@ impl Replay {
                     *slot = Some(offer);
                 }
             }
-            for row in &mut rows {
+            for row in rows.iter_mut() {
                 pick[row.node as usize] = None;
                 let Some(offer) = best[row.label as usize] else {
                     continue;
@@ -192,27 +210,36 @@ impl Replay {
                 }
                 start = end;
             }
-            let (still, settled): (Vec<Row>, Vec<Row>) =
-                rows.iter().partition(|r| active[r.label as usize]);
-            for row in &still {
+            rows.retain(|row| {
+                let keep = active[row.label as usize];
+                if !keep {
+                    finals.push(*row);
+                }
+                keep
+            });
+            for row in rows.iter() {
                 active[row.label as usize] = false;
             }
-            finals.extend(settled);
-            rows = still;
         }
 
-        let mut chosen: Vec<Option<(TimeKey, u32)>> = vec![None; k];
-        for row in &finals {
-            let key = (row.t, row.d);
-            let slot = &mut chosen[row.node as usize];
-            if slot.is_none_or(|current| key < current) {
-                *slot = Some(key);
+        if completed {
+            let chosen = &mut self.chosen;
+            chosen.clear();
+            chosen.resize(k, None);
+            for row in finals.iter() {
+                let key = (row.t, row.d);
+                let slot = &mut chosen[row.node as usize];
+                if slot.is_none_or(|current| key < current) {
+                    *slot = Some(key);
+                }
+            }
+            for (rank, &node) in self.by_rid.iter().enumerate() {
+                out[node as usize] = chosen[rank].and_then(|((null, t), _)| (!null).then_some(t));
             }
         }
-        for (rank, &node) in by_rid.iter().enumerate() {
-            out[node as usize] = chosen[rank].and_then(|((null, t), _)| (!null).then_some(t));
+        for &node in nodes {
             self.local_of[node as usize] = u32::MAX;
         }
-        true
+        completed
     }
 }

@@ -27,6 +27,17 @@
 //! the time at which the node joined the smallest-rid node, along the path the label
 //! travelled first.
 //!
+//! **Operator.** `id_stitch('entity')` plans an `IdStitch` node ([`node`]) over the plans
+//! of the entity's inputs; [`exec::IdStitchExec`] reads each input as one stream (its
+//! partitions are still decoded in parallel), turns rows into pb's edges ([`edges`]),
+//! interns `(type, value)` keys into dense `u32` ids by 64-bit fingerprint with
+//! collisions detected and kept apart ([`intern`]), then builds the graph on a blocking
+//! thread (rids on every core). Memory is reserved from DataFusion's pool as it grows,
+//! so a stitch over `--memory-limit` fails with a resources error naming `IdStitchExec`.
+//! A cancelled query stops the graph phase between clusters and between replay rounds.
+//! `EXPLAIN ANALYZE` shows input rows, edges, nodes, clusters, the largest cluster and
+//! the time of each phase.
+//!
 //! Cost: union-find is near-linear in edges. The replay is linear in a cluster's rows
 //! per round, and takes a number of rounds that grows with the cluster's diameter in
 //! label order (a handful for real identity graphs, up to the chain length for a chain

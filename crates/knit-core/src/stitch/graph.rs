@@ -85,33 +85,57 @@ pub fn build_id_graph_until(
         clusters,
     );
 
+    // Clusters are independent: split them into contiguous runs of about equal node
+    // counts, one per core, each with its own replay scratch space.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .clamp(1, 8);
+    let total = nodes_by_cluster.items.len();
+    let mut bounds = vec![0usize];
+    for cluster in 0..clusters as usize {
+        if nodes_by_cluster.offsets[cluster] * threads >= total * bounds.len() {
+            bounds.push(cluster);
+        }
+    }
+    bounds.dedup();
+    bounds.push(clusters as usize);
+    bounds.dedup();
+    let parts: Vec<Option<ClusterResults>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = bounds
+            .windows(2)
+            .map(|range| {
+                let (start, end) = (range[0], range[1]);
+                let (nodes_by_cluster, edges_by_cluster) = (&nodes_by_cluster, &edges_by_cluster);
+                let first_seen_at = &first_seen_at;
+                scope.spawn(move || {
+                    solve_clusters(
+                        start..end,
+                        nodes_by_cluster,
+                        edges_by_cluster,
+                        rids,
+                        first_seen_at,
+                        cancelled,
+                    )
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().ok().flatten())
+            .collect()
+    });
+
     let mut main = vec![0u32; n];
     let mut valid_at: Vec<Option<i64>> = vec![None; n];
-    let mut replay = Replay::new(n);
     let mut largest_cluster = 0;
-    for cluster in 0..clusters as usize {
-        if cancelled.load(Ordering::Relaxed) {
-            return None;
-        }
-        let nodes = nodes_by_cluster.slice(cluster);
-        largest_cluster = largest_cluster.max(nodes.len());
-        let Some(&main_node) = nodes.iter().min_by_key(|&&node| {
-            let seen = first_seen_at[node as usize];
-            (seen.is_none(), seen, rids[node as usize])
-        }) else {
-            continue;
-        };
-        for &node in nodes {
-            main[node as usize] = main_node;
-        }
-        if !replay.run(
-            nodes,
-            edges_by_cluster.slice(cluster),
-            rids,
-            &mut valid_at,
-            cancelled,
-        ) {
-            return None;
+    for (range, part) in bounds.windows(2).zip(parts) {
+        let part = part?;
+        largest_cluster = largest_cluster.max(part.largest);
+        let first = nodes_by_cluster.offsets[range[0]];
+        let nodes = &nodes_by_cluster.items[first..nodes_by_cluster.offsets[range[1]]];
+        for ((&node, &m), &v) in nodes.iter().zip(&part.main).zip(&part.valid_at) {
+            main[node as usize] = m;
+            valid_at[node as usize] = v;
         }
     }
     Some(IdGraph {
@@ -121,6 +145,49 @@ pub fn build_id_graph_until(
         clusters: clusters as usize,
         largest_cluster,
     })
+}
+
+/// Main ids and `valid_at` of a run of clusters, aligned with their nodes.
+struct ClusterResults {
+    main: Vec<u32>,
+    valid_at: Vec<Option<i64>>,
+    largest: usize,
+}
+
+/// Solves the clusters `range`: each one's main node, and its nodes' `valid_at`.
+fn solve_clusters(
+    range: std::ops::Range<usize>,
+    nodes_by_cluster: &Grouped<u32>,
+    edges_by_cluster: &Grouped<Edge>,
+    rids: &[Rid],
+    first_seen_at: &[Option<i64>],
+    cancelled: &AtomicBool,
+) -> Option<ClusterResults> {
+    let span = nodes_by_cluster.offsets[range.start]..nodes_by_cluster.offsets[range.end];
+    let mut results = ClusterResults {
+        main: vec![0; span.len()],
+        valid_at: vec![None; span.len()],
+        largest: 0,
+    };
+    let mut replay = Replay::new(rids.len());
+    for cluster in range {
+        if cancelled.load(Ordering::Relaxed) {
+            return None;
+        }
+        let nodes = nodes_by_cluster.slice(cluster);
+        results.largest = results.largest.max(nodes.len());
+        let &main_node = nodes.iter().min_by_key(|&&node| {
+            let seen = first_seen_at[node as usize];
+            (seen.is_none(), seen, rids[node as usize])
+        })?;
+        let at = nodes_by_cluster.offsets[cluster] - span.start;
+        results.main[at..at + nodes.len()].fill(main_node);
+        let out = &mut results.valid_at[at..at + nodes.len()];
+        if !replay.run(nodes, edges_by_cluster.slice(cluster), rids, out, cancelled) {
+            return None;
+        }
+    }
+    Some(results)
 }
 
 /// Items grouped by a dense key, stored contiguously.

@@ -86,9 +86,9 @@ impl Replay {
         }
     }
 
-    /// Writes the `valid_at` of each of `nodes` (one cluster) into `out`, indexed by
-    /// global node id. `edges` are the cluster's edges. False when `cancelled` was set
-    /// before the replay ended.
+    /// Writes the `valid_at` of each of `nodes` (one cluster) into `out`, which is
+    /// aligned with `nodes`. `edges` are the cluster's edges. False when `cancelled` was
+    /// set before the replay ended.
     pub(super) fn run(
         &mut self,
         nodes: &[u32],
@@ -99,7 +99,8 @@ impl Replay {
     ) -> bool {
         if let [node] = nodes {
             // One node: its only label is its own rid; the replay ends where it starts.
-            out[*node as usize] = edges.iter().fold(None, |t, e| sql_min(t, e.valid_at));
+            let _ = node;
+            out[0] = edges.iter().fold(None, |t, e| sql_min(t, e.valid_at));
             return true;
         }
         // Local ids are rid ranks, so that comparing labels compares rids.
@@ -233,8 +234,9 @@ impl Replay {
                     *slot = Some(key);
                 }
             }
-            for (rank, &node) in self.by_rid.iter().enumerate() {
-                out[node as usize] = chosen[rank].and_then(|((null, t), _)| (!null).then_some(t));
+            for (slot, &node) in out.iter_mut().zip(nodes) {
+                let rank = self.local_of[node as usize] as usize;
+                *slot = chosen[rank].and_then(|((null, t), _)| (!null).then_some(t));
             }
         }
         for &node in nodes {

@@ -20,7 +20,13 @@
 //! # });
 //! ```
 //!
+//! It also runs Knit's profile statements: `CREATE ENTITY` and `CREATE INPUT` fill the
+//! session's [`catalog::Catalog`], and `id_stitch('entity')` stitches an entity's ids
+//! into its id graph with the same answers as RudderStack Profiles ([`stitch`]).
+//!
 //! - [`SessionBuilder`], [`KnitSession`]: sessions and statement execution
+//! - [`catalog`]: entities and inputs; [`stitch`]: the id graph; [`components`]:
+//!   `connected_components((query))`; [`udtf`]: the table functions
 //! - [`parse_memory_size`]: `4G`-style sizes, as `--memory-limit` takes them
 //! - [`ErrorReport`]: one-line, user-facing descriptions of errors, with a hint
 

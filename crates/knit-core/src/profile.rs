@@ -74,14 +74,13 @@ pub(crate) async fn execute_profile(
         }
         Statement::Show(ProfileObject::Input) => {
             let inputs = catalog.inputs()?;
-            let definition = |i: &Input| i.definition.clone();
             table(
                 ctx,
                 &["input", "entity", "source", "ids", "occurred_at", "filter"],
                 vec![
                     inputs.iter().map(|i| i.name.clone()).collect(),
                     inputs.iter().map(|i| i.entity.clone()).collect(),
-                    inputs.iter().map(|i| source_text(&definition(i))).collect(),
+                    inputs.iter().map(|i| source_text(&i.definition)).collect(),
                     inputs
                         .iter()
                         .map(|i| {

@@ -43,3 +43,15 @@ ORDER BY 1;
 -- Write an audience file for activation.
 COPY (SELECT DISTINCT lower(email) AS email FROM identifies WHERE email <> '' ORDER BY 1)
 TO '/tmp/knit-quickstart-emails.csv' STORED AS CSV;
+
+-- Stitch every id that appeared together into one user (see sql/examples/stitch.sql).
+CREATE ENTITY user ID TYPES (user_id, anonymous_id EXCLUDE ('unknown'), email INCLUDE REGEX '[^@ ]+@[^@ ]+');
+CREATE INPUT identifies FOR user
+  IDS (user_id AS user_id, anonymous_id AS anonymous_id, lower(email) AS email) OCCURRED AT "timestamp";
+CREATE INPUT tracks FOR user IDS (user_id AS user_id, anonymous_id AS anonymous_id) OCCURRED AT "timestamp";
+CREATE INPUT orders FOR user IDS (user_id AS user_id, lower(email) AS email) OCCURRED AT created_at;
+
+SELECT other_id_type, count(*) AS ids, count(DISTINCT user_main_id) AS users
+FROM id_stitch('user')
+GROUP BY other_id_type
+ORDER BY other_id_type;

@@ -21,8 +21,8 @@ use datafusion::physical_plan::metrics::{
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
-    InputDistributionRequirements, Partitioning, PlanProperties, ReplaceChildrenOptions,
-    SendableRecordBatchStream,
+    ExecutionPlanProperties, InputDistributionRequirements, Partitioning, PlanProperties,
+    ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -133,7 +133,15 @@ impl ExecutionPlan for ConnectedComponentsExec {
                 "ConnectedComponentsExec has one partition, not {partition}; this is a bug"
             )));
         }
-        let mut input = self.input.execute(0, Arc::clone(&ctx))?;
+        // The planner merges the input into one partition; read them all anyway, so
+        // that a plan built another way loses no rows.
+        let partitions = self.input.output_partitioning().partition_count();
+        let mut input = futures::stream::iter(
+            (0..partitions)
+                .map(|p| self.input.execute(p, Arc::clone(&ctx)))
+                .collect::<Result<Vec<_>>>()?,
+        )
+        .flatten();
         let schema = Arc::clone(&self.schema);
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let edges_read = MetricBuilder::new(&self.metrics).counter("edges", partition);

@@ -22,8 +22,8 @@ use datafusion::physical_plan::metrics::{
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
-    InputDistributionRequirements, Partitioning, PlanProperties, ReplaceChildrenOptions,
-    SendableRecordBatchStream,
+    ExecutionPlanProperties, InputDistributionRequirements, Partitioning, PlanProperties,
+    ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -164,12 +164,20 @@ impl ExecutionPlan for IdStitchExec {
             let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
             let mut collector = EdgeCollector::default();
             for (input, definition) in inputs.iter().zip(&spec.inputs) {
-                let mut stream = input.execute(0, Arc::clone(&ctx))?;
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    let _timer = metrics.read_time.timer();
-                    collector.add_batch(&batch, &definition.column_types, &spec.entity.id_types)?;
-                    reservation.try_resize(collector.allocated_bytes())?;
+                // The planner merges each input into one partition; read them all anyway,
+                // so that a plan built another way loses no rows.
+                for partition in 0..input.output_partitioning().partition_count() {
+                    let mut stream = input.execute(partition, Arc::clone(&ctx))?;
+                    while let Some(batch) = stream.next().await {
+                        let batch = batch?;
+                        let _timer = metrics.read_time.timer();
+                        collector.add_batch(
+                            &batch,
+                            &definition.column_types,
+                            &spec.entity.id_types,
+                        )?;
+                        reservation.try_resize(collector.allocated_bytes())?;
+                    }
                 }
             }
             metrics.input_rows.add(collector.rows);

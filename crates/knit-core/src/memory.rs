@@ -79,9 +79,22 @@ mod tests {
     }
 
     #[test]
-    fn default_limit_is_below_physical_memory() {
-        if let Some(limit) = default_memory_limit() {
-            assert!(limit > 0);
-        }
+    fn default_limit_is_four_fifths_of_physical_memory() {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let total_kib: usize = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap();
+        let limit = default_memory_limit().unwrap();
+        let total = total_kib * 1024;
+        assert!(
+            limit < total && limit > total / 10 * 7,
+            "{limit} of {total}"
+        );
     }
 }

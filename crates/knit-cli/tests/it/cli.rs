@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::{knit, text, workspace_root};
+use crate::{knit, text};
 
 fn scratch_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("knit-cli-test-{}-{name}", std::process::id()));
@@ -364,9 +364,4 @@ fn interrupt_cancels_a_long_query() {
     );
     assert_eq!(output.status.code(), Some(130));
     assert_eq!(text(&output).1, "cancelled\n");
-}
-
-#[test]
-fn test_runs_from_the_workspace_root() {
-    assert!(workspace_root().join("testdata/ecommerce").is_dir());
 }

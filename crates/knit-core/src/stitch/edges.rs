@@ -24,7 +24,7 @@ use super::valid_at::sql_min;
 use crate::catalog::IdType;
 
 /// One side of an edge: a node, or no node of a given id type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     /// A node.
     Node(u32),

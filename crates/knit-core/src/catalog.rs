@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! The profile catalog: the entities and inputs defined in a session.
+//! The profile catalog: the entities, inputs, vars and cohorts defined in a session.
 //!
 //! Definitions are checked when they are created: an input names an entity that exists
 //! and id types it declares, and its expressions are planned against its source, so a
 //! wrong column fails at `CREATE INPUT`, not at the first query. Like a view, an input
-//! keeps the plan of its source as it was then.
+//! keeps the plan of its source as it was then. Vars and cohorts are planned when they
+//! are created too (see [`crate::features`]); the catalog keeps what they reference, so
+//! that nothing another definition uses can be dropped and no cycle can be made.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use datafusion::logical_expr::LogicalPlan;
-use knit_sql::{CreateEntityStatement, CreateInputStatement, IdMatcher};
+use knit_sql::{
+    CreateCohortStatement, CreateEntityStatement, CreateEntityVarStatement, CreateInputStatement,
+    CreateInputVarStatement, IdMatcher,
+};
 use regex::Regex;
 
 use crate::error::{CoreError, Result};
@@ -53,9 +58,7 @@ impl Entity {
                             Matcher::Values(values.iter().cloned().collect())
                         }
                         IdMatcher::Regex(pattern) => {
-                            // Knit anchors the whole pattern, alternatives included.
-                            let anchored = format!("^(?:{pattern})$");
-                            Matcher::Regex(Regex::new(&anchored).map_err(|e| {
+                            Matcher::Regex(Regex::new(&anchored_regex(pattern)).map_err(|e| {
                                 CoreError::invalid(format!(
                                     "invalid regex '{pattern}' for id type '{type_name}' of entity \
                                      '{name}': {}",
@@ -104,6 +107,12 @@ impl Entity {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// An id filter's regex as it is matched: the whole pattern is anchored, alternatives
+/// included, so that it must match the whole value.
+pub fn anchored_regex(pattern: &str) -> String {
+    format!("^(?:{pattern})$")
 }
 
 /// The regex crate's message is several lines, with a caret under the problem; the
@@ -182,6 +191,8 @@ pub struct Input {
     pub id_types: Vec<String>,
     /// The rows: one Utf8 column per id (`id_0`, ...), then `occurred_at`.
     pub plan: LogicalPlan,
+    /// Every column of the source's rows that pass the input's `WHERE`.
+    pub rows: LogicalPlan,
     /// The statement that made it.
     pub definition: CreateInputStatement,
 }
@@ -194,10 +205,64 @@ pub fn id_column(i: usize) -> String {
     format!("id_{i}")
 }
 
+impl Input {
+    /// Whether the input's rows have this column.
+    pub fn has_column(&self, name: &str) -> bool {
+        self.rows.schema().fields().iter().any(|f| f.name() == name)
+    }
+}
+
+/// An entity var: one value per entity.
+#[derive(Debug)]
+pub struct EntityVar {
+    /// The entity.
+    pub entity: String,
+    /// The var's name, which is its column name.
+    pub name: String,
+    /// The input it aggregates, if any.
+    pub from: Option<String>,
+    /// The entity vars its expression, filter and default use.
+    pub references: Vec<String>,
+    /// The statement that made it.
+    pub definition: CreateEntityVarStatement,
+}
+
+/// An input var: one value per row of an input.
+#[derive(Debug)]
+pub struct InputVar {
+    /// The input.
+    pub input: String,
+    /// The var's name, which is its column name.
+    pub name: String,
+    /// The input vars its expression, filter and default use.
+    pub references: Vec<String>,
+    /// The statement that made it.
+    pub definition: CreateInputVarStatement,
+}
+
+/// A cohort: the entities for which a condition over vars is true.
+#[derive(Debug)]
+pub struct Cohort {
+    /// Its name.
+    pub name: String,
+    /// The entity.
+    pub entity: String,
+    /// The cohort it narrows.
+    pub extends: Option<String>,
+    /// The entity vars its condition uses.
+    pub references: Vec<String>,
+    /// The statement that made it.
+    pub definition: CreateCohortStatement,
+}
+
 #[derive(Debug, Default)]
 struct CatalogState {
     entities: BTreeMap<String, Arc<Entity>>,
     inputs: BTreeMap<String, Arc<Input>>,
+    /// In the order they were created; a replaced var keeps its place.
+    entity_vars: Vec<Arc<EntityVar>>,
+    input_vars: Vec<Arc<InputVar>>,
+    cohorts: BTreeMap<String, Arc<Cohort>>,
 }
 
 /// The entities and inputs of a session, shared by its statements and table functions.
@@ -345,20 +410,343 @@ impl Catalog {
                 inputs.join(", ")
             )));
         }
+        let vars: Vec<String> = state
+            .entity_vars
+            .iter()
+            .filter(|v| v.entity == name)
+            .map(|v| format!("{name}.{}", v.name))
+            .chain(
+                state
+                    .cohorts
+                    .values()
+                    .filter(|c| c.entity == name)
+                    .map(|c| format!("cohort {}", c.name)),
+            )
+            .collect();
+        if !vars.is_empty() {
+            return Err(CoreError::invalid(format!(
+                "entity '{name}' still has vars or cohorts ({}): drop them first",
+                vars.join(", ")
+            )));
+        }
         state.entities.remove(name);
         Ok(())
     }
 
-    /// Drops an input.
+    /// Drops an input, which no var may use.
     pub fn drop_input(&self, name: &str, if_exists: bool) -> Result<()> {
-        let removed = self.write()?.inputs.remove(name);
-        if removed.is_none() && !if_exists {
+        let mut state = self.write()?;
+        if !state.inputs.contains_key(name) {
+            return if if_exists {
+                Ok(())
+            } else {
+                Err(CoreError::invalid(format!(
+                    "unknown input '{name}': nothing to drop"
+                )))
+            };
+        }
+        let users: Vec<String> = state
+            .entity_vars
+            .iter()
+            .filter(|v| v.from.as_deref() == Some(name))
+            .map(|v| format!("{}.{}", v.entity, v.name))
+            .chain(
+                state
+                    .input_vars
+                    .iter()
+                    .filter(|v| v.input == name)
+                    .map(|v| format!("{}.{}", v.input, v.name)),
+            )
+            .collect();
+        if !users.is_empty() {
             return Err(CoreError::invalid(format!(
-                "unknown input '{name}': nothing to drop"
+                "input '{name}' is used by vars ({}): drop them first",
+                users.join(", ")
             )));
+        }
+        state.inputs.remove(name);
+        Ok(())
+    }
+
+    /// The entity vars of an entity, in the order they were created.
+    pub fn entity_vars(&self, entity: &str) -> Result<Vec<Arc<EntityVar>>> {
+        Ok(self
+            .read()?
+            .entity_vars
+            .iter()
+            .filter(|v| v.entity == entity)
+            .cloned()
+            .collect())
+    }
+
+    /// Every entity var, in the order they were created.
+    pub fn all_entity_vars(&self) -> Result<Vec<Arc<EntityVar>>> {
+        Ok(self.read()?.entity_vars.clone())
+    }
+
+    /// The input vars of an input, in the order they were created.
+    pub fn input_vars(&self, input: &str) -> Result<Vec<Arc<InputVar>>> {
+        Ok(self
+            .read()?
+            .input_vars
+            .iter()
+            .filter(|v| v.input == input)
+            .cloned()
+            .collect())
+    }
+
+    /// Every input var, in the order they were created.
+    pub fn all_input_vars(&self) -> Result<Vec<Arc<InputVar>>> {
+        Ok(self.read()?.input_vars.clone())
+    }
+
+    /// The input of that name.
+    pub fn input(&self, name: &str) -> Result<Arc<Input>> {
+        let state = self.read()?;
+        state.inputs.get(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = state.inputs.keys().map(String::as_str).collect();
+            CoreError::invalid(format!(
+                "unknown input '{name}': create it with CREATE INPUT {name} FOR <entity> ...{}",
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (inputs: {})", known.join(", "))
+                }
+            ))
+        })
+    }
+
+    /// The cohort of that name.
+    pub fn cohort(&self, name: &str) -> Result<Arc<Cohort>> {
+        let state = self.read()?;
+        state.cohorts.get(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = state.cohorts.keys().map(String::as_str).collect();
+            CoreError::invalid(format!(
+                "unknown cohort '{name}': create it with CREATE COHORT {name} FOR <entity> WHERE ...{}",
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (cohorts: {})", known.join(", "))
+                }
+            ))
+        })
+    }
+
+    /// Every cohort, by name.
+    pub fn cohorts(&self) -> Result<Vec<Arc<Cohort>>> {
+        Ok(self.read()?.cohorts.values().cloned().collect())
+    }
+
+    /// Adds or replaces an entity var whose expression was checked. A replacement may
+    /// not make a cycle.
+    pub fn put_entity_var(&self, var: Arc<EntityVar>, or_replace: bool) -> Result<()> {
+        let mut state = self.write()?;
+        let position = state
+            .entity_vars
+            .iter()
+            .position(|v| v.entity == var.entity && v.name == var.name);
+        if position.is_some() && !or_replace {
+            return Err(CoreError::invalid(format!(
+                "entity var {0}.{1} already exists: use CREATE OR REPLACE ENTITY VAR, or DROP \
+                 ENTITY VAR {0}.{1} first",
+                var.entity, var.name
+            )));
+        }
+        // A cycle through the new definition is a path from a var it references back to it.
+        for start in &var.references {
+            if let Some(path) = path_between(&state.entity_vars, &var.entity, start, &var.name) {
+                return Err(CoreError::invalid(format!(
+                    "entity var {}.{} would make a cycle: {} -> {}",
+                    var.entity,
+                    var.name,
+                    var.name,
+                    path.join(" -> ")
+                )));
+            }
+        }
+        match position {
+            Some(i) => state.entity_vars[i] = var,
+            None => state.entity_vars.push(var),
         }
         Ok(())
     }
+
+    /// Adds or replaces an input var whose expression was checked.
+    pub fn put_input_var(&self, var: Arc<InputVar>, or_replace: bool) -> Result<()> {
+        let mut state = self.write()?;
+        let position = state
+            .input_vars
+            .iter()
+            .position(|v| v.input == var.input && v.name == var.name);
+        if position.is_some() && !or_replace {
+            return Err(CoreError::invalid(format!(
+                "input var {0}.{1} already exists: use CREATE OR REPLACE INPUT VAR, or DROP \
+                 INPUT VAR {0}.{1} first",
+                var.input, var.name
+            )));
+        }
+        if var.references.contains(&var.name) {
+            return Err(CoreError::invalid(format!(
+                "input var {}.{} uses itself",
+                var.input, var.name
+            )));
+        }
+        match position {
+            Some(i) => state.input_vars[i] = var,
+            None => state.input_vars.push(var),
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces a cohort whose condition was checked.
+    pub fn put_cohort(&self, cohort: Cohort, or_replace: bool) -> Result<()> {
+        let mut state = self.write()?;
+        if state.cohorts.contains_key(&cohort.name) && !or_replace {
+            return Err(CoreError::invalid(format!(
+                "cohort '{0}' already exists: use CREATE OR REPLACE COHORT, or DROP COHORT {0} first",
+                cohort.name
+            )));
+        }
+        let mut parent = cohort.extends.clone();
+        while let Some(name) = parent {
+            if name == cohort.name {
+                return Err(CoreError::invalid(format!(
+                    "cohort '{}' would extend itself",
+                    cohort.name
+                )));
+            }
+            parent = state.cohorts.get(&name).and_then(|c| c.extends.clone());
+        }
+        state.cohorts.insert(cohort.name.clone(), Arc::new(cohort));
+        Ok(())
+    }
+
+    /// Drops an entity var that no other var or cohort uses.
+    pub fn drop_entity_var(&self, entity: &str, name: &str, if_exists: bool) -> Result<()> {
+        let mut state = self.write()?;
+        let Some(position) = state
+            .entity_vars
+            .iter()
+            .position(|v| v.entity == entity && v.name == name)
+        else {
+            return if if_exists {
+                Ok(())
+            } else {
+                Err(CoreError::invalid(format!(
+                    "unknown entity var {entity}.{name}: nothing to drop"
+                )))
+            };
+        };
+        let users: Vec<String> = state
+            .entity_vars
+            .iter()
+            .filter(|v| v.entity == entity && v.references.iter().any(|r| r == name))
+            .map(|v| format!("{entity}.{}", v.name))
+            .chain(
+                state
+                    .cohorts
+                    .values()
+                    .filter(|c| c.entity == entity && c.references.iter().any(|r| r == name))
+                    .map(|c| format!("cohort {}", c.name)),
+            )
+            .collect();
+        if !users.is_empty() {
+            return Err(CoreError::invalid(format!(
+                "entity var {entity}.{name} is used by {}: drop or replace them first",
+                users.join(", ")
+            )));
+        }
+        state.entity_vars.remove(position);
+        Ok(())
+    }
+
+    /// Drops an input var that no other var uses.
+    pub fn drop_input_var(&self, input: &str, name: &str, if_exists: bool) -> Result<()> {
+        let mut state = self.write()?;
+        let Some(position) = state
+            .input_vars
+            .iter()
+            .position(|v| v.input == input && v.name == name)
+        else {
+            return if if_exists {
+                Ok(())
+            } else {
+                Err(CoreError::invalid(format!(
+                    "unknown input var {input}.{name}: nothing to drop"
+                )))
+            };
+        };
+        let users: Vec<String> = state
+            .input_vars
+            .iter()
+            .filter(|v| v.input == input && v.references.iter().any(|r| r == name))
+            .map(|v| format!("{input}.{}", v.name))
+            .collect();
+        if !users.is_empty() {
+            return Err(CoreError::invalid(format!(
+                "input var {input}.{name} is used by {}: drop or replace them first",
+                users.join(", ")
+            )));
+        }
+        state.input_vars.remove(position);
+        Ok(())
+    }
+
+    /// Drops a cohort that no other cohort extends.
+    pub fn drop_cohort(&self, name: &str, if_exists: bool) -> Result<()> {
+        let mut state = self.write()?;
+        if !state.cohorts.contains_key(name) {
+            return if if_exists {
+                Ok(())
+            } else {
+                Err(CoreError::invalid(format!(
+                    "unknown cohort '{name}': nothing to drop"
+                )))
+            };
+        }
+        let children: Vec<&str> = state
+            .cohorts
+            .values()
+            .filter(|c| c.extends.as_deref() == Some(name))
+            .map(|c| c.name.as_str())
+            .collect();
+        if !children.is_empty() {
+            return Err(CoreError::invalid(format!(
+                "cohort '{name}' is extended by {}: drop them first",
+                children.join(", ")
+            )));
+        }
+        state.cohorts.remove(name);
+        Ok(())
+    }
+}
+
+/// The vars on a path of references from `from` to `to` (both included), if any.
+fn path_between(
+    vars: &[Arc<EntityVar>],
+    entity: &str,
+    from: &str,
+    to: &str,
+) -> Option<Vec<String>> {
+    let mut stack = vec![vec![from.to_string()]];
+    let mut seen = HashSet::new();
+    while let Some(path) = stack.pop() {
+        let last = path.last()?.clone();
+        if last == to {
+            return Some(path);
+        }
+        if !seen.insert(last.clone()) {
+            continue;
+        }
+        if let Some(var) = vars.iter().find(|v| v.entity == entity && v.name == last) {
+            for next in &var.references {
+                let mut longer = path.clone();
+                longer.push(next.clone());
+                stack.push(longer);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@
 pub mod catalog;
 pub mod components;
 mod error;
+pub mod features;
 mod file_tables;
 mod memory;
 mod object_stores;

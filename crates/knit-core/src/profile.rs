@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! Running Knit's profile statements: entities and inputs into the catalog, and the
-//! `SHOW` and `DESCRIBE` views of it.
+//! Running Knit's profile statements: entities, inputs, vars and cohorts into the
+//! catalog, and the `SHOW` and `DESCRIBE` views of it.
 
 use std::sync::Arc;
 
@@ -11,10 +11,12 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::SessionContext;
-use knit_sql::{CreateInputStatement, InputSource, ProfileObject, Statement};
+use knit_sql::sqlparser;
+use knit_sql::{CreateInputStatement, InputSource, ProfileObject, ShowObject, Statement};
 
 use crate::catalog::{Catalog, Entity, Input, OCCURRED_AT, id_column};
 use crate::error::{CoreError, Result};
+use crate::features::{create_cohort, create_entity_var, create_input_var, normalize};
 use crate::report::ErrorReport;
 
 /// Runs a profile statement; `None` when the statement is DataFusion's.
@@ -34,14 +36,41 @@ pub(crate) async fn execute_profile(
             catalog.put_input(input)?;
             empty(ctx)?
         }
+        Statement::CreateEntityVar(create) => {
+            create_entity_var(ctx, catalog, create).await?;
+            empty(ctx)?
+        }
+        Statement::CreateInputVar(create) => {
+            create_input_var(ctx, catalog, create).await?;
+            empty(ctx)?
+        }
+        Statement::CreateCohort(create) => {
+            create_cohort(ctx, catalog, create).await?;
+            empty(ctx)?
+        }
         Statement::Drop(drop) => {
+            let name = &drop.name.value;
+            let owner = drop
+                .owner
+                .as_ref()
+                .map(|o| o.value.as_str())
+                .unwrap_or_default();
             match drop.object {
-                ProfileObject::Entity => catalog.drop_entity(&drop.name.value, drop.if_exists)?,
-                ProfileObject::Input => catalog.drop_input(&drop.name.value, drop.if_exists)?,
+                ProfileObject::Entity => catalog.drop_entity(name, drop.if_exists)?,
+                ProfileObject::Input => catalog.drop_input(name, drop.if_exists)?,
+                ProfileObject::EntityVar => {
+                    catalog.drop_entity_var(owner, &normalize(&drop.name), drop.if_exists)?
+                }
+                ProfileObject::InputVar => {
+                    catalog.drop_input_var(owner, &normalize(&drop.name), drop.if_exists)?
+                }
+                ProfileObject::Cohort => catalog.drop_cohort(name, drop.if_exists)?,
             }
             empty(ctx)?
         }
-        Statement::Show(ProfileObject::Entity) => {
+        Statement::Show(ShowObject::Vars) => show_vars(ctx, catalog)?,
+        Statement::Show(ShowObject::Cohorts) => show_cohorts(ctx, catalog)?,
+        Statement::Show(ShowObject::Entities) => {
             let entities = catalog.entities()?;
             let mut inputs = Vec::new();
             for entity in &entities {
@@ -72,7 +101,7 @@ pub(crate) async fn execute_profile(
                 ],
             )?
         }
-        Statement::Show(ProfileObject::Input) => {
+        Statement::Show(ShowObject::Inputs) => {
             let inputs = catalog.inputs()?;
             table(
                 ctx,
@@ -181,15 +210,29 @@ async fn plan_input(
     if let Some(filter) = &create.filter {
         sql.push_str(&format!(" WHERE ({filter})"));
     }
-    let plan = ctx.state().create_logical_plan(&sql).await.map_err(|e| {
-        // The planner's message is right, but its location would point into the SQL
-        // composed here, not into the user's statement.
+    let mut rows = format!("SELECT * FROM {}", source_text(create));
+    if let Some(filter) = &create.filter {
+        rows.push_str(&format!(" WHERE ({filter})"));
+    }
+    // The planner's message is right, but its location would point into the SQL
+    // composed here, not into the user's statement.
+    let input_error = |e| {
         let report = ErrorReport::new(&CoreError::DataFusion(e), None);
         CoreError::invalid(format!(
             "input '{name}' of entity '{}': {}",
             entity.name, report
         ))
-    })?;
+    };
+    let plan = ctx
+        .state()
+        .create_logical_plan(&sql)
+        .await
+        .map_err(input_error)?;
+    let rows = ctx
+        .state()
+        .create_logical_plan(&rows)
+        .await
+        .map_err(input_error)?;
     Ok(Input {
         name,
         entity: entity.name.clone(),
@@ -199,8 +242,83 @@ async fn plan_input(
             .map(|id| id.id_type.value.clone())
             .collect(),
         plan,
+        rows,
         definition: create.clone(),
     })
+}
+
+/// `SHOW VARS`: every entity var, then every input var.
+fn show_vars(ctx: &SessionContext, catalog: &Catalog) -> Result<DataFrame> {
+    let text = |e: Option<&sqlparser::ast::Expr>| e.map(ToString::to_string).unwrap_or_default();
+    let mut rows: Vec<[String; 9]> = Vec::new();
+    for var in catalog.all_entity_vars()? {
+        let d = &var.definition;
+        rows.push([
+            var.entity.clone(),
+            var.name.clone(),
+            "entity".to_string(),
+            d.expr.to_string(),
+            var.from.clone().unwrap_or_default(),
+            text(d.filter.as_ref()),
+            text(d.default.as_ref()),
+            d.hidden.to_string(),
+            d.description.clone().unwrap_or_default(),
+        ]);
+    }
+    for var in catalog.all_input_vars()? {
+        let d = &var.definition;
+        rows.push([
+            var.input.clone(),
+            var.name.clone(),
+            "input".to_string(),
+            d.expr.to_string(),
+            var.input.clone(),
+            text(d.filter.as_ref()),
+            text(d.default.as_ref()),
+            "false".to_string(),
+            d.description.clone().unwrap_or_default(),
+        ]);
+    }
+    let names = [
+        "owner",
+        "var",
+        "kind",
+        "expression",
+        "from",
+        "filter",
+        "default",
+        "hidden",
+        "description",
+    ];
+    let columns = (0..names.len())
+        .map(|i| rows.iter().map(|r| r[i].clone()).collect())
+        .collect();
+    table(ctx, &names, columns)
+}
+
+/// `SHOW COHORTS`.
+fn show_cohorts(ctx: &SessionContext, catalog: &Catalog) -> Result<DataFrame> {
+    let cohorts = catalog.cohorts()?;
+    table(
+        ctx,
+        &["cohort", "entity", "extends", "condition", "description"],
+        vec![
+            cohorts.iter().map(|c| c.name.clone()).collect(),
+            cohorts.iter().map(|c| c.entity.clone()).collect(),
+            cohorts
+                .iter()
+                .map(|c| c.extends.clone().unwrap_or_default())
+                .collect(),
+            cohorts
+                .iter()
+                .map(|c| c.definition.condition.to_string())
+                .collect(),
+            cohorts
+                .iter()
+                .map(|c| c.definition.description.clone().unwrap_or_default())
+                .collect(),
+        ],
+    )
 }
 
 /// The FROM clause of an input: its table, its query, or the table named like it.

@@ -18,6 +18,7 @@ use url::Url;
 use crate::catalog::Catalog;
 use crate::components::ConnectedComponentsRelationPlanner;
 use crate::error::{CoreError, Result};
+use crate::features::expand_feature_functions;
 use crate::file_tables::FileTableFactory;
 use crate::memory::default_memory_limit;
 use crate::object_stores::{
@@ -158,7 +159,8 @@ impl KnitSession {
             return Ok(frame);
         }
         match statement {
-            Statement::DataFusion(statement) => {
+            Statement::DataFusion(mut statement) => {
+                expand_feature_functions(&self.catalog, &mut statement)?;
                 let plan = self.ctx.state().statement_to_plan(*statement).await?;
                 self.register_statement_store(&plan)?;
                 // DDL runs right here; say which table failed, since the reader's error

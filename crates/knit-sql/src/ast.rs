@@ -14,8 +14,9 @@ use std::fmt;
 use datafusion_sql::parser::{CopyToStatement, CreateExternalTable, Statement as DFStatement};
 use datafusion_sql::sqlparser::ast::{Ident, Value};
 
+use crate::features::{CreateCohortStatement, CreateEntityVarStatement, CreateInputVarStatement};
 use crate::profile::{
-    CreateEntityStatement, CreateInputStatement, DropStatement, ProfileObject, quoted,
+    CreateEntityStatement, CreateInputStatement, DropStatement, ShowObject, quoted,
 };
 
 /// One parsed statement.
@@ -31,10 +32,16 @@ pub enum Statement {
     CreateEntity(Box<CreateEntityStatement>),
     /// `CREATE [OR REPLACE] INPUT ...`.
     CreateInput(Box<CreateInputStatement>),
-    /// `DROP ENTITY|INPUT [IF EXISTS] name`.
+    /// `CREATE [OR REPLACE] ENTITY VAR ...`.
+    CreateEntityVar(Box<CreateEntityVarStatement>),
+    /// `CREATE [OR REPLACE] INPUT VAR ...`.
+    CreateInputVar(Box<CreateInputVarStatement>),
+    /// `CREATE [OR REPLACE] COHORT ...`.
+    CreateCohort(Box<CreateCohortStatement>),
+    /// `DROP ENTITY|INPUT|ENTITY VAR|INPUT VAR|COHORT [IF EXISTS] name`.
     Drop(DropStatement),
-    /// `SHOW ENTITIES` or `SHOW INPUTS`.
-    Show(ProfileObject),
+    /// `SHOW ENTITIES|INPUTS|VARS|COHORTS`.
+    Show(ShowObject),
     /// `DESCRIBE ENTITY name`.
     DescribeEntity(Ident),
 }
@@ -45,9 +52,11 @@ impl fmt::Display for Statement {
             Statement::DataFusion(statement) => fmt_datafusion(statement, f),
             Statement::CreateEntity(create) => write!(f, "{create}"),
             Statement::CreateInput(create) => write!(f, "{create}"),
+            Statement::CreateEntityVar(create) => write!(f, "{create}"),
+            Statement::CreateInputVar(create) => write!(f, "{create}"),
+            Statement::CreateCohort(create) => write!(f, "{create}"),
             Statement::Drop(drop) => write!(f, "{drop}"),
-            Statement::Show(ProfileObject::Entity) => write!(f, "SHOW ENTITIES"),
-            Statement::Show(ProfileObject::Input) => write!(f, "SHOW INPUTS"),
+            Statement::Show(object) => write!(f, "{object}"),
             Statement::DescribeEntity(name) => write!(f, "DESCRIBE ENTITY {name}"),
         }
     }

@@ -29,6 +29,7 @@
 
 mod ast;
 mod error;
+mod features;
 mod parser;
 mod profile;
 mod profile_parser;
@@ -36,10 +37,13 @@ mod split;
 
 pub use ast::Statement;
 pub use error::{Result, SqlError};
+pub use features::{
+    CreateCohortStatement, CreateEntityVarStatement, CreateInputVarStatement, VarName,
+};
 pub use parser::{KnitParser, parse_statement, parse_statements};
 pub use profile::{
     CreateEntityStatement, CreateInputStatement, DropStatement, IdFilter, IdMatcher, IdTypeDef,
-    InputId, InputSource, ProfileObject,
+    InputId, InputSource, ProfileObject, ShowObject,
 };
 pub use split::{StatementText, is_complete, split_statements};
 

@@ -153,6 +153,25 @@ mod tests {
             "SHOW ENTITIES",
             "SHOW INPUTS",
             "DESCRIBE ENTITY user",
+            "CREATE ENTITY VAR user.ltv AS sum(total) FROM orders DEFAULT 0",
+            "CREATE OR REPLACE ENTITY VAR user.first_source AS first_value(source ORDER BY \"timestamp\") \
+             FROM identifies WHERE source <> '' HIDDEN DESCRIPTION 'first campaign, it''s set once'",
+            "CREATE ENTITY VAR user.is_engaged AS active_days >= 3 AND user.ltv > 0",
+            "CREATE ENTITY VAR \"User\".\"Days\" AS count(DISTINCT date_trunc('day', ts)) FROM t",
+            "CREATE INPUT VAR orders.rank_in_day AS rank() OVER (PARTITION BY day ORDER BY total DESC) \
+             WHERE total > 0 DEFAULT -1",
+            "CREATE OR REPLACE INPUT VAR tracks.day AS date_trunc('day', ts) DESCRIPTION 'the day'",
+            "CREATE COHORT engaged FOR user WHERE is_engaged AND ltv > 100",
+            "CREATE OR REPLACE COHORT big FOR user EXTENDS engaged WHERE NOT (ltv < 50) \
+             DESCRIPTION 'big spenders'",
+            "DROP ENTITY VAR user.ltv",
+            "DROP INPUT VAR IF EXISTS orders.rank_in_day",
+            "DROP COHORT IF EXISTS engaged",
+            "DROP ENTITY var",
+            "CREATE ENTITY var ID TYPES (id)",
+            "CREATE INPUT var FOR user IDS (a AS id)",
+            "SHOW VARS",
+            "SHOW COHORTS",
         ] {
             assert_round_trip(sql);
             let printed = parse_statement(sql).unwrap().to_string();
@@ -177,6 +196,17 @@ mod tests {
             ("CREATE INPUT t FOR user IDS (a)", "Expected: AS"),
             ("CREATE INPUT t user IDS (a AS b)", "Expected: FOR"),
             ("CREATE ENTITY user ID TYPES (a) extra", "end of statement"),
+            ("CREATE ENTITY VAR user AS 1", "Expected: ."),
+            ("CREATE ENTITY VAR user.x sum(a)", "Expected: AS"),
+            (
+                "CREATE ENTITY VAR user.x AS sum(a) FROM",
+                "Expected: identifier",
+            ),
+            ("CREATE COHORT c FOR user", "Expected: WHERE"),
+            (
+                "CREATE ENTITY VAR user.x AS 1 DESCRIPTION 2",
+                "Expected: literal string",
+            ),
         ] {
             let err = parse_statement(sql).unwrap_err().to_string();
             assert!(err.contains(expected), "{sql}: {err}");

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! The AST of Knit's profile statements: entities and their inputs.
+//! The AST of Knit's profile statements: entities and their inputs, and the `DROP`
+//! and `SHOW` of every profile object.
 
 use std::fmt;
 
@@ -85,13 +86,26 @@ pub struct InputId {
     pub id_type: Ident,
 }
 
-/// What `DROP`, `SHOW` and `DESCRIBE` name.
+/// What `DROP` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProfileObject {
     /// An entity.
     Entity,
     /// An input.
     Input,
+    /// An entity var, named `entity.var`.
+    EntityVar,
+    /// An input var, named `input.var`.
+    InputVar,
+    /// A cohort.
+    Cohort,
+}
+
+impl ProfileObject {
+    /// Whether its name has an owner (`owner.name`).
+    pub fn is_var(self) -> bool {
+        matches!(self, ProfileObject::EntityVar | ProfileObject::InputVar)
+    }
 }
 
 impl fmt::Display for ProfileObject {
@@ -99,17 +113,47 @@ impl fmt::Display for ProfileObject {
         f.write_str(match self {
             ProfileObject::Entity => "ENTITY",
             ProfileObject::Input => "INPUT",
+            ProfileObject::EntityVar => "ENTITY VAR",
+            ProfileObject::InputVar => "INPUT VAR",
+            ProfileObject::Cohort => "COHORT",
         })
     }
 }
 
-/// `DROP ENTITY|INPUT [IF EXISTS] name`.
+/// What `SHOW` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowObject {
+    /// `SHOW ENTITIES`.
+    Entities,
+    /// `SHOW INPUTS`.
+    Inputs,
+    /// `SHOW VARS`: entity vars and input vars.
+    Vars,
+    /// `SHOW COHORTS`.
+    Cohorts,
+}
+
+impl fmt::Display for ShowObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ShowObject::Entities => "SHOW ENTITIES",
+            ShowObject::Inputs => "SHOW INPUTS",
+            ShowObject::Vars => "SHOW VARS",
+            ShowObject::Cohorts => "SHOW COHORTS",
+        })
+    }
+}
+
+/// `DROP ENTITY|INPUT|COHORT [IF EXISTS] name` or
+/// `DROP ENTITY VAR|INPUT VAR [IF EXISTS] owner.name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DropStatement {
     /// What kind of object.
     pub object: ProfileObject,
     /// No error when it does not exist.
     pub if_exists: bool,
+    /// The entity or input a var belongs to; `None` for other objects.
+    pub owner: Option<Ident>,
     /// Its name.
     pub name: Ident,
 }
@@ -184,6 +228,9 @@ impl fmt::Display for DropStatement {
         write!(f, "DROP {} ", self.object)?;
         if self.if_exists {
             write!(f, "IF EXISTS ")?;
+        }
+        if let Some(owner) = &self.owner {
+            write!(f, "{owner}.")?;
         }
         write!(f, "{}", self.name)
     }

@@ -8,9 +8,12 @@ use datafusion_sql::sqlparser::parser::{Parser, ParserError};
 use datafusion_sql::sqlparser::tokenizer::Token;
 
 use crate::ast::Statement;
+use crate::features::{
+    CreateCohortStatement, CreateEntityVarStatement, CreateInputVarStatement, VarName,
+};
 use crate::profile::{
     CreateEntityStatement, CreateInputStatement, DropStatement, IdFilter, IdMatcher, IdTypeDef,
-    InputId, InputSource, ProfileObject,
+    InputId, InputSource, ProfileObject, ShowObject,
 };
 
 /// The profile statement that starts at the parser's position, or `None` when the
@@ -18,47 +21,83 @@ use crate::profile::{
 pub(crate) fn parse_profile_statement(
     parser: &mut Parser<'_>,
 ) -> Result<Option<Statement>, ParserError> {
-    let words: Vec<String> = (0..4).map(|n| word_at(parser, n)).collect();
+    let words: Vec<String> = (0..6).map(|n| word_at(parser, n)).collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    // `CREATE [OR REPLACE] <object> ...`: the object's words start after the prefix.
+    let (or_replace, prefix) = match words.as_slice() {
+        ["CREATE", "OR", "REPLACE", ..] => (true, 3),
+        ["CREATE", ..] => (false, 1),
+        _ => (false, 0),
+    };
+    if prefix > 0 {
+        let object = &words[prefix..];
+        // An entity may be named `var`: `CREATE ENTITY var ID TYPES ...` is an entity.
+        let statement = match object {
+            ["ENTITY", "VAR", next, ..] if *next != "ID" => {
+                skip(parser, prefix + 2);
+                Statement::CreateEntityVar(Box::new(parse_create_entity_var(parser, or_replace)?))
+            }
+            ["ENTITY", ..] => {
+                skip(parser, prefix + 1);
+                Statement::CreateEntity(Box::new(parse_create_entity(parser, or_replace)?))
+            }
+            ["INPUT", "VAR", next, ..] if *next != "FOR" => {
+                skip(parser, prefix + 2);
+                Statement::CreateInputVar(Box::new(parse_create_input_var(parser, or_replace)?))
+            }
+            ["INPUT", ..] => {
+                skip(parser, prefix + 1);
+                Statement::CreateInput(Box::new(parse_create_input(parser, or_replace)?))
+            }
+            ["COHORT", ..] => {
+                skip(parser, prefix + 1);
+                Statement::CreateCohort(Box::new(parse_create_cohort(parser, or_replace)?))
+            }
+            _ => return Ok(None),
+        };
+        return Ok(Some(statement));
+    }
     let statement = match words.as_slice() {
-        ["CREATE", "ENTITY", ..] => {
-            skip(parser, 2);
-            Statement::CreateEntity(Box::new(parse_create_entity(parser, false)?))
-        }
-        ["CREATE", "OR", "REPLACE", "ENTITY"] => {
-            skip(parser, 4);
-            Statement::CreateEntity(Box::new(parse_create_entity(parser, true)?))
-        }
-        ["CREATE", "INPUT", ..] => {
-            skip(parser, 2);
-            Statement::CreateInput(Box::new(parse_create_input(parser, false)?))
-        }
-        ["CREATE", "OR", "REPLACE", "INPUT"] => {
-            skip(parser, 4);
-            Statement::CreateInput(Box::new(parse_create_input(parser, true)?))
-        }
-        ["DROP", object @ ("ENTITY" | "INPUT"), ..] => {
-            let object = if *object == "ENTITY" {
-                ProfileObject::Entity
-            } else {
-                ProfileObject::Input
+        ["DROP", kind @ ("ENTITY" | "INPUT" | "COHORT"), ..] => {
+            // `DROP ENTITY VAR x.y` drops a var; `DROP ENTITY var` an entity named var.
+            let is_var = *kind != "COHORT"
+                && words[2] == "VAR"
+                && matches!(parser.peek_nth_token(3).token, Token::Word(_));
+            let object = match (*kind, is_var) {
+                ("ENTITY", true) => ProfileObject::EntityVar,
+                ("ENTITY", false) => ProfileObject::Entity,
+                ("INPUT", true) => ProfileObject::InputVar,
+                ("INPUT", false) => ProfileObject::Input,
+                _ => ProfileObject::Cohort,
             };
-            skip(parser, 2);
+            skip(parser, if is_var { 3 } else { 2 });
             let if_exists = eat_words(parser, &["IF", "EXISTS"]);
-            let name = parser.parse_identifier()?;
+            let (owner, name) = if object.is_var() {
+                let var = parse_var_name(parser)?;
+                (Some(var.owner), var.name)
+            } else {
+                (None, parser.parse_identifier()?)
+            };
             Statement::Drop(DropStatement {
                 object,
                 if_exists,
+                owner,
                 name,
             })
         }
-        ["SHOW", "ENTITIES", ..] => {
+        [
+            "SHOW",
+            object @ ("ENTITIES" | "INPUTS" | "VARS" | "COHORTS"),
+            ..,
+        ] => {
+            let object = match *object {
+                "ENTITIES" => ShowObject::Entities,
+                "INPUTS" => ShowObject::Inputs,
+                "VARS" => ShowObject::Vars,
+                _ => ShowObject::Cohorts,
+            };
             skip(parser, 2);
-            Statement::Show(ProfileObject::Entity)
-        }
-        ["SHOW", "INPUTS", ..] => {
-            skip(parser, 2);
-            Statement::Show(ProfileObject::Input)
+            Statement::Show(object)
         }
         ["DESCRIBE", "ENTITY", ..] => {
             skip(parser, 2);
@@ -89,6 +128,106 @@ fn parse_create_entity(
         id_types,
         main_id,
     })
+}
+
+fn parse_var_name(parser: &mut Parser<'_>) -> Result<VarName, ParserError> {
+    let owner = parser.parse_identifier()?;
+    parser.expect_token(&Token::Period)?;
+    let name = parser.parse_identifier()?;
+    Ok(VarName { owner, name })
+}
+
+fn parse_create_entity_var(
+    parser: &mut Parser<'_>,
+    or_replace: bool,
+) -> Result<CreateEntityVarStatement, ParserError> {
+    let name = parse_var_name(parser)?;
+    expect_words(parser, &["AS"])?;
+    let expr = parser.parse_expr()?;
+    let from = if eat_words(parser, &["FROM"]) {
+        Some(parser.parse_identifier()?)
+    } else {
+        None
+    };
+    let filter = parse_optional_expr(parser, "WHERE")?;
+    let default = parse_optional_expr(parser, "DEFAULT")?;
+    let hidden = eat_words(parser, &["HIDDEN"]);
+    let description = parse_description(parser)?;
+    Ok(CreateEntityVarStatement {
+        or_replace,
+        name,
+        expr,
+        from,
+        filter,
+        default,
+        hidden,
+        description,
+    })
+}
+
+fn parse_create_input_var(
+    parser: &mut Parser<'_>,
+    or_replace: bool,
+) -> Result<CreateInputVarStatement, ParserError> {
+    let name = parse_var_name(parser)?;
+    expect_words(parser, &["AS"])?;
+    let expr = parser.parse_expr()?;
+    let filter = parse_optional_expr(parser, "WHERE")?;
+    let default = parse_optional_expr(parser, "DEFAULT")?;
+    let description = parse_description(parser)?;
+    Ok(CreateInputVarStatement {
+        or_replace,
+        name,
+        expr,
+        filter,
+        default,
+        description,
+    })
+}
+
+fn parse_create_cohort(
+    parser: &mut Parser<'_>,
+    or_replace: bool,
+) -> Result<CreateCohortStatement, ParserError> {
+    let name = parser.parse_identifier()?;
+    expect_words(parser, &["FOR"])?;
+    let entity = parser.parse_identifier()?;
+    let extends = if eat_words(parser, &["EXTENDS"]) {
+        Some(parser.parse_identifier()?)
+    } else {
+        None
+    };
+    expect_words(parser, &["WHERE"])?;
+    let condition = parser.parse_expr()?;
+    let description = parse_description(parser)?;
+    Ok(CreateCohortStatement {
+        or_replace,
+        name,
+        entity,
+        extends,
+        condition,
+        description,
+    })
+}
+
+/// `keyword expr`, if `keyword` comes next.
+fn parse_optional_expr(
+    parser: &mut Parser<'_>,
+    keyword: &str,
+) -> Result<Option<datafusion_sql::sqlparser::ast::Expr>, ParserError> {
+    if eat_words(parser, &[keyword]) {
+        Ok(Some(parser.parse_expr()?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn parse_description(parser: &mut Parser<'_>) -> Result<Option<String>, ParserError> {
+    if eat_words(parser, &["DESCRIPTION"]) {
+        Ok(Some(parser.parse_literal_string()?))
+    } else {
+        Ok(None)
+    }
 }
 
 fn parse_id_type(parser: &mut Parser<'_>) -> Result<IdTypeDef, ParserError> {

@@ -2,10 +2,14 @@
 // Copyright the Knit authors
 
 //! `IdStitchExec`: reads every input of an entity and emits its id graph or edges.
+//!
+//! A query that uses one id graph in several places (a feature table joins it once per
+//! input) holds several `IdStitchExec`s over one [`SharedStitch`]: the first to run
+//! computes the graph, the others wait for it and stream the same batches.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -32,12 +36,28 @@ use super::graph::{IdGraph, build_id_graph_until};
 use super::node::{StitchOutput, StitchSpec};
 use super::rid::{Rid, rid};
 
+/// The result of one stitch, computed once for every operator that shares it.
+#[derive(Debug, Default)]
+pub struct SharedStitch {
+    batches: tokio::sync::OnceCell<Vec<RecordBatch>>,
+    /// How many plan nodes the planner gave it to.
+    uses: AtomicUsize,
+}
+
+impl SharedStitch {
+    /// Counts one more plan node that uses the result.
+    pub fn add_use(&self) {
+        self.uses.fetch_add(1, AtomicOrdering::Relaxed);
+    }
+}
+
 /// Reads all inputs (each as one partition), collects edges, builds the id graph, and
 /// emits it in batches. One output partition.
 #[derive(Debug)]
 pub struct IdStitchExec {
     spec: Arc<StitchSpec>,
     inputs: Vec<Arc<dyn ExecutionPlan>>,
+    shared: Arc<SharedStitch>,
     cache: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -45,6 +65,15 @@ pub struct IdStitchExec {
 impl IdStitchExec {
     /// An operator over one physical plan per input of `spec`.
     pub fn try_new(spec: Arc<StitchSpec>, inputs: Vec<Arc<dyn ExecutionPlan>>) -> Result<Self> {
+        Self::try_new_shared(spec, inputs, Arc::default())
+    }
+
+    /// An operator whose result is computed once for all operators holding `shared`.
+    pub fn try_new_shared(
+        spec: Arc<StitchSpec>,
+        inputs: Vec<Arc<dyn ExecutionPlan>>,
+        shared: Arc<SharedStitch>,
+    ) -> Result<Self> {
         if inputs.len() != spec.inputs.len() {
             return Err(DataFusionError::Internal(format!(
                 "IdStitchExec has {} inputs for {} input definitions; this is a bug",
@@ -56,6 +85,7 @@ impl IdStitchExec {
         Ok(Self {
             spec,
             inputs,
+            shared,
             cache,
             metrics: ExecutionPlanMetricsSet::new(),
         })
@@ -79,6 +109,12 @@ impl IdStitchExec {
 impl DisplayAs for IdStitchExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inputs: Vec<&str> = self.spec.inputs.iter().map(|i| i.name.as_str()).collect();
+        // More than one operator holds the result: it is computed once for all of them.
+        let shared = if self.shared.uses.load(AtomicOrdering::Relaxed) > 1 {
+            ", shared"
+        } else {
+            ""
+        };
         match t {
             DisplayFormatType::TreeRender => write!(
                 f,
@@ -89,7 +125,7 @@ impl DisplayAs for IdStitchExec {
             ),
             _ => write!(
                 f,
-                "IdStitchExec: entity={}, output={}, inputs=[{}]",
+                "IdStitchExec: entity={}, output={}, inputs=[{}]{shared}",
                 self.spec.entity.name,
                 self.spec.output,
                 inputs.join(", ")
@@ -122,7 +158,11 @@ impl ExecutionPlan for IdStitchExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Self::try_new(Arc::clone(&self.spec), children)?))
+        Ok(Arc::new(Self::try_new_shared(
+            Arc::clone(&self.spec),
+            children,
+            Arc::clone(&self.shared),
+        )?))
     }
 
     fn apply_expressions(
@@ -219,9 +259,14 @@ impl ExecutionPlan for IdStitchExec {
             .map_err(|e| {
                 DataFusionError::Internal(format!("IdStitchExec task failed: {e}; this is a bug"))
             })??;
-            Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
+            Ok::<_, DataFusionError>(batches)
         };
-        let stream = futures::stream::once(stitch).try_flatten();
+        let shared = Arc::clone(&self.shared);
+        let stream = futures::stream::once(async move {
+            let batches = shared.batches.get_or_try_init(|| stitch).await?;
+            Ok::<_, DataFusionError>(futures::stream::iter(batches.clone().into_iter().map(Ok)))
+        })
+        .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             self.spec.schema(),
             stream,

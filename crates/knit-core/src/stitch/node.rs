@@ -7,12 +7,12 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::common::{DFSchema, DFSchemaRef};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{
@@ -22,7 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 use datafusion_session::Session;
 
-use super::exec::IdStitchExec;
+use super::exec::{IdStitchExec, SharedStitch};
 use crate::catalog::Entity;
 use crate::components::ConnectedComponentsPlanner;
 
@@ -193,9 +193,12 @@ impl UserDefinedLogicalNodeCore for IdStitchNode {
     }
 }
 
-/// Plans `IdStitch` nodes as [`IdStitchExec`].
+/// Plans `IdStitch` nodes as [`IdStitchExec`]. Within one query, equal nodes (one id
+/// graph used in several places) share one result, so the stitch runs once.
 #[derive(Debug, Default)]
-pub struct IdStitchPlanner;
+pub struct IdStitchPlanner {
+    planned: Mutex<Vec<(IdStitchNode, Arc<SharedStitch>)>>,
+}
 
 #[async_trait]
 impl ExtensionPlanner for IdStitchPlanner {
@@ -211,7 +214,25 @@ impl ExtensionPlanner for IdStitchPlanner {
         let Some(node) = node.as_any().downcast_ref::<IdStitchNode>() else {
             return Ok(None);
         };
-        let exec = IdStitchExec::try_new(Arc::clone(node.spec()), physical_inputs.to_vec())?;
+        let shared = {
+            let mut planned = self.planned.lock().map_err(|_| {
+                DataFusionError::Internal("the stitch planner's lock is poisoned".to_string())
+            })?;
+            match planned.iter().find(|(planned, _)| planned == node) {
+                Some((_, shared)) => Arc::clone(shared),
+                None => {
+                    let shared = Arc::new(SharedStitch::default());
+                    planned.push((node.clone(), Arc::clone(&shared)));
+                    shared
+                }
+            }
+        };
+        shared.add_use();
+        let exec = IdStitchExec::try_new_shared(
+            Arc::clone(node.spec()),
+            physical_inputs.to_vec(),
+            shared,
+        )?;
         Ok(Some(Arc::new(exec)))
     }
 }
@@ -227,8 +248,9 @@ impl QueryPlanner for KnitQueryPlanner {
         logical_plan: &LogicalPlan,
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // A planner per query: stitches are shared within a query, never across.
         DefaultPhysicalPlanner::with_extension_planners(vec![
-            Arc::new(IdStitchPlanner),
+            Arc::new(IdStitchPlanner::default()),
             Arc::new(ConnectedComponentsPlanner),
         ])
         .create_physical_plan(logical_plan, session)

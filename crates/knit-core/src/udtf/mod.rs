@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! Knit's table functions: `id_stitch('entity')` and `id_stitch_edges('entity')`.
+//! Knit's table functions: `id_stitch('entity')`, `id_stitch_edges('entity')` and
+//! `input_rows('input')`. (`feature_table`, `feature_view` and `cohort` are expanded
+//! before planning: see [`crate::features`].)
 
 mod id_stitch;
+mod input_rows;
 
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use crate::catalog::Catalog;
 use crate::stitch::StitchOutput;
 
 pub use id_stitch::{IdStitchFunc, IdStitchTable};
+pub use input_rows::InputRowsFunc;
 
 /// Every table function with its name, for the session builder to register.
 pub fn all_table_functions(catalog: &Catalog) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
@@ -25,5 +29,6 @@ pub fn all_table_functions(catalog: &Catalog) -> Vec<(&'static str, Arc<dyn Tabl
             "id_stitch_edges",
             Arc::new(IdStitchFunc::new(catalog.clone(), StitchOutput::Edges)),
         ),
+        ("input_rows", Arc::new(InputRowsFunc::new(catalog.clone()))),
     ]
 }

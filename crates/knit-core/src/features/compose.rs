@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Composing the SQL of a feature table, a feature view or a cohort.
+//!
+//! The composed query is plain DataFusion SQL, so the optimizer, EXPLAIN and every SQL
+//! function apply to it. Its shape:
+//!
+//! ```text
+//! graph      id_stitch('user') with the main id as __knit_main
+//! s0         every main id of the graph (entities without rows keep their NULLs)
+//! rows_k     input k's rows (input_rows(..) plus one layer per input var), each joined
+//!            once to the graph by its first id that survives the id type's filters:
+//!            every surviving id of a row is in one cluster, so one join finds it
+//! a_n        per stage: the vars of one input (with one WHERE) aggregated in one
+//!            GROUP BY __knit_main; a var that reads other vars joins the stage before
+//! s_n        the previous stage LEFT JOIN its aggregates, DEFAULT applied, then one
+//!            projection per var without FROM (window functions over entities allowed)
+//! ```
+//!
+//! `id_stitch('user')` appears once per reference to `graph`; the physical planner
+//! computes it once and shares the result (see `IdStitchPlanner`).
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{Expr, WindowType, visit_expressions_mut};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use knit_sql::IdMatcher;
+
+use super::model::{EntityModel, Step};
+use super::names::{MAIN, Scope, check_only_vars, quote_ident, quote_literal, var_column};
+use crate::catalog::{Input, anchored_regex};
+use crate::error::{CoreError, Result};
+
+/// What a composed query returns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Shape<'a> {
+    /// One row per entity: the main id and every visible var.
+    Table,
+    /// One row per id of this type: the id and every visible var.
+    View(&'a str),
+    /// The main ids.
+    Members,
+    /// The main id and one var (to check a definition).
+    Var(&'a str),
+}
+
+const GRAPH: &str = "\"__knit_graph\"";
+
+/// The query for `shape` over the entity of `model`, restricted to the entities for which
+/// every one of `conditions` (expressions over vars) is true.
+pub(crate) fn compose(
+    model: &EntityModel,
+    conditions: &[Expr],
+    shape: Shape<'_>,
+) -> Result<String> {
+    let entity = &model.entity;
+    let names = model.var_names();
+    let mut condition_refs = BTreeSet::new();
+    let mut rewritten_conditions = Vec::with_capacity(conditions.len());
+    model.with_scope(&names, None, |scope| -> Result<()> {
+        for condition in conditions {
+            check_only_vars(
+                scope,
+                condition,
+                &format!("cohort of entity '{}'", entity.name),
+                "",
+            )?;
+            condition_refs.extend(scope.var_references(condition));
+            rewritten_conditions.push(format!("({})", scope.rewrite(condition)));
+        }
+        Ok(())
+    })?;
+    let visible: Vec<&str> = model
+        .vars
+        .iter()
+        .filter(|v| !v.definition.hidden)
+        .map(|v| v.name.as_str())
+        .collect();
+    let mut wanted: Vec<&str> = match shape {
+        Shape::Table | Shape::View(_) => visible.clone(),
+        Shape::Members => Vec::new(),
+        Shape::Var(name) => vec![name],
+    };
+    wanted.extend(condition_refs.iter().map(String::as_str));
+    let steps = model.steps(wanted)?;
+
+    let mut ctes: Vec<(String, String)> = vec![
+        (
+            GRAPH.to_string(),
+            format!(
+                "SELECT {} AS \"{MAIN}\", other_id, other_id_type FROM id_stitch({})",
+                quote_ident(&entity.main_id_column),
+                quote_literal(&entity.name)
+            ),
+        ),
+        (
+            stage_name(0),
+            format!("SELECT DISTINCT \"{MAIN}\" FROM {GRAPH}"),
+        ),
+    ];
+    // The rows of each input that some var aggregates, in the entity's input order.
+    let mut row_tables: Vec<(String, String)> = Vec::new();
+    for input in &model.inputs {
+        if steps
+            .iter()
+            .any(|s| s.var.from.as_deref() == Some(input.name.as_str()))
+        {
+            let table = format!("\"__knit_rows_{}\"", row_tables.len());
+            ctes.push((table.clone(), rows_sql(model, input)?));
+            row_tables.push((input.name.clone(), table));
+        }
+    }
+
+    let mut state = 0usize;
+    let last_stage = steps.iter().map(|s| s.stage).max().unwrap_or(0);
+    let mut aggregates = 0usize;
+    for stage in 0..=last_stage {
+        // Aggregates: one GROUP BY per input and WHERE.
+        let mut groups: Vec<(String, Option<String>, Vec<&Step>)> = Vec::new();
+        for step in steps.iter().filter(|s| s.stage == stage) {
+            let Some(from) = &step.var.from else {
+                continue;
+            };
+            let input = model.input(from)?;
+            let filter = model.with_scope(&names, Some(input), |scope| {
+                step.var
+                    .definition
+                    .filter
+                    .as_ref()
+                    .map(|f| scope.rewrite(f).to_string())
+            });
+            match groups
+                .iter_mut()
+                .find(|(i, f, _)| i == from && *f == filter)
+            {
+                Some((_, _, members)) => members.push(step),
+                None => groups.push((from.clone(), filter, vec![step])),
+            }
+        }
+        if !groups.is_empty() {
+            let mut joins = Vec::new();
+            let mut columns = Vec::new();
+            for (input_name, filter, members) in &groups {
+                let input = model.input(input_name)?;
+                let rows = row_tables
+                    .iter()
+                    .find(|(name, _)| name == input_name)
+                    .map(|(_, table)| table.clone())
+                    .ok_or_else(|| CoreError::invalid("an input without rows; this is a bug"))?;
+                let mut selected = vec![format!("r.\"{MAIN}\"")];
+                for step in members {
+                    let expr = model.with_scope(&names, Some(input), |scope| {
+                        scope.rewrite(&step.var.definition.expr)
+                    });
+                    selected.push(format!(
+                        "{expr} AS {}",
+                        quote_ident(&var_column(&step.var.name))
+                    ));
+                }
+                let mut sql = format!("SELECT {} FROM {rows} AS r", selected.join(", "));
+                if stage > 0 {
+                    sql.push_str(&format!(
+                        " LEFT JOIN {} AS s ON s.\"{MAIN}\" = r.\"{MAIN}\"",
+                        stage_name(state)
+                    ));
+                }
+                if let Some(filter) = filter {
+                    sql.push_str(&format!(" WHERE {filter}"));
+                }
+                // The vars read are one value per entity: grouping by them too lets an
+                // expression use them outside its aggregates (`sum(x) + other_var`).
+                let mut group_by = vec![format!("r.\"{MAIN}\"")];
+                if stage > 0 {
+                    let read: BTreeSet<&String> =
+                        members.iter().flat_map(|s| &s.var.references).collect();
+                    group_by.extend(
+                        read.into_iter()
+                            .map(|name| format!("s.{}", quote_ident(&var_column(name)))),
+                    );
+                }
+                sql.push_str(&format!(" GROUP BY {}", group_by.join(", ")));
+                let alias = format!("a{aggregates}");
+                let table = format!("\"__knit_agg_{aggregates}\"");
+                aggregates += 1;
+                ctes.push((table.clone(), sql));
+                joins.push(format!(
+                    "LEFT JOIN {table} AS {alias} ON {alias}.\"{MAIN}\" = p.\"{MAIN}\""
+                ));
+                for step in members {
+                    let column = quote_ident(&var_column(&step.var.name));
+                    columns.push(format!(
+                        "{} AS {column}",
+                        with_default(model, &names, step, &format!("{alias}.{column}"))
+                    ));
+                }
+            }
+            let sql = format!(
+                "SELECT p.*, {} FROM {} AS p {}",
+                columns.join(", "),
+                stage_name(state),
+                joins.join(" ")
+            );
+            state += 1;
+            ctes.push((stage_name(state), sql));
+        }
+        // Expressions over vars, each in its own projection so that the next can read it.
+        for step in steps
+            .iter()
+            .filter(|s| s.stage == stage && s.var.from.is_none())
+        {
+            let expr = model.with_scope(&names, None, |scope| {
+                scope.rewrite(&step.var.definition.expr).to_string()
+            });
+            let value = with_default(model, &names, step, &format!("({expr})"));
+            let sql = format!(
+                "SELECT *, {value} AS {} FROM {}",
+                quote_ident(&var_column(&step.var.name)),
+                stage_name(state)
+            );
+            state += 1;
+            ctes.push((stage_name(state), sql));
+        }
+    }
+
+    let last = stage_name(state);
+    let main = quote_ident(&entity.main_id_column);
+    let var_columns = |prefix: &str, names: &[&str]| -> String {
+        names
+            .iter()
+            .map(|n| {
+                format!(
+                    ", {prefix}{} AS {}",
+                    quote_ident(&var_column(n)),
+                    quote_ident(n)
+                )
+            })
+            .collect()
+    };
+    let filter = if rewritten_conditions.is_empty() {
+        String::new()
+    } else {
+        rewritten_conditions.join(" AND ")
+    };
+    let body = match shape {
+        Shape::Table => format!(
+            "SELECT \"{MAIN}\" AS {main}{} FROM {last}{}",
+            var_columns("", &visible),
+            where_clause(&filter)
+        ),
+        Shape::Members => format!(
+            "SELECT \"{MAIN}\" AS {main} FROM {last}{}",
+            where_clause(&filter)
+        ),
+        Shape::Var(name) => format!(
+            "SELECT \"{MAIN}\" AS {main}{} FROM {last}",
+            var_columns("", &[name])
+        ),
+        Shape::View(id_type) => {
+            if entity.id_type_index(id_type).is_none() {
+                let types: Vec<&str> = entity.id_types.iter().map(|t| t.name.as_str()).collect();
+                return Err(CoreError::invalid(format!(
+                    "entity '{}' has no id type '{id_type}' (its id types: {})",
+                    entity.name,
+                    types.join(", ")
+                )));
+            }
+            let mut conditions = format!("g.other_id_type = {}", quote_literal(id_type));
+            if !filter.is_empty() {
+                conditions.push_str(&format!(" AND {filter}"));
+            }
+            format!(
+                "SELECT g.other_id AS {}{} FROM {last} AS f JOIN {GRAPH} AS g \
+                 ON g.\"{MAIN}\" = f.\"{MAIN}\" WHERE {conditions}",
+                quote_ident(id_type),
+                var_columns("f.", &visible)
+            )
+        }
+    };
+    let ctes: Vec<String> = ctes
+        .into_iter()
+        .map(|(name, sql)| format!("{name} AS ({sql})"))
+        .collect();
+    let sql = format!("WITH {} {body}", ctes.join(", "));
+    tracing::debug!(entity = %entity.name, %sql, "composed feature query");
+    Ok(sql)
+}
+
+fn stage_name(n: usize) -> String {
+    format!("\"__knit_s{n}\"")
+}
+
+fn where_clause(filter: &str) -> String {
+    if filter.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {filter}")
+    }
+}
+
+/// `value`, or the var's default where it is NULL.
+fn with_default(model: &EntityModel, names: &BTreeSet<String>, step: &Step, value: &str) -> String {
+    match &step.var.definition.default {
+        Some(default) => {
+            let default = model.with_scope(names, None, |scope| scope.rewrite(default));
+            format!("coalesce({value}, {default})")
+        }
+        None => value.to_string(),
+    }
+}
+
+/// The rows of an input with its input vars, each joined to the entity's main id.
+pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
+    let mut sql = input_rows_sql(model, input)?;
+    let ids = &input.definition.ids;
+    let id_columns: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!("CAST(({}) AS VARCHAR) AS \"__knit_id_{i}\"", id.expr))
+        .collect();
+    sql = format!(
+        "SELECT *, {} FROM ({sql}) AS \"__knit_source\"",
+        id_columns.join(", ")
+    );
+    let mut type_cases = Vec::with_capacity(ids.len());
+    let mut value_cases = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let column = format!("\"__knit_id_{i}\"");
+        let accepted = accepts_sql(model, &id.id_type.value, &column)?;
+        type_cases.push(format!(
+            "WHEN {accepted} THEN {}",
+            quote_literal(&id.id_type.value)
+        ));
+        value_cases.push(format!("WHEN {accepted} THEN {column}"));
+    }
+    Ok(format!(
+        "SELECT r.*, g.\"{MAIN}\" FROM (SELECT *, CASE {} END AS \"__knit_id_type\", \
+         CASE {} END AS \"__knit_id\" FROM ({sql}) AS \"__knit_ids\") AS r \
+         JOIN {GRAPH} AS g ON g.other_id_type = r.\"__knit_id_type\" AND g.other_id = r.\"__knit_id\"",
+        type_cases.join(" "),
+        value_cases.join(" ")
+    ))
+}
+
+/// The rows of an input with one column per input var.
+pub(crate) fn input_rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
+    let mut sql = format!("SELECT * FROM input_rows({})", quote_literal(&input.name));
+    for var in model.input_var_order(&input.name)? {
+        let rewrite = |expr: &Expr| -> Expr {
+            let none = BTreeSet::new();
+            let has_column = |_: &str| true;
+            Scope {
+                entity: "",
+                vars: &none,
+                input: Some((&input.name, &has_column)),
+            }
+            .rewrite(expr)
+        };
+        let definition = &var.definition;
+        let mut value = rewrite(&definition.expr);
+        let mut text = value.to_string();
+        if let Some(filter) = &definition.filter {
+            let keep = format!("coalesce(({}), false)", rewrite(filter));
+            // Rows that fail the filter take no part in the var's windows.
+            let partition = parse_expr(&keep)?;
+            let _ = visit_expressions_mut(&mut value, |e| {
+                if let Expr::Function(function) = e
+                    && let Some(WindowType::WindowSpec(spec)) = &mut function.over
+                {
+                    spec.partition_by.insert(0, partition.clone());
+                }
+                ControlFlow::<()>::Continue(())
+            });
+            text = format!("CASE WHEN {keep} THEN {value} END");
+        }
+        if let Some(default) = &definition.default {
+            text = format!("coalesce({text}, {})", rewrite(default));
+        }
+        sql = format!(
+            "SELECT *, {text} AS {} FROM ({sql}) AS {}",
+            quote_ident(&var.name),
+            quote_ident(&input.name)
+        );
+    }
+    Ok(sql)
+}
+
+/// A SQL condition that is true when `column` (a non-NULL string, or NULL) is an id of
+/// the entity's id type: not empty, and kept by each filter in order.
+fn accepts_sql(model: &EntityModel, id_type: &str, column: &str) -> Result<String> {
+    let definition = model
+        .entity
+        .definition
+        .id_types
+        .iter()
+        .find(|t| t.name.value == id_type)
+        .ok_or_else(|| {
+            CoreError::invalid(format!(
+                "entity '{}' has no id type '{id_type}'",
+                model.entity.name
+            ))
+        })?;
+    let mut parts = vec![format!("{column} IS NOT NULL"), format!("{column} <> ''")];
+    for filter in &definition.filters {
+        let matches = match &filter.matcher {
+            IdMatcher::Values(values) => {
+                let values: Vec<String> = values.iter().map(|v| quote_literal(v)).collect();
+                format!("{column} IN ({})", values.join(", "))
+            }
+            IdMatcher::Regex(pattern) => format!(
+                "regexp_like({column}, {})",
+                quote_literal(&anchored_regex(pattern))
+            ),
+        };
+        parts.push(if filter.include {
+            matches
+        } else {
+            format!("NOT {matches}")
+        });
+    }
+    Ok(format!("({})", parts.join(" AND ")))
+}
+
+/// Parses one SQL expression.
+pub(crate) fn parse_expr(sql: &str) -> Result<Expr> {
+    Parser::new(&GenericDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| {
+            CoreError::invalid(format!(
+                "composed expression does not parse ({e}); this is a bug"
+            ))
+        })
+}

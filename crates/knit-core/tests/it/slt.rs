@@ -4,7 +4,7 @@
 //! The sqllogictest suite: every `sql/slt/**/*.slt` file, each in a fresh session.
 //!
 //! Files run with the workspace root as working directory, so they name sample data
-//! as `testdata/...`; `__TEST_DIR__` (after `control substitution on`) is a scratch
+//! as `testdata/...`; `$__TEST_DIR__` (after `control substitution on`) is a scratch
 //! directory of the file's own. Errors are matched against the one-line report users
 //! see, so the suite also pins the wording of error messages.
 //!

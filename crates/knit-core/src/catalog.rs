@@ -390,13 +390,7 @@ impl Catalog {
     pub fn drop_entity(&self, name: &str, if_exists: bool) -> Result<()> {
         let mut state = self.write()?;
         if !state.entities.contains_key(name) {
-            return if if_exists {
-                Ok(())
-            } else {
-                Err(CoreError::invalid(format!(
-                    "unknown entity '{name}': nothing to drop"
-                )))
-            };
+            return nothing_to_drop(format!("unknown entity '{name}'"), if_exists);
         }
         let inputs: Vec<&str> = state
             .inputs
@@ -437,13 +431,7 @@ impl Catalog {
     pub fn drop_input(&self, name: &str, if_exists: bool) -> Result<()> {
         let mut state = self.write()?;
         if !state.inputs.contains_key(name) {
-            return if if_exists {
-                Ok(())
-            } else {
-                Err(CoreError::invalid(format!(
-                    "unknown input '{name}': nothing to drop"
-                )))
-            };
+            return nothing_to_drop(format!("unknown input '{name}'"), if_exists);
         }
         let users: Vec<String> = state
             .entity_vars
@@ -537,8 +525,8 @@ impl Catalog {
         Ok(self.read()?.cohorts.values().cloned().collect())
     }
 
-    /// Adds or replaces an entity var whose expression was checked. A replacement may
-    /// not make a cycle.
+    /// Adds or replaces an entity var whose expression was checked (planning it in its
+    /// feature query also ordered its references, so a cycle never gets here).
     pub fn put_entity_var(&self, var: Arc<EntityVar>, or_replace: bool) -> Result<()> {
         let mut state = self.write()?;
         let position = state
@@ -551,18 +539,6 @@ impl Catalog {
                  ENTITY VAR {0}.{1} first",
                 var.entity, var.name
             )));
-        }
-        // A cycle through the new definition is a path from a var it references back to it.
-        for start in &var.references {
-            if let Some(path) = path_between(&state.entity_vars, &var.entity, start, &var.name) {
-                return Err(CoreError::invalid(format!(
-                    "entity var {}.{} would make a cycle: {} -> {}",
-                    var.entity,
-                    var.name,
-                    var.name,
-                    path.join(" -> ")
-                )));
-            }
         }
         match position {
             Some(i) => state.entity_vars[i] = var,
@@ -582,12 +558,6 @@ impl Catalog {
             return Err(CoreError::invalid(format!(
                 "input var {0}.{1} already exists: use CREATE OR REPLACE INPUT VAR, or DROP \
                  INPUT VAR {0}.{1} first",
-                var.input, var.name
-            )));
-        }
-        if var.references.contains(&var.name) {
-            return Err(CoreError::invalid(format!(
-                "input var {}.{} uses itself",
                 var.input, var.name
             )));
         }
@@ -629,13 +599,7 @@ impl Catalog {
             .iter()
             .position(|v| v.entity == entity && v.name == name)
         else {
-            return if if_exists {
-                Ok(())
-            } else {
-                Err(CoreError::invalid(format!(
-                    "unknown entity var {entity}.{name}: nothing to drop"
-                )))
-            };
+            return nothing_to_drop(format!("unknown entity var {entity}.{name}"), if_exists);
         };
         let users: Vec<String> = state
             .entity_vars
@@ -668,13 +632,7 @@ impl Catalog {
             .iter()
             .position(|v| v.input == input && v.name == name)
         else {
-            return if if_exists {
-                Ok(())
-            } else {
-                Err(CoreError::invalid(format!(
-                    "unknown input var {input}.{name}: nothing to drop"
-                )))
-            };
+            return nothing_to_drop(format!("unknown input var {input}.{name}"), if_exists);
         };
         let users: Vec<String> = state
             .input_vars
@@ -696,13 +654,7 @@ impl Catalog {
     pub fn drop_cohort(&self, name: &str, if_exists: bool) -> Result<()> {
         let mut state = self.write()?;
         if !state.cohorts.contains_key(name) {
-            return if if_exists {
-                Ok(())
-            } else {
-                Err(CoreError::invalid(format!(
-                    "unknown cohort '{name}': nothing to drop"
-                )))
-            };
+            return nothing_to_drop(format!("unknown cohort '{name}'"), if_exists);
         }
         let children: Vec<&str> = state
             .cohorts
@@ -721,32 +673,13 @@ impl Catalog {
     }
 }
 
-/// The vars on a path of references from `from` to `to` (both included), if any.
-fn path_between(
-    vars: &[Arc<EntityVar>],
-    entity: &str,
-    from: &str,
-    to: &str,
-) -> Option<Vec<String>> {
-    let mut stack = vec![vec![from.to_string()]];
-    let mut seen = HashSet::new();
-    while let Some(path) = stack.pop() {
-        let last = path.last()?.clone();
-        if last == to {
-            return Some(path);
-        }
-        if !seen.insert(last.clone()) {
-            continue;
-        }
-        if let Some(var) = vars.iter().find(|v| v.entity == entity && v.name == last) {
-            for next in &var.references {
-                let mut longer = path.clone();
-                longer.push(next.clone());
-                stack.push(longer);
-            }
-        }
+/// `DROP` of something that does not exist: fine with `IF EXISTS`, an error without.
+fn nothing_to_drop(what: String, if_exists: bool) -> Result<()> {
+    if if_exists {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(format!("{what}: nothing to drop")))
     }
-    None
 }
 
 #[cfg(test)]

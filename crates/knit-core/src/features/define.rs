@@ -58,8 +58,7 @@ pub(crate) async fn create_entity_var(
     })?;
     let mut references: BTreeSet<String> = references;
     if let Some(default) = &create.default {
-        let none: Option<&crate::catalog::Input> = None;
-        model.with_scope(&names, none, |scope| -> Result<()> {
+        model.with_scope(&names, None, |scope| -> Result<()> {
             check_only_vars(scope, default, &format!("{what}: DEFAULT"), "")?;
             references.extend(scope.var_references(default));
             Ok(())
@@ -125,7 +124,7 @@ pub(crate) async fn create_input_var(
     let sql = input_rows_sql(&model, &input).map_err(|e| prefixed(&what, e))?;
     plan(ctx, &sql).await.map_err(|e| {
         let text = e.to_string();
-        if text.contains("GROUP BY") || text.contains("aggregate") {
+        if text.contains("GROUP BY") {
             CoreError::invalid(format!(
                 "{what} is computed for each row, so it cannot aggregate rows: use a window \
                  (sum(x) OVER (PARTITION BY ...)), or an entity var for one value per entity"

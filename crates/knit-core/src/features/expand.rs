@@ -27,7 +27,7 @@ use crate::catalog::Catalog;
 use crate::error::{CoreError, Result};
 
 /// The names of the functions expanded here.
-pub const FEATURE_FUNCTIONS: [&str; 3] = ["feature_table", "feature_view", "cohort"];
+const FEATURE_FUNCTIONS: [&str; 3] = ["feature_table", "feature_view", "cohort"];
 
 /// Replaces every call of a feature function in `statement` by its query.
 pub(crate) fn expand_feature_functions(

@@ -33,6 +33,5 @@ mod model;
 mod names;
 
 pub(crate) use define::{create_cohort, create_entity_var, create_input_var};
-pub use expand::FEATURE_FUNCTIONS;
 pub(crate) use expand::expand_feature_functions;
 pub use names::normalize;

@@ -15,7 +15,8 @@ edges=${1:-1e6}
 dir=${KNIT_BENCH_DIR:-/tmp/knit-bench}/idg_$edges
 peer=${PEER:-duckdb_largestar}
 python=${KNIT_PEERS_VENV:-/tmp/knit-peers-venv}/bin/python
-target=${CARGO_TARGET_DIR:-target}
+target=${CARGO_TARGET_DIR:-$HOME/.cache/knit-target}
+export CARGO_TARGET_DIR=$target
 
 cargo build -q --release -p knit-cli -p knit-benches
 if [ ! -d "$dir/edges" ]; then

@@ -35,6 +35,7 @@
 
 pub mod catalog;
 pub mod components;
+mod copy;
 mod error;
 pub mod features;
 mod file_tables;

@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::catalog::Catalog;
 use crate::components::ConnectedComponentsRelationPlanner;
+use crate::copy::StagedCopy;
 use crate::error::{CoreError, Result};
 use crate::features::expand_feature_functions;
 use crate::file_tables::FileTableFactory;
@@ -173,6 +174,12 @@ impl KnitSession {
                     )),
                     _ => None,
                 };
+                if let LogicalPlan::Copy(copy) = &plan
+                    && let Some(staged) = StagedCopy::prepare(copy)?
+                {
+                    let batches = staged.run(&self.ctx, copy).await?;
+                    return Ok(self.ctx.read_batches(batches)?);
+                }
                 let frame = self.ctx.execute_logical_plan(plan).await;
                 Ok(match context {
                     Some(context) => frame.map_err(|e| e.context(context))?,

@@ -24,7 +24,10 @@
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{Expr, WindowType, visit_expressions_mut};
+use datafusion::sql::sqlparser::ast::{
+    DuplicateTreatment, Expr, FunctionArguments, WindowType, visit_expressions,
+    visit_expressions_mut,
+};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use knit_sql::IdMatcher;
@@ -118,8 +121,9 @@ pub(crate) fn compose(
     let last_stage = steps.iter().map(|s| s.stage).max().unwrap_or(0);
     let mut aggregates = 0usize;
     for stage in 0..=last_stage {
-        // Aggregates: one GROUP BY per input and WHERE.
-        let mut groups: Vec<(String, Option<String>, Vec<&Step>)> = Vec::new();
+        // Aggregates: one GROUP BY per input and WHERE, and per distinct argument (see
+        // `distinct_arguments`).
+        let mut groups: Vec<AggregateGroup<'_>> = Vec::new();
         for step in steps.iter().filter(|s| s.stage == stage) {
             let Some(from) = &step.var.from else {
                 continue;
@@ -132,18 +136,35 @@ pub(crate) fn compose(
                     .as_ref()
                     .map(|f| scope.rewrite(f).to_string())
             });
-            match groups
-                .iter_mut()
-                .find(|(i, f, _)| i == from && *f == filter)
-            {
-                Some((_, _, members)) => members.push(step),
-                None => groups.push((from.clone(), filter, vec![step])),
+            let distinct = distinct_arguments(&step.var.definition.expr);
+            let fits = |g: &AggregateGroup<'_>| {
+                g.input == *from
+                    && g.filter == filter
+                    && (distinct.is_none() || g.distinct.is_none() || g.distinct == distinct)
+            };
+            match groups.iter_mut().find(|g| fits(g)) {
+                Some(group) => {
+                    group.distinct = group.distinct.take().or(distinct);
+                    group.members.push(step);
+                }
+                None => groups.push(AggregateGroup {
+                    input: from.clone(),
+                    filter,
+                    distinct,
+                    members: vec![step],
+                }),
             }
         }
         if !groups.is_empty() {
             let mut joins = Vec::new();
             let mut columns = Vec::new();
-            for (input_name, filter, members) in &groups {
+            for AggregateGroup {
+                input: input_name,
+                filter,
+                members,
+                ..
+            } in &groups
+            {
                 let input = model.input(input_name)?;
                 let rows = row_tables
                     .iter()
@@ -286,6 +307,36 @@ pub(crate) fn compose(
     let sql = format!("WITH {} {body}", ctes.join(", "));
     tracing::debug!(entity = %entity.name, %sql, "composed feature query");
     Ok(sql)
+}
+
+/// The vars of one input aggregated in one `GROUP BY`.
+struct AggregateGroup<'a> {
+    input: String,
+    filter: Option<String>,
+    /// The arguments of its `DISTINCT` aggregates, if it has any.
+    distinct: Option<String>,
+    members: Vec<&'a Step>,
+}
+
+/// The arguments of the `DISTINCT` aggregates of an expression (`count(DISTINCT x)`).
+///
+/// DataFusion computes one distinct argument per `GROUP BY` by grouping on it first;
+/// two different ones fall back to a hash set per group and entity, which on millions
+/// of entities takes many times the memory it reports to the pool. So vars with
+/// different distinct arguments aggregate in separate `GROUP BY`s.
+fn distinct_arguments(expr: &Expr) -> Option<String> {
+    let mut found = BTreeSet::new();
+    let _ = visit_expressions(expr, |e| {
+        if let Expr::Function(function) = e
+            && let FunctionArguments::List(list) = &function.args
+            && list.duplicate_treatment == Some(DuplicateTreatment::Distinct)
+        {
+            let args: Vec<String> = list.args.iter().map(ToString::to_string).collect();
+            found.insert(args.join(", "));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    (!found.is_empty()).then(|| found.into_iter().collect::<Vec<_>>().join("; "))
 }
 
 fn stage_name(n: usize) -> String {
@@ -433,4 +484,20 @@ pub(crate) fn parse_expr(sql: &str) -> Result<Expr> {
                 "composed expression does not parse ({e}); this is a bug"
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_arguments_name_each_distinct_aggregate() {
+        let args = |sql: &str| distinct_arguments(&parse_expr(sql).unwrap());
+        assert_eq!(args("count(*) + sum(x)"), None);
+        assert_eq!(args("count(DISTINCT a)").as_deref(), Some("a"));
+        assert_eq!(
+            args("count(DISTINCT CAST(ts AS DATE)) * 2 + count(DISTINCT a)").as_deref(),
+            Some("CAST(ts AS DATE); a")
+        );
+    }
 }

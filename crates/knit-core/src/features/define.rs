@@ -34,6 +34,14 @@ pub(crate) async fn create_entity_var(
     let names = model.var_names();
     let from = match &create.from {
         Some(input) => {
+            if let Ok(other) = catalog.input(&input.value)
+                && other.entity != model.entity.name
+            {
+                return Err(CoreError::invalid(format!(
+                    "{what}: input '{}' is an input of entity '{}', not of '{}'",
+                    other.name, other.entity, model.entity.name
+                )));
+            }
             let input = model
                 .input(&input.value)
                 .map_err(|e| CoreError::invalid(format!("{what}: {e}")))?;

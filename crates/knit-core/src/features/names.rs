@@ -114,8 +114,17 @@ impl Scope<'_> {
         let expr = qualified_names(expr);
         let mut found = Vec::new();
         let _ = visit_expressions(&expr, |e| {
-            if let (Some(Name::Unknown), Expr::Identifier(ident)) = (self.resolve(e), e) {
-                found.push(ident.value.clone());
+            match (self.resolve(e), e) {
+                (Some(Name::Unknown), Expr::Identifier(ident)) => found.push(ident.value.clone()),
+                // `other_entity.var`, `unknown.x`
+                (None, Expr::CompoundIdentifier(parts)) => found.push(
+                    parts
+                        .iter()
+                        .map(|p| p.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join("."),
+                ),
+                _ => {}
             }
             ControlFlow::<()>::Continue(())
         });

@@ -11,5 +11,6 @@
     clippy::print_stderr
 )]
 
+mod copy;
 mod features;
 mod slt;

@@ -6,7 +6,8 @@
 //! `knit` alone opens the REPL; `knit -f script.sql` and `knit -c "SQL"` (both
 //! repeatable; scripts run first) run statements and exit; SQL piped into `knit` runs
 //! as a script. A script stops at its first failing statement with
-//! `file:line: error: ...` on stderr and exit code 1.
+//! `file:line: error: ...` on stderr and exit code 1. `knit project run|sql DIR` runs or
+//! prints a RudderStack Profiles project ([`project`]).
 
 // The CLI is the one crate that talks to its user directly.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -16,6 +17,7 @@ mod error;
 mod exec;
 mod print;
 mod progress;
+mod project;
 mod repl;
 
 use std::io::{IsTerminal, Read};
@@ -36,8 +38,11 @@ const EXIT_INTERRUPTED: u8 = 130;
 
 /// Customer profiles with plain SQL over Parquet and CSV files, local or on S3.
 #[derive(Debug, Parser)]
-#[command(name = "knit", version)]
+#[command(name = "knit", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<TopCommand>,
+
     /// Run the statements of this SQL file (repeatable; files run before commands).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -61,6 +66,14 @@ struct Args {
     /// Print only results: no `N rows in X.XXs` lines and no progress.
     #[arg(short = 'q', long)]
     quiet: bool,
+}
+
+/// Knit's subcommands.
+#[derive(Debug, clap::Subcommand)]
+enum TopCommand {
+    /// Run or translate a RudderStack Profiles (pb) project.
+    #[command(subcommand)]
+    Project(project::ProjectCommand),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +103,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
+    if let Some(TopCommand::Project(command)) = args.command {
+        return project::run(command).await;
+    }
     let mut builder = SessionBuilder::new();
     if let Some(limit) = &args.memory_limit {
         match parse_memory_size(limit) {

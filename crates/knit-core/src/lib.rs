@@ -38,6 +38,7 @@ pub mod components;
 mod copy;
 mod error;
 pub mod features;
+pub mod functions;
 mod file_tables;
 mod memory;
 mod object_stores;

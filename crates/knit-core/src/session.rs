@@ -100,6 +100,9 @@ impl SessionBuilder {
         for (name, function) in all_table_functions(&catalog) {
             ctx.register_udtf(name, function);
         }
+        for function in crate::functions::all_scalar_functions() {
+            ctx.register_udf(function);
+        }
 
         tracing::debug!(?memory_limit, "built session");
         Ok(KnitSession { ctx, catalog })

@@ -148,6 +148,8 @@ mod tests {
             "CREATE INPUT orders FOR user FROM 'testdata/ecommerce/orders/*.parquet' \
              IDS (upper(email) AS email)",
             "CREATE INPUT crm FOR user FROM sales.contacts IDS (\"E-mail\" AS email)",
+            "CREATE INPUT refunds FOR user FROM sales.refunds LOOKUP IDS (email AS email) OCCURRED AT ts",
+            "CREATE INPUT lookup FOR user LOOKUP IDS (a AS id)",
             "DROP ENTITY user",
             "DROP INPUT IF EXISTS tracks",
             "SHOW ENTITIES",

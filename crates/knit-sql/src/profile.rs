@@ -49,7 +49,7 @@ pub enum IdMatcher {
 }
 
 /// `CREATE [OR REPLACE] INPUT name FOR entity [FROM table | FROM (query)]
-/// IDS (expr AS id_type, ...) [OCCURRED AT expr] [WHERE cond]`.
+/// [LOOKUP] IDS (expr AS id_type, ...) [OCCURRED AT expr] [WHERE cond]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateInputStatement {
     /// Replace an input of the same name.
@@ -62,6 +62,9 @@ pub struct CreateInputStatement {
     pub source: Option<InputSource>,
     /// The id expressions and their id types, in the order written.
     pub ids: Vec<InputId>,
+    /// `LOOKUP IDS`: the ids only find each row's entity in the id graph; they make no
+    /// edges (pb's inputs that are not among the id stitcher's `edge_sources`).
+    pub lookup_only: bool,
     /// When each row happened.
     pub occurred_at: Option<Expr>,
     /// Which rows count.
@@ -212,7 +215,8 @@ impl fmt::Display for CreateInputStatement {
             .iter()
             .map(|id| format!("{} AS {}", id.expr, id.id_type))
             .collect();
-        write!(f, " IDS ({})", ids.join(", "))?;
+        let lookup = if self.lookup_only { " LOOKUP" } else { "" };
+        write!(f, "{lookup} IDS ({})", ids.join(", "))?;
         if let Some(occurred_at) = &self.occurred_at {
             write!(f, " OCCURRED AT {occurred_at}")?;
         }

@@ -266,6 +266,7 @@ fn parse_create_input(
     } else {
         None
     };
+    let lookup_only = eat_words(parser, &["LOOKUP"]);
     expect_words(parser, &["IDS"])?;
     parser.expect_token(&Token::LParen)?;
     let ids = parser.parse_comma_separated(|parser| {
@@ -291,6 +292,7 @@ fn parse_create_input(
         entity,
         source,
         ids,
+        lookup_only,
         occurred_at,
         filter,
     })

@@ -30,7 +30,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use knit_sql::IdMatcher;
+use knit_sql::{IdMatcher, InputId};
 
 use super::model::{EntityModel, Step};
 use super::names::{MAIN, Scope, check_only_vars, quote_ident, quote_literal, var_column};
@@ -375,6 +375,9 @@ pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
         "SELECT *, {} FROM ({sql}) AS \"__knit_source\"",
         id_columns.join(", ")
     );
+    if input.definition.lookup_only {
+        return Ok(lookup_rows_sql(ids, &sql));
+    }
     let mut type_cases = Vec::with_capacity(ids.len());
     let mut value_cases = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
@@ -393,6 +396,26 @@ pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
         type_cases.join(" "),
         value_cases.join(" ")
     ))
+}
+
+/// The rows of a `LOOKUP IDS` input, each with the main id of its first id that the
+/// graph holds (pb's coalesce over the declared ids). Filters need not run: a value
+/// they reject is not in the graph. Rows none of whose ids are known belong to no entity.
+fn lookup_rows_sql(ids: &[InputId], sql: &str) -> String {
+    let mut joins = String::new();
+    let mut mains = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        joins.push_str(&format!(
+            " LEFT JOIN {GRAPH} AS \"__knit_g{i}\" ON \"__knit_g{i}\".other_id_type = {} \
+             AND \"__knit_g{i}\".other_id = r.\"__knit_id_{i}\"",
+            quote_literal(&id.id_type.value)
+        ));
+        mains.push(format!("\"__knit_g{i}\".\"{MAIN}\""));
+    }
+    let main = format!("coalesce({})", mains.join(", "));
+    format!(
+        "SELECT r.*, {main} AS \"{MAIN}\" FROM ({sql}) AS r{joins} WHERE {main} IS NOT NULL"
+    )
 }
 
 /// The rows of an input with one column per input var.

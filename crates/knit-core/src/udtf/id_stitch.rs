@@ -63,7 +63,14 @@ impl TableFunctionImpl for IdStitchFunc {
         };
         let plan_error = |e: crate::CoreError| DataFusionError::Plan(e.to_string());
         let entity = self.catalog.entity(&entity).map_err(plan_error)?;
-        let inputs = self.catalog.inputs_of(&entity.name).map_err(plan_error)?;
+        // `LOOKUP IDS` inputs only find their rows' entities in the graph; they add no edges.
+        let inputs: Vec<_> = self
+            .catalog
+            .inputs_of(&entity.name)
+            .map_err(plan_error)?
+            .into_iter()
+            .filter(|input| !input.definition.lookup_only)
+            .collect();
         let mut definitions = Vec::with_capacity(inputs.len());
         for input in &inputs {
             let column_types = input

@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! A pb project read from its YAML: `pb_project.yaml` and every YAML file under its
+//! `model_folders`, checked key by key. Templates are left as text here; [`crate::script`]
+//! renders them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::Value;
+
+use crate::error::{PbError, Result};
+use crate::template::Macro;
+use crate::yaml::Node;
+
+/// Where a definition came from, for errors.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The file, relative to the project.
+    pub file: String,
+    /// The key path.
+    pub key: String,
+}
+
+impl Origin {
+    fn of(node: &Node<'_>) -> Self {
+        Self {
+            file: node.file().to_string(),
+            key: node.path().to_string(),
+        }
+    }
+
+    /// An error at this place.
+    pub fn error(&self, reason: impl Into<String>) -> PbError {
+        PbError::Key {
+            file: self.file.clone(),
+            key: self.key.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// An id type filter.
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    pub include: bool,
+    pub regex: bool,
+    pub value: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct IdType {
+    pub filters: Vec<Filter>,
+    pub extends: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Entity {
+    pub name: String,
+    pub id_types: Vec<String>,
+    /// `models/<name>` of its id stitcher, if it names one.
+    pub stitcher: Option<String>,
+    pub main_id: Option<String>,
+    /// `using_ids`: id type and view name.
+    pub views: Vec<(String, Option<String>)>,
+    pub origin: Origin,
+}
+
+/// Where an input's rows come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A warehouse table or view, `schema.table`.
+    Table(String),
+    /// `csv:` in the project, whose cells pb pastes into SQL.
+    Csv(PathBuf),
+    /// `s3:` a file on S3.
+    S3(String),
+    /// A `sql_template` model.
+    Model(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InputId {
+    pub select: String,
+    pub id_type: String,
+    pub entity: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Input {
+    pub name: String,
+    pub source: Source,
+    pub occurred_at: Option<String>,
+    pub ids: Vec<InputId>,
+    pub filter: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Window {
+    pub partition_by: Vec<String>,
+    pub order_by: Vec<String>,
+    pub frame: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VarKind {
+    Entity,
+    Input,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Var {
+    pub kind: VarKind,
+    pub entity: String,
+    pub name: String,
+    pub select: String,
+    /// The input name of `from: inputs/x`.
+    pub from: Option<String>,
+    pub filter: Option<String>,
+    pub default: Option<String>,
+    pub window: Option<Window>,
+    pub hidden: bool,
+    pub description: Option<String>,
+    pub data_type: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Stitcher {
+    pub name: String,
+    pub entity: String,
+    /// Input (or sql_template model) names.
+    pub edge_sources: Vec<String>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Cohort {
+    pub name: String,
+    pub entity: String,
+    pub extends: Option<String>,
+    /// `(include, condition)` in order.
+    pub steps: Vec<(bool, String)>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FeatureTable {
+    pub name: String,
+    pub entity: String,
+    pub features: Vec<String>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SqlModel {
+    pub name: String,
+    pub sql: String,
+    pub origin: Origin,
+}
+
+/// Everything a project defines.
+#[derive(Debug, Default)]
+pub struct Project {
+    pub(crate) dir: PathBuf,
+    pub(crate) id_types: BTreeMap<String, IdType>,
+    pub(crate) entities: Vec<Entity>,
+    pub(crate) inputs: Vec<Input>,
+    pub(crate) vars: Vec<Var>,
+    pub(crate) stitchers: Vec<Stitcher>,
+    pub(crate) cohorts: Vec<Cohort>,
+    pub(crate) feature_tables: Vec<FeatureTable>,
+    pub(crate) sql_models: Vec<SqlModel>,
+    pub(crate) macros: BTreeMap<String, Macro>,
+}
+
+/// Keys of pb_project.yaml that describe the warehouse, the schedule or documentation,
+/// none of which changes what Knit computes.
+const PROJECT_IGNORED: &[&str] = &[
+    "name",
+    "schema_version",
+    "connection",
+    "available_tags",
+    "retention_period",
+    "compatibility_version",
+    "python_requirements",
+    "include_untimed",
+    "profile",
+];
+
+impl Project {
+    /// Reads the project in `dir`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let mut project = Self {
+            dir: dir.to_path_buf(),
+            ..Self::default()
+        };
+        let file = "pb_project.yaml";
+        let value = read_yaml(dir, file)?;
+        let root = Node::root(&value, file);
+        root.only_keys(
+            &[
+                "model_folders",
+                "entities",
+                "id_types",
+                "inputs",
+                "models",
+                "var_groups",
+                "macros",
+                "packages",
+            ],
+            PROJECT_IGNORED,
+        )?;
+        if let Some(packages) = root.get("packages")
+            && !packages.items()?.is_empty()
+        {
+            return Err(packages.error(
+                "packages (imported projects) are not supported; copy their models into this project",
+            ));
+        }
+        for node in root.items_of("id_types")? {
+            project.read_id_type(&node)?;
+        }
+        for node in root.items_of("entities")? {
+            project.read_entity(&node)?;
+        }
+        project.read_models_file(&root)?;
+        let folders = root
+            .items_of("model_folders")?
+            .iter()
+            .map(|n| n.text())
+            .collect::<Result<Vec<_>>>()?;
+        for folder in folders {
+            let mut files = Vec::new();
+            collect_yaml(&dir.join(&folder), &mut files)?;
+            files.sort();
+            for path in files {
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                let value = read_yaml(dir, &relative)?;
+                let root = Node::root(&value, &relative);
+                root.only_keys(
+                    &["inputs", "models", "var_groups", "macros"],
+                    &["optimizations", "packages"],
+                )?;
+                project.read_models_file(&root)?;
+            }
+        }
+        Ok(project)
+    }
+
+    fn read_models_file(&mut self, root: &Node<'_>) -> Result<()> {
+        for node in root.items_of("macros")? {
+            node.only_keys(&["name", "inputs", "value"], &["description"])?;
+            let name = node.require("name")?.text()?;
+            let inputs = node
+                .items_of("inputs")?
+                .iter()
+                .map(|n| n.text())
+                .collect::<Result<Vec<_>>>()?;
+            let value = node.require("value")?.text()?;
+            self.macros.insert(name, Macro { inputs, value });
+        }
+        for node in root.items_of("inputs")? {
+            self.read_input(&node)?;
+        }
+        for node in root.items_of("models")? {
+            self.read_model(&node)?;
+        }
+        for group in root.items_of("var_groups")? {
+            group.only_keys(&["name", "entity_key", "vars"], &["description", "tags"])?;
+            let entity = group.require("entity_key")?.text()?.to_lowercase();
+            for item in group.require("vars")?.items()? {
+                item.only_keys(&["entity_var", "input_var"], &[])?;
+                if let Some(var) = item.get("entity_var") {
+                    self.vars.push(read_var(&var, VarKind::Entity, &entity)?);
+                }
+                if let Some(var) = item.get("input_var") {
+                    self.vars.push(read_var(&var, VarKind::Input, &entity)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_id_type(&mut self, node: &Node<'_>) -> Result<()> {
+        node.only_keys(&["name", "filters", "extends"], &["description"])?;
+        let name = node.require("name")?.text()?;
+        let mut filters = Vec::new();
+        for filter in node.items_of("filters")? {
+            filter.only_keys(&["type", "value", "regex"], &[])?;
+            let kind = filter.require("type")?;
+            let include = match kind.text()?.as_str() {
+                "include" => true,
+                "exclude" => false,
+                other => {
+                    return Err(kind.error(format!(
+                        "filter type '{other}' is not supported; use include or exclude"
+                    )));
+                }
+            };
+            let (regex, value) = match (filter.get("regex"), filter.get("value")) {
+                (Some(r), None) => (true, r.text()?),
+                (None, Some(v)) => (false, v.text()?),
+                _ => return Err(filter.error("a filter needs exactly one of value or regex")),
+            };
+            filters.push(Filter {
+                include,
+                regex,
+                value,
+            });
+        }
+        let extends = node.text_of("extends")?;
+        self.id_types.insert(
+            name,
+            IdType {
+                filters,
+                extends,
+                origin: Origin::of(node),
+            },
+        );
+        Ok(())
+    }
+
+    fn read_entity(&mut self, node: &Node<'_>) -> Result<()> {
+        node.only_keys(
+            &[
+                "name",
+                "id_types",
+                "id_stitcher",
+                "id_column_name",
+                "feature_views",
+            ],
+            &["description", "serve_traits", "default_id_type"],
+        )?;
+        let name = node.require("name")?.text()?.to_lowercase();
+        let id_types = node
+            .items_of("id_types")?
+            .iter()
+            .map(|n| n.text())
+            .collect::<Result<Vec<_>>>()?;
+        let stitcher = match node.get("id_stitcher") {
+            Some(n) => Some(model_path(&n, "models")?),
+            None => None,
+        };
+        let mut views = Vec::new();
+        if let Some(feature_views) = node.get("feature_views") {
+            feature_views.only_keys(&["using_ids"], &[])?;
+            for view in feature_views.items_of("using_ids")? {
+                view.only_keys(&["id", "name"], &[])?;
+                views.push((view.require("id")?.text()?, view.text_of("name")?));
+            }
+        }
+        self.entities.push(Entity {
+            name,
+            id_types,
+            stitcher,
+            main_id: node.text_of("id_column_name")?,
+            views,
+            origin: Origin::of(node),
+        });
+        Ok(())
+    }
+
+    fn read_input(&mut self, node: &Node<'_>) -> Result<()> {
+        node.only_keys(&["name", "app_defaults", "where"], &["contract", "description"])?;
+        let name = node.require("name")?.text()?.to_lowercase();
+        let defaults = node.require("app_defaults")?;
+        defaults.only_keys(
+            &[
+                "table",
+                "view",
+                "csv",
+                "s3",
+                "occurred_at_col",
+                "ids",
+                "where",
+            ],
+            &["row_identifier", "description"],
+        )?;
+        let sources: Vec<Source> = [
+            defaults.text_of("table")?.map(Source::Table),
+            defaults.text_of("view")?.map(Source::Table),
+            defaults
+                .text_of("csv")?
+                .map(|p| Source::Csv(self.dir.join(p))),
+            defaults.text_of("s3")?.map(Source::S3),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let [source] = <[Source; 1]>::try_from(sources).map_err(|_| {
+            defaults.error("an input needs exactly one of table, view, csv or s3")
+        })?;
+        let ids = read_ids(&defaults)?;
+        let filter = match (node.text_of("where")?, defaults.text_of("where")?) {
+            (Some(w), None) | (None, Some(w)) => Some(w),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(node.error("where is given twice (under the input and app_defaults)"));
+            }
+        };
+        self.inputs.push(Input {
+            name,
+            source,
+            occurred_at: defaults.text_of("occurred_at_col")?,
+            ids,
+            filter,
+            origin: Origin::of(node),
+        });
+        Ok(())
+    }
+
+    fn read_model(&mut self, node: &Node<'_>) -> Result<()> {
+        node.only_keys(&["name", "model_type", "model_spec"], &["description"])?;
+        let name = node.require("name")?.text()?.to_lowercase();
+        let kind = node.require("model_type")?;
+        let spec = node.require("model_spec")?;
+        let origin = Origin::of(node);
+        let ignored = &["materialization", "description", "validity_time", "tags"];
+        match kind.text()?.as_str() {
+            "id_stitcher" => {
+                spec.only_keys(&["entity_key", "edge_sources"], ignored)?;
+                let mut edge_sources = Vec::new();
+                for source in spec.require("edge_sources")?.items()? {
+                    source.only_keys(&["from"], &[])?;
+                    edge_sources.push(source_name(&source.require("from")?)?);
+                }
+                self.stitchers.push(Stitcher {
+                    name,
+                    entity: spec.require("entity_key")?.text()?.to_lowercase(),
+                    edge_sources,
+                    origin,
+                });
+            }
+            "entity_cohort" => {
+                spec.only_keys(&["extends", "filter_pipeline", "entity_key"], ignored)?;
+                let extends_node = spec.require("extends")?;
+                let extends = extends_node.text()?;
+                let (entity, parent) = match extends.split_once('/') {
+                    Some(("models", parent)) => (None, Some(parent.to_lowercase())),
+                    Some((entity, "all")) => (Some(entity.to_lowercase()), None),
+                    _ => {
+                        return Err(extends_node.error(format!(
+                            "'{extends}' is neither <entity>/all nor models/<cohort>"
+                        )));
+                    }
+                };
+                let entity = match (entity, spec.text_of("entity_key")?) {
+                    (Some(e), _) => e,
+                    (None, Some(e)) => e.to_lowercase(),
+                    // Filled in from the parent cohort once every model is read.
+                    (None, None) => String::new(),
+                };
+                let mut steps = Vec::new();
+                for step in spec.items_of("filter_pipeline")? {
+                    step.only_keys(&["type", "value"], &["description"])?;
+                    let kind = step.require("type")?;
+                    let include = match kind.text()?.as_str() {
+                        "include" => true,
+                        "exclude" => false,
+                        other => {
+                            return Err(kind.error(format!(
+                                "filter type '{other}' is not supported; use include or exclude"
+                            )));
+                        }
+                    };
+                    steps.push((include, step.require("value")?.text()?));
+                }
+                self.cohorts.push(Cohort {
+                    name,
+                    entity,
+                    extends: parent,
+                    steps,
+                    origin,
+                });
+            }
+            "feature_table_model" => {
+                spec.only_keys(&["entity_key", "features"], ignored)?;
+                let features = spec
+                    .require("features")?
+                    .items()?
+                    .iter()
+                    .map(|n| Ok(last_segment(&n.text()?)))
+                    .collect::<Result<Vec<_>>>()?;
+                self.feature_tables.push(FeatureTable {
+                    name,
+                    entity: spec.require("entity_key")?.text()?.to_lowercase(),
+                    features,
+                    origin,
+                });
+            }
+            "sql_template" => {
+                spec.only_keys(&["single_sql", "occurred_at_col", "ids"], ignored)?;
+                let sql = spec.require("single_sql")?.text()?;
+                let ids = read_ids(&spec)?;
+                if !ids.is_empty() {
+                    self.inputs.push(Input {
+                        name: name.clone(),
+                        source: Source::Model(name.clone()),
+                        occurred_at: spec.text_of("occurred_at_col")?,
+                        ids,
+                        filter: None,
+                        origin: origin.clone(),
+                    });
+                }
+                self.sql_models.push(SqlModel { name, sql, origin });
+            }
+            other => {
+                return Err(kind.error(format!(
+                    "model type '{other}' is not supported; Knit runs id_stitcher, \
+                     feature_table_model, entity_cohort and sql_template (single_sql) models"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_ids(node: &Node<'_>) -> Result<Vec<InputId>> {
+    let mut ids = Vec::new();
+    for id in node.items_of("ids")? {
+        id.only_keys(&["select", "type", "entity", "to_default_stitcher"], &[])?;
+        ids.push(InputId {
+            select: id.require("select")?.text()?,
+            id_type: id.require("type")?.text()?,
+            entity: id.require("entity")?.text()?.to_lowercase(),
+        });
+    }
+    Ok(ids)
+}
+
+fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
+    node.only_keys(
+        &[
+            "name",
+            "select",
+            "from",
+            "where",
+            "default_value",
+            "window",
+            "is_feature",
+            "description",
+            "column_data_type",
+        ],
+        &["tags"],
+    )?;
+    let from = match node.get("from") {
+        Some(n) => Some(source_name(&n)?),
+        None => None,
+    };
+    if kind == VarKind::Input && from.is_none() {
+        return Err(node.error("an input_var needs from: inputs/<input>"));
+    }
+    let window = match node.get("window") {
+        Some(w) => {
+            w.only_keys(&["partition_by", "order_by", "frame_clause"], &[])?;
+            let list = |key: &str| -> Result<Vec<String>> {
+                w.items_of(key)?.iter().map(|n| n.text()).collect()
+            };
+            Some(Window {
+                partition_by: list("partition_by")?,
+                order_by: list("order_by")?,
+                frame: w.text_of("frame_clause")?,
+            })
+        }
+        None => None,
+    };
+    let hidden = match node.get("is_feature") {
+        Some(n) => !n.boolean()?,
+        None => false,
+    };
+    Ok(Var {
+        kind,
+        entity: entity.to_string(),
+        name: node.require("name")?.text()?.to_lowercase(),
+        select: node.require("select")?.text()?,
+        from,
+        filter: node.text_of("where")?,
+        default: node.text_of("default_value")?,
+        window,
+        hidden,
+        description: node.text_of("description")?,
+        data_type: node.text_of("column_data_type")?,
+        origin: Origin::of(node),
+    })
+}
+
+/// The name in `inputs/<name>` or `models/<name>`.
+fn source_name(node: &Node<'_>) -> Result<String> {
+    let text = node.text()?;
+    match text.split_once('/') {
+        Some(("inputs" | "models", name)) if !name.is_empty() => Ok(name.to_lowercase()),
+        _ => Err(node.error(format!(
+            "'{text}' is neither inputs/<input> nor models/<model>"
+        ))),
+    }
+}
+
+/// The name in `models/<name>`.
+fn model_path(node: &Node<'_>, folder: &str) -> Result<String> {
+    let text = node.text()?;
+    match text.split_once('/') {
+        Some((f, name)) if f == folder && !name.is_empty() => Ok(name.to_lowercase()),
+        _ => Err(node.error(format!("'{text}' is not {folder}/<name>"))),
+    }
+}
+
+fn last_segment(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_lowercase()
+}
+
+fn read_yaml(dir: &Path, file: &str) -> Result<Value> {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).map_err(|source| PbError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    serde_yaml::from_str(&text).map_err(|source| PbError::Yaml {
+        file: file.to_string(),
+        source,
+    })
+}
+
+fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|source| PbError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let path = entry
+            .map_err(|source| PbError::Read {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
+        if path.is_dir() {
+            collect_yaml(&path, files)?;
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml")
+        {
+            files.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! The files behind a project's warehouse tables, and the SQL that reads them.
+//!
+//! `schema.table` is `TABLES/schema/table.parquet` (or `.csv`), else `TABLES/table.*`.
+//! A CSV table is read with the column types a warehouse loader gives it: those of a
+//! `table.types.yaml` sidecar (`column: postgres_type`), `timestamptz` for columns named
+//! `timestamp` or ending in `_timestamp`, `_at` or `_ts`, and text for the rest, with
+//! column names in lower case. Parquet files carry their own types.
+//!
+//! A `csv:` input is different: pb pastes each cell into SQL as a literal (`'a@b.com'`,
+//! `NULL`, `1`), so its rows become a `VALUES` list.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{PbError, Result};
+use crate::project::Origin;
+use crate::template::quote_ident;
+
+/// The statement that registers a warehouse table, and the name queries use for it.
+pub(crate) struct TableSql {
+    pub name: String,
+    pub create: String,
+}
+
+/// Resolves `schema.table` under `tables` and writes its `CREATE EXTERNAL TABLE`.
+pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Result<TableSql> {
+    let lower = table.to_lowercase();
+    let (schema, name) = match lower.split_once('.') {
+        Some((schema, name)) => (Some(schema), name),
+        None => (None, lower.as_str()),
+    };
+    let mut candidates = Vec::new();
+    for base in [schema.map(|s| tables.join(s)), Some(tables.to_path_buf())]
+        .into_iter()
+        .flatten()
+    {
+        for extension in ["parquet", "csv"] {
+            candidates.push(base.join(format!("{name}.{extension}")));
+        }
+        // A folder of Parquet files.
+        candidates.push(base.join(name));
+    }
+    let path = candidates.iter().find(|p| p.exists()).ok_or_else(|| {
+        origin.error(format!(
+            "table '{table}' not found: looked for {}; pass the folder of the tables with --tables",
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let qualified = match schema {
+        Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(name)),
+        None => quote_ident(name),
+    };
+    let location = quote_literal(&path.display().to_string());
+    let create = if path.extension().is_some_and(|e| e == "csv") {
+        let columns = csv_columns(path, origin)?;
+        format!(
+            "CREATE EXTERNAL TABLE {qualified} ({}) STORED AS CSV LOCATION {location} \
+             OPTIONS ('format.has_header' 'true')",
+            columns.join(", ")
+        )
+    } else {
+        format!("CREATE EXTERNAL TABLE {qualified} STORED AS PARQUET LOCATION {location}")
+    };
+    Ok(TableSql {
+        name: qualified,
+        create,
+    })
+}
+
+/// `name TYPE` for each column of a CSV table.
+fn csv_columns(path: &Path, origin: &Origin) -> Result<Vec<String>> {
+    let text = read(path)?;
+    let header = text.lines().next().unwrap_or_default();
+    let sidecar = path.with_extension("types.yaml");
+    let types: Vec<(String, String)> = if sidecar.exists() {
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(&read(&sidecar)?).map_err(|source| PbError::Yaml {
+                file: sidecar.display().to_string(),
+                source,
+            })?;
+        value
+            .as_mapping()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str()?.to_lowercase(), v.as_str()?.to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut columns = Vec::new();
+    for name in parse_csv_line(header) {
+        let name = name.unwrap_or_default().to_lowercase();
+        let sql_type = match types.iter().find(|(c, _)| *c == name) {
+            Some((_, t)) => postgres_type(t).ok_or_else(|| {
+                origin.error(format!(
+                    "{}: type '{t}' of column '{name}' is not supported",
+                    sidecar.display()
+                ))
+            })?,
+            None if name == "timestamp"
+                || name.ends_with("_timestamp")
+                || name.ends_with("_at")
+                || name.ends_with("_ts") =>
+            {
+                "TIMESTAMP WITH TIME ZONE".to_string()
+            }
+            None => "VARCHAR".to_string(),
+        };
+        columns.push(format!("{} {sql_type}", quote_ident(&name)));
+    }
+    Ok(columns)
+}
+
+/// The DataFusion type of a PostgreSQL column type.
+fn postgres_type(pg: &str) -> Option<String> {
+    let pg = pg.trim().to_lowercase();
+    if let Some(args) = pg
+        .strip_prefix("numeric")
+        .or_else(|| pg.strip_prefix("decimal"))
+    {
+        let args = args.trim();
+        return Some(if args.is_empty() {
+            "DOUBLE".to_string()
+        } else {
+            format!("DECIMAL{args}")
+        });
+    }
+    Some(
+        match pg.as_str() {
+            "text" | "varchar" | "character varying" | "char" | "character" => "VARCHAR",
+            "integer" | "int" | "int4" => "INT",
+            "bigint" | "int8" => "BIGINT",
+            "smallint" | "int2" => "SMALLINT",
+            "double precision" | "float8" | "float" => "DOUBLE",
+            "real" | "float4" => "REAL",
+            "boolean" | "bool" => "BOOLEAN",
+            "date" => "DATE",
+            "timestamp" | "timestamp without time zone" => "TIMESTAMP",
+            "timestamptz" | "timestamp with time zone" => "TIMESTAMP WITH TIME ZONE",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// A `csv:` input's rows as `(SELECT * FROM (VALUES ...) AS t(columns))`, each cell
+/// pasted as SQL text as pb does.
+pub(crate) fn pasted_csv(path: &PathBuf, origin: &Origin) -> Result<String> {
+    let text = read(path)?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<String> = parse_csv_line(lines.next().unwrap_or_default())
+        .into_iter()
+        .map(|c| quote_ident(&c.unwrap_or_default().to_lowercase()))
+        .collect();
+    let mut rows = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let cells: Vec<String> = parse_csv_line(line)
+            .into_iter()
+            .map(|c| match c {
+                Some(c) if !c.trim().is_empty() => c,
+                _ => "NULL".to_string(),
+            })
+            .collect();
+        if cells.len() != header.len() {
+            return Err(origin.error(format!(
+                "{}: row {} has {} cells, the header {}",
+                path.display(),
+                n + 2,
+                cells.len(),
+                header.len()
+            )));
+        }
+        rows.push(format!("({})", cells.join(", ")));
+    }
+    if rows.is_empty() {
+        return Err(origin.error(format!(
+            "{}: no rows; pb cannot paste an empty csv input either",
+            path.display()
+        )));
+    }
+    Ok(format!(
+        "(SELECT * FROM (VALUES {}) AS t({}))",
+        rows.join(", "),
+        header.join(", ")
+    ))
+}
+
+/// The cells of one CSV line (double quotes quote; `None` for an empty unquoted cell).
+fn parse_csv_line(line: &str) -> Vec<Option<String>> {
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut was_quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            '"' => {
+                quoted = !quoted;
+                was_quoted = true;
+            }
+            ',' if !quoted => {
+                cells.push(finish(&mut cell, was_quoted));
+                was_quoted = false;
+            }
+            _ => cell.push(c),
+        }
+    }
+    cells.push(finish(&mut cell, was_quoted));
+    cells
+}
+
+fn finish(cell: &mut String, was_quoted: bool) -> Option<String> {
+    let text = std::mem::take(cell);
+    (was_quoted || !text.is_empty()).then_some(text)
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| PbError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A SQL string literal.
+pub(crate) fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}

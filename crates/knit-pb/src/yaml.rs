@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! A YAML value together with where it sits (file and key path), so that every error
+//! about a project can say which key is wrong.
+
+use serde_yaml::Value;
+
+use crate::error::{PbError, Result};
+
+/// A value of a project file and its key path.
+#[derive(Debug, Clone)]
+pub(crate) struct Node<'a> {
+    value: &'a Value,
+    file: &'a str,
+    path: String,
+}
+
+impl<'a> Node<'a> {
+    /// The root of a file.
+    pub(crate) fn root(value: &'a Value, file: &'a str) -> Self {
+        Self {
+            value,
+            file,
+            path: String::new(),
+        }
+    }
+
+    /// The file it is in.
+    pub(crate) fn file(&self) -> &'a str {
+        self.file
+    }
+
+    /// Its key path (empty at the root).
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// An error about this key.
+    pub(crate) fn error(&self, reason: impl Into<String>) -> PbError {
+        PbError::Key {
+            file: self.file.to_string(),
+            key: if self.path.is_empty() {
+                "(top level)".to_string()
+            } else {
+                self.path.clone()
+            },
+            reason: reason.into(),
+        }
+    }
+
+    fn child(&self, key: &str, value: &'a Value) -> Self {
+        let path = if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        };
+        Self {
+            value,
+            file: self.file,
+            path,
+        }
+    }
+
+    /// The value of `key`, if this is a mapping that has it (a null value counts as absent).
+    pub(crate) fn get(&self, key: &str) -> Option<Self> {
+        self.value
+            .as_mapping()?
+            .get(key)
+            .filter(|v| !v.is_null())
+            .map(|v| self.child(key, v))
+    }
+
+    /// The value of `key`, which must be there.
+    pub(crate) fn require(&self, key: &str) -> Result<Self> {
+        self.get(key).ok_or_else(|| {
+            self.child(key, self.value)
+                .error("missing; this key is required")
+        })
+    }
+
+    /// A scalar as text: strings as written, numbers and booleans as YAML prints them.
+    pub(crate) fn text(&self) -> Result<String> {
+        match self.value {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(self.error("expected a single value (text or a number)")),
+        }
+    }
+
+    /// The text of `key`, if present.
+    pub(crate) fn text_of(&self, key: &str) -> Result<Option<String>> {
+        self.get(key).map(|n| n.text()).transpose()
+    }
+
+    /// A boolean.
+    pub(crate) fn boolean(&self) -> Result<bool> {
+        match self.value {
+            Value::Bool(b) => Ok(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+            _ => Err(self.error("expected true or false")),
+        }
+    }
+
+    /// The items of a list (a missing key is an empty list at the caller).
+    pub(crate) fn items(&self) -> Result<Vec<Self>> {
+        let sequence = self
+            .value
+            .as_sequence()
+            .ok_or_else(|| self.error("expected a list"))?;
+        Ok(sequence
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Self {
+                value: v,
+                file: self.file,
+                path: format!("{}[{i}]", self.path),
+            })
+            .collect())
+    }
+
+    /// The items of the list under `key`; none when the key is absent.
+    pub(crate) fn items_of(&self, key: &str) -> Result<Vec<Self>> {
+        match self.get(key) {
+            Some(node) => node.items(),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Checks that a mapping has only keys Knit reads (`known`) or knowingly ignores
+    /// (`ignored`: documentation, warehouse settings); any other key is an error, so that
+    /// nothing a project asks for is silently dropped.
+    pub(crate) fn only_keys(&self, known: &[&str], ignored: &[&str]) -> Result<()> {
+        let mapping = self
+            .value
+            .as_mapping()
+            .ok_or_else(|| self.error("expected a mapping of keys to values"))?;
+        for key in mapping.keys() {
+            let Some(key) = key.as_str() else {
+                return Err(self.error("keys must be text"));
+            };
+            if !known.contains(&key) && !ignored.contains(&key) {
+                return Err(self.child(key, self.value).error(format!(
+                    "Knit does not support this key yet (supported here: {}); \
+                     remove it or ask for support",
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}

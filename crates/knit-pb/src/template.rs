@@ -80,6 +80,14 @@ fn render_into(
             "macros expand more than {MAX_DEPTH} levels deep; does a macro call itself?"
         ));
     }
+    let expanded;
+    let text = match expand_with_blocks(text, names, inputs, out, depth)? {
+        Some(t) => {
+            expanded = t;
+            expanded.as_str()
+        }
+        None => text,
+    };
     if let Some(start) = text.find("{%") {
         let end = text[start..].find("%}").map_or(text.len(), |e| start + e + 2);
         return Err(format!(
@@ -101,6 +109,43 @@ fn render_into(
     }
     result.push_str(rest);
     Ok(result)
+}
+
+/// `text` with each `{% with name = expr %}body{% endwith %}` replaced by its body, in
+/// which `{{ name }}` stands for the value of `expr` (pb's idiom for `this.DeRef`);
+/// `None` when there is no such block.
+fn expand_with_blocks(
+    text: &str,
+    names: &Names,
+    inputs: &dyn Fn(&str) -> Option<String>,
+    out: &mut Rendered,
+    depth: usize,
+) -> Result<Option<String>, String> {
+    let pattern = regex::Regex::new(
+        r"(?s)\{%-?\s*with\s+(\w+)\s*=\s*(.*?)\s*-?%\}(.*?)\{%-?\s*endwith\s*-?%\}",
+    )
+    .map_err(|e| e.to_string())?;
+    if !pattern.is_match(text) {
+        return Ok(None);
+    }
+    let mut result = String::with_capacity(text.len());
+    let mut last = 0;
+    for captures in pattern.captures_iter(text) {
+        let (Some(all), Some(name), Some(expr), Some(body)) = (
+            captures.get(0),
+            captures.get(1),
+            captures.get(2),
+            captures.get(3),
+        ) else {
+            continue;
+        };
+        result.push_str(&text[last..all.start()]);
+        let value = evaluate(expr.as_str(), names, inputs, out, depth)?;
+        result.push_str(&replace_parameter(body.as_str(), name.as_str(), &value));
+        last = all.end();
+    }
+    result.push_str(&text[last..]);
+    Ok(Some(result))
 }
 
 /// The offset of the `}}` that closes a template, skipping quoted text (macro arguments
@@ -424,6 +469,13 @@ mod tests {
             "select * from sample.tbl_c"
         );
         assert_eq!(run("no templates").unwrap().sql, "no templates");
+        assert_eq!(
+            run("{% with t = this.DeRef(\"inputs/tbl_c\") %} from {{ t }} {% endwith %}")
+                .unwrap()
+                .sql
+                .trim(),
+            "from sample.tbl_c"
+        );
     }
 
     #[test]

@@ -179,10 +179,7 @@ async fn execute(session: &KnitSession, statement: &ScriptStatement) -> Result<u
         }
     };
     let frame = session.sql(&statement.sql).await.map_err(describe)?;
-    let batches = frame
-        .collect()
-        .await
-        .map_err(|e| describe(e.into()))?;
+    let batches = frame.collect().await.map_err(|e| describe(e.into()))?;
     Ok(batches
         .iter()
         .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())

@@ -369,7 +369,10 @@ impl Project {
     }
 
     fn read_input(&mut self, node: &Node<'_>) -> Result<()> {
-        node.only_keys(&["name", "app_defaults", "where"], &["contract", "description"])?;
+        node.only_keys(
+            &["name", "app_defaults", "where"],
+            &["contract", "description"],
+        )?;
         let name = node.require("name")?.text()?.to_lowercase();
         let defaults = node.require("app_defaults")?;
         defaults.only_keys(
@@ -395,9 +398,8 @@ impl Project {
         .into_iter()
         .flatten()
         .collect();
-        let [source] = <[Source; 1]>::try_from(sources).map_err(|_| {
-            defaults.error("an input needs exactly one of table, view, csv or s3")
-        })?;
+        let [source] = <[Source; 1]>::try_from(sources)
+            .map_err(|_| defaults.error("an input needs exactly one of table, view, csv or s3"))?;
         let ids = read_ids(&defaults)?;
         let filter = match (node.text_of("where")?, defaults.text_of("where")?) {
             (Some(w), None) | (None, Some(w)) => Some(w),
@@ -642,10 +644,7 @@ fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
             .path();
         if path.is_dir() {
             collect_yaml(&path, files)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             files.push(path);
         }
     }

@@ -213,7 +213,7 @@ impl<'a> Writer<'a> {
             let mut current = Some(name.clone());
             let mut seen = BTreeSet::new();
             // A type that extends another has the other's filters first.
-            let mut chain = Vec::new();
+            let mut chain: Vec<&crate::project::IdType> = Vec::new();
             while let Some(type_name) = current {
                 if !seen.insert(type_name.clone()) {
                     return Err(entity.origin.error(format!(
@@ -221,9 +221,13 @@ impl<'a> Writer<'a> {
                     )));
                 }
                 let definition = self.project.id_types.get(&type_name).ok_or_else(|| {
-                    entity.origin.error(format!(
+                    let reason = format!(
                         "id type '{type_name}' is not declared under id_types in pb_project.yaml"
-                    ))
+                    );
+                    match chain.last() {
+                        Some(child) => child.origin.error(format!("extends: {reason}")),
+                        None => entity.origin.error(format!("id_types: {reason}")),
+                    }
                 })?;
                 chain.push(definition);
                 current = definition.extends.clone();
@@ -238,7 +242,6 @@ impl<'a> Writer<'a> {
                     });
                 }
             }
-            let _ = &chain.first().map(|d| &d.origin);
             types.push(
                 std::iter::once(quote_ident(name))
                     .chain(filters)
@@ -318,10 +321,8 @@ impl<'a> Writer<'a> {
             } else {
                 input.name.clone()
             };
-            self.knit_inputs.insert(
-                (input.name.clone(), entity.name.clone()),
-                knit_name.clone(),
-            );
+            self.knit_inputs
+                .insert((input.name.clone(), entity.name.clone()), knit_name.clone());
             let mut id_sql = Vec::new();
             for id in ids {
                 let select = self.render(&id.select, None, &input.origin, "ids")?.sql;
@@ -363,7 +364,10 @@ impl<'a> Writer<'a> {
     /// pb keeps the rows that occurred in the run's window, and those without a time.
     fn time_filter(&self, input: &Input) -> Option<String> {
         let column = quote_ident(&input.occurred_at.as_ref()?.to_lowercase());
-        let end = format!("CAST({} AS TIMESTAMP)", quote_literal(&self.options.end_time));
+        let end = format!(
+            "CAST({} AS TIMESTAMP)",
+            quote_literal(&self.options.end_time)
+        );
         let at = format!("CAST({column} AS TIMESTAMP)");
         Some(match &self.options.begin_time {
             Some(begin) => format!(
@@ -393,6 +397,18 @@ impl<'a> Writer<'a> {
             }
             graph.push((key.clone(), references, &var.origin));
             statements.insert(key, (sql, var.origin.clone()));
+        }
+        for (key, references, origin) in &graph {
+            if let Some(unknown) = references.iter().find(|r| !statements.contains_key(*r)) {
+                let name = unknown
+                    .trim_start_matches("entity ")
+                    .trim_start_matches("input ");
+                return Err(origin.error(format!(
+                    "{} reads {name}, which no var_groups entry defines",
+                    key.trim_start_matches("entity ")
+                        .trim_start_matches("input ")
+                )));
+            }
         }
         for key in dependency_order(graph)? {
             if let Some((sql, origin)) = statements.remove(&key) {
@@ -562,7 +578,13 @@ impl<'a> Writer<'a> {
         let order = dependency_order(
             cohorts
                 .iter()
-                .map(|c| (c.name.clone(), c.extends.iter().cloned().collect(), &c.origin))
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.extends.iter().cloned().collect(),
+                        &c.origin,
+                    )
+                })
                 .collect(),
         )?;
         let mut entities: BTreeMap<String, String> = BTreeMap::new();
@@ -575,11 +597,13 @@ impl<'a> Writer<'a> {
                     .map(|c| c.origin.clone());
                 return Err(origin
                     .map(|o| o.error(format!("extends: no entity_cohort model named '{name}'")))
-                    .unwrap_or_else(|| Origin {
-                        file: "pb_project.yaml".into(),
-                        key: name.clone(),
-                    }
-                    .error("unknown cohort")));
+                    .unwrap_or_else(|| {
+                        Origin {
+                            file: "pb_project.yaml".into(),
+                            key: name.clone(),
+                        }
+                        .error("unknown cohort")
+                    }));
             };
             let entity = match &cohort.extends {
                 Some(parent) => entities.get(parent).cloned().unwrap_or_default(),
@@ -670,10 +694,7 @@ impl<'a> Writer<'a> {
                 .unwrap_or_else(|| format!("{}_feature_view_with_{id}", entity.name));
             self.copy(
                 &output,
-                format!(
-                    "SELECT * FROM feature_view({name}, {})",
-                    quote_literal(id)
-                ),
+                format!("SELECT * FROM feature_view({name}, {})", quote_literal(id)),
                 &origin,
             );
         }
@@ -804,7 +825,10 @@ fn ordered_aggregate(select: &str, order: &[String]) -> Option<String> {
     if order.is_empty() {
         return Some(format!("{function}({argument})"));
     }
-    Some(format!("{function}({argument} ORDER BY {})", order.join(", ")))
+    Some(format!(
+        "{function}({argument} ORDER BY {})",
+        order.join(", ")
+    ))
 }
 
 /// A pattern that Knit anchors whole (`^(?:p)$`) and that matches what pb's

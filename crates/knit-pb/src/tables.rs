@@ -12,7 +12,7 @@
 //! A `csv:` input is different: pb pastes each cell into SQL as a literal (`'a@b.com'`,
 //! `NULL`, `1`), so its rows become a `VALUES` list.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{PbError, Result};
 use crate::project::Origin;
@@ -155,7 +155,7 @@ fn postgres_type(pg: &str) -> Option<String> {
 
 /// A `csv:` input's rows as `(SELECT * FROM (VALUES ...) AS t(columns))`, each cell
 /// pasted as SQL text as pb does.
-pub(crate) fn pasted_csv(path: &PathBuf, origin: &Origin) -> Result<String> {
+pub(crate) fn pasted_csv(path: &Path, origin: &Origin) -> Result<String> {
     let text = read(path)?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<String> = parse_csv_line(lines.next().unwrap_or_default())

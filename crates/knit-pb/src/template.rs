@@ -89,7 +89,9 @@ fn render_into(
         None => text,
     };
     if let Some(start) = text.find("{%") {
-        let end = text[start..].find("%}").map_or(text.len(), |e| start + e + 2);
+        let end = text[start..]
+            .find("%}")
+            .map_or(text.len(), |e| start + e + 2);
         return Err(format!(
             "template control flow `{}` is not supported; write the SQL it produces instead",
             &text[start..end]
@@ -304,9 +306,32 @@ pub(crate) fn quote_ident(name: &str) -> String {
 
 /// Words that cannot stand unquoted as column names.
 const RESERVED: &[&str] = &[
-    "all", "and", "as", "by", "case", "date", "default", "end", "from", "group", "in", "is", "not",
-    "null", "or", "order", "select", "table", "then", "time", "timestamp", "to", "user", "when",
-    "where", "with",
+    "all",
+    "and",
+    "as",
+    "by",
+    "case",
+    "date",
+    "default",
+    "end",
+    "from",
+    "group",
+    "in",
+    "is",
+    "not",
+    "null",
+    "or",
+    "order",
+    "select",
+    "table",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "user",
+    "when",
+    "where",
+    "with",
 ];
 
 /// The SQL type of pb's `warehouse.DataType(...)` names.
@@ -456,10 +481,9 @@ mod tests {
                 .sql,
             "\"user\".a_max - \"user\".b"
         );
-        let r = run(
-            r#"{{ multiply_add('{{tbl_c.Var(\"rank_var\")}}', '{{tbl_c.Var(\"num_c\")}}') }}"#,
-        )
-        .unwrap();
+        let r =
+            run(r#"{{ multiply_add('{{tbl_c.Var(\"rank_var\")}}', '{{tbl_c.Var(\"num_c\")}}') }}"#)
+                .unwrap();
         assert_eq!(r.sql, "tbl_c.rank_var * 10 + tbl_c.num_c");
         assert!(r.input_names.contains(&("tbl_c".into(), "rank_var".into())));
         assert_eq!(

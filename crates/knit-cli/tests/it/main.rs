@@ -14,6 +14,7 @@
 
 mod cli;
 mod examples;
+mod project;
 mod s3;
 
 use std::path::{Path, PathBuf};

@@ -413,9 +413,7 @@ fn lookup_rows_sql(ids: &[InputId], sql: &str) -> String {
         mains.push(format!("\"__knit_g{i}\".\"{MAIN}\""));
     }
     let main = format!("coalesce({})", mains.join(", "));
-    format!(
-        "SELECT r.*, {main} AS \"{MAIN}\" FROM ({sql}) AS r{joins} WHERE {main} IS NOT NULL"
-    )
+    format!("SELECT r.*, {main} AS \"{MAIN}\" FROM ({sql}) AS r{joins} WHERE {main} IS NOT NULL")
 }
 
 /// The rows of an input with one column per input var.

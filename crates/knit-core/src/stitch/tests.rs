@@ -178,12 +178,12 @@ fn check_against_oracle(dir: &str, stitcher: &str) {
 
 #[test]
 fn ecommerce_matches_pb() {
-    check_against_oracle("ecommerce", "user_id_stitcher");
+    check_against_oracle("ecommerce/expected", "user_id_stitcher");
 }
 
 #[test]
 fn sample_project_matches_pb() {
-    check_against_oracle("sample_project", "test_id__");
+    check_against_oracle("sample_project/expected", "test_id__");
 }
 
 #[test]

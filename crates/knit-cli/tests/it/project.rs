@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `knit project run` and `knit project sql | knit -f` on pb projects, compared with the
+//! outputs pb itself produced (`testdata/oracle/`), and on broken projects.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::{knit, text, workspace_root};
+
+/// Each project with pb's expected outputs: (folder, tables folder, pb's --end_time).
+const PROJECTS: &[(&str, &str, &str)] = &[
+    (
+        "testdata/oracle/ecommerce",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/sample_project",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/cases/features",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/cases/entity_windows",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/cases/filters",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/cases/valid_at_random",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/cases/bundled_sample",
+        "../../../ecommerce",
+        "2100-01-01T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/cases/project_coverage",
+        "tables",
+        "2024-06-30T00:00:00Z",
+    ),
+];
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("knit-project-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn project_args(command: &str, project: &str, tables: &str, end: &str, out: &Path) -> Vec<String> {
+    let dir = Path::new(project);
+    vec![
+        "project".into(),
+        command.into(),
+        dir.join("project").display().to_string(),
+        "--tables".into(),
+        dir.join(tables).display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--format".into(),
+        "csv".into(),
+        "--end-time".into(),
+        end.into(),
+    ]
+}
+
+#[test]
+fn project_run_matches_pb() {
+    for (project, tables, end) in PROJECTS {
+        let out = scratch(&project.replace('/', "_"));
+        let output = knit()
+            .args(project_args("run", project, tables, end, &out))
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&output);
+        assert!(output.status.success(), "{project}: {stderr}");
+        assert!(stderr.contains("outputs in"), "{project}: {stderr}");
+        assert_outputs_match(project, &out);
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+#[test]
+fn project_sql_runs_to_the_same_outputs() {
+    for (project, tables, end) in [PROJECTS[1], PROJECTS[7]] {
+        let out = scratch(&format!("sql-{}", project.replace('/', "_")));
+        let output = knit()
+            .args(project_args("sql", project, tables, end, &out))
+            .output()
+            .unwrap();
+        let (script, stderr) = text(&output);
+        assert!(output.status.success(), "{project}: {stderr}");
+        assert!(script.contains("CREATE ENTITY"), "{script}");
+        // Nothing runs when a script is only printed.
+        assert!(!out.exists());
+        let file = std::env::temp_dir().join(format!("knit-project-{}.sql", std::process::id()));
+        std::fs::write(&file, &script).unwrap();
+        let output = knit()
+            .args(["-q", "-f", &file.display().to_string()])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{project}: {}", text(&output).1);
+        assert_outputs_match(project, &out);
+        let _ = std::fs::remove_dir_all(&out);
+        let _ = std::fs::remove_file(&file);
+    }
+}
+
+#[test]
+fn parquet_is_the_default_format() {
+    let (project, tables, end) = PROJECTS[0];
+    let out = scratch("parquet");
+    let mut args = project_args("run", project, tables, end, &out);
+    args.truncate(args.len() - 4);
+    args.extend(["--end-time".to_string(), end.to_string()]);
+    let output = knit().args(&args).output().unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    let query = format!(
+        "SELECT count(*) AS n FROM '{}'",
+        out.join("user_feature_view_with_email.parquet").display()
+    );
+    let output = knit()
+        .args(["-q", "--format", "csv", "-c", &query])
+        .output()
+        .unwrap();
+    assert_eq!(text(&output).0, "n\n4\n");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Every CSV pb wrote (but its var table, which lists hidden vars) equals Knit's, column
+/// by column and row by row, after both are put in one rendering: PostgreSQL and arrow
+/// print timestamps, booleans and numerics differently.
+fn assert_outputs_match(project: &str, out: &Path) {
+    let expected_dir = workspace_root().join(project).join("expected");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&expected_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".csv") || name.ends_with("_var_table.csv") {
+            continue;
+        }
+        let got_path = workspace_root().join(out).join(&name);
+        assert!(got_path.exists(), "{project}: Knit wrote no {name}");
+        let expected = read_csv(&path);
+        let got = read_csv(&got_path);
+        assert_eq!(
+            expected.len(),
+            got.len(),
+            "{project}/{name}: row counts differ"
+        );
+        for (e, g) in expected.iter().zip(&got) {
+            assert_eq!(e, g, "{project}/{name}: rows differ");
+        }
+        compared += 1;
+    }
+    assert!(compared > 0, "{project}: no expected outputs");
+}
+
+/// A CSV file as sorted rows of normalized cells, keyed by column name.
+fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let content = std::fs::read_to_string(path).unwrap();
+    let mut lines = content.lines();
+    let header = split_line(lines.next().unwrap_or_default());
+    let mut rows: Vec<BTreeMap<String, String>> = lines
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            header
+                .iter()
+                .cloned()
+                .zip(split_line(line).iter().map(|c| normalize(c)))
+                .collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn split_line(line: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cells.last_mut().unwrap().push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => cells.push(String::new()),
+            _ => cells.last_mut().unwrap().push(c),
+        }
+    }
+    cells
+}
+
+/// One rendering for both: `2021-06-10 15:20:47.981` for timestamps (UTC, without zone
+/// and trailing zeros), `true`/`false`, and numbers to 9 decimals.
+fn normalize(cell: &str) -> String {
+    let bytes = cell.as_bytes();
+    let is_timestamp = bytes.len() >= 19
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && (bytes[10] == b' ' || bytes[10] == b'T')
+        && bytes[13] == b':';
+    if is_timestamp {
+        let mut text = cell.replacen('T', " ", 1);
+        for suffix in ["+00:00", "+00", "Z"] {
+            if let Some(stripped) = text.strip_suffix(suffix) {
+                text = stripped.to_string();
+            }
+        }
+        if text.contains('.') {
+            text = text.trim_end_matches('0').trim_end_matches('.').to_string();
+        }
+        return text;
+    }
+    match cell {
+        "t" | "true" => return "true".into(),
+        "f" | "false" => return "false".into(),
+        _ => {}
+    }
+    match cell.parse::<f64>() {
+        Ok(number) if cell.chars().any(|c| c.is_ascii_digit()) => format!("{number:.9}"),
+        _ => cell.to_string(),
+    }
+}
+
+/// A small project in a fresh folder: `pb_project.yaml` and `models/profiles.yaml` as
+/// given, and one table `shop.events`.
+fn broken_project(name: &str, project_yaml: &str, profiles_yaml: &str) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::create_dir_all(dir.join("tables/shop")).unwrap();
+    std::fs::write(dir.join("pb_project.yaml"), project_yaml).unwrap();
+    std::fs::write(dir.join("models/profiles.yaml"), profiles_yaml).unwrap();
+    std::fs::write(
+        dir.join("tables/shop/events.csv"),
+        "user_id,amount,timestamp\nu1,3,2024-01-01T00:00:00Z\n",
+    )
+    .unwrap();
+    dir
+}
+
+const GOOD_PROJECT: &str = "name: p
+schema_version: 99
+connection: local
+model_folders: [models]
+entities:
+  - name: user
+    id_types: [user_id]
+id_types:
+  - name: user_id
+";
+
+const GOOD_INPUTS: &str = "inputs:
+  - name: events
+    app_defaults:
+      table: shop.events
+      occurred_at_col: timestamp
+      ids:
+        - select: user_id
+          type: user_id
+          entity: user
+";
+
+/// Runs `knit project run` on a broken project: it must fail, write nothing, and say
+/// `expected` on stderr.
+fn assert_fails(name: &str, project_yaml: &str, profiles_yaml: &str, expected: &str) {
+    let dir = broken_project(name, project_yaml, profiles_yaml);
+    let out = dir.join("out");
+    let output = knit()
+        .args(["project", "run", &dir.display().to_string()])
+        .args(["--tables", &dir.join("tables").display().to_string()])
+        .args(["--out", &out.display().to_string()])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success(), "{name}: succeeded");
+    assert!(
+        stderr.contains(expected),
+        "{name}: expected `{expected}` in: {stderr}"
+    );
+    let written = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(written, 0, "{name}: outputs were written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn broken_projects_fail_before_any_output() {
+    let var = |body: &str| {
+        format!("{GOOD_INPUTS}var_groups:\n  - name: v\n    entity_key: user\n    vars:\n{body}")
+    };
+    assert_fails(
+        "yaml",
+        GOOD_PROJECT,
+        "inputs: [unclosed",
+        "models/profiles.yaml: not valid YAML",
+    );
+    assert_fails(
+        "unsupported-key",
+        &format!("{GOOD_PROJECT}frobnicate: true\n"),
+        GOOD_INPUTS,
+        "pb_project.yaml: frobnicate: Knit does not support this key yet",
+    );
+    assert_fails(
+        "model-type",
+        GOOD_PROJECT,
+        &format!(
+            "{GOOD_INPUTS}models:\n  - name: m\n    model_type: python_model\n    model_spec: {{}}\n"
+        ),
+        "models/profiles.yaml: models[0].model_type: model type 'python_model' is not supported",
+    );
+    assert_fails(
+        "missing-table",
+        GOOD_PROJECT,
+        &GOOD_INPUTS.replace("shop.events", "shop.nowhere"),
+        "models/profiles.yaml: inputs[0].app_defaults: table 'shop.nowhere' not found",
+    );
+    assert_fails(
+        "unknown-var",
+        GOOD_PROJECT,
+        &var(
+            "      - entity_var:\n          name: a\n          select: \"{{user.Var('nope')}} + 1\"\n",
+        ),
+        "models/profiles.yaml: var_groups[0].vars[0].entity_var: user.a reads user.nope, \
+         which no var_groups entry defines",
+    );
+    assert_fails(
+        "cycle",
+        GOOD_PROJECT,
+        &var(
+            "      - entity_var:\n          name: a\n          select: \"{{user.b}} + 1\"\n\
+             \x20     - entity_var:\n          name: b\n          select: \"{{user.a}} + 1\"\n",
+        ),
+        "these form a cycle: entity user.a -> entity user.b -> entity user.a",
+    );
+    assert_fails(
+        "wrong-column",
+        GOOD_PROJECT,
+        &var(
+            "      - entity_var:\n          name: a\n          select: sum(no_such_column)\n          from: inputs/events\n",
+        ),
+        "models/profiles.yaml: var_groups[0].vars[0].entity_var: ",
+    );
+    assert_fails(
+        "template",
+        GOOD_PROJECT,
+        &var(
+            "      - entity_var:\n          name: a\n          select: \"{% if x %}1{% endif %}\"\n",
+        ),
+        "var_groups[0].vars[0].entity_var.select: template control flow `{% if x %}` is not supported",
+    );
+    assert_fails(
+        "window",
+        GOOD_PROJECT,
+        &var(
+            "      - entity_var:\n          name: a\n          select: rank()\n          from: inputs/events\n          window:\n            order_by: [amount]\n",
+        ),
+        "a window with from is supported for first_value(x) and last_value(x)",
+    );
+    assert_fails("no-project", "", "", "pb_project.yaml");
+}

@@ -87,9 +87,25 @@ fn project_run_matches_pb() {
         let (_, stderr) = text(&output);
         assert!(output.status.success(), "{project}: {stderr}");
         assert!(stderr.contains("outputs in"), "{project}: {stderr}");
-        assert_outputs_match(project, &out);
+        assert_outputs_match(&format!("{project}/expected"), &out);
         let _ = std::fs::remove_dir_all(&out);
     }
+}
+
+/// pb's `--begin_time` keeps the rows between it and the end time (and those without a
+/// time): the e-commerce example from mid-June 2021 on.
+#[test]
+fn begin_time_matches_pb() {
+    let (project, tables, end) = PROJECTS[0];
+    let out = scratch("begin-time");
+    let output = knit()
+        .args(project_args("run", project, tables, end, &out))
+        .args(["--begin-time", "2021-06-15T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    assert_outputs_match("testdata/oracle/ecommerce/expected_begin_time", &out);
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
@@ -112,7 +128,7 @@ fn project_sql_runs_to_the_same_outputs() {
             .output()
             .unwrap();
         assert!(output.status.success(), "{project}: {}", text(&output).1);
-        assert_outputs_match(project, &out);
+        assert_outputs_match(&format!("{project}/expected"), &out);
         let _ = std::fs::remove_dir_all(&out);
         let _ = std::fs::remove_file(&file);
     }
@@ -142,8 +158,8 @@ fn parquet_is_the_default_format() {
 /// Every CSV pb wrote (but its var table, which lists hidden vars) equals Knit's, column
 /// by column and row by row, after both are put in one rendering: PostgreSQL and arrow
 /// print timestamps, booleans and numerics differently.
-fn assert_outputs_match(project: &str, out: &Path) {
-    let expected_dir = workspace_root().join(project).join("expected");
+fn assert_outputs_match(fixture: &str, out: &Path) {
+    let expected_dir = workspace_root().join(fixture);
     let mut compared = 0;
     for entry in std::fs::read_dir(&expected_dir).unwrap() {
         let path = entry.unwrap().path();
@@ -152,20 +168,20 @@ fn assert_outputs_match(project: &str, out: &Path) {
             continue;
         }
         let got_path = workspace_root().join(out).join(&name);
-        assert!(got_path.exists(), "{project}: Knit wrote no {name}");
+        assert!(got_path.exists(), "{fixture}: Knit wrote no {name}");
         let expected = read_csv(&path);
         let got = read_csv(&got_path);
         assert_eq!(
             expected.len(),
             got.len(),
-            "{project}/{name}: row counts differ"
+            "{fixture}/{name}: row counts differ"
         );
         for (e, g) in expected.iter().zip(&got) {
-            assert_eq!(e, g, "{project}/{name}: rows differ");
+            assert_eq!(e, g, "{fixture}/{name}: rows differ");
         }
         compared += 1;
     }
-    assert!(compared > 0, "{project}: no expected outputs");
+    assert!(compared > 0, "{fixture}: no outputs to compare");
 }
 
 /// A CSV file as sorted rows of normalized cells, keyed by column name.

@@ -295,16 +295,7 @@ impl Project {
         let mut filters = Vec::new();
         for filter in node.items_of("filters")? {
             filter.only_keys(&["type", "value", "regex"], &[])?;
-            let kind = filter.require("type")?;
-            let include = match kind.text()?.as_str() {
-                "include" => true,
-                "exclude" => false,
-                other => {
-                    return Err(kind.error(format!(
-                        "filter type '{other}' is not supported; use include or exclude"
-                    )));
-                }
-            };
+            let include = is_include(&filter.require("type")?)?;
             let (regex, value) = match (filter.get("regex"), filter.get("value")) {
                 (Some(r), None) => (true, r.text()?),
                 (None, Some(v)) => (false, v.text()?),
@@ -463,16 +454,7 @@ impl Project {
                 let mut steps = Vec::new();
                 for step in spec.items_of("filter_pipeline")? {
                     step.only_keys(&["type", "value"], &["description"])?;
-                    let kind = step.require("type")?;
-                    let include = match kind.text()?.as_str() {
-                        "include" => true,
-                        "exclude" => false,
-                        other => {
-                            return Err(kind.error(format!(
-                                "filter type '{other}' is not supported; use include or exclude"
-                            )));
-                        }
-                    };
+                    let include = is_include(&step.require("type")?)?;
                     steps.push((include, step.require("value")?.text()?));
                 }
                 self.cohorts.push(Cohort {
@@ -522,6 +504,17 @@ impl Project {
             }
         }
         Ok(())
+    }
+}
+
+/// A filter's `type`: `include` (true) or `exclude` (false).
+fn is_include(kind: &Node<'_>) -> Result<bool> {
+    match kind.text()?.as_str() {
+        "include" => Ok(true),
+        "exclude" => Ok(false),
+        other => Err(kind.error(format!(
+            "filter type '{other}' is not supported; use include or exclude"
+        ))),
     }
 }
 

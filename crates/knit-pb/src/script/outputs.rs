@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! The `COPY` statements of a script: one per output, named as pb names its views.
+
+use std::collections::BTreeSet;
+
+use super::{OutputFormat, ScriptStatement, Writer};
+use crate::error::Result;
+use crate::project::{Entity, Origin, VarKind};
+use crate::tables::quote_literal;
+use crate::template::quote_ident;
+
+impl Writer<'_> {
+    pub(super) fn outputs(&mut self, entity: &Entity, cohorts: &[(String, String)]) -> Result<()> {
+        let name = quote_literal(&entity.name);
+        let main = entity
+            .main_id
+            .clone()
+            .unwrap_or_else(|| format!("{}_main_id", entity.name));
+        let (stitcher, _) = self.stitcher(entity)?;
+        let origin = Some(entity.origin.clone());
+        self.copy(
+            &stitcher,
+            format!("SELECT * FROM id_stitch({name})"),
+            &origin,
+        );
+        self.copy(
+            &format!("{stitcher}_edges"),
+            format!("SELECT * FROM id_stitch_edges({name})"),
+            &origin,
+        );
+        let mut views = Vec::new();
+        for (id, view) in &entity.views {
+            if id.eq_ignore_ascii_case(&main) {
+                // pb makes no view keyed by the main id.
+                continue;
+            }
+            if !entity.id_types.contains(id) {
+                return Err(entity.origin.error(format!(
+                    "feature_views.using_ids: '{id}' is not an id type of entity '{}'",
+                    entity.name
+                )));
+            }
+            views.push((id.clone(), view.clone()));
+        }
+        self.copy(
+            &format!("{}_feature_view", entity.name),
+            format!("SELECT * FROM feature_table({name})"),
+            &origin,
+        );
+        for (id, view) in &views {
+            let output = view
+                .clone()
+                .unwrap_or_else(|| format!("{}_feature_view_with_{id}", entity.name));
+            self.copy(
+                &output,
+                format!("SELECT * FROM feature_view({name}, {})", quote_literal(id)),
+                &origin,
+            );
+        }
+        self.copy(
+            &format!("{}_all", entity.name),
+            format!(
+                "SELECT DISTINCT {} FROM id_stitch({name})",
+                quote_ident(&main)
+            ),
+            &origin,
+        );
+        for (cohort, _) in cohorts.iter().filter(|(_, e)| *e == entity.name) {
+            let literal = quote_literal(cohort);
+            self.copy(
+                &format!("{}_{cohort}", entity.name),
+                format!("SELECT * FROM cohort({literal})"),
+                &origin,
+            );
+            self.copy(
+                &format!("{cohort}_feature_view"),
+                format!("SELECT * FROM feature_table({name}, {literal})"),
+                &origin,
+            );
+            for (id, _) in &views {
+                self.copy(
+                    &format!("{cohort}_feature_view_with_{id}"),
+                    format!(
+                        "SELECT * FROM feature_view({name}, {}, {literal})",
+                        quote_literal(id)
+                    ),
+                    &origin,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn feature_tables(&mut self) -> Result<()> {
+        for table in &self.project.feature_tables {
+            let entity = self
+                .project
+                .entities
+                .iter()
+                .find(|e| e.name == table.entity)
+                .ok_or_else(|| {
+                    table.origin.error(format!(
+                        "model_spec.entity_key: entity '{}' is not declared",
+                        table.entity
+                    ))
+                })?;
+            let main = entity
+                .main_id
+                .clone()
+                .unwrap_or_else(|| format!("{}_main_id", entity.name));
+            let visible: BTreeSet<&str> = self
+                .project
+                .vars
+                .iter()
+                .filter(|v| v.kind == VarKind::Entity && v.entity == entity.name && !v.hidden)
+                .map(|v| v.name.as_str())
+                .collect();
+            let mut columns = vec![
+                quote_ident(&main),
+                format!(
+                    "CAST({} AS TIMESTAMP WITH TIME ZONE) AS valid_at",
+                    quote_literal(&self.options.end_time)
+                ),
+            ];
+            for feature in &table.features {
+                if !visible.contains(feature.as_str()) {
+                    return Err(table.origin.error(format!(
+                        "model_spec.features: '{feature}' is not a feature (an entity var \
+                         with is_feature true) of entity '{}'",
+                        entity.name
+                    )));
+                }
+                columns.push(quote_ident(feature));
+            }
+            let origin = Some(table.origin.clone());
+            self.copy(
+                &table.name,
+                format!(
+                    "SELECT {} FROM feature_table({})",
+                    columns.join(", "),
+                    quote_literal(&entity.name)
+                ),
+                &origin,
+            );
+        }
+        Ok(())
+    }
+
+    fn copy(&mut self, output: &str, query: String, origin: &Option<Origin>) {
+        let (extension, format) = match self.options.format {
+            OutputFormat::Parquet => ("parquet", "PARQUET"),
+            OutputFormat::Csv => ("csv", "CSV OPTIONS ('format.has_header' 'true')"),
+        };
+        let path = self.options.out.join(format!("{output}.{extension}"));
+        let sql = format!(
+            "COPY ({query}) TO {} STORED AS {format}",
+            quote_literal(&path.display().to_string())
+        );
+        self.script.statements.push(ScriptStatement {
+            sql,
+            origin: origin.clone(),
+            output: Some(output.to_string()),
+        });
+    }
+}

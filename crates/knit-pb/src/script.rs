@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::error::Result;
-use crate::project::{Entity, Input, Origin, Project, Source, Var, VarKind};
+use crate::project::{Entity, Input, Origin, Project, Source, Stitcher, Var, VarKind};
 use crate::tables::{external_table, pasted_csv, quote_literal};
 use crate::template::{Names, Rendered, quote_ident, render, sql_type};
 
@@ -102,12 +102,12 @@ impl<'a> Writer<'a> {
         };
         let mut script = Script::default();
         let mut schemas = BTreeSet::new();
-        let mut tables = BTreeMap::new();
+        let mut tables: BTreeMap<String, String> = BTreeMap::new();
         for input in &project.inputs {
             let source = match &input.source {
                 Source::Table(table) => {
                     if let Some(existing) = tables.get(table) {
-                        Clone::clone(existing)
+                        existing.clone()
                     } else {
                         let origin = Origin {
                             key: format!("{}.app_defaults", input.origin.key),
@@ -202,7 +202,7 @@ impl<'a> Writer<'a> {
                     quote_ident(&name),
                     sql.sql.trim().trim_end_matches(';')
                 );
-                self.script.push(sql, Some(Clone::clone(*origin)));
+                self.script.push(sql, Some((*origin).clone()));
             }
         }
         Ok(())
@@ -263,8 +263,9 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// The entity's stitcher: its name and edge sources (`None`: every input).
-    fn stitcher(&self, entity: &Entity) -> Result<(String, Option<&'a [String]>)> {
+    /// The entity's stitcher: its output name, and its model (`None`: pb's default
+    /// stitcher, over every input).
+    fn stitcher(&self, entity: &Entity) -> Result<(String, Option<&'a Stitcher>)> {
         let stitchers = &self.project.stitchers;
         let found = match &entity.stitcher {
             Some(name) => Some(stitchers.iter().find(|s| &s.name == name).ok_or_else(|| {
@@ -275,30 +276,23 @@ impl<'a> Writer<'a> {
             None => stitchers.iter().find(|s| s.entity == entity.name),
         };
         Ok(match found {
-            Some(stitcher) => (
-                stitcher.name.clone(),
-                Some(stitcher.edge_sources.as_slice()),
-            ),
+            Some(stitcher) => (stitcher.name.clone(), Some(stitcher)),
             None => (format!("{}_default_id_stitcher", entity.name), None),
         })
     }
 
     fn inputs(&mut self, entity: &Entity) -> Result<()> {
-        let (_, edge_sources) = self.stitcher(entity)?;
-        if let Some(sources) = edge_sources {
-            for source in sources {
-                if !self.project.inputs.iter().any(|i| &i.name == source) {
-                    let stitcher = self.stitcher(entity)?.0;
-                    return Err(self
-                        .project
-                        .stitchers
-                        .iter()
-                        .find(|s| s.name == stitcher)
-                        .map(|s| s.origin.clone())
-                        .unwrap_or_else(|| entity.origin.clone())
-                        .error(format!("edge_sources: no input named '{source}'")));
-                }
-            }
+        let (_, stitcher) = self.stitcher(entity)?;
+        let edge_sources = stitcher.map(|s| s.edge_sources.as_slice());
+        if let Some(stitcher) = stitcher
+            && let Some(source) = stitcher
+                .edge_sources
+                .iter()
+                .find(|source| !self.project.inputs.iter().any(|i| &i.name == *source))
+        {
+            return Err(stitcher.origin.error(format!(
+                "model_spec.edge_sources: no input named '{source}'"
+            )));
         }
         for input in &self.project.inputs {
             let ids: Vec<_> = input

@@ -386,5 +386,30 @@ fn broken_projects_fail_before_any_output() {
         ),
         "a window with from is supported for first_value(x) and last_value(x)",
     );
+    assert_fails(
+        "undeclared-id-type",
+        &GOOD_PROJECT.replace("id_types: [user_id]", "id_types: [user_id, email]"),
+        GOOD_INPUTS,
+        "pb_project.yaml: entities[0]: id_types: id type 'email' is not declared under id_types",
+    );
+    assert_fails(
+        "unknown-edge-source",
+        &GOOD_PROJECT.replace(
+            "id_types: [user_id]",
+            "id_types: [user_id]\n    id_stitcher: models/g",
+        ),
+        &format!(
+            "{GOOD_INPUTS}models:\n  - name: g\n    model_type: id_stitcher\n    model_spec:\n      entity_key: user\n      edge_sources:\n        - from: inputs/nowhere\n"
+        ),
+        "models/profiles.yaml: models[0]: model_spec.edge_sources: no input named 'nowhere'",
+    );
+    assert_fails(
+        "unknown-parent-cohort",
+        GOOD_PROJECT,
+        &format!(
+            "{GOOD_INPUTS}models:\n  - name: c\n    model_type: entity_cohort\n    model_spec:\n      extends: models/nowhere\n"
+        ),
+        "models/profiles.yaml: models[0]: extends: no entity_cohort model named 'nowhere'",
+    );
     assert_fails("no-project", "", "", "pb_project.yaml");
 }

@@ -7,19 +7,21 @@
 //! function apply to it. Its shape:
 //!
 //! ```text
-//! graph      id_stitch('user') with the main id as __knit_main
-//! s0         every main id of the graph (entities without rows keep their NULLs)
-//! rows_k     input k's rows (input_rows(..) plus one layer per input var), each joined
-//!            once to the graph by its first id that survives the id type's filters:
-//!            every surviving id of a row is in one cluster, so one join finds it
+//! graph      id_stitch('user') with the main id as __knit_main (feature views only)
+//! s0         every cluster of the entity: its number and main id (entities without
+//!            rows keep their NULLs)
+//! rows_k     input k's rows (input_rows(..) plus one layer per input var), each with
+//!            its cluster, found by probing the stitch's key index with the row's ids
+//!            (`__knit_lookup`, see `crate::stitch::lookup`)
 //! a_n        per stage: the vars of one input (with one WHERE) aggregated in one
-//!            GROUP BY __knit_main; a var that reads other vars joins the stage before
+//!            GROUP BY cluster; a var that reads other vars joins the stage before
 //! s_n        the previous stage LEFT JOIN its aggregates, DEFAULT applied, then one
 //!            projection per var without FROM (window functions over entities allowed)
 //! ```
 //!
-//! `id_stitch('user')` appears once per reference to `graph`; the physical planner
-//! computes it once and shares the result (see `IdStitchPlanner`).
+//! Rows are grouped and joined on the cluster's number, an integer, and the main id's
+//! text is attached once per entity. Every stitch operator of the query shares one
+//! stitch (see `IdStitchPlanner`), so the graph is built once.
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -30,12 +32,14 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use knit_sql::{IdMatcher, InputId};
 
 use super::model::{EntityModel, Step};
 use super::names::{MAIN, Scope, check_only_vars, quote_ident, quote_literal, var_column};
-use crate::catalog::{Input, anchored_regex};
+use crate::catalog::Input;
 use crate::error::{CoreError, Result};
+use crate::stitch::CLUSTER_COLUMN;
+use crate::stitch::lookup::{LOOKUP_FUNCTION, id_column};
+use crate::udtf::CLUSTERS_FUNCTION;
 
 /// What a composed query returns.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +55,7 @@ pub(crate) enum Shape<'a> {
 }
 
 const GRAPH: &str = "\"__knit_graph\"";
+const CLUSTER: &str = CLUSTER_COLUMN;
 
 /// The query for `shape` over the entity of `model`, restricted to the entities for which
 /// every one of `conditions` (expressions over vars) is true.
@@ -101,7 +106,11 @@ pub(crate) fn compose(
         ),
         (
             stage_name(0),
-            format!("SELECT DISTINCT \"{MAIN}\" FROM {GRAPH}"),
+            format!(
+                "SELECT \"{CLUSTER}\", {} AS \"{MAIN}\" FROM {CLUSTERS_FUNCTION}({})",
+                quote_ident(&entity.main_id_column),
+                quote_literal(&entity.name)
+            ),
         ),
     ];
     // The rows of each input that some var aggregates, in the entity's input order.
@@ -138,15 +147,10 @@ pub(crate) fn compose(
             });
             let distinct = distinct_arguments(&step.var.definition.expr);
             let fits = |g: &AggregateGroup<'_>| {
-                g.input == *from
-                    && g.filter == filter
-                    && (distinct.is_none() || g.distinct.is_none() || g.distinct == distinct)
+                g.input == *from && g.filter == filter && g.distinct == distinct
             };
             match groups.iter_mut().find(|g| fits(g)) {
-                Some(group) => {
-                    group.distinct = group.distinct.take().or(distinct);
-                    group.members.push(step);
-                }
+                Some(group) => group.members.push(step),
                 None => groups.push(AggregateGroup {
                     input: from.clone(),
                     filter,
@@ -171,7 +175,7 @@ pub(crate) fn compose(
                     .find(|(name, _)| name == input_name)
                     .map(|(_, table)| table.clone())
                     .ok_or_else(|| CoreError::invalid("an input without rows; this is a bug"))?;
-                let mut selected = vec![format!("r.\"{MAIN}\"")];
+                let mut selected = vec![format!("r.\"{CLUSTER}\"")];
                 for step in members {
                     let expr = model.with_scope(&names, Some(input), |scope| {
                         scope.rewrite(&step.var.definition.expr)
@@ -184,7 +188,7 @@ pub(crate) fn compose(
                 let mut sql = format!("SELECT {} FROM {rows} AS r", selected.join(", "));
                 if stage > 0 {
                     sql.push_str(&format!(
-                        " LEFT JOIN {} AS s ON s.\"{MAIN}\" = r.\"{MAIN}\"",
+                        " LEFT JOIN {} AS s ON s.\"{CLUSTER}\" = r.\"{CLUSTER}\"",
                         stage_name(state)
                     ));
                 }
@@ -193,7 +197,7 @@ pub(crate) fn compose(
                 }
                 // The vars read are one value per entity: grouping by them too lets an
                 // expression use them outside its aggregates (`sum(x) + other_var`).
-                let mut group_by = vec![format!("r.\"{MAIN}\"")];
+                let mut group_by = vec![format!("r.\"{CLUSTER}\"")];
                 if stage > 0 {
                     let read: BTreeSet<&String> =
                         members.iter().flat_map(|s| &s.var.references).collect();
@@ -208,7 +212,7 @@ pub(crate) fn compose(
                 aggregates += 1;
                 ctes.push((table.clone(), sql));
                 joins.push(format!(
-                    "LEFT JOIN {table} AS {alias} ON {alias}.\"{MAIN}\" = p.\"{MAIN}\""
+                    "LEFT JOIN {table} AS {alias} ON {alias}.\"{CLUSTER}\" = p.\"{CLUSTER}\""
                 ));
                 for step in members {
                     let column = quote_ident(&var_column(&step.var.name));
@@ -320,10 +324,12 @@ struct AggregateGroup<'a> {
 
 /// The arguments of the `DISTINCT` aggregates of an expression (`count(DISTINCT x)`).
 ///
-/// DataFusion computes one distinct argument per `GROUP BY` by grouping on it first;
-/// two different ones fall back to a hash set per group and entity, which on millions
-/// of entities takes many times the memory it reports to the pool. So vars with
-/// different distinct arguments aggregate in separate `GROUP BY`s.
+/// DataFusion computes a `GROUP BY` whose aggregates are all `DISTINCT` over one
+/// argument (besides plain sum, min and max) by grouping on that argument first. Any
+/// other mix falls back to a hash set per group and entity, several times slower and
+/// taking many times the memory it reports to the pool. So vars with distinct
+/// aggregates aggregate in a `GROUP BY` of their own per distinct argument, apart from
+/// the other vars of their input.
 fn distinct_arguments(expr: &Expr) -> Option<String> {
     let mut found = BTreeSet::new();
     let _ = visit_expressions(expr, |e| {
@@ -362,58 +368,31 @@ fn with_default(model: &EntityModel, names: &BTreeSet<String>, step: &Step, valu
     }
 }
 
-/// The rows of an input with its input vars, each joined to the entity's main id.
+/// The rows of an input with its input vars, each with its entity's cluster.
 pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
-    let mut sql = input_rows_sql(model, input)?;
     let ids = &input.definition.ids;
     let id_columns: Vec<String> = ids
         .iter()
         .enumerate()
-        .map(|(i, id)| format!("CAST(({}) AS VARCHAR) AS \"__knit_id_{i}\"", id.expr))
+        .map(|(i, id)| {
+            format!(
+                "CAST(({}) AS VARCHAR) AS {}",
+                id.expr,
+                quote_ident(&id_column(i))
+            )
+        })
         .collect();
-    sql = format!(
-        "SELECT *, {} FROM ({sql}) AS \"__knit_source\"",
-        id_columns.join(", ")
-    );
-    if input.definition.lookup_only {
-        return Ok(lookup_rows_sql(ids, &sql));
-    }
-    let mut type_cases = Vec::with_capacity(ids.len());
-    let mut value_cases = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let column = format!("\"__knit_id_{i}\"");
-        let accepted = accepts_sql(model, &id.id_type.value, &column)?;
-        type_cases.push(format!(
-            "WHEN {accepted} THEN {}",
-            quote_literal(&id.id_type.value)
-        ));
-        value_cases.push(format!("WHEN {accepted} THEN {column}"));
-    }
+    let id_types: Vec<String> = ids
+        .iter()
+        .map(|id| format!(", {}", quote_literal(&id.id_type.value)))
+        .collect();
     Ok(format!(
-        "SELECT r.*, g.\"{MAIN}\" FROM (SELECT *, CASE {} END AS \"__knit_id_type\", \
-         CASE {} END AS \"__knit_id\" FROM ({sql}) AS \"__knit_ids\") AS r \
-         JOIN {GRAPH} AS g ON g.other_id_type = r.\"__knit_id_type\" AND g.other_id = r.\"__knit_id\"",
-        type_cases.join(" "),
-        value_cases.join(" ")
+        "SELECT * FROM {LOOKUP_FUNCTION}({}, (SELECT *, {} FROM ({}) AS \"__knit_source\"){})",
+        quote_literal(&model.entity.name),
+        id_columns.join(", "),
+        input_rows_sql(model, input)?,
+        id_types.concat()
     ))
-}
-
-/// The rows of a `LOOKUP IDS` input, each with the main id of its first id that the
-/// graph holds (pb's coalesce over the declared ids). Filters need not run: a value
-/// they reject is not in the graph. Rows none of whose ids are known belong to no entity.
-fn lookup_rows_sql(ids: &[InputId], sql: &str) -> String {
-    let mut joins = String::new();
-    let mut mains = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        joins.push_str(&format!(
-            " LEFT JOIN {GRAPH} AS \"__knit_g{i}\" ON \"__knit_g{i}\".other_id_type = {} \
-             AND \"__knit_g{i}\".other_id = r.\"__knit_id_{i}\"",
-            quote_literal(&id.id_type.value)
-        ));
-        mains.push(format!("\"__knit_g{i}\".\"{MAIN}\""));
-    }
-    let main = format!("coalesce({})", mains.join(", "));
-    format!("SELECT r.*, {main} AS \"{MAIN}\" FROM ({sql}) AS r{joins} WHERE {main} IS NOT NULL")
 }
 
 /// The rows of an input with one column per input var.
@@ -457,42 +436,6 @@ pub(crate) fn input_rows_sql(model: &EntityModel, input: &Input) -> Result<Strin
         );
     }
     Ok(sql)
-}
-
-/// A SQL condition that is true when `column` (a non-NULL string, or NULL) is an id of
-/// the entity's id type: not empty, and kept by each filter in order.
-fn accepts_sql(model: &EntityModel, id_type: &str, column: &str) -> Result<String> {
-    let definition = model
-        .entity
-        .definition
-        .id_types
-        .iter()
-        .find(|t| t.name.value == id_type)
-        .ok_or_else(|| {
-            CoreError::invalid(format!(
-                "entity '{}' has no id type '{id_type}'",
-                model.entity.name
-            ))
-        })?;
-    let mut parts = vec![format!("{column} IS NOT NULL"), format!("{column} <> ''")];
-    for filter in &definition.filters {
-        let matches = match &filter.matcher {
-            IdMatcher::Values(values) => {
-                let values: Vec<String> = values.iter().map(|v| quote_literal(v)).collect();
-                format!("{column} IN ({})", values.join(", "))
-            }
-            IdMatcher::Regex(pattern) => format!(
-                "regexp_like({column}, {})",
-                quote_literal(&anchored_regex(pattern))
-            ),
-        };
-        parts.push(if filter.include {
-            matches
-        } else {
-            format!("NOT {matches}")
-        });
-    }
-    Ok(format!("({})", parts.join(" AND ")))
 }
 
 /// Parses one SQL expression.

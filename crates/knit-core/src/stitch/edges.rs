@@ -9,6 +9,10 @@
 //! type of a NULL side); a pair with no node on either side is dropped, and an input
 //! with a single id column gives the self-edge `(v, v)`. Edges are grouped, across rows
 //! and inputs, keeping the earliest time (NULL only when no row had a time).
+//!
+//! Reading runs in two stages so that they run on two cores: a [`PairReader`] interns
+//! each row's ids and emits its pairs, and an [`EdgeSet`] groups the pairs. Both are
+//! bound by cache misses in their hash maps, and they take about equal time.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -70,29 +74,39 @@ impl Side {
             Side::Missing(id_type) => 1 << 63 | u64::from(id_type),
         }
     }
+
+    /// The side of a [`Side::key`].
+    fn from_key(key: u64) -> Self {
+        if key >> 63 == 1 {
+            Side::Missing(key as u16)
+        } else {
+            Side::Node(key as u32)
+        }
+    }
 }
 
-/// Edges and nodes collected from input rows.
+/// One pair of sides seen on an input row, with the row's time.
+pub type Pair = (Side, Side, Option<i64>);
+
+/// The first stage of reading: input rows to pairs of interned nodes.
 #[derive(Debug, Default)]
-pub struct EdgeCollector {
+pub struct PairReader {
     /// The nodes seen.
     pub nodes: Interner,
-    /// Each distinct edge with its earliest time, in order of first sight.
-    edges: HashMap<(u64, u64), usize, BuildHasherDefault<EdgeHasher>>,
-    /// The edges, in order of first sight.
-    pub list: Vec<(Side, Side, Option<i64>)>,
     /// Input rows read.
     pub rows: usize,
 }
 
-impl EdgeCollector {
-    /// Adds the rows of one batch of an input. The batch has one Utf8-like column per
-    /// id (types given by `column_types`, indexes into `id_types`), then the time.
-    pub fn add_batch(
+impl PairReader {
+    /// Appends the pairs of one batch of an input to `pairs`. The batch has one
+    /// Utf8-like column per id (types given by `column_types`, indexes into
+    /// `id_types`), then the time.
+    pub fn read_batch(
         &mut self,
         batch: &RecordBatch,
         column_types: &[u16],
         id_types: &[IdType],
+        pairs: &mut Vec<Pair>,
     ) -> Result<()> {
         let ids = column_types
             .iter()
@@ -124,14 +138,14 @@ impl EdgeCollector {
             }
             if let [only] = sides[..] {
                 if let Side::Node(_) = only {
-                    self.add_edge(only, only, time);
+                    pairs.push((only, only, time));
                 }
                 continue;
             }
             for i in 0..sides.len() {
                 for j in i + 1..sides.len() {
                     if matches!(sides[i], Side::Node(_)) || matches!(sides[j], Side::Node(_)) {
-                        self.add_edge(sides[i], sides[j], time);
+                        pairs.push((sides[i], sides[j], time));
                     }
                 }
             }
@@ -139,15 +153,64 @@ impl EdgeCollector {
         self.rows += batch.num_rows();
         Ok(())
     }
+}
 
-    fn add_edge(&mut self, a: Side, b: Side, time: Option<i64>) {
-        let next = self.list.len();
-        let index = *self.edges.entry((a.key(), b.key())).or_insert(next);
-        if index == next {
-            self.list.push((a, b, time));
-        } else {
-            let slot = &mut self.list[index].2;
-            *slot = sql_min(*slot, time);
+/// A pair's index in order of first sight, and its earliest time.
+type FirstSight = (usize, Option<i64>);
+
+/// The second stage of reading: the distinct pairs, each with its earliest time.
+#[derive(Debug, Default)]
+pub struct EdgeSet {
+    /// Each distinct pair: its index in order of first sight, and its earliest time.
+    /// The time lives here rather than in a list, so a pair seen again costs one probe.
+    edges: HashMap<(u64, u64), FirstSight, BuildHasherDefault<EdgeHasher>>,
+}
+
+impl EdgeSet {
+    /// Adds pairs.
+    pub fn add(&mut self, pairs: &[Pair]) {
+        for &(a, b, time) in pairs {
+            let next = self.edges.len();
+            self.edges
+                .entry((a.key(), b.key()))
+                .and_modify(|(_, earliest)| *earliest = sql_min(*earliest, time))
+                .or_insert((next, time));
+        }
+    }
+
+    /// The distinct pairs, in order of first sight.
+    pub fn into_list(self) -> Vec<Pair> {
+        let mut list = vec![(Side::Missing(0), Side::Missing(0), None); self.edges.len()];
+        for ((a, b), (index, time)) in self.edges {
+            list[index] = (Side::from_key(a), Side::from_key(b), time);
+        }
+        list
+    }
+
+    /// Bytes held, for memory accounting.
+    pub fn allocated_bytes(&self) -> usize {
+        self.edges.capacity() * (size_of::<((u64, u64), FirstSight)>() + 1)
+    }
+}
+
+/// Edges and nodes collected from input rows.
+#[derive(Debug, Default)]
+pub struct EdgeCollector {
+    /// The nodes seen.
+    pub nodes: Interner,
+    /// Each distinct edge with its earliest time, in order of first sight.
+    pub list: Vec<Pair>,
+    /// Input rows read.
+    pub rows: usize,
+}
+
+impl EdgeCollector {
+    /// The result of both stages.
+    pub fn new(reader: PairReader, edges: EdgeSet) -> Self {
+        Self {
+            nodes: reader.nodes,
+            list: edges.into_list(),
+            rows: reader.rows,
         }
     }
 
@@ -172,8 +235,6 @@ impl EdgeCollector {
 
     /// Bytes held, for memory accounting.
     pub fn allocated_bytes(&self) -> usize {
-        self.nodes.allocated_bytes()
-            + self.edges.capacity() * (size_of::<((u64, u64), usize)>() + 1)
-            + self.list.capacity() * size_of::<(Side, Side, Option<i64>)>()
+        self.nodes.allocated_bytes() + self.list.capacity() * size_of::<Pair>()
     }
 }

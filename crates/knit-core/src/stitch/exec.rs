@@ -9,47 +9,29 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondArray, UInt32Array,
+};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::metrics::{
-    BaselineMetrics, Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, MetricsSet, Time,
-};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
-    ExecutionPlanProperties, InputDistributionRequirements, Partitioning, PlanProperties,
-    ReplaceChildrenOptions, SendableRecordBatchStream,
+    InputDistributionRequirements, Partitioning, PlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 
-use super::edges::{EdgeCollector, Side};
-use super::graph::{IdGraph, build_id_graph_until};
+use super::edges::Side;
 use super::node::{StitchOutput, StitchSpec};
-use super::rid::{Rid, rid};
-
-/// The result of one stitch, computed once for every operator that shares it.
-#[derive(Debug, Default)]
-pub struct SharedStitch {
-    batches: tokio::sync::OnceCell<Vec<RecordBatch>>,
-    /// How many plan nodes the planner gave it to.
-    uses: AtomicUsize,
-}
-
-impl SharedStitch {
-    /// Counts one more plan node that uses the result.
-    pub fn add_use(&self) {
-        self.uses.fetch_add(1, AtomicOrdering::Relaxed);
-    }
-}
+use super::rid::Rid;
+use super::shared::{SharedStitch, StitchMetrics, StitchState, node_key, type_name};
 
 /// Reads all inputs (each as one partition), collects edges, builds the id graph, and
 /// emits it in batches. One output partition.
@@ -110,7 +92,7 @@ impl DisplayAs for IdStitchExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inputs: Vec<&str> = self.spec.inputs.iter().map(|i| i.name.as_str()).collect();
         // More than one operator holds the result: it is computed once for all of them.
-        let shared = if self.shared.uses.load(AtomicOrdering::Relaxed) > 1 {
+        let shared = if self.shared.is_shared() {
             ", shared"
         } else {
             ""
@@ -193,78 +175,26 @@ impl ExecutionPlan for IdStitchExec {
             )));
         }
         let metrics = StitchMetrics::new(&self.metrics, partition);
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
         let spec = Arc::clone(&self.spec);
         let inputs = self.inputs.clone();
-        let batch_size = ctx.session_config().batch_size();
-        let reservation = MemoryConsumer::new("IdStitchExec").register(ctx.memory_pool());
-        // The graph is built on a blocking thread, which a dropped stream cannot abort;
-        // the flag tells it to stop.
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let stitch = async move {
-            let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
-            let mut collector = EdgeCollector::default();
-            for (input, definition) in inputs.iter().zip(&spec.inputs) {
-                // The planner merges each input into one partition; read them all anyway,
-                // so that a plan built another way loses no rows.
-                for partition in 0..input.output_partitioning().partition_count() {
-                    let mut stream = input.execute(partition, Arc::clone(&ctx))?;
-                    while let Some(batch) = stream.next().await {
-                        let batch = batch?;
-                        let _timer = metrics.read_time.timer();
-                        collector.add_batch(
-                            &batch,
-                            &definition.column_types,
-                            &spec.entity.id_types,
-                        )?;
-                        reservation.try_resize(collector.allocated_bytes())?;
-                    }
-                }
-            }
-            metrics.input_rows.add(collector.rows);
-            metrics.nodes.add(collector.nodes.len());
-            metrics.edges.add(collector.list.len());
-            // The graph and its output take about this much more.
-            reservation.try_grow(collector.nodes.len() * 80 + collector.list.len() * 24)?;
-            let batches = SpawnedTask::spawn_blocking(move || {
-                let (graph, rids) = {
-                    let _timer = metrics.graph_time.timer();
-                    let rids = node_rids(&collector, &spec)?;
-                    let Some(graph) =
-                        build_id_graph_until(&rids, &collector.graph_edges(), &cancelled)
-                    else {
-                        return Err(DataFusionError::Execution(
-                            "IdStitchExec was cancelled".to_string(),
-                        ));
-                    };
-                    metrics.clusters.add(graph.clusters);
-                    metrics.largest_cluster.set(graph.largest_cluster);
-                    (graph, rids)
-                };
-                let _timer = metrics.output_time.timer();
-                let batches = match spec.output {
-                    StitchOutput::IdGraph => {
-                        id_graph_batches(&spec, &collector, &graph, &rids, batch_size)?
-                    }
-                    StitchOutput::Edges => edge_batches(&spec, &collector, &rids, batch_size)?,
-                };
-                for batch in &batches {
-                    metrics.baseline.record_output(batch.num_rows());
-                }
-                metrics.baseline.done();
-                drop(reservation);
-                Ok::<_, DataFusionError>(batches)
-            })
-            .join_unwind()
-            .await
-            .map_err(|e| {
-                DataFusionError::Internal(format!("IdStitchExec task failed: {e}; this is a bug"))
-            })??;
-            Ok::<_, DataFusionError>(batches)
-        };
         let shared = Arc::clone(&self.shared);
+        let render = match spec.output {
+            StitchOutput::IdGraph => id_graph_batches,
+            StitchOutput::Edges => edge_batches,
+            StitchOutput::Clusters => cluster_batches,
+        };
         let stream = futures::stream::once(async move {
-            let batches = shared.batches.get_or_try_init(|| stitch).await?;
-            Ok::<_, DataFusionError>(futures::stream::iter(batches.clone().into_iter().map(Ok)))
+            let batches = shared
+                .output(&spec, &inputs, &ctx, &metrics, render)
+                .await?;
+            for batch in batches.iter() {
+                baseline.record_output(batch.num_rows());
+            }
+            baseline.done();
+            Ok::<_, DataFusionError>(futures::stream::iter(
+                batches.iter().cloned().map(Ok).collect::<Vec<_>>(),
+            ))
         })
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
@@ -278,105 +208,22 @@ impl ExecutionPlan for IdStitchExec {
     }
 }
 
-/// Sets its flag when dropped: when the query is cancelled, the future holding it is.
-struct CancelOnDrop(Arc<AtomicBool>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, AtomicOrdering::Relaxed);
-    }
-}
-
-/// The operator's counters, shown by `EXPLAIN ANALYZE`.
-struct StitchMetrics {
-    baseline: BaselineMetrics,
-    input_rows: Count,
-    edges: Count,
-    nodes: Count,
-    clusters: Count,
-    largest_cluster: Gauge,
-    read_time: Time,
-    graph_time: Time,
-    output_time: Time,
-}
-
-impl StitchMetrics {
-    fn new(metrics: &ExecutionPlanMetricsSet, partition: usize) -> Self {
-        let builder = || MetricBuilder::new(metrics);
-        Self {
-            baseline: BaselineMetrics::new(metrics, partition),
-            input_rows: builder().counter("input_rows", partition),
-            edges: builder().counter("edges", partition),
-            nodes: builder().counter("nodes", partition),
-            clusters: builder().counter("clusters", partition),
-            largest_cluster: builder().gauge("largest_cluster", partition),
-            read_time: builder().subset_time("read_intern_time", partition),
-            graph_time: builder().subset_time("graph_time", partition),
-            output_time: builder().subset_time("output_time", partition),
-        }
-    }
-}
-
-/// The rid of every node. Two SHA-1 hashes per node make this the costliest step of the
-/// graph phase, so it runs on every core.
-fn node_rids(collector: &EdgeCollector, spec: &StitchSpec) -> Result<Vec<Rid>> {
-    let nodes = collector.nodes.len();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(16);
-    let chunk = nodes.div_ceil(threads).max(1);
-    let mut rids = vec![rid("", ""); nodes];
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = rids
-            .chunks_mut(chunk)
-            .enumerate()
-            .map(|(i, out)| {
-                scope.spawn(move || -> Result<()> {
-                    for (offset, slot) in out.iter_mut().enumerate() {
-                        let (id_type, value) =
-                            node_key(collector, spec, (i * chunk + offset) as u32)?;
-                        *slot = rid(value, id_type);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers.into_iter().try_for_each(|worker| {
-            worker.join().map_err(|_| {
-                DataFusionError::Internal("a rid worker panicked; this is a bug".to_string())
-            })?
-        })
-    })?;
-    Ok(rids)
-}
-
-fn node_key<'a>(
-    collector: &'a EdgeCollector,
-    spec: &'a StitchSpec,
-    node: u32,
-) -> Result<(&'a str, &'a str)> {
-    let (id_type, bytes) = collector.nodes.key(node);
-    let value = std::str::from_utf8(bytes).map_err(|e| {
-        DataFusionError::Internal(format!("id value is not UTF-8 ({e}); this is a bug"))
-    })?;
-    Ok((type_name(spec, id_type), value))
-}
-
-fn type_name(spec: &StitchSpec, id_type: u16) -> &str {
-    spec.entity.id_types[usize::from(id_type)].name.as_str()
-}
-
 fn timestamps(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
     Arc::new(values.collect::<TimestampMicrosecondArray>())
 }
 
+/// One row per node: main id, id, id type, `valid_at`, `first_seen_at`.
 fn id_graph_batches(
     spec: &StitchSpec,
-    collector: &EdgeCollector,
-    graph: &IdGraph,
-    rids: &[Rid],
+    state: &StitchState,
     batch_size: usize,
 ) -> Result<Vec<RecordBatch>> {
+    let StitchState {
+        collector,
+        graph,
+        rids,
+        ..
+    } = state;
     let schema = spec.schema();
     let nodes: Vec<u32> = (0..collector.nodes.len() as u32).collect();
     nodes
@@ -407,12 +254,43 @@ fn id_graph_batches(
         .collect()
 }
 
-fn edge_batches(
+/// One row per cluster: its number (the main node's id) and its main id.
+fn cluster_batches(
     spec: &StitchSpec,
-    collector: &EdgeCollector,
-    rids: &[Rid],
+    state: &StitchState,
     batch_size: usize,
 ) -> Result<Vec<RecordBatch>> {
+    let schema = spec.schema();
+    let mains: Vec<u32> = (0..state.graph.main.len() as u32)
+        .filter(|&node| state.graph.main[node as usize] == node)
+        .collect();
+    mains
+        .chunks(batch_size.max(1))
+        .map(|chunk| {
+            let mut main = StringBuilder::new();
+            for &node in chunk {
+                main.append_value(state.rids[node as usize].text().as_str());
+            }
+            Ok(RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(UInt32Array::from(chunk.to_vec())),
+                    Arc::new(main.finish()),
+                ],
+            )?)
+        })
+        .collect()
+}
+
+/// pb's edge table.
+fn edge_batches(
+    spec: &StitchSpec,
+    state: &StitchState,
+    batch_size: usize,
+) -> Result<Vec<RecordBatch>> {
+    let StitchState {
+        collector, rids, ..
+    } = state;
     let schema = spec.schema();
     collector
         .list

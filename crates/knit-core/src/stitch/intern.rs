@@ -3,11 +3,12 @@
 
 //! Interning `(id type, value)` keys into dense node ids.
 //!
-//! Keys are found by a 64-bit fingerprint in a map from fingerprint to node; the key
-//! bytes are appended once to an arena, so a key seen again costs a hash and a
-//! comparison, and no allocation. Two different keys with one fingerprint are told
-//! apart by comparing the bytes: the later one goes to a small map of collided keys,
-//! so no two keys are ever merged.
+//! Keys are found by a 64-bit fingerprint in a map from fingerprint to the key's record
+//! in an arena; the record holds the node id, the id type and the bytes, so a key seen
+//! again costs a hash, one map probe, one read of its record and no allocation (the
+//! hot path of reading billions of ids is bound by those two cache misses). Two
+//! different keys with one fingerprint are told apart by comparing the bytes: the later
+//! one goes to a small map of collided keys, so no two keys are ever merged.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -33,7 +34,7 @@ impl Hasher for FingerprintHasher {
     }
 }
 
-type FingerprintMap = HashMap<u64, u32, BuildHasherDefault<FingerprintHasher>>;
+type FingerprintMap = HashMap<u64, u64, BuildHasherDefault<FingerprintHasher>>;
 
 /// The fingerprint of a key: a fast 64-bit hash of the type and the value bytes.
 pub fn fingerprint(id_type: u16, value: &[u8]) -> u64 {
@@ -60,12 +61,18 @@ pub fn fingerprint(id_type: u16, value: &[u8]) -> u64 {
 #[derive(Debug)]
 pub struct Interner {
     fingerprint: fn(u16, &[u8]) -> u64,
+    /// Fingerprint to the start of its first key's record.
     by_fingerprint: FingerprintMap,
     collided: HashMap<(u16, Box<[u8]>), u32>,
+    /// Records of `RECORD_HEADER` bytes (node, length, id type; little-endian) and the
+    /// key's bytes.
     arena: Vec<u8>,
-    /// Per node: (start in the arena, length, id type).
-    keys: Vec<(usize, u32, u16)>,
+    /// Per node: the start of its record.
+    starts: Vec<u64>,
 }
+
+/// Node id (u32), key length (u32) and id type (u16).
+const RECORD_HEADER: usize = 10;
 
 impl Default for Interner {
     fn default() -> Self {
@@ -81,20 +88,20 @@ impl Interner {
             by_fingerprint: FingerprintMap::default(),
             collided: HashMap::new(),
             arena: Vec::new(),
-            keys: Vec::new(),
+            starts: Vec::new(),
         }
     }
 
     /// The node id of a key, new or known.
     pub fn intern(&mut self, id_type: u16, value: &[u8]) -> u32 {
         let fp = (self.fingerprint)(id_type, value);
-        let next = self.keys.len() as u32;
-        let node = *self.by_fingerprint.entry(fp).or_insert(next);
-        if node == next {
-            self.push(id_type, value);
-            return node;
+        let start = self.arena.len() as u64;
+        let known = *self.by_fingerprint.entry(fp).or_insert(start);
+        if known == start {
+            return self.push(id_type, value);
         }
-        if self.key(node) == (id_type, value) {
+        let (node, key) = self.record(known);
+        if key == (id_type, value) {
             return node;
         }
         // Same fingerprint, different key: keep the keys apart.
@@ -106,28 +113,57 @@ impl Interner {
         node
     }
 
+    /// The node id of a key, if it was interned.
+    pub fn get(&self, id_type: u16, value: &[u8]) -> Option<u32> {
+        let fp = (self.fingerprint)(id_type, value);
+        let &start = self.by_fingerprint.get(&fp)?;
+        let (node, key) = self.record(start);
+        if key == (id_type, value) {
+            return Some(node);
+        }
+        if self.collided.is_empty() {
+            return None;
+        }
+        self.collided.get(&(id_type, Box::from(value))).copied()
+    }
+
     fn push(&mut self, id_type: u16, value: &[u8]) -> u32 {
-        let node = self.keys.len() as u32;
-        self.keys
-            .push((self.arena.len(), value.len() as u32, id_type));
+        let node = self.starts.len() as u32;
+        self.starts.push(self.arena.len() as u64);
+        self.arena.extend_from_slice(&node.to_le_bytes());
+        self.arena
+            .extend_from_slice(&(value.len() as u32).to_le_bytes());
+        self.arena.extend_from_slice(&id_type.to_le_bytes());
         self.arena.extend_from_slice(value);
         node
     }
 
+    /// The node and key of the record at `start`.
+    fn record(&self, start: u64) -> (u32, (u16, &[u8])) {
+        let start = start as usize;
+        let header = &self.arena[start..start + RECORD_HEADER];
+        let word = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
+        let (node, len) = (word(0), word(4) as usize);
+        let id_type = u16::from_le_bytes([header[8], header[9]]);
+        let bytes = start + RECORD_HEADER;
+        (node, (id_type, &self.arena[bytes..bytes + len]))
+    }
+
     /// The key of a node.
     pub fn key(&self, node: u32) -> (u16, &[u8]) {
-        let (start, len, id_type) = self.keys[node as usize];
-        (id_type, &self.arena[start..start + len as usize])
+        self.record(self.starts[node as usize]).1
     }
 
     /// How many nodes there are.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.starts.len()
     }
 
     /// True before the first key.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.starts.is_empty()
     }
 
     /// How many keys shared a fingerprint with an earlier key.
@@ -138,8 +174,8 @@ impl Interner {
     /// Bytes held, for memory accounting.
     pub fn allocated_bytes(&self) -> usize {
         self.arena.capacity()
-            + self.keys.capacity() * size_of::<(usize, u32, u16)>()
-            + self.by_fingerprint.capacity() * (size_of::<(u64, u32)>() + 1)
+            + self.starts.capacity() * size_of::<u64>()
+            + self.by_fingerprint.capacity() * (size_of::<(u64, u64)>() + 1)
             + self.collided.len() * 64
     }
 }
@@ -159,6 +195,9 @@ mod tests {
         assert_eq!(interner.key(b), (1, &b"user1"[..]));
         assert_eq!(interner.intern(2, b""), 3);
         assert_eq!(interner.len(), 4);
+        assert_eq!(interner.get(1, b"user1"), Some(b));
+        assert_eq!(interner.get(1, b"user2"), None);
+        assert_eq!(interner.get(3, b"user1"), None);
     }
 
     #[test]
@@ -173,7 +212,9 @@ mod tests {
         for ((t, v), node) in keys.iter().zip(&nodes) {
             assert_eq!(interner.intern(*t, v.as_bytes()), *node);
             assert_eq!(interner.key(*node), (*t, v.as_bytes()));
+            assert_eq!(interner.get(*t, v.as_bytes()), Some(*node));
         }
+        assert_eq!(interner.get(0, b"v1"), None);
         assert_eq!(interner.collisions(), 49);
     }
 

@@ -29,14 +29,20 @@
 //!
 //! **Operator.** `id_stitch('entity')` plans an `IdStitch` node ([`node`]) over the plans
 //! of the entity's inputs; [`exec::IdStitchExec`] reads each input as one stream (its
-//! partitions are still decoded in parallel), turns rows into pb's edges ([`edges`]),
-//! interns `(type, value)` keys into dense `u32` ids by 64-bit fingerprint with
-//! collisions detected and kept apart ([`intern`]), then builds the graph on a blocking
-//! thread (rids on every core). Memory is reserved from DataFusion's pool as it grows,
-//! so a stitch over `--memory-limit` fails with a resources error naming `IdStitchExec`.
-//! A cancelled query stops the graph phase between clusters and between replay rounds.
-//! `EXPLAIN ANALYZE` shows input rows, edges, nodes, clusters, the largest cluster and
-//! the time of each phase.
+//! partitions are still decoded in parallel), turns rows into pb's edges ([`edges`]) in
+//! two stages on two cores (interning `(type, value)` keys into dense `u32` ids by
+//! 64-bit fingerprint with collisions detected and kept apart ([`intern`]), and grouping
+//! the pairs), then builds the graph on a blocking thread (rids on every core). Memory
+//! is reserved from DataFusion's pool as it grows, so a stitch over `--memory-limit`
+//! fails with a resources error naming `IdStitchExec`. A cancelled query stops the graph
+//! phase between clusters and between replay rounds. `EXPLAIN ANALYZE` shows input rows,
+//! edges, nodes, clusters, the largest cluster and the time of each phase.
+//!
+//! **Sharing.** Every stitch operator of one query over the same entity and inputs holds
+//! one [`shared::SharedStitch`]: the first to run builds the [`shared::StitchState`] and
+//! the others read it. Besides the id graph and the edges it offers the entity's
+//! clusters, and [`lookup`] maps any input's rows to their clusters by probing the
+//! state's key index, which is how feature queries find each row's entity.
 //!
 //! Cost: union-find is near-linear in edges. The replay is linear in a cluster's rows
 //! per round, and takes a number of rounds that grows with the cluster's diameter in
@@ -47,15 +53,20 @@ pub mod edges;
 pub mod exec;
 pub mod graph;
 pub mod intern;
+pub mod lookup;
+mod lookup_exec;
 pub mod node;
 pub mod rid;
+pub mod shared;
 pub mod union_find;
 pub mod valid_at;
 
 pub use exec::IdStitchExec;
 pub use graph::{Edge, IdGraph, build_id_graph, build_id_graph_until};
+pub use lookup::{MainIdLookupExec, MainIdLookupNode, MainIdLookupRelationPlanner};
 pub use node::{
-    IdStitchNode, IdStitchPlanner, KnitQueryPlanner, StitchInput, StitchOutput, StitchSpec,
+    CLUSTER_COLUMN, IdStitchNode, IdStitchPlanner, KnitQueryPlanner, StitchInput, StitchOutput,
+    StitchSpec,
 };
 pub use rid::{Rid, rid};
 pub use union_find::UnionFind;

@@ -22,7 +22,9 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 use datafusion_session::Session;
 
-use super::exec::{IdStitchExec, SharedStitch};
+use super::exec::IdStitchExec;
+use super::lookup::{MainIdLookupExec, MainIdLookupNode};
+use super::shared::SharedStitch;
 use crate::catalog::Entity;
 use crate::components::ConnectedComponentsPlanner;
 
@@ -33,6 +35,27 @@ pub enum StitchOutput {
     IdGraph,
     /// pb's edge table.
     Edges,
+    /// One row per cluster: its number ([`CLUSTER_COLUMN`]) and its main id. Feature
+    /// queries group rows by cluster number and name the entities at the end.
+    Clusters,
+}
+
+/// The column holding a cluster's number: the id of its main node, dense enough to
+/// group on and cheaper than the main id's text.
+pub const CLUSTER_COLUMN: &str = "__knit_cluster";
+
+impl StitchOutput {
+    /// How many outputs there are.
+    pub const COUNT: usize = 3;
+
+    /// A dense index of the output.
+    pub fn index(self) -> usize {
+        match self {
+            StitchOutput::IdGraph => 0,
+            StitchOutput::Edges => 1,
+            StitchOutput::Clusters => 2,
+        }
+    }
 }
 
 impl fmt::Display for StitchOutput {
@@ -40,6 +63,7 @@ impl fmt::Display for StitchOutput {
         f.write_str(match self {
             StitchOutput::IdGraph => "id_graph",
             StitchOutput::Edges => "edges",
+            StitchOutput::Clusters => "clusters",
         })
     }
 }
@@ -86,6 +110,10 @@ impl StitchSpec {
                 Field::new(main, DataType::Utf8, false),
                 Field::new("valid_at", time(), true),
             ],
+            StitchOutput::Clusters => vec![
+                Field::new(CLUSTER_COLUMN, DataType::UInt32, false),
+                Field::new(main, DataType::Utf8, false),
+            ],
         }))
     }
 
@@ -98,9 +126,12 @@ impl StitchSpec {
     }
 
     fn same(&self, other: &Self) -> bool {
-        self.entity.name == other.entity.name
-            && self.output == other.output
-            && self.inputs == other.inputs
+        self.output == other.output && self.same_stitch(other)
+    }
+
+    /// True when both stitch the same entity from the same inputs (whatever the output).
+    pub(crate) fn same_stitch(&self, other: &Self) -> bool {
+        self.entity.name == other.entity.name && self.inputs == other.inputs
     }
 }
 
@@ -193,11 +224,37 @@ impl UserDefinedLogicalNodeCore for IdStitchNode {
     }
 }
 
-/// Plans `IdStitch` nodes as [`IdStitchExec`]. Within one query, equal nodes (one id
-/// graph used in several places) share one result, so the stitch runs once.
+/// A stitch planned in the current query: what it stitches, its inputs' plans, and the
+/// result its operators share.
+type PlannedStitch = (Arc<StitchSpec>, Vec<LogicalPlan>, Arc<SharedStitch>);
+
+/// Plans `IdStitch` nodes as [`IdStitchExec`] and `MainIdLookup` nodes as
+/// [`MainIdLookupExec`]. Within one query, every node over the same stitch (same entity,
+/// same inputs) shares one result, so the stitch runs once.
 #[derive(Debug, Default)]
 pub struct IdStitchPlanner {
-    planned: Mutex<Vec<(IdStitchNode, Arc<SharedStitch>)>>,
+    planned: Mutex<Vec<PlannedStitch>>,
+}
+
+impl IdStitchPlanner {
+    fn shared(&self, spec: &Arc<StitchSpec>, inputs: &[LogicalPlan]) -> Result<Arc<SharedStitch>> {
+        let mut planned = self.planned.lock().map_err(|_| {
+            DataFusionError::Internal("the stitch planner's lock is poisoned".to_string())
+        })?;
+        let shared = match planned
+            .iter()
+            .find(|(s, i, _)| s.same_stitch(spec) && i.as_slice() == inputs)
+        {
+            Some((_, _, shared)) => Arc::clone(shared),
+            None => {
+                let shared = Arc::new(SharedStitch::default());
+                planned.push((Arc::clone(spec), inputs.to_vec(), Arc::clone(&shared)));
+                shared
+            }
+        };
+        shared.add_use();
+        Ok(shared)
+    }
 }
 
 #[async_trait]
@@ -206,34 +263,35 @@ impl ExtensionPlanner for IdStitchPlanner {
         &self,
         _planner: &dyn PhysicalPlanner,
         node: &dyn UserDefinedLogicalNode,
-        _logical_inputs: &[&LogicalPlan],
+        logical_inputs: &[&LogicalPlan],
         physical_inputs: &[Arc<dyn ExecutionPlan>],
         _session: &dyn Session,
         _planning_ctx: &PhysicalPlanningContext,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-        let Some(node) = node.as_any().downcast_ref::<IdStitchNode>() else {
-            return Ok(None);
-        };
-        let shared = {
-            let mut planned = self.planned.lock().map_err(|_| {
-                DataFusionError::Internal("the stitch planner's lock is poisoned".to_string())
-            })?;
-            match planned.iter().find(|(planned, _)| planned == node) {
-                Some((_, shared)) => Arc::clone(shared),
-                None => {
-                    let shared = Arc::new(SharedStitch::default());
-                    planned.push((node.clone(), Arc::clone(&shared)));
-                    shared
-                }
-            }
-        };
-        shared.add_use();
-        let exec = IdStitchExec::try_new_shared(
-            Arc::clone(node.spec()),
-            physical_inputs.to_vec(),
-            shared,
-        )?;
-        Ok(Some(Arc::new(exec)))
+        if let Some(node) = node.as_any().downcast_ref::<IdStitchNode>() {
+            let shared = self.shared(node.spec(), &node.inputs)?;
+            let exec = IdStitchExec::try_new_shared(
+                Arc::clone(node.spec()),
+                physical_inputs.to_vec(),
+                shared,
+            )?;
+            return Ok(Some(Arc::new(exec)));
+        }
+        if let Some(node) = node.as_any().downcast_ref::<MainIdLookupNode>() {
+            // The first child is the rows; the others are the stitch's inputs.
+            let stitch_inputs: Vec<LogicalPlan> =
+                logical_inputs[1..].iter().map(|&p| p.clone()).collect();
+            let shared = self.shared(node.spec(), &stitch_inputs)?;
+            let exec = MainIdLookupExec::try_new(
+                node.lookup(),
+                Arc::clone(node.spec()),
+                Arc::clone(&physical_inputs[0]),
+                physical_inputs[1..].to_vec(),
+                shared,
+            )?;
+            return Ok(Some(Arc::new(exec)));
+        }
+        Ok(None)
     }
 }
 

@@ -23,7 +23,8 @@
 //!
 //! Labels are compared as rids; within a cluster they are replaced by the rank of the
 //! node's rid, which orders the same way. Work per round is linear in the rows still
-//! active; rows of settled labels leave the loop.
+//! active: rows stay grouped by node (a row's node never changes), so a round re-sorts
+//! only each node's few rows, and rows of settled labels leave the loop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -60,6 +61,28 @@ struct Offer {
     label: u32,
     t: TimeKey,
     d: u32,
+}
+
+/// Sorts and dedups the rows of each node, which are contiguous.
+fn sort_within_nodes(rows: &mut Vec<Row>) {
+    let mut write = 0;
+    let mut start = 0;
+    while start < rows.len() {
+        let node = rows[start].node;
+        let end = start + rows[start..].iter().take_while(|r| r.node == node).count();
+        rows[start..end].sort_unstable();
+        let mut last = None;
+        for read in start..end {
+            let row = rows[read];
+            if last != Some(row) {
+                rows[write] = row;
+                write += 1;
+                last = Some(row);
+            }
+        }
+        start = end;
+    }
+    rows.truncate(write);
 }
 
 /// Scratch space reused across clusters, so that a million small clusters cost no
@@ -196,8 +219,7 @@ impl Replay {
             for label in touched.drain(..) {
                 best[label as usize] = None;
             }
-            rows.sort_unstable();
-            rows.dedup();
+            sort_within_nodes(rows);
             // A label is still active while one of its nodes has another label too.
             let mut start = 0;
             while start < rows.len() {

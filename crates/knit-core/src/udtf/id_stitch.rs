@@ -24,6 +24,9 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use crate::catalog::Catalog;
 use crate::stitch::{IdStitchNode, StitchInput, StitchOutput, StitchSpec};
 
+/// The internal table function giving an entity's clusters (feature queries use it).
+pub const CLUSTERS_FUNCTION: &str = "__knit_clusters";
+
 /// The table function.
 #[derive(Debug)]
 pub struct IdStitchFunc {
@@ -41,6 +44,7 @@ impl IdStitchFunc {
         match self.output {
             StitchOutput::IdGraph => "id_stitch",
             StitchOutput::Edges => "id_stitch_edges",
+            StitchOutput::Clusters => CLUSTERS_FUNCTION,
         }
     }
 }
@@ -61,46 +65,55 @@ impl TableFunctionImpl for IdStitchFunc {
                 )));
             }
         };
-        let plan_error = |e: crate::CoreError| DataFusionError::Plan(e.to_string());
-        let entity = self.catalog.entity(&entity).map_err(plan_error)?;
-        // `LOOKUP IDS` inputs only find their rows' entities in the graph; they add no edges.
-        let inputs: Vec<_> = self
-            .catalog
-            .inputs_of(&entity.name)
-            .map_err(plan_error)?
-            .into_iter()
-            .filter(|input| !input.definition.lookup_only)
-            .collect();
-        let mut definitions = Vec::with_capacity(inputs.len());
-        for input in &inputs {
-            let column_types = input
-                .id_types
-                .iter()
-                .map(|t| {
-                    entity.id_type_index(t).map(|i| i as u16).ok_or_else(|| {
-                        DataFusionError::Internal(format!(
-                            "input '{}' uses id type '{t}', which entity '{}' lacks; this is a bug",
-                            input.name, entity.name
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            definitions.push(StitchInput {
-                name: input.name.clone(),
-                column_types,
-            });
-        }
-        let spec = Arc::new(StitchSpec {
-            entity,
-            inputs: definitions,
-            output: self.output,
-        });
-        let node = IdStitchNode::try_new(spec, inputs.iter().map(|i| i.plan.clone()).collect())?;
+        let (spec, inputs) = stitch_of(&self.catalog, &entity, self.output)?;
+        let node = IdStitchNode::try_new(spec, inputs)?;
         let plan = LogicalPlan::Extension(Extension {
             node: Arc::new(node),
         });
         Ok(Arc::new(IdStitchTable::new(plan)))
     }
+}
+
+/// What the stitch of `entity` reads, and the plans of the inputs it reads.
+pub(crate) fn stitch_of(
+    catalog: &Catalog,
+    entity: &str,
+    output: StitchOutput,
+) -> Result<(Arc<StitchSpec>, Vec<LogicalPlan>)> {
+    let plan_error = |e: crate::CoreError| DataFusionError::Plan(e.to_string());
+    let entity = catalog.entity(entity).map_err(plan_error)?;
+    // `LOOKUP IDS` inputs only find their rows' entities in the graph; they add no edges.
+    let inputs: Vec<_> = catalog
+        .inputs_of(&entity.name)
+        .map_err(plan_error)?
+        .into_iter()
+        .filter(|input| !input.definition.lookup_only)
+        .collect();
+    let mut definitions = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        let column_types = input
+            .id_types
+            .iter()
+            .map(|t| {
+                entity.id_type_index(t).map(|i| i as u16).ok_or_else(|| {
+                    DataFusionError::Internal(format!(
+                        "input '{}' uses id type '{t}', which entity '{}' lacks; this is a bug",
+                        input.name, entity.name
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        definitions.push(StitchInput {
+            name: input.name.clone(),
+            column_types,
+        });
+    }
+    let spec = Arc::new(StitchSpec {
+        entity,
+        inputs: definitions,
+        output,
+    });
+    Ok((spec, inputs.iter().map(|i| i.plan.clone()).collect()))
 }
 
 /// The table a call returns: a view over the `IdStitch` plan.

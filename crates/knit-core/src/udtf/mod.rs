@@ -2,7 +2,8 @@
 // Copyright the Knit authors
 
 //! Knit's table functions: `id_stitch('entity')`, `id_stitch_edges('entity')` and
-//! `input_rows('input')`. (`feature_table`, `feature_view` and `cohort` are expanded
+//! `input_rows('input')`, and the internal `__knit_clusters('entity')` that feature
+//! queries use. (`feature_table`, `feature_view` and `cohort` are expanded
 //! before planning: see [`crate::features`].)
 
 mod id_stitch;
@@ -15,7 +16,8 @@ use datafusion::catalog::TableFunctionImpl;
 use crate::catalog::Catalog;
 use crate::stitch::StitchOutput;
 
-pub use id_stitch::{IdStitchFunc, IdStitchTable};
+pub(crate) use id_stitch::stitch_of;
+pub use id_stitch::{CLUSTERS_FUNCTION, IdStitchFunc, IdStitchTable};
 pub use input_rows::InputRowsFunc;
 
 /// Every table function with its name, for the session builder to register.
@@ -28,6 +30,10 @@ pub fn all_table_functions(catalog: &Catalog) -> Vec<(&'static str, Arc<dyn Tabl
         (
             "id_stitch_edges",
             Arc::new(IdStitchFunc::new(catalog.clone(), StitchOutput::Edges)),
+        ),
+        (
+            CLUSTERS_FUNCTION,
+            Arc::new(IdStitchFunc::new(catalog.clone(), StitchOutput::Clusters)),
         ),
         ("input_rows", Arc::new(InputRowsFunc::new(catalog.clone()))),
     ]

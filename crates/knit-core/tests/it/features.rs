@@ -38,15 +38,19 @@ async fn the_id_graph_is_computed_once_per_query() {
     let plan = pretty_format_batches(&batches).unwrap().to_string();
     let stitches: Vec<&str> = plan
         .lines()
-        .filter(|l| l.contains("IdStitchExec"))
+        .filter(|l| l.contains("IdStitchExec") || l.contains("MainIdLookupExec"))
         .collect();
-    // The graph is joined to each input, listed for the entities and joined to the view.
-    assert!(stitches.len() >= 4, "{plan}");
+    // Each input's rows are looked up in the stitch, the entities are listed from it,
+    // and the view joins the id graph.
+    let count = |name: &str| stitches.iter().filter(|l| l.contains(name)).count();
+    assert_eq!(count("MainIdLookupExec"), 2, "{plan}");
+    assert_eq!(count("output=clusters"), 1, "{plan}");
+    assert_eq!(count("output=id_graph"), 1, "{plan}");
     assert!(stitches.iter().all(|l| l.contains(", shared")), "{plan}");
     let computed: Vec<&&str> = stitches
         .iter()
-        .filter(|l| !l.contains("input_rows=0"))
+        .filter(|l| !l.contains(", input_rows=0,"))
         .collect();
     assert_eq!(computed.len(), 1, "{plan}");
-    assert!(computed[0].contains("input_rows=127"), "{plan}");
+    assert!(computed[0].contains(", input_rows=127,"), "{plan}");
 }

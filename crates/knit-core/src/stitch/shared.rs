@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! One stitch per query: the computed graph that every operator over the same entity and
+//! inputs shares.
+//!
+//! A feature query reads one id graph in many places: the id graph for feature views,
+//! the clusters for the entity list, and a lookup per input that maps rows to clusters.
+//! Each of those operators holds the same [`SharedStitch`]; the first to run reads the
+//! inputs and builds the [`StitchState`], the others wait for it. The state keeps its
+//! memory reservation for as long as an operator can still read it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::common::runtime::SpawnedTask;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, Time,
+};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
+use futures::StreamExt;
+
+use super::edges::{EdgeCollector, EdgeSet, Pair, PairReader};
+use super::graph::{IdGraph, build_id_graph_until};
+use super::node::{StitchOutput, StitchSpec};
+use super::rid::{Rid, rid};
+
+/// The computed stitch: the interned nodes and edges, the graph and every node's rid.
+#[derive(Debug)]
+pub struct StitchState {
+    /// The nodes (interned keys) and pb's edges.
+    pub collector: EdgeCollector,
+    /// Main node, `first_seen_at` and `valid_at` of every node.
+    pub graph: IdGraph,
+    /// The rid of every node.
+    pub rids: Vec<Rid>,
+    /// Holds the state's memory in the pool until the state is dropped.
+    _reservation: MemoryReservation,
+}
+
+impl StitchState {
+    /// The cluster of the node `(id_type, value)`, if the graph holds that node. A
+    /// cluster is named by its main node's id.
+    pub fn cluster_of(&self, id_type: u16, value: &[u8]) -> Option<u32> {
+        self.collector
+            .nodes
+            .get(id_type, value)
+            .map(|node| self.graph.main[node as usize])
+    }
+}
+
+/// The result of one stitch, computed once for every operator that shares it.
+#[derive(Debug, Default)]
+pub struct SharedStitch {
+    state: tokio::sync::OnceCell<Arc<StitchState>>,
+    /// Each output, rendered once (indexed by [`StitchOutput::index`]).
+    outputs: [tokio::sync::OnceCell<Arc<Vec<RecordBatch>>>; StitchOutput::COUNT],
+    /// How many plan nodes the planner gave it to.
+    uses: AtomicUsize,
+}
+
+impl SharedStitch {
+    /// Counts one more plan node that uses the result.
+    pub fn add_use(&self) {
+        self.uses.fetch_add(1, AtomicOrdering::Relaxed);
+    }
+
+    /// True when more than one plan node reads this stitch.
+    pub fn is_shared(&self) -> bool {
+        self.uses.load(AtomicOrdering::Relaxed) > 1
+    }
+
+    /// The stitch of `spec` over `inputs`, computed by the first caller.
+    pub async fn state(
+        &self,
+        spec: &Arc<StitchSpec>,
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &Arc<TaskContext>,
+        metrics: &StitchMetrics,
+    ) -> Result<Arc<StitchState>> {
+        let state = self
+            .state
+            .get_or_try_init(|| compute(spec, inputs, ctx, metrics))
+            .await?;
+        Ok(Arc::clone(state))
+    }
+
+    /// One output of the stitch, rendered by the first caller that asks for it.
+    pub async fn output(
+        &self,
+        spec: &Arc<StitchSpec>,
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &Arc<TaskContext>,
+        metrics: &StitchMetrics,
+        render: fn(&StitchSpec, &StitchState, usize) -> Result<Vec<RecordBatch>>,
+    ) -> Result<Arc<Vec<RecordBatch>>> {
+        let batches = self.outputs[spec.output.index()]
+            .get_or_try_init(|| async {
+                let state = self.state(spec, inputs, ctx, metrics).await?;
+                let spec = Arc::clone(spec);
+                let batch_size = ctx.session_config().batch_size();
+                let output_time = metrics.output_time.clone();
+                let batches = SpawnedTask::spawn_blocking(move || {
+                    let _timer = output_time.timer();
+                    render(&spec, &state, batch_size)
+                })
+                .join_unwind()
+                .await
+                .map_err(|e| task_failed(&e))??;
+                Ok::<_, DataFusionError>(Arc::new(batches))
+            })
+            .await?;
+        Ok(Arc::clone(batches))
+    }
+}
+
+fn task_failed(e: &dyn std::fmt::Display) -> DataFusionError {
+    DataFusionError::Internal(format!("the stitch task failed: {e}; this is a bug"))
+}
+
+/// Reads every input, collects edges and builds the graph.
+async fn compute(
+    spec: &Arc<StitchSpec>,
+    inputs: &[Arc<dyn ExecutionPlan>],
+    ctx: &Arc<TaskContext>,
+    metrics: &StitchMetrics,
+) -> Result<Arc<StitchState>> {
+    let reservation = MemoryConsumer::new("IdStitchExec").register(ctx.memory_pool());
+    // The graph is built on a blocking thread, which a dropped future cannot abort; the
+    // flag tells it to stop.
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
+    // Stage one interns ids here while stage two groups the pairs on a thread of its
+    // own; a few batches of pairs in flight keep both busy.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<Pair>>(4);
+    let edge_bytes = Arc::new(AtomicUsize::new(0));
+    let grouping = {
+        let edge_bytes = Arc::clone(&edge_bytes);
+        let group_time = metrics.group_time.clone();
+        SpawnedTask::spawn_blocking(move || {
+            let mut edges = EdgeSet::default();
+            while let Some(pairs) = receiver.blocking_recv() {
+                let _timer = group_time.timer();
+                edges.add(&pairs);
+                edge_bytes.store(edges.allocated_bytes(), AtomicOrdering::Relaxed);
+            }
+            edges
+        })
+    };
+    let mut reader = PairReader::default();
+    for (input, definition) in inputs.iter().zip(&spec.inputs) {
+        // The planner merges each input into one partition; read them all anyway, so
+        // that a plan built another way loses no rows.
+        for partition in 0..input.output_partitioning().partition_count() {
+            let mut stream = input.execute(partition, Arc::clone(ctx))?;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let mut pairs = Vec::with_capacity(batch.num_rows() * 2);
+                {
+                    let _timer = metrics.read_time.timer();
+                    reader.read_batch(
+                        &batch,
+                        &definition.column_types,
+                        &spec.entity.id_types,
+                        &mut pairs,
+                    )?;
+                }
+                reservation.try_resize(
+                    reader.nodes.allocated_bytes() + edge_bytes.load(AtomicOrdering::Relaxed),
+                )?;
+                sender.send(pairs).await.map_err(|_| {
+                    DataFusionError::Internal(
+                        "the edge grouping thread stopped; this is a bug".to_string(),
+                    )
+                })?;
+            }
+        }
+    }
+    drop(sender);
+    let edges = grouping.join_unwind().await.map_err(|e| task_failed(&e))?;
+    let collector = EdgeCollector::new(reader, edges);
+    metrics.input_rows.add(collector.rows);
+    metrics.nodes.add(collector.nodes.len());
+    metrics.edges.add(collector.list.len());
+    // The graph and the rids take about this much more.
+    reservation.try_grow(collector.nodes.len() * 64 + collector.list.len() * 24)?;
+    let spec = Arc::clone(spec);
+    let (rid_time, graph_time) = (metrics.rid_time.clone(), metrics.graph_time.clone());
+    let (clusters, largest_cluster) = (metrics.clusters.clone(), metrics.largest_cluster.clone());
+    let state = SpawnedTask::spawn_blocking(move || {
+        let rids = {
+            let _timer = rid_time.timer();
+            node_rids(&collector, &spec)?
+        };
+        let _timer = graph_time.timer();
+        let Some(graph) = build_id_graph_until(&rids, &collector.graph_edges(), &cancelled) else {
+            return Err(DataFusionError::Execution(
+                "IdStitchExec was cancelled".to_string(),
+            ));
+        };
+        clusters.add(graph.clusters);
+        largest_cluster.set(graph.largest_cluster);
+        Ok(StitchState {
+            collector,
+            graph,
+            rids,
+            _reservation: reservation,
+        })
+    })
+    .join_unwind()
+    .await
+    .map_err(|e| task_failed(&e))??;
+    Ok(Arc::new(state))
+}
+
+/// Sets its flag when dropped: when the query is cancelled, the future holding it is.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, AtomicOrdering::Relaxed);
+    }
+}
+
+/// The stitch's counters, shown by `EXPLAIN ANALYZE` on the operator that computed it.
+///
+/// Phases: `read_intern_time` (ids of input batches to interned node pairs, beside the
+/// inputs' decoding), `group_edges_time` (distinct pairs, on a second core, beside the
+/// first), `rid_time` (two SHA-1s per node, on every core), `graph_time` (union-find,
+/// main ids and the `valid_at` replay) and `output_time`.
+#[derive(Debug, Clone)]
+pub struct StitchMetrics {
+    input_rows: Count,
+    edges: Count,
+    nodes: Count,
+    clusters: Count,
+    largest_cluster: Gauge,
+    read_time: Time,
+    group_time: Time,
+    rid_time: Time,
+    graph_time: Time,
+    output_time: Time,
+}
+
+impl StitchMetrics {
+    /// The counters of one partition of an operator.
+    pub fn new(metrics: &ExecutionPlanMetricsSet, partition: usize) -> Self {
+        let builder = || MetricBuilder::new(metrics);
+        Self {
+            input_rows: builder().counter("input_rows", partition),
+            edges: builder().counter("edges", partition),
+            nodes: builder().counter("nodes", partition),
+            clusters: builder().counter("clusters", partition),
+            largest_cluster: builder().gauge("largest_cluster", partition),
+            read_time: builder().subset_time("read_intern_time", partition),
+            group_time: builder().subset_time("group_edges_time", partition),
+            rid_time: builder().subset_time("rid_time", partition),
+            graph_time: builder().subset_time("graph_time", partition),
+            output_time: builder().subset_time("output_time", partition),
+        }
+    }
+}
+
+/// The rid of every node. Two SHA-1 hashes per node make this the costliest step of the
+/// graph phase, so it runs on every core.
+fn node_rids(collector: &EdgeCollector, spec: &StitchSpec) -> Result<Vec<Rid>> {
+    let nodes = collector.nodes.len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(16);
+    let chunk = nodes.div_ceil(threads).max(1);
+    let mut rids = vec![rid("", ""); nodes];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = rids
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(i, out)| {
+                scope.spawn(move || -> Result<()> {
+                    for (offset, slot) in out.iter_mut().enumerate() {
+                        let (id_type, value) =
+                            node_key(collector, spec, (i * chunk + offset) as u32)?;
+                        *slot = rid(value, id_type);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|worker| {
+            worker.join().map_err(|_| {
+                DataFusionError::Internal("a rid worker panicked; this is a bug".to_string())
+            })?
+        })
+    })?;
+    Ok(rids)
+}
+
+/// The id type name and value of a node.
+pub(crate) fn node_key<'a>(
+    collector: &'a EdgeCollector,
+    spec: &'a StitchSpec,
+    node: u32,
+) -> Result<(&'a str, &'a str)> {
+    let (id_type, bytes) = collector.nodes.key(node);
+    let value = std::str::from_utf8(bytes).map_err(|e| {
+        DataFusionError::Internal(format!("id value is not UTF-8 ({e}); this is a bug"))
+    })?;
+    Ok((type_name(spec, id_type), value))
+}
+
+/// The name of an id type of the spec's entity.
+pub(crate) fn type_name(spec: &StitchSpec, id_type: u16) -> &str {
+    spec.entity.id_types[usize::from(id_type)].name.as_str()
+}

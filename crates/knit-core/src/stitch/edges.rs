@@ -119,23 +119,37 @@ impl PairReader {
             &DataType::Timestamp(TimeUnit::Microsecond, None),
         )?;
         let times: &TimestampMicrosecondArray = times.as_primitive();
-        let mut sides: Vec<Side> = Vec::with_capacity(column_types.len());
+        // The batch's ids first, interned together (see `Interner::intern_all`); a
+        // rejected or missing id keeps `u32::MAX` in its cell.
+        let columns = column_types.len();
+        let mut keys: Vec<(u16, &[u8])> = Vec::with_capacity(batch.num_rows() * columns);
+        let mut cells: Vec<u32> = Vec::with_capacity(batch.num_rows() * columns);
         for row in 0..batch.num_rows() {
-            let time = times.is_valid(row).then(|| times.value(row));
-            sides.clear();
             for (column, &id_type) in ids.iter().zip(column_types) {
-                let side = if column.is_valid(row) {
+                if column.is_valid(row) {
                     let value = column.value(row);
                     if id_types[usize::from(id_type)].accepts(value) {
-                        Side::Node(self.nodes.intern(id_type, value.as_bytes()))
-                    } else {
-                        Side::Missing(id_type)
+                        cells.push(keys.len() as u32);
+                        keys.push((id_type, value.as_bytes()));
+                        continue;
                     }
-                } else {
-                    Side::Missing(id_type)
-                };
-                sides.push(side);
+                }
+                cells.push(u32::MAX);
             }
+        }
+        let mut nodes = Vec::with_capacity(keys.len());
+        self.nodes.intern_all(&keys, &mut nodes);
+        let mut sides: Vec<Side> = Vec::with_capacity(columns);
+        for (row, row_cells) in cells.chunks(columns.max(1)).enumerate() {
+            let time = times.is_valid(row).then(|| times.value(row));
+            sides.clear();
+            sides.extend(row_cells.iter().zip(column_types).map(|(&cell, &id_type)| {
+                if cell == u32::MAX {
+                    Side::Missing(id_type)
+                } else {
+                    Side::Node(nodes[cell as usize])
+                }
+            }));
             if let [only] = sides[..] {
                 if let Side::Node(_) = only {
                     pairs.push((only, only, time));
@@ -169,12 +183,22 @@ pub struct EdgeSet {
 impl EdgeSet {
     /// Adds pairs.
     pub fn add(&mut self, pairs: &[Pair]) {
-        for &(a, b, time) in pairs {
-            let next = self.edges.len();
-            self.edges
-                .entry((a.key(), b.key()))
-                .and_modify(|(_, earliest)| *earliest = sql_min(*earliest, time))
-                .or_insert((next, time));
+        self.edges.reserve(pairs.len());
+        for chunk in pairs.chunks(2048) {
+            // Read-only probes first, as `Interner::intern_all` does: their misses
+            // overlap, and the updates below find the buckets cached.
+            let mut touched = 0usize;
+            for &(a, b, _) in chunk {
+                touched ^= self.edges.get(&(a.key(), b.key())).map_or(0, |e| e.0);
+            }
+            std::hint::black_box(touched);
+            for &(a, b, time) in chunk {
+                let next = self.edges.len();
+                self.edges
+                    .entry((a.key(), b.key()))
+                    .and_modify(|(_, earliest)| *earliest = sql_min(*earliest, time))
+                    .or_insert((next, time));
+            }
         }
     }
 

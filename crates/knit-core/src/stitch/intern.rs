@@ -3,38 +3,19 @@
 
 //! Interning `(id type, value)` keys into dense node ids.
 //!
-//! Keys are found by a 64-bit fingerprint in a map from fingerprint to the key's record
-//! in an arena; the record holds the node id, the id type and the bytes, so a key seen
-//! again costs a hash, one map probe, one read of its record and no allocation (the
-//! hot path of reading billions of ids is bound by those two cache misses). Two
-//! different keys with one fingerprint are told apart by comparing the bytes: the later
-//! one goes to a small map of collided keys, so no two keys are ever merged.
+//! Keys are found by a 64-bit fingerprint in an open-addressing table of
+//! `(fingerprint, record)` slots; a key's record in an arena holds its node id, id type
+//! and bytes, so a key seen again costs a hash, a slot read, a read of its record and no
+//! allocation. Two different keys with one fingerprint are told apart by comparing the
+//! bytes: the later one goes to a small map of collided keys, so no two keys are ever
+//! merged.
+//!
+//! Reading ids is bound by those two cache misses per key, not by computation, so
+//! [`Interner::intern_all`] takes a batch of keys and touches all their slots, then
+//! all their records, before interning them: the misses of a batch overlap instead of
+//! following one another.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// Passes a fingerprint through as its own hash: it is one already.
-#[derive(Debug, Default)]
-struct FingerprintHasher(u64);
-
-impl Hasher for FingerprintHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are hashed; fold anything else in all the same.
-        for &b in bytes {
-            self.0 = (self.0 << 8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
-type FingerprintMap = HashMap<u64, u64, BuildHasherDefault<FingerprintHasher>>;
 
 /// The fingerprint of a key: a fast 64-bit hash of the type and the value bytes.
 pub fn fingerprint(id_type: u16, value: &[u8]) -> u64 {
@@ -57,12 +38,27 @@ pub fn fingerprint(id_type: u16, value: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
+/// One slot of the table: a fingerprint and the start of its first key's record.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    fingerprint: u64,
+    start: u64,
+}
+
+/// The `start` of a vacant slot.
+const VACANT: u64 = u64::MAX;
+
+/// How many keys [`Interner::intern_all`] prefetches at once: their slots and records
+/// should still be in cache when they are interned.
+const PREFETCH_CHUNK: usize = 2048;
+
 /// Dense ids for `(id type, value)` keys, in order of first sight.
 #[derive(Debug)]
 pub struct Interner {
     fingerprint: fn(u16, &[u8]) -> u64,
-    /// Fingerprint to the start of its first key's record.
-    by_fingerprint: FingerprintMap,
+    /// Linear probing over a power-of-two table, at most half full.
+    slots: Vec<Slot>,
+    occupied: usize,
     collided: HashMap<(u16, Box<[u8]>), u32>,
     /// Records of `RECORD_HEADER` bytes (node, length, id type; little-endian) and the
     /// key's bytes.
@@ -85,7 +81,8 @@ impl Interner {
     pub fn with_fingerprint(fingerprint: fn(u16, &[u8]) -> u64) -> Self {
         Self {
             fingerprint,
-            by_fingerprint: FingerprintMap::default(),
+            slots: Vec::new(),
+            occupied: 0,
             collided: HashMap::new(),
             arena: Vec::new(),
             starts: Vec::new(),
@@ -94,13 +91,52 @@ impl Interner {
 
     /// The node id of a key, new or known.
     pub fn intern(&mut self, id_type: u16, value: &[u8]) -> u32 {
+        self.reserve(1);
         let fp = (self.fingerprint)(id_type, value);
-        let start = self.arena.len() as u64;
-        let known = *self.by_fingerprint.entry(fp).or_insert(start);
-        if known == start {
-            return self.push(id_type, value);
+        self.intern_reserved(id_type, value, fp)
+    }
+
+    /// The node id of each key, appended to `nodes`, as [`Interner::intern`] would give.
+    pub fn intern_all(&mut self, keys: &[(u16, &[u8])], nodes: &mut Vec<u32>) {
+        nodes.reserve(keys.len());
+        let mut fingerprints = Vec::with_capacity(PREFETCH_CHUNK.min(keys.len()));
+        for chunk in keys.chunks(PREFETCH_CHUNK) {
+            self.reserve(chunk.len());
+            fingerprints.clear();
+            fingerprints.extend(chunk.iter().map(|&(t, v)| (self.fingerprint)(t, v)));
+            // Plain loads whose values are folded and dropped: they are independent, so
+            // the core keeps many in flight, and the passes below find them cached.
+            let mut touched = 0u64;
+            for &fp in &fingerprints {
+                touched ^= self.slots[self.home(fp)].fingerprint;
+            }
+            for &fp in &fingerprints {
+                let slot = self.slots[self.find(fp)];
+                if slot.start != VACANT {
+                    touched ^= u64::from(self.arena[slot.start as usize]);
+                }
+            }
+            std::hint::black_box(touched);
+            for (&(id_type, value), &fp) in chunk.iter().zip(&fingerprints) {
+                nodes.push(self.intern_reserved(id_type, value, fp));
+            }
         }
-        let (node, key) = self.record(known);
+    }
+
+    /// [`Interner::intern`] with the fingerprint computed and room for one more slot.
+    fn intern_reserved(&mut self, id_type: u16, value: &[u8], fp: u64) -> u32 {
+        let index = self.find(fp);
+        let slot = self.slots[index];
+        if slot.start == VACANT {
+            let node = self.push(id_type, value);
+            self.slots[index] = Slot {
+                fingerprint: fp,
+                start: self.starts[node as usize],
+            };
+            self.occupied += 1;
+            return node;
+        }
+        let (node, key) = self.record(slot.start);
         if key == (id_type, value) {
             return node;
         }
@@ -115,9 +151,15 @@ impl Interner {
 
     /// The node id of a key, if it was interned.
     pub fn get(&self, id_type: u16, value: &[u8]) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
         let fp = (self.fingerprint)(id_type, value);
-        let &start = self.by_fingerprint.get(&fp)?;
-        let (node, key) = self.record(start);
+        let slot = self.slots[self.find(fp)];
+        if slot.start == VACANT {
+            return None;
+        }
+        let (node, key) = self.record(slot.start);
         if key == (id_type, value) {
             return Some(node);
         }
@@ -125,6 +167,48 @@ impl Interner {
             return None;
         }
         self.collided.get(&(id_type, Box::from(value))).copied()
+    }
+
+    /// The slot a fingerprint starts probing at.
+    fn home(&self, fp: u64) -> usize {
+        // Fingerprints are well mixed in their low bits too.
+        fp as usize & (self.slots.len() - 1)
+    }
+
+    /// The slot holding `fp`, or the vacant slot where it would go.
+    fn find(&self, fp: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut index = fp as usize & mask;
+        loop {
+            let slot = self.slots[index];
+            if slot.start == VACANT || slot.fingerprint == fp {
+                return index;
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
+    /// Makes room for `additional` more fingerprints, keeping the table at most half full.
+    fn reserve(&mut self, additional: usize) {
+        let needed = (self.occupied + additional) * 2;
+        if needed <= self.slots.len() {
+            return;
+        }
+        let size = needed.next_power_of_two().max(1024);
+        let old = std::mem::replace(
+            &mut self.slots,
+            vec![
+                Slot {
+                    fingerprint: 0,
+                    start: VACANT,
+                };
+                size
+            ],
+        );
+        for slot in old.into_iter().filter(|s| s.start != VACANT) {
+            let index = self.find(slot.fingerprint);
+            self.slots[index] = slot;
+        }
     }
 
     fn push(&mut self, id_type: u16, value: &[u8]) -> u32 {
@@ -175,7 +259,7 @@ impl Interner {
     pub fn allocated_bytes(&self) -> usize {
         self.arena.capacity()
             + self.starts.capacity() * size_of::<u64>()
-            + self.by_fingerprint.capacity() * (size_of::<(u64, u64)>() + 1)
+            + self.slots.capacity() * size_of::<Slot>()
             + self.collided.len() * 64
     }
 }
@@ -216,6 +300,30 @@ mod tests {
         }
         assert_eq!(interner.get(0, b"v1"), None);
         assert_eq!(interner.collisions(), 49);
+    }
+
+    #[test]
+    fn interning_a_batch_gives_the_same_nodes() {
+        let keys: Vec<(u16, String)> = (0..10_000)
+            .map(|i| ((i % 3) as u16, format!("k{}", (i * 7919) % 4001)))
+            .collect();
+        let borrowed: Vec<(u16, &[u8])> = keys.iter().map(|(t, v)| (*t, v.as_bytes())).collect();
+        let mut one_by_one = Interner::default();
+        let expected: Vec<u32> = borrowed
+            .iter()
+            .map(|&(t, v)| one_by_one.intern(t, v))
+            .collect();
+        for fingerprint in [fingerprint as fn(u16, &[u8]) -> u64, |_, v| v.len() as u64] {
+            let mut batched = Interner::with_fingerprint(fingerprint);
+            let mut nodes = Vec::new();
+            batched.intern_all(&borrowed[..5000], &mut nodes);
+            batched.intern_all(&borrowed[5000..], &mut nodes);
+            assert_eq!(nodes, expected);
+            for (&(t, v), &node) in borrowed.iter().zip(&nodes) {
+                assert_eq!(batched.key(node), (t, v));
+                assert_eq!(batched.get(t, v), Some(node));
+            }
+        }
     }
 
     #[test]

@@ -59,6 +59,17 @@ pub struct Lookup {
     pub id_types: Vec<u16>,
 }
 
+impl Lookup {
+    /// The names of the id types, for EXPLAIN.
+    pub fn type_names(&self, spec: &StitchSpec) -> String {
+        self.id_types
+            .iter()
+            .map(|&t| spec.entity.id_types[usize::from(t)].name.as_str())
+            .collect::<Vec<&str>>()
+            .join(", ")
+    }
+}
+
 /// Recognises `__knit_lookup('entity', (query), 'id_type', ...)` in `FROM`.
 #[derive(Debug)]
 pub struct MainIdLookupRelationPlanner {
@@ -239,17 +250,11 @@ impl UserDefinedLogicalNodeCore for MainIdLookupNode {
     }
 
     fn fmt_for_explain(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let types: Vec<&str> = self
-            .lookup
-            .id_types
-            .iter()
-            .map(|&t| self.spec.entity.id_types[usize::from(t)].name.as_str())
-            .collect();
         write!(
             f,
             "MainIdLookup: entity={}, ids=[{}]",
             self.spec.entity.name,
-            types.join(", ")
+            self.lookup.type_names(&self.spec)
         )
     }
 

@@ -95,24 +95,15 @@ impl MainIdLookupExec {
 
 impl DisplayAs for MainIdLookupExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let types: Vec<&str> = self
-            .lookup
-            .id_types
-            .iter()
-            .map(|&t| self.spec.entity.id_types[usize::from(t)].name.as_str())
-            .collect();
+        let types = self.lookup.type_names(&self.spec);
         match t {
-            DisplayFormatType::TreeRender => write!(
-                f,
-                "entity={}\nids={}",
-                self.spec.entity.name,
-                types.join(", ")
-            ),
+            DisplayFormatType::TreeRender => {
+                write!(f, "entity={}\nids={types}", self.spec.entity.name)
+            }
             _ => write!(
                 f,
-                "MainIdLookupExec: entity={}, ids=[{}]{}",
+                "MainIdLookupExec: entity={}, ids=[{types}]{}",
                 self.spec.entity.name,
-                types.join(", "),
                 // More than one operator reads the stitch: it is built once for all.
                 if self.shared.is_shared() {
                     ", shared"

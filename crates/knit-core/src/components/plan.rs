@@ -25,6 +25,7 @@ use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, FunctionArg, FunctionArgE
 use datafusion_session::Session;
 
 use super::exec::ConnectedComponentsExec;
+use crate::udtf::table_function_call;
 
 const NAME: &str = "connected_components";
 
@@ -44,21 +45,10 @@ impl RelationPlanner for ConnectedComponentsRelationPlanner {
         relation: TableFactor,
         context: &mut dyn RelationPlannerContext,
     ) -> Result<RelationPlanning> {
-        let TableFactor::Table {
-            name,
-            args: Some(args),
-            alias,
-            ..
-        } = &relation
-        else {
+        let Some((args, alias)) = table_function_call(&relation, NAME) else {
             return Ok(RelationPlanning::Original(Box::new(relation)));
         };
-        if !name.to_string().eq_ignore_ascii_case(NAME) {
-            return Ok(RelationPlanning::Original(Box::new(relation)));
-        }
-        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Subquery(query)))] =
-            args.args.as_slice()
-        else {
+        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Subquery(query)))] = args else {
             return Err(usage_error());
         };
         let input = context.plan(TableFactor::Derived {

@@ -7,7 +7,6 @@
 //! function apply to it. Its shape:
 //!
 //! ```text
-//! graph      id_stitch('user') with the main id as __knit_main (feature views only)
 //! s0         every cluster of the entity: its number and main id (entities without
 //!            rows keep their NULLs)
 //! rows_k     input k's rows (input_rows(..) plus one layer per input var), each with
@@ -19,7 +18,8 @@
 //!            projection per var without FROM (window functions over entities allowed)
 //! ```
 //!
-//! Rows are grouped and joined on the cluster's number, an integer, and the main id's
+//! A feature view joins the final stage to `id_stitch('user')` on the main id. Rows are
+//! grouped and joined on the cluster's number, an integer, and the main id's
 //! text is attached once per entity. Every stitch operator of the query shares one
 //! stitch (see `IdStitchPlanner`), so the graph is built once.
 
@@ -37,7 +37,7 @@ use super::model::{EntityModel, Step};
 use super::names::{MAIN, Scope, check_only_vars, quote_ident, quote_literal, var_column};
 use crate::catalog::Input;
 use crate::error::{CoreError, Result};
-use crate::stitch::CLUSTER_COLUMN;
+use crate::stitch::CLUSTER_COLUMN as CLUSTER;
 use crate::stitch::lookup::{LOOKUP_FUNCTION, id_column};
 use crate::udtf::CLUSTERS_FUNCTION;
 
@@ -53,9 +53,6 @@ pub(crate) enum Shape<'a> {
     /// The main id and one var (to check a definition).
     Var(&'a str),
 }
-
-const GRAPH: &str = "\"__knit_graph\"";
-const CLUSTER: &str = CLUSTER_COLUMN;
 
 /// The query for `shape` over the entity of `model`, restricted to the entities for which
 /// every one of `conditions` (expressions over vars) is true.
@@ -95,24 +92,14 @@ pub(crate) fn compose(
     wanted.extend(condition_refs.iter().map(String::as_str));
     let steps = model.steps(wanted)?;
 
-    let mut ctes: Vec<(String, String)> = vec![
-        (
-            GRAPH.to_string(),
-            format!(
-                "SELECT {} AS \"{MAIN}\", other_id, other_id_type FROM id_stitch({})",
-                quote_ident(&entity.main_id_column),
-                quote_literal(&entity.name)
-            ),
+    let mut ctes: Vec<(String, String)> = vec![(
+        stage_name(0),
+        format!(
+            "SELECT \"{CLUSTER}\", {} AS \"{MAIN}\" FROM {CLUSTERS_FUNCTION}({})",
+            quote_ident(&entity.main_id_column),
+            quote_literal(&entity.name)
         ),
-        (
-            stage_name(0),
-            format!(
-                "SELECT \"{CLUSTER}\", {} AS \"{MAIN}\" FROM {CLUSTERS_FUNCTION}({})",
-                quote_ident(&entity.main_id_column),
-                quote_literal(&entity.name)
-            ),
-        ),
-    ];
+    )];
     // The rows of each input that some var aggregates, in the entity's input order.
     let mut row_tables: Vec<(String, String)> = Vec::new();
     for input in &model.inputs {
@@ -297,10 +284,12 @@ pub(crate) fn compose(
                 conditions.push_str(&format!(" AND {filter}"));
             }
             format!(
-                "SELECT g.other_id AS {}{} FROM {last} AS f JOIN {GRAPH} AS g \
-                 ON g.\"{MAIN}\" = f.\"{MAIN}\" WHERE {conditions}",
+                "SELECT g.other_id AS {}{} FROM {last} AS f JOIN id_stitch({}) AS g \
+                 ON g.{} = f.\"{MAIN}\" WHERE {conditions}",
                 quote_ident(id_type),
-                var_columns("f.", &visible)
+                var_columns("f.", &visible),
+                quote_literal(&entity.name),
+                quote_ident(&entity.main_id_column)
             )
         }
     };

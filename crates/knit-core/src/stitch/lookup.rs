@@ -33,7 +33,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::node::{CLUSTER_COLUMN, StitchOutput, StitchSpec};
 use crate::catalog::Catalog;
-use crate::udtf::stitch_of;
+use crate::udtf::{stitch_of, table_function_call};
 
 pub use super::lookup_exec::MainIdLookupExec;
 
@@ -89,18 +89,9 @@ impl RelationPlanner for MainIdLookupRelationPlanner {
         relation: TableFactor,
         context: &mut dyn RelationPlannerContext,
     ) -> Result<RelationPlanning> {
-        let TableFactor::Table {
-            name,
-            args: Some(args),
-            alias,
-            ..
-        } = &relation
-        else {
+        let Some((args, alias)) = table_function_call(&relation, LOOKUP_FUNCTION) else {
             return Ok(RelationPlanning::Original(Box::new(relation)));
         };
-        if !name.to_string().eq_ignore_ascii_case(LOOKUP_FUNCTION) {
-            return Ok(RelationPlanning::Original(Box::new(relation)));
-        }
         let string = |arg: &FunctionArg| match arg {
             FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Value(value))) => {
                 match &value.value {
@@ -110,7 +101,7 @@ impl RelationPlanner for MainIdLookupRelationPlanner {
             }
             _ => Err(usage_error()),
         };
-        let [entity, query, id_types @ ..] = args.args.as_slice() else {
+        let [entity, query, id_types @ ..] = args else {
             return Err(usage_error());
         };
         let FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Subquery(query))) = query else {

@@ -20,11 +20,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 
 use super::graph::Edge;
 use super::intern::Interner;
-use super::valid_at::sql_min;
 use crate::catalog::IdType;
 
 /// One side of an edge: a node, or no node of a given id type.
@@ -66,21 +65,26 @@ impl Hasher for EdgeHasher {
     }
 }
 
+/// Node ids stay below this: the ids above it name a missing side's id type in
+/// [`Side::key`].
+pub const MAX_NODES: usize = (u32::MAX - u16::MAX as u32) as usize;
+
 impl Side {
-    /// One integer per side: a node id, or the id type with the top bit set.
-    fn key(self) -> u64 {
+    /// One `u32` per side: a node id, or a missing side's id type counted down from
+    /// `u32::MAX`.
+    fn key(self) -> u32 {
         match self {
-            Side::Node(node) => u64::from(node),
-            Side::Missing(id_type) => 1 << 63 | u64::from(id_type),
+            Side::Node(node) => node,
+            Side::Missing(id_type) => u32::MAX - u32::from(id_type),
         }
     }
 
     /// The side of a [`Side::key`].
-    fn from_key(key: u64) -> Self {
-        if key >> 63 == 1 {
-            Side::Missing(key as u16)
+    fn from_key(key: u32) -> Self {
+        if key as usize >= MAX_NODES {
+            Side::Missing((u32::MAX - key) as u16)
         } else {
-            Side::Node(key as u32)
+            Side::Node(key)
         }
     }
 }
@@ -139,6 +143,12 @@ impl PairReader {
         }
         let mut nodes = Vec::with_capacity(keys.len());
         self.nodes.intern_all(&keys, &mut nodes);
+        if self.nodes.len() > MAX_NODES {
+            return Err(DataFusionError::ResourcesExhausted(format!(
+                "IdStitchExec: more than {MAX_NODES} distinct ids; stitch fewer inputs or a \
+                 shorter time range"
+            )));
+        }
         let mut sides: Vec<Side> = Vec::with_capacity(columns);
         for (row, row_cells) in cells.chunks(columns.max(1)).enumerate() {
             let time = times.is_valid(row).then(|| times.value(row));
@@ -169,51 +179,78 @@ impl PairReader {
     }
 }
 
-/// A pair's index in order of first sight, and its earliest time.
-type FirstSight = (usize, Option<i64>);
+/// A distinct pair: its index in order of first sight, with [`NO_TIME`] set while no
+/// row of the pair had a time, and its earliest time.
+type FirstSight = (u32, i64);
+
+/// The flag of [`FirstSight`]'s index: no time yet.
+const NO_TIME: u32 = 1 << 31;
 
 /// The second stage of reading: the distinct pairs, each with its earliest time.
 #[derive(Debug, Default)]
 pub struct EdgeSet {
-    /// Each distinct pair: its index in order of first sight, and its earliest time.
-    /// The time lives here rather than in a list, so a pair seen again costs one probe.
-    edges: HashMap<(u64, u64), FirstSight, BuildHasherDefault<EdgeHasher>>,
+    /// Each distinct pair, keyed by its two sides' keys. The time lives here rather
+    /// than in a list, so a pair seen again costs one probe; 24 bytes an entry.
+    edges: HashMap<u64, FirstSight, BuildHasherDefault<EdgeHasher>>,
 }
 
 impl EdgeSet {
-    /// Adds pairs.
-    pub fn add(&mut self, pairs: &[Pair]) {
+    /// Adds pairs. Fails past 2^31 distinct pairs, the most an index can number.
+    pub fn add(&mut self, pairs: &[Pair]) -> Result<()> {
+        if self.edges.len() + pairs.len() >= NO_TIME as usize {
+            return Err(DataFusionError::ResourcesExhausted(format!(
+                "IdStitchExec: more than {NO_TIME} distinct id pairs; stitch fewer inputs \
+                 or a shorter time range"
+            )));
+        }
         self.edges.reserve(pairs.len());
+        let key = |a: Side, b: Side| u64::from(a.key()) << 32 | u64::from(b.key());
         for chunk in pairs.chunks(2048) {
             // Read-only probes first, as `Interner::intern_all` does: their misses
             // overlap, and the updates below find the buckets cached.
-            let mut touched = 0usize;
+            let mut touched = 0u32;
             for &(a, b, _) in chunk {
-                touched ^= self.edges.get(&(a.key(), b.key())).map_or(0, |e| e.0);
+                touched ^= self.edges.get(&key(a, b)).map_or(0, |e| e.0);
             }
             std::hint::black_box(touched);
             for &(a, b, time) in chunk {
-                let next = self.edges.len();
+                let next = self.edges.len() as u32;
                 self.edges
-                    .entry((a.key(), b.key()))
-                    .and_modify(|(_, earliest)| *earliest = sql_min(*earliest, time))
-                    .or_insert((next, time));
+                    .entry(key(a, b))
+                    .and_modify(|(index, earliest)| {
+                        if let Some(time) = time {
+                            if *index & NO_TIME != 0 || time < *earliest {
+                                *earliest = time;
+                            }
+                            *index &= !NO_TIME;
+                        }
+                    })
+                    .or_insert(match time {
+                        Some(time) => (next, time),
+                        None => (next | NO_TIME, 0),
+                    });
             }
         }
+        Ok(())
     }
 
     /// The distinct pairs, in order of first sight.
     pub fn into_list(self) -> Vec<Pair> {
         let mut list = vec![(Side::Missing(0), Side::Missing(0), None); self.edges.len()];
-        for ((a, b), (index, time)) in self.edges {
-            list[index] = (Side::from_key(a), Side::from_key(b), time);
+        for (key, (index, time)) in self.edges {
+            let (a, b) = (
+                Side::from_key((key >> 32) as u32),
+                Side::from_key(key as u32),
+            );
+            let time = (index & NO_TIME == 0).then_some(time);
+            list[(index & !NO_TIME) as usize] = (a, b, time);
         }
         list
     }
 
     /// Bytes held, for memory accounting.
     pub fn allocated_bytes(&self) -> usize {
-        self.edges.capacity() * (size_of::<((u64, u64), FirstSight)>() + 1)
+        self.edges.capacity() * (size_of::<(u64, FirstSight)>() + 1)
     }
 }
 

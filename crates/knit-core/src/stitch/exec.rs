@@ -3,9 +3,11 @@
 
 //! `IdStitchExec`: reads every input of an entity and emits its id graph or edges.
 //!
-//! A query that uses one id graph in several places (a feature table joins it once per
-//! input) holds several `IdStitchExec`s over one [`SharedStitch`]: the first to run
-//! computes the graph, the others wait for it and stream the same batches.
+//! A query that uses one id graph in several places holds several `IdStitchExec`s (and
+//! lookups) over one [`SharedStitch`]: the first to run computes the graph, the others
+//! wait for it. Output is rendered from the shared state a batch at a time as it is
+//! read, in as many partitions as the session's target partitions, so downstream
+//! operators start at once, on every core, and the rendered rows are never held whole.
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,7 +30,7 @@ use datafusion::physical_plan::{
 };
 use futures::TryStreamExt;
 
-use super::edges::Side;
+use super::edges::{Pair, Side};
 use super::node::{StitchOutput, StitchSpec};
 use super::rid::Rid;
 use super::shared::{SharedStitch, StitchMetrics, StitchState, node_key, type_name};
@@ -40,21 +42,25 @@ pub struct IdStitchExec {
     spec: Arc<StitchSpec>,
     inputs: Vec<Arc<dyn ExecutionPlan>>,
     shared: Arc<SharedStitch>,
+    /// Output partitions: each renders its share of the rows from the shared state.
+    partitions: usize,
     cache: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl IdStitchExec {
-    /// An operator over one physical plan per input of `spec`.
+    /// An operator over one physical plan per input of `spec`, with one output partition.
     pub fn try_new(spec: Arc<StitchSpec>, inputs: Vec<Arc<dyn ExecutionPlan>>) -> Result<Self> {
-        Self::try_new_shared(spec, inputs, Arc::default())
+        Self::try_new_shared(spec, inputs, Arc::default(), 1)
     }
 
-    /// An operator whose result is computed once for all operators holding `shared`.
+    /// An operator whose result is computed once for all operators holding `shared`,
+    /// emitted in `partitions` partitions.
     pub fn try_new_shared(
         spec: Arc<StitchSpec>,
         inputs: Vec<Arc<dyn ExecutionPlan>>,
         shared: Arc<SharedStitch>,
+        partitions: usize,
     ) -> Result<Self> {
         if inputs.len() != spec.inputs.len() {
             return Err(DataFusionError::Internal(format!(
@@ -63,11 +69,13 @@ impl IdStitchExec {
                 spec.inputs.len()
             )));
         }
-        let cache = Arc::new(Self::compute_properties(spec.schema()));
+        let partitions = partitions.max(1);
+        let cache = Arc::new(Self::compute_properties(spec.schema(), partitions));
         Ok(Self {
             spec,
             inputs,
             shared,
+            partitions,
             cache,
             metrics: ExecutionPlanMetricsSet::new(),
         })
@@ -78,10 +86,10 @@ impl IdStitchExec {
         &self.spec
     }
 
-    fn compute_properties(schema: SchemaRef) -> PlanProperties {
+    fn compute_properties(schema: SchemaRef, partitions: usize) -> PlanProperties {
         PlanProperties::new(
             EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
+            Partitioning::UnknownPartitioning(partitions),
             EmissionType::Final,
             Boundedness::Bounded,
         )
@@ -144,6 +152,7 @@ impl ExecutionPlan for IdStitchExec {
             Arc::clone(&self.spec),
             children,
             Arc::clone(&self.shared),
+            self.partitions,
         )?))
     }
 
@@ -169,9 +178,10 @@ impl ExecutionPlan for IdStitchExec {
         partition: usize,
         ctx: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
+        if partition >= self.partitions {
             return Err(DataFusionError::Internal(format!(
-                "IdStitchExec has one partition, not {partition}; this is a bug"
+                "IdStitchExec has {} partitions, not {partition}; this is a bug",
+                self.partitions
             )));
         }
         let metrics = StitchMetrics::new(&self.metrics, partition);
@@ -179,22 +189,32 @@ impl ExecutionPlan for IdStitchExec {
         let spec = Arc::clone(&self.spec);
         let inputs = self.inputs.clone();
         let shared = Arc::clone(&self.shared);
-        let render = match spec.output {
-            StitchOutput::IdGraph => id_graph_batches,
-            StitchOutput::Edges => edge_batches,
-            StitchOutput::Clusters => cluster_batches,
-        };
+        let (partitions, batch_size) = (self.partitions, ctx.session_config().batch_size());
         let stream = futures::stream::once(async move {
-            let batches = shared
-                .output(&spec, &inputs, &ctx, &metrics, render)
-                .await?;
-            for batch in batches.iter() {
-                baseline.record_output(batch.num_rows());
-            }
-            baseline.done();
-            Ok::<_, DataFusionError>(futures::stream::iter(
-                batches.iter().cloned().map(Ok).collect::<Vec<_>>(),
-            ))
+            let state = shared.state(&spec, &inputs, &ctx, &metrics).await?;
+            // Each partition renders a contiguous share of the nodes (or edges), a batch
+            // at a time as it is polled: the output is never held whole.
+            let items = output_items(spec.output, &state);
+            let end = items * (partition + 1) / partitions;
+            let mut cursor = items * partition / partitions;
+            let output_time = metrics.output_time.clone();
+            Ok::<_, DataFusionError>(futures::stream::iter(std::iter::from_fn(move || {
+                let _timer = output_time.timer();
+                match render_next(&spec, &state, &mut cursor, end, batch_size.max(1)) {
+                    Ok(Some(batch)) => {
+                        baseline.record_output(batch.num_rows());
+                        Some(Ok(batch))
+                    }
+                    Ok(None) => {
+                        baseline.done();
+                        None
+                    }
+                    Err(e) => {
+                        cursor = end;
+                        Some(Err(e))
+                    }
+                }
+            })))
         })
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
@@ -212,130 +232,141 @@ fn timestamps(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
     Arc::new(values.collect::<TimestampMicrosecondArray>())
 }
 
-/// One row per node: main id, id, id type, `valid_at`, `first_seen_at`.
-fn id_graph_batches(
+/// How many items `output` is rendered from: nodes, or edges.
+fn output_items(output: StitchOutput, state: &StitchState) -> usize {
+    match output {
+        StitchOutput::IdGraph | StitchOutput::Clusters => state.graph.main.len(),
+        StitchOutput::Edges => state.collector.list.len(),
+    }
+}
+
+/// The next batch of `spec.output` from the items `*cursor..end`, moving the cursor past
+/// the items it used; `None` when none are left.
+fn render_next(
     spec: &StitchSpec,
     state: &StitchState,
+    cursor: &mut usize,
+    end: usize,
     batch_size: usize,
-) -> Result<Vec<RecordBatch>> {
+) -> Result<Option<RecordBatch>> {
+    if *cursor >= end {
+        return Ok(None);
+    }
+    let batch = match spec.output {
+        StitchOutput::IdGraph => {
+            let chunk = *cursor..end.min(*cursor + batch_size);
+            *cursor = chunk.end;
+            id_graph_batch(spec, state, chunk)?
+        }
+        StitchOutput::Edges => {
+            let chunk = *cursor..end.min(*cursor + batch_size);
+            *cursor = chunk.end;
+            edge_batch(spec, state, &state.collector.list[chunk])?
+        }
+        StitchOutput::Clusters => {
+            // The main nodes among the next nodes, up to a batch of them.
+            let mut mains = Vec::with_capacity(batch_size);
+            while *cursor < end && mains.len() < batch_size {
+                let node = *cursor as u32;
+                if state.graph.main[*cursor] == node {
+                    mains.push(node);
+                }
+                *cursor += 1;
+            }
+            cluster_batch(spec, state, mains)?
+        }
+    };
+    Ok(Some(batch))
+}
+
+/// One row per node of `nodes`: main id, id, id type, `valid_at`, `first_seen_at`.
+fn id_graph_batch(
+    spec: &StitchSpec,
+    state: &StitchState,
+    nodes: std::ops::Range<usize>,
+) -> Result<RecordBatch> {
     let StitchState {
         collector,
         graph,
         rids,
         ..
     } = state;
-    let schema = spec.schema();
-    let nodes: Vec<u32> = (0..collector.nodes.len() as u32).collect();
-    nodes
-        .chunks(batch_size.max(1))
-        .map(|chunk| {
-            let mut main = StringBuilder::new();
-            let mut other_id = StringBuilder::new();
-            let mut other_id_type = StringBuilder::new();
-            for &node in chunk {
-                let (id_type, value) = node_key(collector, spec, node)?;
-                main.append_value(rids[graph.main[node as usize] as usize].text().as_str());
-                other_id.append_value(value);
-                other_id_type.append_value(id_type);
-            }
-            let column =
-                |values: &[Option<i64>]| timestamps(chunk.iter().map(|&n| values[n as usize]));
-            Ok(RecordBatch::try_new(
-                Arc::clone(&schema),
-                vec![
-                    Arc::new(main.finish()),
-                    Arc::new(other_id.finish()),
-                    Arc::new(other_id_type.finish()),
-                    column(&graph.valid_at),
-                    column(&graph.first_seen_at),
-                ],
-            )?)
-        })
-        .collect()
+    let rows = nodes.len();
+    let mut main = StringBuilder::with_capacity(rows, rows * 35);
+    let mut other_id = StringBuilder::with_capacity(rows, rows * 24);
+    let mut other_id_type = StringBuilder::with_capacity(rows, rows * 8);
+    for node in nodes.clone() {
+        let (id_type, value) = node_key(collector, spec, node as u32)?;
+        main.append_value(rids[graph.main[node] as usize].text().as_str());
+        other_id.append_value(value);
+        other_id_type.append_value(id_type);
+    }
+    Ok(RecordBatch::try_new(
+        spec.schema(),
+        vec![
+            Arc::new(main.finish()),
+            Arc::new(other_id.finish()),
+            Arc::new(other_id_type.finish()),
+            timestamps(graph.valid_at[nodes.clone()].iter().copied()),
+            timestamps(graph.first_seen_at[nodes].iter().copied()),
+        ],
+    )?)
 }
 
-/// One row per cluster: its number (the main node's id) and its main id.
-fn cluster_batches(
-    spec: &StitchSpec,
-    state: &StitchState,
-    batch_size: usize,
-) -> Result<Vec<RecordBatch>> {
-    let schema = spec.schema();
-    let mains: Vec<u32> = (0..state.graph.main.len() as u32)
-        .filter(|&node| state.graph.main[node as usize] == node)
-        .collect();
-    mains
-        .chunks(batch_size.max(1))
-        .map(|chunk| {
-            let mut main = StringBuilder::new();
-            for &node in chunk {
-                main.append_value(state.rids[node as usize].text().as_str());
-            }
-            Ok(RecordBatch::try_new(
-                Arc::clone(&schema),
-                vec![
-                    Arc::new(UInt32Array::from(chunk.to_vec())),
-                    Arc::new(main.finish()),
-                ],
-            )?)
-        })
-        .collect()
+/// One row per cluster of `mains` (main nodes): its number (the main node's id) and its
+/// main id.
+fn cluster_batch(spec: &StitchSpec, state: &StitchState, mains: Vec<u32>) -> Result<RecordBatch> {
+    let mut main = StringBuilder::with_capacity(mains.len(), mains.len() * 35);
+    for &node in &mains {
+        main.append_value(state.rids[node as usize].text().as_str());
+    }
+    Ok(RecordBatch::try_new(
+        spec.schema(),
+        vec![Arc::new(UInt32Array::from(mains)), Arc::new(main.finish())],
+    )?)
 }
 
-/// pb's edge table.
-fn edge_batches(
-    spec: &StitchSpec,
-    state: &StitchState,
-    batch_size: usize,
-) -> Result<Vec<RecordBatch>> {
+/// pb's edge table, for `edges`.
+fn edge_batch(spec: &StitchSpec, state: &StitchState, edges: &[Pair]) -> Result<RecordBatch> {
     let StitchState {
         collector, rids, ..
     } = state;
-    let schema = spec.schema();
-    collector
-        .list
-        .chunks(batch_size.max(1))
-        .map(|chunk| {
-            let mut ids = [StringBuilder::new(), StringBuilder::new()];
-            let mut types = [StringBuilder::new(), StringBuilder::new()];
-            let mut label = StringBuilder::new();
-            for &(a, b, _) in chunk {
-                let mut smallest: Option<Rid> = None;
-                for (side, (id, id_type)) in
-                    [a, b].into_iter().zip(ids.iter_mut().zip(types.iter_mut()))
-                {
-                    match side {
-                        Side::Node(node) => {
-                            let (name, value) = node_key(collector, spec, node)?;
-                            id.append_value(value);
-                            id_type.append_value(name);
-                            let node_rid = rids[node as usize];
-                            smallest = Some(smallest.map_or(node_rid, |s| s.min(node_rid)));
-                        }
-                        Side::Missing(t) => {
-                            id.append_null();
-                            id_type.append_value(type_name(spec, t));
-                        }
-                    }
+    let mut ids = [StringBuilder::new(), StringBuilder::new()];
+    let mut types = [StringBuilder::new(), StringBuilder::new()];
+    let mut label = StringBuilder::new();
+    for &(a, b, _) in edges {
+        let mut smallest: Option<Rid> = None;
+        for (side, (id, id_type)) in [a, b].into_iter().zip(ids.iter_mut().zip(types.iter_mut())) {
+            match side {
+                Side::Node(node) => {
+                    let (name, value) = node_key(collector, spec, node)?;
+                    id.append_value(value);
+                    id_type.append_value(name);
+                    let node_rid = rids[node as usize];
+                    smallest = Some(smallest.map_or(node_rid, |s| s.min(node_rid)));
                 }
-                let smallest = smallest.ok_or_else(|| {
-                    DataFusionError::Internal("an edge without nodes; this is a bug".to_string())
-                })?;
-                label.append_value(smallest.text().as_str());
+                Side::Missing(t) => {
+                    id.append_null();
+                    id_type.append_value(type_name(spec, t));
+                }
             }
-            let [mut id1, mut id2] = ids;
-            let [mut type1, mut type2] = types;
-            Ok(RecordBatch::try_new(
-                Arc::clone(&schema),
-                vec![
-                    Arc::new(id1.finish()),
-                    Arc::new(type1.finish()),
-                    Arc::new(id2.finish()),
-                    Arc::new(type2.finish()),
-                    Arc::new(label.finish()),
-                    timestamps(chunk.iter().map(|e| e.2)),
-                ],
-            )?)
-        })
-        .collect()
+        }
+        let smallest = smallest.ok_or_else(|| {
+            DataFusionError::Internal("an edge without nodes; this is a bug".to_string())
+        })?;
+        label.append_value(smallest.text().as_str());
+    }
+    let [mut id1, mut id2] = ids;
+    let [mut type1, mut type2] = types;
+    Ok(RecordBatch::try_new(
+        spec.schema(),
+        vec![
+            Arc::new(id1.finish()),
+            Arc::new(type1.finish()),
+            Arc::new(id2.finish()),
+            Arc::new(type2.finish()),
+            Arc::new(label.finish()),
+            timestamps(edges.iter().map(|e| e.2)),
+        ],
+    )?)
 }

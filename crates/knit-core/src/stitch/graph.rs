@@ -11,7 +11,7 @@ use super::valid_at::{Replay, sql_min};
 
 /// One row of pb's edge table, over dense node ids: the nodes of one input row and the
 /// earliest time they were seen together. A node seen alone has `b == a`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Edge {
     /// One node.
     pub a: u32,
@@ -57,94 +57,144 @@ pub fn build_id_graph_until(
     edges: &[Edge],
     cancelled: &AtomicBool,
 ) -> Option<IdGraph> {
-    let n = rids.len();
-    let mut first_seen_at: Vec<Option<i64>> = vec![None; n];
-    let mut sets = UnionFind::new(n as u32);
-    for edge in edges {
-        for node in [edge.a, edge.b] {
-            let slot = &mut first_seen_at[node as usize];
-            *slot = sql_min(*slot, edge.valid_at);
-        }
-        sets.union(edge.a, edge.b);
-    }
-    let roots = sets.roots();
+    Clusters::new(rids.len(), edges.to_vec()).solve(rids, cancelled)
+}
 
-    // Number the clusters, then group nodes and edges by cluster (counting sort).
-    let mut cluster_of_root = vec![u32::MAX; n];
-    let mut clusters = 0u32;
-    for &root in &roots {
-        if cluster_of_root[root as usize] == u32::MAX {
-            cluster_of_root[root as usize] = clusters;
-            clusters += 1;
-        }
-    }
-    let cluster_of = |node: u32| cluster_of_root[roots[node as usize] as usize] as usize;
-    let nodes_by_cluster = group((0..n as u32).map(|node| (cluster_of(node), node)), clusters);
-    let edges_by_cluster = group(
-        edges.iter().map(|edge| (cluster_of(edge.a), *edge)),
-        clusters,
-    );
+/// The connected components of the edges, with each node's `first_seen_at`: all that
+/// needs no rid, so that it can be built while the rids are computed.
+#[derive(Debug)]
+pub struct Clusters {
+    first_seen_at: Vec<Option<i64>>,
+    /// The nodes of each cluster, clusters numbered in order of their first node.
+    nodes_by_cluster: Grouped<u32>,
+    /// The edges of each cluster.
+    edges_by_cluster: Grouped<Edge>,
+}
 
-    // Clusters are independent: split them into contiguous runs of about equal node
-    // counts, one per core, each with its own replay scratch space.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .clamp(1, 8);
-    let total = nodes_by_cluster.items.len();
-    let mut bounds = vec![0usize];
-    for cluster in 0..clusters as usize {
-        if nodes_by_cluster.offsets[cluster] * threads >= total * bounds.len() {
-            bounds.push(cluster);
+impl Clusters {
+    /// The clusters of nodes `0..nodes` under `edges`. A node in no edge is a cluster
+    /// of its own.
+    pub fn new(nodes: usize, edges: Vec<Edge>) -> Self {
+        let mut first_seen_at: Vec<Option<i64>> = vec![None; nodes];
+        let mut sets = UnionFind::new(nodes as u32);
+        for edge in &edges {
+            for node in [edge.a, edge.b] {
+                let slot = &mut first_seen_at[node as usize];
+                *slot = sql_min(*slot, edge.valid_at);
+            }
+            sets.union(edge.a, edge.b);
+        }
+        // Each node's cluster number, in place of its root.
+        let mut cluster_of = sets.roots();
+        let mut number_of_root = vec![u32::MAX; nodes];
+        let mut clusters = 0u32;
+        for cluster in &mut cluster_of {
+            let number = &mut number_of_root[*cluster as usize];
+            if *number == u32::MAX {
+                *number = clusters;
+                clusters += 1;
+            }
+            *cluster = *number;
+        }
+        drop(number_of_root);
+        let nodes_by_cluster = group(
+            (0..nodes as u32).map(|node| (cluster_of[node as usize], node)),
+            clusters,
+        );
+        let edges_by_cluster = group(
+            edges
+                .iter()
+                .map(|edge| (cluster_of[edge.a as usize], *edge)),
+            clusters,
+        );
+        Self {
+            first_seen_at,
+            nodes_by_cluster,
+            edges_by_cluster,
         }
     }
-    bounds.dedup();
-    bounds.push(clusters as usize);
-    bounds.dedup();
-    let parts: Vec<Option<ClusterResults>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = bounds
-            .windows(2)
-            .map(|range| {
-                let (start, end) = (range[0], range[1]);
-                let (nodes_by_cluster, edges_by_cluster) = (&nodes_by_cluster, &edges_by_cluster);
-                let first_seen_at = &first_seen_at;
-                scope.spawn(move || {
-                    solve_clusters(
-                        start..end,
-                        nodes_by_cluster,
-                        edges_by_cluster,
-                        rids,
-                        first_seen_at,
-                        cancelled,
-                    )
+
+    /// How many clusters there are.
+    pub fn len(&self) -> usize {
+        self.nodes_by_cluster.offsets.len() - 1
+    }
+
+    /// True without nodes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The id graph, given every node's rid: main ids and `valid_at`. `None` when
+    /// `cancelled` was set before it was done.
+    pub fn solve(self, rids: &[Rid], cancelled: &AtomicBool) -> Option<IdGraph> {
+        let Self {
+            first_seen_at,
+            nodes_by_cluster,
+            edges_by_cluster,
+        } = self;
+        let n = first_seen_at.len();
+        let clusters = nodes_by_cluster.offsets.len() - 1;
+        // Clusters are independent: split them into contiguous runs of about equal node
+        // counts, one per core, each with its own replay scratch space.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .clamp(1, 8);
+        let mut bounds = vec![0usize];
+        for cluster in 0..clusters {
+            if nodes_by_cluster.offsets[cluster] * threads >= n * bounds.len() {
+                bounds.push(cluster);
+            }
+        }
+        bounds.dedup();
+        bounds.push(clusters);
+        bounds.dedup();
+        let parts: Vec<Option<ClusterResults>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = bounds
+                .windows(2)
+                .map(|range| {
+                    let (start, end) = (range[0], range[1]);
+                    let (nodes_by_cluster, edges_by_cluster) =
+                        (&nodes_by_cluster, &edges_by_cluster);
+                    let first_seen_at = &first_seen_at;
+                    scope.spawn(move || {
+                        solve_clusters(
+                            start..end,
+                            nodes_by_cluster,
+                            edges_by_cluster,
+                            rids,
+                            first_seen_at,
+                            cancelled,
+                        )
+                    })
                 })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().ok().flatten())
-            .collect()
-    });
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().ok().flatten())
+                .collect()
+        });
 
-    let mut main = vec![0u32; n];
-    let mut valid_at: Vec<Option<i64>> = vec![None; n];
-    let mut largest_cluster = 0;
-    for (range, part) in bounds.windows(2).zip(parts) {
-        let part = part?;
-        largest_cluster = largest_cluster.max(part.largest);
-        let first = nodes_by_cluster.offsets[range[0]];
-        let nodes = &nodes_by_cluster.items[first..nodes_by_cluster.offsets[range[1]]];
-        for ((&node, &m), &v) in nodes.iter().zip(&part.main).zip(&part.valid_at) {
-            main[node as usize] = m;
-            valid_at[node as usize] = v;
+        let mut main = vec![0u32; n];
+        let mut valid_at: Vec<Option<i64>> = vec![None; n];
+        let mut largest_cluster = 0;
+        for (range, part) in bounds.windows(2).zip(parts) {
+            let part = part?;
+            largest_cluster = largest_cluster.max(part.largest);
+            let first = nodes_by_cluster.offsets[range[0]];
+            let nodes = &nodes_by_cluster.items[first..nodes_by_cluster.offsets[range[1]]];
+            for ((&node, &m), &v) in nodes.iter().zip(&part.main).zip(&part.valid_at) {
+                main[node as usize] = m;
+                valid_at[node as usize] = v;
+            }
         }
+        Some(IdGraph {
+            main,
+            first_seen_at,
+            valid_at,
+            clusters,
+            largest_cluster,
+        })
     }
-    Some(IdGraph {
-        main,
-        first_seen_at,
-        valid_at,
-        clusters: clusters as usize,
-        largest_cluster,
-    })
 }
 
 /// Main ids and `valid_at` of a run of clusters, aligned with their nodes.
@@ -191,6 +241,7 @@ fn solve_clusters(
 }
 
 /// Items grouped by a dense key, stored contiguously.
+#[derive(Debug)]
 struct Grouped<T> {
     offsets: Vec<usize>,
     items: Vec<T>,
@@ -202,22 +253,25 @@ impl<T> Grouped<T> {
     }
 }
 
-fn group<T: Copy>(keyed: impl Iterator<Item = (usize, T)> + Clone, keys: u32) -> Grouped<T> {
+/// Groups `keyed` by key (below `keys`), keeping their order within a key: a counting
+/// sort.
+fn group<T: Copy + Default>(
+    keyed: impl Iterator<Item = (u32, T)> + Clone,
+    keys: u32,
+) -> Grouped<T> {
     let mut offsets = vec![0usize; keys as usize + 1];
     for (key, _) in keyed.clone() {
-        offsets[key + 1] += 1;
+        offsets[key as usize + 1] += 1;
     }
     for i in 1..offsets.len() {
         offsets[i] += offsets[i - 1];
     }
     let mut next = offsets.clone();
-    let mut items: Vec<Option<T>> = vec![None; offsets[keys as usize]];
+    let mut items = vec![T::default(); offsets[keys as usize]];
     for (key, item) in keyed {
-        items[next[key]] = Some(item);
-        next[key] += 1;
+        let at = &mut next[key as usize];
+        items[*at] = item;
+        *at += 1;
     }
-    Grouped {
-        offsets,
-        items: items.into_iter().flatten().collect(),
-    }
+    Grouped { offsets, items }
 }

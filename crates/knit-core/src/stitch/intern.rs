@@ -104,19 +104,7 @@ impl Interner {
             self.reserve(chunk.len());
             fingerprints.clear();
             fingerprints.extend(chunk.iter().map(|&(t, v)| (self.fingerprint)(t, v)));
-            // Plain loads whose values are folded and dropped: they are independent, so
-            // the core keeps many in flight, and the passes below find them cached.
-            let mut touched = 0u64;
-            for &fp in &fingerprints {
-                touched ^= self.slots[self.home(fp)].fingerprint;
-            }
-            for &fp in &fingerprints {
-                let slot = self.slots[self.find(fp)];
-                if slot.start != VACANT {
-                    touched ^= u64::from(self.arena[slot.start as usize]);
-                }
-            }
-            std::hint::black_box(touched);
+            self.touch(&fingerprints);
             for (&(id_type, value), &fp) in chunk.iter().zip(&fingerprints) {
                 nodes.push(self.intern_reserved(id_type, value, fp));
             }
@@ -154,7 +142,11 @@ impl Interner {
         if self.slots.is_empty() {
             return None;
         }
-        let fp = (self.fingerprint)(id_type, value);
+        self.get_fingerprinted(id_type, value, (self.fingerprint)(id_type, value))
+    }
+
+    /// [`Interner::get`] with the fingerprint computed; the table is not empty.
+    fn get_fingerprinted(&self, id_type: u16, value: &[u8], fp: u64) -> Option<u32> {
         let slot = self.slots[self.find(fp)];
         if slot.start == VACANT {
             return None;
@@ -167,6 +159,43 @@ impl Interner {
             return None;
         }
         self.collided.get(&(id_type, Box::from(value))).copied()
+    }
+
+    /// The node id of each key if it was interned, appended to `nodes`, as
+    /// [`Interner::get`] would give; the misses of a chunk of keys overlap, as in
+    /// [`Interner::intern_all`].
+    pub fn get_all(&self, keys: &[(u16, &[u8])], nodes: &mut Vec<Option<u32>>) {
+        nodes.reserve(keys.len());
+        if self.slots.is_empty() {
+            nodes.extend(keys.iter().map(|_| None));
+            return;
+        }
+        let mut fingerprints = Vec::with_capacity(PREFETCH_CHUNK.min(keys.len()));
+        for chunk in keys.chunks(PREFETCH_CHUNK) {
+            fingerprints.clear();
+            fingerprints.extend(chunk.iter().map(|&(t, v)| (self.fingerprint)(t, v)));
+            self.touch(&fingerprints);
+            for (&(id_type, value), &fp) in chunk.iter().zip(&fingerprints) {
+                nodes.push(self.get_fingerprinted(id_type, value, fp));
+            }
+        }
+    }
+
+    /// Loads the slots of `fingerprints`, then the records they point to, so that the
+    /// lookups that follow find them cached. The loads are independent of each other,
+    /// so the core keeps many in flight; their values are folded and dropped.
+    fn touch(&self, fingerprints: &[u64]) {
+        let mut touched = 0u64;
+        for &fp in fingerprints {
+            touched ^= self.slots[self.home(fp)].fingerprint;
+        }
+        for &fp in fingerprints {
+            let slot = self.slots[self.find(fp)];
+            if slot.start != VACANT {
+                touched ^= u64::from(self.arena[slot.start as usize]);
+            }
+        }
+        std::hint::black_box(touched);
     }
 
     /// The slot a fingerprint starts probing at.
@@ -323,6 +352,15 @@ mod tests {
                 assert_eq!(batched.key(node), (t, v));
                 assert_eq!(batched.get(t, v), Some(node));
             }
+            // Looking up a batch: known keys, a type never seen and a value never seen.
+            let mut probes = borrowed.clone();
+            probes.push((7, b"k1"));
+            probes.push((0, b"never"));
+            let mut found = Vec::new();
+            batched.get_all(&probes, &mut found);
+            let mut expected_found: Vec<Option<u32>> = nodes.iter().map(|&n| Some(n)).collect();
+            expected_found.extend([None, None]);
+            assert_eq!(found, expected_found);
         }
     }
 

@@ -228,18 +228,35 @@ fn assign_clusters(
         .map(|&i| cast(batch.column(i), &DataType::Utf8View))
         .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<_> = ids.iter().map(|a| a.as_string_view()).collect();
+    // Column by column, the rows still without a cluster probe their id of that
+    // column; a batch of probes at a time keeps many cache misses in flight.
     let rows = batch.num_rows();
-    let mut clusters = Vec::with_capacity(rows);
+    let mut clusters: Vec<Option<u32>> = vec![None; rows];
+    let mut pending: Vec<usize> = (0..rows).collect();
+    let mut probed = Vec::with_capacity(rows);
+    let mut keys: Vec<(u16, &[u8])> = Vec::with_capacity(rows);
     let mut found = Vec::with_capacity(rows);
-    for row in 0..rows {
-        let cluster = ids
-            .iter()
-            .zip(id_types)
-            .filter(|(column, _)| column.is_valid(row))
-            .find_map(|(column, &id_type)| state.cluster_of(id_type, column.value(row).as_bytes()));
-        clusters.push(cluster.unwrap_or(0));
-        found.push(cluster.is_some());
+    for (column, &id_type) in ids.iter().zip(id_types) {
+        if pending.is_empty() {
+            break;
+        }
+        probed.clear();
+        keys.clear();
+        for &row in &pending {
+            if column.is_valid(row) {
+                probed.push(row);
+                keys.push((id_type, column.value(row).as_bytes()));
+            }
+        }
+        found.clear();
+        state.clusters_of(&keys, &mut found);
+        for (&row, &cluster) in probed.iter().zip(&found) {
+            clusters[row] = cluster;
+        }
+        pending.retain(|&row| clusters[row].is_none());
     }
+    let found: Vec<bool> = clusters.iter().map(Option::is_some).collect();
+    let clusters: Vec<u32> = clusters.iter().map(|c| c.unwrap_or(0)).collect();
     let mut columns = batch.columns().to_vec();
     columns.push(Arc::new(UInt32Array::from(clusters)));
     let with_clusters = RecordBatch::try_new(Arc::clone(schema), columns)?;

@@ -44,20 +44,6 @@ pub enum StitchOutput {
 /// group on and cheaper than the main id's text.
 pub const CLUSTER_COLUMN: &str = "__knit_cluster";
 
-impl StitchOutput {
-    /// How many outputs there are.
-    pub const COUNT: usize = 3;
-
-    /// A dense index of the output.
-    pub fn index(self) -> usize {
-        match self {
-            StitchOutput::IdGraph => 0,
-            StitchOutput::Edges => 1,
-            StitchOutput::Clusters => 2,
-        }
-    }
-}
-
 impl fmt::Display for StitchOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -265,7 +251,7 @@ impl ExtensionPlanner for IdStitchPlanner {
         node: &dyn UserDefinedLogicalNode,
         logical_inputs: &[&LogicalPlan],
         physical_inputs: &[Arc<dyn ExecutionPlan>],
-        _session: &dyn Session,
+        session: &dyn Session,
         _planning_ctx: &PhysicalPlanningContext,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
         if let Some(node) = node.as_any().downcast_ref::<IdStitchNode>() {
@@ -274,6 +260,7 @@ impl ExtensionPlanner for IdStitchPlanner {
                 Arc::clone(node.spec()),
                 physical_inputs.to_vec(),
                 shared,
+                session.config().target_partitions(),
             )?;
             return Ok(Some(Arc::new(exec)));
         }

@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 
-use datafusion::arrow::array::RecordBatch;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -25,8 +24,8 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use futures::StreamExt;
 
 use super::edges::{EdgeCollector, EdgeSet, Pair, PairReader};
-use super::graph::{IdGraph, build_id_graph_until};
-use super::node::{StitchOutput, StitchSpec};
+use super::graph::{Clusters, IdGraph};
+use super::node::StitchSpec;
 use super::rid::{Rid, rid};
 
 /// The computed stitch: the interned nodes and edges, the graph and every node's rid.
@@ -43,13 +42,14 @@ pub struct StitchState {
 }
 
 impl StitchState {
-    /// The cluster of the node `(id_type, value)`, if the graph holds that node. A
-    /// cluster is named by its main node's id.
-    pub fn cluster_of(&self, id_type: u16, value: &[u8]) -> Option<u32> {
-        self.collector
-            .nodes
-            .get(id_type, value)
-            .map(|node| self.graph.main[node as usize])
+    /// The cluster of each key `(id_type, value)` the graph holds as a node, appended to
+    /// `clusters`. A cluster is named by its main node's id.
+    pub fn clusters_of(&self, keys: &[(u16, &[u8])], clusters: &mut Vec<Option<u32>>) {
+        let start = clusters.len();
+        self.collector.nodes.get_all(keys, clusters);
+        for cluster in &mut clusters[start..] {
+            *cluster = cluster.map(|node| self.graph.main[node as usize]);
+        }
     }
 }
 
@@ -57,8 +57,6 @@ impl StitchState {
 #[derive(Debug, Default)]
 pub struct SharedStitch {
     state: tokio::sync::OnceCell<Arc<StitchState>>,
-    /// Each output, rendered once (indexed by [`StitchOutput::index`]).
-    outputs: [tokio::sync::OnceCell<Arc<Vec<RecordBatch>>>; StitchOutput::COUNT],
     /// How many plan nodes the planner gave it to.
     uses: AtomicUsize,
 }
@@ -87,34 +85,6 @@ impl SharedStitch {
             .get_or_try_init(|| compute(spec, inputs, ctx, metrics))
             .await?;
         Ok(Arc::clone(state))
-    }
-
-    /// One output of the stitch, rendered by the first caller that asks for it.
-    pub async fn output(
-        &self,
-        spec: &Arc<StitchSpec>,
-        inputs: &[Arc<dyn ExecutionPlan>],
-        ctx: &Arc<TaskContext>,
-        metrics: &StitchMetrics,
-        render: fn(&StitchSpec, &StitchState, usize) -> Result<Vec<RecordBatch>>,
-    ) -> Result<Arc<Vec<RecordBatch>>> {
-        let batches = self.outputs[spec.output.index()]
-            .get_or_try_init(|| async {
-                let state = self.state(spec, inputs, ctx, metrics).await?;
-                let spec = Arc::clone(spec);
-                let batch_size = ctx.session_config().batch_size();
-                let output_time = metrics.output_time.clone();
-                let batches = SpawnedTask::spawn_blocking(move || {
-                    let _timer = output_time.timer();
-                    render(&spec, &state, batch_size)
-                })
-                .join_unwind()
-                .await
-                .map_err(|e| task_failed(&e))??;
-                Ok::<_, DataFusionError>(Arc::new(batches))
-            })
-            .await?;
-        Ok(Arc::clone(batches))
     }
 }
 
@@ -145,14 +115,14 @@ async fn compute(
             let mut edges = EdgeSet::default();
             while let Some(pairs) = receiver.blocking_recv() {
                 let _timer = group_time.timer();
-                edges.add(&pairs);
+                edges.add(&pairs)?;
                 edge_bytes.store(edges.allocated_bytes(), AtomicOrdering::Relaxed);
             }
-            edges
+            Ok::<_, DataFusionError>(edges)
         })
     };
     let mut reader = PairReader::default();
-    for (input, definition) in inputs.iter().zip(&spec.inputs) {
+    'read: for (input, definition) in inputs.iter().zip(&spec.inputs) {
         // The planner merges each input into one partition; read them all anyway, so
         // that a plan built another way loses no rows.
         for partition in 0..input.output_partitioning().partition_count() {
@@ -172,16 +142,18 @@ async fn compute(
                 reservation.try_resize(
                     reader.nodes.allocated_bytes() + edge_bytes.load(AtomicOrdering::Relaxed),
                 )?;
-                sender.send(pairs).await.map_err(|_| {
-                    DataFusionError::Internal(
-                        "the edge grouping thread stopped; this is a bug".to_string(),
-                    )
-                })?;
+                if sender.send(pairs).await.is_err() {
+                    // The grouping stopped on an error, which joining it reports.
+                    break 'read;
+                }
             }
         }
     }
     drop(sender);
-    let edges = grouping.join_unwind().await.map_err(|e| task_failed(&e))?;
+    let edges = grouping
+        .join_unwind()
+        .await
+        .map_err(|e| task_failed(&e))??;
     let collector = EdgeCollector::new(reader, edges);
     metrics.input_rows.add(collector.rows);
     metrics.nodes.add(collector.nodes.len());
@@ -190,14 +162,27 @@ async fn compute(
     reservation.try_grow(collector.nodes.len() * 64 + collector.list.len() * 24)?;
     let spec = Arc::clone(spec);
     let (rid_time, graph_time) = (metrics.rid_time.clone(), metrics.graph_time.clone());
+    let union_find_time = metrics.union_find_time.clone();
     let (clusters, largest_cluster) = (metrics.clusters.clone(), metrics.largest_cluster.clone());
     let state = SpawnedTask::spawn_blocking(move || {
-        let rids = {
-            let _timer = rid_time.timer();
-            node_rids(&collector, &spec)?
-        };
+        // Union-find needs no rids: it runs beside their hashing.
+        let (components, rids) = std::thread::scope(|scope| {
+            let components = scope.spawn(|| {
+                let _timer = union_find_time.timer();
+                Clusters::new(collector.nodes.len(), collector.graph_edges())
+            });
+            let rids = {
+                let _timer = rid_time.timer();
+                node_rids(&collector, &spec)
+            };
+            let components = components.join().map_err(|_| {
+                DataFusionError::Internal("the union-find thread panicked; this is a bug".into())
+            });
+            (components, rids)
+        });
+        let (components, rids) = (components?, rids?);
         let _timer = graph_time.timer();
-        let Some(graph) = build_id_graph_until(&rids, &collector.graph_edges(), &cancelled) else {
+        let Some(graph) = components.solve(&rids, &cancelled) else {
             return Err(DataFusionError::Execution(
                 "IdStitchExec was cancelled".to_string(),
             ));
@@ -230,8 +215,10 @@ impl Drop for CancelOnDrop {
 ///
 /// Phases: `read_intern_time` (ids of input batches to interned node pairs, beside the
 /// inputs' decoding), `group_edges_time` (distinct pairs, on a second core, beside the
-/// first), `rid_time` (two SHA-1s per node, on every core), `graph_time` (union-find,
-/// main ids and the `valid_at` replay) and `output_time`.
+/// first), `rid_time` (two SHA-1s per node, on every core) beside `union_find_time`
+/// (clusters, `first_seen_at`, nodes and edges grouped by cluster), `graph_time` (main
+/// ids and the `valid_at` replay, on every core) and `output_time` (rendering batches,
+/// as they are read).
 #[derive(Debug, Clone)]
 pub struct StitchMetrics {
     input_rows: Count,
@@ -242,8 +229,10 @@ pub struct StitchMetrics {
     read_time: Time,
     group_time: Time,
     rid_time: Time,
+    union_find_time: Time,
     graph_time: Time,
-    output_time: Time,
+    /// Time spent rendering output batches, by every operator reading the state.
+    pub(super) output_time: Time,
 }
 
 impl StitchMetrics {
@@ -259,6 +248,7 @@ impl StitchMetrics {
             read_time: builder().subset_time("read_intern_time", partition),
             group_time: builder().subset_time("group_edges_time", partition),
             rid_time: builder().subset_time("rid_time", partition),
+            union_find_time: builder().subset_time("union_find_time", partition),
             graph_time: builder().subset_time("graph_time", partition),
             output_time: builder().subset_time("output_time", partition),
         }

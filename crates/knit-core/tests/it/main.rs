@@ -14,3 +14,4 @@
 mod copy;
 mod features;
 mod slt;
+mod stitch_output;

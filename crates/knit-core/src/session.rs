@@ -10,6 +10,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::AggregateUDF;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use knit_sql::Statement;
@@ -19,6 +20,7 @@ use crate::catalog::Catalog;
 use crate::components::ConnectedComponentsRelationPlanner;
 use crate::copy::StagedCopy;
 use crate::error::{CoreError, Result};
+use crate::features::count_distinct::CountDistinct;
 use crate::features::expand_feature_functions;
 use crate::file_tables::FileTableFactory;
 use crate::memory::default_memory_limit;
@@ -117,6 +119,7 @@ impl SessionBuilder {
         for function in crate::functions::all_scalar_functions() {
             ctx.register_udf(function);
         }
+        ctx.register_udaf(AggregateUDF::from(CountDistinct::new()));
 
         tracing::debug!(?memory_limit, "built session");
         Ok(KnitSession { ctx, catalog })

@@ -27,12 +27,13 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    DuplicateTreatment, Expr, FunctionArguments, WindowType, visit_expressions,
+    DuplicateTreatment, Expr, FunctionArguments, Ident, ObjectName, WindowType, visit_expressions,
     visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::count_distinct::COUNT_DISTINCT;
 use super::model::{EntityModel, Step};
 use super::names::{MAIN, Scope, check_only_vars, quote_ident, quote_literal, var_column};
 use crate::catalog::Input;
@@ -132,7 +133,7 @@ pub(crate) fn compose(
                     .as_ref()
                     .map(|f| scope.rewrite(f).to_string())
             });
-            let distinct = distinct_arguments(&step.var.definition.expr);
+            let distinct = distinct_arguments(&with_count_distinct(&step.var.definition.expr));
             let fits = |g: &AggregateGroup<'_>| {
                 g.input == *from && g.filter == filter && g.distinct == distinct
             };
@@ -165,7 +166,7 @@ pub(crate) fn compose(
                 let mut selected = vec![format!("r.\"{CLUSTER}\"")];
                 for step in members {
                     let expr = model.with_scope(&names, Some(input), |scope| {
-                        scope.rewrite(&step.var.definition.expr)
+                        with_count_distinct(&scope.rewrite(&step.var.definition.expr))
                     });
                     selected.push(format!(
                         "{expr} AS {}",
@@ -311,14 +312,34 @@ struct AggregateGroup<'a> {
     members: Vec<&'a Step>,
 }
 
-/// The arguments of the `DISTINCT` aggregates of an expression (`count(DISTINCT x)`).
+/// `expr` with each `count(DISTINCT x)` as [`COUNT_DISTINCT`]`(x)`, which counts the
+/// distinct values of every entity at once, whatever their type.
+fn with_count_distinct(expr: &Expr) -> Expr {
+    let mut expr = expr.clone();
+    let _ = visit_expressions_mut(&mut expr, |e| {
+        if let Expr::Function(function) = e
+            && function.name.to_string().eq_ignore_ascii_case("count")
+            && let FunctionArguments::List(list) = &mut function.args
+            && list.duplicate_treatment == Some(DuplicateTreatment::Distinct)
+            && list.args.len() == 1
+        {
+            list.duplicate_treatment = None;
+            function.name = ObjectName::from(vec![Ident::new(COUNT_DISTINCT)]);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    expr
+}
+
+/// The arguments of the `DISTINCT` aggregates of an expression, other than the
+/// `count(DISTINCT x)` that [`with_count_distinct`] rewrites (`sum(DISTINCT x)`).
 ///
 /// DataFusion computes a `GROUP BY` whose aggregates are all `DISTINCT` over one
 /// argument (besides plain sum, min and max) by grouping on that argument first. Any
 /// other mix falls back to a hash set per group and entity, several times slower and
-/// taking many times the memory it reports to the pool. So vars with distinct
-/// aggregates aggregate in a `GROUP BY` of their own per distinct argument, apart from
-/// the other vars of their input.
+/// taking many times the memory it reports to the pool. So vars with such aggregates
+/// aggregate in a `GROUP BY` of their own per distinct argument, apart from the other
+/// vars of their input.
 fn distinct_arguments(expr: &Expr) -> Option<String> {
     let mut found = BTreeSet::new();
     let _ = visit_expressions(expr, |e| {
@@ -449,8 +470,27 @@ mod tests {
         assert_eq!(args("count(*) + sum(x)"), None);
         assert_eq!(args("count(DISTINCT a)").as_deref(), Some("a"));
         assert_eq!(
-            args("count(DISTINCT CAST(ts AS DATE)) * 2 + count(DISTINCT a)").as_deref(),
+            args("sum(DISTINCT CAST(ts AS DATE)) * 2 + avg(DISTINCT a)").as_deref(),
             Some("CAST(ts AS DATE); a")
+        );
+    }
+
+    #[test]
+    fn count_distinct_is_rewritten_everywhere_in_an_expression() {
+        let rewritten = |sql: &str| with_count_distinct(&parse_expr(sql).unwrap()).to_string();
+        assert_eq!(
+            rewritten("count(DISTINCT CAST(ts AS DATE)) * 2 + COUNT(DISTINCT a) FILTER (WHERE b)"),
+            "__knit_count_distinct(CAST(ts AS DATE)) * 2 + __knit_count_distinct(a) FILTER (WHERE b)"
+        );
+        // Plain counts and other distinct aggregates stay.
+        assert_eq!(
+            rewritten("count(a) + sum(DISTINCT a)"),
+            "count(a) + sum(DISTINCT a)"
+        );
+        let expr = parse_expr("count(DISTINCT a) + sum(DISTINCT b)").unwrap();
+        assert_eq!(
+            distinct_arguments(&with_count_distinct(&expr)).as_deref(),
+            Some("b")
         );
     }
 }

@@ -27,6 +27,7 @@
 //! with the statement around them.
 
 mod compose;
+pub mod count_distinct;
 mod define;
 mod expand;
 mod model;

@@ -11,11 +11,8 @@
 //! and inputs, keeping the earliest time (NULL only when no row had a time).
 //!
 //! Reading runs in two stages so that they run on two cores: a [`PairReader`] interns
-//! each row's ids and emits its pairs, and an [`EdgeSet`] groups the pairs. Both are
-//! bound by cache misses in their hash maps, and they take about equal time.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+//! each row's ids and emits its pairs (bound by cache misses in the interner's table),
+//! and an [`EdgeSet`] groups the pairs (radix-partitioned, so mostly sequential).
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::compute::cast;
@@ -33,36 +30,6 @@ pub enum Side {
     Node(u32),
     /// No id of this type (index into the entity's id types).
     Missing(u16),
-}
-
-/// A multiply-rotate hasher for edge keys, which are a few small integers: SipHash's
-/// protection against chosen keys costs more than the whole insert here.
-#[derive(Debug, Default)]
-struct EdgeHasher(u64);
-
-impl Hasher for EdgeHasher {
-    fn finish(&self) -> u64 {
-        // Mix the high bits down: hashbrown takes its bucket from the low bits.
-        self.0 ^ (self.0 >> 29)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0.rotate_left(26) ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-
-    fn write_u32(&mut self, value: u32) {
-        self.write_u64(u64::from(value));
-    }
-
-    fn write_u16(&mut self, value: u16) {
-        self.write_u64(u64::from(value));
-    }
 }
 
 /// Node ids stay below this: the ids above it name a missing side's id type in
@@ -179,79 +146,110 @@ impl PairReader {
     }
 }
 
-/// A distinct pair: its index in order of first sight, with [`NO_TIME`] set while no
-/// row of the pair had a time, and its earliest time.
-type FirstSight = (u32, i64);
+/// One pair as the [`EdgeSet`] keeps it: both sides' keys in one integer, and the time.
+#[derive(Debug, Clone, Copy)]
+struct Sighting {
+    key: u64,
+    time: i64,
+    timed: bool,
+}
 
-/// The flag of [`FirstSight`]'s index: no time yet.
-const NO_TIME: u32 = 1 << 31;
+/// An [`EdgeSet`] partition holds the pairs whose first node (a [`Side::Node`]) is in
+/// one range of this many node ids.
+const PART_NODES_LOG2: u32 = 16;
+
+/// A partition is deduplicated when it has grown to twice what its last deduplication
+/// left, and at least this many pairs.
+const MIN_COMPACTION: usize = 1 << 14;
 
 /// The second stage of reading: the distinct pairs, each with its earliest time.
+///
+/// Pairs are appended to a partition by the range of their first node's id, which costs
+/// a sequential write rather than a probe into one table of every distinct pair (a cache
+/// and TLB miss each, several gigabytes at a hundred million edges). A partition is
+/// deduplicated, by sorting it, when it has doubled since its last deduplication, so it
+/// holds at most about twice its distinct pairs; the last deduplication runs on every
+/// core. Pairs come out ordered by their sides' keys, so by first node, which node ids
+/// number in order of first sight: the graph phase then walks its arrays nearly in order.
 #[derive(Debug, Default)]
 pub struct EdgeSet {
-    /// Each distinct pair, keyed by its two sides' keys. The time lives here rather
-    /// than in a list, so a pair seen again costs one probe; 24 bytes an entry.
-    edges: HashMap<u64, FirstSight, BuildHasherDefault<EdgeHasher>>,
+    parts: Vec<Vec<Sighting>>,
+    /// Per partition: how many pairs its last deduplication left.
+    distinct: Vec<usize>,
 }
 
 impl EdgeSet {
-    /// Adds pairs. Fails past 2^31 distinct pairs, the most an index can number.
-    pub fn add(&mut self, pairs: &[Pair]) -> Result<()> {
-        if self.edges.len() + pairs.len() >= NO_TIME as usize {
-            return Err(DataFusionError::ResourcesExhausted(format!(
-                "IdStitchExec: more than {NO_TIME} distinct id pairs; stitch fewer inputs \
-                 or a shorter time range"
-            )));
-        }
-        self.edges.reserve(pairs.len());
-        let key = |a: Side, b: Side| u64::from(a.key()) << 32 | u64::from(b.key());
-        for chunk in pairs.chunks(2048) {
-            // Read-only probes first, as `Interner::intern_all` does: their misses
-            // overlap, and the updates below find the buckets cached.
-            let mut touched = 0u32;
-            for &(a, b, _) in chunk {
-                touched ^= self.edges.get(&key(a, b)).map_or(0, |e| e.0);
+    /// Adds pairs.
+    pub fn add(&mut self, pairs: &[Pair]) {
+        for &(a, b, time) in pairs {
+            let key = u64::from(a.key()) << 32 | u64::from(b.key());
+            let first_node = match (a, b) {
+                (Side::Node(node), _) | (Side::Missing(_), Side::Node(node)) => node,
+                // The reader never emits a pair without a node.
+                (Side::Missing(_), Side::Missing(_)) => 0,
+            };
+            let part = (first_node >> PART_NODES_LOG2) as usize;
+            if part >= self.parts.len() {
+                self.parts.resize_with(part + 1, Vec::new);
+                self.distinct.resize(part + 1, 0);
             }
-            std::hint::black_box(touched);
-            for &(a, b, time) in chunk {
-                let next = self.edges.len() as u32;
-                self.edges
-                    .entry(key(a, b))
-                    .and_modify(|(index, earliest)| {
-                        if let Some(time) = time {
-                            if *index & NO_TIME != 0 || time < *earliest {
-                                *earliest = time;
-                            }
-                            *index &= !NO_TIME;
-                        }
-                    })
-                    .or_insert(match time {
-                        Some(time) => (next, time),
-                        None => (next | NO_TIME, 0),
-                    });
+            let sightings = &mut self.parts[part];
+            sightings.push(Sighting {
+                key,
+                time: time.unwrap_or(0),
+                timed: time.is_some(),
+            });
+            if sightings.len() >= (2 * self.distinct[part]).max(MIN_COMPACTION) {
+                dedup(sightings);
+                self.distinct[part] = sightings.len();
             }
         }
-        Ok(())
     }
 
-    /// The distinct pairs, in order of first sight.
-    pub fn into_list(self) -> Vec<Pair> {
-        let mut list = vec![(Side::Missing(0), Side::Missing(0), None); self.edges.len()];
-        for (key, (index, time)) in self.edges {
-            let (a, b) = (
-                Side::from_key((key >> 32) as u32),
-                Side::from_key(key as u32),
-            );
-            let time = (index & NO_TIME == 0).then_some(time);
-            list[(index & !NO_TIME) as usize] = (a, b, time);
+    /// The distinct pairs, each with its earliest time.
+    pub fn into_list(mut self) -> Vec<Pair> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .clamp(1, 8);
+        let per_thread = self.parts.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            for parts in self.parts.chunks_mut(per_thread) {
+                scope.spawn(move || parts.iter_mut().for_each(dedup));
+            }
+        });
+        let mut list = Vec::with_capacity(self.parts.iter().map(Vec::len).sum());
+        for part in self.parts {
+            list.extend(part.into_iter().map(|s| {
+                (
+                    Side::from_key((s.key >> 32) as u32),
+                    Side::from_key(s.key as u32),
+                    s.timed.then_some(s.time),
+                )
+            }));
         }
         list
     }
 
     /// Bytes held, for memory accounting.
     pub fn allocated_bytes(&self) -> usize {
-        self.edges.capacity() * (size_of::<(u64, FirstSight)>() + 1)
+        self.parts.iter().map(Vec::capacity).sum::<usize>() * size_of::<Sighting>()
     }
+}
+
+/// Sorts `sightings` by pair and keeps one per pair, with its earliest time (none only
+/// when no sighting had one).
+fn dedup(sightings: &mut Vec<Sighting>) {
+    sightings.sort_unstable_by_key(|s| s.key);
+    sightings.dedup_by(|later, kept| {
+        if later.key != kept.key {
+            return false;
+        }
+        if later.timed && (!kept.timed || later.time < kept.time) {
+            kept.time = later.time;
+            kept.timed = true;
+        }
+        true
+    });
 }
 
 /// Edges and nodes collected from input rows.
@@ -259,18 +257,19 @@ impl EdgeSet {
 pub struct EdgeCollector {
     /// The nodes seen.
     pub nodes: Interner,
-    /// Each distinct edge with its earliest time, in order of first sight.
+    /// Each distinct edge with its earliest time.
     pub list: Vec<Pair>,
     /// Input rows read.
     pub rows: usize,
 }
 
 impl EdgeCollector {
-    /// The result of both stages.
-    pub fn new(reader: PairReader, edges: EdgeSet) -> Self {
+    /// The result of both stages: the reader's nodes and the distinct pairs
+    /// ([`EdgeSet::into_list`]).
+    pub fn new(reader: PairReader, list: Vec<Pair>) -> Self {
         Self {
             nodes: reader.nodes,
-            list: edges.into_list(),
+            list,
             rows: reader.rows,
         }
     }
@@ -297,5 +296,59 @@ impl EdgeCollector {
     /// Bytes held, for memory accounting.
     pub fn allocated_bytes(&self) -> usize {
         self.nodes.allocated_bytes() + self.list.capacity() * size_of::<Pair>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_set_keeps_each_pair_once_with_its_earliest_time() {
+        // 1,000 distinct pairs seen 100 times each: enough to deduplicate partitions
+        // while adding. A pair whose every sighting lacks a time keeps none.
+        let mut pairs: Vec<Pair> = (0..100_000u32)
+            .map(|i| {
+                let n = i % 1000;
+                let time = (n % 7 != 0).then_some(i64::from(100_000 - i));
+                (Side::Node(n), Side::Node(n + 1), time)
+            })
+            .collect();
+        // Missing sides, times in any order, untimed sightings mixed in.
+        let (node, missing) = (Side::Node(5), Side::Missing(3));
+        pairs.extend([
+            (node, missing, None),
+            (node, missing, Some(5)),
+            (node, missing, Some(3)),
+            (missing, node, None),
+        ]);
+        let mut set = EdgeSet::default();
+        set.add(&pairs[..50_000]);
+        set.add(&pairs[50_000..]);
+        let mut list = set.into_list();
+        assert_eq!(list.len(), 1002);
+        list.sort_by_key(|&(a, b, _)| (a.key(), b.key()));
+        let mut expected: Vec<Pair> = (0..1000u32)
+            .map(|n| {
+                // The last sighting of pair n is at i = 99_000 + n: the earliest time.
+                let time = (n % 7 != 0).then_some(i64::from(100_000 - (99_000 + n)));
+                (Side::Node(n), Side::Node(n + 1), time)
+            })
+            .collect();
+        expected.extend([(node, missing, Some(3)), (missing, node, None)]);
+        expected.sort_by_key(|&(a, b, _)| (a.key(), b.key()));
+        assert_eq!(list, expected);
+    }
+
+    #[test]
+    fn sides_round_trip_through_keys() {
+        for side in [
+            Side::Node(0),
+            Side::Node(MAX_NODES as u32 - 1),
+            Side::Missing(0),
+            Side::Missing(u16::MAX),
+        ] {
+            assert_eq!(Side::from_key(side.key()), side);
+        }
     }
 }

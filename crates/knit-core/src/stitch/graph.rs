@@ -3,7 +3,8 @@
 
 //! From edges to the id graph: clusters, main ids, `first_seen_at` and `valid_at`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::rid::Rid;
 use super::union_find::UnionFind;
@@ -134,37 +135,53 @@ impl Clusters {
         } = self;
         let n = first_seen_at.len();
         let clusters = nodes_by_cluster.offsets.len() - 1;
-        // Clusters are independent: split them into contiguous runs of about equal node
-        // counts, one per core, each with its own replay scratch space.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |t| t.get())
-            .clamp(1, 8);
-        let mut bounds = vec![0usize];
+        // Clusters are independent. They are solved in chunks of whole clusters of about
+        // `CHUNK_NODES` nodes, which the threads take from a shared counter, largest
+        // first: a giant cluster starts at once and the small ones fill in around it.
+        let offsets = &nodes_by_cluster.offsets;
+        let mut chunks: Vec<Range<usize>> = Vec::new();
+        let mut start = 0;
         for cluster in 0..clusters {
-            if nodes_by_cluster.offsets[cluster] * threads >= n * bounds.len() {
-                bounds.push(cluster);
+            if offsets[cluster + 1] - offsets[start] >= CHUNK_NODES {
+                chunks.push(start..cluster + 1);
+                start = cluster + 1;
             }
         }
-        bounds.dedup();
-        bounds.push(clusters);
-        bounds.dedup();
-        let parts: Vec<Option<ClusterResults>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = bounds
-                .windows(2)
-                .map(|range| {
-                    let (start, end) = (range[0], range[1]);
+        if start < clusters {
+            chunks.push(start..clusters);
+        }
+        chunks.sort_by_key(|c| std::cmp::Reverse(offsets[c.end] - offsets[c.start]));
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .clamp(1, 8)
+            .min(chunks.len().max(1));
+        let next_chunk = AtomicUsize::new(0);
+        let solved: Vec<Option<Vec<SolvedChunk>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (chunks, next_chunk) = (&chunks, &next_chunk);
                     let (nodes_by_cluster, edges_by_cluster) =
                         (&nodes_by_cluster, &edges_by_cluster);
                     let first_seen_at = &first_seen_at;
                     scope.spawn(move || {
-                        solve_clusters(
-                            start..end,
-                            nodes_by_cluster,
-                            edges_by_cluster,
-                            rids,
-                            first_seen_at,
-                            cancelled,
-                        )
+                        let mut replay = Replay::new(n);
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next_chunk.fetch_add(1, Ordering::Relaxed);
+                            let Some(range) = chunks.get(i) else {
+                                return Some(done);
+                            };
+                            let results = solve_clusters(
+                                range.clone(),
+                                nodes_by_cluster,
+                                edges_by_cluster,
+                                rids,
+                                first_seen_at,
+                                &mut replay,
+                                cancelled,
+                            )?;
+                            done.push((range.clone(), results));
+                        }
                     })
                 })
                 .collect();
@@ -177,11 +194,14 @@ impl Clusters {
         let mut main = vec![0u32; n];
         let mut valid_at: Vec<Option<i64>> = vec![None; n];
         let mut largest_cluster = 0;
-        for (range, part) in bounds.windows(2).zip(parts) {
-            let part = part?;
+        for (range, part) in solved
+            .into_iter()
+            .collect::<Option<Vec<_>>>()?
+            .iter()
+            .flatten()
+        {
             largest_cluster = largest_cluster.max(part.largest);
-            let first = nodes_by_cluster.offsets[range[0]];
-            let nodes = &nodes_by_cluster.items[first..nodes_by_cluster.offsets[range[1]]];
+            let nodes = &nodes_by_cluster.items[offsets[range.start]..offsets[range.end]];
             for ((&node, &m), &v) in nodes.iter().zip(&part.main).zip(&part.valid_at) {
                 main[node as usize] = m;
                 valid_at[node as usize] = v;
@@ -197,6 +217,12 @@ impl Clusters {
     }
 }
 
+/// About how many nodes the clusters of one unit of solving work have.
+const CHUNK_NODES: usize = 1 << 14;
+
+/// A chunk of clusters and their results.
+type SolvedChunk = (Range<usize>, ClusterResults);
+
 /// Main ids and `valid_at` of a run of clusters, aligned with their nodes.
 struct ClusterResults {
     main: Vec<u32>,
@@ -206,11 +232,12 @@ struct ClusterResults {
 
 /// Solves the clusters `range`: each one's main node, and its nodes' `valid_at`.
 fn solve_clusters(
-    range: std::ops::Range<usize>,
+    range: Range<usize>,
     nodes_by_cluster: &Grouped<u32>,
     edges_by_cluster: &Grouped<Edge>,
     rids: &[Rid],
     first_seen_at: &[Option<i64>],
+    replay: &mut Replay,
     cancelled: &AtomicBool,
 ) -> Option<ClusterResults> {
     let span = nodes_by_cluster.offsets[range.start]..nodes_by_cluster.offsets[range.end];
@@ -219,7 +246,6 @@ fn solve_clusters(
         valid_at: vec![None; span.len()],
         largest: 0,
     };
-    let mut replay = Replay::new(rids.len());
     for cluster in range {
         if cancelled.load(Ordering::Relaxed) {
             return None;

@@ -67,6 +67,25 @@ pub struct Interner {
     starts: Vec<u64>,
 }
 
+/// Keys copied out of an [`Interner`] ([`Interner::keys_from`]).
+#[derive(Debug, Default)]
+pub struct KeyBatch {
+    bytes: Vec<u8>,
+    /// Each key's id type and the end of its bytes.
+    keys: Vec<(u16, usize)>,
+}
+
+impl KeyBatch {
+    /// The keys, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u16, &[u8])> {
+        let starts = std::iter::once(0).chain(self.keys.iter().map(|&(_, end)| end));
+        self.keys
+            .iter()
+            .zip(starts)
+            .map(|(&(id_type, end), start)| (id_type, &self.bytes[start..end]))
+    }
+}
+
 /// Node id (u32), key length (u32) and id type (u16).
 const RECORD_HEADER: usize = 10;
 
@@ -269,6 +288,17 @@ impl Interner {
         self.record(self.starts[node as usize]).1
     }
 
+    /// A copy of the keys of nodes `first..`, in node order, to be read elsewhere.
+    pub fn keys_from(&self, first: usize) -> KeyBatch {
+        let mut batch = KeyBatch::default();
+        for node in first..self.len() {
+            let (id_type, value) = self.key(node as u32);
+            batch.bytes.extend_from_slice(value);
+            batch.keys.push((id_type, batch.bytes.len()));
+        }
+        batch
+    }
+
     /// How many nodes there are.
     pub fn len(&self) -> usize {
         self.starts.len()
@@ -361,6 +391,12 @@ mod tests {
             let mut expected_found: Vec<Option<u32>> = nodes.iter().map(|&n| Some(n)).collect();
             expected_found.extend([None, None]);
             assert_eq!(found, expected_found);
+            let copied = batched.keys_from(3);
+            let copied: Vec<(u16, &[u8])> = copied.iter().collect();
+            let expected_keys: Vec<(u16, &[u8])> =
+                (3..batched.len() as u32).map(|n| batched.key(n)).collect();
+            assert_eq!(copied, expected_keys);
+            assert_eq!(batched.keys_from(batched.len()).iter().count(), 0);
         }
     }
 

@@ -44,9 +44,14 @@ impl fmt::Display for Rid {
 
 /// `'rid' || left(sha1_hex(left(sha1_hex(NS || value), 32) || id_type), 32)`.
 pub fn rid(value: &str, id_type: &str) -> Rid {
+    rid_of_bytes(value.as_bytes(), id_type)
+}
+
+/// [`rid`] of a value given as its UTF-8 bytes.
+pub fn rid_of_bytes(value: &[u8], id_type: &str) -> Rid {
     let mut inner = Sha1::new();
     inner.update(NAMESPACE.as_bytes());
-    inner.update(value.as_bytes());
+    inner.update(value);
     let inner = inner.finalize();
     let mut inner_hex = [0u8; 32];
     hex_into(&inner[..16], &mut inner_hex);

@@ -25,8 +25,9 @@ use futures::StreamExt;
 
 use super::edges::{EdgeCollector, EdgeSet, Pair, PairReader};
 use super::graph::{Clusters, IdGraph};
+use super::intern::KeyBatch;
 use super::node::StitchSpec;
-use super::rid::{Rid, rid};
+use super::rid::{Rid, rid_of_bytes};
 
 /// The computed stitch: the interned nodes and edges, the graph and every node's rid.
 #[derive(Debug)]
@@ -115,10 +116,32 @@ async fn compute(
             let mut edges = EdgeSet::default();
             while let Some(pairs) = receiver.blocking_recv() {
                 let _timer = group_time.timer();
-                edges.add(&pairs)?;
+                edges.add(&pairs);
                 edge_bytes.store(edges.allocated_bytes(), AtomicOrdering::Relaxed);
             }
-            Ok::<_, DataFusionError>(edges)
+            let _timer = group_time.timer();
+            edges.into_list()
+        })
+    };
+    // The rids of new nodes are hashed on a thread of their own as they are interned.
+    let (new_keys, mut key_receiver) = tokio::sync::mpsc::channel::<KeyBatch>(8);
+    let hashing = {
+        let type_names: Vec<String> = spec
+            .entity
+            .id_types
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
+        let rid_time = metrics.rid_time.clone();
+        SpawnedTask::spawn_blocking(move || {
+            let mut rids = Vec::new();
+            while let Some(keys) = key_receiver.blocking_recv() {
+                let _timer = rid_time.timer();
+                rids.extend(keys.iter().map(|(id_type, value)| {
+                    rid_of_bytes(value, &type_names[usize::from(id_type)])
+                }));
+            }
+            rids
         })
     };
     let mut reader = PairReader::default();
@@ -130,6 +153,7 @@ async fn compute(
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
                 let mut pairs = Vec::with_capacity(batch.num_rows() * 2);
+                let first_new = reader.nodes.len();
                 {
                     let _timer = metrics.read_time.timer();
                     reader.read_batch(
@@ -142,6 +166,14 @@ async fn compute(
                 reservation.try_resize(
                     reader.nodes.allocated_bytes() + edge_bytes.load(AtomicOrdering::Relaxed),
                 )?;
+                if reader.nodes.len() > first_new
+                    && new_keys
+                        .send(reader.nodes.keys_from(first_new))
+                        .await
+                        .is_err()
+                {
+                    return Err(task_failed(&"the rid thread stopped"));
+                }
                 if sender.send(pairs).await.is_err() {
                     // The grouping stopped on an error, which joining it reports.
                     break 'read;
@@ -149,38 +181,30 @@ async fn compute(
             }
         }
     }
-    drop(sender);
-    let edges = grouping
-        .join_unwind()
-        .await
-        .map_err(|e| task_failed(&e))??;
+    drop((sender, new_keys));
+    let rids = hashing.join_unwind().await.map_err(|e| task_failed(&e))?;
+    let edges = grouping.join_unwind().await.map_err(|e| task_failed(&e))?;
     let collector = EdgeCollector::new(reader, edges);
     metrics.input_rows.add(collector.rows);
     metrics.nodes.add(collector.nodes.len());
     metrics.edges.add(collector.list.len());
     // The graph and the rids take about this much more.
     reservation.try_grow(collector.nodes.len() * 64 + collector.list.len() * 24)?;
-    let spec = Arc::clone(spec);
-    let (rid_time, graph_time) = (metrics.rid_time.clone(), metrics.graph_time.clone());
-    let union_find_time = metrics.union_find_time.clone();
+    if rids.len() != collector.nodes.len() {
+        return Err(DataFusionError::Internal(format!(
+            "{} rids for {} nodes; this is a bug",
+            rids.len(),
+            collector.nodes.len()
+        )));
+    }
+    let (union_find_time, graph_time) =
+        (metrics.union_find_time.clone(), metrics.graph_time.clone());
     let (clusters, largest_cluster) = (metrics.clusters.clone(), metrics.largest_cluster.clone());
     let state = SpawnedTask::spawn_blocking(move || {
-        // Union-find needs no rids: it runs beside their hashing.
-        let (components, rids) = std::thread::scope(|scope| {
-            let components = scope.spawn(|| {
-                let _timer = union_find_time.timer();
-                Clusters::new(collector.nodes.len(), collector.graph_edges())
-            });
-            let rids = {
-                let _timer = rid_time.timer();
-                node_rids(&collector, &spec)
-            };
-            let components = components.join().map_err(|_| {
-                DataFusionError::Internal("the union-find thread panicked; this is a bug".into())
-            });
-            (components, rids)
-        });
-        let (components, rids) = (components?, rids?);
+        let components = {
+            let _timer = union_find_time.timer();
+            Clusters::new(collector.nodes.len(), collector.graph_edges())
+        };
         let _timer = graph_time.timer();
         let Some(graph) = components.solve(&rids, &cancelled) else {
             return Err(DataFusionError::Execution(
@@ -215,10 +239,10 @@ impl Drop for CancelOnDrop {
 ///
 /// Phases: `read_intern_time` (ids of input batches to interned node pairs, beside the
 /// inputs' decoding), `group_edges_time` (distinct pairs, on a second core, beside the
-/// first), `rid_time` (two SHA-1s per node, on every core) beside `union_find_time`
-/// (clusters, `first_seen_at`, nodes and edges grouped by cluster), `graph_time` (main
-/// ids and the `valid_at` replay, on every core) and `output_time` (rendering batches,
-/// as they are read).
+/// first), `rid_time` (two SHA-1s per new node, on a third thread beside both),
+/// `union_find_time` (clusters, `first_seen_at`, nodes and edges grouped by cluster),
+/// `graph_time` (main ids and the `valid_at` replay, on every core) and `output_time`
+/// (rendering batches, as they are read).
 #[derive(Debug, Clone)]
 pub struct StitchMetrics {
     input_rows: Count,
@@ -253,39 +277,6 @@ impl StitchMetrics {
             output_time: builder().subset_time("output_time", partition),
         }
     }
-}
-
-/// The rid of every node. Two SHA-1 hashes per node make this the costliest step of the
-/// graph phase, so it runs on every core.
-fn node_rids(collector: &EdgeCollector, spec: &StitchSpec) -> Result<Vec<Rid>> {
-    let nodes = collector.nodes.len();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(16);
-    let chunk = nodes.div_ceil(threads).max(1);
-    let mut rids = vec![rid("", ""); nodes];
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = rids
-            .chunks_mut(chunk)
-            .enumerate()
-            .map(|(i, out)| {
-                scope.spawn(move || -> Result<()> {
-                    for (offset, slot) in out.iter_mut().enumerate() {
-                        let (id_type, value) =
-                            node_key(collector, spec, (i * chunk + offset) as u32)?;
-                        *slot = rid(value, id_type);
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers.into_iter().try_for_each(|worker| {
-            worker.join().map_err(|_| {
-                DataFusionError::Internal("a rid worker panicked; this is a bug".to_string())
-            })?
-        })
-    })?;
-    Ok(rids)
 }
 
 /// The id type name and value of a node.

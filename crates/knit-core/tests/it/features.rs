@@ -54,3 +54,68 @@ async fn the_id_graph_is_computed_once_per_query() {
     assert_eq!(computed.len(), 1, "{plan}");
     assert!(computed[0].contains(", input_rows=127,"), "{plan}");
 }
+
+#[tokio::test]
+async fn distinct_counts_aggregate_with_the_other_vars_of_their_input() {
+    let session = SessionBuilder::new().build().unwrap();
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/oracle/ecommerce/tables"
+    );
+    for sql in [
+        "CREATE ENTITY user ID TYPES (user_id, anonymous_id)".to_string(),
+        format!(
+            "CREATE INPUT tracks FOR user FROM '{data}/tracks.csv' \
+             IDS (user_id AS user_id, anonymous_id AS anonymous_id)"
+        ),
+        "CREATE ENTITY VAR user.events AS count(*) FROM tracks".to_string(),
+        "CREATE ENTITY VAR user.kinds AS count(DISTINCT event) FROM tracks".to_string(),
+        "CREATE ENTITY VAR user.days AS count(DISTINCT CAST(\"timestamp\" AS DATE)) FROM tracks"
+            .to_string(),
+    ] {
+        session.sql(&sql).await.unwrap().collect().await.unwrap();
+    }
+    let batches = session
+        .sql("EXPLAIN SELECT * FROM feature_table('user')")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let plan = pretty_format_batches(&batches).unwrap().to_string();
+    // One lookup of the input's rows, one aggregation of all three vars.
+    let lookups = plan.matches("MainIdLookupExec").count();
+    assert_eq!(lookups, 1, "{plan}");
+    assert!(plan.matches("__knit_count_distinct").count() >= 2, "{plan}");
+    let values = session
+        .sql(
+            "SELECT count(*) AS n, sum(events) AS e, sum(kinds) AS k, sum(days) AS d, \
+             min(kinds) AS mk, max(days) AS md FROM feature_table('user')",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let expected = session
+        .sql(&format!(
+            "SELECT count(*) AS n, sum(events) AS e, sum(kinds) AS k, sum(days) AS d, \
+               min(kinds) AS mk, max(days) AS md FROM (\
+               SELECT g.user_main_id, count(*) AS events, count(DISTINCT t.event) AS kinds,\
+                 count(DISTINCT CAST(t.\"timestamp\" AS DATE)) AS days \
+               FROM id_stitch('user') g JOIN '{data}/tracks.csv' t \
+                 ON (g.other_id_type = 'user_id' AND g.other_id = t.user_id) \
+                 OR (t.user_id IS NULL AND g.other_id_type = 'anonymous_id' \
+                     AND g.other_id = t.anonymous_id) \
+               GROUP BY g.user_main_id)"
+        ))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        pretty_format_batches(&values).unwrap().to_string(),
+        pretty_format_batches(&expected).unwrap().to_string()
+    );
+}

@@ -124,6 +124,7 @@ async fn compute(
         })
     };
     // The rids of new nodes are hashed on a thread of their own as they are interned.
+    let rid_bytes = Arc::new(AtomicUsize::new(0));
     let (new_keys, mut key_receiver) = tokio::sync::mpsc::channel::<KeyBatch>(8);
     let hashing = {
         let type_names: Vec<String> = spec
@@ -133,10 +134,12 @@ async fn compute(
             .map(|t| t.name.clone())
             .collect();
         let rid_time = metrics.rid_time.clone();
+        let rid_bytes = Arc::clone(&rid_bytes);
         SpawnedTask::spawn_blocking(move || {
-            let mut rids = Vec::new();
+            let mut rids: Vec<Rid> = Vec::new();
             while let Some(keys) = key_receiver.blocking_recv() {
                 let _timer = rid_time.timer();
+                rid_bytes.store(rids.capacity() * size_of::<Rid>(), AtomicOrdering::Relaxed);
                 rids.extend(keys.iter().map(|(id_type, value)| {
                     rid_of_bytes(value, &type_names[usize::from(id_type)])
                 }));
@@ -164,7 +167,9 @@ async fn compute(
                     )?;
                 }
                 reservation.try_resize(
-                    reader.nodes.allocated_bytes() + edge_bytes.load(AtomicOrdering::Relaxed),
+                    reader.nodes.allocated_bytes()
+                        + edge_bytes.load(AtomicOrdering::Relaxed)
+                        + rid_bytes.load(AtomicOrdering::Relaxed),
                 )?;
                 if reader.nodes.len() > first_new
                     && new_keys

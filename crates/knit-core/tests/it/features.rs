@@ -4,16 +4,33 @@
 //! Feature queries computed as designed: one id graph per query, however often used.
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use knit_core::SessionBuilder;
+use knit_core::{KnitSession, SessionBuilder};
+
+/// The e-commerce oracle example's tables.
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../testdata/oracle/ecommerce/tables"
+);
+
+/// A session where `statements` have run.
+async fn session_with(statements: &[String]) -> KnitSession {
+    let session = SessionBuilder::new().build().unwrap();
+    for sql in statements {
+        session.sql(sql).await.unwrap().collect().await.unwrap();
+    }
+    session
+}
+
+/// The result of `sql`, as a table.
+async fn table(session: &KnitSession, sql: &str) -> String {
+    let batches = session.sql(sql).await.unwrap().collect().await.unwrap();
+    pretty_format_batches(&batches).unwrap().to_string()
+}
 
 #[tokio::test]
 async fn the_id_graph_is_computed_once_per_query() {
-    let session = SessionBuilder::new().build().unwrap();
-    let data = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/oracle/ecommerce/tables"
-    );
-    for sql in [
+    let data = DATA;
+    let session = session_with(&[
         "CREATE ENTITY user ID TYPES (user_id, anonymous_id, email)".to_string(),
         format!(
             "CREATE INPUT identifies FOR user FROM '{data}/identifies.csv' IDS (user_id AS \
@@ -25,17 +42,13 @@ async fn the_id_graph_is_computed_once_per_query() {
         ),
         "CREATE ENTITY VAR user.tracks AS count(*) FROM tracks".to_string(),
         "CREATE ENTITY VAR user.identifies AS count(*) FROM identifies".to_string(),
-    ] {
-        session.sql(&sql).await.unwrap().collect().await.unwrap();
-    }
-    let batches = session
-        .sql("EXPLAIN ANALYZE SELECT * FROM feature_view('user', 'email')")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let plan = pretty_format_batches(&batches).unwrap().to_string();
+    ])
+    .await;
+    let plan = table(
+        &session,
+        "EXPLAIN ANALYZE SELECT * FROM feature_view('user', 'email')",
+    )
+    .await;
     let stitches: Vec<&str> = plan
         .lines()
         .filter(|l| l.contains("IdStitchExec") || l.contains("MainIdLookupExec"))
@@ -57,12 +70,8 @@ async fn the_id_graph_is_computed_once_per_query() {
 
 #[tokio::test]
 async fn distinct_counts_aggregate_with_the_other_vars_of_their_input() {
-    let session = SessionBuilder::new().build().unwrap();
-    let data = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/oracle/ecommerce/tables"
-    );
-    for sql in [
+    let data = DATA;
+    let session = session_with(&[
         "CREATE ENTITY user ID TYPES (user_id, anonymous_id)".to_string(),
         format!(
             "CREATE INPUT tracks FOR user FROM '{data}/tracks.csv' \
@@ -72,33 +81,22 @@ async fn distinct_counts_aggregate_with_the_other_vars_of_their_input() {
         "CREATE ENTITY VAR user.kinds AS count(DISTINCT event) FROM tracks".to_string(),
         "CREATE ENTITY VAR user.days AS count(DISTINCT CAST(\"timestamp\" AS DATE)) FROM tracks"
             .to_string(),
-    ] {
-        session.sql(&sql).await.unwrap().collect().await.unwrap();
-    }
-    let batches = session
-        .sql("EXPLAIN SELECT * FROM feature_table('user')")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let plan = pretty_format_batches(&batches).unwrap().to_string();
+    ])
+    .await;
+    let plan = table(&session, "EXPLAIN SELECT * FROM feature_table('user')").await;
     // One lookup of the input's rows, one aggregation of all three vars.
     let lookups = plan.matches("MainIdLookupExec").count();
     assert_eq!(lookups, 1, "{plan}");
     assert!(plan.matches("__knit_count_distinct").count() >= 2, "{plan}");
-    let values = session
-        .sql(
-            "SELECT count(*) AS n, sum(events) AS e, sum(kinds) AS k, sum(days) AS d, \
-             min(kinds) AS mk, max(days) AS md FROM feature_table('user')",
-        )
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    let expected = session
-        .sql(&format!(
+    let values = table(
+        &session,
+        "SELECT count(*) AS n, sum(events) AS e, sum(kinds) AS k, sum(days) AS d, \
+         min(kinds) AS mk, max(days) AS md FROM feature_table('user')",
+    )
+    .await;
+    let expected = table(
+        &session,
+        &format!(
             "SELECT count(*) AS n, sum(events) AS e, sum(kinds) AS k, sum(days) AS d, \
                min(kinds) AS mk, max(days) AS md FROM (\
                SELECT g.user_main_id, count(*) AS events, count(DISTINCT t.event) AS kinds,\
@@ -108,14 +106,8 @@ async fn distinct_counts_aggregate_with_the_other_vars_of_their_input() {
                  OR (t.user_id IS NULL AND g.other_id_type = 'anonymous_id' \
                      AND g.other_id = t.anonymous_id) \
                GROUP BY g.user_main_id)"
-        ))
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    assert_eq!(
-        pretty_format_batches(&values).unwrap().to_string(),
-        pretty_format_batches(&expected).unwrap().to_string()
-    );
+        ),
+    )
+    .await;
+    assert_eq!(values, expected);
 }

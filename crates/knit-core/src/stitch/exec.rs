@@ -190,6 +190,7 @@ impl ExecutionPlan for IdStitchExec {
         let inputs = self.inputs.clone();
         let shared = Arc::clone(&self.shared);
         let (partitions, batch_size) = (self.partitions, ctx.session_config().batch_size());
+        let schema = self.schema();
         let stream = futures::stream::once(async move {
             let state = shared.state(&spec, &inputs, &ctx, &metrics).await?;
             // Each partition renders a contiguous share of the nodes (or edges), a batch
@@ -200,7 +201,8 @@ impl ExecutionPlan for IdStitchExec {
             let output_time = metrics.output_time.clone();
             Ok::<_, DataFusionError>(futures::stream::iter(std::iter::from_fn(move || {
                 let _timer = output_time.timer();
-                match render_next(&spec, &state, &mut cursor, end, batch_size.max(1)) {
+                let next = render_next(&spec, &schema, &state, &mut cursor, end, batch_size.max(1));
+                match next {
                     Ok(Some(batch)) => {
                         baseline.record_output(batch.num_rows());
                         Some(Ok(batch))
@@ -218,7 +220,7 @@ impl ExecutionPlan for IdStitchExec {
         })
         .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.spec.schema(),
+            self.schema(),
             stream,
         )))
     }
@@ -244,6 +246,7 @@ fn output_items(output: StitchOutput, state: &StitchState) -> usize {
 /// the items it used; `None` when none are left.
 fn render_next(
     spec: &StitchSpec,
+    schema: &SchemaRef,
     state: &StitchState,
     cursor: &mut usize,
     end: usize,
@@ -256,12 +259,12 @@ fn render_next(
         StitchOutput::IdGraph => {
             let chunk = *cursor..end.min(*cursor + batch_size);
             *cursor = chunk.end;
-            id_graph_batch(spec, state, chunk)?
+            id_graph_batch(spec, schema, state, chunk)?
         }
         StitchOutput::Edges => {
             let chunk = *cursor..end.min(*cursor + batch_size);
             *cursor = chunk.end;
-            edge_batch(spec, state, &state.collector.list[chunk])?
+            edge_batch(spec, schema, state, &state.collector.list[chunk])?
         }
         StitchOutput::Clusters => {
             // The main nodes among the next nodes, up to a batch of them.
@@ -273,7 +276,7 @@ fn render_next(
                 }
                 *cursor += 1;
             }
-            cluster_batch(spec, state, mains)?
+            cluster_batch(schema, state, mains)?
         }
     };
     Ok(Some(batch))
@@ -282,6 +285,7 @@ fn render_next(
 /// One row per node of `nodes`: main id, id, id type, `valid_at`, `first_seen_at`.
 fn id_graph_batch(
     spec: &StitchSpec,
+    schema: &SchemaRef,
     state: &StitchState,
     nodes: std::ops::Range<usize>,
 ) -> Result<RecordBatch> {
@@ -302,7 +306,7 @@ fn id_graph_batch(
         other_id_type.append_value(id_type);
     }
     Ok(RecordBatch::try_new(
-        spec.schema(),
+        Arc::clone(schema),
         vec![
             Arc::new(main.finish()),
             Arc::new(other_id.finish()),
@@ -315,19 +319,24 @@ fn id_graph_batch(
 
 /// One row per cluster of `mains` (main nodes): its number (the main node's id) and its
 /// main id.
-fn cluster_batch(spec: &StitchSpec, state: &StitchState, mains: Vec<u32>) -> Result<RecordBatch> {
+fn cluster_batch(schema: &SchemaRef, state: &StitchState, mains: Vec<u32>) -> Result<RecordBatch> {
     let mut main = StringBuilder::with_capacity(mains.len(), mains.len() * 35);
     for &node in &mains {
         main.append_value(state.rids[node as usize].text().as_str());
     }
     Ok(RecordBatch::try_new(
-        spec.schema(),
+        Arc::clone(schema),
         vec![Arc::new(UInt32Array::from(mains)), Arc::new(main.finish())],
     )?)
 }
 
 /// pb's edge table, for `edges`.
-fn edge_batch(spec: &StitchSpec, state: &StitchState, edges: &[Pair]) -> Result<RecordBatch> {
+fn edge_batch(
+    spec: &StitchSpec,
+    schema: &SchemaRef,
+    state: &StitchState,
+    edges: &[Pair],
+) -> Result<RecordBatch> {
     let StitchState {
         collector, rids, ..
     } = state;
@@ -359,7 +368,7 @@ fn edge_batch(spec: &StitchSpec, state: &StitchState, edges: &[Pair]) -> Result<
     let [mut id1, mut id2] = ids;
     let [mut type1, mut type2] = types;
     Ok(RecordBatch::try_new(
-        spec.schema(),
+        Arc::clone(schema),
         vec![
             Arc::new(id1.finish()),
             Arc::new(type1.finish()),

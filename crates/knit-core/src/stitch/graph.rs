@@ -115,16 +115,6 @@ impl Clusters {
         }
     }
 
-    /// How many clusters there are.
-    pub fn len(&self) -> usize {
-        self.nodes_by_cluster.offsets.len() - 1
-    }
-
-    /// True without nodes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The id graph, given every node's rid: main ids and `valid_at`. `None` when
     /// `cancelled` was set before it was done.
     pub fn solve(self, rids: &[Rid], cancelled: &AtomicBool) -> Option<IdGraph> {

@@ -148,7 +148,7 @@ async fn compute(
         })
     };
     let mut reader = PairReader::default();
-    'read: for (input, definition) in inputs.iter().zip(&spec.inputs) {
+    for (input, definition) in inputs.iter().zip(&spec.inputs) {
         // The planner merges each input into one partition; read them all anyway, so
         // that a plan built another way loses no rows.
         for partition in 0..input.output_partitioning().partition_count() {
@@ -180,8 +180,7 @@ async fn compute(
                     return Err(task_failed(&"the rid thread stopped"));
                 }
                 if sender.send(pairs).await.is_err() {
-                    // The grouping stopped on an error, which joining it reports.
-                    break 'read;
+                    return Err(task_failed(&"the edge grouping thread stopped"));
                 }
             }
         }
@@ -193,8 +192,8 @@ async fn compute(
     metrics.input_rows.add(collector.rows);
     metrics.nodes.add(collector.nodes.len());
     metrics.edges.add(collector.list.len());
-    // The graph and the rids take about this much more.
-    reservation.try_grow(collector.nodes.len() * 64 + collector.list.len() * 24)?;
+    // The graph takes about this much more (the rids are counted already).
+    reservation.try_grow(collector.nodes.len() * 48 + collector.list.len() * 24)?;
     if rids.len() != collector.nodes.len() {
         return Err(DataFusionError::Internal(format!(
             "{} rids for {} nodes; this is a bug",

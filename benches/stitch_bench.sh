@@ -8,6 +8,9 @@
 # Data goes to ${KNIT_BENCH_DIR:-/tmp/knit-bench}/idg_<edges> (generated once, seeded).
 # The peer needs ../shared/bench/setup.sh (a Python venv with DuckDB); set PEER=none to
 # time Knit alone, or PEER=<name> for another peer of ../shared/bench/cc_peers.py.
+# PHASES=1 also prints Knit's phase times (a second run, under EXPLAIN ANALYZE) and the
+# phases of the numba union-find peer, the floors: Arrow's Parquet read, Arrow's string
+# interning, and textbook union-find on one core over integer ids.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,4 +55,14 @@ if [ "$peer" != none ]; then
     measure "$peer" "$python" ../shared/bench/cc_peers.py "$peer" "$dir/edges/*.parquet"
     peer_wall_var="${peer//-/_}_wall"
     awk -v k="$knit_wall" -v p="${!peer_wall_var}" 'BEGIN { printf "knit is %.1fx faster than %s\n", p / k, "'"$peer"'" }'
+fi
+
+if [ "${PHASES:-0}" = 1 ]; then
+    echo "knit phases (EXPLAIN ANALYZE):"
+    "$target/release/knit" -q --format csv -c "${sql/SELECT sum/EXPLAIN ANALYZE SELECT sum}" |
+        grep -oE '(input_rows|nodes|edges|clusters|read_intern_time|group_edges_time|rid_time|union_find_time|graph_time|output_time)=[^,]*' |
+        tr '\n' ' '
+    echo
+    echo "floors (numba union-find peer, phases in seconds):"
+    "$python" ../shared/bench/cc_peers.py python_unionfind "$dir/edges/*.parquet"
 fi

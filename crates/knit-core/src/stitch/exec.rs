@@ -31,6 +31,7 @@ use datafusion::physical_plan::{
 use futures::TryStreamExt;
 
 use super::edges::{Pair, Side};
+use super::graph::sql_time;
 use super::node::{StitchOutput, StitchSpec};
 use super::rid::Rid;
 use super::shared::{SharedStitch, StitchMetrics, StitchState, node_key, type_name};
@@ -230,8 +231,9 @@ impl ExecutionPlan for IdStitchExec {
     }
 }
 
-fn timestamps(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
-    Arc::new(values.collect::<TimestampMicrosecondArray>())
+/// A timestamp column of stored times.
+fn timestamps(values: impl Iterator<Item = i64>) -> ArrayRef {
+    Arc::new(values.map(sql_time).collect::<TimestampMicrosecondArray>())
 }
 
 /// How many items `output` is rendered from: nodes, or edges.
@@ -264,7 +266,9 @@ fn render_next(
         StitchOutput::Edges => {
             let chunk = *cursor..end.min(*cursor + batch_size);
             *cursor = chunk.end;
-            edge_batch(spec, schema, state, &state.collector.list[chunk])?
+            let mut edges = Vec::with_capacity(chunk.len());
+            state.collector.list.copy_range(chunk, &mut edges);
+            edge_batch(spec, schema, state, &edges)?
         }
         StitchOutput::Clusters => {
             // The main nodes among the next nodes, up to a batch of them.
@@ -343,7 +347,8 @@ fn edge_batch(
     let mut ids = [StringBuilder::new(), StringBuilder::new()];
     let mut types = [StringBuilder::new(), StringBuilder::new()];
     let mut label = StringBuilder::new();
-    for &(a, b, _) in edges {
+    for pair in edges {
+        let (a, b) = pair.sides();
         let mut smallest: Option<Rid> = None;
         for (side, (id, id_type)) in [a, b].into_iter().zip(ids.iter_mut().zip(types.iter_mut())) {
             match side {
@@ -375,7 +380,7 @@ fn edge_batch(
             Arc::new(id2.finish()),
             Arc::new(type2.finish()),
             Arc::new(label.finish()),
-            timestamps(edges.iter().map(|e| e.2)),
+            timestamps(edges.iter().map(|e| e.time())),
         ],
     )?)
 }

@@ -4,11 +4,28 @@
 //! From edges to the id graph: clusters, main ids, `first_seen_at` and `valid_at`.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicUsize, Ordering};
 
 use super::rid::Rid;
 use super::union_find::UnionFind;
-use super::valid_at::{Replay, sql_min};
+use super::valid_at::Replay;
+
+/// A NULL time as the stitch stores times (microseconds in an `i64`, 8 bytes rather
+/// than an `Option`'s 16). It sorts after every time, as `NULLS LAST` does, so SQL's
+/// `min`, which skips NULLs, is the plain minimum, and pb's "NULL if either time is
+/// NULL, else the later" is the plain maximum. Reading rejects the one input time that
+/// would collide with it.
+pub const NULL_TIME: i64 = i64::MAX;
+
+/// A time as the stitch stores it.
+pub fn stored_time(time: Option<i64>) -> i64 {
+    time.unwrap_or(NULL_TIME)
+}
+
+/// A stored time as SQL sees it.
+pub fn sql_time(time: i64) -> Option<i64> {
+    (time != NULL_TIME).then_some(time)
+}
 
 /// One row of pb's edge table, over dense node ids: the nodes of one input row and the
 /// earliest time they were seen together. A node seen alone has `b == a`.
@@ -18,19 +35,32 @@ pub struct Edge {
     pub a: u32,
     /// The other node, or `a` again.
     pub b: u32,
-    /// Earliest `OCCURRED AT` of the rows that gave this pair; NULL if none had one.
-    pub valid_at: Option<i64>,
+    /// Earliest `OCCURRED AT` of the rows that gave this pair; [`NULL_TIME`] if none
+    /// had one.
+    pub valid_at: i64,
 }
 
-/// The id graph of a set of nodes, indexed by node id.
+impl Edge {
+    /// The edge between `a` and `b` first seen at `valid_at`.
+    pub fn new(a: u32, b: u32, valid_at: Option<i64>) -> Self {
+        Self {
+            a,
+            b,
+            valid_at: stored_time(valid_at),
+        }
+    }
+}
+
+/// The id graph of a set of nodes, indexed by node id. Times are stored times
+/// ([`sql_time`] reads them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdGraph {
     /// For each node, the node whose rid is the main id of its cluster.
     pub main: Vec<u32>,
     /// For each node, the earliest `valid_at` of its edges.
-    pub first_seen_at: Vec<Option<i64>>,
+    pub first_seen_at: Vec<i64>,
     /// For each node, its `valid_at` as pb's label propagation leaves it.
-    pub valid_at: Vec<Option<i64>>,
+    pub valid_at: Vec<i64>,
     /// How many clusters there are.
     pub clusters: usize,
     /// The node count of the largest cluster.
@@ -58,14 +88,14 @@ pub fn build_id_graph_until(
     edges: &[Edge],
     cancelled: &AtomicBool,
 ) -> Option<IdGraph> {
-    Clusters::new(rids.len(), edges.to_vec()).solve(rids, cancelled)
+    Clusters::new(rids.len(), edges.iter().copied()).solve(rids, cancelled)
 }
 
 /// The connected components of the edges, with each node's `first_seen_at`: all that
 /// needs no rid, so that it can be built while the rids are computed.
 #[derive(Debug)]
 pub struct Clusters {
-    first_seen_at: Vec<Option<i64>>,
+    first_seen_at: Vec<i64>,
     /// The nodes of each cluster, clusters numbered in order of their first node.
     nodes_by_cluster: Grouped<u32>,
     /// The edges of each cluster.
@@ -74,40 +104,45 @@ pub struct Clusters {
 
 impl Clusters {
     /// The clusters of nodes `0..nodes` under `edges`. A node in no edge is a cluster
-    /// of its own.
-    pub fn new(nodes: usize, edges: Vec<Edge>) -> Self {
-        let mut first_seen_at: Vec<Option<i64>> = vec![None; nodes];
-        let mut sets = UnionFind::new(nodes as u32);
-        for edge in &edges {
-            for node in [edge.a, edge.b] {
-                let slot = &mut first_seen_at[node as usize];
-                *slot = sql_min(*slot, edge.valid_at);
+    /// of its own. `edges` is walked rather than collected, so that a hundred million
+    /// edges cost no copy of their own; each step runs two independent walks on two
+    /// threads.
+    pub fn new(nodes: usize, edges: impl Iterator<Item = Edge> + Clone + Send) -> Self {
+        let (first_seen_at, (cluster_of, clusters)) = std::thread::scope(|scope| {
+            let times = {
+                let edges = edges.clone();
+                scope.spawn(move || {
+                    let mut first_seen_at: Vec<i64> = vec![NULL_TIME; nodes];
+                    for edge in edges {
+                        for node in [edge.a, edge.b] {
+                            let slot = &mut first_seen_at[node as usize];
+                            *slot = (*slot).min(edge.valid_at);
+                        }
+                    }
+                    first_seen_at
+                })
+            };
+            let mut sets = UnionFind::new(nodes as u32);
+            for edge in edges.clone() {
+                sets.union(edge.a, edge.b);
             }
-            sets.union(edge.a, edge.b);
-        }
-        // Each node's cluster number, in place of its root.
-        let mut cluster_of = sets.roots();
-        let mut number_of_root = vec![u32::MAX; nodes];
-        let mut clusters = 0u32;
-        for cluster in &mut cluster_of {
-            let number = &mut number_of_root[*cluster as usize];
-            if *number == u32::MAX {
-                *number = clusters;
-                clusters += 1;
-            }
-            *cluster = *number;
-        }
-        drop(number_of_root);
-        let nodes_by_cluster = group(
-            (0..nodes as u32).map(|node| (cluster_of[node as usize], node)),
-            clusters,
-        );
-        let edges_by_cluster = group(
-            edges
-                .iter()
-                .map(|edge| (cluster_of[edge.a as usize], *edge)),
-            clusters,
-        );
+            let clusters = sets.into_clusters();
+            (joined(times), clusters)
+        });
+        let (nodes_by_cluster, edges_by_cluster) = std::thread::scope(|scope| {
+            let cluster_of = &cluster_of;
+            let by_node = scope.spawn(move || {
+                group(
+                    (0..nodes as u32).map(|node| (cluster_of[node as usize], node)),
+                    clusters,
+                )
+            });
+            let by_edge = group(
+                edges.map(|edge| (cluster_of[edge.a as usize], edge)),
+                clusters,
+            );
+            (joined(by_node), by_edge)
+        });
         Self {
             first_seen_at,
             nodes_by_cluster,
@@ -146,31 +181,33 @@ impl Clusters {
             .clamp(1, 8)
             .min(chunks.len().max(1));
         let next_chunk = AtomicUsize::new(0);
-        let solved: Vec<Option<Vec<SolvedChunk>>> = std::thread::scope(|scope| {
+        // Each worker writes the nodes of its own clusters, so plain relaxed stores into
+        // the shared arrays suffice; no per-chunk results are copied afterwards.
+        let main: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+        let valid_at: Vec<AtomicI64> = (0..n).map(|_| AtomicI64::new(NULL_TIME)).collect();
+        let largest: Vec<Option<usize>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     let (chunks, next_chunk) = (&chunks, &next_chunk);
-                    let (nodes_by_cluster, edges_by_cluster) =
-                        (&nodes_by_cluster, &edges_by_cluster);
-                    let first_seen_at = &first_seen_at;
+                    let clusters = Solving {
+                        nodes_by_cluster: &nodes_by_cluster,
+                        edges_by_cluster: &edges_by_cluster,
+                        rids,
+                        first_seen_at: &first_seen_at,
+                        main: &main,
+                        valid_at: &valid_at,
+                    };
                     scope.spawn(move || {
-                        let mut replay = Replay::new(n);
-                        let mut done = Vec::new();
+                        let mut replay = Replay::default();
+                        let mut largest = 0;
                         loop {
                             let i = next_chunk.fetch_add(1, Ordering::Relaxed);
                             let Some(range) = chunks.get(i) else {
-                                return Some(done);
+                                return Some(largest);
                             };
-                            let results = solve_clusters(
-                                range.clone(),
-                                nodes_by_cluster,
-                                edges_by_cluster,
-                                rids,
-                                first_seen_at,
-                                &mut replay,
-                                cancelled,
-                            )?;
-                            done.push((range.clone(), results));
+                            let chunk_largest =
+                                clusters.solve(range.clone(), &mut replay, cancelled)?;
+                            largest = largest.max(chunk_largest);
                         }
                     })
                 })
@@ -180,80 +217,76 @@ impl Clusters {
                 .map(|w| w.join().ok().flatten())
                 .collect()
         });
-
-        let mut main = vec![0u32; n];
-        let mut valid_at: Vec<Option<i64>> = vec![None; n];
-        let mut largest_cluster = 0;
-        for (range, part) in solved
+        let largest_cluster = largest
             .into_iter()
             .collect::<Option<Vec<_>>>()?
-            .iter()
-            .flatten()
-        {
-            largest_cluster = largest_cluster.max(part.largest);
-            let nodes = &nodes_by_cluster.items[offsets[range.start]..offsets[range.end]];
-            for ((&node, &m), &v) in nodes.iter().zip(&part.main).zip(&part.valid_at) {
-                main[node as usize] = m;
-                valid_at[node as usize] = v;
-            }
-        }
+            .into_iter()
+            .max()
+            .unwrap_or(0);
         Some(IdGraph {
-            main,
+            main: main.into_iter().map(AtomicU32::into_inner).collect(),
             first_seen_at,
-            valid_at,
+            valid_at: valid_at.into_iter().map(AtomicI64::into_inner).collect(),
             clusters,
             largest_cluster,
         })
     }
 }
 
+/// The result of a scoped thread; a panic in it goes on in the caller.
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// About how many nodes the clusters of one unit of solving work have.
 const CHUNK_NODES: usize = 1 << 14;
 
-/// A chunk of clusters and their results.
-type SolvedChunk = (Range<usize>, ClusterResults);
-
-/// Main ids and `valid_at` of a run of clusters, aligned with their nodes.
-struct ClusterResults {
-    main: Vec<u32>,
-    valid_at: Vec<Option<i64>>,
-    largest: usize,
+/// What the workers of [`Clusters::solve`] share: the clusters, and the arrays they
+/// write their results into.
+struct Solving<'a> {
+    nodes_by_cluster: &'a Grouped<u32>,
+    edges_by_cluster: &'a Grouped<Edge>,
+    rids: &'a [Rid],
+    first_seen_at: &'a [i64],
+    main: &'a [AtomicU32],
+    valid_at: &'a [AtomicI64],
 }
 
-/// Solves the clusters `range`: each one's main node, and its nodes' `valid_at`.
-fn solve_clusters(
-    range: Range<usize>,
-    nodes_by_cluster: &Grouped<u32>,
-    edges_by_cluster: &Grouped<Edge>,
-    rids: &[Rid],
-    first_seen_at: &[Option<i64>],
-    replay: &mut Replay,
-    cancelled: &AtomicBool,
-) -> Option<ClusterResults> {
-    let span = nodes_by_cluster.offsets[range.start]..nodes_by_cluster.offsets[range.end];
-    let mut results = ClusterResults {
-        main: vec![0; span.len()],
-        valid_at: vec![None; span.len()],
-        largest: 0,
-    };
-    for cluster in range {
-        if cancelled.load(Ordering::Relaxed) {
-            return None;
+impl Solving<'_> {
+    /// Solves the clusters `range`: each one's main node, and its nodes' `valid_at`.
+    /// Gives the node count of the largest, or `None` when `cancelled` was set.
+    fn solve(
+        &self,
+        range: Range<usize>,
+        replay: &mut Replay,
+        cancelled: &AtomicBool,
+    ) -> Option<usize> {
+        let mut largest = 0;
+        let mut out = Vec::new();
+        for cluster in range {
+            if cancelled.load(Ordering::Relaxed) {
+                return None;
+            }
+            let nodes = self.nodes_by_cluster.slice(cluster);
+            largest = largest.max(nodes.len());
+            let &main_node = nodes.iter().min_by_key(|&&node| {
+                (self.first_seen_at[node as usize], self.rids[node as usize])
+            })?;
+            out.clear();
+            out.resize(nodes.len(), NULL_TIME);
+            let edges = self.edges_by_cluster.slice(cluster);
+            if !replay.run(nodes, edges, self.rids, &mut out, cancelled) {
+                return None;
+            }
+            for (&node, &time) in nodes.iter().zip(&out) {
+                self.main[node as usize].store(main_node, Ordering::Relaxed);
+                self.valid_at[node as usize].store(time, Ordering::Relaxed);
+            }
         }
-        let nodes = nodes_by_cluster.slice(cluster);
-        results.largest = results.largest.max(nodes.len());
-        let &main_node = nodes.iter().min_by_key(|&&node| {
-            let seen = first_seen_at[node as usize];
-            (seen.is_none(), seen, rids[node as usize])
-        })?;
-        let at = nodes_by_cluster.offsets[cluster] - span.start;
-        results.main[at..at + nodes.len()].fill(main_node);
-        let out = &mut results.valid_at[at..at + nodes.len()];
-        if !replay.run(nodes, edges_by_cluster.slice(cluster), rids, out, cancelled) {
-            return None;
-        }
+        Some(largest)
     }
-    Some(results)
 }
 
 /// Items grouped by a dense key, stored contiguously.

@@ -3,19 +3,19 @@
 
 //! Interning `(id type, value)` keys into dense node ids.
 //!
-//! Keys are found by a 64-bit fingerprint in an open-addressing table of
-//! `(fingerprint, record)` slots; a key's record in an arena holds its node id, id type
-//! and bytes, so a key seen again costs a hash, a slot read, a read of its record and no
-//! allocation. Two different keys with one fingerprint are told apart by comparing the
-//! bytes: the later one goes to a small map of collided keys, so no two keys are ever
-//! merged.
+//! Keys are found by a 64-bit fingerprint in an open-addressing table of 8-byte slots,
+//! each the top bits of a key's fingerprint (a tag) and the start of the key's record in
+//! an arena; the record holds the node id, id type and bytes. A key seen again costs a
+//! hash, a slot read, a read of its record and no allocation. A slot whose tag matches
+//! is confirmed by comparing the key's bytes, so two keys with one fingerprint (or one
+//! tag) take two slots and are never merged. Growing the table rehashes the records in
+//! arena order rather than moving the old slots, so the old table is freed first and the
+//! fingerprints need not be stored whole.
 //!
 //! Reading ids is bound by those two cache misses per key, not by computation, so
 //! [`Interner::intern_all`] takes a batch of keys and touches all their slots, then
 //! all their records, before interning them: the misses of a batch overlap instead of
 //! following one another.
-
-use std::collections::HashMap;
 
 /// The fingerprint of a key: a fast 64-bit hash of the type and the value bytes.
 pub fn fingerprint(id_type: u16, value: &[u8]) -> u64 {
@@ -38,15 +38,23 @@ pub fn fingerprint(id_type: u16, value: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
-/// One slot of the table: a fingerprint and the start of its first key's record.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    fingerprint: u64,
-    start: u64,
+/// A slot's low bits: the start of a record in the arena (at most a terabyte).
+const START_BITS: u32 = 40;
+const START_MASK: u64 = (1 << START_BITS) - 1;
+
+/// A vacant slot. A record never starts at `START_MASK`, so no key's slot equals it.
+const VACANT: u64 = u64::MAX;
+
+/// The slot of a key with fingerprint `fp` whose record starts at `start`.
+fn slot(fp: u64, start: u64) -> u64 {
+    tag(fp) << START_BITS | start
 }
 
-/// The `start` of a vacant slot.
-const VACANT: u64 = u64::MAX;
+/// The bits of a fingerprint a slot keeps: the top ones, which tables of under 2^40
+/// slots do not use to place it.
+fn tag(fp: u64) -> u64 {
+    fp >> START_BITS
+}
 
 /// How many keys [`Interner::intern_all`] prefetches at once: their slots and records
 /// should still be in cache when they are interned.
@@ -56,10 +64,8 @@ const PREFETCH_CHUNK: usize = 2048;
 #[derive(Debug)]
 pub struct Interner {
     fingerprint: fn(u16, &[u8]) -> u64,
-    /// Linear probing over a power-of-two table, at most half full.
-    slots: Vec<Slot>,
-    occupied: usize,
-    collided: HashMap<(u16, Box<[u8]>), u32>,
+    /// Linear probing over a power-of-two table, at most half full: one slot per key.
+    slots: Vec<u64>,
     /// Records of `RECORD_HEADER` bytes (node, length, id type; little-endian) and the
     /// key's bytes.
     arena: Vec<u8>,
@@ -101,8 +107,6 @@ impl Interner {
         Self {
             fingerprint,
             slots: Vec::new(),
-            occupied: 0,
-            collided: HashMap::new(),
             arena: Vec::new(),
             starts: Vec::new(),
         }
@@ -132,28 +136,34 @@ impl Interner {
 
     /// [`Interner::intern`] with the fingerprint computed and room for one more slot.
     fn intern_reserved(&mut self, id_type: u16, value: &[u8], fp: u64) -> u32 {
-        let index = self.find(fp);
-        let slot = self.slots[index];
-        if slot.start == VACANT {
-            let node = self.push(id_type, value);
-            self.slots[index] = Slot {
-                fingerprint: fp,
-                start: self.starts[node as usize],
-            };
-            self.occupied += 1;
-            return node;
+        match self.probe(id_type, value, fp) {
+            Ok(node) => node,
+            Err(index) => {
+                let node = self.push(id_type, value);
+                self.slots[index] = slot(fp, self.starts[node as usize]);
+                node
+            }
         }
-        let (node, key) = self.record(slot.start);
-        if key == (id_type, value) {
-            return node;
+    }
+
+    /// The node of a key (`Ok`), or the vacant slot where it would go (`Err`); the
+    /// table is not empty.
+    fn probe(&self, id_type: u16, value: &[u8], fp: u64) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let mut index = fp as usize & mask;
+        loop {
+            let slot = self.slots[index];
+            if slot == VACANT {
+                return Err(index);
+            }
+            if slot >> START_BITS == tag(fp) {
+                let (node, key) = self.record(slot & START_MASK);
+                if key == (id_type, value) {
+                    return Ok(node);
+                }
+            }
+            index = (index + 1) & mask;
         }
-        // Same fingerprint, different key: keep the keys apart.
-        if let Some(&node) = self.collided.get(&(id_type, value.into())) {
-            return node;
-        }
-        let node = self.push(id_type, value);
-        self.collided.insert((id_type, value.into()), node);
-        node
     }
 
     /// The node id of a key, if it was interned.
@@ -161,23 +171,8 @@ impl Interner {
         if self.slots.is_empty() {
             return None;
         }
-        self.get_fingerprinted(id_type, value, (self.fingerprint)(id_type, value))
-    }
-
-    /// [`Interner::get`] with the fingerprint computed; the table is not empty.
-    fn get_fingerprinted(&self, id_type: u16, value: &[u8], fp: u64) -> Option<u32> {
-        let slot = self.slots[self.find(fp)];
-        if slot.start == VACANT {
-            return None;
-        }
-        let (node, key) = self.record(slot.start);
-        if key == (id_type, value) {
-            return Some(node);
-        }
-        if self.collided.is_empty() {
-            return None;
-        }
-        self.collided.get(&(id_type, Box::from(value))).copied()
+        self.probe(id_type, value, (self.fingerprint)(id_type, value))
+            .ok()
     }
 
     /// The node id of each key if it was interned, appended to `nodes`, as
@@ -195,7 +190,7 @@ impl Interner {
             fingerprints.extend(chunk.iter().map(|&(t, v)| (self.fingerprint)(t, v)));
             self.touch(&fingerprints);
             for (&(id_type, value), &fp) in chunk.iter().zip(&fingerprints) {
-                nodes.push(self.get_fingerprinted(id_type, value, fp));
+                nodes.push(self.probe(id_type, value, fp).ok());
             }
         }
     }
@@ -204,63 +199,70 @@ impl Interner {
     /// lookups that follow find them cached. The loads are independent of each other,
     /// so the core keeps many in flight; their values are folded and dropped.
     fn touch(&self, fingerprints: &[u64]) {
+        let mask = self.slots.len() - 1;
         let mut touched = 0u64;
         for &fp in fingerprints {
-            touched ^= self.slots[self.home(fp)].fingerprint;
+            touched ^= self.slots[fp as usize & mask];
         }
         for &fp in fingerprints {
-            let slot = self.slots[self.find(fp)];
-            if slot.start != VACANT {
-                touched ^= u64::from(self.arena[slot.start as usize]);
+            // The first slot of the probe whose tag matches: almost always the key's.
+            let mut index = fp as usize & mask;
+            loop {
+                let slot = self.slots[index];
+                if slot == VACANT {
+                    break;
+                }
+                if slot >> START_BITS == tag(fp) {
+                    touched ^= u64::from(self.arena[(slot & START_MASK) as usize]);
+                    break;
+                }
+                index = (index + 1) & mask;
             }
         }
         std::hint::black_box(touched);
     }
 
-    /// The slot a fingerprint starts probing at.
-    fn home(&self, fp: u64) -> usize {
-        // Fingerprints are well mixed in their low bits too.
-        fp as usize & (self.slots.len() - 1)
-    }
-
-    /// The slot holding `fp`, or the vacant slot where it would go.
-    fn find(&self, fp: u64) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut index = fp as usize & mask;
-        loop {
-            let slot = self.slots[index];
-            if slot.start == VACANT || slot.fingerprint == fp {
-                return index;
-            }
-            index = (index + 1) & mask;
-        }
-    }
-
-    /// Makes room for `additional` more fingerprints, keeping the table at most half full.
+    /// Makes room for `additional` more keys, keeping the table at most half full.
     fn reserve(&mut self, additional: usize) {
-        let needed = (self.occupied + additional) * 2;
+        let needed = (self.len() + additional) * 2;
         if needed <= self.slots.len() {
             return;
         }
         let size = needed.next_power_of_two().max(1024);
-        let old = std::mem::replace(
-            &mut self.slots,
-            vec![
-                Slot {
-                    fingerprint: 0,
-                    start: VACANT,
-                };
-                size
-            ],
-        );
-        for slot in old.into_iter().filter(|s| s.start != VACANT) {
-            let index = self.find(slot.fingerprint);
-            self.slots[index] = slot;
+        // The old table goes first: the records hold all it did.
+        self.slots = Vec::new();
+        self.slots = vec![VACANT; size];
+        let mask = size - 1;
+        // Records are read in order; the slots they go to are touched a chunk at a time
+        // first, so that those cache misses overlap as in `intern_all`.
+        let mut chunk = Vec::with_capacity(PREFETCH_CHUNK.min(self.starts.len()));
+        for starts in self.starts.chunks(PREFETCH_CHUNK) {
+            chunk.clear();
+            chunk.extend(starts.iter().map(|&start| {
+                let (_, (id_type, value)) = self.record(start);
+                ((self.fingerprint)(id_type, value), start)
+            }));
+            let mut touched = 0u64;
+            for &(fp, _) in &chunk {
+                touched ^= self.slots[fp as usize & mask];
+            }
+            std::hint::black_box(touched);
+            for &(fp, start) in &chunk {
+                let mut index = fp as usize & mask;
+                while self.slots[index] != VACANT {
+                    index = (index + 1) & mask;
+                }
+                self.slots[index] = slot(fp, start);
+            }
         }
     }
 
     fn push(&mut self, id_type: u16, value: &[u8]) -> u32 {
         let node = self.starts.len() as u32;
+        assert!(
+            (self.arena.len() as u64) < START_MASK,
+            "an interner's keys take more than a terabyte"
+        );
         self.starts.push(self.arena.len() as u64);
         self.arena.extend_from_slice(&node.to_le_bytes());
         self.arena
@@ -309,17 +311,11 @@ impl Interner {
         self.starts.is_empty()
     }
 
-    /// How many keys shared a fingerprint with an earlier key.
-    pub fn collisions(&self) -> usize {
-        self.collided.len()
-    }
-
     /// Bytes held, for memory accounting.
     pub fn allocated_bytes(&self) -> usize {
         self.arena.capacity()
             + self.starts.capacity() * size_of::<u64>()
-            + self.slots.capacity() * size_of::<Slot>()
-            + self.collided.len() * 64
+            + self.slots.capacity() * size_of::<u64>()
     }
 }
 
@@ -358,7 +354,14 @@ mod tests {
             assert_eq!(interner.get(*t, v.as_bytes()), Some(*node));
         }
         assert_eq!(interner.get(0, b"v1"), None);
-        assert_eq!(interner.collisions(), 49);
+        // Growing the table keeps every key apart too.
+        let more: Vec<String> = (0..1000).map(|i| format!("w{i}")).collect();
+        for value in &more {
+            interner.intern(0, value.as_bytes());
+        }
+        assert_eq!(interner.len(), 1050);
+        assert_eq!(interner.get(0, b"w999"), Some(1049));
+        assert_eq!(interner.get(1, b"v1"), Some(1));
     }
 
     #[test]

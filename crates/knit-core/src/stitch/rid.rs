@@ -64,12 +64,22 @@ pub fn rid_of_bytes(value: &[u8], id_type: &str) -> Rid {
     Rid(bytes)
 }
 
+/// The two lower-case hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [DIGITS[byte >> 4], DIGITS[byte & 0x0f]];
+        byte += 1;
+    }
+    pairs
+};
+
 /// Lower-case hex of `bytes` into `out` (twice as long).
 fn hex_into(bytes: &[u8], out: &mut [u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, byte) in bytes.iter().enumerate() {
-        out[2 * i] = DIGITS[usize::from(byte >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
+    for (byte, digits) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        digits.copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
     }
 }
 

@@ -192,8 +192,9 @@ async fn compute(
     metrics.input_rows.add(collector.rows);
     metrics.nodes.add(collector.nodes.len());
     metrics.edges.add(collector.list.len());
-    // The graph takes about this much more (the rids are counted already).
-    reservation.try_grow(collector.nodes.len() * 48 + collector.list.len() * 24)?;
+    // The graph takes about this much more (the rids are counted already): per node,
+    // union-find, times, cluster offsets and results; per edge, its copy by cluster.
+    reservation.try_grow(collector.nodes.len() * 40 + collector.list.len() * 16)?;
     if rids.len() != collector.nodes.len() {
         return Err(DataFusionError::Internal(format!(
             "{} rids for {} nodes; this is a bug",

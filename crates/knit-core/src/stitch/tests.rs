@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 
+use super::graph::sql_time;
 use super::*;
 
 /// Reads a CSV file as written by the oracle: a header, `""` for the empty string, an
@@ -119,11 +120,7 @@ fn oracle_edges(path: &Path) -> (Vec<(String, String)>, Vec<Rid>, Vec<Edge>) {
             .map(|(value, id_type)| intern(value, id_type))
             .collect();
         let valid_at = row["valid_at"].as_deref().map(parse_timestamp);
-        edges.push(Edge {
-            a: ends[0],
-            b: *ends.last().unwrap(),
-            valid_at,
-        });
+        edges.push(Edge::new(ends[0], *ends.last().unwrap(), valid_at));
     }
     (nodes, rids, edges)
 }
@@ -162,12 +159,12 @@ fn check_against_oracle(dir: &str, stitcher: &str) {
         );
         let time = |column: &str| row[column].as_deref().map(parse_timestamp);
         assert_eq!(
-            graph.first_seen_at[node],
+            sql_time(graph.first_seen_at[node]),
             time("first_seen_at"),
             "{dir}: first_seen_at of {key:?}"
         );
         assert_eq!(
-            graph.valid_at[node],
+            sql_time(graph.valid_at[node]),
             time("valid_at"),
             "{dir}: valid_at of {key:?}"
         );
@@ -196,6 +193,20 @@ fn filtered_graph_matches_pb() {
     check_against_oracle("cases/filters/expected", "user_id_graph");
 }
 
+/// SQL `min`: NULL only when every value is NULL.
+fn sql_min(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Stored times as SQL sees them.
+fn sql_times(times: &[i64]) -> Vec<Option<i64>> {
+    times.iter().map(|&t| sql_time(t)).collect()
+}
+
 /// The replay of pb's propagation over the whole graph at once, written as directly as
 /// the rules read: sets of rows, no clusters, no ranks.
 fn reference_valid_at(rids: &[Rid], edges: &[Edge]) -> Vec<Option<i64>> {
@@ -204,9 +215,10 @@ fn reference_valid_at(rids: &[Rid], edges: &[Edge]) -> Vec<Option<i64>> {
     let mut init: BTreeMap<(u32, Rid), Option<i64>> = BTreeMap::new();
     for e in edges {
         let label = rids[e.a as usize].min(rids[e.b as usize]);
+        let valid_at = sql_time(e.valid_at);
         for n in [e.a, e.b] {
-            let slot = init.entry((n, label)).or_insert(e.valid_at);
-            *slot = valid_at::sql_min(*slot, e.valid_at);
+            let slot = init.entry((n, label)).or_insert(valid_at);
+            *slot = sql_min(*slot, valid_at);
         }
     }
     let mut rows: BTreeSet<Row> = init
@@ -320,16 +332,16 @@ fn random_graph(seed: u64, nodes: u32, edges: usize) -> (Vec<Rid>, Vec<Edge>) {
                 next(u64::from(nodes)) as u32
             };
             let valid_at = (next(8) != 0).then(|| next(20) as i64 * 1_000_000);
-            Edge { a, b, valid_at }
+            Edge::new(a, b, valid_at)
         })
         .collect();
     // Every node takes part in some edge, as nodes come from edges.
     for n in 0..nodes {
-        list.push(Edge {
-            a: n,
-            b: n,
-            valid_at: (next(3) != 0).then(|| next(20) as i64 * 1_000_000),
-        });
+        list.push(Edge::new(
+            n,
+            n,
+            (next(3) != 0).then(|| next(20) as i64 * 1_000_000),
+        ));
     }
     (rids, list)
 }
@@ -355,14 +367,14 @@ fn random_graphs_match_the_reference() {
             let expected_main = *cluster
                 .iter()
                 .min_by_key(|&&n| {
-                    let seen = graph.first_seen_at[n as usize];
+                    let seen = sql_time(graph.first_seen_at[n as usize]);
                     (seen.is_none(), seen, rids[n as usize])
                 })
                 .unwrap();
             assert_eq!(main, expected_main, "seed {seed}");
         }
         assert_eq!(
-            graph.valid_at,
+            sql_times(&graph.valid_at),
             reference_valid_at(&rids, &edges),
             "seed {seed}"
         );
@@ -377,22 +389,18 @@ fn long_chain_is_one_cluster_with_exact_times() {
         .map(|i| rid(&format!("c{i}"), "anonymous_id"))
         .collect();
     let edges: Vec<Edge> = (1..n)
-        .map(|i| Edge {
-            a: i - 1,
-            b: i,
-            valid_at: Some(i64::from(i)),
-        })
+        .map(|i| Edge::new(i - 1, i, Some(i64::from(i))))
         .collect();
     let graph = build_id_graph(&rids, &edges);
     assert_eq!((graph.clusters, graph.largest_cluster), (1, n as usize));
     // Nodes 0 and 1 are seen first (time 1, together): the smaller rid is the main id.
     let main = if rids[0] < rids[1] { 0 } else { 1 };
     assert!(graph.main.iter().all(|&m| m == main));
-    assert_eq!(graph.first_seen_at[0], Some(1));
+    assert_eq!(sql_time(graph.first_seen_at[0]), Some(1));
     let small: Vec<Edge> = edges[..200].to_vec();
     let small_rids = &rids[..201];
     assert_eq!(
-        build_id_graph(small_rids, &small).valid_at,
+        sql_times(&build_id_graph(small_rids, &small).valid_at),
         reference_valid_at(small_rids, &small)
     );
 }
@@ -404,11 +412,7 @@ fn star_with_many_leaves() {
         .map(|i| rid(&format!("s{i}"), "email"))
         .collect();
     let edges: Vec<Edge> = (1..=leaves)
-        .map(|i| Edge {
-            a: 0,
-            b: i,
-            valid_at: Some(i64::from(leaves - i)),
-        })
+        .map(|i| Edge::new(0, i, Some(i64::from(leaves - i))))
         .collect();
     let graph = build_id_graph(&rids, &edges);
     assert_eq!(
@@ -423,39 +427,23 @@ fn star_with_many_leaves() {
         leaves
     };
     assert!(graph.main.iter().all(|&m| m == main));
-    assert_eq!(graph.first_seen_at[0], Some(0));
+    assert_eq!(sql_time(graph.first_seen_at[0]), Some(0));
 }
 
 #[test]
 fn singletons_and_self_loops() {
     let rids: Vec<Rid> = ["a", "b", "c"].iter().map(|v| rid(v, "t")).collect();
     let edges = [
-        Edge {
-            a: 0,
-            b: 0,
-            valid_at: None,
-        },
-        Edge {
-            a: 1,
-            b: 1,
-            valid_at: Some(5),
-        },
-        Edge {
-            a: 1,
-            b: 1,
-            valid_at: Some(3),
-        },
-        Edge {
-            a: 2,
-            b: 2,
-            valid_at: None,
-        },
+        Edge::new(0, 0, None),
+        Edge::new(1, 1, Some(5)),
+        Edge::new(1, 1, Some(3)),
+        Edge::new(2, 2, None),
     ];
     let graph = build_id_graph(&rids, &edges);
     assert_eq!(graph.clusters, 3);
     assert_eq!(graph.main, vec![0, 1, 2]);
-    assert_eq!(graph.first_seen_at, vec![None, Some(3), None]);
-    assert_eq!(graph.valid_at, vec![None, Some(3), None]);
+    assert_eq!(sql_times(&graph.first_seen_at), vec![None, Some(3), None]);
+    assert_eq!(sql_times(&graph.valid_at), vec![None, Some(3), None]);
 }
 
 #[test]

@@ -28,30 +28,17 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::graph::Edge;
+use super::graph::{Edge, NULL_TIME};
 use super::rid::Rid;
 
-/// A time as compared by pb's `ORDER BY t NULLS LAST`.
-type TimeKey = (bool, i64);
-
-fn time_key(t: Option<i64>) -> TimeKey {
-    (t.is_none(), t.unwrap_or(0))
-}
-
-/// SQL `min`: NULL only when every value is NULL.
-pub(super) fn sql_min(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
-}
-
+/// A row of the replay. Times are stored times (see [`NULL_TIME`]): their order is
+/// pb's `ORDER BY t NULLS LAST`, and pb's "NULL if either is NULL, else the later" is
+/// their maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
     node: u32,
     label: u32,
-    t: TimeKey,
+    t: i64,
     d: u32,
 }
 
@@ -59,7 +46,7 @@ struct Row {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Offer {
     label: u32,
-    t: TimeKey,
+    t: i64,
     d: u32,
 }
 
@@ -89,8 +76,8 @@ fn sort_within_nodes(rows: &mut Vec<Row>) {
 /// allocations of their own.
 #[derive(Debug, Default)]
 pub(super) struct Replay {
-    /// Global node id to its index (rid rank) in the current cluster.
-    local_of: Vec<u32>,
+    /// Per position in the cluster's node list: the node's local id, its rid's rank.
+    rank_of: Vec<u32>,
     by_rid: Vec<u32>,
     rows: Vec<Row>,
     finals: Vec<Row>,
@@ -98,57 +85,53 @@ pub(super) struct Replay {
     best: Vec<Option<Offer>>,
     touched: Vec<u32>,
     active: Vec<bool>,
-    chosen: Vec<Option<(TimeKey, u32)>>,
+    chosen: Vec<Option<(i64, u32)>>,
 }
 
 impl Replay {
-    pub(super) fn new(nodes: usize) -> Self {
-        Self {
-            local_of: vec![u32::MAX; nodes],
-            ..Self::default()
-        }
-    }
-
-    /// Writes the `valid_at` of each of `nodes` (one cluster) into `out`, which is
-    /// aligned with `nodes`. `edges` are the cluster's edges. False when `cancelled` was
-    /// set before the replay ended.
+    /// Writes the `valid_at` of each of `nodes` (one cluster, in ascending order) into
+    /// `out`, which is aligned with `nodes`. `edges` are the cluster's edges. False when
+    /// `cancelled` was set before the replay ended.
     pub(super) fn run(
         &mut self,
         nodes: &[u32],
         edges: &[Edge],
         rids: &[Rid],
-        out: &mut [Option<i64>],
+        out: &mut [i64],
         cancelled: &AtomicBool,
     ) -> bool {
-        if let [node] = nodes {
+        debug_assert!(nodes.is_sorted());
+        if nodes.len() == 1 {
             // One node: its only label is its own rid; the replay ends where it starts.
-            let _ = node;
-            out[0] = edges.iter().fold(None, |t, e| sql_min(t, e.valid_at));
+            out[0] = edges.iter().map(|e| e.valid_at).min().unwrap_or(NULL_TIME);
             return true;
         }
-        // Local ids are rid ranks, so that comparing labels compares rids.
+        // Local ids are rid ranks, so that comparing labels compares rids. A node's
+        // position in the sorted `nodes` leads to its rank: no array over every node of
+        // the graph, whose pages a hundred million nodes would make costly.
         let by_rid = &mut self.by_rid;
         by_rid.clear();
-        by_rid.extend_from_slice(nodes);
-        by_rid.sort_unstable_by_key(|&n| rids[n as usize]);
-        for (rank, &node) in by_rid.iter().enumerate() {
-            self.local_of[node as usize] = rank as u32;
+        by_rid.extend(0..nodes.len() as u32);
+        by_rid.sort_unstable_by_key(|&at| rids[nodes[at as usize] as usize]);
+        let rank_of = &mut self.rank_of;
+        rank_of.clear();
+        rank_of.resize(nodes.len(), 0);
+        for (rank, &at) in by_rid.iter().enumerate() {
+            rank_of[at as usize] = rank as u32;
         }
+        let local = |node: u32| rank_of[nodes.partition_point(|&n| n < node)];
         let k = nodes.len();
 
         let rows = &mut self.rows;
         rows.clear();
         for edge in edges {
-            let (a, b) = (
-                self.local_of[edge.a as usize],
-                self.local_of[edge.b as usize],
-            );
+            let (a, b) = (local(edge.a), local(edge.b));
             let label = a.min(b);
             for node in [a, b] {
                 rows.push(Row {
                     node,
                     label,
-                    t: time_key(edge.valid_at),
+                    t: edge.valid_at,
                     d: 0,
                 });
             }
@@ -203,15 +186,10 @@ impl Replay {
                     continue;
                 };
                 if offer.label < row.label {
-                    let t = if offer.t.0 || row.t.0 {
-                        (true, 0)
-                    } else {
-                        (false, offer.t.1.max(row.t.1))
-                    };
                     *row = Row {
                         node: row.node,
                         label: offer.label,
-                        t,
+                        t: offer.t.max(row.t),
                         d: offer.d + 1,
                     };
                 }
@@ -256,13 +234,9 @@ impl Replay {
                     *slot = Some(key);
                 }
             }
-            for (slot, &node) in out.iter_mut().zip(nodes) {
-                let rank = self.local_of[node as usize] as usize;
-                *slot = chosen[rank].and_then(|((null, t), _)| (!null).then_some(t));
+            for (slot, &rank) in out.iter_mut().zip(rank_of.iter()) {
+                *slot = chosen[rank as usize].map_or(NULL_TIME, |(t, _)| t);
             }
-        }
-        for &node in nodes {
-            self.local_of[node as usize] = u32::MAX;
         }
         completed
     }

@@ -64,5 +64,5 @@ if [ "${PHASES:-0}" = 1 ]; then
         tr '\n' ' '
     echo
     echo "floors (numba union-find peer, phases in seconds):"
-    "$python" ../shared/bench/cc_peers.py python_unionfind "$dir/edges/*.parquet"
+    "$python" ../shared/bench/cc_peers.py python_unionfind "$dir/edges"
 fi

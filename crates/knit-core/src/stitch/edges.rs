@@ -608,6 +608,43 @@ mod tests {
     }
 
     #[test]
+    fn reading_refuses_the_time_kept_for_null() {
+        use datafusion::arrow::array::StringArray;
+        use std::sync::Arc;
+        let batch = |time: i64| {
+            RecordBatch::try_from_iter([
+                ("id_0", Arc::new(StringArray::from(vec!["u1", "u2"])) as _),
+                (
+                    "occurred_at",
+                    Arc::new(TimestampMicrosecondArray::from(vec![Some(time), None])) as _,
+                ),
+            ])
+        };
+        let id_types = [IdType {
+            name: "user_id".to_string(),
+            filters: Vec::new(),
+        }];
+        let mut reader = PairReader::default();
+        let mut pairs = Vec::new();
+        let read = reader.read_batch(&batch(NULL_TIME).unwrap(), &[0], &id_types, &mut pairs);
+        let error = read.unwrap_err().to_string();
+        assert!(
+            error.contains("OCCURRED AT time is out of range"),
+            "{error}"
+        );
+        reader
+            .read_batch(&batch(NULL_TIME - 1).unwrap(), &[0], &id_types, &mut pairs)
+            .unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                Pair::new(Side::Node(0), Side::Node(0), NULL_TIME - 1),
+                Pair::new(Side::Node(1), Side::Node(1), NULL_TIME),
+            ]
+        );
+    }
+
+    #[test]
     fn sides_round_trip_through_keys() {
         for side in [
             Side::Node(0),

@@ -289,16 +289,6 @@ fn dedup(pairs: &mut Vec<Pair>, sorted: usize, scratch: &mut Vec<Pair>) {
         return;
     }
     radix_sort(&mut pairs[sorted..], scratch);
-    if sorted == 0 {
-        pairs.dedup_by(|later, kept| {
-            if later.key != kept.key {
-                return false;
-            }
-            kept.time = kept.time.min(later.time);
-            true
-        });
-        return;
-    }
     scratch.clear();
     let (mut old, mut new) = (pairs[..sorted].iter().peekable(), pairs[sorted..].iter());
     let mut next_new = new.next();

@@ -91,8 +91,8 @@ pub fn build_id_graph_until(
     Clusters::new(rids.len(), edges.iter().copied()).solve(rids, cancelled)
 }
 
-/// The connected components of the edges, with each node's `first_seen_at`: all that
-/// needs no rid, so that it can be built while the rids are computed.
+/// The connected components of the edges, with each node's `first_seen_at`: all of the
+/// graph that needs no rid.
 #[derive(Debug)]
 pub struct Clusters {
     first_seen_at: Vec<i64>,

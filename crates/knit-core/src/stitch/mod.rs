@@ -30,11 +30,11 @@
 //! **Operator.** `id_stitch('entity')` plans an `IdStitch` node ([`node`]) over the plans
 //! of the entity's inputs; [`exec::IdStitchExec`] reads each input as one stream (its
 //! partitions are still decoded in parallel), turns rows into pb's edges ([`edges`]) in
-//! two stages on two cores (interning `(type, value)` keys into dense `u32` ids by
-//! 64-bit fingerprint with collisions detected and kept apart ([`intern`]), and grouping
-//! the pairs), then builds the graph on blocking threads (union-find beside the rids'
-//! hashing, then the replay on every core), and renders its rows a batch at a time in
-//! as many partitions as the session's target partitions. Memory
+//! three threads (interning `(type, value)` keys into dense `u32` ids by 64-bit
+//! fingerprint with collisions detected and kept apart ([`intern`]); grouping the
+//! pairs; hashing new ids' rids), then builds the graph on blocking threads (union-find
+//! beside `first_seen_at`, then the replay on every core), and renders its rows a batch
+//! at a time in as many partitions as the session's target partitions. Memory
 //! is reserved from DataFusion's pool as it grows, so a stitch over `--memory-limit`
 //! fails with a resources error naming `IdStitchExec`. A cancelled query stops the graph
 //! phase between clusters and between replay rounds. `EXPLAIN ANALYZE` shows input rows,

@@ -13,15 +13,23 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondArray, UInt32Array,
+    ArrayRef, RecordBatch, RecordBatchOptions, StringBuilder, TimestampMicrosecondArray,
+    UInt32Array,
 };
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::compute::SortOptions;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::hash_utils::create_hashes;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
+use datafusion::physical_plan::coop::make_cooperative;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::repartition::REPARTITION_RANDOM_STATE;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
@@ -45,6 +53,10 @@ pub struct IdStitchExec {
     shared: Arc<SharedStitch>,
     /// Output partitions: each renders its share of the rows from the shared state.
     partitions: usize,
+    /// The columns of `spec`'s output this operator renders, in order: a projection
+    /// above it is folded in, so that columns nobody reads are never built.
+    columns: Vec<usize>,
+    schema: SchemaRef,
     cache: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -70,16 +82,43 @@ impl IdStitchExec {
                 spec.inputs.len()
             )));
         }
-        let partitions = partitions.max(1);
-        let cache = Arc::new(Self::compute_properties(spec.schema(), partitions));
-        Ok(Self {
+        let schema = spec.schema();
+        let columns = (0..schema.fields().len()).collect();
+        Ok(Self::with_columns(
+            spec,
+            inputs,
+            shared,
+            partitions.max(1),
+            columns,
+            schema,
+        ))
+    }
+
+    /// The operator rendering `columns` of the output, with the output schema `schema`.
+    fn with_columns(
+        spec: Arc<StitchSpec>,
+        inputs: Vec<Arc<dyn ExecutionPlan>>,
+        shared: Arc<SharedStitch>,
+        partitions: usize,
+        columns: Vec<usize>,
+        schema: SchemaRef,
+    ) -> Self {
+        let main_at = Self::main_id_position(&spec, &columns);
+        let cache = Arc::new(Self::compute_properties(
+            Arc::clone(&schema),
+            partitions,
+            main_at,
+        ));
+        Self {
             spec,
             inputs,
             shared,
             partitions,
+            columns,
+            schema,
             cache,
             metrics: ExecutionPlanMetricsSet::new(),
-        })
+        }
     }
 
     /// What the operator stitches.
@@ -87,10 +126,49 @@ impl IdStitchExec {
         &self.spec
     }
 
-    fn compute_properties(schema: SchemaRef, partitions: usize) -> PlanProperties {
+    /// Where the id graph's main id is among `columns`, if it is rendered: the id graph
+    /// is then laid out by main id (see [`main_id_order`]).
+    fn main_id_position(spec: &StitchSpec, columns: &[usize]) -> Option<usize> {
+        match spec.output {
+            StitchOutput::IdGraph => columns.iter().position(|&column| column == 0),
+            StitchOutput::Edges | StitchOutput::Clusters => None,
+        }
+    }
+
+    /// Laid out by main id, the id graph is hash-partitioned on it as DataFusion's
+    /// repartitioning would be, and sorted on it within each partition: a `GROUP BY`
+    /// of the main id then needs neither a shuffle nor a hash table over every id,
+    /// and an `ORDER BY` only merges.
+    fn compute_properties(
+        schema: SchemaRef,
+        partitions: usize,
+        main_at: Option<usize>,
+    ) -> PlanProperties {
+        let Some(main_at) = main_at else {
+            return PlanProperties::new(
+                EquivalenceProperties::new(schema),
+                Partitioning::UnknownPartitioning(partitions),
+                EmissionType::Final,
+                Boundedness::Bounded,
+            );
+        };
+        let main: Arc<dyn PhysicalExpr> =
+            Arc::new(Column::new(schema.field(main_at).name(), main_at));
+        let sorted = PhysicalSortExpr::new(
+            Arc::clone(&main),
+            SortOptions {
+                descending: false,
+                nulls_first: false,
+            },
+        );
+        let partitioning = if partitions > 1 {
+            Partitioning::Hash(vec![main], partitions)
+        } else {
+            Partitioning::UnknownPartitioning(1)
+        };
         PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(partitions),
+            EquivalenceProperties::new_with_orderings(schema, [[sorted]]),
+            partitioning,
             EmissionType::Final,
             Boundedness::Bounded,
         )
@@ -106,6 +184,17 @@ impl DisplayAs for IdStitchExec {
         } else {
             ""
         };
+        let projection = if self.columns.len() == self.spec.schema().fields().len() {
+            String::new()
+        } else {
+            let names: Vec<&str> = self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
+            format!(", projection=[{}]", names.join(", "))
+        };
         match t {
             DisplayFormatType::TreeRender => write!(
                 f,
@@ -116,7 +205,7 @@ impl DisplayAs for IdStitchExec {
             ),
             _ => write!(
                 f,
-                "IdStitchExec: entity={}, output={}, inputs=[{}]{shared}",
+                "IdStitchExec: entity={}, output={}, inputs=[{}]{projection}{shared}",
                 self.spec.entity.name,
                 self.spec.output,
                 inputs.join(", ")
@@ -149,12 +238,21 @@ impl ExecutionPlan for IdStitchExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Self::try_new_shared(
+        if children.len() != self.spec.inputs.len() {
+            return Err(DataFusionError::Internal(format!(
+                "IdStitchExec got {} children for {} inputs; this is a bug",
+                children.len(),
+                self.spec.inputs.len()
+            )));
+        }
+        Ok(Arc::new(Self::with_columns(
             Arc::clone(&self.spec),
             children,
             Arc::clone(&self.shared),
             self.partitions,
-        )?))
+            self.columns.clone(),
+            Arc::clone(&self.schema),
+        )))
     }
 
     fn apply_expressions(
@@ -172,6 +270,32 @@ impl ExecutionPlan for IdStitchExec {
             children,
             ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
         )
+    }
+
+    fn try_swapping_with_projection(
+        &self,
+        projection: &ProjectionExec,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        // A projection that only picks (and maybe renames) columns becomes the set of
+        // columns rendered; anything else stays above.
+        let mut columns = Vec::with_capacity(projection.expr().len());
+        let mut fields = Vec::with_capacity(projection.expr().len());
+        for picked in projection.expr() {
+            let Some(column) = picked.expr.downcast_ref::<Column>() else {
+                return Ok(None);
+            };
+            columns.push(self.columns[column.index()]);
+            let field = self.schema.field(column.index());
+            fields.push(field.clone().with_name(picked.alias.clone()));
+        }
+        Ok(Some(Arc::new(Self::with_columns(
+            Arc::clone(&self.spec),
+            self.inputs.clone(),
+            Arc::clone(&self.shared),
+            self.partitions,
+            columns,
+            Arc::new(Schema::new(fields)),
+        ))))
     }
 
     fn execute(
@@ -192,38 +316,69 @@ impl ExecutionPlan for IdStitchExec {
         let shared = Arc::clone(&self.shared);
         let (partitions, batch_size) = (self.partitions, ctx.session_config().batch_size());
         let schema = self.schema();
+        let columns = self.columns.clone();
+        let by_main_id = Self::main_id_position(&spec, &columns).is_some();
         let stream = futures::stream::once(async move {
             let state = shared.state(&spec, &inputs, &ctx, &metrics).await?;
-            // Each partition renders a contiguous share of the nodes (or edges), a batch
-            // at a time as it is polled: the output is never held whole.
-            let items = output_items(spec.output, &state);
-            let end = items * (partition + 1) / partitions;
-            let mut cursor = items * partition / partitions;
+            // The partition that computed the state woke the others into its worker's
+            // next-task slot, which no other worker takes from: without a yield here
+            // they would wait for this partition's whole output, one core left idle.
+            tokio::task::yield_now().await;
+            // Each partition renders its share of the nodes (or edges), a batch at a time
+            // as it is polled: the output is never held whole. The share is the nodes of
+            // its clusters in main-id order when the main id is rendered, else a
+            // contiguous range.
             let output_time = metrics.output_time.clone();
+            let mut order_memory =
+                MemoryConsumer::new(format!("IdStitchExec[{partition}] output order"))
+                    .register(ctx.memory_pool());
+            let mut cursor = if by_main_id {
+                let _timer = output_time.timer();
+                let order = main_id_order(&state, partition, partitions, &mut order_memory)?;
+                Cursor::Clusters {
+                    order,
+                    next: 0,
+                    within: 0,
+                }
+            } else {
+                let items = output_items(spec.output, &state);
+                Cursor::Items {
+                    next: items * partition / partitions,
+                    end: items * (partition + 1) / partitions,
+                }
+            };
             Ok::<_, DataFusionError>(futures::stream::iter(std::iter::from_fn(move || {
                 let _timer = output_time.timer();
-                let next = render_next(&spec, &schema, &state, &mut cursor, end, batch_size.max(1));
-                match next {
+                let output = Output {
+                    spec: &spec,
+                    schema: &schema,
+                    columns: &columns,
+                    state: &state,
+                };
+                match output.render_next(&mut cursor, batch_size.max(1)) {
                     Ok(Some(batch)) => {
                         baseline.record_output(batch.num_rows());
                         Some(Ok(batch))
                     }
                     Ok(None) => {
                         baseline.done();
+                        order_memory.free();
                         None
                     }
                     Err(e) => {
-                        cursor = end;
+                        cursor = Cursor::Items { next: 0, end: 0 };
                         Some(Err(e))
                     }
                 }
             })))
         })
         .try_flatten();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
+        // Rendering is always ready: the stream spends the task's budget, so that it
+        // still gives way to other tasks now and then.
+        Ok(make_cooperative(Box::pin(RecordBatchStreamAdapter::new(
             self.schema(),
             stream,
-        )))
+        ))))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
@@ -244,143 +399,277 @@ fn output_items(output: StitchOutput, state: &StitchState) -> usize {
     }
 }
 
-/// The next batch of `spec.output` from the items `*cursor..end`, moving the cursor past
-/// the items it used; `None` when none are left.
-fn render_next(
-    spec: &StitchSpec,
-    schema: &SchemaRef,
-    state: &StitchState,
-    cursor: &mut usize,
-    end: usize,
-    batch_size: usize,
-) -> Result<Option<RecordBatch>> {
-    if *cursor >= end {
-        return Ok(None);
-    }
-    let batch = match spec.output {
-        StitchOutput::IdGraph => {
-            let chunk = *cursor..end.min(*cursor + batch_size);
-            *cursor = chunk.end;
-            id_graph_batch(spec, schema, state, chunk)?
-        }
-        StitchOutput::Edges => {
-            let chunk = *cursor..end.min(*cursor + batch_size);
-            *cursor = chunk.end;
-            let mut edges = Vec::with_capacity(chunk.len());
-            state.collector.list.copy_range(chunk, &mut edges);
-            edge_batch(spec, schema, state, &edges)?
-        }
-        StitchOutput::Clusters => {
-            // The main nodes among the next nodes, up to a batch of them.
-            let mut mains = Vec::with_capacity(batch_size);
-            while *cursor < end && mains.len() < batch_size {
-                let node = *cursor as u32;
-                if state.graph.main[*cursor] == node {
-                    mains.push(node);
+/// Where a partition's rendering has got to.
+enum Cursor {
+    /// Items (nodes or edges) `next..end` are left.
+    Items { next: usize, end: usize },
+    /// The id graph laid out by main id: the clusters `order[next..]` (each with its
+    /// main id) are left, less the first `within` nodes of `order[next]`.
+    Clusters {
+        order: Vec<(Rid, u32)>,
+        next: usize,
+        within: usize,
+    },
+}
+
+/// What one partition renders: some columns of the stitch's output, from its state.
+struct Output<'a> {
+    spec: &'a StitchSpec,
+    schema: &'a SchemaRef,
+    /// Indexes into the fields of `spec.schema()`.
+    columns: &'a [usize],
+    state: &'a StitchState,
+}
+
+impl Output<'_> {
+    /// The next batch, moving the cursor past what it used; `None` when nothing is
+    /// left.
+    fn render_next(&self, cursor: &mut Cursor, batch_size: usize) -> Result<Option<RecordBatch>> {
+        let graph = &self.state.graph;
+        let (rows, arrays) = match cursor {
+            Cursor::Clusters {
+                order,
+                next,
+                within,
+            } => {
+                // Whole clusters and parts of them, up to a batch of nodes; the main id
+                // comes with each run of a cluster's nodes.
+                let mut nodes = Vec::with_capacity(batch_size);
+                let mut runs = Vec::new();
+                while nodes.len() < batch_size && *next < order.len() {
+                    let (main_rid, cluster) = order[*next];
+                    let cluster_nodes = &graph.cluster_nodes(cluster as usize)[*within..];
+                    let take = cluster_nodes.len().min(batch_size - nodes.len());
+                    nodes.extend_from_slice(&cluster_nodes[..take]);
+                    runs.push((main_rid, take));
+                    if take == cluster_nodes.len() {
+                        (*next, *within) = (*next + 1, 0);
+                    } else {
+                        *within += take;
+                    }
                 }
-                *cursor += 1;
+                if nodes.is_empty() {
+                    return Ok(None);
+                }
+                (nodes.len(), self.id_graph_columns(&nodes, &runs)?)
             }
-            cluster_batch(schema, state, mains)?
-        }
-    };
-    Ok(Some(batch))
-}
-
-/// One row per node of `nodes`: main id, id, id type, `valid_at`, `first_seen_at`.
-fn id_graph_batch(
-    spec: &StitchSpec,
-    schema: &SchemaRef,
-    state: &StitchState,
-    nodes: std::ops::Range<usize>,
-) -> Result<RecordBatch> {
-    let StitchState {
-        collector,
-        graph,
-        rids,
-        ..
-    } = state;
-    let rows = nodes.len();
-    let mut main = StringBuilder::with_capacity(rows, rows * 35);
-    let mut other_id = StringBuilder::with_capacity(rows, rows * 24);
-    let mut other_id_type = StringBuilder::with_capacity(rows, rows * 8);
-    for node in nodes.clone() {
-        let (id_type, value) = node_key(collector, spec, node as u32)?;
-        main.append_value(rids[graph.main[node] as usize].text().as_str());
-        other_id.append_value(value);
-        other_id_type.append_value(id_type);
-    }
-    Ok(RecordBatch::try_new(
-        Arc::clone(schema),
-        vec![
-            Arc::new(main.finish()),
-            Arc::new(other_id.finish()),
-            Arc::new(other_id_type.finish()),
-            timestamps(graph.valid_at[nodes.clone()].iter().copied()),
-            timestamps(graph.first_seen_at[nodes].iter().copied()),
-        ],
-    )?)
-}
-
-/// One row per cluster of `mains` (main nodes): its number (the main node's id) and its
-/// main id.
-fn cluster_batch(schema: &SchemaRef, state: &StitchState, mains: Vec<u32>) -> Result<RecordBatch> {
-    let mut main = StringBuilder::with_capacity(mains.len(), mains.len() * 35);
-    for &node in &mains {
-        main.append_value(state.rids[node as usize].text().as_str());
-    }
-    Ok(RecordBatch::try_new(
-        Arc::clone(schema),
-        vec![Arc::new(UInt32Array::from(mains)), Arc::new(main.finish())],
-    )?)
-}
-
-/// pb's edge table, for `edges`.
-fn edge_batch(
-    spec: &StitchSpec,
-    schema: &SchemaRef,
-    state: &StitchState,
-    edges: &[Pair],
-) -> Result<RecordBatch> {
-    let StitchState {
-        collector, rids, ..
-    } = state;
-    let mut ids = [StringBuilder::new(), StringBuilder::new()];
-    let mut types = [StringBuilder::new(), StringBuilder::new()];
-    let mut label = StringBuilder::new();
-    for pair in edges {
-        let (a, b) = pair.sides();
-        let mut smallest: Option<Rid> = None;
-        for (side, (id, id_type)) in [a, b].into_iter().zip(ids.iter_mut().zip(types.iter_mut())) {
-            match side {
-                Side::Node(node) => {
-                    let (name, value) = node_key(collector, spec, node)?;
-                    id.append_value(value);
-                    id_type.append_value(name);
-                    let node_rid = rids[node as usize];
-                    smallest = Some(smallest.map_or(node_rid, |s| s.min(node_rid)));
+            Cursor::Items { next, end } => {
+                if *next >= *end {
+                    return Ok(None);
                 }
-                Side::Missing(t) => {
-                    id.append_null();
-                    id_type.append_value(type_name(spec, t));
+                match self.spec.output {
+                    StitchOutput::IdGraph => {
+                        let chunk = *next..(*end).min(*next + batch_size);
+                        *next = chunk.end;
+                        let nodes: Vec<u32> = chunk.map(|node| node as u32).collect();
+                        let runs = self.main_id_runs(&nodes);
+                        (nodes.len(), self.id_graph_columns(&nodes, &runs)?)
+                    }
+                    StitchOutput::Edges => {
+                        let chunk = *next..(*end).min(*next + batch_size);
+                        *next = chunk.end;
+                        let mut edges = Vec::with_capacity(chunk.len());
+                        self.state.collector.list.copy_range(chunk, &mut edges);
+                        (edges.len(), self.edge_columns(&edges)?)
+                    }
+                    StitchOutput::Clusters => {
+                        // The main nodes among the next nodes, up to a batch of them.
+                        let mut mains = Vec::with_capacity(batch_size);
+                        while *next < *end && mains.len() < batch_size {
+                            let node = *next as u32;
+                            if graph.main[*next] == node {
+                                mains.push(node);
+                            }
+                            *next += 1;
+                        }
+                        (mains.len(), self.cluster_columns(&mains))
+                    }
                 }
             }
-        }
-        let smallest = smallest.ok_or_else(|| {
-            DataFusionError::Internal("an edge without nodes; this is a bug".to_string())
-        })?;
-        label.append_value(smallest.text().as_str());
+        };
+        // Without columns (as under `count(*)`), a batch still has its row count.
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        Ok(Some(RecordBatch::try_new_with_options(
+            Arc::clone(self.schema),
+            arrays,
+            &options,
+        )?))
     }
-    let [mut id1, mut id2] = ids;
-    let [mut type1, mut type2] = types;
-    Ok(RecordBatch::try_new(
-        Arc::clone(schema),
-        vec![
-            Arc::new(id1.finish()),
-            Arc::new(type1.finish()),
-            Arc::new(id2.finish()),
-            Arc::new(type2.finish()),
-            Arc::new(label.finish()),
-            timestamps(edges.iter().map(|e| e.time())),
-        ],
-    )?)
+
+    /// The main ids of `nodes`, as runs of one main id.
+    fn main_id_runs(&self, nodes: &[u32]) -> Vec<(Rid, usize)> {
+        let StitchState { graph, rids, .. } = self.state;
+        let mut runs: Vec<(u32, usize)> = Vec::new();
+        for &node in nodes {
+            let main = graph.main[node as usize];
+            match runs.last_mut() {
+                Some((last, count)) if *last == main => *count += 1,
+                _ => runs.push((main, 1)),
+            }
+        }
+        runs.into_iter()
+            .map(|(main, count)| (rids[main as usize], count))
+            .collect()
+    }
+
+    /// A main id column from runs of one main id.
+    fn main_ids(runs: &[(Rid, usize)]) -> ArrayRef {
+        let rows = runs.iter().map(|&(_, count)| count).sum::<usize>();
+        let mut main = StringBuilder::with_capacity(rows, rows * 35);
+        for &(rid, count) in runs {
+            let text = rid.text();
+            for _ in 0..count {
+                main.append_value(text.as_str());
+            }
+        }
+        Arc::new(main.finish())
+    }
+
+    /// The id graph's columns for `nodes`: main id, id, id type, `valid_at`,
+    /// `first_seen_at`.
+    fn id_graph_columns(&self, nodes: &[u32], runs: &[(Rid, usize)]) -> Result<Vec<ArrayRef>> {
+        let StitchState {
+            collector, graph, ..
+        } = self.state;
+        let node_ids = || nodes.iter().copied();
+        let times = |of: &[i64]| timestamps(node_ids().map(|node| of[node as usize]));
+        let key_column = |pick: for<'k> fn((&'k str, &'k str)) -> &'k str| -> Result<ArrayRef> {
+            let mut column = StringBuilder::with_capacity(nodes.len(), nodes.len() * 16);
+            for node in node_ids() {
+                column.append_value(pick(node_key(collector, self.spec, node)?));
+            }
+            Ok(Arc::new(column.finish()))
+        };
+        self.columns
+            .iter()
+            .map(|&column| match column {
+                0 => Ok(Self::main_ids(runs)),
+                1 => key_column(|(_, value)| value),
+                2 => key_column(|(id_type, _)| id_type),
+                3 => Ok(times(&graph.valid_at)),
+                _ => Ok(times(&graph.first_seen_at)),
+            })
+            .collect()
+    }
+
+    /// pb's edge table's columns for `edges`: each side's id and id type, the edge's
+    /// label (the smaller rid of its nodes) and its `valid_at`.
+    fn edge_columns(&self, edges: &[Pair]) -> Result<Vec<ArrayRef>> {
+        let StitchState {
+            collector, rids, ..
+        } = self.state;
+        let side = |pair: &Pair, second: bool| {
+            let (a, b) = pair.sides();
+            if second { b } else { a }
+        };
+        let id_column = |second: bool| -> Result<ArrayRef> {
+            let mut column = StringBuilder::with_capacity(edges.len(), edges.len() * 16);
+            for pair in edges {
+                match side(pair, second) {
+                    Side::Node(node) => {
+                        column.append_value(node_key(collector, self.spec, node)?.1)
+                    }
+                    Side::Missing(_) => column.append_null(),
+                }
+            }
+            Ok(Arc::new(column.finish()))
+        };
+        let type_column = |second: bool| -> Result<ArrayRef> {
+            let mut column = StringBuilder::with_capacity(edges.len(), edges.len() * 8);
+            for pair in edges {
+                column.append_value(match side(pair, second) {
+                    Side::Node(node) => node_key(collector, self.spec, node)?.0,
+                    Side::Missing(id_type) => type_name(self.spec, id_type),
+                });
+            }
+            Ok(Arc::new(column.finish()))
+        };
+        let label_column = || -> Result<ArrayRef> {
+            let mut column = StringBuilder::with_capacity(edges.len(), edges.len() * 35);
+            for pair in edges {
+                let (a, b) = pair.sides();
+                let smallest = [a, b]
+                    .into_iter()
+                    .filter_map(|side| match side {
+                        Side::Node(node) => Some(rids[node as usize]),
+                        Side::Missing(_) => None,
+                    })
+                    .min()
+                    .ok_or_else(|| {
+                        DataFusionError::Internal("an edge without nodes; this is a bug".into())
+                    })?;
+                column.append_value(smallest.text().as_str());
+            }
+            Ok(Arc::new(column.finish()))
+        };
+        self.columns
+            .iter()
+            .map(|&column| match column {
+                0 => id_column(false),
+                1 => type_column(false),
+                2 => id_column(true),
+                3 => type_column(true),
+                4 => label_column(),
+                _ => Ok(timestamps(edges.iter().map(|e| e.time()))),
+            })
+            .collect()
+    }
+
+    /// The clusters' columns for `mains` (main nodes): the cluster's number (its main
+    /// node's id) and its main id.
+    fn cluster_columns(&self, mains: &[u32]) -> Vec<ArrayRef> {
+        self.columns
+            .iter()
+            .map(|&column| match column {
+                0 => Arc::new(UInt32Array::from(mains.to_vec())) as ArrayRef,
+                _ => Self::main_ids(&self.main_id_runs(mains)),
+            })
+            .collect()
+    }
+}
+
+/// How many clusters [`main_id_order`] hashes at once.
+const HASH_CHUNK: usize = 8192;
+
+/// The clusters in `partition` of `partitions`, with their main ids, in order of main
+/// id. A cluster is in the partition DataFusion's hash repartitioning (`RepartitionExec`)
+/// sends its main id to, the same hash of the same text modulo the partition count, so
+/// that the `Hash` partitioning the operator declares holds for joins and aggregates
+/// alike. `memory` holds the list's size.
+fn main_id_order(
+    state: &StitchState,
+    partition: usize,
+    partitions: usize,
+    memory: &mut MemoryReservation,
+) -> Result<Vec<(Rid, u32)>> {
+    let graph = &state.graph;
+    let mut order: Vec<(Rid, u32)> = Vec::new();
+    let mut hashes: Vec<u64> = Vec::new();
+    for start in (0..graph.clusters).step_by(HASH_CHUNK) {
+        let chunk = start..graph.clusters.min(start + HASH_CHUNK);
+        if partitions == 1 {
+            order.extend(chunk.map(|cluster| (graph.main_rid(cluster), cluster as u32)));
+            continue;
+        }
+        let mut texts = StringBuilder::with_capacity(chunk.len(), chunk.len() * 35);
+        for cluster in chunk.clone() {
+            texts.append_value(graph.main_rid(cluster).text().as_str());
+        }
+        let texts: ArrayRef = Arc::new(texts.finish());
+        hashes.clear();
+        hashes.resize(chunk.len(), 0);
+        create_hashes(
+            [&texts],
+            REPARTITION_RANDOM_STATE.random_state(),
+            &mut hashes,
+        )?;
+        for (cluster, hash) in chunk.zip(&hashes) {
+            if hash % partitions as u64 == partition as u64 {
+                order.push((graph.main_rid(cluster), cluster as u32));
+            }
+        }
+        memory.try_resize(order.capacity() * size_of::<(Rid, u32)>())?;
+    }
+    order.sort_unstable();
+    Ok(order)
 }

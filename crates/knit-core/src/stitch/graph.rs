@@ -65,6 +65,22 @@ pub struct IdGraph {
     pub clusters: usize,
     /// The node count of the largest cluster.
     pub largest_cluster: usize,
+    /// The nodes of each cluster, clusters numbered in order of their first node.
+    nodes_by_cluster: Grouped<u32>,
+    /// The rid of each cluster's main node.
+    main_rids: Vec<Rid>,
+}
+
+impl IdGraph {
+    /// The rid of `cluster`'s main node: its main id.
+    pub fn main_rid(&self, cluster: usize) -> Rid {
+        self.main_rids[cluster]
+    }
+
+    /// The nodes of `cluster` (below `clusters`), in ascending order.
+    pub fn cluster_nodes(&self, cluster: usize) -> &[u32] {
+        self.nodes_by_cluster.slice(cluster)
+    }
 }
 
 /// Builds the id graph of nodes `0..rids.len()` (each with its rid) from `edges`.
@@ -78,6 +94,11 @@ pub fn build_id_graph(rids: &[Rid], edges: &[Edge]) -> IdGraph {
         valid_at: Vec::new(),
         clusters: 0,
         largest_cluster: 0,
+        nodes_by_cluster: Grouped {
+            offsets: vec![0],
+            items: Vec::new(),
+        },
+        main_rids: Vec::new(),
     })
 }
 
@@ -185,7 +206,7 @@ impl Clusters {
         // the shared arrays suffice; no per-chunk results are copied afterwards.
         let main: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
         let valid_at: Vec<AtomicI64> = (0..n).map(|_| AtomicI64::new(NULL_TIME)).collect();
-        let largest: Vec<Option<usize>> = std::thread::scope(|scope| {
+        let solved: Vec<Option<Solved>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     let (chunks, next_chunk) = (&chunks, &next_chunk);
@@ -199,15 +220,21 @@ impl Clusters {
                     };
                     scope.spawn(move || {
                         let mut replay = Replay::default();
-                        let mut largest = 0;
+                        let mut solved = Solved::default();
                         loop {
                             let i = next_chunk.fetch_add(1, Ordering::Relaxed);
                             let Some(range) = chunks.get(i) else {
-                                return Some(largest);
+                                return Some(solved);
                             };
-                            let chunk_largest =
-                                clusters.solve(range.clone(), &mut replay, cancelled)?;
-                            largest = largest.max(chunk_largest);
+                            let mut main_rids = Vec::with_capacity(range.len());
+                            let largest = clusters.solve(
+                                range.clone(),
+                                &mut replay,
+                                &mut main_rids,
+                                cancelled,
+                            )?;
+                            solved.largest = solved.largest.max(largest);
+                            solved.main_rids.push((range.start, main_rids));
                         }
                     })
                 })
@@ -217,20 +244,31 @@ impl Clusters {
                 .map(|w| w.join().ok().flatten())
                 .collect()
         });
-        let largest_cluster = largest
-            .into_iter()
-            .collect::<Option<Vec<_>>>()?
-            .into_iter()
-            .max()
-            .unwrap_or(0);
+        let solved = solved.into_iter().collect::<Option<Vec<_>>>()?;
+        let largest_cluster = solved.iter().map(|s| s.largest).max().unwrap_or(0);
+        let mut main_rids = vec![Rid::default(); clusters];
+        for (start, rids) in solved.into_iter().flat_map(|s| s.main_rids) {
+            main_rids[start..start + rids.len()].copy_from_slice(&rids);
+        }
         Some(IdGraph {
             main: main.into_iter().map(AtomicU32::into_inner).collect(),
             first_seen_at,
             valid_at: valid_at.into_iter().map(AtomicI64::into_inner).collect(),
             clusters,
             largest_cluster,
+            nodes_by_cluster,
+            main_rids,
         })
     }
+}
+
+/// What one worker of [`Clusters::solve`] gives back besides what it wrote in place.
+#[derive(Debug, Default)]
+struct Solved {
+    /// The node count of the largest cluster it solved.
+    largest: usize,
+    /// The main ids of the chunks it solved: each chunk's first cluster, and theirs.
+    main_rids: Vec<(usize, Vec<Rid>)>,
 }
 
 /// The result of a scoped thread; a panic in it goes on in the caller.
@@ -256,28 +294,45 @@ struct Solving<'a> {
 
 impl Solving<'_> {
     /// Solves the clusters `range`: each one's main node, and its nodes' `valid_at`.
-    /// Gives the node count of the largest, or `None` when `cancelled` was set.
+    /// Appends their main ids to `main_rids`. Gives the node count of the largest, or
+    /// `None` when `cancelled` was set.
     fn solve(
         &self,
         range: Range<usize>,
         replay: &mut Replay,
+        main_rids: &mut Vec<Rid>,
         cancelled: &AtomicBool,
     ) -> Option<usize> {
+        // The rids and first sightings of the chunk's nodes, gathered in one pass: the
+        // loads are independent, so the core overlaps their cache misses, where the
+        // replay would wait for each in turn.
+        let offsets = &self.nodes_by_cluster.offsets;
+        let first = offsets[range.start];
+        let chunk_nodes = &self.nodes_by_cluster.items[first..offsets[range.end]];
+        let node_rids: Vec<Rid> = chunk_nodes
+            .iter()
+            .map(|&node| self.rids[node as usize])
+            .collect();
+        let first_seen: Vec<i64> = chunk_nodes
+            .iter()
+            .map(|&node| self.first_seen_at[node as usize])
+            .collect();
         let mut largest = 0;
         let mut out = Vec::new();
         for cluster in range {
             if cancelled.load(Ordering::Relaxed) {
                 return None;
             }
-            let nodes = self.nodes_by_cluster.slice(cluster);
+            let at = offsets[cluster] - first..offsets[cluster + 1] - first;
+            let (nodes, rids) = (&chunk_nodes[at.clone()], &node_rids[at.clone()]);
             largest = largest.max(nodes.len());
-            let &main_node = nodes.iter().min_by_key(|&&node| {
-                (self.first_seen_at[node as usize], self.rids[node as usize])
-            })?;
+            let main_at = (0..nodes.len()).min_by_key(|&i| (first_seen[at.start + i], rids[i]))?;
+            let main_node = nodes[main_at];
+            main_rids.push(rids[main_at]);
             out.clear();
             out.resize(nodes.len(), NULL_TIME);
             let edges = self.edges_by_cluster.slice(cluster);
-            if !replay.run(nodes, edges, self.rids, &mut out, cancelled) {
+            if !replay.run(nodes, rids, edges, &mut out, cancelled) {
                 return None;
             }
             for (&node, &time) in nodes.iter().zip(&out) {
@@ -290,7 +345,7 @@ impl Solving<'_> {
 }
 
 /// Items grouped by a dense key, stored contiguously.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Grouped<T> {
     offsets: Vec<usize>,
     items: Vec<T>,

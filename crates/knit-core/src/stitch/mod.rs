@@ -33,12 +33,15 @@
 //! three threads (interning `(type, value)` keys into dense `u32` ids by 64-bit
 //! fingerprint with collisions detected and kept apart ([`intern`]); grouping the
 //! pairs; hashing new ids' rids), then builds the graph on blocking threads (union-find
-//! beside `first_seen_at`, then the replay on every core), and renders its rows a batch
-//! at a time in as many partitions as the session's target partitions. Memory
-//! is reserved from DataFusion's pool as it grows, so a stitch over `--memory-limit`
-//! fails with a resources error naming `IdStitchExec`. A cancelled query stops the graph
-//! phase between clusters and between replay rounds. `EXPLAIN ANALYZE` shows input rows,
-//! edges, nodes, clusters, the largest cluster and the time of each phase.
+//! beside `first_seen_at` while the last rids are hashed, then the replay on every
+//! core), and renders the columns a query reads, a batch at a time, in as many
+//! partitions as the session's target partitions. With the main id among them, the id
+//! graph is laid out by main id: hash-partitioned on it as DataFusion's repartitioning
+//! would be, sorted on it within a partition. Memory is reserved from DataFusion's pool
+//! as it grows, so a stitch over `--memory-limit` fails with a resources error naming
+//! `IdStitchExec`. A cancelled query stops the graph phase between clusters and between
+//! replay rounds. `EXPLAIN ANALYZE` shows input rows, edges, nodes, clusters, the
+//! largest cluster and the time of each phase.
 //!
 //! **Sharing.** Every stitch operator of one query over the same entity and inputs holds
 //! one [`shared::SharedStitch`]: the first to run builds the [`shared::StitchState`] and

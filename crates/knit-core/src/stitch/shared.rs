@@ -186,7 +186,6 @@ async fn compute(
         }
     }
     drop((sender, new_keys));
-    let rids = hashing.join_unwind().await.map_err(|e| task_failed(&e))?;
     let edges = grouping.join_unwind().await.map_err(|e| task_failed(&e))?;
     let collector = EdgeCollector::new(reader, edges);
     metrics.input_rows.add(collector.rows);
@@ -195,6 +194,18 @@ async fn compute(
     // The graph takes about this much more (the rids are counted already): per node,
     // union-find, times, cluster offsets and results; per edge, its copy by cluster.
     reservation.try_grow(collector.nodes.len() * 40 + collector.list.len() * 16)?;
+    // Clusters need no rids: they are found while the last rids are still hashed.
+    let union_find_time = metrics.union_find_time.clone();
+    let clustering = SpawnedTask::spawn_blocking(move || {
+        let _timer = union_find_time.timer();
+        let clusters = Clusters::new(collector.nodes.len(), collector.graph_edges());
+        (collector, clusters)
+    });
+    let rids = hashing.join_unwind().await.map_err(|e| task_failed(&e))?;
+    let (collector, components) = clustering
+        .join_unwind()
+        .await
+        .map_err(|e| task_failed(&e))?;
     if rids.len() != collector.nodes.len() {
         return Err(DataFusionError::Internal(format!(
             "{} rids for {} nodes; this is a bug",
@@ -202,14 +213,9 @@ async fn compute(
             collector.nodes.len()
         )));
     }
-    let (union_find_time, graph_time) =
-        (metrics.union_find_time.clone(), metrics.graph_time.clone());
+    let graph_time = metrics.graph_time.clone();
     let (clusters, largest_cluster) = (metrics.clusters.clone(), metrics.largest_cluster.clone());
     let state = SpawnedTask::spawn_blocking(move || {
-        let components = {
-            let _timer = union_find_time.timer();
-            Clusters::new(collector.nodes.len(), collector.graph_edges())
-        };
         let _timer = graph_time.timer();
         let Some(graph) = components.solve(&rids, &cancelled) else {
             return Err(DataFusionError::Execution(

@@ -382,6 +382,28 @@ fn random_graphs_match_the_reference() {
 }
 
 #[test]
+fn two_node_clusters_match_the_reference() {
+    // Two-node clusters skip the rounds: pairs in both directions, repeated, with
+    // self-pairs earlier and later than the pair between them, and NULL times.
+    for seed in 0..200 {
+        let (mut rids, edges) = random_graph(seed, 2, 1 + (seed as usize % 4));
+        if seed % 2 == 1 {
+            // Either node has the smaller rid.
+            rids.reverse();
+        }
+        let graph = build_id_graph(&rids, &edges);
+        if graph.clusters != 1 {
+            continue;
+        }
+        assert_eq!(
+            sql_times(&graph.valid_at),
+            reference_valid_at(&rids, &edges),
+            "seed {seed}: {edges:?}"
+        );
+    }
+}
+
+#[test]
 fn long_chain_is_one_cluster_with_exact_times() {
     // pb caps its propagation at 30 rounds, which splits chains longer than that.
     let n = 10_000u32;

@@ -2,12 +2,19 @@
 // Copyright the Knit authors
 
 //! The stitch renders its output in partitions, a batch at a time: the rows must not
-//! depend on how many partitions or how large the batches are.
+//! depend on how many partitions or how large the batches are, and the id graph's
+//! partitions must hold what the operator declares of them.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::{
+    ExecutionPlan, ExecutionPlanProperties, Partitioning, collect_partitioned,
+};
 use knit_core::{KnitSession, SessionBuilder};
 
 async fn session(partitions: usize, batch_size: usize) -> KnitSession {
@@ -41,6 +48,87 @@ async fn session(partitions: usize, batch_size: usize) -> KnitSession {
 async fn rows(session: &KnitSession, sql: &str) -> String {
     let batches = session.sql(sql).await.unwrap().collect().await.unwrap();
     pretty_format_batches(&batches).unwrap().to_string()
+}
+
+/// The first `IdStitchExec` in `plan`.
+fn find_stitch(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
+    if plan.name() == "IdStitchExec" {
+        return Some(Arc::clone(plan));
+    }
+    plan.children().into_iter().find_map(find_stitch)
+}
+
+/// The main ids (first column) of each partition's rows, in order.
+fn main_ids_by_partition(partitions: &[Vec<RecordBatch>]) -> Vec<Vec<String>> {
+    partitions
+        .iter()
+        .map(|batches| {
+            batches
+                .iter()
+                .flat_map(|b| {
+                    let ids = b.column(0).as_string::<i32>();
+                    (0..ids.len())
+                        .map(|i| ids.value(i).to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn id_graph_is_partitioned_and_sorted_as_declared() {
+    for partitions in [2, 3, 5] {
+        let session = session(partitions, 3).await;
+        let plan = session
+            .sql("SELECT user_main_id, other_id FROM id_stitch('user')")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let stitch = find_stitch(&plan).unwrap();
+        let Partitioning::Hash(keys, count) = stitch.output_partitioning() else {
+            panic!("not hash-partitioned: {:?}", stitch.output_partitioning());
+        };
+        assert_eq!((keys.len(), *count), (1, partitions));
+        assert!(stitch.output_ordering().is_some());
+        let task = session.context().task_ctx();
+        let rendered = collect_partitioned(Arc::clone(&stitch), Arc::clone(&task))
+            .await
+            .unwrap();
+        // Sorted by main id within each partition, every cluster whole in one.
+        let by_partition = main_ids_by_partition(&rendered);
+        for ids in &by_partition {
+            assert!(ids.is_sorted(), "{ids:?}");
+        }
+        let clusters: Vec<BTreeSet<&String>> = by_partition
+            .iter()
+            .map(|ids| ids.iter().collect())
+            .collect();
+        let total: usize = clusters.iter().map(BTreeSet::len).sum();
+        let all: BTreeSet<&String> = clusters.iter().flatten().copied().collect();
+        assert_eq!(total, all.len(), "a main id in two partitions");
+        assert!(all.len() > 3);
+        // DataFusion's own hash repartitioning of the same rows puts each in the same
+        // partition: joins and aggregates that rely on the declared partitioning agree.
+        let rows: Vec<RecordBatch> = rendered.into_iter().flatten().collect();
+        let source = MemorySourceConfig::try_new_exec(&[rows], stitch.schema(), None).unwrap();
+        let repartitioned =
+            RepartitionExec::try_new(source, Partitioning::Hash(keys.clone(), partitions)).unwrap();
+        let by_datafusion = collect_partitioned(Arc::new(repartitioned), task)
+            .await
+            .unwrap();
+        let expected: Vec<BTreeSet<String>> = main_ids_by_partition(&by_datafusion)
+            .into_iter()
+            .map(|ids| ids.into_iter().collect())
+            .collect();
+        let found: Vec<BTreeSet<String>> = clusters
+            .iter()
+            .map(|ids| ids.iter().map(|id| id.to_string()).collect())
+            .collect();
+        assert_eq!(found, expected, "{partitions} partitions");
+    }
 }
 
 /// The output partition counts of every `IdStitchExec` in `plan`.

@@ -518,8 +518,9 @@ impl Output<'_> {
         let mut main = StringBuilder::with_capacity(rows, rows * 35);
         for &(rid, count) in runs {
             let text = rid.text();
+            let text = text.as_str();
             for _ in 0..count {
-                main.append_value(text.as_str());
+                main.append_value(text);
             }
         }
         Arc::new(main.finish())

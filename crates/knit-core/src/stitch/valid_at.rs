@@ -31,23 +31,46 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::graph::{Edge, NULL_TIME};
 use super::rid::Rid;
 
-/// A row of the replay. Times are stored times (see [`NULL_TIME`]): their order is
-/// pb's `ORDER BY t NULLS LAST`, and pb's "NULL if either is NULL, else the later" is
-/// their maximum.
+/// What a row offers its label's nodes, in pb's order — label, time (NULLs last),
+/// distance — packed into one integer, so that comparing two is one comparison. Times
+/// are stored times (see [`NULL_TIME`]): their order is pb's `ORDER BY t NULLS LAST`,
+/// and pb's "NULL if either is NULL, else the later" is their maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Offer(u128);
+
+impl Offer {
+    /// No offer: above every real one, as labels stay below `u32::MAX`.
+    const NONE: Offer = Offer(u128::MAX);
+
+    fn new(label: u32, t: i64, d: u32) -> Self {
+        // Flipping the sign bit orders times as unsigned integers.
+        let t = (t as u64) ^ (1 << 63);
+        Offer(u128::from(label) << 96 | u128::from(t) << 32 | u128::from(d))
+    }
+
+    fn label(self) -> u32 {
+        (self.0 >> 96) as u32
+    }
+
+    fn t(self) -> i64 {
+        ((self.0 >> 32) as u64 ^ (1 << 63)) as i64
+    }
+
+    fn d(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// Time and distance, in their order: how a node's final rows are ranked.
+    fn time_and_distance(self) -> u128 {
+        self.0 & ((1 << 96) - 1)
+    }
+}
+
+/// A row of the replay: a node and the label, time and distance it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Row {
     node: u32,
-    label: u32,
-    t: i64,
-    d: u32,
-}
-
-/// The best label a row can offer, in pb's order: label, time (NULLs last), distance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Offer {
-    label: u32,
-    t: i64,
-    d: u32,
+    offer: Offer,
 }
 
 /// Sorts and dedups the rows of each node, which are contiguous.
@@ -81,11 +104,11 @@ pub(super) struct Replay {
     by_rid: Vec<u32>,
     rows: Vec<Row>,
     finals: Vec<Row>,
-    pick: Vec<Option<Offer>>,
-    best: Vec<Option<Offer>>,
+    pick: Vec<Offer>,
+    best: Vec<Offer>,
     touched: Vec<u32>,
     active: Vec<bool>,
-    chosen: Vec<Option<(i64, u32)>>,
+    chosen: Vec<Offer>,
 }
 
 impl Replay {
@@ -152,23 +175,21 @@ impl Replay {
             for node in [a, b] {
                 rows.push(Row {
                     node,
-                    label,
-                    t: edge.valid_at,
-                    d: 0,
+                    offer: Offer::new(label, edge.valid_at, 0),
                 });
             }
         }
         // One row per (node, label) with the earliest time; sorting puts it first.
         rows.sort_unstable();
-        rows.dedup_by_key(|r| (r.node, r.label));
+        rows.dedup_by_key(|r| (r.node, r.offer.label()));
 
         let finals = &mut self.finals;
         finals.clear();
         let (pick, best, active) = (&mut self.pick, &mut self.best, &mut self.active);
         pick.clear();
-        pick.resize(k, None);
+        pick.resize(k, Offer::NONE);
         best.clear();
-        best.resize(k, None);
+        best.resize(k, Offer::NONE);
         active.clear();
         active.resize(k, false);
         let touched = &mut self.touched;
@@ -180,44 +201,28 @@ impl Replay {
                 break;
             }
             for row in rows.iter() {
-                let offer = Offer {
-                    label: row.label,
-                    t: row.t,
-                    d: row.d,
-                };
                 let slot = &mut pick[row.node as usize];
-                if slot.is_none_or(|current| offer < current) {
-                    *slot = Some(offer);
-                }
+                *slot = (*slot).min(row.offer);
             }
             for row in rows.iter() {
-                let Some(offer) = pick[row.node as usize] else {
-                    continue;
-                };
-                let slot = &mut best[row.label as usize];
-                if slot.is_none() {
-                    touched.push(row.label);
+                let offer = pick[row.node as usize];
+                let label = row.offer.label();
+                let slot = &mut best[label as usize];
+                if *slot == Offer::NONE {
+                    touched.push(label);
                 }
-                if slot.is_none_or(|current| offer < current) {
-                    *slot = Some(offer);
-                }
+                *slot = (*slot).min(offer);
             }
             for row in rows.iter_mut() {
-                pick[row.node as usize] = None;
-                let Some(offer) = best[row.label as usize] else {
-                    continue;
-                };
-                if offer.label < row.label {
-                    *row = Row {
-                        node: row.node,
-                        label: offer.label,
-                        t: offer.t.max(row.t),
-                        d: offer.d + 1,
-                    };
+                pick[row.node as usize] = Offer::NONE;
+                let offer = best[row.offer.label() as usize];
+                if offer.label() < row.offer.label() {
+                    row.offer =
+                        Offer::new(offer.label(), offer.t().max(row.offer.t()), offer.d() + 1);
                 }
             }
             for label in touched.drain(..) {
-                best[label as usize] = None;
+                best[label as usize] = Offer::NONE;
             }
             sort_within_nodes(rows);
             // A label is still active while one of its nodes has another label too.
@@ -225,39 +230,47 @@ impl Replay {
             while start < rows.len() {
                 let node = rows[start].node;
                 let end = start + rows[start..].iter().take_while(|r| r.node == node).count();
-                let first_label = rows[start].label;
-                if rows[start..end].iter().any(|r| r.label != first_label) {
+                let first_label = rows[start].offer.label();
+                if rows[start..end]
+                    .iter()
+                    .any(|r| r.offer.label() != first_label)
+                {
                     for row in &rows[start..end] {
-                        active[row.label as usize] = true;
+                        active[row.offer.label() as usize] = true;
                     }
                 }
                 start = end;
             }
             rows.retain(|row| {
-                let keep = active[row.label as usize];
+                let keep = active[row.offer.label() as usize];
                 if !keep {
                     finals.push(*row);
                 }
                 keep
             });
             for row in rows.iter() {
-                active[row.label as usize] = false;
+                active[row.offer.label() as usize] = false;
             }
         }
 
         if completed {
             let chosen = &mut self.chosen;
             chosen.clear();
-            chosen.resize(k, None);
+            chosen.resize(k, Offer::NONE);
             for row in finals.iter() {
-                let key = (row.t, row.d);
                 let slot = &mut chosen[row.node as usize];
-                if slot.is_none_or(|current| key < current) {
-                    *slot = Some(key);
+                if *slot == Offer::NONE || row.offer.time_and_distance() < slot.time_and_distance()
+                {
+                    *slot = row.offer;
                 }
             }
             for (slot, &rank) in out.iter_mut().zip(rank_of.iter()) {
-                *slot = chosen[rank as usize].map_or(NULL_TIME, |(t, _)| t);
+                let offer = chosen[rank as usize];
+                *slot = if offer == Offer::NONE {
+                    NULL_TIME
+                } else {
+                    offer.t()
+                };
             }
         }
         completed

@@ -24,7 +24,10 @@
 //! Labels are compared as rids; within a cluster they are replaced by the rank of the
 //! node's rid, which orders the same way. Work per round is linear in the rows still
 //! active: rows stay grouped by node (a row's node never changes), so a round re-sorts
-//! only each node's few rows, and rows of settled labels leave the loop.
+//! only each node's few rows, and rows of settled labels leave the loop. A row's label,
+//! time and distance are packed into one integer in that order, so that pb's order is
+//! one comparison. Two-node clusters, a quarter of a typical graph's, have a closed form
+//! and skip the rounds.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -37,7 +37,7 @@
 //! core), and renders the columns a query reads, a batch at a time, in as many
 //! partitions as the session's target partitions. With the main id among them, the id
 //! graph is laid out by main id: hash-partitioned on it as DataFusion's repartitioning
-//! would be, sorted on it within a partition. Memory is reserved from DataFusion's pool
+//! would be, and sorted on it within a partition when it is the only column. Memory is reserved from DataFusion's pool
 //! as it grows, so a stitch over `--memory-limit` fails with a resources error naming
 //! `IdStitchExec`. A cancelled query stops the graph phase between clusters and between
 //! replay rounds. `EXPLAIN ANALYZE` shows input rows, edges, nodes, clusters, the

@@ -75,6 +75,20 @@ impl IdStitchExec {
         shared: Arc<SharedStitch>,
         partitions: usize,
     ) -> Result<Self> {
+        let schema = spec.schema();
+        let columns = (0..schema.fields().len()).collect();
+        Self::build(spec, inputs, shared, partitions.max(1), columns, schema)
+    }
+
+    /// The operator rendering `columns` of the output, with the output schema `schema`.
+    fn build(
+        spec: Arc<StitchSpec>,
+        inputs: Vec<Arc<dyn ExecutionPlan>>,
+        shared: Arc<SharedStitch>,
+        partitions: usize,
+        columns: Vec<usize>,
+        schema: SchemaRef,
+    ) -> Result<Self> {
         if inputs.len() != spec.inputs.len() {
             return Err(DataFusionError::Internal(format!(
                 "IdStitchExec has {} inputs for {} input definitions; this is a bug",
@@ -82,33 +96,12 @@ impl IdStitchExec {
                 spec.inputs.len()
             )));
         }
-        let schema = spec.schema();
-        let columns = (0..schema.fields().len()).collect();
-        Ok(Self::with_columns(
-            spec,
-            inputs,
-            shared,
-            partitions.max(1),
-            columns,
-            schema,
-        ))
-    }
-
-    /// The operator rendering `columns` of the output, with the output schema `schema`.
-    fn with_columns(
-        spec: Arc<StitchSpec>,
-        inputs: Vec<Arc<dyn ExecutionPlan>>,
-        shared: Arc<SharedStitch>,
-        partitions: usize,
-        columns: Vec<usize>,
-        schema: SchemaRef,
-    ) -> Self {
         let cache = Arc::new(Self::compute_properties(
             Arc::clone(&schema),
             partitions,
             Layout::of(&spec, &columns),
         ));
-        Self {
+        Ok(Self {
             spec,
             inputs,
             shared,
@@ -117,7 +110,24 @@ impl IdStitchExec {
             schema,
             cache,
             metrics: ExecutionPlanMetricsSet::new(),
-        }
+        })
+    }
+
+    /// This operator over `inputs`, rendering `columns` of the output as `schema`.
+    fn derive(
+        &self,
+        inputs: Vec<Arc<dyn ExecutionPlan>>,
+        columns: Vec<usize>,
+        schema: SchemaRef,
+    ) -> Result<Self> {
+        Self::build(
+            Arc::clone(&self.spec),
+            inputs,
+            Arc::clone(&self.shared),
+            self.partitions,
+            columns,
+            schema,
+        )
     }
 
     /// What the operator stitches.
@@ -261,21 +271,12 @@ impl ExecutionPlan for IdStitchExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.len() != self.spec.inputs.len() {
-            return Err(DataFusionError::Internal(format!(
-                "IdStitchExec got {} children for {} inputs; this is a bug",
-                children.len(),
-                self.spec.inputs.len()
-            )));
-        }
-        Ok(Arc::new(Self::with_columns(
-            Arc::clone(&self.spec),
+        let columns = self.columns.clone();
+        Ok(Arc::new(self.derive(
             children,
-            Arc::clone(&self.shared),
-            self.partitions,
-            self.columns.clone(),
+            columns,
             Arc::clone(&self.schema),
-        )))
+        )?))
     }
 
     fn apply_expressions(
@@ -311,14 +312,12 @@ impl ExecutionPlan for IdStitchExec {
             let field = self.schema.field(column.index());
             fields.push(field.clone().with_name(picked.alias.clone()));
         }
-        Ok(Some(Arc::new(Self::with_columns(
-            Arc::clone(&self.spec),
+        let schema = Arc::new(Schema::new(fields));
+        Ok(Some(Arc::new(self.derive(
             self.inputs.clone(),
-            Arc::clone(&self.shared),
-            self.partitions,
             columns,
-            Arc::new(Schema::new(fields)),
-        ))))
+            schema,
+        )?)))
     }
 
     fn execute(
@@ -348,9 +347,9 @@ impl ExecutionPlan for IdStitchExec {
             // they would wait for this partition's whole output, one core left idle.
             tokio::task::yield_now().await;
             // Each partition renders its share of the nodes (or edges), a batch at a time
-            // as it is polled: the output is never held whole. The share is the nodes of
-            // its clusters in main-id order when the main id is rendered, else a
-            // contiguous range.
+            // as it is polled: the output is never held whole. Laid out by main id, the
+            // share is the nodes of the clusters whose main id hashes to it (see
+            // `Layout`); otherwise it is a contiguous range.
             let output_time = metrics.output_time.clone();
             let mut order_memory =
                 MemoryConsumer::new(format!("IdStitchExec[{partition}] output order"))
@@ -368,12 +367,13 @@ impl ExecutionPlan for IdStitchExec {
                         }
                     } else {
                         let graph = &state.graph;
-                        order_memory.try_grow(graph.main.len())?;
                         let mut mains = vec![false; graph.main.len()];
                         for &(_, cluster) in &order {
                             let first = graph.cluster_nodes(cluster as usize)[0];
                             mains[graph.main[first as usize] as usize] = true;
                         }
+                        drop(order);
+                        order_memory.try_resize(mains.len())?;
                         Cursor::Mains { mains, next: 0 }
                     }
                 }

@@ -303,9 +303,8 @@ impl Solving<'_> {
         main_rids: &mut Vec<Rid>,
         cancelled: &AtomicBool,
     ) -> Option<usize> {
-        // The rids and first sightings of the chunk's nodes, gathered in one pass: the
-        // loads are independent, so the core overlaps their cache misses, where the
-        // replay would wait for each in turn.
+        // The rids and first sightings of the chunk's nodes, gathered in one pass, so
+        // that each cluster's come as slices aligned with its nodes.
         let offsets = &self.nodes_by_cluster.offsets;
         let first = offsets[range.start];
         let chunk_nodes = &self.nodes_by_cluster.items[first..offsets[range.end]];

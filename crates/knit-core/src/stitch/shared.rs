@@ -222,6 +222,8 @@ async fn compute(
                 "IdStitchExec was cancelled".to_string(),
             ));
         };
+        // The graph keeps each cluster's main id for the output's layout.
+        reservation.try_grow(graph.clusters * size_of::<Rid>())?;
         clusters.add(graph.clusters);
         largest_cluster.set(graph.largest_cluster);
         Ok(StitchState {

@@ -58,6 +58,18 @@ fn find_stitch(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> 
     plan.children().into_iter().find_map(find_stitch)
 }
 
+/// The `IdStitchExec` of the physical plan of `sql`.
+async fn stitch_of(session: &KnitSession, sql: &str) -> Arc<dyn ExecutionPlan> {
+    let plan = session
+        .sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    find_stitch(&plan).unwrap()
+}
+
 /// The main ids (first column) of each partition's rows, in order.
 fn main_ids_by_partition(partitions: &[Vec<RecordBatch>]) -> Vec<Vec<String>> {
     partitions
@@ -78,6 +90,19 @@ fn main_ids_by_partition(partitions: &[Vec<RecordBatch>]) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn id_graph_is_partitioned_and_sorted_as_declared() {
+    // Every node's main id, from one partition: what the partitions must share out.
+    let one = session(1, 8192).await;
+    let mut every_row = main_ids_by_partition(
+        &collect_partitioned(
+            stitch_of(&one, "SELECT user_main_id FROM id_stitch('user')").await,
+            one.context().task_ctx(),
+        )
+        .await
+        .unwrap(),
+    )
+    .concat();
+    every_row.sort();
+    assert!(every_row.len() > 8);
     for partitions in [2, 3, 5] {
         let session = session(partitions, 3).await;
         // The main id alone comes sorted as well; with other columns, in node order.
@@ -89,14 +114,7 @@ async fn id_graph_is_partitioned_and_sorted_as_declared() {
             ),
         ] {
             let context = format!("{sql} in {partitions} partitions");
-            let plan = session
-                .sql(sql)
-                .await
-                .unwrap()
-                .create_physical_plan()
-                .await
-                .unwrap();
-            let stitch = find_stitch(&plan).unwrap();
+            let stitch = stitch_of(&session, sql).await;
             let Partitioning::Hash(keys, count) = stitch.output_partitioning() else {
                 panic!("not hash-partitioned: {context}");
             };
@@ -106,8 +124,12 @@ async fn id_graph_is_partitioned_and_sorted_as_declared() {
             let rendered = collect_partitioned(Arc::clone(&stitch), Arc::clone(&task))
                 .await
                 .unwrap();
-            // Every cluster whole in one partition, sorted there when declared so.
+            // Every node once, every cluster whole in one partition, sorted there when
+            // declared so.
             let by_partition = main_ids_by_partition(&rendered);
+            let mut rows = by_partition.concat();
+            rows.sort();
+            assert_eq!(rows, every_row, "{context}");
             if sorted {
                 for ids in &by_partition {
                     assert!(ids.is_sorted(), "{context}: {ids:?}");
@@ -138,14 +160,7 @@ async fn id_graph_is_partitioned_and_sorted_as_declared() {
             assert_eq!(found, expected, "{context}");
         }
         // Without the main id, nothing is declared.
-        let plan = session
-            .sql("SELECT other_id FROM id_stitch('user')")
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
-        let stitch = find_stitch(&plan).unwrap();
+        let stitch = stitch_of(&session, "SELECT other_id FROM id_stitch('user')").await;
         assert!(matches!(
             stitch.output_partitioning(),
             Partitioning::UnknownPartitioning(_)

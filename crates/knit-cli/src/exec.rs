@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::common::runtime::SpawnedTask;
-use datafusion::error::DataFusionError;
 use knit_core::{ErrorReport, KnitSession};
 use knit_sql::{StatementText, split_statements};
 
@@ -108,9 +107,15 @@ impl Runner {
             execute_and_print(&session, &print, show_progress, &sql).await
         });
         tokio::select! {
-            joined = task.join_unwind() => joined.map_err(|e| {
-                DataFusionError::Internal(format!("statement task failed: {e}; this is a bug"))
-            })?,
+            joined = task.join() => match joined {
+                Ok(result) => result,
+                // The engine catches panics where it plans and runs statements; one that
+                // got past it is still an error of this statement, not the end of the shell.
+                Err(e) if e.is_panic() => Err(knit_core::panic_to_error(&*e.into_panic()).into()),
+                Err(e) => Err(CliError::Query(knit_core::CoreError::internal(format!(
+                    "the statement's task failed: {e}"
+                )))),
+            },
             _ = tokio::signal::ctrl_c() => Err(CliError::Cancelled),
         }
     }

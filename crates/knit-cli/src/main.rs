@@ -35,6 +35,13 @@ use crate::print::{MaxRows, PrintFormat, PrintOptions};
 const REPL_MAXROWS: usize = 40;
 /// Exit code after Ctrl-C, as shells report a SIGINT.
 const EXIT_INTERRUPTED: u8 = 130;
+/// The stack of every thread that plans or runs a statement. Planning, optimizing and
+/// evaluating recurse over expressions and plans; a statement of thousands of terms, or
+/// a project of hundreds of vars, needs more than the default 2 MiB (which ends the
+/// process with a stack overflow). Only the pages a thread touches are committed.
+const STACK_SIZE: usize = 64 << 20;
+/// Exit code after a bug in Knit got past every statement's guard.
+const EXIT_INTERNAL: u8 = 70;
 
 /// Customer profiles with plain SQL over Parquet and CSV files, local or on S3.
 #[derive(Debug, Parser)]
@@ -85,21 +92,42 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+    // Panics while a statement runs come back as that statement's error (a damaged
+    // file's name, or Knit's internal error), so the hook only records them.
+    knit_core::install_hook(true);
+    // The runtime is driven from a thread with the same large stack as its workers.
+    let main = std::thread::Builder::new()
+        .name("knit-main".to_string())
+        .stack_size(STACK_SIZE)
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_stack_size(STACK_SIZE)
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let code = runtime.block_on(run(args));
+            // A cancelled statement may still be inside a long poll on a worker thread;
+            // it stops at its next yield, and the process need not wait for that.
+            runtime.shutdown_background();
+            code
+        });
+    match main.map(std::thread::JoinHandle::join) {
+        Ok(Ok(code)) => code,
+        Ok(Err(panic)) => {
+            eprintln!("error: {}", knit_core::panic_to_error(&*panic));
+            ExitCode::from(EXIT_INTERNAL)
         }
-    };
-    let code = runtime.block_on(run(args));
-    // A cancelled statement may still be inside a long poll on a worker thread; it
-    // stops at its next yield, and the process need not wait for that.
-    runtime.shutdown_background();
-    code
+        Err(e) => {
+            eprintln!("error: cannot start the main thread: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run(args: Args) -> ExitCode {

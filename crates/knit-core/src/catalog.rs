@@ -83,6 +83,12 @@ impl Entity {
                 "entity '{name}' has no id types: list them, as in ID TYPES (user_id, email)"
             )));
         }
+        if id_types.len() > MAX_ID_TYPES {
+            return Err(CoreError::invalid(format!(
+                "entity '{name}' declares {} id types; an entity has at most {MAX_ID_TYPES}",
+                id_types.len()
+            )));
+        }
         let main_id_column = definition
             .main_id
             .as_ref()
@@ -96,8 +102,10 @@ impl Entity {
     }
 
     /// The position of an id type, if the entity declares it.
-    pub fn id_type_index(&self, name: &str) -> Option<usize> {
-        self.id_types.iter().position(|t| t.name == name)
+    pub fn id_type_index(&self, name: &str) -> Option<u16> {
+        // `try_new` keeps the count within `u16`.
+        let index = self.id_types.iter().position(|t| t.name == name)?;
+        u16::try_from(index).ok()
     }
 
     fn id_type_names(&self) -> String {
@@ -108,6 +116,9 @@ impl Entity {
             .join(", ")
     }
 }
+
+/// The most id types an entity may declare: the stitch numbers them in 16 bits.
+pub const MAX_ID_TYPES: usize = u16::MAX as usize + 1;
 
 /// An id filter's regex as it is matched: the whole pattern is anchored, alternatives
 /// included, so that it must match the whole value.
@@ -200,9 +211,10 @@ pub struct Input {
 /// The name of the time column of an input plan.
 pub const OCCURRED_AT: &str = "occurred_at";
 
-/// The name of the `i`-th id column of an input plan.
-pub fn id_column(i: usize) -> String {
-    format!("id_{i}")
+/// The name of the column holding a row's `i`-th id, in an input's plan and in the
+/// rows a lookup maps to entities.
+pub(crate) fn id_column(i: usize) -> String {
+    format!("__knit_id_{i}")
 }
 
 impl Input {
@@ -275,13 +287,13 @@ impl Catalog {
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, CatalogState>> {
         self.state
             .read()
-            .map_err(|_| CoreError::invalid("the catalog lock is poisoned; this is a bug"))
+            .map_err(|_| CoreError::internal("the catalog lock is poisoned"))
     }
 
     fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, CatalogState>> {
         self.state
             .write()
-            .map_err(|_| CoreError::invalid("the catalog lock is poisoned; this is a bug"))
+            .map_err(|_| CoreError::internal("the catalog lock is poisoned"))
     }
 
     /// The entity of that name.

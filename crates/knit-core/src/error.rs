@@ -6,6 +6,45 @@
 use datafusion::error::DataFusionError;
 use knit_sql::SqlError;
 
+/// A failure of Knit's own code: a bug, reported as Knit's (what failed, that it is a
+/// bug in Knit, where to report it, the version), never as the user's or DataFusion's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalError {
+    what: String,
+}
+
+impl InternalError {
+    /// An internal error saying what failed.
+    pub fn new(what: impl Into<String>) -> Self {
+        Self { what: what.into() }
+    }
+
+    /// What failed.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+impl std::fmt::Display for InternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "internal error: {}. This is a bug in Knit {}, not a problem with your query or \
+             data: please report it at {}/issues with the statement that caused it",
+            self.what,
+            env!("CARGO_PKG_VERSION"),
+            env!("CARGO_PKG_REPOSITORY")
+        )
+    }
+}
+
+impl std::error::Error for InternalError {}
+
+/// An [`InternalError`] as DataFusion carries errors, for use inside DataFusion's traits.
+pub(crate) fn internal(what: impl Into<String>) -> DataFusionError {
+    DataFusionError::External(Box::new(InternalError::new(what)))
+}
+
 /// Errors from the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -18,12 +57,20 @@ pub enum CoreError {
     /// A setting or an argument is not valid; the message says which and why.
     #[error("{0}")]
     Invalid(String),
+    /// A bug in Knit.
+    #[error(transparent)]
+    Internal(#[from] InternalError),
 }
 
 impl CoreError {
     /// An [`CoreError::Invalid`] with the given message.
     pub fn invalid(message: impl Into<String>) -> Self {
         CoreError::Invalid(message.into())
+    }
+
+    /// A [`CoreError::Internal`] saying what failed.
+    pub fn internal(what: impl Into<String>) -> Self {
+        CoreError::Internal(InternalError::new(what))
     }
 }
 

@@ -6,20 +6,33 @@
 //! DataFusion's own URL-table factory turns every failure into "table not found",
 //! which hides a wrong path, bad S3 credentials or a corrupt file behind the same
 //! message. This factory only claims names that look like paths, and for those it
-//! reports what actually went wrong, naming the path.
+//! reports what actually went wrong, naming the path, and the damaged file among many.
+//!
+//! The format of a directory is that of its data files: files of no known format (a
+//! `README.txt`, a `_SUCCESS` marker) are left out, and a directory that mixes formats
+//! is refused, naming them. (DataFusion takes the format of whichever file it lists
+//! first, so one README can make a directory unreadable.)
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::{TableProvider, UrlTableFactory};
-use datafusion::datasource::listing::ListingTableConfigExt;
-use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
+use datafusion::parquet::errors::ParquetError;
 use datafusion_session::SessionStore;
-use futures::StreamExt;
+use futures::TryStreamExt;
 use glob::Pattern;
+use object_store::ObjectMeta;
 use url::Url;
+
+use crate::error::{ReadFailure, read_failure};
+use crate::panics::catch_panics;
+use crate::parquet_check::{damaged_parquet_files, describe};
 
 /// File extensions that make a bare name a path (`'orders.parquet'`).
 const FILE_EXTENSIONS: &[&str] = &[".parquet", ".csv", ".json", ".ndjson", ".arrow", ".tsv"];
@@ -76,6 +89,112 @@ fn parse_table_url(name: &str) -> Result<ListingTableUrl> {
     ListingTableUrl::try_new(base, Some(pattern))
 }
 
+/// Compressions a file name may end with after its format.
+const COMPRESSIONS: &[&str] = &["gz", "bz2", "xz", "zst"];
+
+/// The format extension of a file name (`parquet`, `csv`, `csv.gz`), lower-cased, if
+/// it has one Knit reads.
+fn format_extension(state: &SessionState, name: &str) -> Option<String> {
+    let lower = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    let mut parts = lower.rsplit('.');
+    let last = parts.next()?;
+    let (format, compression) = if COMPRESSIONS.contains(&last) {
+        (parts.next()?, Some(last))
+    } else {
+        (last, None)
+    };
+    if !lower.contains('.') || state.get_file_format_factory(format).is_none() {
+        return None;
+    }
+    Some(match compression {
+        Some(compression) => format!("{format}.{compression}"),
+        None => format.to_string(),
+    })
+}
+
+/// The listing options of the data files in `files`: their one format, with the other
+/// files left out.
+fn listing_options(
+    state: &SessionState,
+    name: &str,
+    files: &[ObjectMeta],
+) -> Result<ListingOptions> {
+    let mut formats: BTreeMap<String, &ObjectMeta> = BTreeMap::new();
+    let mut others = Vec::new();
+    for file in files {
+        match format_extension(state, file.location.as_ref()) {
+            Some(format) => {
+                formats.entry(format).or_insert(file);
+            }
+            None => others.push(file.location.to_string()),
+        }
+    }
+    let extension = match formats.len() {
+        1 => formats.keys().next().cloned().unwrap_or_default(),
+        0 => {
+            others.truncate(3);
+            return Err(DataFusionError::Plan(format!(
+                "no data file in '{name}': found {}, but Knit reads .parquet, .csv, .json \
+                 and .arrow files (with .gz, .bz2, .xz or .zst for compressed text)",
+                others.join(", ")
+            )));
+        }
+        _ => {
+            let examples: Vec<String> = formats
+                .iter()
+                .map(|(format, file)| format!(".{format} ({})", file.location))
+                .collect();
+            return Err(DataFusionError::Plan(format!(
+                "'{name}' holds files of several formats: {}; read one kind with a glob \
+                 such as '{}*.{}'",
+                examples.join(", "),
+                if name.ends_with('/') {
+                    name.to_string()
+                } else {
+                    format!("{name}/")
+                },
+                formats.keys().next().cloned().unwrap_or_default()
+            )));
+        }
+    };
+    if !others.is_empty() {
+        tracing::debug!(table = name, ?others, "files of no data format left out");
+    }
+    let (format, compression) = match extension.split_once('.') {
+        Some((format, compression)) => (format.to_string(), Some(compression.to_string())),
+        None => (extension.clone(), None),
+    };
+    let mut options = HashMap::new();
+    if let Some(compression) = compression {
+        options.insert("format.compression".to_string(), compression);
+    }
+    let factory = state.get_file_format_factory(&format).ok_or_else(|| {
+        crate::error::internal(format!("the format of '.{format}' files went missing"))
+    })?;
+    let file_format = factory.create(state, &options)?;
+    Ok(ListingOptions::new(file_format).with_file_extension(format!(".{extension}")))
+}
+
+/// `error`, naming the damaged Parquet files under `url` when reading Parquet failed.
+pub(crate) async fn name_damaged_files(
+    error: DataFusionError,
+    state: &SessionState,
+    url: &ListingTableUrl,
+    all_parquet: bool,
+) -> DataFusionError {
+    // A panic while reading footers is most likely a damaged footer: if the check finds
+    // one, that is the error.
+    let internal = crate::error::causes(&error).any(|cause| cause.is::<crate::InternalError>());
+    if read_failure(&error) != Some(ReadFailure::Parquet) && !internal {
+        return error;
+    }
+    let damaged = damaged_parquet_files(state, url, all_parquet).await;
+    if damaged.is_empty() {
+        return error;
+    }
+    DataFusionError::ParquetError(Box::new(ParquetError::General(describe(&damaged))))
+}
+
 #[async_trait]
 impl UrlTableFactory for FileTableFactory {
     async fn try_new(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
@@ -88,30 +207,32 @@ impl UrlTableFactory for FileTableFactory {
             .get_session()
             .upgrade()
             .and_then(|s| s.read().as_any().downcast_ref::<SessionState>().cloned())
-            .ok_or_else(|| {
-                DataFusionError::Internal("the session is gone; this is a bug".to_string())
-            })?;
+            .ok_or_else(|| crate::error::internal("the session is gone"))?;
         let store = state.runtime_env().object_store(url.object_store())?;
-        let first_file = url
+        let files: Vec<ObjectMeta> = url
             .list_all_files(&state, store.as_ref(), "")
             .await?
-            .next()
-            .await
-            .transpose()?;
-        if first_file.is_none() {
+            .try_collect()
+            .await?;
+        if files.is_empty() {
             return Err(DataFusionError::Plan(format!(
                 "no file matches '{name}': check the path (a directory, a file, or a glob \
                  such as 'dir/*.parquet')"
             )));
         }
-        let config = ListingTableConfig::new(url)
-            .infer_options(&state)
-            .await?
+        let options = listing_options(&state, name, &files)?;
+        let is_parquet = options.format.get_ext() == "parquet";
+        let config = ListingTableConfig::new(url.clone())
+            .with_listing_options(options)
             .infer_partitions_from_path(&state)
-            .await?
-            .infer_schema(&state)
-            .await
-            .map_err(|e| e.context(format!("reading the schema of '{name}'")))?;
+            .await?;
+        let config = match catch_panics(config.infer_schema(&state)).await {
+            Ok(config) => config,
+            Err(e) => {
+                let e = name_damaged_files(e, &state, &url, is_parquet).await;
+                return Err(e.context(format!("reading the schema of '{name}'")));
+            }
+        };
         Ok(Some(Arc::new(ListingTable::try_new(config)?)))
     }
 }

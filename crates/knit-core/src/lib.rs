@@ -34,24 +34,30 @@
 #![deny(clippy::clone_on_ref_ptr)]
 
 pub mod catalog;
-pub mod components;
+mod components;
 mod copy;
 mod error;
-pub mod features;
+mod features;
 mod file_tables;
-pub mod functions;
+mod functions;
+mod kernels;
 mod memory;
 mod object_stores;
+mod panics;
+mod parquet_check;
+mod planner;
 mod profile;
 mod query;
+mod relation_call;
 mod report;
 mod session;
-pub mod stitch;
-pub mod udtf;
+mod stitch;
+mod udtf;
 
-pub use error::{CoreError, Result};
+pub use error::{CoreError, InternalError, Result};
 pub use memory::{default_memory_limit, parse_memory_size};
 pub use object_stores::S3_OPTIONS;
+pub use panics::{install_hook, panic_to_error};
 pub use query::RunningQuery;
 pub use report::ErrorReport;
 pub use session::{KnitSession, SessionBuilder};

@@ -33,7 +33,8 @@ pub fn parse_memory_size(text: &str) -> Result<usize> {
         return Err(invalid());
     }
     let bytes = value * (1u64 << shift) as f64;
-    if bytes < 1.0 || bytes > usize::MAX as f64 {
+    // `usize::MAX as f64` rounds up to 2^64, which no usize holds.
+    if bytes < 1.0 || bytes >= usize::MAX as f64 {
         return Err(invalid());
     }
     Ok(bytes as usize)

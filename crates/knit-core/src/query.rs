@@ -2,13 +2,18 @@
 // Copyright the Knit authors
 
 //! Running a query: its physical plan and a stream of its batches whose read errors
-//! name the files being read.
+//! name the files being read, and whose panics come back as errors.
 //!
 //! Parquet and CSV decoders report what is wrong ("eof decoding byte array") but not
 //! where; a user with a thousand files needs the file. The plan knows which files its
-//! scans read, so a decoding or storage error is given that list as context.
+//! scans read, so a decoding or storage error is given that list as context. A decoder
+//! that panics on a damaged file (parquet-rs does, on some corrupt pages) gives the same
+//! error as one that fails cleanly; any other panic is a bug, reported as Knit's
+//! internal error ([`crate::panics`]).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
@@ -17,9 +22,10 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::error::{Result, read_failure};
+use crate::panics::{catch_panics, panic_error};
 
 /// Files named in full before the rest are counted.
 const FILES_NAMED: usize = 3;
@@ -46,10 +52,28 @@ impl std::fmt::Debug for RunningQuery {
 pub(crate) async fn start(frame: DataFrame) -> Result<RunningQuery> {
     let schema = Arc::clone(frame.schema().inner());
     let task = Arc::new(frame.task_ctx());
-    let plan = frame.create_physical_plan().await?;
+    let plan = catch_panics(frame.create_physical_plan()).await?;
     let mut files = Vec::new();
     scanned_files(plan.as_ref(), &mut files);
     let stream = execute_stream(Arc::clone(&plan), task)?;
+    // Each poll runs under `catch_unwind`; after a panic the stream ends, since the
+    // plan's state is unknown.
+    let mut stream = AssertUnwindSafe(stream).catch_unwind();
+    let mut panicked = false;
+    let stream = futures::stream::poll_fn(move |cx| {
+        if panicked {
+            return Poll::Ready(None);
+        }
+        match stream.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(item))) => Poll::Ready(Some(item)),
+            Poll::Ready(Some(Err(payload))) => {
+                panicked = true;
+                Poll::Ready(Some(Err(panic_error(&*payload))))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    });
     let stream = stream.map_err(move |e| name_files(e, &files));
     let stream = Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&schema), stream));
     Ok(RunningQuery {

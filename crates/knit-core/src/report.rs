@@ -127,7 +127,8 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
     // "Parquet error: ..." in another "Parquet error: ".
     let text = text
         .replace("\ncaused by\n", ": ")
-        .replace("Parquet error: Parquet error: ", "Parquet error: ");
+        .replace("Parquet error: Parquet error: ", "Parquet error: ")
+        .replace("External error: ", "");
     let text = tidy_store_response(&text);
     ErrorReport {
         message: one_line(strip_prefixes(&text)),

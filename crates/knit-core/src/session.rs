@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
 use datafusion::dataframe::DataFrame;
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -22,14 +23,14 @@ use crate::copy::StagedCopy;
 use crate::error::{CoreError, Result};
 use crate::features::count_distinct::CountDistinct;
 use crate::features::expand_feature_functions;
-use crate::file_tables::FileTableFactory;
+use crate::file_tables::{FileTableFactory, name_damaged_files};
 use crate::memory::default_memory_limit;
 use crate::object_stores::{
     KnitObjectStoreRegistry, S3TableOptions, build_s3_store, is_s3, s3_options,
 };
+use crate::planner::KnitQueryPlanner;
 use crate::profile::execute_profile;
 use crate::query::{self, RunningQuery};
-use crate::stitch::KnitQueryPlanner;
 use crate::stitch::MainIdLookupRelationPlanner;
 use crate::udtf::all_table_functions;
 
@@ -65,6 +66,7 @@ impl SessionBuilder {
 
     /// Builds the session.
     pub fn build(self) -> Result<KnitSession> {
+        crate::panics::ensure_recording();
         let mut config = SessionConfig::from_env()?.with_information_schema(true);
         // Spans let errors point at the line of the offending table or column.
         config.options_mut().sql_parser.collect_spans = true;
@@ -91,8 +93,11 @@ impl SessionBuilder {
         // The same pool as `SET datafusion.runtime.memory_limit` makes: greedy, and
         // naming its largest consumers when it runs out.
         let memory_limit = self.memory_limit.or_else(default_memory_limit);
+        // No cache of directory listings: DataFusion keeps one forever by default, so a
+        // session would never see files that land (or go) after it first listed a path.
         let mut runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(Arc::new(KnitObjectStoreRegistry::default()));
+            .with_object_store_registry(Arc::new(KnitObjectStoreRegistry::default()))
+            .with_object_list_cache_limit(0);
         if let Some(limit) = memory_limit {
             runtime = runtime.with_memory_limit(limit, 1.0);
         }
@@ -183,8 +188,13 @@ impl KnitSession {
         &self.catalog
     }
 
-    /// Runs one parsed statement.
+    /// Runs one parsed statement. A panic while it is planned (in a decoder reading a
+    /// damaged file's footer, say) comes back as an error.
     pub async fn execute(&self, statement: Statement) -> Result<DataFrame> {
+        crate::panics::catch_panics(self.execute_unguarded(statement)).await
+    }
+
+    async fn execute_unguarded(&self, statement: Statement) -> Result<DataFrame> {
         if let Some(frame) = execute_profile(&self.ctx, &self.catalog, &statement).await? {
             return Ok(frame);
         }
@@ -194,12 +204,16 @@ impl KnitSession {
                 let plan = self.ctx.state().statement_to_plan(*statement).await?;
                 self.register_statement_store(&plan)?;
                 // DDL runs right here; say which table failed, since the reader's error
-                // (a corrupt footer, say) does not.
-                let context = match &plan {
-                    LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)) => Some(format!(
-                        "creating table {} from '{}'",
-                        create.name,
-                        create.locations.join("', '")
+                // (a corrupt footer, say) does not, and which file of it is damaged.
+                let created = match &plan {
+                    LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)) => Some((
+                        format!(
+                            "creating table {} from '{}'",
+                            create.name,
+                            create.locations.join("', '")
+                        ),
+                        create.locations.clone(),
+                        create.file_type.eq_ignore_ascii_case("parquet"),
                     )),
                     _ => None,
                 };
@@ -209,15 +223,26 @@ impl KnitSession {
                     let batches = staged.run(&self.ctx, copy).await?;
                     return Ok(self.ctx.read_batches(batches)?);
                 }
-                let frame = self.ctx.execute_logical_plan(plan).await;
-                Ok(match context {
-                    Some(context) => frame.map_err(|e| e.context(context))?,
-                    None => frame?,
-                })
+                let frame = crate::panics::catch_panics(self.ctx.execute_logical_plan(plan)).await;
+                let Some((context, locations, is_parquet)) = created else {
+                    return Ok(frame?);
+                };
+                match frame {
+                    Ok(frame) => Ok(frame),
+                    Err(mut error) => {
+                        let state = self.ctx.state();
+                        for location in &locations {
+                            if let Ok(url) = ListingTableUrl::parse(location) {
+                                error = name_damaged_files(error, &state, &url, is_parquet).await;
+                            }
+                        }
+                        Err(error.context(context).into())
+                    }
+                }
             }
             // Profile statements were run above.
-            _ => Err(CoreError::invalid(format!(
-                "statement not handled: {statement}; this is a bug"
+            _ => Err(CoreError::internal(format!(
+                "statement not handled: {statement}"
             ))),
         }
     }

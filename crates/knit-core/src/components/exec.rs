@@ -26,8 +26,9 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use crate::stitch::UnionFind;
-use crate::stitch::intern::Interner;
+use crate::error::internal;
+use crate::kernels::intern::Interner;
+use crate::kernels::union_find::UnionFind;
 
 /// Reads its input as one partition and emits `(node, component)`, one partition.
 #[derive(Debug)]
@@ -43,9 +44,7 @@ impl ConnectedComponentsExec {
     pub fn try_new(input: Arc<dyn ExecutionPlan>) -> Result<Self> {
         let input_schema = input.schema();
         if input_schema.fields().len() != 2 {
-            return Err(DataFusionError::Internal(
-                "ConnectedComponentsExec needs two input columns; this is a bug".to_string(),
-            ));
+            return Err(internal("ConnectedComponentsExec needs two input columns"));
         }
         let data_type = input_schema.field(0).data_type().clone();
         let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
@@ -98,11 +97,9 @@ impl ExecutionPlan for ConnectedComponentsExec {
         mut children: Vec<Arc<dyn ExecutionPlan>>,
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = children.pop().ok_or_else(|| {
-            DataFusionError::Internal(
-                "ConnectedComponentsExec has one child; this is a bug".to_string(),
-            )
-        })?;
+        let input = children
+            .pop()
+            .ok_or_else(|| internal("ConnectedComponentsExec has one child"))?;
         Ok(Arc::new(Self::try_new(input)?))
     }
 
@@ -129,8 +126,8 @@ impl ExecutionPlan for ConnectedComponentsExec {
         ctx: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         if partition != 0 {
-            return Err(DataFusionError::Internal(format!(
-                "ConnectedComponentsExec has one partition, not {partition}; this is a bug"
+            return Err(internal(format!(
+                "ConnectedComponentsExec has one partition, not {partition}"
             )));
         }
         // The planner merges the input into one partition; read them all anyway, so

@@ -15,7 +15,4 @@
 mod exec;
 mod plan;
 
-pub use exec::ConnectedComponentsExec;
-pub use plan::{
-    ConnectedComponentsNode, ConnectedComponentsPlanner, ConnectedComponentsRelationPlanner,
-};
+pub(crate) use plan::{ConnectedComponentsPlanner, ConnectedComponentsRelationPlanner};

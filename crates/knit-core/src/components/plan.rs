@@ -25,7 +25,8 @@ use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, FunctionArg, FunctionArgE
 use datafusion_session::Session;
 
 use super::exec::ConnectedComponentsExec;
-use crate::udtf::table_function_call;
+use crate::error::internal;
+use crate::relation_call::table_function_call;
 
 const NAME: &str = "connected_components";
 
@@ -146,11 +147,9 @@ impl UserDefinedLogicalNodeCore for ConnectedComponentsNode {
         _exprs: Vec<Expr>,
         mut inputs: Vec<LogicalPlan>,
     ) -> Result<Self> {
-        let input = inputs.pop().ok_or_else(|| {
-            DataFusionError::Internal(
-                "ConnectedComponents has one input; this is a bug".to_string(),
-            )
-        })?;
+        let input = inputs
+            .pop()
+            .ok_or_else(|| internal("ConnectedComponents has one input"))?;
         Ok(Self {
             input,
             schema: Arc::clone(&self.schema),
@@ -181,9 +180,7 @@ impl ExtensionPlanner for ConnectedComponentsPlanner {
             return Ok(None);
         }
         let [input] = physical_inputs else {
-            return Err(DataFusionError::Internal(
-                "ConnectedComponents has one input; this is a bug".to_string(),
-            ));
+            return Err(internal("ConnectedComponents has one input"));
         };
         Ok(Some(Arc::new(ConnectedComponentsExec::try_new(
             Arc::clone(input),

@@ -37,9 +37,10 @@ use super::count_distinct::COUNT_DISTINCT;
 use super::model::{EntityModel, Step};
 use super::names::{MAIN, Scope, check_only_vars, quote_ident, quote_literal, var_column};
 use crate::catalog::Input;
+use crate::catalog::id_column;
 use crate::error::{CoreError, Result};
 use crate::stitch::CLUSTER_COLUMN as CLUSTER;
-use crate::stitch::lookup::{LOOKUP_FUNCTION, id_column};
+use crate::stitch::LOOKUP_FUNCTION;
 use crate::udtf::CLUSTERS_FUNCTION;
 
 /// What a composed query returns.
@@ -162,7 +163,7 @@ pub(crate) fn compose(
                     .iter()
                     .find(|(name, _)| name == input_name)
                     .map(|(_, table)| table.clone())
-                    .ok_or_else(|| CoreError::invalid("an input without rows; this is a bug"))?;
+                    .ok_or_else(|| CoreError::internal("an input without rows"))?;
                 let mut selected = vec![format!("r.\"{CLUSTER}\"")];
                 for step in members {
                     let expr = model.with_scope(&names, Some(input), |scope| {
@@ -453,11 +454,7 @@ pub(crate) fn parse_expr(sql: &str) -> Result<Expr> {
     Parser::new(&GenericDialect {})
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
-        .map_err(|e| {
-            CoreError::invalid(format!(
-                "composed expression does not parse ({e}); this is a bug"
-            ))
-        })
+        .map_err(|e| CoreError::internal(format!("a composed expression does not parse ({e})")))
 }
 
 #[cfg(test)]

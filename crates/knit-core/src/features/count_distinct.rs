@@ -29,7 +29,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use crate::stitch::intern::Interner;
+use crate::kernels::intern::Interner;
 
 /// The function's name.
 pub const COUNT_DISTINCT: &str = "__knit_count_distinct";

@@ -169,9 +169,5 @@ pub(crate) fn parse_query(sql: &str) -> Result<Query> {
         .try_with_sql(sql)
         .and_then(|mut parser| parser.parse_query())
         .map(|query| *query)
-        .map_err(|e| {
-            CoreError::invalid(format!(
-                "a composed feature query does not parse ({e}); this is a bug"
-            ))
-        })
+        .map_err(|e| CoreError::internal(format!("a composed feature query does not parse ({e})")))
 }

@@ -31,19 +31,13 @@ use datafusion::sql::sqlparser::ast::{
     Expr as SqlExpr, FunctionArg, FunctionArgExpr, TableFactor, Value,
 };
 
-use super::node::{CLUSTER_COLUMN, StitchOutput, StitchSpec};
-use crate::catalog::Catalog;
-use crate::udtf::{stitch_of, table_function_call};
-
-pub use super::lookup_exec::MainIdLookupExec;
+use super::spec::{CLUSTER_COLUMN, StitchOutput, StitchSpec};
+use crate::catalog::{Catalog, id_column};
+use crate::error::internal;
+use crate::relation_call::table_function_call;
 
 /// The internal relation's name.
-pub const LOOKUP_FUNCTION: &str = "__knit_lookup";
-
-/// The name of the query column holding a row's `i`-th id.
-pub fn id_column(i: usize) -> String {
-    format!("__knit_id_{i}")
-}
+pub(crate) const LOOKUP_FUNCTION: &str = "__knit_lookup";
 
 fn usage_error() -> DataFusionError {
     DataFusionError::Plan(format!(
@@ -54,17 +48,17 @@ fn usage_error() -> DataFusionError {
 
 /// The id types of a lookup's id columns, as indexes into the entity's id types.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     /// The id type of column `__knit_id_<i>`, for each `i`.
-    pub id_types: Vec<u16>,
+    pub(crate) id_types: Vec<u16>,
 }
 
 impl Lookup {
     /// The names of the id types, for EXPLAIN.
-    pub fn type_names(&self, spec: &StitchSpec) -> String {
+    pub(crate) fn type_names(&self, spec: &StitchSpec) -> String {
         self.id_types
             .iter()
-            .map(|&t| spec.entity.id_types[usize::from(t)].name.as_str())
+            .map(|&t| spec.type_name(t))
             .collect::<Vec<&str>>()
             .join(", ")
     }
@@ -72,13 +66,13 @@ impl Lookup {
 
 /// Recognises `__knit_lookup('entity', (query), 'id_type', ...)` in `FROM`.
 #[derive(Debug)]
-pub struct MainIdLookupRelationPlanner {
+pub(crate) struct MainIdLookupRelationPlanner {
     catalog: Catalog,
 }
 
 impl MainIdLookupRelationPlanner {
     /// The planner over the entities of `catalog`.
-    pub fn new(catalog: Catalog) -> Self {
+    pub(crate) fn new(catalog: Catalog) -> Self {
         Self { catalog }
     }
 }
@@ -108,20 +102,17 @@ impl RelationPlanner for MainIdLookupRelationPlanner {
             return Err(usage_error());
         };
         let (spec, stitch_inputs) =
-            stitch_of(&self.catalog, &string(entity)?, StitchOutput::Clusters)?;
+            StitchSpec::for_entity(&self.catalog, &string(entity)?, StitchOutput::Clusters)?;
         let id_types = id_types
             .iter()
             .map(|arg| {
                 let name = string(arg)?;
-                spec.entity
-                    .id_type_index(&name)
-                    .map(|i| i as u16)
-                    .ok_or_else(|| {
-                        DataFusionError::Plan(format!(
-                            "entity '{}' has no id type '{name}'",
-                            spec.entity.name
-                        ))
-                    })
+                spec.entity.id_type_index(&name).ok_or_else(|| {
+                    DataFusionError::Plan(format!(
+                        "entity '{}' has no id type '{name}'",
+                        spec.entity.name
+                    ))
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let rows = context.plan(TableFactor::Derived {
@@ -144,7 +135,7 @@ impl RelationPlanner for MainIdLookupRelationPlanner {
 /// `MainIdLookup`: the rows of its first child, each with its cluster in the stitch of
 /// the other children (the entity's inputs).
 #[derive(Debug, Clone)]
-pub struct MainIdLookupNode {
+pub(crate) struct MainIdLookupNode {
     spec: Arc<StitchSpec>,
     lookup: Lookup,
     /// The rows, then the stitch's inputs.
@@ -154,7 +145,7 @@ pub struct MainIdLookupNode {
 
 impl MainIdLookupNode {
     /// A node mapping `rows` through the stitch of `spec` over `stitch_inputs`.
-    pub fn try_new(
+    pub(crate) fn try_new(
         spec: Arc<StitchSpec>,
         lookup: Lookup,
         rows: LogicalPlan,
@@ -185,12 +176,12 @@ impl MainIdLookupNode {
     }
 
     /// The stitch the rows are looked up in.
-    pub fn spec(&self) -> &Arc<StitchSpec> {
+    pub(crate) fn spec(&self) -> &Arc<StitchSpec> {
         &self.spec
     }
 
     /// The id types of the id columns.
-    pub fn lookup(&self) -> Lookup {
+    pub(crate) fn lookup(&self) -> Lookup {
         self.lookup.clone()
     }
 }
@@ -255,9 +246,7 @@ impl UserDefinedLogicalNodeCore for MainIdLookupNode {
         mut inputs: Vec<LogicalPlan>,
     ) -> Result<Self> {
         if inputs.is_empty() {
-            return Err(DataFusionError::Internal(
-                "MainIdLookup lost its rows; this is a bug".to_string(),
-            ));
+            return Err(internal("MainIdLookup lost its rows"));
         }
         let rows = inputs.remove(0);
         Self::try_new(Arc::clone(&self.spec), self.lookup.clone(), rows, inputs)

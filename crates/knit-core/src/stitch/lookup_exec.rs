@@ -29,14 +29,16 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use super::lookup::{Lookup, id_column};
-use super::node::{CLUSTER_COLUMN, StitchSpec};
-use super::shared::{SharedStitch, StitchMetrics, StitchState};
+use super::lookup::Lookup;
+use super::spec::{CLUSTER_COLUMN, StitchSpec};
+use super::state::{SharedStitch, StitchMetrics, StitchState};
+use crate::catalog::id_column;
+use crate::error::internal;
 
 /// The rows of the first child with their clusters; the other children are the stitch's
 /// inputs, read only if no other operator of the query has built the stitch yet.
 #[derive(Debug)]
-pub struct MainIdLookupExec {
+pub(crate) struct MainIdLookupExec {
     lookup: Lookup,
     /// Index of each id column in the rows.
     id_columns: Vec<usize>,
@@ -51,7 +53,7 @@ pub struct MainIdLookupExec {
 
 impl MainIdLookupExec {
     /// The operator over `rows`, probing the stitch of `spec` that `shared` holds.
-    pub fn try_new(
+    pub(crate) fn try_new(
         lookup: Lookup,
         spec: Arc<StitchSpec>,
         rows: Arc<dyn ExecutionPlan>,
@@ -145,9 +147,7 @@ impl ExecutionPlan for MainIdLookupExec {
         _options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if children.is_empty() {
-            return Err(DataFusionError::Internal(
-                "MainIdLookupExec lost its rows; this is a bug".to_string(),
-            ));
+            return Err(internal("MainIdLookupExec lost its rows"));
         }
         let rows = children.remove(0);
         Ok(Arc::new(Self::try_new(

@@ -10,10 +10,10 @@
 //! gives every node its cluster's main id, its `first_seen_at` and its `valid_at`.
 //!
 //! **Clusters** are the connected components of the edges, found by union-find
-//! ([`union_find`]): exact at any size and any diameter (pb stops after 30 rounds of
+//! (`crate::kernels::union_find`): exact at any size and any diameter (pb stops after 30 rounds of
 //! label propagation, which leaves long chains split; Knit does not).
 //!
-//! **rid** ([`rid`]): every node has `rid(value, type) = 'rid' ||
+//! **rid** (`algo::rid`): every node has `rid(value, type) = 'rid' ||
 //! left(sha1_hex(left(sha1_hex(NS || value), 32) || type), 32)`.
 //!
 //! **first_seen_at** of a node is the earliest `valid_at` of its edges, NULL when all are.
@@ -22,17 +22,17 @@
 //! (NULLs last); ties, and clusters without times, take the smallest rid.
 //!
 //! **valid_at** of a node is what pb's synchronous min-label propagation leaves on it,
-//! replayed here cluster by cluster ([`valid_at`]); see that module for the rules. For
+//! replayed here cluster by cluster (`algo::valid_at`); see that module for the rules. For
 //! the cluster's smallest-rid node it equals `first_seen_at`; elsewhere it is usually
 //! the time at which the node joined the smallest-rid node, along the path the label
 //! travelled first.
 //!
-//! **Operator.** `id_stitch('entity')` plans an `IdStitch` node ([`node`]) over the plans
-//! of the entity's inputs; [`exec::IdStitchExec`] reads each input as one stream (its
-//! partitions are still decoded in parallel), turns rows into pb's edges ([`edges`]) in
-//! three threads (interning `(type, value)` keys into dense `u32` ids by 64-bit
-//! fingerprint with collisions detected and kept apart ([`intern`]); grouping the
-//! pairs; hashing new ids' rids), then builds the graph on blocking threads (union-find
+//! **Operator.** `id_stitch('entity')` plans an `IdStitch` node over the plans of the
+//! entity's inputs; `IdStitchExec` reads each input as one stream (its partitions are
+//! still decoded in parallel), turns rows into pb's edges in three threads (interning
+//! `(type, value)` keys into dense `u32` ids by 64-bit fingerprint with collisions
+//! detected and kept apart (`crate::kernels::intern`); grouping the pairs; hashing new
+//! ids' rids), then builds the graph on blocking threads (union-find
 //! beside `first_seen_at` while the last rids are hashed, then the replay on every
 //! core), and renders the columns a query reads, a batch at a time, in as many
 //! partitions as the session's target partitions. With the main id among them, the id
@@ -44,37 +44,33 @@
 //! largest cluster and the time of each phase.
 //!
 //! **Sharing.** Every stitch operator of one query over the same entity and inputs holds
-//! one [`shared::SharedStitch`]: the first to run builds the [`shared::StitchState`] and
-//! the others read it. Besides the id graph and the edges it offers the entity's
-//! clusters, and [`lookup`] maps any input's rows to their clusters by probing the
-//! state's key index, which is how feature queries find each row's entity.
+//! one `SharedStitch`: the first to run starts the build of the `StitchState`, and all
+//! await that one build (its failure too). Besides the id graph and the edges it offers
+//! the entity's clusters, and the lookup maps any input's rows to their clusters by
+//! probing the state's key index, which is how feature queries find each row's entity.
+//!
+//! **Layers**, each module importing only those listed before it: `spec` (what a stitch
+//! reads and returns), `algo` (pb's rules, no DataFusion), `read` (batches to pairs),
+//! `state` (the shared build), `logical` and `lookup` (plan nodes), `render` and `exec`
+//! (the operator), `lookup_exec`, `planner`.
 //!
 //! Cost: union-find is near-linear in edges. The replay is linear in a cluster's rows
 //! per round, and takes a number of rounds that grows with the cluster's diameter in
 //! label order (a handful for real identity graphs, up to the chain length for a chain
 //! whose rids increase along it).
 
-pub mod edges;
-pub mod exec;
-pub mod graph;
-pub mod intern;
-pub mod lookup;
+mod algo;
+mod exec;
+mod logical;
+mod lookup;
 mod lookup_exec;
-pub mod node;
-pub mod rid;
-pub mod shared;
-pub mod union_find;
-pub mod valid_at;
+mod planner;
+mod read;
+mod render;
+mod spec;
+mod state;
 
-pub use exec::IdStitchExec;
-pub use graph::{Edge, IdGraph, build_id_graph, build_id_graph_until};
-pub use lookup::{MainIdLookupExec, MainIdLookupNode, MainIdLookupRelationPlanner};
-pub use node::{
-    CLUSTER_COLUMN, IdStitchNode, IdStitchPlanner, KnitQueryPlanner, StitchInput, StitchOutput,
-    StitchSpec,
-};
-pub use rid::{Rid, rid};
-pub use union_find::UnionFind;
-
-#[cfg(test)]
-mod tests;
+pub(crate) use logical::IdStitchNode;
+pub(crate) use lookup::{LOOKUP_FUNCTION, MainIdLookupRelationPlanner};
+pub(crate) use planner::IdStitchPlanner;
+pub(crate) use spec::{CLUSTER_COLUMN, StitchOutput, StitchSpec};

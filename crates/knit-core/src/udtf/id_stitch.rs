@@ -22,21 +22,21 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
 use crate::catalog::Catalog;
-use crate::stitch::{IdStitchNode, StitchInput, StitchOutput, StitchSpec};
+use crate::stitch::{IdStitchNode, StitchOutput, StitchSpec};
 
 /// The internal table function giving an entity's clusters (feature queries use it).
-pub const CLUSTERS_FUNCTION: &str = "__knit_clusters";
+pub(crate) const CLUSTERS_FUNCTION: &str = "__knit_clusters";
 
 /// The table function.
 #[derive(Debug)]
-pub struct IdStitchFunc {
+pub(crate) struct IdStitchFunc {
     catalog: Catalog,
     output: StitchOutput,
 }
 
 impl IdStitchFunc {
     /// The function producing `output` for entities of `catalog`.
-    pub fn new(catalog: Catalog, output: StitchOutput) -> Self {
+    pub(crate) fn new(catalog: Catalog, output: StitchOutput) -> Self {
         Self { catalog, output }
     }
 
@@ -65,7 +65,7 @@ impl TableFunctionImpl for IdStitchFunc {
                 )));
             }
         };
-        let (spec, inputs) = stitch_of(&self.catalog, &entity, self.output)?;
+        let (spec, inputs) = StitchSpec::for_entity(&self.catalog, &entity, self.output)?;
         let node = IdStitchNode::try_new(spec, inputs)?;
         let plan = LogicalPlan::Extension(Extension {
             node: Arc::new(node),
@@ -74,51 +74,9 @@ impl TableFunctionImpl for IdStitchFunc {
     }
 }
 
-/// What the stitch of `entity` reads, and the plans of the inputs it reads.
-pub(crate) fn stitch_of(
-    catalog: &Catalog,
-    entity: &str,
-    output: StitchOutput,
-) -> Result<(Arc<StitchSpec>, Vec<LogicalPlan>)> {
-    let plan_error = |e: crate::CoreError| DataFusionError::Plan(e.to_string());
-    let entity = catalog.entity(entity).map_err(plan_error)?;
-    // `LOOKUP IDS` inputs only find their rows' entities in the graph; they add no edges.
-    let inputs: Vec<_> = catalog
-        .inputs_of(&entity.name)
-        .map_err(plan_error)?
-        .into_iter()
-        .filter(|input| !input.definition.lookup_only)
-        .collect();
-    let mut definitions = Vec::with_capacity(inputs.len());
-    for input in &inputs {
-        let column_types = input
-            .id_types
-            .iter()
-            .map(|t| {
-                entity.id_type_index(t).map(|i| i as u16).ok_or_else(|| {
-                    DataFusionError::Internal(format!(
-                        "input '{}' uses id type '{t}', which entity '{}' lacks; this is a bug",
-                        input.name, entity.name
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        definitions.push(StitchInput {
-            name: input.name.clone(),
-            column_types,
-        });
-    }
-    let spec = Arc::new(StitchSpec {
-        entity,
-        inputs: definitions,
-        output,
-    });
-    Ok((spec, inputs.iter().map(|i| i.plan.clone()).collect()))
-}
-
 /// The table a call returns: a view over the `IdStitch` plan.
 #[derive(Debug)]
-pub struct IdStitchTable {
+pub(crate) struct IdStitchTable {
     plan: LogicalPlan,
     schema: SchemaRef,
 }

@@ -16,13 +16,13 @@ use crate::catalog::Catalog;
 
 /// The table function.
 #[derive(Debug)]
-pub struct InputRowsFunc {
+pub(crate) struct InputRowsFunc {
     catalog: Catalog,
 }
 
 impl InputRowsFunc {
     /// The function over the inputs of `catalog`.
-    pub fn new(catalog: Catalog) -> Self {
+    pub(crate) fn new(catalog: Catalog) -> Self {
         Self { catalog }
     }
 }

@@ -12,17 +12,18 @@ mod input_rows;
 use std::sync::Arc;
 
 use datafusion::catalog::TableFunctionImpl;
-use datafusion::sql::sqlparser::ast::{FunctionArg, TableAlias, TableFactor};
 
 use crate::catalog::Catalog;
 use crate::stitch::StitchOutput;
 
-pub(crate) use id_stitch::stitch_of;
-pub use id_stitch::{CLUSTERS_FUNCTION, IdStitchFunc, IdStitchTable};
-pub use input_rows::InputRowsFunc;
+pub(crate) use id_stitch::CLUSTERS_FUNCTION;
+use id_stitch::IdStitchFunc;
+use input_rows::InputRowsFunc;
 
 /// Every table function with its name, for the session builder to register.
-pub fn all_table_functions(catalog: &Catalog) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+pub(crate) fn all_table_functions(
+    catalog: &Catalog,
+) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
     vec![
         (
             "id_stitch",
@@ -38,21 +39,4 @@ pub fn all_table_functions(catalog: &Catalog) -> Vec<(&'static str, Arc<dyn Tabl
         ),
         ("input_rows", Arc::new(InputRowsFunc::new(catalog.clone()))),
     ]
-}
-
-/// The arguments and alias of `relation` when it calls the table function `name`
-/// (case-insensitive): how Knit's relation planners recognise their calls.
-pub(crate) fn table_function_call<'a>(
-    relation: &'a TableFactor,
-    name: &str,
-) -> Option<(&'a [FunctionArg], &'a Option<TableAlias>)> {
-    match relation {
-        TableFactor::Table {
-            name: called,
-            args: Some(args),
-            alias,
-            ..
-        } if called.to_string().eq_ignore_ascii_case(name) => Some((&args.args, alias)),
-        _ => None,
-    }
 }

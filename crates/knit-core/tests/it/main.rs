@@ -12,6 +12,7 @@
 )]
 
 mod copy;
+mod damaged_files;
 mod features;
 mod slt;
 mod stitch_output;

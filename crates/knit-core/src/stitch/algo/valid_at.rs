@@ -31,13 +31,14 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::graph::{Edge, NULL_TIME};
+use super::edge::Edge;
 use super::rid::Rid;
+use super::time::Time;
 
 /// What a row offers its label's nodes, in pb's order — label, time (NULLs last),
-/// distance — packed into one integer, so that comparing two is one comparison. Times
-/// are stored times (see [`NULL_TIME`]): their order is pb's `ORDER BY t NULLS LAST`,
-/// and pb's "NULL if either is NULL, else the later" is their maximum.
+/// distance — packed into one integer, so that comparing two is one comparison. Stored
+/// times order as pb's `ORDER BY t NULLS LAST` (see [`Time`]), and pb's "NULL if either
+/// is NULL, else the later" is their maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Offer(u128);
 
@@ -45,9 +46,9 @@ impl Offer {
     /// No offer: above every real one, as labels stay below `u32::MAX`.
     const NONE: Offer = Offer(u128::MAX);
 
-    fn new(label: u32, t: i64, d: u32) -> Self {
+    fn new(label: u32, t: Time, d: u32) -> Self {
         // Flipping the sign bit orders times as unsigned integers.
-        let t = (t as u64) ^ (1 << 63);
+        let t = (t.to_bits() as u64) ^ (1 << 63);
         Offer(u128::from(label) << 96 | u128::from(t) << 32 | u128::from(d))
     }
 
@@ -55,8 +56,8 @@ impl Offer {
         (self.0 >> 96) as u32
     }
 
-    fn t(self) -> i64 {
-        ((self.0 >> 32) as u64 ^ (1 << 63)) as i64
+    fn t(self) -> Time {
+        Time::from_bits(((self.0 >> 32) as u64 ^ (1 << 63)) as i64)
     }
 
     fn d(self) -> u32 {
@@ -101,7 +102,7 @@ fn sort_within_nodes(rows: &mut Vec<Row>) {
 /// Scratch space reused across clusters, so that a million small clusters cost no
 /// allocations of their own.
 #[derive(Debug, Default)]
-pub(super) struct Replay {
+pub(crate) struct Replay {
     /// Per position in the cluster's node list: the node's local id, its rid's rank.
     rank_of: Vec<u32>,
     by_rid: Vec<u32>,
@@ -118,18 +119,18 @@ impl Replay {
     /// Writes the `valid_at` of each of `nodes` (one cluster, in ascending order) into
     /// `out`; `rids` and `out` are aligned with `nodes`. `edges` are the cluster's
     /// edges. False when `cancelled` was set before the replay ended.
-    pub(super) fn run(
+    pub(crate) fn run(
         &mut self,
         nodes: &[u32],
         rids: &[Rid],
         edges: &[Edge],
-        out: &mut [i64],
+        out: &mut [Time],
         cancelled: &AtomicBool,
     ) -> bool {
         debug_assert!(nodes.is_sorted());
         if nodes.len() == 1 {
             // One node: its only label is its own rid; the replay ends where it starts.
-            out[0] = edges.iter().map(|e| e.valid_at).min().unwrap_or(NULL_TIME);
+            out[0] = edges.iter().map(|e| e.valid_at).min().unwrap_or(Time::NULL);
             return true;
         }
         if nodes.len() == 2 {
@@ -141,7 +142,7 @@ impl Replay {
             // earlier, and so loses.
             let low = usize::from(rids[1] < rids[0]);
             let low_node = nodes[low];
-            let (mut low_time, mut between) = (NULL_TIME, NULL_TIME);
+            let (mut low_time, mut between) = (Time::NULL, Time::NULL);
             for edge in edges {
                 if edge.a != edge.b {
                     between = between.min(edge.valid_at);
@@ -270,7 +271,7 @@ impl Replay {
             for (slot, &rank) in out.iter_mut().zip(rank_of.iter()) {
                 let offer = chosen[rank as usize];
                 *slot = if offer == Offer::NONE {
-                    NULL_TIME
+                    Time::NULL
                 } else {
                     offer.t()
                 };

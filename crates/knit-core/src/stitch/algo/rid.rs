@@ -13,11 +13,11 @@ const NAMESPACE: &str = "fe971b24-9572-4005-b22f-351e9c09274d";
 
 /// A node's rid, kept as its 16 bytes: their order is the order of the hex text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Rid([u8; 16]);
+pub(crate) struct Rid([u8; 16]);
 
 impl Rid {
     /// The text form, `rid` and 32 hex digits, without allocating.
-    pub fn text(&self) -> RidText {
+    pub(crate) fn text(&self) -> RidText {
         let mut text = [0u8; 35];
         text[..3].copy_from_slice(b"rid");
         hex_into(&self.0, &mut text[3..]);
@@ -27,11 +27,11 @@ impl Rid {
 
 /// A rid's text on the stack.
 #[derive(Debug, Clone, Copy)]
-pub struct RidText([u8; 35]);
+pub(crate) struct RidText([u8; 35]);
 
 impl RidText {
     /// The text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Only ASCII letters and hex digits were written.
         std::str::from_utf8(&self.0).unwrap_or("rid")
     }
@@ -44,12 +44,13 @@ impl fmt::Display for Rid {
 }
 
 /// `'rid' || left(sha1_hex(left(sha1_hex(NS || value), 32) || id_type), 32)`.
-pub fn rid(value: &str, id_type: &str) -> Rid {
+#[cfg(test)]
+pub(crate) fn rid(value: &str, id_type: &str) -> Rid {
     rid_of_bytes(value.as_bytes(), id_type)
 }
 
 /// [`rid`] of a value given as its UTF-8 bytes.
-pub fn rid_of_bytes(value: &[u8], id_type: &str) -> Rid {
+pub(crate) fn rid_of_bytes(value: &[u8], id_type: &str) -> Rid {
     let inner = sha1_prefix(&[NAMESPACE.as_bytes(), value]);
     let mut inner_hex = [0u8; 32];
     hex_into(&inner, &mut inner_hex);

@@ -5,32 +5,22 @@
 
 /// Disjoint sets of the nodes `0..len`.
 #[derive(Debug, Clone)]
-pub struct UnionFind {
+pub(crate) struct UnionFind {
     parent: Vec<u32>,
     size: Vec<u32>,
 }
 
 impl UnionFind {
     /// `len` nodes, each alone.
-    pub fn new(len: u32) -> Self {
+    pub(crate) fn new(len: u32) -> Self {
         Self {
             parent: (0..len).collect(),
             size: vec![1; len as usize],
         }
     }
 
-    /// The number of nodes.
-    pub fn len(&self) -> usize {
-        self.parent.len()
-    }
-
-    /// True without nodes.
-    pub fn is_empty(&self) -> bool {
-        self.parent.is_empty()
-    }
-
     /// The representative of `node`'s set.
-    pub fn find(&mut self, mut node: u32) -> u32 {
+    pub(crate) fn find(&mut self, mut node: u32) -> u32 {
         loop {
             let parent = self.parent[node as usize];
             if parent == node {
@@ -44,7 +34,7 @@ impl UnionFind {
     }
 
     /// Joins the sets of `a` and `b`; true if they were apart.
-    pub fn union(&mut self, a: u32, b: u32) -> bool {
+    pub(crate) fn union(&mut self, a: u32, b: u32) -> bool {
         let (mut a, mut b) = (self.find(a), self.find(b));
         if a == b {
             return false;
@@ -58,7 +48,7 @@ impl UnionFind {
     }
 
     /// Every node's representative.
-    pub fn roots(&mut self) -> Vec<u32> {
+    pub(crate) fn roots(&mut self) -> Vec<u32> {
         (0..self.parent.len() as u32)
             .map(|n| self.find(n))
             .collect()
@@ -67,7 +57,7 @@ impl UnionFind {
     /// Every node's cluster number, clusters numbered from 0 in order of their first
     /// node, and how many there are. Reuses the sets' own arrays: at a hundred million
     /// nodes, fresh ones would cost as much as the unions.
-    pub fn into_clusters(mut self) -> (Vec<u32>, u32) {
+    pub(crate) fn into_clusters(mut self) -> (Vec<u32>, u32) {
         for node in 0..self.parent.len() as u32 {
             let root = self.find(node);
             self.parent[node as usize] = root;

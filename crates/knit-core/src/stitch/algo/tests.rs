@@ -6,8 +6,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 
-use super::graph::sql_time;
-use super::*;
+use super::edge::Edge;
+use super::graph::{IdGraph, build_id_graph};
+use super::rid::{Rid, rid};
+use super::time::Time;
+
+/// The id graph of `edges` over nodes with `rids`.
+fn id_graph(rids: &[Rid], edges: &[Edge]) -> IdGraph {
+    build_id_graph(rids, edges).expect("the graph is built")
+}
 
 /// Reads a CSV file as written by the oracle: a header, `""` for the empty string, an
 /// unquoted empty field for NULL.
@@ -130,7 +137,7 @@ fn check_against_oracle(dir: &str, stitcher: &str) {
         .join("../../testdata/oracle")
         .join(dir);
     let (nodes, rids, edges) = oracle_edges(&root.join(format!("{stitcher}_edges.csv")));
-    let graph = build_id_graph(&rids, &edges);
+    let graph = id_graph(&rids, &edges);
     let expected = read_csv(&root.join(format!("{stitcher}.csv")));
     assert_eq!(
         expected.len(),
@@ -159,12 +166,12 @@ fn check_against_oracle(dir: &str, stitcher: &str) {
         );
         let time = |column: &str| row[column].as_deref().map(parse_timestamp);
         assert_eq!(
-            sql_time(graph.first_seen_at[node]),
+            graph.first_seen_at[node].micros(),
             time("first_seen_at"),
             "{dir}: first_seen_at of {key:?}"
         );
         assert_eq!(
-            sql_time(graph.valid_at[node]),
+            graph.valid_at[node].micros(),
             time("valid_at"),
             "{dir}: valid_at of {key:?}"
         );
@@ -203,8 +210,8 @@ fn sql_min(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 }
 
 /// Stored times as SQL sees them.
-fn sql_times(times: &[i64]) -> Vec<Option<i64>> {
-    times.iter().map(|&t| sql_time(t)).collect()
+fn sql_times(times: &[Time]) -> Vec<Option<i64>> {
+    times.iter().map(|&t| t.micros()).collect()
 }
 
 /// The replay of pb's propagation over the whole graph at once, written as directly as
@@ -215,7 +222,7 @@ fn reference_valid_at(rids: &[Rid], edges: &[Edge]) -> Vec<Option<i64>> {
     let mut init: BTreeMap<(u32, Rid), Option<i64>> = BTreeMap::new();
     for e in edges {
         let label = rids[e.a as usize].min(rids[e.b as usize]);
-        let valid_at = sql_time(e.valid_at);
+        let valid_at = e.valid_at.micros();
         for n in [e.a, e.b] {
             let slot = init.entry((n, label)).or_insert(valid_at);
             *slot = sql_min(*slot, valid_at);
@@ -351,7 +358,7 @@ fn random_graphs_match_the_reference() {
     for seed in 0..40 {
         let nodes = 5 + (seed as u32 * 7) % 60;
         let (rids, edges) = random_graph(seed, nodes, (nodes as usize * 3) / 4);
-        let graph = build_id_graph(&rids, &edges);
+        let graph = id_graph(&rids, &edges);
         let clusters = reference_clusters(rids.len(), &edges);
         assert_eq!(graph.clusters, clusters.len(), "seed {seed}");
         for cluster in &clusters {
@@ -367,7 +374,7 @@ fn random_graphs_match_the_reference() {
             let expected_main = *cluster
                 .iter()
                 .min_by_key(|&&n| {
-                    let seen = sql_time(graph.first_seen_at[n as usize]);
+                    let seen = graph.first_seen_at[n as usize].micros();
                     (seen.is_none(), seen, rids[n as usize])
                 })
                 .unwrap();
@@ -391,7 +398,7 @@ fn two_node_clusters_match_the_reference() {
             // Either node has the smaller rid.
             rids.reverse();
         }
-        let graph = build_id_graph(&rids, &edges);
+        let graph = id_graph(&rids, &edges);
         if graph.clusters != 1 {
             continue;
         }
@@ -413,16 +420,16 @@ fn long_chain_is_one_cluster_with_exact_times() {
     let edges: Vec<Edge> = (1..n)
         .map(|i| Edge::new(i - 1, i, Some(i64::from(i))))
         .collect();
-    let graph = build_id_graph(&rids, &edges);
+    let graph = id_graph(&rids, &edges);
     assert_eq!((graph.clusters, graph.largest_cluster), (1, n as usize));
     // Nodes 0 and 1 are seen first (time 1, together): the smaller rid is the main id.
     let main = if rids[0] < rids[1] { 0 } else { 1 };
     assert!(graph.main.iter().all(|&m| m == main));
-    assert_eq!(sql_time(graph.first_seen_at[0]), Some(1));
+    assert_eq!(graph.first_seen_at[0].micros(), Some(1));
     let small: Vec<Edge> = edges[..200].to_vec();
     let small_rids = &rids[..201];
     assert_eq!(
-        sql_times(&build_id_graph(small_rids, &small).valid_at),
+        sql_times(&id_graph(small_rids, &small).valid_at),
         reference_valid_at(small_rids, &small)
     );
 }
@@ -436,7 +443,7 @@ fn star_with_many_leaves() {
     let edges: Vec<Edge> = (1..=leaves)
         .map(|i| Edge::new(0, i, Some(i64::from(leaves - i))))
         .collect();
-    let graph = build_id_graph(&rids, &edges);
+    let graph = id_graph(&rids, &edges);
     assert_eq!(
         (graph.clusters, graph.largest_cluster),
         (1, leaves as usize + 1)
@@ -449,7 +456,7 @@ fn star_with_many_leaves() {
         leaves
     };
     assert!(graph.main.iter().all(|&m| m == main));
-    assert_eq!(sql_time(graph.first_seen_at[0]), Some(0));
+    assert_eq!(graph.first_seen_at[0].micros(), Some(0));
 }
 
 #[test]
@@ -461,7 +468,7 @@ fn singletons_and_self_loops() {
         Edge::new(1, 1, Some(3)),
         Edge::new(2, 2, None),
     ];
-    let graph = build_id_graph(&rids, &edges);
+    let graph = id_graph(&rids, &edges);
     assert_eq!(graph.clusters, 3);
     assert_eq!(graph.main, vec![0, 1, 2]);
     assert_eq!(sql_times(&graph.first_seen_at), vec![None, Some(3), None]);
@@ -470,6 +477,6 @@ fn singletons_and_self_loops() {
 
 #[test]
 fn empty_graph() {
-    let graph = build_id_graph(&[], &[]);
+    let graph = id_graph(&[], &[]);
     assert_eq!((graph.clusters, graph.largest_cluster), (0, 0));
 }

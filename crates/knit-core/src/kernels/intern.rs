@@ -18,7 +18,7 @@
 //! following one another.
 
 /// The fingerprint of a key: a fast 64-bit hash of the type and the value bytes.
-pub fn fingerprint(id_type: u16, value: &[u8]) -> u64 {
+pub(crate) fn fingerprint(id_type: u16, value: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = (u64::from(id_type) << 48 ^ value.len() as u64).wrapping_mul(K);
     let mut chunks = value.chunks_exact(8);
@@ -62,7 +62,7 @@ const PREFETCH_CHUNK: usize = 2048;
 
 /// Dense ids for `(id type, value)` keys, in order of first sight.
 #[derive(Debug)]
-pub struct Interner {
+pub(crate) struct Interner {
     fingerprint: fn(u16, &[u8]) -> u64,
     /// Linear probing over a power-of-two table, at most half full: one slot per key.
     slots: Vec<u64>,
@@ -75,7 +75,7 @@ pub struct Interner {
 
 /// Keys copied out of an [`Interner`] ([`Interner::keys_from`]).
 #[derive(Debug, Default)]
-pub struct KeyBatch {
+pub(crate) struct KeyBatch {
     bytes: Vec<u8>,
     /// Each key's id type and the end of its bytes.
     keys: Vec<(u16, usize)>,
@@ -83,7 +83,7 @@ pub struct KeyBatch {
 
 impl KeyBatch {
     /// The keys, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (u16, &[u8])> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u16, &[u8])> {
         let starts = std::iter::once(0).chain(self.keys.iter().map(|&(_, end)| end));
         self.keys
             .iter()
@@ -103,7 +103,7 @@ impl Default for Interner {
 
 impl Interner {
     /// An interner with another fingerprint function (tests use a bad one on purpose).
-    pub fn with_fingerprint(fingerprint: fn(u16, &[u8]) -> u64) -> Self {
+    pub(crate) fn with_fingerprint(fingerprint: fn(u16, &[u8]) -> u64) -> Self {
         Self {
             fingerprint,
             slots: Vec::new(),
@@ -113,14 +113,14 @@ impl Interner {
     }
 
     /// The node id of a key, new or known.
-    pub fn intern(&mut self, id_type: u16, value: &[u8]) -> u32 {
+    pub(crate) fn intern(&mut self, id_type: u16, value: &[u8]) -> u32 {
         self.reserve(1);
         let fp = (self.fingerprint)(id_type, value);
         self.intern_reserved(id_type, value, fp)
     }
 
     /// The node id of each key, appended to `nodes`, as [`Interner::intern`] would give.
-    pub fn intern_all(&mut self, keys: &[(u16, &[u8])], nodes: &mut Vec<u32>) {
+    pub(crate) fn intern_all(&mut self, keys: &[(u16, &[u8])], nodes: &mut Vec<u32>) {
         nodes.reserve(keys.len());
         let mut fingerprints = Vec::with_capacity(PREFETCH_CHUNK.min(keys.len()));
         for chunk in keys.chunks(PREFETCH_CHUNK) {
@@ -167,7 +167,8 @@ impl Interner {
     }
 
     /// The node id of a key, if it was interned.
-    pub fn get(&self, id_type: u16, value: &[u8]) -> Option<u32> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, id_type: u16, value: &[u8]) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
         }
@@ -178,7 +179,7 @@ impl Interner {
     /// The node id of each key if it was interned, appended to `nodes`, as
     /// [`Interner::get`] would give; the misses of a chunk of keys overlap, as in
     /// [`Interner::intern_all`].
-    pub fn get_all(&self, keys: &[(u16, &[u8])], nodes: &mut Vec<Option<u32>>) {
+    pub(crate) fn get_all(&self, keys: &[(u16, &[u8])], nodes: &mut Vec<Option<u32>>) {
         nodes.reserve(keys.len());
         if self.slots.is_empty() {
             nodes.extend(keys.iter().map(|_| None));
@@ -286,12 +287,12 @@ impl Interner {
     }
 
     /// The key of a node.
-    pub fn key(&self, node: u32) -> (u16, &[u8]) {
+    pub(crate) fn key(&self, node: u32) -> (u16, &[u8]) {
         self.record(self.starts[node as usize]).1
     }
 
     /// A copy of the keys of nodes `first..`, in node order, to be read elsewhere.
-    pub fn keys_from(&self, first: usize) -> KeyBatch {
+    pub(crate) fn keys_from(&self, first: usize) -> KeyBatch {
         let mut batch = KeyBatch::default();
         for node in first..self.len() {
             let (id_type, value) = self.key(node as u32);
@@ -302,17 +303,12 @@ impl Interner {
     }
 
     /// How many nodes there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.starts.len()
     }
 
-    /// True before the first key.
-    pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
-    }
-
     /// Bytes held, for memory accounting.
-    pub fn allocated_bytes(&self) -> usize {
+    pub(crate) fn allocated_bytes(&self) -> usize {
         self.arena.capacity()
             + self.starts.capacity() * size_of::<u64>()
             + self.slots.capacity() * size_of::<u64>()

@@ -6,38 +6,44 @@
 //!
 //! A feature query reads one id graph in many places: the id graph for feature views,
 //! the clusters for the entity list, and a lookup per input that maps rows to clusters.
-//! Each of those operators holds the same [`SharedStitch`]; the first to run reads the
-//! inputs and builds the [`StitchState`], the others wait for it. The state keeps its
-//! memory reservation for as long as an operator can still read it.
+//! Each of those operators holds the same [`SharedStitch`]; the first to run starts the
+//! build of the [`StitchState`], and every one of them awaits that one build. The build
+//! runs once, whoever polls it and whoever goes away: a failed build's error is kept
+//! and given to every reader (as DataFusion's own `OnceAsync` does for join build
+//! sides), since running it again would execute input partitions a second time. The
+//! state keeps its memory reservation for as long as an operator can still read it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex};
 
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::physical_plan::metrics::{
-    Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, Time,
+    Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, Time as TimeMetric,
 };
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
-use futures::StreamExt;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt};
 
-use super::edges::{EdgeCollector, EdgeSet, Pair, PairReader};
-use super::graph::{Clusters, IdGraph};
-use super::intern::KeyBatch;
-use super::node::StitchSpec;
-use super::rid::{Rid, rid_of_bytes};
+use super::algo::graph::{Clusters, IdGraph, Stopped};
+use super::algo::pairs::{EdgeCollector, EdgeSet, Pair};
+use super::algo::rid::{Rid, rid_of_bytes};
+use super::read::{PairReader, slice_pairs, slice_rows};
+use super::spec::StitchSpec;
+use crate::error::internal;
+use crate::kernels::intern::KeyBatch;
 
 /// The computed stitch: the interned nodes and edges, the graph and every node's rid.
 #[derive(Debug)]
-pub struct StitchState {
+pub(crate) struct StitchState {
     /// The nodes (interned keys) and pb's edges.
-    pub collector: EdgeCollector,
+    pub(crate) collector: EdgeCollector,
     /// Main node, `first_seen_at` and `valid_at` of every node.
-    pub graph: IdGraph,
+    pub(crate) graph: IdGraph,
     /// The rid of every node.
-    pub rids: Vec<Rid>,
+    pub(crate) rids: Vec<Rid>,
     /// Holds the state's memory in the pool until the state is dropped.
     _reservation: MemoryReservation,
 }
@@ -45,52 +51,83 @@ pub struct StitchState {
 impl StitchState {
     /// The cluster of each key `(id_type, value)` the graph holds as a node, appended to
     /// `clusters`. A cluster is named by its main node's id.
-    pub fn clusters_of(&self, keys: &[(u16, &[u8])], clusters: &mut Vec<Option<u32>>) {
+    pub(crate) fn clusters_of(&self, keys: &[(u16, &[u8])], clusters: &mut Vec<Option<u32>>) {
         let start = clusters.len();
         self.collector.nodes.get_all(keys, clusters);
         for cluster in &mut clusters[start..] {
             *cluster = cluster.map(|node| self.graph.main[node as usize]);
         }
     }
+
+    /// The id type name and value of a node.
+    pub(crate) fn node_key<'a>(
+        &'a self,
+        spec: &'a StitchSpec,
+        node: u32,
+    ) -> Result<(&'a str, &'a str)> {
+        let (id_type, bytes) = self.collector.nodes.key(node);
+        let value = std::str::from_utf8(bytes)
+            .map_err(|e| internal(format!("id value is not UTF-8 ({e})")))?;
+        Ok((spec.type_name(id_type), value))
+    }
 }
+
+/// The one build of a stitch, shared by every reader: it runs to its end once polled by
+/// anyone, and its result (the state, or why it failed) is kept.
+type StateBuild = Shared<BoxFuture<'static, Result<Arc<StitchState>, Arc<DataFusionError>>>>;
 
 /// The result of one stitch, computed once for every operator that shares it.
 #[derive(Debug, Default)]
-pub struct SharedStitch {
-    state: tokio::sync::OnceCell<Arc<StitchState>>,
+pub(crate) struct SharedStitch {
+    build: Mutex<Option<StateBuild>>,
     /// How many plan nodes the planner gave it to.
     uses: AtomicUsize,
 }
 
 impl SharedStitch {
     /// Counts one more plan node that uses the result.
-    pub fn add_use(&self) {
+    pub(crate) fn add_use(&self) {
         self.uses.fetch_add(1, AtomicOrdering::Relaxed);
     }
 
     /// True when more than one plan node reads this stitch.
-    pub fn is_shared(&self) -> bool {
+    pub(crate) fn is_shared(&self) -> bool {
         self.uses.load(AtomicOrdering::Relaxed) > 1
     }
 
-    /// The stitch of `spec` over `inputs`, computed by the first caller.
-    pub async fn state(
+    /// The stitch of `spec` over `inputs`, built by the first caller's arguments.
+    pub(crate) async fn state(
         &self,
         spec: &Arc<StitchSpec>,
         inputs: &[Arc<dyn ExecutionPlan>],
         ctx: &Arc<TaskContext>,
         metrics: &StitchMetrics,
     ) -> Result<Arc<StitchState>> {
-        let state = self
-            .state
-            .get_or_try_init(|| compute(spec, inputs, ctx, metrics))
-            .await?;
-        Ok(Arc::clone(state))
+        let build = {
+            let mut build = self
+                .build
+                .lock()
+                .map_err(|_| internal("the shared stitch's lock is poisoned"))?;
+            build
+                .get_or_insert_with(|| {
+                    let (spec, inputs) = (Arc::clone(spec), inputs.to_vec());
+                    let (ctx, metrics) = (Arc::clone(ctx), metrics.clone());
+                    async move {
+                        compute(&spec, &inputs, &ctx, &metrics)
+                            .await
+                            .map_err(Arc::new)
+                    }
+                    .boxed()
+                    .shared()
+                })
+                .clone()
+        };
+        build.await.map_err(DataFusionError::Shared)
     }
 }
 
 fn task_failed(e: &dyn std::fmt::Display) -> DataFusionError {
-    DataFusionError::Internal(format!("the stitch task failed: {e}; this is a bug"))
+    internal(format!("a stitch thread failed: {e}"))
 }
 
 /// Reads every input, collects edges and builds the graph.
@@ -148,52 +185,78 @@ async fn compute(
         })
     };
     let mut reader = PairReader::default();
+    // Pairs sent to the grouping thread and not yet counted in its own bytes: a few
+    // slices' worth, reserved before they are made.
+    let in_flight = |pairs: usize| pairs * size_of::<Pair>() * 6;
     for (input, definition) in inputs.iter().zip(&spec.inputs) {
+        let columns = definition.column_types.len();
+        let rows_per_slice = slice_rows(columns);
+        let reading = |e: DataFusionError| {
+            e.context(format!(
+                "reading input '{}' of entity '{}'",
+                definition.name, spec.entity.name
+            ))
+        };
         // The planner merges each input into one partition; read them all anyway, so
         // that a plan built another way loses no rows.
         for partition in 0..input.output_partitioning().partition_count() {
-            let mut stream = input.execute(partition, Arc::clone(ctx))?;
+            let mut stream = input.execute(partition, Arc::clone(ctx)).map_err(reading)?;
             while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                let mut pairs = Vec::with_capacity(batch.num_rows() * 2);
-                let first_new = reader.nodes.len();
-                {
-                    let _timer = metrics.read_time.timer();
-                    reader.read_batch(
-                        &batch,
-                        &definition.column_types,
-                        &spec.entity.id_types,
-                        &mut pairs,
+                let batch = batch.map_err(reading)?;
+                let mut start = 0;
+                while start < batch.num_rows() {
+                    let rows = rows_per_slice.min(batch.num_rows() - start);
+                    let slice = batch.slice(start, rows);
+                    start += rows;
+                    let most_pairs = slice_pairs(rows, columns);
+                    reservation.try_resize(
+                        reader.nodes.allocated_bytes()
+                            + edge_bytes.load(AtomicOrdering::Relaxed)
+                            + rid_bytes.load(AtomicOrdering::Relaxed)
+                            + in_flight(most_pairs),
                     )?;
-                }
-                reservation.try_resize(
-                    reader.nodes.allocated_bytes()
-                        + edge_bytes.load(AtomicOrdering::Relaxed)
-                        + rid_bytes.load(AtomicOrdering::Relaxed),
-                )?;
-                if reader.nodes.len() > first_new
-                    && new_keys
-                        .send(reader.nodes.keys_from(first_new))
-                        .await
-                        .is_err()
-                {
-                    return Err(task_failed(&"the rid thread stopped"));
-                }
-                if sender.send(pairs).await.is_err() {
-                    return Err(task_failed(&"the edge grouping thread stopped"));
+                    let mut pairs = Vec::with_capacity(most_pairs);
+                    let first_new = reader.nodes.len();
+                    {
+                        let _timer = metrics.read_time.timer();
+                        reader
+                            .read_batch(
+                                &slice,
+                                &definition.column_types,
+                                &spec.entity.id_types,
+                                &mut pairs,
+                            )
+                            .map_err(reading)?;
+                    }
+                    if reader.nodes.len() > first_new
+                        && new_keys
+                            .send(reader.nodes.keys_from(first_new))
+                            .await
+                            .is_err()
+                    {
+                        return Err(task_failed(&"the rid thread stopped"));
+                    }
+                    if sender.send(pairs).await.is_err() {
+                        return Err(task_failed(&"the edge grouping thread stopped"));
+                    }
                 }
             }
         }
     }
     drop((sender, new_keys));
-    let edges = grouping.join_unwind().await.map_err(|e| task_failed(&e))?;
-    let collector = EdgeCollector::new(reader, edges);
+    let edges = grouping.join().await.map_err(|e| task_failed(&e))?;
+    let collector = EdgeCollector::new(reader.nodes, reader.rows, edges);
     metrics.input_rows.add(collector.rows);
     metrics.nodes.add(collector.nodes.len());
     metrics.edges.add(collector.list.len());
     // The graph takes about this much more (the rids are counted already): per node,
     // union-find, times, cluster offsets and results; per edge, its copy by cluster.
-    reservation.try_grow(collector.nodes.len() * 40 + collector.list.len() * 16)?;
+    reservation.try_resize(
+        collector.allocated_bytes()
+            + rid_bytes.load(AtomicOrdering::Relaxed)
+            + collector.nodes.len() * 40
+            + collector.list.len() * 16,
+    )?;
     // Clusters need no rids: they are found while the last rids are still hashed.
     let union_find_time = metrics.union_find_time.clone();
     let clustering = SpawnedTask::spawn_blocking(move || {
@@ -201,14 +264,11 @@ async fn compute(
         let clusters = Clusters::new(collector.nodes.len(), collector.graph_edges());
         (collector, clusters)
     });
-    let rids = hashing.join_unwind().await.map_err(|e| task_failed(&e))?;
-    let (collector, components) = clustering
-        .join_unwind()
-        .await
-        .map_err(|e| task_failed(&e))?;
+    let rids = hashing.join().await.map_err(|e| task_failed(&e))?;
+    let (collector, components) = clustering.join().await.map_err(|e| task_failed(&e))?;
     if rids.len() != collector.nodes.len() {
-        return Err(DataFusionError::Internal(format!(
-            "{} rids for {} nodes; this is a bug",
+        return Err(internal(format!(
+            "{} rids for {} nodes",
             rids.len(),
             collector.nodes.len()
         )));
@@ -217,10 +277,16 @@ async fn compute(
     let (clusters, largest_cluster) = (metrics.clusters.clone(), metrics.largest_cluster.clone());
     let state = SpawnedTask::spawn_blocking(move || {
         let _timer = graph_time.timer();
-        let Some(graph) = components.solve(&rids, &cancelled) else {
-            return Err(DataFusionError::Execution(
-                "IdStitchExec was cancelled".to_string(),
-            ));
+        let graph = match components.solve(&rids, &cancelled) {
+            Ok(graph) => graph,
+            Err(Stopped::Cancelled) => {
+                return Err(DataFusionError::Execution(
+                    "IdStitchExec was cancelled".to_string(),
+                ));
+            }
+            Err(Stopped::Panicked(message)) => {
+                return Err(internal(format!("a graph worker panicked: {message}")));
+            }
         };
         // The graph keeps each cluster's main id for the output's layout.
         reservation.try_grow(graph.clusters * size_of::<Rid>())?;
@@ -233,7 +299,7 @@ async fn compute(
             _reservation: reservation,
         })
     })
-    .join_unwind()
+    .join()
     .await
     .map_err(|e| task_failed(&e))??;
     Ok(Arc::new(state))
@@ -257,24 +323,24 @@ impl Drop for CancelOnDrop {
 /// `graph_time` (main ids and the `valid_at` replay, on every core) and `output_time`
 /// (rendering batches, as they are read).
 #[derive(Debug, Clone)]
-pub struct StitchMetrics {
+pub(crate) struct StitchMetrics {
     input_rows: Count,
     edges: Count,
     nodes: Count,
     clusters: Count,
     largest_cluster: Gauge,
-    read_time: Time,
-    group_time: Time,
-    rid_time: Time,
-    union_find_time: Time,
-    graph_time: Time,
+    read_time: TimeMetric,
+    group_time: TimeMetric,
+    rid_time: TimeMetric,
+    union_find_time: TimeMetric,
+    graph_time: TimeMetric,
     /// Time spent rendering output batches, by every operator reading the state.
-    pub(super) output_time: Time,
+    pub(super) output_time: TimeMetric,
 }
 
 impl StitchMetrics {
     /// The counters of one partition of an operator.
-    pub fn new(metrics: &ExecutionPlanMetricsSet, partition: usize) -> Self {
+    pub(crate) fn new(metrics: &ExecutionPlanMetricsSet, partition: usize) -> Self {
         let builder = || MetricBuilder::new(metrics);
         Self {
             input_rows: builder().counter("input_rows", partition),
@@ -290,22 +356,4 @@ impl StitchMetrics {
             output_time: builder().subset_time("output_time", partition),
         }
     }
-}
-
-/// The id type name and value of a node.
-pub(crate) fn node_key<'a>(
-    collector: &'a EdgeCollector,
-    spec: &'a StitchSpec,
-    node: u32,
-) -> Result<(&'a str, &'a str)> {
-    let (id_type, bytes) = collector.nodes.key(node);
-    let value = std::str::from_utf8(bytes).map_err(|e| {
-        DataFusionError::Internal(format!("id value is not UTF-8 ({e}); this is a bug"))
-    })?;
-    Ok((type_name(spec, id_type), value))
-}
-
-/// The name of an id type of the spec's entity.
-pub(crate) fn type_name(spec: &StitchSpec, id_type: u16) -> &str {
-    spec.entity.id_types[usize::from(id_type)].name.as_str()
 }

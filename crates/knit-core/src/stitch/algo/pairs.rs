@@ -1,31 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! Turning input rows into pb's edge table.
+//! pb's edge table over interned nodes: the pairs of one input row, and the distinct
+//! pairs of all rows with their earliest times.
 //!
 //! For each row, each id value is a node unless it is NULL, empty, or removed by its id
 //! type's filters. Every pair of id columns `i < j` of the row gives the edge
 //! `(value_i, value_j)`, keeping a removed side as "no node of type t" (pb keeps the
 //! type of a NULL side); a pair with no node on either side is dropped, and an input
-//! with a single id column gives the self-edge `(v, v)`. Edges are grouped, across rows
-//! and inputs, keeping the earliest time (NULL only when no row had a time).
-//!
-//! Reading runs in two stages so that they run on two cores: a [`PairReader`] interns
-//! each row's ids and emits its pairs (bound by cache misses in the interner's table),
-//! and an [`EdgeSet`] groups the pairs (radix-partitioned, so mostly sequential).
+//! with a single id column gives the self-edge `(v, v)` ([`row_pairs`]). Edges are
+//! grouped, across rows and inputs, keeping the earliest time (NULL only when no row
+//! had a time), by an [`EdgeSet`] (radix-partitioned, so mostly sequential).
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch, TimestampMicrosecondArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::error::{DataFusionError, Result};
-
-use super::graph::{Edge, NULL_TIME};
-use super::intern::Interner;
-use crate::catalog::IdType;
+use super::edge::Edge;
+use super::time::Time;
+use crate::kernels::intern::Interner;
 
 /// One side of an edge: a node, or no node of a given id type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+pub(crate) enum Side {
     /// A node.
     Node(u32),
     /// No id of this type (index into the entity's id types).
@@ -34,7 +27,7 @@ pub enum Side {
 
 /// Node ids stay below this: the ids above it name a missing side's id type in
 /// [`Side::key`].
-pub const MAX_NODES: usize = (u32::MAX - u16::MAX as u32) as usize;
+pub(crate) const MAX_NODES: usize = (u32::MAX - u16::MAX as u32) as usize;
 
 impl Side {
     /// One `u32` per side: a node id, or a missing side's id type counted down from
@@ -57,16 +50,16 @@ impl Side {
 }
 
 /// One pair of sides seen on an input row, with the row's time: both sides' keys in one
-/// integer and a stored time ([`NULL_TIME`] for none), 16 bytes.
+/// integer and a time, 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pair {
+pub(crate) struct Pair {
     key: u64,
-    time: i64,
+    time: Time,
 }
 
 impl Pair {
-    /// The pair `(a, b)` seen at a stored time.
-    pub fn new(a: Side, b: Side, time: i64) -> Self {
+    /// The pair `(a, b)` seen at `time`.
+    pub(crate) fn new(a: Side, b: Side, time: Time) -> Self {
         Self {
             key: u64::from(a.key()) << 32 | u64::from(b.key()),
             time,
@@ -74,15 +67,15 @@ impl Pair {
     }
 
     /// Both sides.
-    pub fn sides(self) -> (Side, Side) {
+    pub(crate) fn sides(self) -> (Side, Side) {
         (
             Side::from_key((self.key >> 32) as u32),
             Side::from_key(self.key as u32),
         )
     }
 
-    /// The stored time: the earliest sighting's, once grouped.
-    pub fn time(self) -> i64 {
+    /// The time: the earliest sighting's, once grouped.
+    pub(crate) fn time(self) -> Time {
         self.time
     }
 
@@ -97,100 +90,29 @@ impl Pair {
     }
 }
 
-/// The first stage of reading: input rows to pairs of interned nodes.
-#[derive(Debug, Default)]
-pub struct PairReader {
-    /// The nodes seen.
-    pub nodes: Interner,
-    /// Input rows read.
-    pub rows: usize,
+/// How many pairs a row with `sides` sides gives, at most.
+pub(crate) fn pairs_per_row(sides: usize) -> usize {
+    if sides == 1 {
+        1
+    } else {
+        sides * sides.saturating_sub(1) / 2
+    }
 }
 
-impl PairReader {
-    /// Appends the pairs of one batch of an input to `pairs`. The batch has one
-    /// Utf8-like column per id (types given by `column_types`, indexes into
-    /// `id_types`), then the time.
-    pub fn read_batch(
-        &mut self,
-        batch: &RecordBatch,
-        column_types: &[u16],
-        id_types: &[IdType],
-        pairs: &mut Vec<Pair>,
-    ) -> Result<()> {
-        let ids = column_types
-            .iter()
-            .enumerate()
-            .map(|(i, _)| cast(batch.column(i), &DataType::Utf8View))
-            .collect::<Result<Vec<_>, _>>()?;
-        let ids: Vec<_> = ids.iter().map(|a| a.as_string_view()).collect();
-        let times = cast(
-            batch.column(column_types.len()),
-            &DataType::Timestamp(TimeUnit::Microsecond, None),
-        )?;
-        let times: &TimestampMicrosecondArray = times.as_primitive();
-        if times.iter().any(|t| t == Some(NULL_TIME)) {
-            return Err(DataFusionError::Execution(format!(
-                "IdStitchExec: an OCCURRED AT time is out of range ({NULL_TIME} \
-                 microseconds after 1970); filter it out or correct it"
-            )));
+/// Appends the pairs of one input row, whose id columns give `sides`, seen at `time`.
+pub(crate) fn row_pairs(sides: &[Side], time: Time, pairs: &mut Vec<Pair>) {
+    if let [only] = sides {
+        if let Side::Node(_) = only {
+            pairs.push(Pair::new(*only, *only, time));
         }
-        // The batch's ids first, interned together (see `Interner::intern_all`); a
-        // rejected or missing id keeps `u32::MAX` in its cell.
-        let columns = column_types.len();
-        let mut keys: Vec<(u16, &[u8])> = Vec::with_capacity(batch.num_rows() * columns);
-        let mut cells: Vec<u32> = Vec::with_capacity(batch.num_rows() * columns);
-        for row in 0..batch.num_rows() {
-            for (column, &id_type) in ids.iter().zip(column_types) {
-                if column.is_valid(row) {
-                    let value = column.value(row);
-                    if id_types[usize::from(id_type)].accepts(value) {
-                        cells.push(keys.len() as u32);
-                        keys.push((id_type, value.as_bytes()));
-                        continue;
-                    }
-                }
-                cells.push(u32::MAX);
+        return;
+    }
+    for i in 0..sides.len() {
+        for j in i + 1..sides.len() {
+            if matches!(sides[i], Side::Node(_)) || matches!(sides[j], Side::Node(_)) {
+                pairs.push(Pair::new(sides[i], sides[j], time));
             }
         }
-        let mut nodes = Vec::with_capacity(keys.len());
-        self.nodes.intern_all(&keys, &mut nodes);
-        if self.nodes.len() > MAX_NODES {
-            return Err(DataFusionError::ResourcesExhausted(format!(
-                "IdStitchExec: more than {MAX_NODES} distinct ids; stitch fewer inputs or a \
-                 shorter time range"
-            )));
-        }
-        let mut sides: Vec<Side> = Vec::with_capacity(columns);
-        for (row, row_cells) in cells.chunks(columns.max(1)).enumerate() {
-            let time = if times.is_valid(row) {
-                times.value(row)
-            } else {
-                NULL_TIME
-            };
-            sides.clear();
-            sides.extend(row_cells.iter().zip(column_types).map(|(&cell, &id_type)| {
-                if cell == u32::MAX {
-                    Side::Missing(id_type)
-                } else {
-                    Side::Node(nodes[cell as usize])
-                }
-            }));
-            if let [only] = sides[..] {
-                if let Side::Node(_) = only {
-                    pairs.push(Pair::new(only, only, time));
-                }
-                continue;
-            }
-            for i in 0..sides.len() {
-                for j in i + 1..sides.len() {
-                    if matches!(sides[i], Side::Node(_)) || matches!(sides[j], Side::Node(_)) {
-                        pairs.push(Pair::new(sides[i], sides[j], time));
-                    }
-                }
-            }
-        }
-        self.rows += batch.num_rows();
-        Ok(())
     }
 }
 
@@ -212,7 +134,7 @@ const MIN_COMPACTION: usize = 1 << 14;
 /// core. Pairs come out ordered by their sides' keys, so by first node, which node ids
 /// number in order of first sight: the graph phase then walks its arrays nearly in order.
 #[derive(Debug, Default)]
-pub struct EdgeSet {
+pub(crate) struct EdgeSet {
     parts: Vec<Vec<Pair>>,
     /// Per partition: how many pairs its last deduplication left.
     distinct: Vec<usize>,
@@ -222,7 +144,7 @@ pub struct EdgeSet {
 
 impl EdgeSet {
     /// Adds pairs.
-    pub fn add(&mut self, pairs: &[Pair]) {
+    pub(crate) fn add(&mut self, pairs: &[Pair]) {
         for &pair in pairs {
             let part = (pair.first_node() >> PART_NODES_LOG2) as usize;
             if part >= self.parts.len() {
@@ -239,7 +161,7 @@ impl EdgeSet {
     }
 
     /// The distinct pairs, each with its earliest time.
-    pub fn into_list(mut self) -> EdgeList {
+    pub(crate) fn into_list(mut self) -> EdgeList {
         let threads = std::thread::available_parallelism()
             .map_or(1, |t| t.get())
             .clamp(1, 8);
@@ -274,7 +196,7 @@ impl EdgeSet {
     }
 
     /// Bytes held, for memory accounting.
-    pub fn allocated_bytes(&self) -> usize {
+    pub(crate) fn allocated_bytes(&self) -> usize {
         (self.parts.iter().map(Vec::capacity).sum::<usize>() + self.scratch.capacity())
             * size_of::<Pair>()
     }
@@ -327,7 +249,13 @@ fn radix_sort(pairs: &mut [Pair], scratch: &mut Vec<Pair>) {
         .fold((u64::MAX, 0u64), |(all, any), p| (all & p.key, any | p.key));
     let varying = all ^ any;
     scratch.clear();
-    scratch.resize(pairs.len(), Pair { key: 0, time: 0 });
+    scratch.resize(
+        pairs.len(),
+        Pair {
+            key: 0,
+            time: Time::NULL,
+        },
+    );
     let mut sorted_in_scratch = false;
     for shift in (0..64).step_by(8) {
         if (varying >> shift) & 0xFF == 0 {
@@ -362,7 +290,7 @@ fn radix_sort(pairs: &mut [Pair], scratch: &mut Vec<Pair>) {
 /// The distinct pairs in order, kept in the [`EdgeSet`]'s partitions: joining them into
 /// one vector would cost a copy of every pair.
 #[derive(Debug, Default)]
-pub struct EdgeList {
+pub(crate) struct EdgeList {
     parts: Vec<Vec<Pair>>,
     /// Per partition: the index after its last pair.
     ends: Vec<usize>,
@@ -370,22 +298,17 @@ pub struct EdgeList {
 
 impl EdgeList {
     /// How many pairs there are.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ends.last().copied().unwrap_or(0)
     }
 
-    /// True without pairs.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Every pair, in order.
-    pub fn iter(&self) -> impl Iterator<Item = Pair> + Clone + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Pair> + Clone + '_ {
         self.parts.iter().flatten().copied()
     }
 
     /// The pairs `range` (indexes into [`EdgeList::iter`]'s order), appended to `out`.
-    pub fn copy_range(&self, range: std::ops::Range<usize>, out: &mut Vec<Pair>) {
+    pub(crate) fn copy_range(&self, range: std::ops::Range<usize>, out: &mut Vec<Pair>) {
         let mut part = self.ends.partition_point(|&end| end <= range.start);
         let mut at = range.start;
         while at < range.end && part < self.parts.len() {
@@ -398,36 +321,32 @@ impl EdgeList {
     }
 
     /// Bytes held, for memory accounting.
-    pub fn allocated_bytes(&self) -> usize {
+    pub(crate) fn allocated_bytes(&self) -> usize {
         self.parts.iter().map(Vec::capacity).sum::<usize>() * size_of::<Pair>()
     }
 }
 
 /// Edges and nodes collected from input rows.
 #[derive(Debug, Default)]
-pub struct EdgeCollector {
+pub(crate) struct EdgeCollector {
     /// The nodes seen.
-    pub nodes: Interner,
+    pub(crate) nodes: Interner,
     /// Each distinct edge with its earliest time.
-    pub list: EdgeList,
+    pub(crate) list: EdgeList,
     /// Input rows read.
-    pub rows: usize,
+    pub(crate) rows: usize,
 }
 
 impl EdgeCollector {
-    /// The result of both stages: the reader's nodes and the distinct pairs
+    /// The result of reading `rows` input rows: their nodes and their distinct pairs
     /// ([`EdgeSet::into_list`]).
-    pub fn new(reader: PairReader, list: EdgeList) -> Self {
-        Self {
-            nodes: reader.nodes,
-            list,
-            rows: reader.rows,
-        }
+    pub(crate) fn new(nodes: Interner, rows: usize, list: EdgeList) -> Self {
+        Self { nodes, list, rows }
     }
 
     /// The edges over node ids, for the id graph: a side without a node takes the
     /// other side's node.
-    pub fn graph_edges(&self) -> impl Iterator<Item = Edge> + Clone + '_ {
+    pub(crate) fn graph_edges(&self) -> impl Iterator<Item = Edge> + Clone + '_ {
         self.list.iter().filter_map(|pair| {
             let valid_at = pair.time();
             match pair.sides() {
@@ -445,18 +364,17 @@ impl EdgeCollector {
     }
 
     /// Bytes held, for memory accounting.
-    pub fn allocated_bytes(&self) -> usize {
+    pub(crate) fn allocated_bytes(&self) -> usize {
         self.nodes.allocated_bytes() + self.list.allocated_bytes()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::graph::stored_time;
     use super::*;
 
     fn pair(a: Side, b: Side, time: Option<i64>) -> Pair {
-        Pair::new(a, b, stored_time(time))
+        Pair::new(a, b, Time::from_micros(time).unwrap())
     }
 
     #[test]
@@ -496,7 +414,7 @@ mod tests {
         expected.sort_by_key(|p| p.key);
         assert_eq!(list, expected);
         assert_eq!(list[0].sides(), (Side::Node(0), Side::Node(1)));
-        assert_eq!(list[0].time(), NULL_TIME);
+        assert_eq!(list[0].time(), Time::NULL);
     }
 
     #[test]
@@ -524,7 +442,7 @@ mod tests {
                 assert_eq!(out, all[start..end.min(6)], "range {start}..{end}");
             }
         }
-        let edges: Vec<Edge> = EdgeCollector::new(PairReader::default(), list)
+        let edges: Vec<Edge> = EdgeCollector::new(Interner::default(), 0, list)
             .graph_edges()
             .collect();
         assert_eq!(edges[0], Edge::new(0, 1, Some(1)));
@@ -541,7 +459,7 @@ mod tests {
             (state >> 33) % n
         };
         let mut set = EdgeSet::default();
-        let mut expected: std::collections::BTreeMap<u64, i64> = Default::default();
+        let mut expected: std::collections::BTreeMap<u64, Time> = Default::default();
         for _ in 0..40 {
             let batch: Vec<Pair> = (0..next(5000))
                 .map(|_| {
@@ -556,12 +474,12 @@ mod tests {
                 })
                 .collect();
             for p in &batch {
-                let time = expected.entry(p.key).or_insert(NULL_TIME);
+                let time = expected.entry(p.key).or_insert(Time::NULL);
                 *time = (*time).min(p.time);
             }
             set.add(&batch);
         }
-        let list: Vec<(u64, i64)> = set.into_list().iter().map(|p| (p.key, p.time)).collect();
+        let list: Vec<(u64, Time)> = set.into_list().iter().map(|p| (p.key, p.time)).collect();
         let mut sorted = list.clone();
         sorted.sort();
         assert_eq!(list.len(), expected.len());
@@ -585,7 +503,7 @@ mod tests {
                 let mut pairs: Vec<Pair> = (0..len)
                     .map(|i| Pair {
                         key: next() & mask,
-                        time: i,
+                        time: Time::from_bits(i),
                     })
                     .collect();
                 let mut expected = pairs.clone();
@@ -598,40 +516,26 @@ mod tests {
     }
 
     #[test]
-    fn reading_refuses_the_time_kept_for_null() {
-        use datafusion::arrow::array::StringArray;
-        use std::sync::Arc;
-        let batch = |time: i64| {
-            RecordBatch::try_from_iter([
-                ("id_0", Arc::new(StringArray::from(vec!["u1", "u2"])) as _),
-                (
-                    "occurred_at",
-                    Arc::new(TimestampMicrosecondArray::from(vec![Some(time), None])) as _,
-                ),
-            ])
+    fn row_pairs_follow_pbs_rule() {
+        let t = Time::from_micros(Some(9)).unwrap();
+        let (a, b, m) = (Side::Node(1), Side::Node(2), Side::Missing(3));
+        let pairs_of = |sides: &[Side]| {
+            let mut pairs = Vec::new();
+            row_pairs(sides, t, &mut pairs);
+            pairs
         };
-        let id_types = [IdType {
-            name: "user_id".to_string(),
-            filters: Vec::new(),
-        }];
-        let mut reader = PairReader::default();
-        let mut pairs = Vec::new();
-        let read = reader.read_batch(&batch(NULL_TIME).unwrap(), &[0], &id_types, &mut pairs);
-        let error = read.unwrap_err().to_string();
-        assert!(
-            error.contains("OCCURRED AT time is out of range"),
-            "{error}"
-        );
-        reader
-            .read_batch(&batch(NULL_TIME - 1).unwrap(), &[0], &id_types, &mut pairs)
-            .unwrap();
+        // One column: the node alone; a missing one gives nothing.
+        assert_eq!(pairs_of(&[a]), vec![Pair::new(a, a, t)]);
+        assert!(pairs_of(&[m]).is_empty());
+        // Every pair of columns with a node on either side, missing sides kept.
         assert_eq!(
-            pairs,
-            vec![
-                Pair::new(Side::Node(0), Side::Node(0), NULL_TIME - 1),
-                Pair::new(Side::Node(1), Side::Node(1), NULL_TIME),
-            ]
+            pairs_of(&[a, m, b]),
+            vec![Pair::new(a, m, t), Pair::new(a, b, t), Pair::new(m, b, t)]
         );
+        assert!(pairs_of(&[m, m]).is_empty());
+        assert_eq!(pairs_per_row(1), 1);
+        assert_eq!(pairs_per_row(3), 3);
+        assert_eq!(pairs_per_row(150), 11_175);
     }
 
     #[test]

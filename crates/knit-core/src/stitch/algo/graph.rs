@@ -6,65 +6,25 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicUsize, Ordering};
 
+use super::edge::Edge;
 use super::rid::Rid;
-use super::union_find::UnionFind;
+use super::time::Time;
 use super::valid_at::Replay;
+use crate::kernels::union_find::UnionFind;
 
-/// A NULL time as the stitch stores times (microseconds in an `i64`, 8 bytes rather
-/// than an `Option`'s 16). It sorts after every time, as `NULLS LAST` does, so SQL's
-/// `min`, which skips NULLs, is the plain minimum, and pb's "NULL if either time is
-/// NULL, else the later" is the plain maximum. Reading rejects the one input time that
-/// would collide with it.
-pub const NULL_TIME: i64 = i64::MAX;
-
-/// A time as the stitch stores it.
-pub fn stored_time(time: Option<i64>) -> i64 {
-    time.unwrap_or(NULL_TIME)
-}
-
-/// A stored time as SQL sees it.
-pub fn sql_time(time: i64) -> Option<i64> {
-    (time != NULL_TIME).then_some(time)
-}
-
-/// One row of pb's edge table, over dense node ids: the nodes of one input row and the
-/// earliest time they were seen together. A node seen alone has `b == a`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Edge {
-    /// One node.
-    pub a: u32,
-    /// The other node, or `a` again.
-    pub b: u32,
-    /// Earliest `OCCURRED AT` of the rows that gave this pair; [`NULL_TIME`] if none
-    /// had one.
-    pub valid_at: i64,
-}
-
-impl Edge {
-    /// The edge between `a` and `b` first seen at `valid_at`.
-    pub fn new(a: u32, b: u32, valid_at: Option<i64>) -> Self {
-        Self {
-            a,
-            b,
-            valid_at: stored_time(valid_at),
-        }
-    }
-}
-
-/// The id graph of a set of nodes, indexed by node id. Times are stored times
-/// ([`sql_time`] reads them).
+/// The id graph of a set of nodes, indexed by node id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdGraph {
+pub(crate) struct IdGraph {
     /// For each node, the node whose rid is the main id of its cluster.
-    pub main: Vec<u32>,
+    pub(crate) main: Vec<u32>,
     /// For each node, the earliest `valid_at` of its edges.
-    pub first_seen_at: Vec<i64>,
+    pub(crate) first_seen_at: Vec<Time>,
     /// For each node, its `valid_at` as pb's label propagation leaves it.
-    pub valid_at: Vec<i64>,
+    pub(crate) valid_at: Vec<Time>,
     /// How many clusters there are.
-    pub clusters: usize,
+    pub(crate) clusters: usize,
     /// The node count of the largest cluster.
-    pub largest_cluster: usize,
+    pub(crate) largest_cluster: usize,
     /// The nodes of each cluster, clusters numbered in order of their first node.
     nodes_by_cluster: Grouped<u32>,
     /// The rid of each cluster's main node.
@@ -73,12 +33,12 @@ pub struct IdGraph {
 
 impl IdGraph {
     /// The rid of `cluster`'s main node: its main id.
-    pub fn main_rid(&self, cluster: usize) -> Rid {
+    pub(crate) fn main_rid(&self, cluster: usize) -> Rid {
         self.main_rids[cluster]
     }
 
     /// The nodes of `cluster` (below `clusters`), in ascending order.
-    pub fn cluster_nodes(&self, cluster: usize) -> &[u32] {
+    pub(crate) fn cluster_nodes(&self, cluster: usize) -> &[u32] {
         self.nodes_by_cluster.slice(cluster)
     }
 }
@@ -86,37 +46,19 @@ impl IdGraph {
 /// Builds the id graph of nodes `0..rids.len()` (each with its rid) from `edges`.
 /// Every node should appear in some edge; one that does not is a cluster of its own
 /// with NULL times.
-pub fn build_id_graph(rids: &[Rid], edges: &[Edge]) -> IdGraph {
+#[cfg(test)]
+pub(crate) fn build_id_graph(rids: &[Rid], edges: &[Edge]) -> Option<IdGraph> {
     let never = AtomicBool::new(false);
-    build_id_graph_until(rids, edges, &never).unwrap_or_else(|| IdGraph {
-        main: Vec::new(),
-        first_seen_at: Vec::new(),
-        valid_at: Vec::new(),
-        clusters: 0,
-        largest_cluster: 0,
-        nodes_by_cluster: Grouped {
-            offsets: vec![0],
-            items: Vec::new(),
-        },
-        main_rids: Vec::new(),
-    })
-}
-
-/// [`build_id_graph`], giving up (`None`) soon after `cancelled` is set: between
-/// clusters and between rounds of a cluster's replay.
-pub fn build_id_graph_until(
-    rids: &[Rid],
-    edges: &[Edge],
-    cancelled: &AtomicBool,
-) -> Option<IdGraph> {
-    Clusters::new(rids.len(), edges.iter().copied()).solve(rids, cancelled)
+    Clusters::new(rids.len(), edges.iter().copied())
+        .solve(rids, &never)
+        .ok()
 }
 
 /// The connected components of the edges, with each node's `first_seen_at`: all of the
 /// graph that needs no rid.
 #[derive(Debug)]
-pub struct Clusters {
-    first_seen_at: Vec<i64>,
+pub(crate) struct Clusters {
+    first_seen_at: Vec<Time>,
     /// The nodes of each cluster, clusters numbered in order of their first node.
     nodes_by_cluster: Grouped<u32>,
     /// The edges of each cluster.
@@ -128,12 +70,12 @@ impl Clusters {
     /// of its own. `edges` is walked rather than collected, so that a hundred million
     /// edges cost no copy of their own; each step runs two independent walks on two
     /// threads.
-    pub fn new(nodes: usize, edges: impl Iterator<Item = Edge> + Clone + Send) -> Self {
+    pub(crate) fn new(nodes: usize, edges: impl Iterator<Item = Edge> + Clone + Send) -> Self {
         let (first_seen_at, (cluster_of, clusters)) = std::thread::scope(|scope| {
             let times = {
                 let edges = edges.clone();
                 scope.spawn(move || {
-                    let mut first_seen_at: Vec<i64> = vec![NULL_TIME; nodes];
+                    let mut first_seen_at: Vec<Time> = vec![Time::NULL; nodes];
                     for edge in edges {
                         for node in [edge.a, edge.b] {
                             let slot = &mut first_seen_at[node as usize];
@@ -171,9 +113,9 @@ impl Clusters {
         }
     }
 
-    /// The id graph, given every node's rid: main ids and `valid_at`. `None` when
-    /// `cancelled` was set before it was done.
-    pub fn solve(self, rids: &[Rid], cancelled: &AtomicBool) -> Option<IdGraph> {
+    /// The id graph, given every node's rid: main ids and `valid_at`. Stops when
+    /// `cancelled` is set before it is done, or when a worker panics.
+    pub(crate) fn solve(self, rids: &[Rid], cancelled: &AtomicBool) -> Result<IdGraph, Stopped> {
         let Self {
             first_seen_at,
             nodes_by_cluster,
@@ -205,8 +147,10 @@ impl Clusters {
         // Each worker writes the nodes of its own clusters, so plain relaxed stores into
         // the shared arrays suffice; no per-chunk results are copied afterwards.
         let main: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
-        let valid_at: Vec<AtomicI64> = (0..n).map(|_| AtomicI64::new(NULL_TIME)).collect();
-        let solved: Vec<Option<Solved>> = std::thread::scope(|scope| {
+        let valid_at: Vec<AtomicI64> = (0..n)
+            .map(|_| AtomicI64::new(Time::NULL.to_bits()))
+            .collect();
+        let solved: Vec<Result<Solved, Stopped>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     let (chunks, next_chunk) = (&chunks, &next_chunk);
@@ -224,15 +168,12 @@ impl Clusters {
                         loop {
                             let i = next_chunk.fetch_add(1, Ordering::Relaxed);
                             let Some(range) = chunks.get(i) else {
-                                return Some(solved);
+                                return Ok(solved);
                             };
                             let mut main_rids = Vec::with_capacity(range.len());
-                            let largest = clusters.solve(
-                                range.clone(),
-                                &mut replay,
-                                &mut main_rids,
-                                cancelled,
-                            )?;
+                            let largest = clusters
+                                .solve(range.clone(), &mut replay, &mut main_rids, cancelled)
+                                .ok_or(Stopped::Cancelled)?;
                             solved.largest = solved.largest.max(largest);
                             solved.main_rids.push((range.start, main_rids));
                         }
@@ -241,25 +182,40 @@ impl Clusters {
                 .collect();
             workers
                 .into_iter()
-                .map(|w| w.join().ok().flatten())
+                .map(|w| {
+                    w.join()
+                        .map_err(|panic| Stopped::Panicked(crate::panics::message(&*panic)))?
+                })
                 .collect()
         });
-        let solved = solved.into_iter().collect::<Option<Vec<_>>>()?;
+        let solved = solved.into_iter().collect::<Result<Vec<_>, _>>()?;
         let largest_cluster = solved.iter().map(|s| s.largest).max().unwrap_or(0);
         let mut main_rids = vec![Rid::default(); clusters];
         for (start, rids) in solved.into_iter().flat_map(|s| s.main_rids) {
             main_rids[start..start + rids.len()].copy_from_slice(&rids);
         }
-        Some(IdGraph {
+        Ok(IdGraph {
             main: main.into_iter().map(AtomicU32::into_inner).collect(),
             first_seen_at,
-            valid_at: valid_at.into_iter().map(AtomicI64::into_inner).collect(),
+            valid_at: valid_at
+                .into_iter()
+                .map(|t| Time::from_bits(t.into_inner()))
+                .collect(),
             clusters,
             largest_cluster,
             nodes_by_cluster,
             main_rids,
         })
     }
+}
+
+/// Why [`Clusters::solve`] gave up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stopped {
+    /// The query was cancelled.
+    Cancelled,
+    /// A worker panicked, with this message: a bug.
+    Panicked(String),
 }
 
 /// What one worker of [`Clusters::solve`] gives back besides what it wrote in place.
@@ -287,7 +243,7 @@ struct Solving<'a> {
     nodes_by_cluster: &'a Grouped<u32>,
     edges_by_cluster: &'a Grouped<Edge>,
     rids: &'a [Rid],
-    first_seen_at: &'a [i64],
+    first_seen_at: &'a [Time],
     main: &'a [AtomicU32],
     valid_at: &'a [AtomicI64],
 }
@@ -312,7 +268,7 @@ impl Solving<'_> {
             .iter()
             .map(|&node| self.rids[node as usize])
             .collect();
-        let first_seen: Vec<i64> = chunk_nodes
+        let first_seen: Vec<Time> = chunk_nodes
             .iter()
             .map(|&node| self.first_seen_at[node as usize])
             .collect();
@@ -329,14 +285,14 @@ impl Solving<'_> {
             let main_node = nodes[main_at];
             main_rids.push(rids[main_at]);
             out.clear();
-            out.resize(nodes.len(), NULL_TIME);
+            out.resize(nodes.len(), Time::NULL);
             let edges = self.edges_by_cluster.slice(cluster);
             if !replay.run(nodes, rids, edges, &mut out, cancelled) {
                 return None;
             }
             for (&node, &time) in nodes.iter().zip(&out) {
                 self.main[node as usize].store(main_node, Ordering::Relaxed);
-                self.valid_at[node as usize].store(time, Ordering::Relaxed);
+                self.valid_at[node as usize].store(time.to_bits(), Ordering::Relaxed);
             }
         }
         Some(largest)

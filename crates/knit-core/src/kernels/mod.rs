@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Graph kernels shared by the stitch, `connected_components` and the feature
+//! aggregates: no DataFusion, no SQL, only dense integer ids.
+//!
+//! - [`intern`]: byte keys (with a small type tag) to dense `u32` ids, in order of
+//!   first sight, with batched probes whose cache misses overlap.
+//! - [`union_find`]: disjoint sets over dense ids, and the clusters they form.
+
+pub(crate) mod intern;
+pub(crate) mod union_find;

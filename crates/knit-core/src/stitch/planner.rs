@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! The physical planner of the stitch's plan nodes: `IdStitch` as [`IdStitchExec`] and
+//! `MainIdLookup` as [`MainIdLookupExec`], every node of one query over the same stitch
+//! sharing one [`SharedStitch`].
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use datafusion::error::Result;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
+use datafusion_session::Session;
+
+use super::exec::IdStitchExec;
+use super::logical::IdStitchNode;
+use super::lookup::MainIdLookupNode;
+use super::lookup_exec::MainIdLookupExec;
+use super::spec::StitchSpec;
+use super::state::SharedStitch;
+use crate::error::internal;
+
+/// A stitch planned in the current query: what it stitches, its inputs' plans, and the
+/// result its operators share.
+type PlannedStitch = (Arc<StitchSpec>, Vec<LogicalPlan>, Arc<SharedStitch>);
+
+/// Plans `IdStitch` and `MainIdLookup` nodes. Within one query (one planner), every
+/// node over the same stitch (same entity, same inputs) shares one result, so the
+/// stitch runs once.
+#[derive(Debug, Default)]
+pub(crate) struct IdStitchPlanner {
+    planned: Mutex<Vec<PlannedStitch>>,
+}
+
+impl IdStitchPlanner {
+    fn shared(&self, spec: &Arc<StitchSpec>, inputs: &[LogicalPlan]) -> Result<Arc<SharedStitch>> {
+        let mut planned = self
+            .planned
+            .lock()
+            .map_err(|_| internal("the stitch planner's lock is poisoned"))?;
+        let shared = match planned
+            .iter()
+            .find(|(s, i, _)| s.same_stitch(spec) && i.as_slice() == inputs)
+        {
+            Some((_, _, shared)) => Arc::clone(shared),
+            None => {
+                let shared = Arc::new(SharedStitch::default());
+                planned.push((Arc::clone(spec), inputs.to_vec(), Arc::clone(&shared)));
+                shared
+            }
+        };
+        shared.add_use();
+        Ok(shared)
+    }
+}
+
+#[async_trait]
+impl ExtensionPlanner for IdStitchPlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        session: &dyn Session,
+        _planning_ctx: &PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        if let Some(node) = node.as_any().downcast_ref::<IdStitchNode>() {
+            let shared = self.shared(node.spec(), node.input_plans())?;
+            let exec = IdStitchExec::try_new(
+                Arc::clone(node.spec()),
+                physical_inputs.to_vec(),
+                shared,
+                session.config().target_partitions(),
+            )?;
+            return Ok(Some(Arc::new(exec)));
+        }
+        if let Some(node) = node.as_any().downcast_ref::<MainIdLookupNode>() {
+            // The first child is the rows; the others are the stitch's inputs.
+            let stitch_inputs: Vec<LogicalPlan> =
+                logical_inputs[1..].iter().map(|&p| p.clone()).collect();
+            let shared = self.shared(node.spec(), &stitch_inputs)?;
+            let exec = MainIdLookupExec::try_new(
+                node.lookup(),
+                Arc::clone(node.spec()),
+                Arc::clone(&physical_inputs[0]),
+                physical_inputs[1..].to_vec(),
+                shared,
+            )?;
+            return Ok(Some(Arc::new(exec)));
+        }
+        Ok(None)
+    }
+}

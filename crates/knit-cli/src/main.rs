@@ -19,6 +19,7 @@ mod print;
 mod progress;
 mod project;
 mod repl;
+mod table;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;

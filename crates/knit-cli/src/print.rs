@@ -3,28 +3,26 @@
 
 //! Printing query results as a table, CSV, JSON or NDJSON.
 //!
-//! Rows are written as they arrive, except in the table format, which needs every
-//! shown row to size its columns. Data goes to stdout; the `N rows in X.XXs` line goes
-//! to stdout after a table (both are for a person to read) and to stderr after CSV
-//! and JSON, so that those stay machine-readable when piped.
+//! Rows are written as they arrive, except in the table format, which sizes its columns
+//! a page of rows at a time ([`crate::table`]). Data goes to stdout; the `N rows in
+//! X.XXs` line goes to stdout after a table (both are for a person to read) and to
+//! stderr after CSV and JSON, so that those stay machine-readable when piped.
 
 use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 use std::time::Duration;
 
-use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
-use datafusion::arrow::util::display::FormatOptions;
-use datafusion::arrow::util::pretty::pretty_format_batches_with_options;
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 
 use crate::error::{CliError, Result};
+use crate::table::{MAX_CELL_CHARS, PAGE_ROWS, TablePage};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -117,29 +115,32 @@ impl PrintOptions {
                     MaxRows::Unlimited => usize::MAX,
                     MaxRows::Limited(n) => n,
                 };
-                let mut shown: Vec<RecordBatch> = Vec::new();
+                let mut page = TablePage::new(&schema);
                 let mut shown_rows = 0usize;
                 while let Some(batch) = stream.next().await {
                     let batch = batch?;
                     rows += batch.num_rows();
-                    if shown_rows < limit {
-                        let take = (limit - shown_rows).min(batch.num_rows());
-                        shown.push(batch.slice(0, take));
-                        shown_rows += take;
+                    let take = limit.saturating_sub(shown_rows).min(batch.num_rows());
+                    let mut start = 0;
+                    while start < take {
+                        let count = (PAGE_ROWS - page.len()).min(take - start);
+                        page.push(&batch, start, count).map_err(arrow_io)?;
+                        start += count;
+                        if page.len() == PAGE_ROWS {
+                            page.write(out)?;
+                            // Between pages a cancelled statement stops.
+                            tokio::task::yield_now().await;
+                        }
                     }
+                    shown_rows += take;
                 }
-                if !schema.fields().is_empty() {
-                    if shown.is_empty() {
-                        shown.push(RecordBatch::new_empty(schema));
-                    }
-                    let options = FormatOptions::default().with_null("NULL");
-                    let table = pretty_format_batches_with_options(&shown, &options)
-                        .map_err(DataFusionError::from)?;
-                    writeln!(out, "{table}")?;
+                if page.len() > 0 || shown_rows == 0 {
+                    page.write(out)?;
                 }
                 return Ok(PrintedRows {
                     rows,
                     shown: shown_rows.min(rows),
+                    cut: page.cut,
                 });
             }
             PrintFormat::Csv => {
@@ -170,7 +171,11 @@ impl PrintOptions {
                 writer.finish().map_err(arrow_io)?;
             }
         }
-        Ok(PrintedRows { rows, shown: rows })
+        Ok(PrintedRows {
+            rows,
+            shown: rows,
+            cut: false,
+        })
     }
 
     /// The line that ends a result: `N rows in X.XXs`, or `N rows` without timing.
@@ -185,6 +190,11 @@ impl PrintOptions {
                 printed.shown
             ));
         }
+        if printed.cut {
+            line.push_str(&format!(
+                " (values over {MAX_CELL_CHARS} characters cut; --format csv shows them whole)"
+            ));
+        }
         line
     }
 }
@@ -196,6 +206,8 @@ pub struct PrintedRows {
     pub rows: usize,
     /// Rows written out.
     pub shown: usize,
+    /// Whether a value was cut to fit a table cell.
+    pub cut: bool,
 }
 
 /// Keeps an I/O error inside arrow's error as an I/O error, so a closed pipe is seen

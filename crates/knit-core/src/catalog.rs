@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::LogicalPlan;
 use knit_sql::{
     CreateCohortStatement, CreateEntityStatement, CreateEntityVarStatement, CreateInputStatement,
@@ -225,7 +226,7 @@ impl Input {
 }
 
 /// An entity var: one value per entity.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct EntityVar {
     /// The entity.
     pub entity: String,
@@ -235,12 +236,14 @@ pub struct EntityVar {
     pub from: Option<String>,
     /// The entity vars its expression, filter and default use.
     pub references: Vec<String>,
+    /// The type of its values, as its check planned it.
+    pub data_type: DataType,
     /// The statement that made it.
     pub definition: CreateEntityVarStatement,
 }
 
 /// An input var: one value per row of an input.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct InputVar {
     /// The input.
     pub input: String,
@@ -248,6 +251,8 @@ pub struct InputVar {
     pub name: String,
     /// The input vars its expression, filter and default use.
     pub references: Vec<String>,
+    /// The type of its values, as its check planned it.
+    pub data_type: DataType,
     /// The statement that made it.
     pub definition: CreateInputVarStatement,
 }

@@ -22,7 +22,7 @@ use crate::components::ConnectedComponentsRelationPlanner;
 use crate::copy::StagedCopy;
 use crate::error::{CoreError, Result};
 use crate::features::count_distinct::CountDistinct;
-use crate::features::expand_feature_functions;
+use crate::features::{AggregateNames, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
 use crate::memory::default_memory_limit;
 use crate::object_stores::{
@@ -200,7 +200,8 @@ impl KnitSession {
         }
         match statement {
             Statement::DataFusion(mut statement) => {
-                expand_feature_functions(&self.catalog, &mut statement)?;
+                let aggregates = AggregateNames::of(&self.ctx.state());
+                expand_feature_functions(&self.catalog, &aggregates, &mut statement)?;
                 let plan = self.ctx.state().statement_to_plan(*statement).await?;
                 self.register_statement_store(&plan)?;
                 // DDL runs right here; say which table failed, since the reader's error

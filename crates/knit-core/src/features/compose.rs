@@ -9,26 +9,31 @@
 //! ```text
 //! s0         every cluster of the entity: its number and main id (entities without
 //!            rows keep their NULLs)
-//! rows_k     input k's rows (input_rows(..) plus one layer per input var), each with
-//!            its cluster, found by probing the stitch's key index with the row's ids
-//!            (`__knit_lookup`, see `crate::stitch::lookup`)
-//! a_n        per stage: the vars of one input (with one WHERE) aggregated in one
-//!            GROUP BY cluster; a var that reads other vars joins the stage before
+//! rows_k     input k's rows (input_rows(..) plus one projection per level of input
+//!            vars), each with its cluster, found by probing the stitch's key index with
+//!            the row's ids (`__knit_lookup`, see `crate::stitch`)
+//! a_n        per stage: the vars of one input aggregated in one GROUP BY cluster, a
+//!            var's WHERE as a FILTER on its aggregates; a var that reads other vars
+//!            joins the stage before
 //! s_n        the previous stage LEFT JOIN its aggregates, DEFAULT applied, then one
-//!            projection per var without FROM (window functions over entities allowed)
+//!            projection per level of vars without FROM (each level reads the levels
+//!            before it; window functions over entities allowed)
 //! ```
 //!
+//! The query's depth grows with the depth of the vars' dependencies, not with their
+//! number: a thousand independent vars are one GROUP BY per input and one projection.
+//!
 //! A feature view joins the final stage to `id_stitch('user')` on the main id. Rows are
-//! grouped and joined on the cluster's number, an integer, and the main id's
-//! text is attached once per entity. Every stitch operator of the query shares one
-//! stitch (see `IdStitchPlanner`), so the graph is built once.
+//! grouped and joined on the cluster's number, an integer, and the main id's text is
+//! attached once per entity. Every stitch operator of the query shares one stitch (see
+//! `IdStitchPlanner`), so the graph is built once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    DuplicateTreatment, Expr, FunctionArguments, Ident, ObjectName, WindowType, visit_expressions,
-    visit_expressions_mut,
+    BinaryOperator, DuplicateTreatment, Expr, FunctionArguments, Ident, ObjectName, WindowType,
+    visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -36,8 +41,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use super::count_distinct::COUNT_DISTINCT;
 use super::model::{EntityModel, Step};
 use super::names::{MAIN, Scope, check_only_vars, quote_ident, quote_literal, var_column};
-use crate::catalog::Input;
-use crate::catalog::id_column;
+use crate::catalog::{Input, id_column};
 use crate::error::{CoreError, Result};
 use crate::stitch::CLUSTER_COLUMN as CLUSTER;
 use crate::stitch::LOOKUP_FUNCTION;
@@ -56,12 +60,35 @@ pub(crate) enum Shape<'a> {
     Var(&'a str),
 }
 
+/// The names of the session's aggregate functions (lower case), to tell an aggregate
+/// call, which a var's `WHERE` filters, from a scalar one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AggregateNames(pub HashSet<String>);
+
+impl AggregateNames {
+    /// The aggregate functions of a session, aliases included.
+    pub(crate) fn of(state: &datafusion::execution::context::SessionState) -> Self {
+        Self(
+            state
+                .aggregate_functions()
+                .keys()
+                .map(|name| name.to_lowercase())
+                .collect(),
+        )
+    }
+
+    fn is_aggregate(&self, name: &ObjectName) -> bool {
+        self.0.contains(&name.to_string().to_lowercase())
+    }
+}
+
 /// The query for `shape` over the entity of `model`, restricted to the entities for which
 /// every one of `conditions` (expressions over vars) is true.
 pub(crate) fn compose(
     model: &EntityModel,
     conditions: &[Expr],
     shape: Shape<'_>,
+    aggregates: &AggregateNames,
 ) -> Result<String> {
     let entity = &model.entity;
     let names = model.var_names();
@@ -103,7 +130,7 @@ pub(crate) fn compose(
         ),
     )];
     // The rows of each input that some var aggregates, in the entity's input order.
-    let mut row_tables: Vec<(String, String)> = Vec::new();
+    let mut row_tables: BTreeMap<String, String> = BTreeMap::new();
     for input in &model.inputs {
         if steps
             .iter()
@@ -111,135 +138,35 @@ pub(crate) fn compose(
         {
             let table = format!("\"__knit_rows_{}\"", row_tables.len());
             ctes.push((table.clone(), rows_sql(model, input)?));
-            row_tables.push((input.name.clone(), table));
+            row_tables.insert(input.name.clone(), table);
         }
     }
 
-    let mut state = 0usize;
+    let mut composer = Composer {
+        model,
+        names: &names,
+        aggregates,
+        ctes,
+        state: 0,
+        carried: vec![CLUSTER.to_string(), MAIN.to_string()],
+        aggregate_tables: 0,
+    };
     let last_stage = steps.iter().map(|s| s.stage).max().unwrap_or(0);
-    let mut aggregates = 0usize;
     for stage in 0..=last_stage {
-        // Aggregates: one GROUP BY per input and WHERE, and per distinct argument (see
-        // `distinct_arguments`).
-        let mut groups: Vec<AggregateGroup<'_>> = Vec::new();
-        for step in steps.iter().filter(|s| s.stage == stage) {
-            let Some(from) = &step.var.from else {
-                continue;
-            };
-            let input = model.input(from)?;
-            let filter = model.with_scope(&names, Some(input), |scope| {
-                step.var
-                    .definition
-                    .filter
-                    .as_ref()
-                    .map(|f| scope.rewrite(f).to_string())
-            });
-            let distinct = distinct_arguments(&with_count_distinct(&step.var.definition.expr));
-            let fits = |g: &AggregateGroup<'_>| {
-                g.input == *from && g.filter == filter && g.distinct == distinct
-            };
-            match groups.iter_mut().find(|g| fits(g)) {
-                Some(group) => group.members.push(step),
-                None => groups.push(AggregateGroup {
-                    input: from.clone(),
-                    filter,
-                    distinct,
-                    members: vec![step],
-                }),
-            }
-        }
-        if !groups.is_empty() {
-            let mut joins = Vec::new();
-            let mut columns = Vec::new();
-            for AggregateGroup {
-                input: input_name,
-                filter,
-                members,
-                ..
-            } in &groups
-            {
-                let input = model.input(input_name)?;
-                let rows = row_tables
-                    .iter()
-                    .find(|(name, _)| name == input_name)
-                    .map(|(_, table)| table.clone())
-                    .ok_or_else(|| CoreError::internal("an input without rows"))?;
-                let mut selected = vec![format!("r.\"{CLUSTER}\"")];
-                for step in members {
-                    let expr = model.with_scope(&names, Some(input), |scope| {
-                        with_count_distinct(&scope.rewrite(&step.var.definition.expr))
-                    });
-                    selected.push(format!(
-                        "{expr} AS {}",
-                        quote_ident(&var_column(&step.var.name))
-                    ));
-                }
-                let mut sql = format!("SELECT {} FROM {rows} AS r", selected.join(", "));
-                if stage > 0 {
-                    sql.push_str(&format!(
-                        " LEFT JOIN {} AS s ON s.\"{CLUSTER}\" = r.\"{CLUSTER}\"",
-                        stage_name(state)
-                    ));
-                }
-                if let Some(filter) = filter {
-                    sql.push_str(&format!(" WHERE {filter}"));
-                }
-                // The vars read are one value per entity: grouping by them too lets an
-                // expression use them outside its aggregates (`sum(x) + other_var`).
-                let mut group_by = vec![format!("r.\"{CLUSTER}\"")];
-                if stage > 0 {
-                    let read: BTreeSet<&String> =
-                        members.iter().flat_map(|s| &s.var.references).collect();
-                    group_by.extend(
-                        read.into_iter()
-                            .map(|name| format!("s.{}", quote_ident(&var_column(name)))),
-                    );
-                }
-                sql.push_str(&format!(" GROUP BY {}", group_by.join(", ")));
-                let alias = format!("a{aggregates}");
-                let table = format!("\"__knit_agg_{aggregates}\"");
-                aggregates += 1;
-                ctes.push((table.clone(), sql));
-                joins.push(format!(
-                    "LEFT JOIN {table} AS {alias} ON {alias}.\"{CLUSTER}\" = p.\"{CLUSTER}\""
-                ));
-                for step in members {
-                    let column = quote_ident(&var_column(&step.var.name));
-                    columns.push(format!(
-                        "{} AS {column}",
-                        with_default(model, &names, step, &format!("{alias}.{column}"))
-                    ));
-                }
-            }
-            let sql = format!(
-                "SELECT p.*, {} FROM {} AS p {}",
-                columns.join(", "),
-                stage_name(state),
-                joins.join(" ")
-            );
-            state += 1;
-            ctes.push((stage_name(state), sql));
-        }
-        // Expressions over vars, each in its own projection so that the next can read it.
-        for step in steps
-            .iter()
-            .filter(|s| s.stage == stage && s.var.from.is_none())
-        {
-            let expr = model.with_scope(&names, None, |scope| {
-                scope.rewrite(&step.var.definition.expr).to_string()
-            });
-            let value = with_default(model, &names, step, &format!("({expr})"));
-            let sql = format!(
-                "SELECT *, {value} AS {} FROM {}",
-                quote_ident(&var_column(&step.var.name)),
-                stage_name(state)
-            );
-            state += 1;
-            ctes.push((stage_name(state), sql));
+        let in_stage: Vec<&Step> = steps.iter().filter(|s| s.stage == stage).collect();
+        composer.aggregate_stage(&in_stage, &row_tables)?;
+        let last_level = in_stage.iter().map(|s| s.level).max().unwrap_or(0);
+        for level in 1..=last_level {
+            let at_level: Vec<&Step> = in_stage
+                .iter()
+                .copied()
+                .filter(|s| s.level == level)
+                .collect();
+            composer.expression_level(&at_level);
         }
     }
 
-    let last = stage_name(state);
+    let last = stage_name(composer.state);
     let main = quote_ident(&entity.main_id_column);
     let var_columns = |prefix: &str, names: &[&str]| -> String {
         names
@@ -253,11 +180,7 @@ pub(crate) fn compose(
             })
             .collect()
     };
-    let filter = if rewritten_conditions.is_empty() {
-        String::new()
-    } else {
-        rewritten_conditions.join(" AND ")
-    };
+    let filter = rewritten_conditions.join(" AND ");
     let body = match shape {
         Shape::Table => format!(
             "SELECT \"{MAIN}\" AS {main}{} FROM {last}{}",
@@ -295,7 +218,8 @@ pub(crate) fn compose(
             )
         }
     };
-    let ctes: Vec<String> = ctes
+    let ctes: Vec<String> = composer
+        .ctes
         .into_iter()
         .map(|(name, sql)| format!("{name} AS ({sql})"))
         .collect();
@@ -304,13 +228,248 @@ pub(crate) fn compose(
     Ok(sql)
 }
 
+/// The common table expressions of a query being composed, and the stage reached.
+struct Composer<'a> {
+    model: &'a EntityModel,
+    names: &'a BTreeSet<String>,
+    aggregates: &'a AggregateNames,
+    ctes: Vec<(String, String)>,
+    /// The number of the last stage written (`__knit_s<state>`).
+    state: usize,
+    /// The columns of the last stage written.
+    carried: Vec<String>,
+    /// How many aggregate tables are written.
+    aggregate_tables: usize,
+}
+
+impl Composer<'_> {
+    /// The aggregates of one stage: one `GROUP BY` per input (and per argument of other
+    /// `DISTINCT` aggregates, see [`distinct_arguments`]).
+    ///
+    /// The vars of a group that read no other var aggregate the input's rows alone and
+    /// are joined to the stage before. A group whose vars read other vars aggregates the
+    /// stage before joined to the input's rows, carrying every column of that stage
+    /// through its `GROUP BY`: each stage is then read once, by the next. (DataFusion
+    /// plans a common table expression once per reference, so a stage read twice, by
+    /// the next stage and by the rows' join, would double the plan at every stage.)
+    fn aggregate_stage(
+        &mut self,
+        steps: &[&Step],
+        row_tables: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let model = self.model;
+        let mut groups: Vec<AggregateGroup<'_>> = Vec::new();
+        for &step in steps {
+            let Some(from) = &step.var.from else {
+                continue;
+            };
+            let distinct = distinct_arguments(&with_count_distinct(&step.var.definition.expr));
+            let reads = !step.var.references.is_empty();
+            match groups
+                .iter_mut()
+                .find(|g| g.input == *from && g.distinct == distinct && g.reads == reads)
+            {
+                Some(group) => group.members.push(step),
+                None => groups.push(AggregateGroup {
+                    input: from.clone(),
+                    distinct,
+                    reads,
+                    members: vec![step],
+                }),
+            }
+        }
+        if groups.is_empty() {
+            return Ok(());
+        }
+        // Groups reading only rows, joined to the stage before in one projection.
+        let mut joins = Vec::new();
+        let mut columns = Vec::new();
+        for group in groups.iter().filter(|g| !g.reads) {
+            let input = model.input(&group.input)?;
+            let rows = row_tables
+                .get(&group.input)
+                .ok_or_else(|| CoreError::internal("an input without rows"))?;
+            let mut selected = vec![format!("r.\"{CLUSTER}\"")];
+            for step in &group.members {
+                let value = self.aggregate_value(step, input, None);
+                selected.push(format!(
+                    "{value} AS {}",
+                    quote_ident(&var_column(&step.var.name))
+                ));
+            }
+            let sql = format!(
+                "SELECT {} FROM {rows} AS r GROUP BY r.\"{CLUSTER}\"",
+                selected.join(", ")
+            );
+            let alias = format!("a{}", self.aggregate_tables);
+            let table = format!("\"__knit_agg_{}\"", self.aggregate_tables);
+            self.aggregate_tables += 1;
+            self.ctes.push((table.clone(), sql));
+            joins.push(format!(
+                "LEFT JOIN {table} AS {alias} ON {alias}.\"{CLUSTER}\" = p.\"{CLUSTER}\""
+            ));
+            for step in &group.members {
+                let column = quote_ident(&var_column(&step.var.name));
+                columns.push(format!(
+                    "{} AS {column}",
+                    self.with_default(step, &format!("{alias}.{column}"))
+                ));
+            }
+        }
+        if !joins.is_empty() {
+            let sql = format!(
+                "SELECT p.*, {} FROM {} AS p {}",
+                columns.join(", "),
+                stage_name(self.state),
+                joins.join(" ")
+            );
+            self.push_stage(sql, columns.len());
+            for group in groups.iter().filter(|g| !g.reads) {
+                self.carried
+                    .extend(group.members.iter().map(|s| var_column(&s.var.name)));
+            }
+        }
+        // Groups reading vars: the stage before, joined to the rows, grouped.
+        for group in groups.iter().filter(|g| g.reads) {
+            let input = model.input(&group.input)?;
+            let rows = row_tables
+                .get(&group.input)
+                .ok_or_else(|| CoreError::internal("an input without rows"))?;
+            let carried: Vec<String> = self
+                .carried
+                .iter()
+                .map(|c| format!("p.{}", quote_ident(c)))
+                .collect();
+            let mut selected = carried.clone();
+            for step in &group.members {
+                let value = self.aggregate_value(step, input, Some("r"));
+                let value = self.with_default(step, &format!("({value})"));
+                selected.push(format!(
+                    "{value} AS {}",
+                    quote_ident(&var_column(&step.var.name))
+                ));
+            }
+            let sql = format!(
+                "SELECT {} FROM {} AS p LEFT JOIN {rows} AS r ON r.\"{CLUSTER}\" = \
+                 p.\"{CLUSTER}\" GROUP BY {}",
+                selected.join(", "),
+                stage_name(self.state),
+                carried.join(", ")
+            );
+            self.push_stage(sql, group.members.len());
+            self.carried
+                .extend(group.members.iter().map(|s| var_column(&s.var.name)));
+        }
+        Ok(())
+    }
+
+    /// An aggregate var's value in its `GROUP BY`. Its `WHERE` filters the rows of each
+    /// of its aggregates (`FILTER (WHERE cond)`), and an entity none of whose rows pass
+    /// gets NULL, as when the rows are filtered before grouping. With `joined_rows`,
+    /// the rows are that alias of a left join, in which an entity without rows has one
+    /// row of NULLs: it takes no part either.
+    fn aggregate_value(&self, step: &Step, input: &Input, joined_rows: Option<&str>) -> String {
+        let definition = &step.var.definition;
+        self.model.with_scope(self.names, Some(input), |scope| {
+            let expr = with_count_distinct(&scope.rewrite(&definition.expr));
+            let joined = joined_rows.map(|rows| format!("{rows}.\"{CLUSTER}\" IS NOT NULL"));
+            let filter = match (&definition.filter, joined) {
+                (None, None) => return expr.to_string(),
+                (Some(filter), None) => scope.rewrite(filter).to_string(),
+                (None, Some(joined)) => joined,
+                (Some(filter), Some(joined)) => {
+                    format!("{joined} AND ({})", scope.rewrite(filter))
+                }
+            };
+            let Ok(parsed) = parse_expr(&filter) else {
+                return expr.to_string();
+            };
+            let filtered = with_filter(&expr, &parsed, self.aggregates);
+            format!("CASE WHEN count(*) FILTER (WHERE {filter}) > 0 THEN {filtered} END")
+        })
+    }
+
+    /// Adds a stage (`__knit_s<n>`) computing `added` more columns.
+    fn push_stage(&mut self, sql: String, added: usize) {
+        self.state += 1;
+        self.ctes.push((stage_name(self.state), sql));
+        tracing::trace!(stage = self.state, added, "composed stage");
+    }
+
+    /// One projection computing the vars without `FROM` of one level.
+    fn expression_level(&mut self, steps: &[&Step]) {
+        if steps.is_empty() {
+            return;
+        }
+        let values: Vec<String> = steps
+            .iter()
+            .map(|step| {
+                let expr = self.model.with_scope(self.names, None, |scope| {
+                    scope.rewrite(&step.var.definition.expr).to_string()
+                });
+                format!(
+                    "{} AS {}",
+                    self.with_default(step, &format!("({expr})")),
+                    quote_ident(&var_column(&step.var.name))
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT *, {} FROM {}",
+            values.join(", "),
+            stage_name(self.state)
+        );
+        self.push_stage(sql, steps.len());
+        self.carried
+            .extend(steps.iter().map(|s| var_column(&s.var.name)));
+    }
+
+    /// `value`, or the var's default where it is NULL.
+    fn with_default(&self, step: &Step, value: &str) -> String {
+        match &step.var.definition.default {
+            Some(default) => {
+                let default = self
+                    .model
+                    .with_scope(self.names, None, |scope| scope.rewrite(default));
+                format!("coalesce({value}, {default})")
+            }
+            None => value.to_string(),
+        }
+    }
+}
+
 /// The vars of one input aggregated in one `GROUP BY`.
 struct AggregateGroup<'a> {
     input: String,
-    filter: Option<String>,
     /// The arguments of its `DISTINCT` aggregates, if it has any.
     distinct: Option<String>,
+    /// Whether its vars read other vars.
+    reads: bool,
     members: Vec<&'a Step>,
+}
+
+/// `expr` with each aggregate call's rows filtered by `filter` (added to a `FILTER` it
+/// has already). Window calls are left alone.
+fn with_filter(expr: &Expr, filter: &Expr, aggregates: &AggregateNames) -> Expr {
+    let mut expr = expr.clone();
+    let _ = visit_expressions_mut(&mut expr, |e| {
+        if let Expr::Function(function) = e
+            && function.over.is_none()
+            && aggregates.is_aggregate(&function.name)
+        {
+            let filter = Expr::Nested(Box::new(filter.clone()));
+            function.filter = Some(Box::new(match function.filter.take() {
+                Some(existing) => Expr::BinaryOp {
+                    left: Box::new(Expr::Nested(existing)),
+                    op: BinaryOperator::And,
+                    right: Box::new(filter),
+                },
+                None => filter,
+            }));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    expr
 }
 
 /// `expr` with each `count(DISTINCT x)` as [`COUNT_DISTINCT`]`(x)`, which counts the
@@ -368,17 +527,6 @@ fn where_clause(filter: &str) -> String {
     }
 }
 
-/// `value`, or the var's default where it is NULL.
-fn with_default(model: &EntityModel, names: &BTreeSet<String>, step: &Step, value: &str) -> String {
-    match &step.var.definition.default {
-        Some(default) => {
-            let default = model.with_scope(names, None, |scope| scope.rewrite(default));
-            format!("coalesce({value}, {default})")
-        }
-        None => value.to_string(),
-    }
-}
-
 /// The rows of an input with its input vars, each with its entity's cluster.
 pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
     let ids = &input.definition.ids;
@@ -406,47 +554,64 @@ pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
     ))
 }
 
-/// The rows of an input with one column per input var.
+/// The rows of an input with one column per input var: one projection per level of
+/// input vars (a var comes one level after the input vars it reads), each level a common
+/// table expression of the one before, so that the SQL nests no deeper with more levels.
 pub(crate) fn input_rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
-    let mut sql = format!("SELECT * FROM input_rows({})", quote_literal(&input.name));
-    for var in model.input_var_order(&input.name)? {
-        let rewrite = |expr: &Expr| -> Expr {
-            let none = BTreeSet::new();
-            let has_column = |_: &str| true;
-            Scope {
-                entity: "",
-                vars: &none,
-                input: Some((&input.name, &has_column)),
+    let mut ctes = vec![format!(
+        "\"__knit_level_0\" AS (SELECT * FROM input_rows({}))",
+        quote_literal(&input.name)
+    )];
+    let rewrite = |expr: &Expr| -> Expr {
+        let none = BTreeSet::new();
+        let has_column = |_: &str| true;
+        Scope {
+            entity: "",
+            vars: &none,
+            input: Some((&input.name, &has_column)),
+        }
+        .rewrite(expr)
+    };
+    for level in model.input_var_levels(&input.name)? {
+        let mut values = Vec::with_capacity(level.len());
+        for var in level {
+            let definition = &var.definition;
+            let mut value = rewrite(&definition.expr);
+            let mut text = value.to_string();
+            if let Some(filter) = &definition.filter {
+                let keep = format!("coalesce(({}), false)", rewrite(filter));
+                // Rows that fail the filter take no part in the var's windows.
+                let partition = parse_expr(&keep)?;
+                let _ = visit_expressions_mut(&mut value, |e| {
+                    if let Expr::Function(function) = e
+                        && let Some(WindowType::WindowSpec(spec)) = &mut function.over
+                    {
+                        spec.partition_by.insert(0, partition.clone());
+                    }
+                    ControlFlow::<()>::Continue(())
+                });
+                text = format!("CASE WHEN {keep} THEN {value} END");
             }
-            .rewrite(expr)
-        };
-        let definition = &var.definition;
-        let mut value = rewrite(&definition.expr);
-        let mut text = value.to_string();
-        if let Some(filter) = &definition.filter {
-            let keep = format!("coalesce(({}), false)", rewrite(filter));
-            // Rows that fail the filter take no part in the var's windows.
-            let partition = parse_expr(&keep)?;
-            let _ = visit_expressions_mut(&mut value, |e| {
-                if let Expr::Function(function) = e
-                    && let Some(WindowType::WindowSpec(spec)) = &mut function.over
-                {
-                    spec.partition_by.insert(0, partition.clone());
-                }
-                ControlFlow::<()>::Continue(())
-            });
-            text = format!("CASE WHEN {keep} THEN {value} END");
+            if let Some(default) = &definition.default {
+                text = format!("coalesce({text}, {})", rewrite(default));
+            }
+            values.push(format!("{text} AS {}", quote_ident(&var.name)));
         }
-        if let Some(default) = &definition.default {
-            text = format!("coalesce({text}, {})", rewrite(default));
-        }
-        sql = format!(
-            "SELECT *, {text} AS {} FROM ({sql}) AS {}",
-            quote_ident(&var.name),
+        // The level reads the one before as the input's name, which `input.column`
+        // names in the vars' expressions.
+        ctes.push(format!(
+            "\"__knit_level_{}\" AS (SELECT *, {} FROM \"__knit_level_{}\" AS {})",
+            ctes.len(),
+            values.join(", "),
+            ctes.len() - 1,
             quote_ident(&input.name)
-        );
+        ));
     }
-    Ok(sql)
+    Ok(format!(
+        "WITH {} SELECT * FROM \"__knit_level_{}\"",
+        ctes.join(", "),
+        ctes.len() - 1
+    ))
 }
 
 /// Parses one SQL expression.
@@ -488,6 +653,40 @@ mod tests {
         assert_eq!(
             distinct_arguments(&with_count_distinct(&expr)).as_deref(),
             Some("b")
+        );
+    }
+
+    #[test]
+    fn a_filter_reaches_every_aggregate_and_no_scalar_or_window() {
+        let aggregates = AggregateNames(
+            ["sum", "count", "first_value"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        );
+        let filtered = |sql: &str| {
+            with_filter(
+                &parse_expr(sql).unwrap(),
+                &parse_expr("x > 1 OR y").unwrap(),
+                &aggregates,
+            )
+            .to_string()
+        };
+        assert_eq!(
+            filtered("round(sum(a), 2) + count(*)"),
+            "round(sum(a) FILTER (WHERE (x > 1 OR y)), 2) + count(*) FILTER (WHERE (x > 1 OR y))"
+        );
+        assert_eq!(
+            filtered("count(*) FILTER (WHERE b)"),
+            "count(*) FILTER (WHERE (b) AND (x > 1 OR y))"
+        );
+        assert_eq!(
+            filtered("first_value(a ORDER BY t)"),
+            "first_value(a ORDER BY t) FILTER (WHERE (x > 1 OR y))"
+        );
+        assert_eq!(
+            filtered("sum(a) OVER (PARTITION BY b)"),
+            "sum(a) OVER (PARTITION BY b)"
         );
     }
 }

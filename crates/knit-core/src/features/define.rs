@@ -2,19 +2,26 @@
 // Copyright the Knit authors
 
 //! `CREATE ENTITY VAR`, `CREATE INPUT VAR` and `CREATE COHORT`: each definition is
-//! resolved, planned inside the query it will be part of, and only then stored, so a
-//! wrong column, a type error, a missing aggregate or a cycle fails at `CREATE`.
+//! resolved, planned inside a query of the shape it will be part of, and only then
+//! stored, so a wrong column, a type error, a missing aggregate or a cycle fails at
+//! `CREATE`.
+//!
+//! The check plans the definition alone: the vars it reads stand in as typed NULLs (each
+//! var's type is kept from its own check), so checking the thousandth var of a project
+//! costs what checking the first did.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use knit_sql::{CreateCohortStatement, CreateEntityVarStatement, CreateInputVarStatement};
 use regex::Regex;
 
-use super::compose::{Shape, compose, input_rows_sql};
+use super::compose::{AggregateNames, Shape, compose, input_rows_sql};
 use super::model::{EntityModel, cohort_conditions};
-use super::names::{Scope, check_only_vars, normalize};
+use super::names::{Scope, check_only_vars, normalize, quote_ident};
 use crate::catalog::{Catalog, Cohort, EntityVar, InputVar};
 use crate::error::{CoreError, Result};
 use crate::report::ErrorReport;
@@ -72,18 +79,30 @@ pub(crate) async fn create_entity_var(
             Ok(())
         })?;
     }
-    let var = EntityVar {
+    let mut var = EntityVar {
         entity: model.entity.name.clone(),
         name: name.clone(),
         from: from.as_ref().map(|i| i.name.clone()),
         references: references.into_iter().collect(),
+        data_type: DataType::Null,
         definition: create.clone(),
     };
-    let var = Arc::new(var);
-    let model = model.with_var(Arc::clone(&var));
-    let sql = compose(&model, &[], Shape::Var(&name)).map_err(|e| prefixed(&what, e))?;
-    check_plan(ctx, &sql, &what, from.is_some()).await?;
-    catalog.put_entity_var(var, create.or_replace)
+    // A cycle through the vars it reads is found by name, before anything is planned.
+    let with_var = model.clone().with_var(Arc::new(var.clone()));
+    with_var.steps([name.as_str()])?;
+    let check = model
+        .for_check(
+            var.from.as_deref(),
+            &var.references,
+            Some(Arc::new(var.clone())),
+        )
+        .map_err(|e| prefixed(&what, e))?;
+    let aggregates = AggregateNames::of(&ctx.state());
+    let sql =
+        compose(&check, &[], Shape::Var(&name), &aggregates).map_err(|e| prefixed(&what, e))?;
+    let plan = check_plan(ctx, &sql, &what, from.is_some()).await?;
+    var.data_type = column_type(&plan, &name)?;
+    catalog.put_entity_var(Arc::new(var), create.or_replace)
 }
 
 /// Checks and stores an input var.
@@ -118,19 +137,39 @@ pub(crate) async fn create_input_var(
     for expr in create.filter.iter().chain(create.default.iter()) {
         references.extend(scope.var_references(expr));
     }
-    let var = Arc::new(InputVar {
+    let mut var = InputVar {
         input: input.name.clone(),
         name: name.clone(),
         references: references.into_iter().collect(),
+        data_type: DataType::Null,
         definition: create.clone(),
-    });
+    };
+    // A cycle through the input vars it reads is found by name, before anything is
+    // planned.
     let vars = model.input_vars.entry(input.name.clone()).or_default();
     match vars.iter().position(|v| v.name == name) {
-        Some(i) => vars[i] = Arc::clone(&var),
-        None => vars.push(Arc::clone(&var)),
+        Some(i) => vars[i] = Arc::new(var.clone()),
+        None => vars.push(Arc::new(var.clone())),
     }
+    model
+        .input_var_levels(&input.name)
+        .map_err(|e| prefixed(&what, e))?;
+    // The input vars it reads stand in as typed NULLs; the others are left out.
+    let vars = model.input_vars.entry(input.name.clone()).or_default();
+    let mut checked: Vec<Arc<InputVar>> = vars
+        .iter()
+        .filter(|v| v.name != name && var.references.contains(&v.name))
+        .map(|v| Arc::new(v.placeholder()))
+        .collect();
+    checked.push(Arc::new(InputVar {
+        definition: var.definition.clone(),
+        references: var.references.clone(),
+        ..var.placeholder()
+    }));
+    *vars = checked;
     let sql = input_rows_sql(&model, &input).map_err(|e| prefixed(&what, e))?;
-    plan(ctx, &sql).await.map_err(|e| {
+    let sql = format!("SELECT {} FROM ({sql}) AS checked", quote_ident(&name));
+    let planned = plan(ctx, &sql).await.map_err(|e| {
         let text = e.to_string();
         if text.contains("GROUP BY") {
             CoreError::invalid(format!(
@@ -141,7 +180,8 @@ pub(crate) async fn create_input_var(
             CoreError::invalid(format!("{what}: {text}"))
         }
     })?;
-    catalog.put_input_var(var, create.or_replace)
+    var.data_type = column_type(&planned, &name)?;
+    catalog.put_input_var(Arc::new(var), create.or_replace)
 }
 
 /// Checks and stores a cohort.
@@ -170,7 +210,19 @@ pub(crate) async fn create_cohort(
         check_only_vars(scope, &create.condition, &what, "")?;
         Ok(scope.var_references(&create.condition))
     })?;
-    let sql = compose(&model, &conditions, Shape::Members).map_err(|e| prefixed(&what, e))?;
+    let mut reads: BTreeSet<String> = BTreeSet::new();
+    model.with_scope(&names, None, |scope| {
+        for condition in &conditions {
+            reads.extend(scope.var_references(condition));
+        }
+    });
+    let reads: Vec<String> = reads.into_iter().collect();
+    let check = model
+        .for_check(None, &reads, None)
+        .map_err(|e| prefixed(&what, e))?;
+    let aggregates = AggregateNames::of(&ctx.state());
+    let sql = compose(&check, &conditions, Shape::Members, &aggregates)
+        .map_err(|e| prefixed(&what, e))?;
     check_plan(ctx, &sql, &what, false).await?;
     catalog.put_cohort(
         Cohort {
@@ -188,16 +240,31 @@ fn prefixed(what: &str, error: CoreError) -> CoreError {
     CoreError::invalid(format!("{what}: {error}"))
 }
 
-async fn plan(ctx: &SessionContext, sql: &str) -> Result<()> {
-    ctx.state().create_logical_plan(sql).await?;
-    Ok(())
+async fn plan(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan> {
+    Ok(ctx.state().create_logical_plan(sql).await?)
+}
+
+/// The type of a checked definition: its column's in the plan.
+fn column_type(plan: &LogicalPlan, name: &str) -> Result<DataType> {
+    plan.schema()
+        .fields()
+        .iter()
+        .find(|f| f.name() == name)
+        .map(|f| f.data_type().clone())
+        .ok_or_else(|| CoreError::internal(format!("the check of '{name}' lost its column")))
 }
 
 /// Plans a composed query; a planning error is reported as the definition's, in the
 /// user's names.
-async fn check_plan(ctx: &SessionContext, sql: &str, what: &str, aggregates: bool) -> Result<()> {
-    let Err(error) = plan(ctx, sql).await else {
-        return Ok(());
+async fn check_plan(
+    ctx: &SessionContext,
+    sql: &str,
+    what: &str,
+    aggregates: bool,
+) -> Result<LogicalPlan> {
+    let error = match plan(ctx, sql).await {
+        Ok(plan) => return Ok(plan),
+        Err(error) => error,
     };
     let text = user_names(&ErrorReport::new(&error, None).to_string());
     if text.contains("GROUP BY") {

@@ -20,7 +20,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use super::compose::{Shape, compose};
+use super::compose::{AggregateNames, Shape, compose};
 use super::model::{EntityModel, cohort_conditions};
 use super::names::normalize;
 use crate::catalog::Catalog;
@@ -32,9 +32,13 @@ const FEATURE_FUNCTIONS: [&str; 3] = ["feature_table", "feature_view", "cohort"]
 /// Replaces every call of a feature function in `statement` by its query.
 pub(crate) fn expand_feature_functions(
     catalog: &Catalog,
+    aggregates: &AggregateNames,
     statement: &mut DFStatement,
 ) -> Result<()> {
-    let mut expander = Expander { catalog };
+    let mut expander = Expander {
+        catalog,
+        aggregates,
+    };
     let flow = match statement {
         DFStatement::Statement(inner) => inner.visit(&mut expander),
         DFStatement::CopyTo(copy) => match &mut copy.source {
@@ -42,7 +46,7 @@ pub(crate) fn expand_feature_functions(
             CopyToSource::Relation(_) => ControlFlow::Continue(()),
         },
         DFStatement::Explain(explain) => {
-            return expand_feature_functions(catalog, &mut explain.statement);
+            return expand_feature_functions(catalog, aggregates, &mut explain.statement);
         }
         _ => ControlFlow::Continue(()),
     };
@@ -54,6 +58,7 @@ pub(crate) fn expand_feature_functions(
 
 struct Expander<'a> {
     catalog: &'a Catalog,
+    aggregates: &'a AggregateNames,
 }
 
 impl VisitorMut for Expander<'_> {
@@ -77,7 +82,7 @@ impl VisitorMut for Expander<'_> {
             return ControlFlow::Continue(());
         }
         let expanded = string_args(&function, &args.args)
-            .and_then(|args| feature_query(self.catalog, &function, &args))
+            .and_then(|args| feature_query(self.catalog, self.aggregates, &function, &args))
             .and_then(|sql| parse_query(&sql));
         match expanded {
             Ok(query) => {
@@ -130,7 +135,12 @@ fn usage(function: &str) -> CoreError {
 }
 
 /// The SQL of one call.
-fn feature_query(catalog: &Catalog, function: &str, args: &[String]) -> Result<String> {
+fn feature_query(
+    catalog: &Catalog,
+    aggregates: &AggregateNames,
+    function: &str,
+    args: &[String],
+) -> Result<String> {
     let (entity, id_type, cohort) = match (function, args) {
         ("feature_table", [entity]) => (entity.clone(), None, None),
         ("feature_table", [entity, cohort]) => (entity.clone(), None, Some(cohort)),
@@ -160,7 +170,7 @@ fn feature_query(catalog: &Catalog, function: &str, args: &[String]) -> Result<S
         (_, Some(id_type)) => Shape::View(id_type),
         _ => Shape::Table,
     };
-    compose(&model, &conditions, shape)
+    compose(&model, &conditions, shape, aggregates)
 }
 
 /// Parses a composed query.

@@ -33,6 +33,7 @@ mod expand;
 mod model;
 mod names;
 
+pub(crate) use compose::AggregateNames;
 pub(crate) use define::{create_cohort, create_entity_var, create_input_var};
 pub(crate) use expand::expand_feature_functions;
 pub use names::normalize;

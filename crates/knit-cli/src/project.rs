@@ -12,8 +12,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use knit_core::{ErrorReport, KnitSession, SessionBuilder, parse_memory_size};
 use knit_pb::{OutputFormat, Project, Script, ScriptOptions, ScriptStatement};
 
@@ -122,15 +124,13 @@ fn load(args: &ProjectArgs) -> Result<Script, String> {
     project.script(&options).map_err(|e| e.to_string())
 }
 
+/// True for a time SQL reads (RFC 3339, or a date and time with a space).
 fn looks_like_time(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.len() >= 10
         && bytes[..4].iter().all(u8::is_ascii_digit)
         && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-:.+ ".contains(c))
+        && string_to_datetime(&Utc, text).is_ok()
 }
 
 async fn run_script(args: &ProjectArgs, script: &Script) -> Result<(), String> {

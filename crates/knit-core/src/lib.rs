@@ -43,6 +43,7 @@ mod functions;
 mod kernels;
 mod memory;
 mod object_stores;
+mod overflow;
 mod panics;
 mod parquet_check;
 mod planner;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::DFSchema;
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::SessionContext;
@@ -196,24 +197,11 @@ async fn plan_input(
 ) -> Result<Input> {
     let entity = catalog.check_input(create)?;
     let name = create.name.value.clone();
-    let mut columns: Vec<String> = create
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| format!("CAST(({}) AS VARCHAR) AS {}", id.expr, id_column(i)))
-        .collect();
-    columns.push(match &create.occurred_at {
-        Some(time) => format!("CAST(({time}) AS TIMESTAMP) AS {OCCURRED_AT}"),
-        None => format!("CAST(NULL AS TIMESTAMP) AS {OCCURRED_AT}"),
-    });
-    let mut sql = format!("SELECT {} FROM {}", columns.join(", "), source_text(create));
-    if let Some(filter) = &create.filter {
-        sql.push_str(&format!(" WHERE ({filter})"));
-    }
-    let mut rows = format!("SELECT * FROM {}", source_text(create));
-    if let Some(filter) = &create.filter {
-        rows.push_str(&format!(" WHERE ({filter})"));
-    }
+    let filter = create
+        .filter
+        .as_ref()
+        .map(|f| format!(" WHERE ({f})"))
+        .unwrap_or_default();
     // The planner's message is right, but its location would point into the SQL
     // composed here, not into the user's statement.
     let input_error = |e| {
@@ -223,6 +211,47 @@ async fn plan_input(
             entity.name, report
         ))
     };
+    // The ids and the time as written, to check their types first.
+    let mut columns: Vec<String> = create
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!("({}) AS {}", id.expr, id_column(i)))
+        .collect();
+    columns.push(match &create.occurred_at {
+        Some(time) => format!("({time}) AS {OCCURRED_AT}"),
+        None => format!("NULL AS {OCCURRED_AT}"),
+    });
+    let sql = format!(
+        "SELECT {} FROM {}{filter}",
+        columns.join(", "),
+        source_text(create)
+    );
+    let written = ctx
+        .state()
+        .create_logical_plan(&sql)
+        .await
+        .map_err(input_error)?;
+    check_input_types(create, written.schema(), &entity.name)?;
+    // Ids as text; the time as microseconds, whose range (years -290,000 to 294,000)
+    // takes any date a warehouse holds, as nanoseconds (1677 to 2262) would not.
+    for (i, id) in create.ids.iter().enumerate() {
+        columns[i] = format!("CAST(({}) AS VARCHAR) AS {}", id.expr, id_column(i));
+    }
+    columns[create.ids.len()] = format!(
+        "arrow_cast({}, '{MICROS}') AS {OCCURRED_AT}",
+        create
+            .occurred_at
+            .as_ref()
+            .map(|t| format!("({t})"))
+            .unwrap_or_else(|| "NULL".to_string())
+    );
+    let sql = format!(
+        "SELECT {} FROM {}{filter}",
+        columns.join(", "),
+        source_text(create)
+    );
+    let rows = format!("SELECT * FROM {}{filter}", source_text(create));
     let plan = ctx
         .state()
         .create_logical_plan(&sql)
@@ -245,6 +274,62 @@ async fn plan_input(
         rows,
         definition: create.clone(),
     })
+}
+
+/// The type the stitch reads times as.
+const MICROS: &str = "Timestamp(Microsecond, None)";
+
+/// Refuses ids whose text would not be one value each (lists, structs, maps, bytes:
+/// `[NULL]` and `[]` are both `'[]'` as text) and times that are not times.
+fn check_input_types(create: &CreateInputStatement, schema: &DFSchema, entity: &str) -> Result<()> {
+    let what = format!("input '{}' of entity '{entity}'", create.name.value);
+    for (i, id) in create.ids.iter().enumerate() {
+        let data_type = schema.field(i).data_type();
+        let refused = matches!(
+            data_type,
+            DataType::List(_)
+                | DataType::LargeList(_)
+                | DataType::ListView(_)
+                | DataType::LargeListView(_)
+                | DataType::FixedSizeList(..)
+                | DataType::Struct(_)
+                | DataType::Map(..)
+                | DataType::Union(..)
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::FixedSizeBinary(_)
+        );
+        if refused {
+            return Err(CoreError::invalid(format!(
+                "{what}: the id '{}' ({}) is a {data_type}; ids are single values (text, \
+                 numbers, dates): pick one element or field, as in {}[1] or {}['key'], or \
+                 hash the whole value, as in sha256(...)",
+                id.expr, id.id_type.value, id.expr, id.expr
+            )));
+        }
+    }
+    if let Some(time) = &create.occurred_at {
+        let data_type = schema.field(create.ids.len()).data_type();
+        let is_time = matches!(
+            data_type,
+            DataType::Timestamp(..)
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Null
+        ) || matches!(data_type, DataType::Dictionary(_, value) if matches!(value.as_ref(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
+        if !is_time {
+            return Err(CoreError::invalid(format!(
+                "{what}: OCCURRED AT {time} is a {data_type}, not a time: give a timestamp, \
+                 a date or timestamp text (for epoch seconds, to_timestamp({time}))"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `SHOW VARS`: every entity var, then every input var.

@@ -83,6 +83,11 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
             ),
             None => "query less data, or give the session more memory".to_string(),
         })
+    } else if lower.contains("arithmetic overflow") {
+        Some(
+            "an integer result is out of range: cast the values to DECIMAL(38, 0) or DOUBLE"
+                .to_string(),
+        )
     } else if lower.contains("table '") && lower.contains("not found") {
         Some(
             "list tables with SHOW TABLES, or read files directly with FROM 'dir/*.parquet'"

@@ -28,6 +28,7 @@ use crate::memory::default_memory_limit;
 use crate::object_stores::{
     KnitObjectStoreRegistry, S3TableOptions, build_s3_store, is_s3, s3_options,
 };
+use crate::overflow::CheckedArithmetic;
 use crate::planner::KnitQueryPlanner;
 use crate::profile::execute_profile;
 use crate::query::{self, RunningQuery};
@@ -108,6 +109,7 @@ impl SessionBuilder {
             .with_runtime_env(runtime)
             .with_default_features()
             .with_query_planner(Arc::new(KnitQueryPlanner))
+            .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))
             .with_relation_planners(vec![
                 Arc::new(ConnectedComponentsRelationPlanner),
                 Arc::new(MainIdLookupRelationPlanner::new(catalog.clone())),
@@ -134,6 +136,9 @@ impl SessionBuilder {
             ctx.register_udf(function);
         }
         ctx.register_udaf(AggregateUDF::from(CountDistinct::new()));
+        for function in crate::functions::all_aggregate_functions() {
+            ctx.register_udaf(function);
+        }
 
         tracing::debug!(?memory_limit, "built session");
         Ok(KnitSession { ctx, catalog })

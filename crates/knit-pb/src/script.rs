@@ -358,17 +358,17 @@ impl<'a> Writer<'a> {
     }
 
     /// pb keeps the rows that occurred in the run's window, and those without a time.
+    /// Times compare as microseconds, whose range takes any date (nanoseconds stop at
+    /// 1677 and 2262).
     fn time_filter(&self, input: &Input) -> Option<String> {
         let column = quote_ident(&input.occurred_at.as_ref()?.to_lowercase());
-        let end = format!(
-            "CAST({} AS TIMESTAMP)",
-            quote_literal(&self.options.end_time)
-        );
-        let at = format!("CAST({column} AS TIMESTAMP)");
+        let micros = |sql: &str| format!("arrow_cast({sql}, 'Timestamp(Microsecond, None)')");
+        let end = micros(&quote_literal(&self.options.end_time));
+        let at = micros(&column);
         Some(match &self.options.begin_time {
             Some(begin) => format!(
-                "({at} BETWEEN CAST({} AS TIMESTAMP) AND {end} OR {column} IS NULL)",
-                quote_literal(begin)
+                "({at} BETWEEN {} AND {end} OR {column} IS NULL)",
+                micros(&quote_literal(begin))
             ),
             None => format!("({at} <= {end} OR {column} IS NULL)"),
         })

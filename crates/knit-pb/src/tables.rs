@@ -76,7 +76,8 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
 /// `name TYPE` for each column of a CSV table.
 fn csv_columns(path: &Path, origin: &Origin) -> Result<Vec<String>> {
     let text = read(path)?;
-    let header = text.lines().next().unwrap_or_default();
+    let records = csv_records(&text, path, origin)?;
+    let header = records.first().cloned().unwrap_or_default();
     let sidecar = path.with_extension("types.yaml");
     let types: Vec<(String, String)> = if sidecar.exists() {
         let value: serde_yaml::Value =
@@ -98,8 +99,8 @@ fn csv_columns(path: &Path, origin: &Origin) -> Result<Vec<String>> {
         Vec::new()
     };
     let mut columns = Vec::new();
-    for name in parse_csv_line(header) {
-        let name = name.unwrap_or_default().to_lowercase();
+    for name in header {
+        let name = name.to_lowercase();
         let sql_type = match types.iter().find(|(c, _)| *c == name) {
             Some((_, t)) => postgres_type(t).ok_or_else(|| {
                 origin.error(format!(
@@ -157,18 +158,23 @@ fn postgres_type(pg: &str) -> Option<String> {
 /// pasted as SQL text as pb does.
 pub(crate) fn pasted_csv(path: &Path, origin: &Origin) -> Result<String> {
     let text = read(path)?;
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = parse_csv_line(lines.next().unwrap_or_default())
-        .into_iter()
-        .map(|c| quote_ident(&c.unwrap_or_default().to_lowercase()))
+    let mut records = csv_records(&text, path, origin)?.into_iter();
+    let header: Vec<String> = records
+        .next()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| quote_ident(&c.to_lowercase()))
         .collect();
     let mut rows = Vec::new();
-    for (n, line) in lines.enumerate() {
-        let cells: Vec<String> = parse_csv_line(line)
+    for (n, record) in records.enumerate() {
+        let cells: Vec<String> = record
             .into_iter()
-            .map(|c| match c {
-                Some(c) if !c.trim().is_empty() => c,
-                _ => "NULL".to_string(),
+            .map(|c| {
+                if c.trim().is_empty() {
+                    "NULL".to_string()
+                } else {
+                    c
+                }
             })
             .collect();
         if cells.len() != header.len() {
@@ -195,37 +201,20 @@ pub(crate) fn pasted_csv(path: &Path, origin: &Origin) -> Result<String> {
     ))
 }
 
-/// The cells of one CSV line (double quotes quote; `None` for an empty unquoted cell).
-fn parse_csv_line(line: &str) -> Vec<Option<String>> {
-    let mut cells = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut was_quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cell.push('"');
-                chars.next();
-            }
-            '"' => {
-                quoted = !quoted;
-                was_quoted = true;
-            }
-            ',' if !quoted => {
-                cells.push(finish(&mut cell, was_quoted));
-                was_quoted = false;
-            }
-            _ => cell.push(c),
-        }
-    }
-    cells.push(finish(&mut cell, was_quoted));
-    cells
-}
-
-fn finish(cell: &mut String, was_quoted: bool) -> Option<String> {
-    let text = std::mem::take(cell);
-    (was_quoted || !text.is_empty()).then_some(text)
+/// The records of a CSV text (a header first), each a list of cells; blank lines are
+/// skipped.
+fn csv_records(text: &str, path: &Path, origin: &Origin) -> Result<Vec<Vec<String>>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|record| {
+            record
+                .map(|r| r.iter().map(String::from).collect())
+                .map_err(|e| origin.error(format!("{}: not valid CSV: {e}", path.display())))
+        })
+        .collect()
 }
 
 fn read(path: &Path) -> Result<String> {

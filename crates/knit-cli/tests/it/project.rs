@@ -186,39 +186,20 @@ fn assert_outputs_match(fixture: &str, out: &Path) {
 
 /// A CSV file as sorted rows of normalized cells, keyed by column name.
 fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let content = std::fs::read_to_string(path).unwrap();
-    let mut lines = content.lines();
-    let header = split_line(lines.next().unwrap_or_default());
-    let mut rows: Vec<BTreeMap<String, String>> = lines
-        .filter(|l| !l.is_empty())
-        .map(|line| {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let mut rows: Vec<BTreeMap<String, String>> = reader
+        .records()
+        .map(|record| {
             header
                 .iter()
                 .cloned()
-                .zip(split_line(line).iter().map(|c| normalize(c)))
+                .zip(record.unwrap().iter().map(normalize))
                 .collect()
         })
         .collect();
     rows.sort();
     rows
-}
-
-fn split_line(line: &str) -> Vec<String> {
-    let mut cells = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cells.last_mut().unwrap().push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => cells.push(String::new()),
-            _ => cells.last_mut().unwrap().push(c),
-        }
-    }
-    cells
 }
 
 /// One rendering for both: `2021-06-10 15:20:47.981` for timestamps (UTC, without zone

@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -158,9 +159,15 @@ impl ExecutionPlan for ConnectedComponentsExec {
                 let (a, b) = (batch.column(0), batch.column(1));
                 let rows_a = converter.convert_columns(std::slice::from_ref(a))?;
                 let rows_b = converter.convert_columns(std::slice::from_ref(b))?;
+                // Logical nulls: a column of type Null has no validity buffer, yet every
+                // value is NULL, and NULL is never a node.
+                let (nulls_a, nulls_b) = (a.logical_nulls(), b.logical_nulls());
+                let valid = |nulls: &Option<NullBuffer>, i: usize| {
+                    nulls.as_ref().is_none_or(|n| n.is_valid(i))
+                };
                 for i in 0..batch.num_rows() {
-                    let x = a.is_valid(i).then(|| nodes.intern(0, rows_a.row(i).data()));
-                    let y = b.is_valid(i).then(|| nodes.intern(0, rows_b.row(i).data()));
+                    let x = valid(&nulls_a, i).then(|| nodes.intern(0, rows_a.row(i).data()));
+                    let y = valid(&nulls_b, i).then(|| nodes.intern(0, rows_b.row(i).data()));
                     if let (Some(x), Some(y)) = (x, y) {
                         edges.push((x, y));
                     }

@@ -120,7 +120,7 @@ impl Writer<'_> {
             let mut columns = vec![
                 quote_ident(&main),
                 format!(
-                    "CAST({} AS TIMESTAMP WITH TIME ZONE) AS valid_at",
+                    "arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))') AS valid_at",
                     quote_literal(&self.options.end_time)
                 ),
             ];

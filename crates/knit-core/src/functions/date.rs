@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! Scalar functions Knit adds to DataFusion's, so that vars written for a warehouse
-//! (and pasted from pb projects) run unchanged.
-//!
-//! - `date(x)`: the calendar date of a timestamp (in its time zone; UTC for `timestamptz`
-//!   values), of a date, or of a timestamp written as text, as PostgreSQL's `date()`.
+//! `date(x)`: the calendar date of a timestamp (in its time zone; UTC for `timestamptz`
+//! values), of a date, or of a timestamp written as text, as PostgreSQL's `date()`.
 
 use std::sync::Arc;
 
@@ -14,23 +11,18 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
-
-/// Every scalar function Knit adds, for the session builder to register.
-pub fn all_scalar_functions() -> Vec<ScalarUDF> {
-    vec![ScalarUDF::from(DateFunc::new())]
-}
 
 /// `date(x)`: see the module doc.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct DateFunc {
+pub(crate) struct DateFunc {
     signature: Signature,
 }
 
 impl DateFunc {
     /// The function.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             signature: Signature::any(1, Volatility::Immutable),
         }

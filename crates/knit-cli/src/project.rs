@@ -4,19 +4,25 @@
 //! `knit project run DIR` and `knit project sql DIR`: a pb project as a Knit SQL script
 //! (see the `knit-pb` crate), run in a session or printed.
 //!
-//! `run` reads and checks the whole project before it runs anything, runs every
-//! definition before the first output, and writes each output atomically (`COPY` writes
-//! a temporary file and renames it). Progress goes to stderr, one line per output.
+//! `run` reads and checks the whole project before it runs anything, and publishes its
+//! outputs together: every output is written to a staging folder inside the output
+//! folder (`OUT/.knit-run-<pid>-<time>/`), and only when all are written are they moved
+//! into place, one rename each, and `OUT/_knit_run.json` written last, naming the run
+//! and its outputs. A run that fails, or is cancelled, changes no output; one killed
+//! while it publishes leaves the manifest of the last complete run, and the next run
+//! removes staging folders whose process is gone. Progress goes to stderr, one line per
+//! output.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use knit_core::{ErrorReport, KnitSession, SessionBuilder, parse_memory_size};
+use futures::TryStreamExt;
 use knit_pb::{OutputFormat, Project, Script, ScriptOptions, ScriptStatement};
 
 /// `knit project ...`.
@@ -74,18 +80,16 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
         ProjectCommand::Run(args) => (args, true),
         ProjectCommand::Sql(args) => (args, false),
     };
-    let script = match load(&args) {
-        Ok(script) => script,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::FAILURE;
-        }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.dir.join("knit-output"));
+    let result = if execute {
+        run_project(&args, &out).await
+    } else {
+        load(&args, &out).map(|script| print!("{script}"))
     };
-    if !execute {
-        print!("{script}");
-        return ExitCode::SUCCESS;
-    }
-    match run_script(&args, &script).await {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -94,18 +98,13 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
     }
 }
 
-fn load(args: &ProjectArgs) -> Result<Script, String> {
+/// The project's script, writing its outputs to `out`.
+fn load(args: &ProjectArgs, out: &Path) -> Result<Script, String> {
     let project = Project::load(&args.dir).map_err(|e| e.to_string())?;
     let options = ScriptOptions {
         tables: args.tables.clone().unwrap_or_else(|| args.dir.clone()),
-        out: args
-            .out
-            .clone()
-            .unwrap_or_else(|| args.dir.join("knit-output")),
-        format: match args.format {
-            Format::Parquet => OutputFormat::Parquet,
-            Format::Csv => OutputFormat::Csv,
-        },
+        out: out.to_path_buf(),
+        format: output_format(args.format),
         begin_time: args.begin_time.clone(),
         end_time: args.end_time.clone().unwrap_or_else(knit_pb::now_rfc3339),
     };
@@ -124,6 +123,13 @@ fn load(args: &ProjectArgs) -> Result<Script, String> {
     project.script(&options).map_err(|e| e.to_string())
 }
 
+fn output_format(format: Format) -> OutputFormat {
+    match format {
+        Format::Parquet => OutputFormat::Parquet,
+        Format::Csv => OutputFormat::Csv,
+    }
+}
+
 /// True for a time SQL reads (RFC 3339, or a date and time with a space).
 fn looks_like_time(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -133,7 +139,26 @@ fn looks_like_time(text: &str) -> bool {
         && string_to_datetime(&Utc, text).is_ok()
 }
 
-async fn run_script(args: &ProjectArgs, script: &Script) -> Result<(), String> {
+/// The name of a run's staging folder: `.knit-run-<pid>-<time>`.
+const STAGING_PREFIX: &str = ".knit-run-";
+
+/// The run's manifest, written last.
+const MANIFEST: &str = "_knit_run.json";
+
+/// Runs the project into a staging folder, then publishes every output at once.
+async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
+    let started_at = knit_pb::now_rfc3339();
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let staging = out.join(format!("{STAGING_PREFIX}{}-{stamp}", std::process::id()));
+    let script = load(args, &staging)?;
+    if !out.display().to_string().contains("://") {
+        std::fs::create_dir_all(out)
+            .map_err(|e| format!("--out: cannot create '{}': {e}", out.display()))?;
+        remove_stale_staging(out);
+    }
     let mut builder = SessionBuilder::new();
     if let Some(limit) = &args.memory_limit {
         builder = builder.with_memory_limit(
@@ -141,23 +166,93 @@ async fn run_script(args: &ProjectArgs, script: &Script) -> Result<(), String> {
         );
     }
     let session = builder.build().map_err(|e| e.to_string())?;
+    let staging_text = staging.display().to_string();
+    let written = tokio::select! {
+        result = run_script(&session, &script) => result,
+        _ = tokio::signal::ctrl_c() => Err("cancelled; no output was changed".to_string()),
+    };
+    let written = match written {
+        Ok(written) => written,
+        Err(message) => {
+            // Nothing of this run is published; its staged files go.
+            if let Err(e) = session.remove_folder(&staging_text).await {
+                tracing::warn!(%e, "could not remove the staging folder");
+            }
+            return Err(message);
+        }
+    };
+    // Every output is written: move each into place, then the manifest.
+    let extension = output_format(args.format).extension();
+    let mut manifest = Vec::with_capacity(written.len());
+    for (output, rows) in &written {
+        let file = format!("{output}.{extension}");
+        session
+            .rename_file(
+                &staging.join(&file).display().to_string(),
+                &out.join(&file).display().to_string(),
+            )
+            .await
+            .map_err(|e| format!("publishing {output}: {e}"))?;
+        manifest.push(serde_json::json!({ "output": output, "file": file, "rows": rows }));
+    }
+    let manifest = serde_json::json!({
+        "project": args.dir.display().to_string(),
+        "started_at": started_at,
+        "finished_at": knit_pb::now_rfc3339(),
+        "knit_version": env!("CARGO_PKG_VERSION"),
+        "outputs": manifest,
+    });
+    session
+        .write_file(
+            &out.join(MANIFEST).display().to_string(),
+            serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+        )
+        .await
+        .map_err(|e| format!("writing the run's manifest: {e}"))?;
+    if let Err(e) = session.remove_folder(&staging_text).await {
+        tracing::warn!(%e, "could not remove the staging folder");
+    }
+    Ok(())
+}
+
+/// Removes the staging folders under `out` of runs whose process has ended (killed
+/// runs); those of running processes stay.
+fn remove_stale_staging(out: &Path) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(STAGING_PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            tracing::debug!(folder = %name, "removing a killed run's staging folder");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Runs every statement; returns each output with the rows written.
+async fn run_script(session: &KnitSession, script: &Script) -> Result<Vec<(String, u64)>, String> {
     let outputs = script
         .statements
         .iter()
         .filter(|s| s.output.is_some())
         .count();
     let started = Instant::now();
-    let mut written = 0;
+    let mut written = Vec::with_capacity(outputs);
     for statement in &script.statements {
         let step = Instant::now();
-        let rows = tokio::select! {
-            result = execute(&session, statement) => result?,
-            _ = tokio::signal::ctrl_c() => return Err("cancelled".to_string()),
-        };
+        let rows = execute(session, statement).await?;
         if let Some(output) = &statement.output {
-            written += 1;
+            written.push((output.clone(), rows));
             eprintln!(
-                "[{written}/{outputs}] {output}: {rows} rows in {:.2}s",
+                "[{}/{outputs}] {output}: {rows} rows in {:.2}s",
+                written.len(),
                 step.elapsed().as_secs_f64()
             );
         }
@@ -166,7 +261,7 @@ async fn run_script(args: &ProjectArgs, script: &Script) -> Result<(), String> {
         "wrote {outputs} outputs in {:.2}s",
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    Ok(written)
 }
 
 /// Runs one statement; returns the rows a `COPY` wrote.
@@ -178,8 +273,12 @@ async fn execute(session: &KnitSession, statement: &ScriptStatement) -> Result<u
             None => report.to_string(),
         }
     };
-    let frame = session.sql(&statement.sql).await.map_err(describe)?;
-    let batches = frame.collect().await.map_err(|e| describe(e.into()))?;
+    let query = session.start(&statement.sql).await.map_err(describe)?;
+    let batches: Vec<_> = query
+        .stream
+        .try_collect()
+        .await
+        .map_err(|e| describe(e.into()))?;
     Ok(batches
         .iter()
         .filter_map(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())

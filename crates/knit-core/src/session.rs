@@ -25,6 +25,7 @@ use crate::features::count_distinct::CountDistinct;
 use crate::features::{AggregateNames, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
 use crate::memory::default_memory_limit;
+use crate::memory_table::create_memory_table;
 use crate::object_stores::{
     KnitObjectStoreRegistry, S3TableOptions, build_s3_store, is_s3, s3_options,
 };
@@ -223,6 +224,9 @@ impl KnitSession {
                     )),
                     _ => None,
                 };
+                if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan {
+                    return Ok(create_memory_table(&self.ctx, create).await?);
+                }
                 if let LogicalPlan::Copy(copy) = &plan
                     && let Some(staged) = StagedCopy::prepare(copy)?
                 {

@@ -30,6 +30,16 @@ pub enum OutputFormat {
     Csv,
 }
 
+impl OutputFormat {
+    /// The file extension of an output in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Parquet => "parquet",
+            OutputFormat::Csv => "csv",
+        }
+    }
+}
+
 /// Where the script reads and writes, and the time window of its input rows.
 #[derive(Debug, Clone)]
 pub struct ScriptOptions {

@@ -394,3 +394,66 @@ fn broken_projects_fail_before_any_output() {
     );
     assert_fails("no-project", "", "", "pb_project.yaml");
 }
+
+/// A run that fails after some outputs were computed changes none: every output, and
+/// the manifest of the last good run, stay as they were, and no staging folder is left.
+#[test]
+fn a_failing_run_changes_no_output() {
+    let vars = |select: &str| {
+        format!(
+            "{GOOD_INPUTS}var_groups:\n  - name: v\n    entity_key: user\n    vars:\n      \
+             - entity_var:\n          name: n\n          select: {select}\n          \
+             from: inputs/events\n"
+        )
+    };
+    let dir = broken_project("atomic", GOOD_PROJECT, &vars("count(*)"));
+    let out = dir.join("out");
+    let run = || {
+        knit()
+            .args(["project", "run", &dir.display().to_string()])
+            .args(["--tables", &dir.join("tables").display().to_string()])
+            .args(["--out", &out.display().to_string(), "--format", "csv"])
+            .output()
+            .unwrap()
+    };
+    let output = run();
+    assert!(output.status.success(), "{}", text(&output).1);
+    let snapshot = || {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot();
+    let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"user_feature_view.csv"), "{names:?}");
+    assert!(names.contains(&"user_default_id_stitcher.csv"), "{names:?}");
+    let manifest = String::from_utf8(before.iter().find(|(n, _)| n == "_knit_run.json").unwrap().1.clone()).unwrap();
+    assert!(manifest.contains("\"output\": \"user_feature_view\""), "{manifest}");
+    // The id graph is written before the feature view, whose var now fails as it runs.
+    std::fs::write(dir.join("models/profiles.yaml"), vars("count(*) / 0")).unwrap();
+    let output = run();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(stderr.contains("Divide by zero"), "{stderr}");
+    assert_eq!(snapshot(), before);
+    // A killed run's staging folder goes at the next run; a live one's stays.
+    let stale = out.join(".knit-run-999999999-1");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("x.csv"), "a\n").unwrap();
+    std::fs::write(dir.join("models/profiles.yaml"), vars("count(*) + 1")).unwrap();
+    let output = run();
+    assert!(output.status.success(), "{}", text(&output).1);
+    assert!(!stale.exists());
+    let feature_view = std::fs::read_to_string(out.join("user_feature_view.csv")).unwrap();
+    assert!(feature_view.ends_with(",2\n"), "{feature_view}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

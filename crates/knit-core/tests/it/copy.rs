@@ -96,3 +96,72 @@ async fn a_copy_writes_the_target_and_reports_its_rows() {
         .unwrap();
     assert_eq!(listing(&out_dir).len(), 1);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_copy_keeps_the_targets_mode_and_writes_through_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("mode");
+    let session = SessionBuilder::new().build().unwrap();
+    let target = dir.join("private.csv");
+    std::fs::write(&target, "v\n0\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+    session
+        .sql(&format!("COPY (SELECT 1 AS v) TO '{}'", target.display()))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "v\n1\n");
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // A link is written through: the file it points to changes, the link stays.
+    let link = dir.join("latest.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    session
+        .sql(&format!("COPY (SELECT 2 AS v) TO '{}'", link.display()))
+        .await
+        .unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "v\n2\n");
+
+    // A read-only file is refused, and stays as it was.
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let error = session
+        .sql(&format!("COPY (SELECT 3 AS v) TO '{}'", target.display()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("is read-only"), "{error}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "v\n2\n");
+
+    // A folder in the place of the file is refused, not written into.
+    let folder = dir.join("folder.parquet");
+    std::fs::create_dir_all(&folder).unwrap();
+    let error = session
+        .sql(&format!("COPY (SELECT 1 AS v) TO '{}'", folder.display()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("is a folder"), "{error}");
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn staged_files_of_killed_copies_are_removed() {
+    let dir = scratch("stale");
+    let session = SessionBuilder::new().build().unwrap();
+    // A process that is gone (pid 999999999) left these; a live one's stays.
+    let stale = [".out.csv.knit-999999999-0.tmp", ".out.csv.knit-999999999-3.tmp#1"];
+    for name in stale {
+        std::fs::write(dir.join(name), "partial").unwrap();
+    }
+    let live = format!(".other.csv.knit-{}-7.tmp", std::process::id());
+    std::fs::write(dir.join(&live), "partial").unwrap();
+    session
+        .sql(&format!("COPY (SELECT 1 AS v) TO '{}'", dir.join("out.csv").display()))
+        .await
+        .unwrap();
+    let mut expected = vec!["out.csv".to_string(), live];
+    expected.sort();
+    assert_eq!(listing(&dir), expected);
+}

@@ -149,9 +149,10 @@ impl Writer<'_> {
     }
 
     fn copy(&mut self, output: &str, query: String, origin: &Option<Origin>) {
-        let (extension, format) = match self.options.format {
-            OutputFormat::Parquet => ("parquet", "PARQUET"),
-            OutputFormat::Csv => ("csv", "CSV OPTIONS ('format.has_header' 'true')"),
+        let extension = self.options.format.extension();
+        let format = match self.options.format {
+            OutputFormat::Parquet => "PARQUET",
+            OutputFormat::Csv => "CSV OPTIONS ('format.has_header' 'true')",
         };
         let path = self.options.out.join(format!("{output}.{extension}"));
         let sql = format!(

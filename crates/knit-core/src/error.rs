@@ -97,46 +97,55 @@ pub(crate) enum ReadFailure {
     Storage,
 }
 
-/// The read failure behind `error`, if reading or decoding a file is what failed.
+/// The read failure behind `error`, if reading or decoding a file is what failed. A
+/// storage or network failure anywhere in the chain is what failed, even when a decoder
+/// wrapped it (parquet-rs reports a dropped connection as its own error).
 pub(crate) fn read_failure(error: &DataFusionError) -> Option<ReadFailure> {
+    let kinds: Vec<ReadFailure> = causes(error).filter_map(cause_kind).collect();
+    if kinds.contains(&ReadFailure::Storage) {
+        return Some(ReadFailure::Storage);
+    }
+    kinds.first().copied()
+}
+
+/// The kind of read failure one error of a chain is, if any.
+fn cause_kind(cause: &(dyn std::error::Error + 'static)) -> Option<ReadFailure> {
     use datafusion::arrow::error::ArrowError;
     use datafusion::parquet::errors::ParquetError;
-    causes(error).find_map(|cause| {
-        if cause.is::<ParquetError>() {
-            return Some(ReadFailure::Parquet);
-        }
-        if cause.is::<object_store::Error>() || cause.is::<std::io::Error>() {
-            return Some(ReadFailure::Storage);
-        }
-        if let Some(arrow) = cause.downcast_ref::<ArrowError>() {
-            return match arrow {
-                ArrowError::ParquetError(_) => Some(ReadFailure::Parquet),
-                ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::IpcError(_) => {
-                    Some(ReadFailure::OtherFormat)
-                }
-                ArrowError::IoError(..) => Some(ReadFailure::Storage),
-                _ => None,
-            };
-        }
-        let datafusion = cause.downcast_ref::<DataFusionError>().or_else(|| {
-            cause
-                .downcast_ref::<std::sync::Arc<DataFusionError>>()
-                .map(|e| e.as_ref())
-        })?;
-        match datafusion {
-            DataFusionError::ParquetError(_) => Some(ReadFailure::Parquet),
-            DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => {
-                Some(ReadFailure::Storage)
+    if cause.is::<ParquetError>() {
+        return Some(ReadFailure::Parquet);
+    }
+    if cause.is::<object_store::Error>() || cause.is::<std::io::Error>() {
+        return Some(ReadFailure::Storage);
+    }
+    if let Some(arrow) = cause.downcast_ref::<ArrowError>() {
+        return match arrow {
+            ArrowError::ParquetError(_) => Some(ReadFailure::Parquet),
+            ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::IpcError(_) => {
+                Some(ReadFailure::OtherFormat)
             }
-            DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
-                ArrowError::ParquetError(_) => Some(ReadFailure::Parquet),
-                ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::IpcError(_) => {
-                    Some(ReadFailure::OtherFormat)
-                }
-                ArrowError::IoError(..) => Some(ReadFailure::Storage),
-                _ => None,
-            },
+            ArrowError::IoError(..) => Some(ReadFailure::Storage),
             _ => None,
+        };
+    }
+    let datafusion = cause.downcast_ref::<DataFusionError>().or_else(|| {
+        cause
+            .downcast_ref::<std::sync::Arc<DataFusionError>>()
+            .map(|e| e.as_ref())
+    })?;
+    match datafusion {
+        DataFusionError::ParquetError(_) => Some(ReadFailure::Parquet),
+        DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => {
+            Some(ReadFailure::Storage)
         }
-    })
+        DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
+            ArrowError::ParquetError(_) => Some(ReadFailure::Parquet),
+            ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::IpcError(_) => {
+                Some(ReadFailure::OtherFormat)
+            }
+            ArrowError::IoError(..) => Some(ReadFailure::Storage),
+            _ => None,
+        },
+        _ => None,
+    }
 }

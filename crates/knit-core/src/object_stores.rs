@@ -9,15 +9,27 @@
 //! `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, ...). A statement with `aws.*`
 //! options builds the bucket's store from the environment overlaid with those options
 //! and replaces the bucket's store for the rest of the session.
+//!
+//! How long an unreachable or stalled store can hold a query is bounded: each request
+//! gets `aws.connect_timeout` (default 5 s) to connect and `aws.timeout` (default 30 s)
+//! to finish, and a failed request is retried `aws.max_retries` times (default 3) with
+//! backoff, for at most `aws.retry_timeout` (default 60 s) in all; the same settings
+//! come from `AWS_CONNECT_TIMEOUT`, `AWS_TIMEOUT`, `AWS_MAX_RETRIES` and
+//! `AWS_RETRY_TIMEOUT`. (object_store's own defaults retry for three minutes.) Without
+//! credentials in the environment or the options, the store asks the machine's
+//! instance metadata service for them, as AWS's own tools do; `AWS_EC2_METADATA_DISABLED`
+//! set to `true` makes that an immediate error instead.
 
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use object_store::ObjectStore;
+use object_store::RetryConfig;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::client::ClientConfigKey;
 use url::Url;
@@ -31,7 +43,21 @@ pub const S3_OPTIONS: &[&str] = &[
     "endpoint",
     "allow_http",
     "skip_signature",
+    "connect_timeout",
+    "timeout",
+    "max_retries",
+    "retry_timeout",
 ];
+
+/// The retry options, which Knit reads itself (object_store takes them as a value, not
+/// as configuration keys).
+const RETRY_OPTIONS: &[&str] = &["max_retries", "retry_timeout"];
+
+/// Defaults of the bounds on a request (see the module doc).
+const DEFAULT_CONNECT_TIMEOUT: &str = "5 seconds";
+const DEFAULT_TIMEOUT: &str = "30 seconds";
+const DEFAULT_MAX_RETRIES: usize = 3;
+const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Object store registry that creates S3 stores the first time a bucket is used.
 #[derive(Debug, Default)]
@@ -85,10 +111,26 @@ pub(crate) fn build_s3_store(
             "S3 URL '{url}' has no bucket: write s3://bucket/path"
         ))
     })?;
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(retry_config(options)?);
+    // Bounds on each request, unless the environment sets them.
+    for (key, default) in [
+        (ClientConfigKey::ConnectTimeout, DEFAULT_CONNECT_TIMEOUT),
+        (ClientConfigKey::Timeout, DEFAULT_TIMEOUT),
+    ] {
+        let env = format!("AWS_{}", key.as_ref().to_ascii_uppercase());
+        if std::env::var_os(env).is_none() {
+            builder = builder.with_config(AmazonS3ConfigKey::Client(key), default);
+        }
+    }
     for (key, value) in options {
+        if RETRY_OPTIONS.contains(&key.as_str()) {
+            continue;
+        }
         builder = builder.with_config(s3_config_key(key)?, value);
     }
+    check_credentials(&builder, bucket)?;
     let endpoint = builder.get_config_value(&AmazonS3ConfigKey::Endpoint);
     let allow_http = builder
         .get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
@@ -105,9 +147,80 @@ pub(crate) fn build_s3_store(
     Ok(Arc::new(store))
 }
 
+/// How failed requests are retried: `aws.max_retries` and `aws.retry_timeout` (or
+/// `AWS_MAX_RETRIES`, `AWS_RETRY_TIMEOUT`), bounded by default.
+fn retry_config(options: &BTreeMap<String, String>) -> Result<RetryConfig> {
+    let setting = |key: &str| {
+        options
+            .get(key)
+            .cloned()
+            .or_else(|| std::env::var(format!("AWS_{}", key.to_ascii_uppercase())).ok())
+    };
+    let max_retries = match setting("max_retries") {
+        Some(text) => text.trim().parse().map_err(|_| {
+            DataFusionError::Configuration(format!(
+                "aws.max_retries '{text}' is not a number of retries, such as 3"
+            ))
+        })?,
+        None => DEFAULT_MAX_RETRIES,
+    };
+    let retry_timeout = match setting("retry_timeout") {
+        Some(text) => parse_duration(&text).ok_or_else(|| {
+            DataFusionError::Configuration(format!(
+                "aws.retry_timeout '{text}' is not a duration, such as 60s or 2m"
+            ))
+        })?,
+        None => DEFAULT_RETRY_TIMEOUT,
+    };
+    Ok(RetryConfig {
+        max_retries,
+        retry_timeout,
+        ..RetryConfig::default()
+    })
+}
+
+/// A duration such as `60s`, `2m`, `500ms` or `90` (seconds).
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => number,
+        "ms" => number / 1000.0,
+        "m" | "min" | "minutes" => number * 60.0,
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// Refuses a store that has no way to get credentials when the instance metadata
+/// service is turned off, so that the error says so at once.
+fn check_credentials(builder: &AmazonS3Builder, bucket: &str) -> Result<()> {
+    let has = |key: AmazonS3ConfigKey| builder.get_config_value(&key).is_some();
+    let metadata_off = std::env::var("AWS_EC2_METADATA_DISABLED")
+        .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    let other_source = ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some());
+    let skip = builder
+        .get_config_value(&AmazonS3ConfigKey::SkipSignature)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if metadata_off && !skip && !other_source && !has(AmazonS3ConfigKey::AccessKeyId) {
+        return Err(DataFusionError::Configuration(format!(
+            "no S3 credentials for bucket '{bucket}': set AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY (or the aws.access_key_id and aws.secret_access_key \
+             options), or aws.skip_signature 'true' for a public bucket"
+        )));
+    }
+    Ok(())
+}
+
 /// Maps an `aws.*` option (without the prefix) to object_store's key.
 fn s3_config_key(key: &str) -> Result<AmazonS3ConfigKey> {
-    if !S3_OPTIONS.contains(&key) {
+    if !S3_OPTIONS.contains(&key) || RETRY_OPTIONS.contains(&key) {
         return Err(unknown_option(key));
     }
     format!("aws_{key}")
@@ -153,7 +266,9 @@ impl ExtensionOptions for S3TableOptions {
     fn set(&mut self, key: &str, value: &str) -> Result<()> {
         // DataFusion passes the whole key, namespace included.
         let key = key.strip_prefix("aws.").unwrap_or(key);
-        s3_config_key(key)?;
+        if !RETRY_OPTIONS.contains(&key) {
+            s3_config_key(key)?;
+        }
         self.values.insert(key.to_string(), value.to_string());
         Ok(())
     }
@@ -193,9 +308,26 @@ mod tests {
 
     #[test]
     fn every_listed_option_maps_to_a_key() {
-        for key in S3_OPTIONS {
+        for key in S3_OPTIONS.iter().filter(|k| !RETRY_OPTIONS.contains(k)) {
             assert!(s3_config_key(key).is_ok(), "{key}");
         }
+    }
+
+    #[test]
+    fn retries_are_bounded_and_settable() {
+        let default = retry_config(&BTreeMap::new()).unwrap();
+        assert_eq!(default.max_retries, DEFAULT_MAX_RETRIES);
+        assert_eq!(default.retry_timeout, DEFAULT_RETRY_TIMEOUT);
+        let options = BTreeMap::from([
+            ("max_retries".to_string(), "0".to_string()),
+            ("retry_timeout".to_string(), "2m".to_string()),
+        ]);
+        let set = retry_config(&options).unwrap();
+        assert_eq!((set.max_retries, set.retry_timeout), (0, Duration::from_secs(120)));
+        let bad = BTreeMap::from([("retry_timeout".to_string(), "soon".to_string())]);
+        assert!(retry_config(&bad).unwrap_err().to_string().contains("not a duration"));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
     }
 
     #[test]

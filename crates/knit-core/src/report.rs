@@ -16,6 +16,22 @@ use knit_sql::SqlError;
 
 use crate::error::{CoreError, ReadFailure, read_failure};
 
+/// Phrases of errors that come from the network between Knit and an object store, not
+/// from the data.
+const NETWORK_FAILURES: &[&str] = &[
+    "connection refused",
+    "connection reset",
+    "connection closed",
+    "dns error",
+    "error sending request",
+    "timed out",
+    "timeout",
+    "broken pipe",
+    "error decoding response body",
+    "request or response body error",
+    "incomplete message",
+];
+
 /// The longest message kept; S3 error bodies can run to kilobytes.
 const MAX_MESSAGE_CHARS: usize = 400;
 
@@ -107,14 +123,22 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
         )
     } else if lower.contains("nosuchbucket") {
         Some("the bucket does not exist: check the bucket name and AWS_ENDPOINT".to_string())
-    } else if lower.contains("connection refused")
-        || lower.contains("dns error")
-        || lower.contains("error sending request")
-        || lower.contains("timed out")
+    } else if lower.contains("instance metadata")
+        || lower.contains("failed to load credentials")
+        || lower.contains("error getting credentials")
+        || lower.contains("no s3 credentials")
     {
         Some(
-            "could not reach the object store: check AWS_ENDPOINT (or aws.endpoint), \
-             AWS_REGION and the network"
+            "no S3 credentials were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+             or the table's aws.access_key_id and aws.secret_access_key options (or \
+             aws.skip_signature 'true' for a public bucket)"
+                .to_string(),
+        )
+    } else if NETWORK_FAILURES.iter().any(|phrase| lower.contains(phrase)) {
+        Some(
+            "the network to the object store failed (the file may be fine): check \
+             AWS_ENDPOINT (or aws.endpoint), AWS_REGION and the network; aws.timeout, \
+             aws.connect_timeout and aws.max_retries bound how long Knit waits"
                 .to_string(),
         )
     } else if read_failure(error) == Some(ReadFailure::Parquet) {

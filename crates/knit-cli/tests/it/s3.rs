@@ -167,3 +167,54 @@ fn unreachable_endpoint_says_so() {
         "{stderr}"
     );
 }
+
+/// An endpoint that accepts connections and never answers (a stalled network): the query
+/// fails within the bounds set, saying the network failed, not that the file is bad.
+#[test]
+fn a_stalled_endpoint_fails_in_bounded_time_as_a_network_failure() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let output = crate::knit()
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_TIMEOUT", "1 second")
+        .env("AWS_MAX_RETRIES", "1")
+        .env("AWS_RETRY_TIMEOUT", "3s")
+        .args(["-c", "SELECT count(*) FROM 's3://stalled/events.parquet'"])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let (_, stderr) = crate::text(&output);
+    assert!(!output.status.success());
+    assert!(elapsed.as_secs() < 20, "took {elapsed:?}: {stderr}");
+    assert!(stderr.contains("the network to the object store failed"), "{stderr}");
+    assert!(!stderr.contains("not valid Parquet"), "{stderr}");
+}
+
+/// Without credentials, and with the instance metadata service turned off, the error is
+/// at once, and says what to set.
+#[test]
+fn missing_credentials_are_named_at_once() {
+    let started = std::time::Instant::now();
+    let output = crate::knit()
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["-c", "SELECT count(*) FROM 's3://somebucket/events.parquet'"])
+        .output()
+        .unwrap();
+    let (_, stderr) = crate::text(&output);
+    assert!(!output.status.success());
+    assert!(started.elapsed().as_secs() < 10, "{stderr}");
+    assert!(stderr.contains("no S3 credentials for bucket 'somebucket'"), "{stderr}");
+    assert!(stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
+}

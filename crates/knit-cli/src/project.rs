@@ -21,8 +21,8 @@ use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
-use knit_core::{ErrorReport, KnitSession, SessionBuilder, parse_memory_size};
 use futures::TryStreamExt;
+use knit_core::{ErrorReport, KnitSession, SessionBuilder, parse_memory_size};
 use knit_pb::{OutputFormat, Project, Script, ScriptOptions, ScriptStatement};
 
 /// `knit project ...`.

@@ -135,9 +135,7 @@ fn cause_kind(cause: &(dyn std::error::Error + 'static)) -> Option<ReadFailure> 
     })?;
     match datafusion {
         DataFusionError::ParquetError(_) => Some(ReadFailure::Parquet),
-        DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => {
-            Some(ReadFailure::Storage)
-        }
+        DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => Some(ReadFailure::Storage),
         DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
             ArrowError::ParquetError(_) => Some(ReadFailure::Parquet),
             ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::IpcError(_) => {

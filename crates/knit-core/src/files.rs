@@ -15,12 +15,12 @@ use crate::session::KnitSession;
 
 impl KnitSession {
     /// The store and path of a local path or URL.
-    fn locate(
-        &self,
-        path: &str,
-    ) -> Result<(std::sync::Arc<dyn object_store::ObjectStore>, Path)> {
+    fn locate(&self, path: &str) -> Result<(std::sync::Arc<dyn object_store::ObjectStore>, Path)> {
         let url = ListingTableUrl::parse(path)?;
-        let store = self.context().runtime_env().object_store(url.object_store())?;
+        let store = self
+            .context()
+            .runtime_env()
+            .object_store(url.object_store())?;
         Ok((store, url.prefix().clone()))
     }
 

@@ -200,11 +200,15 @@ fn parse_duration(text: &str) -> Option<Duration> {
 /// service is turned off, so that the error says so at once.
 fn check_credentials(builder: &AmazonS3Builder, bucket: &str) -> Result<()> {
     let has = |key: AmazonS3ConfigKey| builder.get_config_value(&key).is_some();
-    let metadata_off = std::env::var("AWS_EC2_METADATA_DISABLED")
-        .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-    let other_source = ["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"]
-        .iter()
-        .any(|var| std::env::var_os(var).is_some());
+    let metadata_off =
+        std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    let other_source = [
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ]
+    .iter()
+    .any(|var| std::env::var_os(var).is_some());
     let skip = builder
         .get_config_value(&AmazonS3ConfigKey::SkipSignature)
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -323,9 +327,17 @@ mod tests {
             ("retry_timeout".to_string(), "2m".to_string()),
         ]);
         let set = retry_config(&options).unwrap();
-        assert_eq!((set.max_retries, set.retry_timeout), (0, Duration::from_secs(120)));
+        assert_eq!(
+            (set.max_retries, set.retry_timeout),
+            (0, Duration::from_secs(120))
+        );
         let bad = BTreeMap::from([("retry_timeout".to_string(), "soon".to_string())]);
-        assert!(retry_config(&bad).unwrap_err().to_string().contains("not a duration"));
+        assert!(
+            retry_config(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("not a duration")
+        );
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
     }

@@ -436,8 +436,19 @@ fn a_failing_run_changes_no_output() {
     let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.contains(&"user_feature_view.csv"), "{names:?}");
     assert!(names.contains(&"user_default_id_stitcher.csv"), "{names:?}");
-    let manifest = String::from_utf8(before.iter().find(|(n, _)| n == "_knit_run.json").unwrap().1.clone()).unwrap();
-    assert!(manifest.contains("\"output\": \"user_feature_view\""), "{manifest}");
+    let manifest = String::from_utf8(
+        before
+            .iter()
+            .find(|(n, _)| n == "_knit_run.json")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        manifest.contains("\"output\": \"user_feature_view\""),
+        "{manifest}"
+    );
     // The id graph is written before the feature view, whose var now fails as it runs.
     std::fs::write(dir.join("models/profiles.yaml"), vars("count(*) / 0")).unwrap();
     let output = run();

@@ -197,7 +197,10 @@ fn a_stalled_endpoint_fails_in_bounded_time_as_a_network_failure() {
     let (_, stderr) = crate::text(&output);
     assert!(!output.status.success());
     assert!(elapsed.as_secs() < 20, "took {elapsed:?}: {stderr}");
-    assert!(stderr.contains("the network to the object store failed"), "{stderr}");
+    assert!(
+        stderr.contains("the network to the object store failed"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("not valid Parquet"), "{stderr}");
 }
 
@@ -209,12 +212,18 @@ fn missing_credentials_are_named_at_once() {
     let output = crate::knit()
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args(["-c", "SELECT count(*) FROM 's3://somebucket/events.parquet'"])
+        .args([
+            "-c",
+            "SELECT count(*) FROM 's3://somebucket/events.parquet'",
+        ])
         .output()
         .unwrap();
     let (_, stderr) = crate::text(&output);
     assert!(!output.status.success());
     assert!(started.elapsed().as_secs() < 10, "{stderr}");
-    assert!(stderr.contains("no S3 credentials for bucket 'somebucket'"), "{stderr}");
+    assert!(
+        stderr.contains("no S3 credentials for bucket 'somebucket'"),
+        "{stderr}"
+    );
     assert!(stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
 }

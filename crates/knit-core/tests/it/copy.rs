@@ -121,7 +121,12 @@ async fn a_copy_keeps_the_targets_mode_and_writes_through_links() {
         .sql(&format!("COPY (SELECT 2 AS v) TO '{}'", link.display()))
         .await
         .unwrap();
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "v\n2\n");
 
     // A read-only file is refused, and stays as it was.
@@ -151,14 +156,20 @@ async fn staged_files_of_killed_copies_are_removed() {
     let dir = scratch("stale");
     let session = SessionBuilder::new().build().unwrap();
     // A process that is gone (pid 999999999) left these; a live one's stays.
-    let stale = [".out.csv.knit-999999999-0.tmp", ".out.csv.knit-999999999-3.tmp#1"];
+    let stale = [
+        ".out.csv.knit-999999999-0.tmp",
+        ".out.csv.knit-999999999-3.tmp#1",
+    ];
     for name in stale {
         std::fs::write(dir.join(name), "partial").unwrap();
     }
     let live = format!(".other.csv.knit-{}-7.tmp", std::process::id());
     std::fs::write(dir.join(&live), "partial").unwrap();
     session
-        .sql(&format!("COPY (SELECT 1 AS v) TO '{}'", dir.join("out.csv").display()))
+        .sql(&format!(
+            "COPY (SELECT 1 AS v) TO '{}'",
+            dir.join("out.csv").display()
+        ))
         .await
         .unwrap();
     let mut expected = vec!["out.csv".to_string(), live];

@@ -4,7 +4,7 @@
 //! Running statements and printing their results: the one path shared by scripts
 //! (`-f`), commands (`-c`), standard input, `\i` and typed input.
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +15,45 @@ use knit_sql::{StatementText, split_statements};
 use crate::error::{CliError, Result};
 use crate::print::{PrintFormat, PrintOptions};
 use crate::progress::Progress;
+
+/// The largest script Knit reads (`-f`, `\\i`, standard input): a bound, so that a path
+/// such as `/dev/zero` is an error rather than all of memory.
+pub const MAX_SCRIPT_BYTES: u64 = 256 << 20;
+
+/// Reads a script of at most [`MAX_SCRIPT_BYTES`] from `reader`; `what` names it.
+pub fn read_script(mut reader: impl Read, what: &str) -> Result<String> {
+    let mut bytes = Vec::new();
+    (&mut reader)
+        .take(MAX_SCRIPT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| CliError::ReadScript {
+            path: what.to_string(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_SCRIPT_BYTES {
+        return Err(CliError::ReadScript {
+            path: what.to_string(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "it is larger than {} MiB; split it, or load data with COPY and \
+                     CREATE EXTERNAL TABLE rather than in SQL text",
+                    MAX_SCRIPT_BYTES >> 20
+                ),
+            ),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| CliError::ReadScript {
+        path: what.to_string(),
+        source: io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "it is not UTF-8 text (at byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        ),
+    })
+}
 
 /// A failed statement with where it was written.
 #[derive(Debug)]

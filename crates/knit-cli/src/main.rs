@@ -21,7 +21,7 @@ mod project;
 mod repl;
 mod table;
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,7 +29,7 @@ use clap::Parser;
 use knit_core::{SessionBuilder, parse_memory_size};
 
 use crate::error::CliError;
-use crate::exec::{Runner, StatementFailure};
+use crate::exec::{Runner, StatementFailure, read_script};
 use crate::print::{MaxRows, PrintFormat, PrintOptions};
 
 /// Rows a table shows in the REPL unless told otherwise; scripts show every row.
@@ -178,21 +178,26 @@ async fn run(args: Args) -> ExitCode {
         };
     }
     if !batch_mode {
-        let mut text = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-            eprintln!("error: cannot read standard input: {e}");
-            return ExitCode::FAILURE;
-        }
+        let text = match read_script(std::io::stdin(), "<stdin>") {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
         return exit_code(runner.run_text(&text, Some("<stdin>")).await);
     }
     for path in &args.files {
-        let text = match std::fs::read_to_string(path) {
+        let what = path.display().to_string();
+        let text = match std::fs::File::open(path)
+            .map_err(|source| CliError::ReadScript {
+                path: what.clone(),
+                source,
+            })
+            .and_then(|file| read_script(file, &what))
+        {
             Ok(text) => text,
-            Err(source) => {
-                let error = CliError::ReadScript {
-                    path: path.display().to_string(),
-                    source,
-                };
+            Err(error) => {
                 eprintln!("error: {error}");
                 return ExitCode::FAILURE;
             }

@@ -4,10 +4,19 @@
 //! The interactive shell: line editing, history, completion and backslash commands.
 //!
 //! Input is read until a `;` that stands outside quotes and comments, so a statement
-//! may span lines. Ctrl-C at the prompt clears the input; during a statement it
-//! cancels the statement and returns to the prompt. Ctrl-D or `\q` leaves.
+//! may span lines. The line editor holds one line at a time (the lines of a statement
+//! gather here, under a continuation prompt, as in psql): editing a line costs the
+//! line's length, so a paste of a megabyte of SQL is read in linear time, where an
+//! editor re-laying out the whole statement at each key would take minutes. The whole
+//! statement becomes one history entry.
+//!
+//! Ctrl-C at the prompt clears the input (the pending lines too); during a statement it
+//! cancels the statement and returns to the prompt. Ctrl-D or `\q` leaves, Ctrl-D also
+//! from the middle of a statement (as psql does). Input that is not UTF-8 is dropped
+//! with a message, and the session goes on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{AsArray, RecordBatch, StringArray};
@@ -19,15 +28,20 @@ use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{CompletionType, Config, Context, Editor, Helper};
+use rustyline::validate::Validator;
+use rustyline::{
+    Cmd, CompletionType, ConditionalEventHandler, Config, Context, Editor, Event, EventContext,
+    EventHandler, Helper, KeyEvent, RepeatCount,
+};
 
 use crate::command::{Command, HELP};
 use crate::error::{CliError, Result};
-use crate::exec::Runner;
+use crate::exec::{Runner, read_script};
 use crate::print::MaxRows;
 
 const PROMPT: &str = "knit> ";
+/// The prompt of a statement's further lines.
+const CONTINUATION: &str = " ...> ";
 /// Returns to the start of the line and erases it: a progress line may stand there.
 const CLEAR_LINE: &str = "\r\x1b[2K";
 
@@ -38,6 +52,12 @@ pub async fn run(runner: &mut Runner) -> Result<()> {
         .completion_type(CompletionType::List)
         .build();
     let mut editor: Editor<ReplHelper, FileHistory> = Editor::with_config(config)?;
+    // Ctrl-D at the end of pending input leaves, as it does at an empty prompt.
+    let leave = Arc::new(AtomicBool::new(false));
+    editor.bind_sequence(
+        KeyEvent::ctrl('D'),
+        EventHandler::Conditional(Box::new(LeaveOnCtrlD(Arc::clone(&leave)))),
+    );
     let names = Arc::new(Mutex::new(Vec::new()));
     editor.set_helper(Some(ReplHelper {
         names: Arc::clone(&names),
@@ -53,26 +73,41 @@ pub async fn run(runner: &mut Runner) -> Result<()> {
         env!("CARGO_PKG_VERSION")
     );
 
+    // The lines of the statement being typed.
+    let mut pending = String::new();
     loop {
-        match editor.readline(PROMPT) {
-            Ok(input) => {
-                let input = input.trim();
-                if input.is_empty() {
+        let prompt = if pending.is_empty() {
+            PROMPT
+        } else {
+            CONTINUATION
+        };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if pending.is_empty() && line.trim().is_empty() {
                     continue;
                 }
-                editor.add_history_entry(input)?;
-                if let Some(path) = &history
-                    && let Err(e) = editor.save_history(path)
-                {
-                    tracing::warn!("cannot save history to {}: {e}", path.display());
-                }
-                if input.starts_with('\\') {
+                if pending.is_empty() && line.trim_start().starts_with('\\') {
+                    let input = line.trim();
+                    remember(&mut editor, input, history.as_deref());
                     match input.parse::<Command>() {
                         Ok(Command::Quit) => break,
                         Ok(command) => run_command(runner, command).await,
                         Err(message) => eprintln!("error: {message}"),
                     }
-                } else if let Err(failure) = runner.run_text(input, None).await {
+                    refresh_names(runner, &names).await;
+                    continue;
+                }
+                pending.push_str(&line);
+                pending.push('\n');
+                // Only a line with a `;` can end a statement: the whole text is split
+                // only then.
+                if !line.contains(';') || !knit_sql::is_complete(&pending) {
+                    continue;
+                }
+                let input = std::mem::take(&mut pending);
+                let input = input.trim();
+                remember(&mut editor, input, history.as_deref());
+                if let Err(failure) = runner.run_text(input, None).await {
                     match failure.error {
                         CliError::Cancelled => eprintln!("{CLEAR_LINE}cancelled"),
                         ref e if e.is_broken_pipe() => {}
@@ -81,13 +116,31 @@ pub async fn run(runner: &mut Runner) -> Result<()> {
                 }
                 refresh_names(runner, &names).await;
             }
-            // Ctrl-C at the prompt drops the input, as in a shell.
-            Err(ReadlineError::Interrupted) => continue,
+            // Ctrl-D with input pending: leave.
+            Err(ReadlineError::Interrupted) if leave.load(Ordering::Relaxed) => break,
+            // Ctrl-C at the prompt drops the input, pending lines too, as in a shell.
+            Err(ReadlineError::Interrupted) => pending.clear(),
             Err(ReadlineError::Eof) => break,
+            // Bytes that are not UTF-8 (a paste from a binary file): drop the line.
+            Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                eprintln!("error: the input was not UTF-8 text and was dropped ({e})");
+            }
             Err(e) => return Err(e.into()),
         }
     }
     Ok(())
+}
+
+/// Adds `input` to the history, and saves the history.
+fn remember(editor: &mut Editor<ReplHelper, FileHistory>, input: &str, history: Option<&Path>) {
+    if let Err(e) = editor.add_history_entry(input) {
+        tracing::warn!("cannot add to the history: {e}");
+    }
+    if let Some(path) = history
+        && let Err(e) = editor.save_history(path)
+    {
+        tracing::warn!("cannot save history to {}: {e}", path.display());
+    }
 }
 
 async fn run_command(runner: &mut Runner, command: Command) {
@@ -105,7 +158,13 @@ async fn run_command(runner: &mut Runner, command: Command) {
                 .await
         }
         Command::Describe(table) => runner.run_statement(&format!("DESCRIBE {table}")).await,
-        Command::Include(path) => match std::fs::read_to_string(&path) {
+        Command::Include(path) => match std::fs::File::open(&path)
+            .map_err(|source| CliError::ReadScript {
+                path: path.display().to_string(),
+                source,
+            })
+            .and_then(|file| read_script(file, &path.display().to_string()))
+        {
             Ok(text) => {
                 let origin = path.display().to_string();
                 if let Err(failure) = runner.run_text(&text, Some(&origin)).await {
@@ -113,10 +172,7 @@ async fn run_command(runner: &mut Runner, command: Command) {
                 }
                 Ok(())
             }
-            Err(source) => Err(CliError::ReadScript {
-                path: path.display().to_string(),
-                source,
-            }),
+            Err(error) => Err(error),
         },
         Command::Timing(on) => {
             runner.print.timing = on.unwrap_or(!runner.print.timing);
@@ -287,13 +343,21 @@ impl Completer for ReplHelper {
     }
 }
 
-impl Validator for ReplHelper {
-    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        Ok(if knit_sql::is_complete(ctx.input()) {
-            ValidationResult::Valid(None)
+// Enter always ends a line: statements are gathered line by line in `run`.
+impl Validator for ReplHelper {}
+
+/// Leaves the shell on Ctrl-D at the end of pending input (at an empty prompt Ctrl-D
+/// already does); elsewhere Ctrl-D deletes the character under the cursor.
+struct LeaveOnCtrlD(Arc<AtomicBool>);
+
+impl ConditionalEventHandler for LeaveOnCtrlD {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext<'_>) -> Option<Cmd> {
+        if !ctx.line().is_empty() && ctx.pos() == ctx.line().len() {
+            self.0.store(true, Ordering::Relaxed);
+            Some(Cmd::Interrupt)
         } else {
-            ValidationResult::Incomplete
-        })
+            None
+        }
     }
 }
 

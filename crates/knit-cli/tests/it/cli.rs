@@ -274,6 +274,39 @@ fn missing_script_and_bad_arguments_are_clear() {
 }
 
 #[test]
+fn endless_and_binary_scripts_are_refused() {
+    // /dev/zero never ends: reading stops at the bound instead of taking all memory.
+    let output = knit().args(["-f", "/dev/zero"]).output().unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot read script '/dev/zero': it is larger than 256 MiB"),
+        "{stderr}"
+    );
+
+    let mut child = knit()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT 1;\nSELECT '\xff';\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("'<stdin>': it is not UTF-8 text (at byte 18)"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "nothing runs: {stdout}");
+}
+
+#[test]
 fn missing_and_malformed_files_name_the_file() {
     let cases = [
         (

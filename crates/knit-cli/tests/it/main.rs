@@ -15,6 +15,7 @@
 mod cli;
 mod examples;
 mod project;
+mod repl;
 mod s3;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,9 @@
 -- Knit quickstart: SQL over the bundled e-commerce sample (testdata/ecommerce), in place.
 -- Run it: cargo run -p knit-cli -- -f sql/examples/quickstart.sql
 
+-- Bound how long each statement may run (--timeout 1m does the same; '0' lifts it).
+SET knit.statement_timeout = '1m';
+
 -- A path is a table: a file, a directory, or a glob.
 SELECT count(*) AS tracks FROM 'testdata/ecommerce/tracks/*.parquet';
 

@@ -31,6 +31,13 @@ pub enum CliError {
     /// The user pressed Ctrl-C while a statement ran.
     #[error("cancelled")]
     Cancelled,
+    /// A statement ran past `knit.statement_timeout` and was cancelled.
+    #[error(
+        "the statement ran longer than the statement timeout of {} and was cancelled: \
+         raise it with --timeout or SET knit.statement_timeout = '10m' ('0' turns it off)",
+        knit_core::format_duration(*.0)
+    )]
+    TimedOut(std::time::Duration),
 }
 
 impl From<DataFusionError> for CliError {

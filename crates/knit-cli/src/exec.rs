@@ -6,7 +6,7 @@
 
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use datafusion::common::runtime::SpawnedTask;
 use knit_core::{ErrorReport, KnitSession};
@@ -133,8 +133,10 @@ impl Runner {
         Ok(())
     }
 
-    /// Runs one statement, giving up when the user presses Ctrl-C.
+    /// Runs one statement, giving up when the user presses Ctrl-C or when it runs past
+    /// the session's statement timeout (which covers printing its result too).
     pub async fn run_statement(&self, sql: &str) -> Result<()> {
+        let timeout = self.session.statement_timeout();
         let session = self.session.clone();
         let print = self.print.clone();
         let show_progress = self.show_progress;
@@ -156,6 +158,7 @@ impl Runner {
                 )))),
             },
             _ = tokio::signal::ctrl_c() => Err(CliError::Cancelled),
+            Some(limit) = expire(timeout) => Err(CliError::TimedOut(limit)),
         }
     }
 
@@ -187,6 +190,23 @@ impl Runner {
             error,
             report,
         }
+    }
+}
+
+/// Parses `--timeout`.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    knit_core::parse_duration(text)
+        .ok_or_else(|| format!("'{text}' is not a duration: write one such as 30s, 10m or 1h"))
+}
+
+/// Resolves with the timeout once it has passed; never, without one.
+pub async fn expire(timeout: Option<Duration>) -> Option<Duration> {
+    match timeout {
+        Some(limit) => {
+            tokio::time::sleep(limit).await;
+            Some(limit)
+        }
+        None => std::future::pending().await,
     }
 }
 

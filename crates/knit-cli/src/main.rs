@@ -24,12 +24,13 @@ mod table;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use knit_core::{SessionBuilder, parse_memory_size};
 
 use crate::error::CliError;
-use crate::exec::{Runner, StatementFailure, read_script};
+use crate::exec::{Runner, StatementFailure, parse_timeout, read_script};
 use crate::print::{MaxRows, PrintFormat, PrintOptions};
 
 /// Rows a table shows in the REPL unless told otherwise; scripts show every row.
@@ -41,6 +42,8 @@ const EXIT_INTERRUPTED: u8 = 130;
 /// a project of hundreds of vars, needs more than the default 2 MiB (which ends the
 /// process with a stack overflow). Only the pages a thread touches are committed.
 const STACK_SIZE: usize = 64 << 20;
+/// How long the process waits at exit for cancelled statements to clean up.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Exit code after a bug in Knit got past every statement's guard.
 const EXIT_INTERNAL: u8 = 70;
 
@@ -70,6 +73,11 @@ struct Args {
     /// Memory that queries may use, such as 512M or 4G (default: 80% of physical memory).
     #[arg(short = 'm', long, value_name = "SIZE")]
     memory_limit: Option<String>,
+
+    /// Cancel a statement that runs longer than this, such as 30s or 10m (default: no
+    /// limit; `SET knit.statement_timeout` changes it in a session).
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    timeout: Option<Duration>,
 
     /// Print only results: no `N rows in X.XXs` lines and no progress.
     #[arg(short = 'q', long)]
@@ -114,8 +122,9 @@ fn main() -> ExitCode {
             };
             let code = runtime.block_on(run(args));
             // A cancelled statement may still be inside a long poll on a worker thread;
-            // it stops at its next yield, and the process need not wait for that.
-            runtime.shutdown_background();
+            // it stops at its next yield. The process waits a moment for that, so that
+            // a cancelled COPY removes its staged files, but not for a poll that is long.
+            runtime.shutdown_timeout(SHUTDOWN_GRACE);
             code
         });
     match main.map(std::thread::JoinHandle::join) {
@@ -144,6 +153,9 @@ async fn run(args: Args) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+    }
+    if let Some(timeout) = args.timeout {
+        builder = builder.with_statement_timeout(timeout);
     }
     let session = match builder.build() {
         Ok(session) => session,

@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
@@ -24,6 +24,8 @@ use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use futures::TryStreamExt;
 use knit_core::{ErrorReport, KnitSession, SessionBuilder, parse_memory_size};
 use knit_pb::{OutputFormat, Project, Script, ScriptOptions, ScriptStatement};
+
+use crate::exec::{expire, parse_timeout};
 
 /// `knit project ...`.
 #[derive(Debug, Subcommand)]
@@ -65,6 +67,11 @@ pub struct ProjectArgs {
     /// Memory that queries may use, such as 512M or 4G (default: 80% of physical memory).
     #[arg(short = 'm', long, value_name = "SIZE")]
     memory_limit: Option<String>,
+
+    /// Stop a run that takes longer than this, such as 30m (default: no limit); a
+    /// stopped run changes no output.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    timeout: Option<Duration>,
 }
 
 /// The output formats.
@@ -170,6 +177,10 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
     let written = tokio::select! {
         result = run_script(&session, &script) => result,
         _ = tokio::signal::ctrl_c() => Err("cancelled; no output was changed".to_string()),
+        Some(limit) = expire(args.timeout) => Err(format!(
+            "the run took longer than --timeout {} and was stopped; no output was changed",
+            knit_core::format_duration(limit)
+        )),
     };
     let written = match written {
         Ok(written) => written,

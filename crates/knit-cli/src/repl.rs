@@ -110,6 +110,7 @@ pub async fn run(runner: &mut Runner) -> Result<()> {
                 if let Err(failure) = runner.run_text(input, None).await {
                     match failure.error {
                         CliError::Cancelled => eprintln!("{CLEAR_LINE}cancelled"),
+                        CliError::TimedOut(_) => eprintln!("{CLEAR_LINE}{failure}"),
                         ref e if e.is_broken_pipe() => {}
                         _ => eprintln!("{failure}"),
                     }
@@ -201,6 +202,7 @@ async fn run_command(runner: &mut Runner, command: Command) {
     match result {
         Ok(()) => {}
         Err(CliError::Cancelled) => eprintln!("{CLEAR_LINE}cancelled"),
+        Err(e @ CliError::TimedOut(_)) => eprintln!("{CLEAR_LINE}error: {e}"),
         Err(e) if e.is_broken_pipe() => {}
         Err(e) => match runner.report(&e) {
             Some(report) => eprintln!("error: {report}"),

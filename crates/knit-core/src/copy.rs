@@ -3,9 +3,10 @@
 
 //! `COPY ... TO 'file'` without half-written files: the rows go to a hidden name beside
 //! the target, which is renamed to the target once every row is written. A failing or
-//! cancelled query leaves the target as it was (a killed one may leave the hidden file,
-//! named `.<target>.knit-<pid>-<n>.tmp`, with a `#<n>` suffix while it is written: the
-//! next `COPY` into the folder removes those of processes that are gone).
+//! cancelled query leaves the target as it was, and no staged file on local disk. A
+//! killed one may leave the hidden file, named `.<target>.knit-<pid>-<n>.tmp`, with a
+//! `#<n>` suffix while it is written: the next `COPY` into the folder removes those of
+//! processes that are gone.
 //!
 //! On local disk the target is written as a user would expect of a file they own: its
 //! mode and owner are kept, a symbolic link is written through (the file it points to
@@ -121,6 +122,9 @@ impl StagedCopy {
             .options
             .insert(SINGLE_FILE.to_string(), "true".to_string());
         let store = ctx.runtime_env().object_store(self.target.object_store())?;
+        // A cancelled copy (Ctrl-C, a statement timeout) is dropped between awaits; the
+        // guard removes its staged file then. The store removes a half-written one.
+        let mut guard = StagedFileGuard(self.temp.get_url().to_file_path().ok());
         let written = async {
             ctx.execute_logical_plan(LogicalPlan::Copy(staged))
                 .await?
@@ -141,6 +145,7 @@ impl StagedCopy {
                         datafusion::error::DataFusionError::ObjectStore(Box::new(e))
                             .context(format!("renaming the copy to {}", self.target))
                     })?;
+                guard.0 = None;
                 tracing::debug!(target = %self.target, "copy committed");
                 Ok(batches)
             }
@@ -151,6 +156,30 @@ impl StagedCopy {
                     tracing::warn!(temp = %self.temp, %cleanup, "could not remove a staged copy");
                 }
                 Err(error.into())
+            }
+        }
+    }
+}
+
+/// Removes a local staged file that was never renamed into place, when dropped, and
+/// the store's half-written `<staged>#<n>` beside it: the writer that holds that one is
+/// a task of its own, which may not run again to remove it (at process exit, say).
+struct StagedFileGuard(Option<std::path::PathBuf>);
+
+impl Drop for StagedFileGuard {
+    fn drop(&mut self) {
+        let Some(path) = self.0.take() else {
+            return;
+        };
+        // Gone already when the copy failed and removed it: nothing to do.
+        let _ = std::fs::remove_file(&path);
+        let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+            return;
+        };
+        let partial = format!("{}#", name.to_string_lossy());
+        for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&partial) {
+                let _ = std::fs::remove_file(entry.path());
             }
         }
     }

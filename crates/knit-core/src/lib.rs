@@ -27,7 +27,8 @@
 //! - [`SessionBuilder`], [`KnitSession`]: sessions and statement execution
 //! - [`catalog`]: entities and inputs; [`stitch`]: the id graph; [`components`]:
 //!   `connected_components((query))`; [`udtf`]: the table functions
-//! - [`parse_memory_size`]: `4G`-style sizes, as `--memory-limit` takes them
+//! - [`parse_memory_size`]: `4G`-style sizes, as `--memory-limit` takes them;
+//!   [`parse_duration`]: `30s`-style durations, as `--timeout` takes them
 //! - [`ErrorReport`]: one-line, user-facing descriptions of errors, with a hint
 
 #![warn(missing_docs)]
@@ -45,6 +46,7 @@ mod kernels;
 mod memory;
 mod memory_table;
 mod object_stores;
+mod options;
 mod overflow;
 mod panics;
 mod parquet_check;
@@ -60,6 +62,7 @@ mod udtf;
 pub use error::{CoreError, InternalError, Result};
 pub use memory::{default_memory_limit, parse_memory_size};
 pub use object_stores::S3_OPTIONS;
+pub use options::{format_duration, parse_duration};
 pub use panics::{install_hook, panic_to_error};
 pub use query::RunningQuery;
 pub use report::ErrorReport;

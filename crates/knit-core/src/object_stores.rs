@@ -34,6 +34,8 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::client::ClientConfigKey;
 use url::Url;
 
+use crate::options::parse_duration;
+
 /// The `aws.*` options that `CREATE EXTERNAL TABLE` and `COPY` accept, without the prefix.
 pub const S3_OPTIONS: &[&str] = &[
     "access_key_id",
@@ -177,23 +179,6 @@ fn retry_config(options: &BTreeMap<String, String>) -> Result<RetryConfig> {
         retry_timeout,
         ..RetryConfig::default()
     })
-}
-
-/// A duration such as `60s`, `2m`, `500ms` or `90` (seconds).
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let seconds = match unit.trim() {
-        "" | "s" | "sec" | "secs" | "second" | "seconds" => number,
-        "ms" => number / 1000.0,
-        "m" | "min" | "minutes" => number * 60.0,
-        _ => return None,
-    };
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
 }
 
 /// Refuses a store that has no way to get credentials when the instance metadata

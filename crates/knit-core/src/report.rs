@@ -32,6 +32,14 @@ const NETWORK_FAILURES: &[&str] = &[
     "incomplete message",
 ];
 
+/// Whether an error's text comes from reading an object store (where a network phrase
+/// such as "timeout" means the network, not a setting or a statement timeout).
+fn is_remote(lower: &str) -> bool {
+    ["object store", "s3 error", "http"]
+        .iter()
+        .any(|phrase| lower.contains(phrase))
+}
+
 /// The longest message kept; S3 error bodies can run to kilobytes.
 const MAX_MESSAGE_CHARS: usize = 400;
 
@@ -134,7 +142,7 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
              aws.skip_signature 'true' for a public bucket)"
                 .to_string(),
         )
-    } else if NETWORK_FAILURES.iter().any(|phrase| lower.contains(phrase)) {
+    } else if is_remote(&lower) && NETWORK_FAILURES.iter().any(|phrase| lower.contains(phrase)) {
         Some(
             "the network to the object store failed (the file may be fine): check \
              AWS_ENDPOINT (or aws.endpoint), AWS_REGION and the network; aws.timeout, \

@@ -4,6 +4,7 @@
 //! Building Knit's DataFusion session, and running statements in it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
 use datafusion::dataframe::DataFrame;
@@ -29,6 +30,7 @@ use crate::memory_table::create_memory_table;
 use crate::object_stores::{
     KnitObjectStoreRegistry, S3TableOptions, build_s3_store, is_s3, s3_options,
 };
+use crate::options::KnitOptions;
 use crate::overflow::CheckedArithmetic;
 use crate::planner::KnitQueryPlanner;
 use crate::profile::execute_profile;
@@ -44,6 +46,7 @@ pub const DEFAULT_BATCH_SIZE: usize = 32 * 1024;
 pub struct SessionBuilder {
     memory_limit: Option<usize>,
     target_partitions: Option<usize>,
+    statement_timeout: Option<Duration>,
 }
 
 impl SessionBuilder {
@@ -63,6 +66,13 @@ impl SessionBuilder {
     /// Sets how many partitions plans use; results then do not depend on the core count.
     pub fn with_target_partitions(mut self, partitions: usize) -> Self {
         self.target_partitions = Some(partitions);
+        self
+    }
+
+    /// Bounds how long each statement may run (`knit.statement_timeout`); whoever runs
+    /// the statements enforces it, see [`KnitSession::statement_timeout`].
+    pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = (!timeout.is_zero()).then_some(timeout);
         self
     }
 
@@ -88,6 +98,9 @@ impl SessionBuilder {
         if std::env::var_os("DATAFUSION_EXECUTION_BATCH_SIZE").is_none() {
             config = config.with_batch_size(DEFAULT_BATCH_SIZE);
         }
+        config = config.with_option_extension(KnitOptions {
+            statement_timeout: self.statement_timeout,
+        });
         if let Some(partitions) = self.target_partitions {
             config = config.with_target_partitions(partitions);
         }
@@ -175,6 +188,19 @@ impl KnitSession {
             MemoryLimit::Finite(bytes) => Some(bytes),
             MemoryLimit::Infinite | MemoryLimit::Unknown => None,
         }
+    }
+
+    /// How long a statement may run (`SET knit.statement_timeout`), if it is bounded.
+    /// The caller enforces it over planning, execution and the writing of results, by
+    /// dropping the statement's future when the time is up.
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.ctx
+            .state_ref()
+            .read()
+            .config_options()
+            .extensions
+            .get::<KnitOptions>()
+            .and_then(|options| options.statement_timeout)
     }
 
     /// Parses and runs one statement; queries come back as a lazy [`DataFrame`].

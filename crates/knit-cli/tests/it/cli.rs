@@ -398,3 +398,80 @@ fn interrupt_cancels_a_long_query() {
     assert_eq!(output.status.code(), Some(130));
     assert_eq!(text(&output).1, "cancelled\n");
 }
+
+#[test]
+fn a_statement_past_its_timeout_is_cancelled_and_the_script_stops() {
+    let long = "SELECT sum(value % 7) FROM generate_series(1, 100000000000)";
+    let started = Instant::now();
+    let output = knit()
+        .args(["--timeout", "500ms", "-c", "SELECT 1 AS quick", "-c", long])
+        .args(["-c", "SELECT 'never reached'"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: the statement ran longer than the statement timeout of 500ms and was \
+         cancelled: raise it with --timeout or SET knit.statement_timeout = '10m' ('0' \
+         turns it off)\n"
+    );
+    assert!(stdout.contains("| 1     |"), "{stdout}");
+    assert!(!stdout.contains("never reached"), "{stdout}");
+
+    // Set in the session, it bounds the statements after it; 0 lifts it again.
+    let output = knit()
+        .args(["-c", "SET knit.statement_timeout = '300ms'", "-c", long])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).1.contains("statement timeout of 300ms"));
+    let output = knit()
+        .args(["--timeout", "300ms", "-c", "SET knit.statement_timeout = 0"])
+        .args([
+            "-c",
+            "SELECT count(*) AS n FROM generate_series(1, 3000000)",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+
+    let output = knit()
+        .args(["--timeout", "soon", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("'soon' is not a duration"));
+}
+
+#[test]
+fn a_copy_past_its_timeout_leaves_the_target_and_no_staged_file() {
+    let dir = scratch_dir("copy-timeout");
+    for name in ["out.csv", "out.parquet"] {
+        let target = dir.join(name);
+        std::fs::write(&target, "before").unwrap();
+        let sql = format!(
+            "COPY (SELECT value, value * 2 AS twice FROM generate_series(1, 100000000000)) \
+             TO '{}'",
+            target.display()
+        );
+        let output = knit()
+            .args(["--timeout", "700ms", "-c", &sql])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output).1);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "before");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

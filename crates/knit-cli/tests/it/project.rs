@@ -92,6 +92,31 @@ fn project_run_matches_pb() {
     }
 }
 
+/// A run past `--timeout` stops, says so, and publishes nothing.
+#[test]
+fn a_run_past_its_timeout_changes_no_output() {
+    let (project, tables, end) = PROJECTS[0];
+    let out = scratch("timeout");
+    let output = knit()
+        .args(project_args("run", project, tables, end, &out))
+        .args(["--timeout", "1ms"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the run took longer than --timeout 1ms and was stopped; no output was changed"
+        ),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 /// pb's `--begin_time` keeps the rows between it and the end time (and those without a
 /// time): the e-commerce example from mid-June 2021 on.
 #[test]

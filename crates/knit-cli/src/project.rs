@@ -162,6 +162,12 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
     let staging = out.join(format!("{STAGING_PREFIX}{}-{stamp}", std::process::id()));
     let script = load(args, &staging)?;
     if !out.display().to_string().contains("://") {
+        if out.exists() && !out.is_dir() {
+            return Err(format!(
+                "--out: '{}' is a file: name a folder (it is created if missing)",
+                out.display()
+            ));
+        }
         std::fs::create_dir_all(out)
             .map_err(|e| format!("--out: cannot create '{}': {e}", out.display()))?;
         remove_stale_staging(out);
@@ -277,11 +283,18 @@ async fn run_script(session: &KnitSession, script: &Script) -> Result<Vec<(Strin
 
 /// Runs one statement; returns the rows a `COPY` wrote.
 async fn execute(session: &KnitSession, statement: &ScriptStatement) -> Result<u64, String> {
+    // An output's statement fails at run time in any var the output reads, so the
+    // output is what it names, with where the output is defined.
     let describe = |e: knit_core::CoreError| {
         let report = ErrorReport::new(&e, session.memory_limit());
-        match &statement.origin {
-            Some(origin) => format!("{}: {}: {report}", origin.file, origin.key),
-            None => report.to_string(),
+        match (&statement.output, &statement.origin) {
+            (Some(output), Some(origin)) => format!(
+                "computing output {output} (defined at {}: {}): {report}",
+                origin.file, origin.key
+            ),
+            (Some(output), None) => format!("computing output {output}: {report}"),
+            (None, Some(origin)) => format!("{}: {}: {report}", origin.file, origin.key),
+            (None, None) => report.to_string(),
         }
     };
     let query = session.start(&statement.sql).await.map_err(describe)?;

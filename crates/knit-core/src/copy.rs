@@ -27,7 +27,7 @@ use datafusion::prelude::SessionContext;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Result, UNFINISHED_WRITE_ADVICE, is_unfinished_write};
 
 /// The DataFusion option that makes the sink write one file at the exact path.
 const SINGLE_FILE: &str = "single_file_output";
@@ -106,9 +106,13 @@ impl StagedCopy {
             Some((directory, _)) => format!("{directory}{temp_name}"),
             None => return Ok(None),
         };
+        let temp = ListingTableUrl::parse(temp)?;
+        if let Ok(path) = temp.get_url().to_file_path() {
+            probe_writable(&path, &copy.output_url)?;
+        }
         Ok(Some(Self {
             target,
-            temp: ListingTableUrl::parse(temp)?,
+            temp,
             existing,
         }))
     }
@@ -150,15 +154,56 @@ impl StagedCopy {
                 Ok(batches)
             }
             Err(error) => {
+                let error = if is_unfinished_write(&error) {
+                    CoreError::Write {
+                        target: copy.output_url.clone(),
+                        detail: UNFINISHED_WRITE_ADVICE.to_string(),
+                    }
+                } else {
+                    error.into()
+                };
                 if let Err(cleanup) = store.delete(temp_path).await
                     && !matches!(cleanup, object_store::Error::NotFound { .. })
                 {
                     tracing::warn!(temp = %self.temp, %cleanup, "could not remove a staged copy");
                 }
-                Err(error.into())
+                Err(error)
             }
         }
     }
+}
+
+/// Creates (and removes) the staged file at `path`, creating missing folders as the
+/// store would, so that a target the file system refuses is an error naming the cause
+/// before any row is computed. (The store itself retries some refusals forever: a
+/// file under `/proc` is "not found" however often its folder is created.)
+fn probe_writable(path: &std::path::Path, target: &str) -> Result<()> {
+    let refused = |error: std::io::Error| {
+        let fix = match error.kind() {
+            std::io::ErrorKind::PermissionDenied => "check the folder's permissions",
+            std::io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only",
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                "free some space"
+            }
+            _ => "write to a folder of an ordinary file system",
+        };
+        CoreError::Write {
+            target: target.to_string(),
+            detail: format!("{error}: {fix}"),
+        }
+    };
+    if let Some(folder) = path.parent()
+        && !folder.is_dir()
+    {
+        std::fs::create_dir_all(folder).map_err(refused)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(refused)?;
+    let _ = std::fs::remove_file(path);
+    Ok(())
 }
 
 /// Removes a local staged file that was never renamed into place, when dropped, and

@@ -57,6 +57,14 @@ pub enum CoreError {
     /// A setting or an argument is not valid; the message says which and why.
     #[error("{0}")]
     Invalid(String),
+    /// Writing a file or a folder failed; `detail` says why and what to do.
+    #[error("cannot write '{target}': {detail}")]
+    Write {
+        /// The file or folder being written, as the statement named it.
+        target: String,
+        /// Why, and what to do.
+        detail: String,
+    },
     /// A bug in Knit.
     #[error(transparent)]
     Internal(#[from] InternalError),
@@ -72,6 +80,21 @@ impl CoreError {
     pub fn internal(what: impl Into<String>) -> Self {
         CoreError::Internal(InternalError::new(what))
     }
+}
+
+/// DataFusion's message when a file writer fails to finish (its cause is dropped).
+const UNFINISHED_WRITE: &str = "Error encountered while finalizing writes";
+
+/// What to say when a writer could not finish a file.
+pub(crate) const UNFINISHED_WRITE_ADVICE: &str = "the file could not be finished: the disk \
+     may be full, or the file system may refuse the write (read-only, or not a place for \
+     files); free space or write elsewhere";
+
+/// Whether `error` is DataFusion failing to finish writing a file: it reports that as
+/// its own internal error and drops the cause, which on local disk is almost always a
+/// full disk or a file system that refuses the write.
+pub(crate) fn is_unfinished_write(error: &DataFusionError) -> bool {
+    causes(error).any(|cause| cause.to_string().contains(UNFINISHED_WRITE))
 }
 
 /// Result with [`CoreError`] as the default error.

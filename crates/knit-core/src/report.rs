@@ -97,7 +97,29 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
         .and_then(|d| d.span)
         .map(|span| (span.start.line, span.start.column))
         .filter(|(line, _)| *line > 0);
+    if crate::error::is_unfinished_write(error) {
+        return ErrorReport {
+            message: format!(
+                "writing the output failed: {} (files written so far may remain)",
+                crate::error::UNFINISHED_WRITE_ADVICE
+            ),
+            hint: None,
+            location,
+        };
+    }
+    // DataFusion's internal errors say "a bug in DataFusion's code"; to the user it is a
+    // bug in Knit, which is where it should be reported.
+    if let Some(what) = datafusion_internal(error) {
+        return ErrorReport {
+            message: one_line(&crate::InternalError::new(what).to_string()),
+            hint: None,
+            location,
+        };
+    }
     let text = error.strip_backtrace();
+    if let Some(report) = function_mismatch(&text) {
+        return ErrorReport { location, ..report };
+    }
     let lower = text.to_ascii_lowercase();
     let hint = if lower.contains("resources exhausted") {
         Some(match memory_limit {
@@ -107,6 +129,18 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
             ),
             None => "query less data, or give the session more memory".to_string(),
         })
+    } else if lower.contains("unsupported cast from") {
+        Some(
+            "there is no conversion between these types: build or extract the value with a \
+             function instead (array_element(list, 1), to_date(text), named_struct(...))"
+                .to_string(),
+        )
+    } else if lower.contains("compiledtoobig") || lower.contains("regex exceeds size limit") {
+        Some(
+            "the regular expression is too large once compiled: use fewer or smaller \
+             repetitions ({n} counts)"
+                .to_string(),
+        )
     } else if lower.contains("arithmetic overflow") {
         Some(
             "an integer result is out of range: cast the values to DECIMAL(38, 0) or DOUBLE"
@@ -117,7 +151,9 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
             "list tables with SHOW TABLES, or read files directly with FROM 'dir/*.parquet'"
                 .to_string(),
         )
-    } else if lower.contains("no field named") || lower.contains("column '") {
+    } else if lower.contains("no field named")
+        || (lower.contains("column '") && !lower.contains("incompatible"))
+    {
         Some("list a table's columns with DESCRIBE <table>".to_string())
     } else if lower.contains("invalidaccesskeyid")
         || lower.contains("signaturedoesnotmatch")
@@ -167,11 +203,93 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
         .replace("Parquet error: Parquet error: ", "Parquet error: ")
         .replace("External error: ", "");
     let text = tidy_store_response(&text);
+    let text = remove_categories(&text).replace("Unsupported CAST from ", "cannot CAST ");
     ErrorReport {
         message: one_line(strip_prefixes(&text)),
         hint,
         location,
     }
+}
+
+/// A call whose arguments fit no form of the function, told as such: DataFusion's text
+/// nests each form's failure (sometimes as an "Internal error" with its bug-report
+/// footer, though the statement is at fault) before the one line that matters.
+fn function_mismatch(text: &str) -> Option<ErrorReport> {
+    const MARK: &str = "No function matches the given name and argument types '";
+    let start = text.find(MARK)? + MARK.len();
+    let call = &text[start..start + text[start..].find('\'')?];
+    let name = call.split('(').next().unwrap_or(call);
+    let candidates: Vec<&str> = text
+        .split_once("Candidate functions:")
+        .map(|(_, rest)| {
+            rest.split(['\n', '\t'])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let no_common_type = ["coercion failed", "common type", "not comparable"]
+        .iter()
+        .any(|phrase| text.contains(phrase));
+    // Signatures such as `coalesce(UserDefined)` or `abs(Numeric(1))` describe nothing
+    // a user can act on.
+    let readable = !candidates.is_empty()
+        && candidates
+            .iter()
+            .all(|c| !c.contains("UserDefined") && !c.contains("(1))") && !c.contains("(2))"));
+    let hint = if no_common_type {
+        "the arguments have no type in common: CAST them to one type".to_string()
+    } else if readable {
+        format!(
+            "it takes {}: CAST the arguments to those types",
+            candidates.join(" or ")
+        )
+    } else {
+        "CAST the arguments to the types it takes".to_string()
+    };
+    Some(ErrorReport {
+        message: format!("no form of {name} takes these arguments: {call}"),
+        hint: Some(hint),
+        location: None,
+    })
+}
+
+/// Removes the names DataFusion gives its stages and error categories inside a message
+/// ("Optimizer rule 'simplify_expressions' failed: ", "type_coercion: "): they say where
+/// in DataFusion the error arose, which is nothing a user can act on.
+fn remove_categories(text: &str) -> String {
+    let mut text = text.to_string();
+    for category in [
+        "type_coercion: ",
+        "This feature is not implemented: ",
+        "Arrow error: ",
+        "Error during planning: ",
+        "Execution error: ",
+    ] {
+        text = text.replace(category, "");
+    }
+    while let Some(start) = text.find("Optimizer rule '") {
+        let Some(end) = text[start..].find("' failed: ") else {
+            break;
+        };
+        text.replace_range(start..start + end + "' failed: ".len(), "");
+    }
+    text
+}
+
+/// The message of a DataFusion internal error in `error`'s chain, without its footer.
+fn datafusion_internal(error: &DataFusionError) -> Option<String> {
+    crate::error::causes(error).find_map(|cause| {
+        let datafusion = cause.downcast_ref::<DataFusionError>().or_else(|| {
+            cause
+                .downcast_ref::<std::sync::Arc<DataFusionError>>()
+                .map(|e| e.as_ref())
+        })?;
+        match datafusion {
+            DataFusionError::Internal(message) => Some(message.trim_end_matches('.').to_string()),
+            _ => None,
+        }
+    })
 }
 
 /// DataFusion's category prefixes say nothing to a user; the rest of the text does.
@@ -308,6 +426,38 @@ mod tests {
             "GET http://h/b returned 403 Forbidden: InvalidAccessKeyId: No such key."
         );
         assert_eq!(tidy_store_response("plain"), "plain");
+    }
+
+    #[test]
+    fn datafusion_internal_errors_are_reported_as_knits() {
+        let error = CoreError::DataFusion(
+            DataFusionError::Internal("Physical input schema should be the same".to_string())
+                .context("Optimizer rule 'x' failed"),
+        );
+        let report = ErrorReport::new(&error, None).to_string();
+        assert!(
+            report.starts_with(
+                "internal error: Physical input schema should be the same. This is a bug in Knit"
+            ),
+            "{report}"
+        );
+        assert!(!report.contains("DataFusion's code"), "{report}");
+    }
+
+    #[test]
+    fn network_hints_are_for_object_stores_only() {
+        let setting = CoreError::DataFusion(DataFusionError::Configuration(
+            "knit.statement_timeout 'x' is not a duration".to_string(),
+        ));
+        assert_eq!(ErrorReport::new(&setting, None).hint, None);
+        let store = CoreError::DataFusion(DataFusionError::External(
+            "Generic S3 error: error sending request: operation timed out".into(),
+        ));
+        let hint = ErrorReport::new(&store, None).hint.unwrap();
+        assert!(
+            hint.starts_with("the network to the object store failed"),
+            "{hint}"
+        );
     }
 
     #[test]

@@ -617,9 +617,12 @@ fn read_yaml(dir: &Path, file: &str) -> Result<Value> {
         path: path.clone(),
         source,
     })?;
-    serde_yaml::from_str(&text).map_err(|source| PbError::Yaml {
-        file: file.to_string(),
-        source,
+    // Editors on Windows start files with a byte-order mark, which YAML allows.
+    serde_yaml::from_str(text.strip_prefix('\u{feff}').unwrap_or(&text)).map_err(|source| {
+        PbError::Yaml {
+            file: file.to_string(),
+            source,
+        }
     })
 }
 

@@ -218,9 +218,14 @@ fn csv_records(text: &str, path: &Path, origin: &Origin) -> Result<Vec<Vec<Strin
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| PbError::Read {
+    let text = std::fs::read_to_string(path).map_err(|source| PbError::Read {
         path: path.to_path_buf(),
         source,
+    })?;
+    // A byte-order mark (editors on Windows write one) is not part of the text.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
 }
 

@@ -92,6 +92,39 @@ fn project_run_matches_pb() {
     }
 }
 
+/// Files that start with a byte-order mark, as editors on Windows write them, read as
+/// the same YAML and CSV.
+#[test]
+fn files_with_a_byte_order_mark_read_as_without() {
+    let vars = format!(
+        "\u{feff}{GOOD_INPUTS}var_groups:\n  - name: v\n    entity_key: user\n    vars:\n      \
+         - entity_var:\n          name: total\n          select: sum(amount)\n          \
+         from: inputs/events\n"
+    );
+    let dir = broken_project("bom", &format!("\u{feff}{GOOD_PROJECT}"), &vars);
+    std::fs::write(
+        dir.join("tables/shop/events.csv"),
+        "\u{feff}user_id,amount,timestamp\nu1,3,2024-01-01T00:00:00Z\nu1,4,2024-01-02T00:00:00Z\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tables/shop/events.types.yaml"),
+        "\u{feff}amount: integer\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = knit()
+        .args(["project", "run", &dir.display().to_string()])
+        .args(["--tables", &dir.join("tables").display().to_string()])
+        .args(["--out", &out.display().to_string(), "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    let view = std::fs::read_to_string(out.join("user_feature_view.csv")).unwrap();
+    assert!(view.lines().any(|line| line.ends_with(",7")), "{view}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A run past `--timeout` stops, says so, and publishes nothing.
 #[test]
 fn a_run_past_its_timeout_changes_no_output() {
@@ -110,6 +143,21 @@ fn a_run_past_its_timeout_changes_no_output() {
         ),
         "{stderr}"
     );
+    // --out names a folder.
+    let file = scratch("out-file");
+    std::fs::write(&file, "a file").unwrap();
+    let output = knit()
+        .args(project_args("run", project, tables, end, &file))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).1.contains("is a file: name a folder"),
+        "{}",
+        text(&output).1
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "a file");
+    std::fs::remove_file(&file).unwrap();
     let left: Vec<_> = std::fs::read_dir(&out)
         .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
@@ -479,7 +527,10 @@ fn a_failing_run_changes_no_output() {
     let output = run();
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
-    assert!(stderr.contains("Divide by zero"), "{stderr}");
+    assert!(
+        stderr.contains("computing output user_feature_view (defined at pb_project.yaml: entities[0]): Divide by zero"),
+        "{stderr}"
+    );
     assert_eq!(snapshot(), before);
     // A killed run's staging folder goes at the next run; a live one's stays.
     let stale = out.join(".knit-run-999999999-1");

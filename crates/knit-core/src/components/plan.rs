@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{DFSchema, DFSchemaRef};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
@@ -69,6 +69,15 @@ impl RelationPlanner for ConnectedComponentsRelationPlanner {
     }
 }
 
+/// `data_type` without a dictionary or run-end encoding.
+fn decoded(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Dictionary(_, values) => decoded(values),
+        DataType::RunEndEncoded(_, values) => decoded(values.data_type()),
+        other => other.clone(),
+    }
+}
+
 /// `ConnectedComponents`: `(node, component)` of the edges its input's two columns give.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConnectedComponentsNode {
@@ -91,18 +100,21 @@ impl ConnectedComponentsNode {
                     .join(", ")
             )));
         };
-        let data_type = first.data_type().clone();
+        // Nodes are compared by value, so encodings (dictionary, run-end) are decoded.
+        let data_type = decoded(first.data_type());
         let (a, b) = (
             input.schema().qualified_field(0),
             input.schema().qualified_field(1),
         );
-        let a = Expr::Column(a.into());
-        let b = Expr::Column(b.into());
-        let b = if second.data_type() == &data_type {
-            b
-        } else {
-            cast(b, data_type.clone())
+        let as_node = |column: Expr, column_type: &DataType| {
+            if column_type == &data_type {
+                column
+            } else {
+                cast(column, data_type.clone())
+            }
         };
+        let a = as_node(Expr::Column(a.into()), first.data_type());
+        let b = as_node(Expr::Column(b.into()), second.data_type());
         let input = LogicalPlanBuilder::from(input)
             .project(vec![a.alias("a"), b.alias("b")])?
             .build()?;

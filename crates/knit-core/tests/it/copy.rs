@@ -176,3 +176,38 @@ async fn staged_files_of_killed_copies_are_removed() {
     expected.sort();
     assert_eq!(listing(&dir), expected);
 }
+
+/// Places the file system refuses are errors that name the target and the cause, at
+/// once (a file under /proc made the store retry forever), and a device that runs out
+/// of space is a write failure, not DataFusion's internal error.
+#[tokio::test]
+async fn targets_the_file_system_refuses_are_named_errors() {
+    let session = SessionBuilder::new().build().unwrap();
+    let started = std::time::Instant::now();
+    let err = session
+        .sql("COPY (SELECT 1 AS a) TO '/proc/knit-copy-test.csv'")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("cannot write '/proc/knit-copy-test.csv': "),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let frame = session
+        .sql("COPY (SELECT 1 AS a) TO '/dev/full' STORED AS CSV")
+        .await;
+    let err = match frame {
+        Ok(frame) => frame.collect().await.unwrap_err(),
+        Err(e) => panic!("planned: {e}"),
+    };
+    let report = knit_core::ErrorReport::new(&err.into(), None).to_string();
+    assert!(
+        report.starts_with(
+            "writing the output failed: the file could not be finished: the disk may be full"
+        ),
+        "{report}"
+    );
+    assert!(!report.contains("DataFusion"), "{report}");
+}

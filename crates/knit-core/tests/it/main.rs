@@ -14,5 +14,6 @@
 mod copy;
 mod damaged_files;
 mod features;
+mod properties;
 mod slt;
 mod stitch_output;

@@ -7,7 +7,7 @@
 //! and id types it declares, and its expressions are planned against its source, so a
 //! wrong column fails at `CREATE INPUT`, not at the first query. Like a view, an input
 //! keeps the plan of its source as it was then. Vars and cohorts are planned when they
-//! are created too (see [`crate::features`]); the catalog keeps what they reference, so
+//! are created too (see the `features` module); the catalog keeps what they reference, so
 //! that nothing another definition uses can be dropped and no cycle can be made.
 
 use std::collections::{BTreeMap, HashSet};
@@ -744,5 +744,32 @@ mod tests {
         assert!(text.contains("position"), "{text}");
         let err = entity("CREATE ENTITY user ID TYPES (email, email)").unwrap_err();
         assert!(err.to_string().contains("declares id type 'email' twice"));
+    }
+
+    /// The stitch numbers id types in 16 bits: one more than fits is refused, rather
+    /// than wrapping around to another type.
+    #[test]
+    fn id_types_are_capped_at_what_the_stitch_numbers() {
+        let types = |n: usize| {
+            (0..n)
+                .map(|i| format!("t{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let most = entity(&format!(
+            "CREATE ENTITY user ID TYPES ({})",
+            types(MAX_ID_TYPES)
+        ))
+        .unwrap();
+        assert_eq!(most.id_type_index("t65535"), Some(u16::MAX));
+        let err = entity(&format!(
+            "CREATE ENTITY user ID TYPES ({})",
+            types(MAX_ID_TYPES + 1)
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "entity 'user' declares 65537 id types; an entity has at most 65536"
+        );
     }
 }

@@ -22,11 +22,12 @@
 //!
 //! It also runs Knit's profile statements: `CREATE ENTITY` and `CREATE INPUT` fill the
 //! session's [`catalog::Catalog`], and `id_stitch('entity')` stitches an entity's ids
-//! into its id graph with the same answers as RudderStack Profiles ([`stitch`]).
+//! into its id graph with the same answers as RudderStack Profiles.
 //!
 //! - [`SessionBuilder`], [`KnitSession`]: sessions and statement execution
-//! - [`catalog`]: entities and inputs; [`stitch`]: the id graph; [`components`]:
-//!   `connected_components((query))`; [`udtf`]: the table functions
+//! - [`catalog`]: entities and inputs; the modules behind the statements (the stitch,
+//!   `connected_components`, the table functions, vars) are private: the session is
+//!   their interface
 //! - [`parse_memory_size`]: `4G`-style sizes, as `--memory-limit` takes them;
 //!   [`parse_duration`]: `30s`-style durations, as `--timeout` takes them
 //! - [`ErrorReport`]: one-line, user-facing descriptions of errors, with a hint
@@ -51,7 +52,7 @@ mod overflow;
 mod panics;
 mod parquet_check;
 mod planner;
-mod profile;
+mod profile_statements;
 mod query;
 mod relation_call;
 mod report;

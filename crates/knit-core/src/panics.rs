@@ -90,7 +90,7 @@ pub(crate) fn message(payload: &(dyn Any + Send)) -> String {
 /// Whether a hook that records panics is installed.
 static RECORDING: AtomicBool = AtomicBool::new(false);
 
-/// Installs a panic hook that keeps the place of each panic for [`last_panic`]. With
+/// Installs a panic hook that keeps the place of each panic for `last_panic`. With
 /// `quiet`, it prints nothing (the caller reports caught panics as errors); otherwise
 /// the previous hook prints as before.
 pub fn install_hook(quiet: bool) {
@@ -164,7 +164,7 @@ pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> DataFusionError {
     }
 }
 
-/// [`panic_error`] for callers outside the engine (a task that ran a statement).
+/// `panic_error` for callers outside the engine (a task that ran a statement).
 pub fn panic_to_error(payload: &(dyn Any + Send)) -> CoreError {
     CoreError::DataFusion(panic_error(payload))
 }

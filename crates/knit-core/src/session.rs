@@ -33,7 +33,7 @@ use crate::object_stores::{
 use crate::options::KnitOptions;
 use crate::overflow::CheckedArithmetic;
 use crate::planner::KnitQueryPlanner;
-use crate::profile::execute_profile;
+use crate::profile_statements::execute_profile;
 use crate::query::{self, RunningQuery};
 use crate::stitch::MainIdLookupRelationPlanner;
 use crate::udtf::all_table_functions;

@@ -13,10 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
+use knit_sql::{quote_ident_if_needed, quote_literal};
+
 use crate::error::Result;
 use crate::project::{Entity, Input, Origin, Project, Source, Stitcher, Var, VarKind};
-use crate::tables::{external_table, pasted_csv, quote_literal};
-use crate::template::{Names, Rendered, quote_ident, render, sql_type};
+use crate::tables::{external_table, pasted_csv};
+use crate::template::{Names, Rendered, render, sql_type};
 
 mod outputs;
 
@@ -128,7 +130,10 @@ impl<'a> Writer<'a> {
                             && schemas.insert(schema.to_string())
                         {
                             script.push(
-                                format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema)),
+                                format!(
+                                    "CREATE SCHEMA IF NOT EXISTS {}",
+                                    quote_ident_if_needed(schema)
+                                ),
                                 None,
                             );
                         }
@@ -209,7 +214,7 @@ impl<'a> Writer<'a> {
             if let Some((sql, origin)) = rendered.get(&name) {
                 let sql = format!(
                     "CREATE VIEW {} AS {}",
-                    quote_ident(&name),
+                    quote_ident_if_needed(&name),
                     sql.sql.trim().trim_end_matches(';')
                 );
                 self.script.push(sql, Some((*origin).clone()));
@@ -255,7 +260,7 @@ impl<'a> Writer<'a> {
                 }
             }
             types.push(
-                std::iter::once(quote_ident(name))
+                std::iter::once(quote_ident_if_needed(name))
                     .chain(filters)
                     .collect::<Vec<_>>()
                     .join(" "),
@@ -263,11 +268,11 @@ impl<'a> Writer<'a> {
         }
         let mut sql = format!(
             "CREATE ENTITY {} ID TYPES ({})",
-            quote_ident(&entity.name),
+            quote_ident_if_needed(&entity.name),
             types.join(", ")
         );
         if let Some(main) = &entity.main_id {
-            sql.push_str(&format!(" MAIN ID {}", quote_ident(main)));
+            sql.push_str(&format!(" MAIN ID {}", quote_ident_if_needed(main)));
         }
         self.script.push(sql, Some(entity.origin.clone()));
         Ok(())
@@ -332,7 +337,10 @@ impl<'a> Writer<'a> {
             let mut id_sql = Vec::new();
             for id in ids {
                 let select = self.render(&id.select, None, &input.origin, "ids")?.sql;
-                id_sql.push(format!("{select} AS {}", quote_ident(&id.id_type)));
+                id_sql.push(format!(
+                    "{select} AS {}",
+                    quote_ident_if_needed(&id.id_type)
+                ));
             }
             let lookup = match edge_sources {
                 Some(sources) if !sources.contains(&input.name) => "LOOKUP ",
@@ -340,15 +348,15 @@ impl<'a> Writer<'a> {
             };
             let mut sql = format!(
                 "CREATE INPUT {} FOR {} FROM {} {lookup}IDS ({})",
-                quote_ident(&knit_name),
-                quote_ident(&entity.name),
+                quote_ident_if_needed(&knit_name),
+                quote_ident_if_needed(&entity.name),
                 self.names.input_sources[&input.name],
                 id_sql.join(", ")
             );
             if let Some(column) = &input.occurred_at {
                 sql.push_str(&format!(
                     " OCCURRED AT {}",
-                    quote_ident(&column.to_lowercase())
+                    quote_ident_if_needed(&column.to_lowercase())
                 ));
             }
             let mut conditions = Vec::new();
@@ -371,7 +379,7 @@ impl<'a> Writer<'a> {
     /// Times compare as microseconds, whose range takes any date (nanoseconds stop at
     /// 1677 and 2262).
     fn time_filter(&self, input: &Input) -> Option<String> {
-        let column = quote_ident(&input.occurred_at.as_ref()?.to_lowercase());
+        let column = quote_ident_if_needed(&input.occurred_at.as_ref()?.to_lowercase());
         let micros = |sql: &str| format!("arrow_cast({sql}, 'Timestamp(Microsecond, None)')");
         let end = micros(&quote_literal(&self.options.end_time));
         let at = micros(&column);
@@ -530,8 +538,8 @@ impl<'a> Writer<'a> {
                 format!("entity {}.{}", var.entity, var.name),
                 format!(
                     "CREATE ENTITY VAR {}.{} AS {select}",
-                    quote_ident(&var.entity),
-                    quote_ident(&var.name)
+                    quote_ident_if_needed(&var.entity),
+                    quote_ident_if_needed(&var.name)
                 ),
             ),
             (VarKind::Input, Some(input)) => (
@@ -542,8 +550,8 @@ impl<'a> Writer<'a> {
                 ),
                 format!(
                     "CREATE INPUT VAR {}.{} AS {select}",
-                    quote_ident(input),
-                    quote_ident(&var.name)
+                    quote_ident_if_needed(input),
+                    quote_ident_if_needed(&var.name)
                 ),
             ),
             (VarKind::Input, None) => {
@@ -553,7 +561,7 @@ impl<'a> Writer<'a> {
         if var.kind == VarKind::Entity
             && let Some(input) = &knit_input
         {
-            sql.push_str(&format!(" FROM {}", quote_ident(input)));
+            sql.push_str(&format!(" FROM {}", quote_ident_if_needed(input)));
         }
         if let Some(filter) = filter {
             if var.kind == VarKind::Entity && knit_input.is_none() {
@@ -641,13 +649,13 @@ impl<'a> Writer<'a> {
             let extends = cohort
                 .extends
                 .as_ref()
-                .map(|p| format!(" EXTENDS {}", quote_ident(p)))
+                .map(|p| format!(" EXTENDS {}", quote_ident_if_needed(p)))
                 .unwrap_or_default();
             self.script.push(
                 format!(
                     "CREATE COHORT {} FOR {}{extends} WHERE {condition}",
-                    quote_ident(&cohort.name),
-                    quote_ident(&entity)
+                    quote_ident_if_needed(&cohort.name),
+                    quote_ident_if_needed(&entity)
                 ),
                 Some(cohort.origin.clone()),
             );

@@ -14,9 +14,10 @@
 
 use std::path::Path;
 
+use knit_sql::{quote_ident_if_needed, quote_literal};
+
 use crate::error::{PbError, Result};
 use crate::project::Origin;
-use crate::template::quote_ident;
 
 /// The statement that registers a warehouse table, and the name queries use for it.
 pub(crate) struct TableSql {
@@ -53,8 +54,12 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
         ))
     })?;
     let qualified = match schema {
-        Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(name)),
-        None => quote_ident(name),
+        Some(schema) => format!(
+            "{}.{}",
+            quote_ident_if_needed(schema),
+            quote_ident_if_needed(name)
+        ),
+        None => quote_ident_if_needed(name),
     };
     let location = quote_literal(&path.display().to_string());
     let create = if path.extension().is_some_and(|e| e == "csv") {
@@ -117,7 +122,7 @@ fn csv_columns(path: &Path, origin: &Origin) -> Result<Vec<String>> {
             }
             None => "VARCHAR".to_string(),
         };
-        columns.push(format!("{} {sql_type}", quote_ident(&name)));
+        columns.push(format!("{} {sql_type}", quote_ident_if_needed(&name)));
     }
     Ok(columns)
 }
@@ -163,7 +168,7 @@ pub(crate) fn pasted_csv(path: &Path, origin: &Origin) -> Result<String> {
         .next()
         .unwrap_or_default()
         .iter()
-        .map(|c| quote_ident(&c.to_lowercase()))
+        .map(|c| quote_ident_if_needed(&c.to_lowercase()))
         .collect();
     let mut rows = Vec::new();
     for (n, record) in records.enumerate() {
@@ -227,9 +232,4 @@ fn read(path: &Path) -> Result<String> {
         Some(rest) => rest.to_string(),
         None => text,
     })
-}
-
-/// A SQL string literal.
-pub(crate) fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }

@@ -18,6 +18,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use knit_sql::quote_ident_if_needed;
+
 /// A macro from a `macros:` list.
 #[derive(Debug, Clone)]
 pub(crate) struct Macro {
@@ -225,7 +227,7 @@ fn evaluate(
             if let Some(input) = inputs(&owner) {
                 let name = name.to_lowercase();
                 out.input_names.insert((owner.clone(), name.clone()));
-                return Ok(format!("{input}.{}", quote_ident(&name)));
+                return Ok(format!("{input}.{}", quote_ident_if_needed(&name)));
             }
             Err(format!(
                 "`{expr}`: '{owner}' is neither an entity nor an input of this var's entity"
@@ -285,54 +287,12 @@ fn evaluate(
 fn entity_var(entity: &str, name: &str, out: &mut Rendered) -> String {
     let name = name.to_lowercase();
     out.vars.insert((entity.to_string(), name.clone()));
-    format!("{}.{}", quote_ident(entity), quote_ident(&name))
+    format!(
+        "{}.{}",
+        quote_ident_if_needed(entity),
+        quote_ident_if_needed(&name)
+    )
 }
-
-/// A SQL identifier, quoted only when it must be.
-pub(crate) fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain && !RESERVED.contains(&name) {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
-/// Words that cannot stand unquoted as column names.
-const RESERVED: &[&str] = &[
-    "all",
-    "and",
-    "as",
-    "by",
-    "case",
-    "date",
-    "default",
-    "end",
-    "from",
-    "group",
-    "in",
-    "is",
-    "not",
-    "null",
-    "or",
-    "order",
-    "select",
-    "table",
-    "then",
-    "time",
-    "timestamp",
-    "to",
-    "user",
-    "when",
-    "where",
-    "with",
-];
 
 /// The SQL type of pb's `warehouse.DataType(...)` names.
 pub(crate) fn sql_type(name: &str) -> Result<&'static str, String> {

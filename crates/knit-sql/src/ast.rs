@@ -15,7 +15,7 @@ use datafusion_sql::parser::{CopyToStatement, CreateExternalTable, Statement as 
 use datafusion_sql::sqlparser::ast::{Ident, Value};
 
 use crate::features::{CreateCohortStatement, CreateEntityVarStatement, CreateInputVarStatement};
-use crate::profile::{
+use crate::profile_ast::{
     CreateEntityStatement, CreateInputStatement, DropStatement, ShowObject, quoted,
 };
 

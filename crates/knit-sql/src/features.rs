@@ -7,7 +7,7 @@ use std::fmt;
 
 use datafusion_sql::sqlparser::ast::{Expr, Ident};
 
-use crate::profile::quoted;
+use crate::profile_ast::quoted;
 
 /// A var's qualified name: `owner.name`, where the owner is an entity (entity vars) or
 /// an input (input vars).

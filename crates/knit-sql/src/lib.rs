@@ -24,6 +24,8 @@
 //! - [`is_complete`]: whether typed input ends a statement (for the REPL)
 //! - [`parse_statement`] / [`KnitParser`]: text to [`Statement`], whose `Display` prints
 //!   SQL that parses back to the same [`Statement`]
+//! - [`quote_ident`], [`quote_ident_if_needed`], [`quote_literal`]: names and text into
+//!   the SQL Knit writes
 
 #![warn(missing_docs)]
 
@@ -31,8 +33,9 @@ mod ast;
 mod error;
 mod features;
 mod parser;
-mod profile;
+mod profile_ast;
 mod profile_parser;
+mod quote;
 mod split;
 
 pub use ast::Statement;
@@ -41,10 +44,11 @@ pub use features::{
     CreateCohortStatement, CreateEntityVarStatement, CreateInputVarStatement, VarName,
 };
 pub use parser::{KnitParser, parse_statement, parse_statements};
-pub use profile::{
+pub use profile_ast::{
     CreateEntityStatement, CreateInputStatement, DropStatement, IdFilter, IdMatcher, IdTypeDef,
     InputId, InputSource, ProfileObject, ShowObject,
 };
+pub use quote::{quote_ident, quote_ident_if_needed, quote_literal};
 pub use split::{StatementText, is_complete, split_statements};
 
 /// The sqlparser crate as DataFusion re-exports it, for callers that need its types.

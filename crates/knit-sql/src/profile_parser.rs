@@ -11,7 +11,7 @@ use crate::ast::Statement;
 use crate::features::{
     CreateCohortStatement, CreateEntityVarStatement, CreateInputVarStatement, VarName,
 };
-use crate::profile::{
+use crate::profile_ast::{
     CreateEntityStatement, CreateInputStatement, DropStatement, IdFilter, IdMatcher, IdTypeDef,
     InputId, InputSource, ProfileObject, ShowObject,
 };

@@ -40,7 +40,9 @@ use datafusion::sql::sqlparser::parser::Parser;
 
 use super::count_distinct::COUNT_DISTINCT;
 use super::model::{EntityModel, Step};
-use super::names::{MAIN, Scope, check_only_vars, quote_ident, quote_literal, var_column};
+use knit_sql::{quote_ident, quote_literal};
+
+use super::names::{MAIN, Scope, check_only_vars, var_column};
 use crate::catalog::{Input, id_column};
 use crate::error::{CoreError, Result};
 use crate::stitch::CLUSTER_COLUMN as CLUSTER;

@@ -21,7 +21,9 @@ use regex::Regex;
 
 use super::compose::{AggregateNames, Shape, compose, input_rows_sql};
 use super::model::{EntityModel, cohort_conditions};
-use super::names::{Scope, check_only_vars, normalize, quote_ident};
+use knit_sql::quote_ident;
+
+use super::names::{Scope, check_only_vars, normalize};
 use crate::catalog::{Catalog, Cohort, EntityVar, InputVar};
 use crate::error::{CoreError, Result};
 use crate::report::ErrorReport;

@@ -28,16 +28,6 @@ pub(crate) fn var_column(name: &str) -> String {
     format!("__knit_var_{name}")
 }
 
-/// A SQL identifier in double quotes.
-pub(crate) fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A SQL string literal.
-pub(crate) fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// An identifier as DataFusion resolves it: unquoted names are lower-cased.
 pub fn normalize(ident: &Ident) -> String {
     match ident.quote_style {

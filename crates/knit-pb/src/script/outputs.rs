@@ -8,8 +8,7 @@ use std::collections::BTreeSet;
 use super::{OutputFormat, ScriptStatement, Writer};
 use crate::error::Result;
 use crate::project::{Entity, Origin, VarKind};
-use crate::tables::quote_literal;
-use crate::template::quote_ident;
+use knit_sql::{quote_ident_if_needed, quote_literal};
 
 impl Writer<'_> {
     pub(super) fn outputs(&mut self, entity: &Entity, cohorts: &[(String, String)]) -> Result<()> {
@@ -63,7 +62,7 @@ impl Writer<'_> {
             &format!("{}_all", entity.name),
             format!(
                 "SELECT DISTINCT {} FROM id_stitch({name})",
-                quote_ident(&main)
+                quote_ident_if_needed(&main)
             ),
             &origin,
         );
@@ -118,7 +117,7 @@ impl Writer<'_> {
                 .map(|v| v.name.as_str())
                 .collect();
             let mut columns = vec![
-                quote_ident(&main),
+                quote_ident_if_needed(&main),
                 format!(
                     "arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))') AS valid_at",
                     quote_literal(&self.options.end_time)
@@ -132,7 +131,7 @@ impl Writer<'_> {
                         entity.name
                     )));
                 }
-                columns.push(quote_ident(feature));
+                columns.push(quote_ident_if_needed(feature));
             }
             let origin = Some(table.origin.clone());
             self.copy(

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::{TableProvider, UrlTableFactory};
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
@@ -222,6 +223,7 @@ impl UrlTableFactory for FileTableFactory {
         }
         let options = listing_options(&state, name, &files)?;
         let is_parquet = options.format.get_ext() == "parquet";
+        let format = Arc::clone(&options.format);
         let config = ListingTableConfig::new(url.clone())
             .with_listing_options(options)
             .infer_partitions_from_path(&state)
@@ -230,11 +232,69 @@ impl UrlTableFactory for FileTableFactory {
             Ok(config) => config,
             Err(e) => {
                 let e = name_damaged_files(e, &state, &url, is_parquet).await;
+                let e =
+                    name_conflicting_files(e, &state, &url, format.as_ref(), &files, name).await;
                 return Err(e.context(format!("reading the schema of '{name}'")));
             }
         };
         Ok(Some(Arc::new(ListingTable::try_new(config)?)))
     }
+}
+
+/// Files whose own schemas are read to say which disagree, at most.
+const FILES_COMPARED: usize = 1000;
+
+/// `error`, or when the files' schemas could not be merged over a column, which files
+/// have which type of it: DataFusion names the column and the types, not the files.
+async fn name_conflicting_files(
+    error: DataFusionError,
+    state: &SessionState,
+    url: &ListingTableUrl,
+    format: &dyn FileFormat,
+    files: &[ObjectMeta],
+    name: &str,
+) -> DataFusionError {
+    let text = error.to_string();
+    let Some(column) = text
+        .split_once("Fail to merge schema field '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(column, _)| column.to_string())
+    else {
+        return error;
+    };
+    let Ok(store) = state.runtime_env().object_store(url.object_store()) else {
+        return error;
+    };
+    let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for file in files.iter().take(FILES_COMPARED) {
+        let Ok(schema) = format
+            .infer_schema(state, &store, std::slice::from_ref(file))
+            .await
+        else {
+            continue;
+        };
+        if let Ok(field) = schema.field_with_name(&column) {
+            by_type
+                .entry(field.data_type().to_string())
+                .or_default()
+                .push(format!("{}{}", url.object_store().as_str(), file.location));
+        }
+    }
+    if by_type.len() < 2 {
+        return error;
+    }
+    let groups: Vec<String> = by_type
+        .iter()
+        .map(|(data_type, files)| match files.len() {
+            1 => format!("{data_type} in '{}'", files[0]),
+            n => format!("{data_type} in '{}' and {} more", files[0], n - 1),
+        })
+        .collect();
+    DataFusionError::Plan(format!(
+        "the files of '{name}' disagree on the type of column '{column}': {}: rewrite them \
+         with one type, or read each group as a table of its own and CAST the column",
+        groups.join("; ")
+    ))
 }
 
 #[cfg(test)]

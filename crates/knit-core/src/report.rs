@@ -152,7 +152,9 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
                 .to_string(),
         )
     } else if lower.contains("no field named")
-        || (lower.contains("column '") && !lower.contains("incompatible"))
+        || (lower.contains("column '")
+            && !lower.contains("incompatible")
+            && !lower.contains("disagree"))
     {
         Some("list a table's columns with DESCRIBE <table>".to_string())
     } else if lower.contains("invalidaccesskeyid")

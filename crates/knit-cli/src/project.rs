@@ -262,9 +262,22 @@ async fn run_script(session: &KnitSession, script: &Script) -> Result<Vec<(Strin
         .count();
     let started = Instant::now();
     let mut written = Vec::with_capacity(outputs);
-    for statement in &script.statements {
+    for (index, statement) in script.statements.iter().enumerate() {
         let step = Instant::now();
-        let rows = execute(session, statement).await?;
+        let rows = match execute(session, statement).await {
+            Ok(rows) => rows,
+            Err(message) => match &statement.output {
+                // Which var failed, if one fails alone: the output's message cannot say.
+                Some(output) => {
+                    return Err(failing_var(session, &script.statements[..index])
+                        .await
+                        .map_or(message, |var| {
+                            format!("{var} (while computing output {output})")
+                        }));
+                }
+                None => return Err(message),
+            },
+        };
         if let Some(output) = &statement.output {
             written.push((output.clone(), rows));
             eprintln!(
@@ -279,6 +292,48 @@ async fn run_script(session: &KnitSession, script: &Script) -> Result<Vec<(Strin
         started.elapsed().as_secs_f64()
     );
     Ok(written)
+}
+
+/// Vars probed at most when an output fails, to find the one that fails.
+const VARS_PROBED: usize = 200;
+
+/// The first entity var of `defined` (in definition order) that fails when computed
+/// alone, as `file: key: error`; `None` when none does (the failure is elsewhere: an
+/// input var, a cohort, the output's own query). Each probe selects one column of the
+/// feature table, so that the plan computes that var and those it reads.
+async fn failing_var(session: &KnitSession, defined: &[ScriptStatement]) -> Option<String> {
+    let vars = defined.iter().filter_map(|statement| {
+        let Ok(knit_sql::Statement::CreateEntityVar(create)) =
+            knit_sql::parse_statement(&statement.sql)
+        else {
+            return None;
+        };
+        let origin = statement.origin.as_ref()?;
+        (!create.hidden).then_some((create, origin))
+    });
+    for (create, origin) in vars.take(VARS_PROBED) {
+        let ident = |i: &datafusion::sql::sqlparser::ast::Ident| match i.quote_style {
+            Some(_) => i.value.clone(),
+            None => i.value.to_lowercase(),
+        };
+        let probe = format!(
+            "SELECT count({}) FROM feature_table({})",
+            knit_sql::quote_ident(&ident(&create.name.name)),
+            knit_sql::quote_literal(&ident(&create.name.owner))
+        );
+        let result = match session.start(&probe).await {
+            Ok(query) => query.stream.try_collect::<Vec<_>>().await.map(|_| ()),
+            Err(e) => {
+                tracing::debug!(%e, probe, "a var probe did not plan");
+                continue;
+            }
+        };
+        if let Err(e) = result {
+            let report = ErrorReport::new(&e.into(), session.memory_limit());
+            return Some(format!("{}: {}: {report}", origin.file, origin.key));
+        }
+    }
+    None
 }
 
 /// Runs one statement; returns the rows a `COPY` wrote.

@@ -528,7 +528,10 @@ fn a_failing_run_changes_no_output() {
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
     assert!(
-        stderr.contains("computing output user_feature_view (defined at pb_project.yaml: entities[0]): Divide by zero"),
+        stderr.contains(
+            "models/profiles.yaml: var_groups[0].vars[0].entity_var: Divide by zero error \
+             (while computing output user_feature_view)"
+        ),
         "{stderr}"
     );
     assert_eq!(snapshot(), before);

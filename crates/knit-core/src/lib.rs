@@ -38,6 +38,7 @@
 pub mod catalog;
 mod components;
 mod copy;
+mod csv_check;
 mod error;
 mod features;
 mod file_tables;

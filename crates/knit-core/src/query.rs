@@ -17,14 +17,16 @@ use std::task::Poll;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
-use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::physical_plan::{CsvSource, FileScanConfig};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
-use crate::error::{Result, read_failure};
+use crate::csv_check::{CsvFile, failing_csv_file};
+use crate::error::{ReadFailure, Result, read_failure};
 use crate::panics::{catch_panics, panic_error};
 
 /// Files named in full before the rest are counted.
@@ -54,7 +56,9 @@ pub(crate) async fn start(frame: DataFrame) -> Result<RunningQuery> {
     let task = Arc::new(frame.task_ctx());
     let plan = catch_panics(frame.create_physical_plan()).await?;
     let mut files = Vec::new();
-    scanned_files(plan.as_ref(), &mut files);
+    let mut csv_files = Vec::new();
+    scanned_files(plan.as_ref(), &mut files, &mut csv_files);
+    let runtime = task.runtime_env();
     let stream = execute_stream(Arc::clone(&plan), task)?;
     // Each poll runs under `catch_unwind`; after a panic the stream ends, since the
     // plan's state is unknown.
@@ -74,7 +78,21 @@ pub(crate) async fn start(frame: DataFrame) -> Result<RunningQuery> {
             Poll::Pending => Poll::Pending,
         }
     });
-    let stream = stream.map_err(move |e| name_files(e, &files));
+    let files = Arc::new(files);
+    let csv_files = Arc::new(csv_files);
+    let stream = stream.then(move |item| {
+        let (files, csv_files, runtime) = (
+            Arc::clone(&files),
+            Arc::clone(&csv_files),
+            Arc::clone(&runtime),
+        );
+        async move {
+            match item {
+                Ok(batch) => Ok(batch),
+                Err(error) => Err(name_files(error, &files, &csv_files, &runtime).await),
+            }
+        }
+    });
     let stream = Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&schema), stream));
     Ok(RunningQuery {
         schema,
@@ -83,29 +101,54 @@ pub(crate) async fn start(frame: DataFrame) -> Result<RunningQuery> {
     })
 }
 
-/// Appends the paths of the files every scan of `plan` reads.
-fn scanned_files(plan: &dyn ExecutionPlan, out: &mut Vec<String>) {
+/// Appends the paths of the files every scan of `plan` reads, and the CSV files apart.
+fn scanned_files(plan: &dyn ExecutionPlan, out: &mut Vec<String>, csv: &mut Vec<CsvFile>) {
     if let Some(config) = plan
         .downcast_ref::<DataSourceExec>()
         .and_then(|scan| scan.data_source().downcast_ref::<FileScanConfig>())
     {
         // The store URL ends with '/', and object paths have no leading '/'.
         let store = config.object_store_url.as_str();
-        out.extend(
-            config
-                .file_groups
-                .iter()
-                .flat_map(|group| group.iter())
-                .map(|file| format!("{store}{}", file.object_meta.location)),
-        );
+        let delimiter = config
+            .file_source()
+            .downcast_ref::<CsvSource>()
+            .map(CsvSource::delimiter);
+        for file in config.file_groups.iter().flat_map(|group| group.iter()) {
+            out.push(format!("{store}{}", file.object_meta.location));
+            if let Some(delimiter) = delimiter {
+                csv.push(CsvFile {
+                    store: config.object_store_url.clone(),
+                    location: file.object_meta.location.clone(),
+                    size: file.object_meta.size,
+                    delimiter,
+                });
+            }
+        }
     }
     for child in plan.children() {
-        scanned_files(child.as_ref(), out);
+        scanned_files(child.as_ref(), out, csv);
     }
 }
 
-/// Adds the scanned files as context to errors from reading or decoding them.
-fn name_files(error: DataFusionError, files: &[String]) -> DataFusionError {
+/// Adds the scanned files as context to errors from reading or decoding them: the one
+/// file, when a CSV line that does not parse can be traced to it.
+async fn name_files(
+    error: DataFusionError,
+    files: &[String],
+    csv_files: &[CsvFile],
+    runtime: &Arc<RuntimeEnv>,
+) -> DataFusionError {
+    if files.len() > 1
+        && read_failure(&error) == Some(ReadFailure::OtherFormat)
+        && let Some(file) = failing_csv_file(&error.to_string(), csv_files, runtime).await
+    {
+        return error.context(format!("reading '{file}'"));
+    }
+    list_files(error, files)
+}
+
+/// Adds the scanned files, a few by name, as context to errors from reading them.
+fn list_files(error: DataFusionError, files: &[String]) -> DataFusionError {
     if files.is_empty() || read_failure(&error).is_none() {
         return error;
     }
@@ -139,7 +182,7 @@ mod tests {
             None,
         );
         let files: Vec<String> = (0..5).map(|i| format!("d/part-{i}.parquet")).collect();
-        let message = name_files(error, &files).to_string();
+        let message = list_files(error, &files).to_string();
         assert!(message.contains("'d/part-0.parquet'"), "{message}");
         assert!(message.contains("and 2 more"), "{message}");
         assert!(message.contains("eof decoding byte array"), "{message}");
@@ -148,7 +191,7 @@ mod tests {
     #[test]
     fn other_errors_are_left_alone() {
         let error = DataFusionError::Execution("division by zero".into());
-        let message = name_files(error, &["a.parquet".to_string()]).to_string();
+        let message = list_files(error, &["a.parquet".to_string()]).to_string();
         assert!(!message.contains("a.parquet"), "{message}");
     }
 }

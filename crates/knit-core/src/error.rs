@@ -109,6 +109,18 @@ pub(crate) fn causes(
     std::iter::successors(Some(top), |e| e.source())
 }
 
+/// One error of a chain as a DataFusion error, also when it is shared between
+/// partitions (`Arc<DataFusionError>`).
+pub(crate) fn as_datafusion<'a>(
+    cause: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a DataFusionError> {
+    cause.downcast_ref::<DataFusionError>().or_else(|| {
+        cause
+            .downcast_ref::<std::sync::Arc<DataFusionError>>()
+            .map(|e| e.as_ref())
+    })
+}
+
 /// Which kind of failure a chain of errors comes down to, for hints and context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReadFailure {
@@ -151,12 +163,7 @@ fn cause_kind(cause: &(dyn std::error::Error + 'static)) -> Option<ReadFailure> 
             _ => None,
         };
     }
-    let datafusion = cause.downcast_ref::<DataFusionError>().or_else(|| {
-        cause
-            .downcast_ref::<std::sync::Arc<DataFusionError>>()
-            .map(|e| e.as_ref())
-    })?;
-    match datafusion {
+    match as_datafusion(cause)? {
         DataFusionError::ParquetError(_) => Some(ReadFailure::Parquet),
         DataFusionError::ObjectStore(_) | DataFusionError::IoError(_) => Some(ReadFailure::Storage),
         DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {

@@ -23,7 +23,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 use crate::csv_check::{CsvFile, failing_csv_file};
 use crate::error::{ReadFailure, Result, read_failure};
@@ -80,18 +80,14 @@ pub(crate) async fn start(frame: DataFrame) -> Result<RunningQuery> {
     });
     let files = Arc::new(files);
     let csv_files = Arc::new(csv_files);
-    let stream = stream.then(move |item| {
+    // Only errors go through the naming; batches pass untouched.
+    let stream = stream.or_else(move |error| {
         let (files, csv_files, runtime) = (
             Arc::clone(&files),
             Arc::clone(&csv_files),
             Arc::clone(&runtime),
         );
-        async move {
-            match item {
-                Ok(batch) => Ok(batch),
-                Err(error) => Err(name_files(error, &files, &csv_files, &runtime).await),
-            }
-        }
+        async move { Err(name_files(error, &files, &csv_files, &runtime).await) }
     });
     let stream = Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&schema), stream));
     Ok(RunningQuery {

@@ -281,16 +281,9 @@ fn remove_categories(text: &str) -> String {
 
 /// The message of a DataFusion internal error in `error`'s chain, without its footer.
 fn datafusion_internal(error: &DataFusionError) -> Option<String> {
-    crate::error::causes(error).find_map(|cause| {
-        let datafusion = cause.downcast_ref::<DataFusionError>().or_else(|| {
-            cause
-                .downcast_ref::<std::sync::Arc<DataFusionError>>()
-                .map(|e| e.as_ref())
-        })?;
-        match datafusion {
-            DataFusionError::Internal(message) => Some(message.trim_end_matches('.').to_string()),
-            _ => None,
-        }
+    crate::error::causes(error).find_map(|cause| match crate::error::as_datafusion(cause)? {
+        DataFusionError::Internal(message) => Some(message.trim_end_matches('.').to_string()),
+        _ => None,
     })
 }
 

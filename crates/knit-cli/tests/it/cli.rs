@@ -3,11 +3,11 @@
 
 //! Scripts, commands, standard input, output formats, errors and exit codes.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::{knit, text};
+use crate::{knit, run_with_stdin, text};
 
 fn scratch_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("knit-cli-test-{}-{name}", std::process::id()));
@@ -143,20 +143,10 @@ fn scripts_run_before_commands_and_statements_split_on_tokens() {
 
 #[test]
 fn standard_input_is_a_script() {
-    let mut child = knit()
-        .args(["-q", "--format", "csv"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT 1 AS a;\nSELECT 'x;y' AS b")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_stdin(
+        knit().args(["-q", "--format", "csv"]),
+        b"SELECT 1 AS a;\nSELECT 'x;y' AS b",
+    );
     assert_eq!(text(&output).0, "a\n1\nb\nx;y\n");
     assert!(output.status.success());
 }
@@ -284,19 +274,7 @@ fn endless_and_binary_scripts_are_refused() {
         "{stderr}"
     );
 
-    let mut child = knit()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT 1;\nSELECT '\xff';\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_stdin(&mut knit(), b"SELECT 1;\nSELECT '\xff';\n");
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(

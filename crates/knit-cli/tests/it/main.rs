@@ -38,6 +38,19 @@ pub fn knit() -> Command {
     command
 }
 
+/// Runs `command` with `input` on its standard input, and waits for it.
+pub fn run_with_stdin(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A process that exits early closes its end; what it read is what counts.
+    let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), input);
+    child.wait_with_output().unwrap()
+}
+
 /// Stdout and stderr as text.
 pub fn text(output: &Output) -> (String, String) {
     (

@@ -6,7 +6,7 @@
 //!
 //! A [`StitchSpec`] is the whole serialisable part of a stitch operator: the rows come
 //! from the operator's children, and the computed graph is state made when the query
-//! runs ([`super::state`]).
+//! runs (the `state` module).
 
 use std::fmt;
 use std::sync::Arc;

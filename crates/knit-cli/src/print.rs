@@ -146,7 +146,8 @@ impl PrintOptions {
             PrintFormat::Csv => {
                 let mut writer = CsvWriterBuilder::new().with_header(true).build(&mut *out);
                 while let Some(batch) = stream.next().await {
-                    let batch = batch?;
+                    // CSV has no lists or structs: they are written as JSON text.
+                    let batch = knit_core::nested_as_json(&batch?)?;
                     rows += batch.num_rows();
                     writer.write(&batch).map_err(arrow_io)?;
                 }

@@ -42,8 +42,9 @@ pub struct ProjectArgs {
     /// The project folder (holding pb_project.yaml).
     dir: PathBuf,
 
-    /// The folder of the warehouse tables: `schema.table` is read from
-    /// TABLES/schema/table.parquet or .csv, or TABLES/table.* (default: the project folder).
+    /// The folder of the warehouse tables: `db.schema.table` is read from
+    /// TABLES/db/schema/table.parquet (or .csv, or a folder), else TABLES/schema/table.*,
+    /// else TABLES/table.*, names in any case (default: the project folder).
     #[arg(long, value_name = "DIR")]
     tables: Option<PathBuf>,
 
@@ -64,6 +65,11 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "TIME")]
     end_time: Option<String>,
 
+    /// The warehouse `warehouse.DatabaseType()` names in templates, so that a project
+    /// takes the branches written for it.
+    #[arg(long, value_enum, default_value_t = Dialect::Snowflake)]
+    dialect: Dialect,
+
     /// Memory that queries may use, such as 512M or 4G (default: 80% of physical memory).
     #[arg(short = 'm', long, value_name = "SIZE")]
     memory_limit: Option<String>,
@@ -72,6 +78,15 @@ pub struct ProjectArgs {
     /// stopped run changes no output.
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     timeout: Option<Duration>,
+}
+
+/// The warehouses a project's templates may branch on.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Dialect {
+    Snowflake,
+    Bigquery,
+    Redshift,
+    Databricks,
 }
 
 /// The output formats.
@@ -114,6 +129,7 @@ fn load(args: &ProjectArgs, out: &Path) -> Result<Script, String> {
         format: output_format(args.format),
         begin_time: args.begin_time.clone(),
         end_time: args.end_time.clone().unwrap_or_else(knit_pb::now_rfc3339),
+        dialect: format!("{:?}", args.dialect).to_lowercase(),
     };
     for (flag, time) in [
         ("--begin-time", &options.begin_time),

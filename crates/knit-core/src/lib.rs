@@ -62,6 +62,7 @@ mod stitch;
 mod udtf;
 
 pub use error::{CoreError, InternalError, Result};
+pub use functions::to_json::nested_as_json;
 pub use memory::{default_memory_limit, parse_memory_size};
 pub use object_stores::S3_OPTIONS;
 pub use options::{format_duration, parse_duration};

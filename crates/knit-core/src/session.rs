@@ -7,13 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
+use datafusion::common::Column;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::AggregateUDF;
-use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::logical_expr::dml::CopyTo;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{
+    AggregateUDF, DdlStatement, Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF,
+};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use knit_sql::Statement;
 use url::Url;
@@ -25,6 +29,7 @@ use crate::error::{CoreError, Result};
 use crate::features::count_distinct::CountDistinct;
 use crate::features::{AggregateNames, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
+use crate::functions::to_json::{ToJson, is_nested};
 use crate::memory::default_memory_limit;
 use crate::memory_table::create_memory_table;
 use crate::object_stores::{
@@ -153,6 +158,9 @@ impl SessionBuilder {
         for function in crate::functions::all_aggregate_functions() {
             ctx.register_udaf(function);
         }
+        // json_get(j, 'a', 0), json_as_text, json_length, ... and the `->` / `->>`
+        // operators over JSON kept as text.
+        datafusion_functions_json::register_all(&mut *ctx.state_ref().write())?;
 
         tracing::debug!(?memory_limit, "built session");
         Ok(KnitSession { ctx, catalog })
@@ -253,6 +261,10 @@ impl KnitSession {
                 if let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) = plan {
                     return Ok(create_memory_table(&self.ctx, create).await?);
                 }
+                let plan = match plan {
+                    LogicalPlan::Copy(copy) => LogicalPlan::Copy(nested_columns_as_json(copy)?),
+                    other => other,
+                };
                 if let LogicalPlan::Copy(copy) = &plan
                     && let Some(staged) = StagedCopy::prepare(copy)?
                 {
@@ -307,4 +319,32 @@ impl KnitSession {
         }
         Ok(())
     }
+}
+
+/// A `COPY` to CSV with its list, struct and map columns as JSON text: CSV has no form
+/// for them, and JSON is what warehouses export them as.
+fn nested_columns_as_json(mut copy: CopyTo) -> Result<CopyTo> {
+    let schema = copy.input.schema();
+    let is_csv = copy.file_type.get_ext().eq_ignore_ascii_case("csv");
+    if !is_csv || !schema.fields().iter().any(|f| is_nested(f.data_type())) {
+        return Ok(copy);
+    }
+    let to_json = Arc::new(ScalarUDF::from(ToJson::new()));
+    let columns: Vec<Expr> = schema
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+            if is_nested(field.data_type()) {
+                Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(&to_json), vec![column]))
+                    .alias(field.name())
+            } else {
+                column
+            }
+        })
+        .collect();
+    let input = LogicalPlanBuilder::from(Arc::clone(&copy.input))
+        .project(columns)?
+        .build()?;
+    copy.input = Arc::new(input);
+    Ok(copy)
 }

@@ -11,6 +11,7 @@
 //! script; `knit project sql` prints it.
 
 mod error;
+mod pongo;
 mod project;
 mod script;
 mod tables;
@@ -18,8 +19,9 @@ mod template;
 mod yaml;
 
 pub use error::{PbError, Result};
+pub use project::{ENTITY_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED, VAR_IGNORED};
 pub use project::{Origin, Project};
-pub use script::{OutputFormat, Script, ScriptOptions, ScriptStatement};
+pub use script::{DIALECTS, OutputFormat, Script, ScriptOptions, ScriptStatement};
 
 /// The current time as RFC 3339 UTC text (`2026-11-28T16:00:00Z`), pb's default end time.
 pub fn now_rfc3339() -> String {

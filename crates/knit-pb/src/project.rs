@@ -175,27 +175,74 @@ pub struct Project {
     pub(crate) feature_tables: Vec<FeatureTable>,
     pub(crate) sql_models: Vec<SqlModel>,
     pub(crate) macros: BTreeMap<String, Macro>,
+    /// pb's `include_untimed`: whether rows without an occurred-at time are kept.
+    pub(crate) include_untimed: bool,
+    /// Each `time_grain` and where it is set, checked against the run's end time.
+    pub(crate) time_grains: Vec<(String, Origin)>,
 }
 
-/// Keys of pb_project.yaml that describe the warehouse, the schedule or documentation,
-/// none of which changes what Knit computes.
-const PROJECT_IGNORED: &[&str] = &[
+/// Keys of pb_project.yaml that describe the warehouse, the schedule, the Python
+/// environment or documentation, none of which changes what Knit computes.
+pub const PROJECT_IGNORED: &[&str] = &[
     "name",
     "schema_version",
     "connection",
     "available_tags",
     "retention_period",
     "compatibility_version",
+    "compatibility_mode",
     "python_requirements",
-    "include_untimed",
     "profile",
+    "allow_beta",
+    "hooks",
+    "time_to_live",
+    "default_time_grain",
+    "description",
 ];
+
+/// Keys of an input that describe it to pb's UI and checks (the columns it promises, the
+/// app it comes from) without changing its rows.
+pub const INPUT_IGNORED: &[&str] = &[
+    "contract",
+    "description",
+    "source_metadata",
+    "row_identifier",
+    "tags",
+];
+
+/// Keys of a model and its `model_spec` about how pb stores and schedules it (views or
+/// tables, how long a result is reused), none of which changes its rows.
+pub const MODEL_IGNORED: &[&str] = &[
+    "materialization",
+    "description",
+    "validity_time",
+    "tags",
+    "contract",
+    "time_to_live",
+    "allow_beta",
+    "hooks",
+    "serve_traits_360",
+    "enable_status",
+];
+
+/// Keys of an entity about serving its traits elsewhere.
+pub const ENTITY_IGNORED: &[&str] = &[
+    "description",
+    "serve_traits",
+    "serve_traits_360",
+    "default_id_type",
+    "tags",
+];
+
+/// Keys of a var that document it or say how pb stores it.
+pub const VAR_IGNORED: &[&str] = &["tags", "materialization", "contract"];
 
 impl Project {
     /// Reads the project in `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
         let mut project = Self {
             dir: dir.to_path_buf(),
+            include_untimed: true,
             ..Self::default()
         };
         let file = "pb_project.yaml";
@@ -211,9 +258,13 @@ impl Project {
                 "var_groups",
                 "macros",
                 "packages",
+                "include_untimed",
             ],
             PROJECT_IGNORED,
         )?;
+        if let Some(node) = root.get("include_untimed") {
+            project.include_untimed = node.boolean()?;
+        }
         if let Some(packages) = root.get("packages")
             && !packages.items()?.is_empty()
         {
@@ -247,7 +298,7 @@ impl Project {
                 let root = Node::root(&value, &relative);
                 root.only_keys(
                     &["inputs", "models", "var_groups", "macros"],
-                    &["optimizations", "packages"],
+                    &["optimizations", "packages", "description"],
                 )?;
                 project.read_models_file(&root)?;
             }
@@ -274,27 +325,63 @@ impl Project {
             self.read_model(&node)?;
         }
         for group in root.items_of("var_groups")? {
-            group.only_keys(&["name", "entity_key", "vars"], &["description", "tags"])?;
-            let entity = group.require("entity_key")?.text()?.to_lowercase();
-            for item in group.require("vars")?.items()? {
-                item.only_keys(&["entity_var", "input_var"], &[])?;
-                if let Some(var) = item.get("entity_var") {
-                    self.vars.push(read_var(&var, VarKind::Entity, &entity)?);
+            group.only_keys(
+                &["name", "entity_key", "vars", "entity_cohort", "time_grain"],
+                &["description", "tags"],
+            )?;
+            self.read_time_grain(&group)?;
+            let entity = match (group.get("entity_key"), group.get("entity_cohort")) {
+                (Some(key), _) => key.text()?.to_lowercase(),
+                (None, Some(cohort)) => cohort_entity(&cohort)?,
+                (None, None) => {
+                    return Err(group.error("a var group needs entity_key (or entity_cohort)"));
                 }
-                if let Some(var) = item.get("input_var") {
-                    self.vars.push(read_var(&var, VarKind::Input, &entity)?);
-                }
+            };
+            self.read_vars(&group.items_of("vars")?, &entity)?;
+        }
+        Ok(())
+    }
+
+    /// The vars of a `vars:` list (of a var group, or inline in an old feature table).
+    fn read_vars(&mut self, items: &[Node<'_>], entity: &str) -> Result<()> {
+        for item in items {
+            item.only_keys(&["entity_var", "input_var"], &[])?;
+            if let Some(var) = item.get("entity_var") {
+                self.vars.push(read_var(&var, VarKind::Entity, entity)?);
+            }
+            if let Some(var) = item.get("input_var") {
+                self.vars.push(read_var(&var, VarKind::Input, entity)?);
             }
         }
         Ok(())
     }
 
+    /// Records a `time_grain`, which pb applies by computing as of the grain's last
+    /// boundary; the script checks that the run's end time is one.
+    fn read_time_grain(&mut self, node: &Node<'_>) -> Result<()> {
+        if let Some(grain) = node.get("time_grain") {
+            let text = grain.text()?.to_lowercase();
+            if !TIME_GRAINS.contains(&text.as_str()) {
+                return Err(grain.error(format!(
+                    "'{text}' is not a time grain; use one of {}",
+                    TIME_GRAINS.join(", ")
+                )));
+            }
+            self.time_grains.push((text, Origin::of(&grain)));
+        }
+        Ok(())
+    }
+
     fn read_id_type(&mut self, node: &Node<'_>) -> Result<()> {
-        node.only_keys(&["name", "filters", "extends"], &["description"])?;
+        node.only_keys(&["name", "filters", "extends"], &["description", "tags"])?;
         let name = node.require("name")?.text()?;
         let mut filters = Vec::new();
         for filter in node.items_of("filters")? {
-            filter.only_keys(&["type", "value", "regex"], &[])?;
+            filter.only_keys(&["type", "value", "regex", "sql"], &[])?;
+            if filter.get("sql").is_some() {
+                return Err(filter
+                    .error("a filter by SQL (sql:) is not supported; write it as value or regex"));
+            }
             let include = is_include(&filter.require("type")?)?;
             let (regex, value) = match (filter.get("regex"), filter.get("value")) {
                 (Some(r), None) => (true, r.text()?),
@@ -328,7 +415,7 @@ impl Project {
                 "id_column_name",
                 "feature_views",
             ],
-            &["description", "serve_traits", "default_id_type"],
+            ENTITY_IGNORED,
         )?;
         let name = node.require("name")?.text()?.to_lowercase();
         let id_types = node
@@ -360,24 +447,30 @@ impl Project {
     }
 
     fn read_input(&mut self, node: &Node<'_>) -> Result<()> {
-        node.only_keys(
-            &["name", "app_defaults", "where"],
-            &["contract", "description"],
-        )?;
+        const SOURCE_KEYS: &[&str] = &[
+            "table",
+            "view",
+            "csv",
+            "s3",
+            "occurred_at_col",
+            "ids",
+            "where",
+        ];
         let name = node.require("name")?.text()?.to_lowercase();
-        let defaults = node.require("app_defaults")?;
-        defaults.only_keys(
-            &[
-                "table",
-                "view",
-                "csv",
-                "s3",
-                "occurred_at_col",
-                "ids",
-                "where",
-            ],
-            &["row_identifier", "description"],
-        )?;
+        // Old schemas put the source keys on the input itself, without app_defaults.
+        let defaults = match node.get("app_defaults") {
+            Some(defaults) => {
+                node.only_keys(&["name", "app_defaults", "where"], INPUT_IGNORED)?;
+                defaults.only_keys(SOURCE_KEYS, INPUT_IGNORED)?;
+                defaults
+            }
+            None => {
+                let mut known = vec!["name", "app_defaults"];
+                known.extend_from_slice(SOURCE_KEYS);
+                node.only_keys(&known, INPUT_IGNORED)?;
+                node.clone()
+            }
+        };
         let sources: Vec<Source> = [
             defaults.text_of("table")?.map(Source::Table),
             defaults.text_of("view")?.map(Source::Table),
@@ -395,6 +488,7 @@ impl Project {
         let filter = match (node.text_of("where")?, defaults.text_of("where")?) {
             (Some(w), None) | (None, Some(w)) => Some(w),
             (None, None) => None,
+            (Some(w), Some(_)) if node.get("app_defaults").is_none() => Some(w),
             (Some(_), Some(_)) => {
                 return Err(node.error("where is given twice (under the input and app_defaults)"));
             }
@@ -411,19 +505,31 @@ impl Project {
     }
 
     fn read_model(&mut self, node: &Node<'_>) -> Result<()> {
-        node.only_keys(&["name", "model_type", "model_spec"], &["description"])?;
+        node.only_keys(
+            &["name", "model_type", "model_spec", "time_grain"],
+            MODEL_IGNORED,
+        )?;
+        self.read_time_grain(node)?;
         let name = node.require("name")?.text()?.to_lowercase();
         let kind = node.require("model_type")?;
         let spec = node.require("model_spec")?;
+        self.read_time_grain(&spec)?;
         let origin = Origin::of(node);
-        let ignored = &["materialization", "description", "validity_time", "tags"];
+        let ignored = MODEL_IGNORED;
         match kind.text()?.as_str() {
             "id_stitcher" => {
-                spec.only_keys(&["entity_key", "edge_sources"], ignored)?;
+                spec.only_keys(&["entity_key", "edge_sources", "time_grain"], ignored)?;
                 let mut edge_sources = Vec::new();
                 for source in spec.require("edge_sources")?.items()? {
-                    source.only_keys(&["from"], &[])?;
-                    edge_sources.push(source_name(&source.require("from")?)?);
+                    // `- from: inputs/x`, or in old schemas `- inputs/x`.
+                    let from = match source.get("from") {
+                        Some(from) => {
+                            source.only_keys(&["from"], &[])?;
+                            from
+                        }
+                        None => source,
+                    };
+                    edge_sources.push(source_name(&from)?);
                 }
                 self.stitchers.push(Stitcher {
                     name,
@@ -433,7 +539,10 @@ impl Project {
                 });
             }
             "entity_cohort" => {
-                spec.only_keys(&["extends", "filter_pipeline", "entity_key"], ignored)?;
+                spec.only_keys(
+                    &["extends", "filter_pipeline", "entity_key", "time_grain"],
+                    ignored,
+                )?;
                 let extends_node = spec.require("extends")?;
                 let extends = extends_node.text()?;
                 let (entity, parent) = match extends.split_once('/') {
@@ -466,22 +575,37 @@ impl Project {
                 });
             }
             "feature_table_model" => {
-                spec.only_keys(&["entity_key", "features"], ignored)?;
-                let features = spec
-                    .require("features")?
-                    .items()?
-                    .iter()
-                    .map(|n| Ok(last_segment(&n.text()?)))
-                    .collect::<Result<Vec<_>>>()?;
+                spec.only_keys(&["entity_key", "features", "vars", "time_grain"], ignored)?;
+                let entity = spec.require("entity_key")?.text()?.to_lowercase();
+                // Old schemas define the vars inline; without a features list, every
+                // inline var that is a feature is one.
+                let first_inline = self.vars.len();
+                self.read_vars(&spec.items_of("vars")?, &entity)?;
+                let features = match spec.get("features") {
+                    Some(features) => features
+                        .items()?
+                        .iter()
+                        .map(|n| Ok(last_segment(&n.text()?)))
+                        .collect::<Result<Vec<_>>>()?,
+                    None if first_inline < self.vars.len() => self.vars[first_inline..]
+                        .iter()
+                        .filter(|v| v.kind == VarKind::Entity && !v.hidden)
+                        .map(|v| v.name.clone())
+                        .collect(),
+                    None => return Err(spec.error("features: missing; list the vars to output")),
+                };
                 self.feature_tables.push(FeatureTable {
                     name,
-                    entity: spec.require("entity_key")?.text()?.to_lowercase(),
+                    entity,
                     features,
                     origin,
                 });
             }
             "sql_template" => {
-                spec.only_keys(&["single_sql", "occurred_at_col", "ids"], ignored)?;
+                spec.only_keys(
+                    &["single_sql", "occurred_at_col", "ids", "time_grain"],
+                    ignored,
+                )?;
                 let sql = spec.require("single_sql")?.text()?;
                 let ids = read_ids(&spec)?;
                 if !ids.is_empty() {
@@ -498,8 +622,9 @@ impl Project {
             }
             other => {
                 return Err(kind.error(format!(
-                    "model type '{other}' is not supported; Knit runs id_stitcher, \
-                     feature_table_model, entity_cohort and sql_template (single_sql) models"
+                    "model '{name}' is of type '{other}', which Knit cannot run; Knit runs \
+                     id_stitcher, feature_table_model, entity_cohort and sql_template \
+                     (single_sql) models. Leave it out with --skip-models {name}"
                 )));
             }
         }
@@ -514,6 +639,22 @@ fn is_include(kind: &Node<'_>) -> Result<bool> {
         "exclude" => Ok(false),
         other => Err(kind.error(format!(
             "filter type '{other}' is not supported; use include or exclude"
+        ))),
+    }
+}
+
+/// The time grains pb knows, finest first.
+pub(crate) const TIME_GRAINS: &[&str] =
+    &["tick", "tenminutes", "hour", "day", "week", "month", "year"];
+
+/// The entity of `entity_cohort: <entity>/all`; vars over a narrower cohort are refused.
+fn cohort_entity(node: &Node<'_>) -> Result<String> {
+    let text = node.text()?;
+    match text.split_once('/') {
+        Some((entity, "all")) => Ok(entity.to_lowercase()),
+        _ => Err(node.error(format!(
+            "vars computed over the cohort '{text}' are not supported yet; \
+             compute them for the whole entity (entity_key) and filter with the cohort"
         ))),
     }
 }
@@ -544,7 +685,7 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
             "description",
             "column_data_type",
         ],
-        &["tags"],
+        VAR_IGNORED,
     )?;
     let from = match node.get("from") {
         Some(n) => Some(source_name(&n)?),

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
@@ -56,7 +57,13 @@ pub struct ScriptOptions {
     /// pb's `--end_time` (RFC 3339): rows that occurred later are left out; it is also
     /// the `valid_at` of feature tables.
     pub end_time: String,
+    /// What `warehouse.DatabaseType()` answers in templates (`snowflake`, `bigquery`,
+    /// `redshift`, `databricks`), so that projects take the branch whose SQL Knit speaks.
+    pub dialect: String,
 }
+
+/// The dialects `warehouse.DatabaseType()` may answer.
+pub const DIALECTS: &[&str] = &["snowflake", "bigquery", "redshift", "databricks"];
 
 /// One statement of the script.
 #[derive(Debug, Clone)]
@@ -98,7 +105,7 @@ impl Project {
 struct Writer<'a> {
     project: &'a Project,
     options: &'a ScriptOptions,
-    names: Names,
+    names: Arc<Names>,
     /// `(pb input, entity)` to the Knit input's name.
     knit_inputs: BTreeMap<(String, String), String>,
     script: Script,
@@ -109,11 +116,18 @@ impl<'a> Writer<'a> {
         let mut names = Names {
             macros: project.macros.clone(),
             entities: project.entities.iter().map(|e| e.name.clone()).collect(),
-            sql_models: project.sql_models.iter().map(|m| m.name.clone()).collect(),
+            models: project
+                .sql_models
+                .iter()
+                .map(|m| (m.name.clone(), quote_ident_if_needed(&m.name)))
+                .collect(),
+            dialect: options.dialect.clone(),
+            end_time: Some(options.end_time.clone()),
+            begin_time: options.begin_time.clone(),
             ..Names::default()
         };
         let mut script = Script::default();
-        let mut schemas = BTreeSet::new();
+        let mut created = BTreeSet::new();
         let mut tables: BTreeMap<String, String> = BTreeMap::new();
         for input in &project.inputs {
             let source = match &input.source {
@@ -126,18 +140,16 @@ impl<'a> Writer<'a> {
                             ..input.origin.clone()
                         };
                         let sql = external_table(&options.tables, table, &origin)?;
-                        if let Some((schema, _)) = table.to_lowercase().split_once('.')
-                            && schemas.insert(schema.to_string())
-                        {
-                            script.push(
-                                format!(
-                                    "CREATE SCHEMA IF NOT EXISTS {}",
-                                    quote_ident_if_needed(schema)
-                                ),
-                                None,
-                            );
+                        let (create, qualifiers) = sql
+                            .creates
+                            .split_last()
+                            .ok_or_else(|| origin.error("no statement registers this table"))?;
+                        for statement in qualifiers {
+                            if created.insert(statement.clone()) {
+                                script.push(statement.clone(), None);
+                            }
                         }
-                        script.push(sql.create, Some(input.origin.clone()));
+                        script.push(create.clone(), Some(input.origin.clone()));
                         tables.insert(table.clone(), sql.name.clone());
                         sql.name
                     }
@@ -151,13 +163,17 @@ impl<'a> Writer<'a> {
         Ok(Self {
             project,
             options,
-            names,
+            names: Arc::new(names),
             knit_inputs: BTreeMap::new(),
             script,
         })
     }
 
     fn write(mut self) -> Result<Script> {
+        for (grain, origin) in &self.project.time_grains {
+            check_time_grain(grain, &self.options.end_time)
+                .map_err(|reason| origin.error(reason))?;
+        }
         self.sql_models()?;
         for entity in &self.project.entities {
             self.entity(entity)?;
@@ -181,11 +197,14 @@ impl<'a> Writer<'a> {
         origin: &Origin,
         key: &str,
     ) -> Result<Rendered> {
-        let inputs = |input: &str| -> Option<String> {
-            let entity = entity?;
-            self.knit_inputs
-                .get(&(input.to_string(), entity.to_string()))
-                .cloned()
+        let inputs: BTreeMap<String, String> = match entity {
+            Some(entity) => self
+                .knit_inputs
+                .iter()
+                .filter(|((_, e), _)| e == entity)
+                .map(|((input, _), name)| (input.clone(), name.clone()))
+                .collect(),
+            None => BTreeMap::new(),
         };
         render(text, &self.names, &inputs).map_err(|reason| {
             Origin {
@@ -383,12 +402,14 @@ impl<'a> Writer<'a> {
         let micros = |sql: &str| format!("arrow_cast({sql}, 'Timestamp(Microsecond, None)')");
         let end = micros(&quote_literal(&self.options.end_time));
         let at = micros(&column);
-        Some(match &self.options.begin_time {
-            Some(begin) => format!(
-                "({at} BETWEEN {} AND {end} OR {column} IS NULL)",
-                micros(&quote_literal(begin))
-            ),
-            None => format!("({at} <= {end} OR {column} IS NULL)"),
+        let window = match &self.options.begin_time {
+            Some(begin) => format!("{at} BETWEEN {} AND {end}", micros(&quote_literal(begin))),
+            None => format!("{at} <= {end}"),
+        };
+        Some(if self.project.include_untimed {
+            format!("({window} OR {column} IS NULL)")
+        } else {
+            format!("({window})")
         })
     }
 
@@ -674,6 +695,72 @@ impl Script {
             output: None,
         });
     }
+}
+
+/// Checks that `end_time` is a boundary of `grain`. pb computes a model with a time grain
+/// as of the grain's last boundary before the run's end time (a month's and a year's is
+/// its first Monday); Knit computes every model as of the end time, so the two agree
+/// exactly when the end time is on a boundary.
+fn check_time_grain(grain: &str, end_time: &str) -> Result<(), String> {
+    use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
+    let Ok(end) = chrono::DateTime::parse_from_rfc3339(end_time) else {
+        // The CLI checks the end time; a library caller's odd value is theirs to keep.
+        return Ok(());
+    };
+    let end = end.naive_utc();
+    let midnight = |date: NaiveDate| date.and_hms_opt(0, 0, 0).unwrap_or(NaiveDateTime::MIN);
+    let first_monday = |year: i32, month: u32| -> NaiveDate {
+        let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN);
+        let offset = (7 - first.weekday().num_days_from_monday()) % 7;
+        first + Duration::days(i64::from(offset))
+    };
+    let boundary = match grain {
+        "tick" => end,
+        "tenminutes" => end
+            .with_nanosecond(0)
+            .and_then(|t| t.with_second(0))
+            .and_then(|t| t.with_minute(t.minute() / 10 * 10))
+            .unwrap_or(end),
+        "hour" => end
+            .with_nanosecond(0)
+            .and_then(|t| t.with_second(0))
+            .and_then(|t| t.with_minute(0))
+            .unwrap_or(end),
+        "day" => midnight(end.date()),
+        "week" => {
+            midnight(end.date() - Duration::days(i64::from(end.weekday().num_days_from_monday())))
+        }
+        "month" => {
+            let this = midnight(first_monday(end.year(), end.month()));
+            if this <= end {
+                this
+            } else if end.month() == 1 {
+                midnight(first_monday(end.year() - 1, 12))
+            } else {
+                midnight(first_monday(end.year(), end.month() - 1))
+            }
+        }
+        "year" => {
+            let this = midnight(first_monday(end.year(), 1));
+            if this <= end {
+                this
+            } else {
+                midnight(first_monday(end.year() - 1, 1))
+            }
+        }
+        _ => return Err(format!("'{grain}' is not a time grain")),
+    };
+    if boundary == end {
+        return Ok(());
+    }
+    let boundary = boundary
+        .and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Err(format!(
+        "pb computes a model with time_grain {grain} as of its last boundary, {boundary}, \
+         not as of the end time {end_time}; Knit computes every model as of the end time, \
+         so run with --end-time {boundary} (or remove time_grain)"
+    ))
 }
 
 /// `first_value(x)` as `first_value(x ORDER BY ...)` (and `last_value`): pb's window

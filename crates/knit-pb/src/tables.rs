@@ -3,7 +3,9 @@
 
 //! The files behind a project's warehouse tables, and the SQL that reads them.
 //!
-//! `schema.table` is `TABLES/schema/table.parquet` (or `.csv`), else `TABLES/table.*`.
+//! `db.schema.table` is `TABLES/db/schema/table.parquet` (or `.csv`, or a folder of
+//! Parquet files), else `TABLES/schema/table.*`, else `TABLES/table.*`, names matched in
+//! any case.
 //! A CSV table is read with the column types a warehouse loader gives it: those of a
 //! `table.types.yaml` sidecar (`column: postgres_type`), `timestamptz` for columns named
 //! `timestamp` or ending in `_timestamp`, `_at` or `_ts`, and text for the rest, with
@@ -12,70 +14,109 @@
 //! A `csv:` input is different: pb pastes each cell into SQL as a literal (`'a@b.com'`,
 //! `NULL`, `1`), so its rows become a `VALUES` list.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
 use crate::error::{PbError, Result};
 use crate::project::Origin;
 
-/// The statement that registers a warehouse table, and the name queries use for it.
+/// The statements that register a warehouse table, and the name queries use for it.
 pub(crate) struct TableSql {
+    /// `db.schema.table`, `schema.table` or `table`, as the project names it (lower case).
     pub name: String,
-    pub create: String,
+    /// `CREATE DATABASE` / `CREATE SCHEMA` for its qualifiers, then `CREATE EXTERNAL TABLE`.
+    pub creates: Vec<String>,
 }
 
-/// Resolves `schema.table` under `tables` and writes its `CREATE EXTERNAL TABLE`.
+/// Resolves `db.schema.table` (or `schema.table`, or `table`) under `tables` and writes
+/// its statements. The file is looked for at `db/schema/table`, then `schema/table`, then
+/// `table`, each as `.parquet`, `.csv` or a folder, with names matched case-insensitively
+/// (warehouses upper-case them).
 pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Result<TableSql> {
     let lower = table.to_lowercase();
-    let (schema, name) = match lower.split_once('.') {
-        Some((schema, name)) => (Some(schema), name),
-        None => (None, lower.as_str()),
-    };
-    let mut candidates = Vec::new();
-    for base in [schema.map(|s| tables.join(s)), Some(tables.to_path_buf())]
-        .into_iter()
-        .flatten()
-    {
-        for extension in ["parquet", "csv"] {
-            candidates.push(base.join(format!("{name}.{extension}")));
-        }
-        // A folder of Parquet files.
-        candidates.push(base.join(name));
+    let parts: Vec<&str> = lower.split('.').map(|p| p.trim_matches('"')).collect();
+    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+        return Err(origin.error(format!(
+            "table '{table}' is not a table name (table, schema.table or db.schema.table)"
+        )));
     }
-    let path = candidates.iter().find(|p| p.exists()).ok_or_else(|| {
-        origin.error(format!(
-            "table '{table}' not found: looked for {}; pass the folder of the tables with --tables",
-            candidates
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
-    let qualified = match schema {
-        Some(schema) => format!(
-            "{}.{}",
-            quote_ident_if_needed(schema),
-            quote_ident_if_needed(name)
-        ),
-        None => quote_ident_if_needed(name),
+    let Some((name, qualifiers)) = parts.split_last() else {
+        return Err(origin.error("the table name is empty"));
     };
+    // The folders to look in: every suffix of the qualifiers, longest first.
+    let mut candidates = Vec::new();
+    for skip in 0..=qualifiers.len() {
+        let folder = qualifiers[skip..]
+            .iter()
+            .fold(tables.to_path_buf(), |dir, part| dir.join(part));
+        for file in [
+            format!("{name}.parquet"),
+            format!("{name}.csv"),
+            name.to_string(),
+        ] {
+            candidates.push(folder.join(file));
+        }
+    }
+    let path = candidates
+        .iter()
+        .find_map(|p| find_case_insensitive(tables, p))
+        .ok_or_else(|| {
+            origin.error(format!(
+                "table '{table}' not found: looked for {} (names in any case); \
+                 pass the folder of the tables with --tables",
+                candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let quoted: Vec<String> = parts.iter().map(|p| quote_ident_if_needed(p)).collect();
+    let qualified = quoted.join(".");
+    let mut creates = Vec::new();
+    match quoted.as_slice() {
+        [db, schema, _] => {
+            creates.push(format!("CREATE DATABASE IF NOT EXISTS {db}"));
+            creates.push(format!("CREATE SCHEMA IF NOT EXISTS {db}.{schema}"));
+        }
+        [schema, _] => creates.push(format!("CREATE SCHEMA IF NOT EXISTS {schema}")),
+        _ => {}
+    }
     let location = quote_literal(&path.display().to_string());
-    let create = if path.extension().is_some_and(|e| e == "csv") {
-        let columns = csv_columns(path, origin)?;
+    creates.push(if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+        let columns = csv_columns(&path, origin)?;
         format!(
-            "CREATE EXTERNAL TABLE {qualified} ({}) STORED AS CSV LOCATION {location} \
-             OPTIONS ('format.has_header' 'true')",
+            "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} ({}) STORED AS CSV \
+             LOCATION {location} OPTIONS ('format.has_header' 'true')",
             columns.join(", ")
         )
     } else {
-        format!("CREATE EXTERNAL TABLE {qualified} STORED AS PARQUET LOCATION {location}")
-    };
+        format!("CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} STORED AS PARQUET LOCATION {location}")
+    });
     Ok(TableSql {
         name: qualified,
-        create,
+        creates,
     })
+}
+
+/// `wanted` (a path under `root`, in lower case) as it exists on disk, each component
+/// below `root` matched without regard to case; exact matches win.
+fn find_case_insensitive(root: &Path, wanted: &Path) -> Option<PathBuf> {
+    if wanted.exists() {
+        return Some(wanted.to_path_buf());
+    }
+    let relative = wanted.strip_prefix(root).ok()?;
+    let mut current = root.to_path_buf();
+    for component in relative.components() {
+        let target = component.as_os_str().to_string_lossy().to_lowercase();
+        let entry = std::fs::read_dir(&current)
+            .ok()?
+            .flatten()
+            .find(|entry| entry.file_name().to_string_lossy().to_lowercase() == target)?;
+        current = entry.path();
+    }
+    Some(current)
 }
 
 /// `name TYPE` for each column of a CSV table.

@@ -1,24 +1,35 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! pb's templates in YAML text, rendered into Knit SQL.
+//! pb's templates in YAML text, rendered into Knit SQL by a Jinja engine (`minijinja`).
 //!
 //! pb pastes `select`, `where`, `default_value`, cohort filters and `sql_template` SQL
-//! through a template engine. The forms Knit renders:
+//! through pongo2, a Go template engine with Django's syntax. Its tags and expressions
+//! are Jinja's, but for `!`, `&&` and `||` and `{% with a = x b = y %}` without commas,
+//! which [`crate::pongo`] rewrites first. The objects a template sees:
 //!
 //! | template | becomes |
 //! | --- | --- |
 //! | `{{user.Var("x")}}`, `{{user.x}}`, `{{user.Var("~/entity/user/all/x")}}` | `user.x`, the entity var |
 //! | `{{orders.Var("col")}}` | `orders.col`, the input's column or input var |
-//! | `{{this.DeRef("inputs/x")}}`, `{{this.DeRef("models/y")}}` | the input's table, the model's view (in `sql_template`) |
+//! | `{{this.DeRef("inputs/x")}}`, `{{this.DeRef("models/y")}}` | the input's table, the model's view |
 //! | `{{warehouse.DataType("float")}}` | the SQL type |
-//! | `{{ some_macro('a', b) }}` | the macro's `value` with its inputs replaced, rendered again |
+//! | `{{warehouse.DatabaseType()}}` | the dialect the run takes the branches of (`--dialect`) |
+//! | `{{end_time.Format("2006-01-02")}}`, `begin_time` | the run's time window (Go layouts); `nil` without one |
+//! | `{{ some_macro('a', b) }}`, `{{ macro_without_inputs }}` | the macro's `value` with its inputs bound |
 //!
-//! Anything else, control flow (`{% if %}`) included, is an error that quotes it.
+//! A macro's value is itself a template, and so may be an argument (`'{{user.Var("x")}}'`),
+//! so the output is rendered again until no template is left.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use knit_sql::quote_ident_if_needed;
+use minijinja::value::{Object, ObjectRepr, Value};
+use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
+
+use crate::pongo::to_jinja;
 
 /// A macro from a `macros:` list.
 #[derive(Debug, Clone)]
@@ -38,12 +49,18 @@ pub(crate) struct Names {
     pub entities: BTreeSet<String>,
     /// pb input name (lower case) to the SQL that reads its rows, for `this.DeRef`.
     pub input_sources: BTreeMap<String, String>,
-    /// `sql_template` model names, for `this.DeRef("models/..")`.
-    pub sql_models: BTreeSet<String>,
+    /// Model names (lower case) to the SQL name of their rows, for `this.DeRef("models/..")`.
+    pub models: BTreeMap<String, String>,
+    /// What `warehouse.DatabaseType()` answers.
+    pub dialect: String,
+    /// The run's end time (RFC 3339), `end_time` in templates.
+    pub end_time: Option<String>,
+    /// The run's begin time, `begin_time` (nil without one).
+    pub begin_time: Option<String>,
 }
 
 /// The result of rendering one text.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Rendered {
     /// The SQL text.
     pub sql: String,
@@ -51,254 +68,485 @@ pub(crate) struct Rendered {
     pub vars: BTreeSet<(String, String)>,
     /// The input columns or input vars it reads, as `(input, name)`.
     pub input_names: BTreeSet<(String, String)>,
-    /// The `sql_template` models it reads.
+    /// The models it reads.
     pub models: BTreeSet<String>,
 }
 
-/// Macro expansions deeper than this are taken to be a macro that calls itself.
-const MAX_DEPTH: usize = 32;
+/// Rendering passes (a macro's output holding templates takes one more) beyond this
+/// are taken to be a macro that expands to itself.
+const MAX_PASSES: usize = 32;
+
+/// Work one render may do (Jinja's "fuel"): bounds loops written by mistake.
+const FUEL: u64 = 1_000_000;
 
 /// Renders `text`; `inputs` maps a pb input name (lower case) to the name the rendered
-/// SQL should use for it.
+/// SQL uses for it (the inputs of the entity whose var is rendered).
 pub(crate) fn render(
     text: &str,
-    names: &Names,
-    inputs: &dyn Fn(&str) -> Option<String>,
+    names: &Arc<Names>,
+    inputs: &BTreeMap<String, String>,
 ) -> Result<Rendered, String> {
-    let mut rendered = Rendered::default();
-    rendered.sql = render_into(text, names, inputs, &mut rendered, 0)?;
+    let scope = Arc::new(Scope {
+        names: Arc::clone(names),
+        inputs: inputs.clone(),
+        found: Mutex::new(Rendered::default()),
+    });
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.set_fuel(Some(FUEL));
+    env.add_filter("isnil", |value: Value| {
+        value.is_none() || value.is_undefined()
+    });
+    let mut sql = text.to_string();
+    let mut passes = 0;
+    while sql.contains("{{") || sql.contains("{%") || sql.contains("{#") {
+        passes += 1;
+        if passes > MAX_PASSES {
+            return Err(format!(
+                "templates still left after {MAX_PASSES} rendering passes; does a macro expand \
+                 to itself?"
+            ));
+        }
+        let context = Value::from_object(Context {
+            scope: Arc::clone(&scope),
+            locals: BTreeMap::new(),
+        });
+        sql = env
+            .render_str(&to_jinja(&sql), context)
+            .map_err(|e| describe(&e, &sql))?;
+    }
+    let mut rendered = scope
+        .found
+        .lock()
+        .map(|found| found.clone())
+        .unwrap_or_default();
+    rendered.sql = sql;
     Ok(rendered)
 }
 
-fn render_into(
-    text: &str,
-    names: &Names,
-    inputs: &dyn Fn(&str) -> Option<String>,
-    out: &mut Rendered,
-    depth: usize,
-) -> Result<String, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!(
-            "macros expand more than {MAX_DEPTH} levels deep; does a macro call itself?"
-        ));
-    }
-    let expanded;
-    let text = match expand_with_blocks(text, names, inputs, out, depth)? {
-        Some(t) => {
-            expanded = t;
-            expanded.as_str()
-        }
-        None => text,
+/// A template error in words, with the text it is about.
+fn describe(error: &Error, text: &str) -> String {
+    let mut message = match error.detail() {
+        Some(detail) => detail.to_string(),
+        None => error.kind().to_string(),
     };
-    if let Some(start) = text.find("{%") {
-        let end = text[start..]
-            .find("%}")
-            .map_or(text.len(), |e| start + e + 2);
-        return Err(format!(
-            "template control flow `{}` is not supported; write the SQL it produces instead",
-            &text[start..end]
-        ));
+    if error.kind() == ErrorKind::UndefinedError {
+        message = format!("{message}: a name in the template is not an entity, input or macro");
     }
-    let mut result = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        result.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = closing_braces(after)
-            .ok_or_else(|| format!("`{{{{` without its `}}}}` in `{text}`"))?;
-        let expr = after[..end].trim();
-        let value = evaluate(expr, names, inputs, out, depth)?;
-        result.push_str(&value);
-        rest = &after[end + 2..];
+    if let Some(mut source) = std::error::Error::source(error) {
+        while let Some(next) = source.source() {
+            source = next;
+        }
+        message = format!("{message}: {source}");
     }
-    result.push_str(rest);
-    Ok(result)
+    let excerpt: String = text.trim().chars().take(200).collect();
+    format!("template `{excerpt}`: {message}")
 }
 
-/// `text` with each `{% with name = expr %}body{% endwith %}` replaced by its body, in
-/// which `{{ name }}` stands for the value of `expr` (pb's idiom for `this.DeRef`);
-/// `None` when there is no such block.
-fn expand_with_blocks(
-    text: &str,
-    names: &Names,
-    inputs: &dyn Fn(&str) -> Option<String>,
-    out: &mut Rendered,
-    depth: usize,
-) -> Result<Option<String>, String> {
-    let pattern = regex::Regex::new(
-        r"(?s)\{%-?\s*with\s+(\w+)\s*=\s*(.*?)\s*-?%\}(.*?)\{%-?\s*endwith\s*-?%\}",
-    )
-    .map_err(|e| e.to_string())?;
-    if !pattern.is_match(text) {
-        return Ok(None);
+/// What every object of one render shares: the names, and what the template read.
+#[derive(Debug)]
+struct Scope {
+    names: Arc<Names>,
+    inputs: BTreeMap<String, String>,
+    found: Mutex<Rendered>,
+}
+
+impl Scope {
+    fn record(&self, add: impl FnOnce(&mut Rendered)) {
+        if let Ok(mut found) = self.found.lock() {
+            add(&mut found);
+        }
     }
-    let mut result = String::with_capacity(text.len());
-    let mut last = 0;
-    for captures in pattern.captures_iter(text) {
-        let (Some(all), Some(name), Some(expr), Some(body)) = (
-            captures.get(0),
-            captures.get(1),
-            captures.get(2),
-            captures.get(3),
-        ) else {
-            continue;
+}
+
+/// The template's variables: pb's objects, entities, inputs, macros, and a macro's
+/// bound inputs. Names are looked up in lower case, as pb's are.
+#[derive(Debug)]
+struct Context {
+    scope: Arc<Scope>,
+    locals: BTreeMap<String, Value>,
+}
+
+impl Object for Context {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        if let Some(value) = self.locals.get(key) {
+            return Some(value.clone());
+        }
+        let names = &self.scope.names;
+        let lower = key.to_lowercase();
+        let scope = Arc::clone(&self.scope);
+        Some(match lower.as_str() {
+            "this" => Value::from_object(This { scope }),
+            "warehouse" => Value::from_object(Warehouse {
+                dialect: names.dialect.clone(),
+            }),
+            "end_time" => time_value(names.end_time.as_deref()),
+            "begin_time" => time_value(names.begin_time.as_deref()),
+            "nil" => Value::from(()),
+            _ if names.entities.contains(&lower) => {
+                Value::from_object(Entity { name: lower, scope })
+            }
+            _ => {
+                if let Some(sql_name) = self.scope.inputs.get(&lower) {
+                    return Some(Value::from_object(Input {
+                        name: lower.clone(),
+                        sql_name: sql_name.clone(),
+                        scope,
+                    }));
+                }
+                let definition = names.macros.get(key).or_else(|| names.macros.get(&lower))?;
+                Value::from_object(MacroCall {
+                    name: key.to_string(),
+                    definition: definition.clone(),
+                    scope,
+                })
+            }
+        })
+    }
+}
+
+fn time_value(time: Option<&str>) -> Value {
+    match time.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+        Some(time) => Value::from_object(Time(time.with_timezone(&chrono::Utc))),
+        None => Value::from(()),
+    }
+}
+
+/// A single string argument of a method, or an error naming the method.
+fn one_string<'a>(method: &str, args: &'a [Value]) -> Result<&'a str, Error> {
+    match args {
+        [arg] => arg.as_str().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("{method} takes a quoted name, not {arg}"),
+            )
+        }),
+        _ => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("{method} takes one argument, got {}", args.len()),
+        )),
+    }
+}
+
+fn unknown_method(owner: &str, method: &str) -> Error {
+    Error::new(
+        ErrorKind::UnknownMethod,
+        format!("{owner} has no method {method}"),
+    )
+}
+
+/// An entity: `user.Var("x")` and `user.x` are its var `x`.
+#[derive(Debug)]
+struct Entity {
+    name: String,
+    scope: Arc<Scope>,
+}
+
+impl Entity {
+    fn var(&self, path: &str) -> String {
+        // A var may be named by a path: ~/entity/user/all/x or ./x.
+        let var = path.rsplit('/').next().unwrap_or(path).to_lowercase();
+        self.scope.record(|found| {
+            found.vars.insert((self.name.clone(), var.clone()));
+        });
+        format!(
+            "{}.{}",
+            quote_ident_if_needed(&self.name),
+            quote_ident_if_needed(&var)
+        )
+    }
+}
+
+impl Object for Entity {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(Value::from(self.var(key.as_str()?)))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "Var" => Ok(Value::from(self.var(one_string("Var", args)?))),
+            _ => Err(unknown_method(&format!("entity {}", self.name), method)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", quote_ident_if_needed(&self.name))
+    }
+}
+
+/// An input of the var's entity: `orders.Var("col")` is its column or input var.
+#[derive(Debug)]
+struct Input {
+    name: String,
+    sql_name: String,
+    scope: Arc<Scope>,
+}
+
+impl Object for Input {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "Var" => {
+                let column = one_string("Var", args)?;
+                let column = column.rsplit('/').next().unwrap_or(column).to_lowercase();
+                self.scope.record(|found| {
+                    found
+                        .input_names
+                        .insert((self.name.clone(), column.clone()));
+                });
+                Ok(Value::from(format!(
+                    "{}.{}",
+                    self.sql_name,
+                    quote_ident_if_needed(&column)
+                )))
+            }
+            _ => Err(unknown_method(&format!("input {}", self.name), method)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.sql_name)
+    }
+}
+
+/// `this`: the model being rendered; `this.DeRef(path)` names another's rows.
+#[derive(Debug)]
+struct This {
+    scope: Arc<Scope>,
+}
+
+impl Object for This {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        if method != "DeRef" {
+            return Err(unknown_method("this", method));
+        }
+        let path = one_string("DeRef", args)?;
+        let names = &self.scope.names;
+        let missing = |what: &str, name: &str| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("DeRef(\"{path}\"): no {what} named '{name}'"),
+            )
         };
-        result.push_str(&text[last..all.start()]);
-        let value = evaluate(expr.as_str(), names, inputs, out, depth)?;
-        result.push_str(&replace_parameter(body.as_str(), name.as_str(), &value));
-        last = all.end();
-    }
-    result.push_str(&text[last..]);
-    Ok(Some(result))
-}
-
-/// The offset of the `}}` that closes a template, skipping quoted text (macro arguments
-/// hold templates of their own).
-fn closing_braces(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut quote: Option<u8> = None;
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        match quote {
-            Some(q) => {
-                if c == b'\\' {
-                    i += 1;
-                } else if c == q {
-                    quote = None;
-                }
-            }
-            None => match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'{' if bytes.get(i + 1) == Some(&b'{') => {
-                    depth += 1;
-                    i += 1;
-                }
-                b'}' if bytes.get(i + 1) == Some(&b'}') => {
-                    if depth == 0 {
-                        return Some(i);
-                    }
-                    depth -= 1;
-                    i += 1;
-                }
-                _ => {}
-            },
-        }
-        i += 1;
-    }
-    None
-}
-
-fn evaluate(
-    expr: &str,
-    names: &Names,
-    inputs: &dyn Fn(&str) -> Option<String>,
-    out: &mut Rendered,
-    depth: usize,
-) -> Result<String, String> {
-    let unsupported = || format!("template `{{{{ {expr} }}}}` is not supported");
-    let Some((head, args)) = split_call(expr) else {
-        // `owner.name`
-        if let Some((owner, name)) = expr.split_once('.')
-            && is_word(owner)
-            && is_word(name)
-        {
-            let owner = owner.to_lowercase();
-            if names.entities.contains(&owner) {
-                return Ok(entity_var(&owner, name, out));
-            }
-        }
-        return Err(unsupported());
-    };
-    let args = split_args(args).ok_or_else(unsupported)?;
-    match head.split_once('.') {
-        Some((owner, "Var")) => {
-            let [arg] = args.as_slice() else {
-                return Err(format!("`{expr}`: Var takes one name"));
-            };
-            let name = unquote(arg).ok_or_else(unsupported)?;
-            // A var may be named by a path: ~/entity/user/all/x or ./x.
-            let name = name.rsplit('/').next().unwrap_or(&name).to_string();
-            let owner = owner.to_lowercase();
-            if names.entities.contains(&owner) {
-                return Ok(entity_var(&owner, &name, out));
-            }
-            if let Some(input) = inputs(&owner) {
-                let name = name.to_lowercase();
-                out.input_names.insert((owner.clone(), name.clone()));
-                return Ok(format!("{input}.{}", quote_ident_if_needed(&name)));
-            }
-            Err(format!(
-                "`{expr}`: '{owner}' is neither an entity nor an input of this var's entity"
-            ))
-        }
-        Some(("this", "DeRef")) => {
-            let [arg] = args.as_slice() else {
-                return Err(format!("`{expr}`: DeRef takes one path"));
-            };
-            let path = unquote(arg).ok_or_else(unsupported)?;
-            match path.split_once('/') {
-                Some(("inputs", input)) => names
-                    .input_sources
-                    .get(&input.to_lowercase())
+        match path.split_once('/') {
+            Some(("inputs", input)) => names
+                .input_sources
+                .get(&input.to_lowercase())
+                .cloned()
+                .map(Value::from)
+                .ok_or_else(|| missing("input", input)),
+            Some(("models", model)) => {
+                let model = model.to_lowercase();
+                let sql = names
+                    .models
+                    .get(&model)
                     .cloned()
-                    .ok_or_else(|| format!("`{expr}`: no input named '{input}'")),
-                Some(("models", model)) if names.sql_models.contains(&model.to_lowercase()) => {
-                    out.models.insert(model.to_lowercase());
-                    Ok(model.to_lowercase())
-                }
-                _ => Err(format!(
-                    "`{expr}`: DeRef takes inputs/<input> or models/<sql_template model>"
-                )),
+                    .ok_or_else(|| missing("model", &model))?;
+                self.scope.record(|found| {
+                    found.models.insert(model.clone());
+                });
+                Ok(Value::from(sql))
             }
-        }
-        Some(("warehouse", "DataType")) => {
-            let [arg] = args.as_slice() else {
-                return Err(format!("`{expr}`: DataType takes one type name"));
-            };
-            let name = unquote(arg).ok_or_else(unsupported)?;
-            sql_type(&name).map(str::to_string)
-        }
-        Some(_) => Err(unsupported()),
-        None => {
-            let definition = names
-                .macros
-                .get(head)
-                .ok_or_else(|| format!("`{expr}`: no macro named '{head}'"))?;
-            if definition.inputs.len() != args.len() {
-                return Err(format!(
-                    "`{expr}`: macro '{head}' takes {} arguments ({}), got {}",
-                    definition.inputs.len(),
-                    definition.inputs.join(", "),
-                    args.len()
-                ));
-            }
-            let mut text = definition.value.clone();
-            for (input, arg) in definition.inputs.iter().zip(&args) {
-                let value = unquote(arg).unwrap_or_else(|| arg.trim().to_string());
-                text = replace_parameter(&text, input, &value);
-            }
-            render_into(&text, names, inputs, out, depth + 1)
+            _ => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("DeRef(\"{path}\"): takes inputs/<input> or models/<model>"),
+            )),
         }
     }
 }
 
-fn entity_var(entity: &str, name: &str, out: &mut Rendered) -> String {
-    let name = name.to_lowercase();
-    out.vars.insert((entity.to_string(), name.clone()));
-    format!(
-        "{}.{}",
-        quote_ident_if_needed(entity),
-        quote_ident_if_needed(&name)
-    )
+/// `warehouse`: `DataType(name)` and `DatabaseType()`.
+#[derive(Debug)]
+struct Warehouse {
+    dialect: String,
+}
+
+impl Object for Warehouse {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "DataType" => sql_type(one_string("DataType", args)?)
+                .map(Value::from)
+                .map_err(|reason| Error::new(ErrorKind::InvalidOperation, reason)),
+            "DatabaseType" => Ok(Value::from(self.dialect.clone())),
+            _ => Err(unknown_method("warehouse", method)),
+        }
+    }
+}
+
+/// A time of the run: `Format(layout)` with Go's layouts, as pb's `time.Time`.
+#[derive(Debug)]
+struct Time(chrono::DateTime<chrono::Utc>);
+
+impl Object for Time {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "Format" => {
+                let layout = one_string("Format", args)?;
+                Ok(Value::from(
+                    self.0.format(&go_layout_to_strftime(layout)).to_string(),
+                ))
+            }
+            "Unix" => Ok(Value::from(self.0.timestamp())),
+            "UnixMilli" => Ok(Value::from(self.0.timestamp_millis())),
+            _ => Err(unknown_method("time", method)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Go's default layout for a time.Time.
+        write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S +0000 UTC"))
+    }
+}
+
+/// A macro: called with its inputs, or (without inputs) printed as its value.
+#[derive(Debug)]
+struct MacroCall {
+    name: String,
+    definition: Macro,
+    scope: Arc<Scope>,
+}
+
+impl Object for MacroCall {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let inputs = &self.definition.inputs;
+        if inputs.len() != args.len() {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "macro '{}' takes {} arguments ({}), got {}",
+                    self.name,
+                    inputs.len(),
+                    inputs.join(", "),
+                    args.len()
+                ),
+            ));
+        }
+        let locals = inputs.iter().cloned().zip(args.iter().cloned()).collect();
+        let context = Value::from_object(Context {
+            scope: Arc::clone(&self.scope),
+            locals,
+        });
+        let text = state
+            .env()
+            .render_str(&to_jinja(&self.definition.value), context)?;
+        Ok(Value::from(text))
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Printed without a call: the value, rendered by the next pass.
+        write!(f, "{}", self.definition.value)
+    }
+}
+
+/// A Go time layout (`2006-01-02 15:04:05`) as a chrono format.
+fn go_layout_to_strftime(layout: &str) -> String {
+    // Longest first, so that `2006` is not read as `2` and `006`.
+    const TOKENS: &[(&str, &str)] = &[
+        ("January", "%B"),
+        ("Monday", "%A"),
+        ("Z07:00", "Z"),
+        ("-07:00", "%:z"),
+        (".000000000", "%.9f"),
+        (".000000", "%.6f"),
+        (".000", "%.3f"),
+        ("-0700", "%z"),
+        ("2006", "%Y"),
+        ("Jan", "%b"),
+        ("Mon", "%a"),
+        ("MST", "UTC"),
+        ("_2", "%e"),
+        ("01", "%m"),
+        ("02", "%d"),
+        ("03", "%I"),
+        ("04", "%M"),
+        ("05", "%S"),
+        ("06", "%y"),
+        ("15", "%H"),
+        ("PM", "%p"),
+        ("pm", "%P"),
+        ("1", "%-m"),
+        ("2", "%-d"),
+        ("3", "%-I"),
+        ("4", "%-M"),
+        ("5", "%-S"),
+    ];
+    let mut format = String::with_capacity(layout.len() * 2);
+    let mut rest = layout;
+    'outer: while !rest.is_empty() {
+        for (token, replacement) in TOKENS {
+            if let Some(after) = rest.strip_prefix(token) {
+                format.push_str(replacement);
+                rest = after;
+                continue 'outer;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            if c == '%' {
+                format.push_str("%%");
+            } else {
+                format.push(c);
+            }
+        }
+        rest = chars.as_str();
+    }
+    format
 }
 
 /// The SQL type of pb's `warehouse.DataType(...)` names.
 pub(crate) fn sql_type(name: &str) -> Result<&'static str, String> {
-    Ok(match name.to_ascii_lowercase().as_str() {
-        "float" | "double" | "number" | "real" => "DOUBLE",
-        "int" | "integer" | "bigint" | "long" => "BIGINT",
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "float" | "double" | "number" | "real" | "float64" => "DOUBLE",
+        "int" | "integer" | "bigint" | "long" | "int64" => "BIGINT",
         "string" | "varchar" | "text" => "VARCHAR",
         "bool" | "boolean" => "BOOLEAN",
         "timestamp" | "datetime" => "TIMESTAMP",
@@ -307,110 +555,16 @@ pub(crate) fn sql_type(name: &str) -> Result<&'static str, String> {
     })
 }
 
-/// `{{ name }}` (any spacing) replaced by `value`.
-fn replace_parameter(text: &str, name: &str, value: &str) -> String {
-    let mut result = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        match after.find("}}") {
-            Some(end) if after[..end].trim() == name => {
-                result.push_str(&rest[..start]);
-                result.push_str(value);
-                rest = &after[end + 2..];
-            }
-            _ => {
-                result.push_str(&rest[..start + 2]);
-                rest = after;
-            }
-        }
-    }
-    result.push_str(rest);
-    result
-}
-
-fn is_word(text: &str) -> bool {
-    !text.is_empty() && text.chars().all(|c| c.is_alphanumeric() || c == '_')
-}
-
-/// `head(args)` split into its head and the text between the parentheses.
-fn split_call(expr: &str) -> Option<(&str, &str)> {
-    let open = expr.find('(')?;
-    let head = expr[..open].trim();
-    let inner = expr[open + 1..].trim_end().strip_suffix(')')?;
-    let valid = head
-        .split('.')
-        .all(|part| is_word(part) && !part.is_empty());
-    valid.then_some((head, inner))
-}
-
-/// Arguments split at top-level commas.
-fn split_args(text: &str) -> Option<Vec<String>> {
-    let mut args = Vec::new();
-    let mut current = String::new();
-    let mut quote: Option<char> = None;
-    let mut depth = 0i32;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match quote {
-            Some(q) => {
-                current.push(c);
-                if c == '\\' {
-                    current.push(chars.next()?);
-                } else if c == q {
-                    quote = None;
-                }
-            }
-            None => match c {
-                '\'' | '"' => {
-                    quote = Some(c);
-                    current.push(c);
-                }
-                '(' | '{' => {
-                    depth += 1;
-                    current.push(c);
-                }
-                ')' | '}' => {
-                    depth -= 1;
-                    current.push(c);
-                }
-                ',' if depth == 0 => args.push(std::mem::take(&mut current)),
-                _ => current.push(c),
-            },
-        }
-    }
-    if quote.is_some() || depth != 0 {
-        return None;
-    }
-    if !current.trim().is_empty() || !args.is_empty() {
-        args.push(current);
-    }
-    Some(args.into_iter().map(|a| a.trim().to_string()).collect())
-}
-
-/// The text of a quoted argument, with `\"` and `\'` unescaped.
-fn unquote(arg: &str) -> Option<String> {
-    let arg = arg.trim();
-    let quote = arg.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-    let inner = arg.strip_prefix(quote)?.strip_suffix(quote)?;
-    let mut text = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            text.push(chars.next()?);
-        } else {
-            text.push(c);
-        }
-    }
-    Some(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn names() -> Names {
-        let mut names = Names::default();
+    fn names() -> Arc<Names> {
+        let mut names = Names {
+            dialect: "snowflake".into(),
+            end_time: Some("2025-07-01T00:00:00Z".into()),
+            ..Names::default()
+        };
         names.entities.insert("user".into());
         names.macros.insert(
             "multiply_add".into(),
@@ -419,14 +573,29 @@ mod tests {
                 value: "{{a}} * 10 + {{ b}}".into(),
             },
         );
+        names.macros.insert(
+            "frame".into(),
+            Macro {
+                inputs: vec![],
+                value: "rows between unbounded preceding and unbounded following".into(),
+            },
+        );
+        names.macros.insert(
+            "days_since".into(),
+            Macro {
+                inputs: vec!["column".into()],
+                value: "{% if warehouse.DatabaseType() == \"bigquery\" %}date_diff(x){% else %}{% if !(end_time|isnil) %}datediff(day, {{column}}, '{{end_time.Format(\"2006-01-02 15:04:05\")}}'){% else %}datediff(day, {{column}}, getdate()){% endif %}{% endif %}".into(),
+            },
+        );
         names
             .input_sources
             .insert("tbl_c".into(), "sample.tbl_c".into());
-        names
+        names.models.insert("m".into(), "m".into());
+        Arc::new(names)
     }
 
     fn run(text: &str) -> Result<Rendered, String> {
-        let inputs = |name: &str| (name == "tbl_c").then(|| name.to_string());
+        let inputs = [("tbl_c".to_string(), "tbl_c".to_string())].into();
         render(text, &names(), &inputs)
     }
 
@@ -460,16 +629,70 @@ mod tests {
                 .trim(),
             "from sample.tbl_c"
         );
+        let r = run("{% with a = this.DeRef(\"inputs/tbl_c\") b = this.DeRef(\"models/m\") %}{{a}} join {{b}}{% endwith %}").unwrap();
+        assert_eq!(r.sql, "sample.tbl_c join m");
+        assert!(r.models.contains("m"));
+        assert_eq!(
+            run("{{frame}}").unwrap().sql,
+            "rows between unbounded preceding and unbounded following"
+        );
+    }
+
+    #[test]
+    fn branches_on_the_dialect_and_the_end_time() {
+        assert_eq!(
+            run("{{ days_since('{{user.Var(\"last\")}}') }}")
+                .unwrap()
+                .sql,
+            "datediff(day, \"user\".last, '2025-07-01 00:00:00')"
+        );
+        assert_eq!(
+            run("{% if begin_time|isnil && warehouse.DatabaseType() != 'redshift' %}a{% else %}b{% endif %}")
+                .unwrap()
+                .sql,
+            "a"
+        );
+        assert_eq!(
+            run("{{ end_time.Format(\"Jan 2, 2006 at 3:04pm (MST)\") }}")
+                .unwrap()
+                .sql,
+            "Jul 1, 2025 at 12:00am (UTC)"
+        );
     }
 
     #[test]
     fn rejects_what_it_cannot_render() {
         let error = |text: &str| run(text).unwrap_err();
-        assert!(error("{% if a %}x{% endif %}").contains("control flow"));
-        assert!(error("{{ nope(1) }}").contains("no macro named 'nope'"));
+        assert!(
+            error("{{ nope(1) }}").contains("nope"),
+            "{}",
+            error("{{ nope(1) }}")
+        );
         assert!(error("{{ multiply_add(1) }}").contains("takes 2 arguments"));
-        assert!(error("{{ account.Var('x') }}").contains("neither an entity nor an input"));
-        assert!(error("{{ user.Var('x') ").contains("without its"));
-        assert!(error("{{ a | upper }}").contains("not supported"));
+        assert!(
+            error("{{ account.Var('x') }}").contains("account"),
+            "{}",
+            error("{{ account.Var('x') }}")
+        );
+        assert!(error("{{ user.Var('x') ").contains("template"));
+        assert!(error("{{ this.DeRef('models/nope') }}").contains("no model named 'nope'"));
+        let endless = error("{% for i in range(100000000) %}x{% endfor %}");
+        assert!(
+            endless.contains("range") || endless.contains("fuel"),
+            "{endless}"
+        );
+    }
+
+    #[test]
+    fn go_layouts() {
+        assert_eq!(
+            go_layout_to_strftime("2006-01-02 15:04:05"),
+            "%Y-%m-%d %H:%M:%S"
+        );
+        assert_eq!(
+            go_layout_to_strftime("2006-01-02T15:04:05Z07:00"),
+            "%Y-%m-%dT%H:%M:%SZ"
+        );
+        assert_eq!(go_layout_to_strftime("100%"), "%-m00%%");
     }
 }

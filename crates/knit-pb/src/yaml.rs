@@ -142,13 +142,30 @@ impl<'a> Node<'a> {
                 return Err(self.error("keys must be text"));
             };
             if !known.contains(&key) && !ignored.contains(&key) {
+                let hint = closest(key, known.iter().chain(ignored))
+                    .map(|k| format!("did you mean '{k}'? "))
+                    .unwrap_or_default();
                 return Err(self.child(key, self.value).error(format!(
-                    "Knit does not support this key yet (supported here: {}); \
-                     remove it or ask for support",
-                    known.join(", ")
+                    "unknown key; {hint}the keys here are: {}",
+                    known
+                        .iter()
+                        .chain(ignored)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
         Ok(())
     }
+}
+
+/// The key among `candidates` that `key` is most likely a misspelling of, if any is close.
+fn closest<'k>(key: &str, candidates: impl Iterator<Item = &'k &'k str>) -> Option<&'k str> {
+    let key = key.to_lowercase();
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(&key, c), *c))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
+        .min()
+        .map(|(_, c)| c)
 }

@@ -26,6 +26,7 @@
 //!   SQL that parses back to the same [`Statement`]
 //! - [`quote_ident`], [`quote_ident_if_needed`], [`quote_literal`]: names and text into
 //!   the SQL Knit writes
+//! - warehouse spellings (`datediff(day, a, b)`, `iff(c, a, b)`) rewritten before parsing
 
 #![warn(missing_docs)]
 
@@ -37,6 +38,7 @@ mod profile_ast;
 mod profile_parser;
 mod quote;
 mod split;
+mod warehouse_syntax;
 
 pub use ast::Statement;
 pub use error::{Result, SqlError};
@@ -50,6 +52,7 @@ pub use profile_ast::{
 };
 pub use quote::{quote_ident, quote_ident_if_needed, quote_literal};
 pub use split::{StatementText, is_complete, split_statements};
+pub use warehouse_syntax::DATE_PART_WORDS;
 
 /// The sqlparser crate as DataFusion re-exports it, for callers that need its types.
 pub use datafusion_sql::sqlparser;

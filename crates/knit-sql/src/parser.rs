@@ -6,7 +6,7 @@
 use datafusion_common::DataFusionError;
 use datafusion_sql::parser::{DFParser, DFParserBuilder};
 use datafusion_sql::sqlparser::dialect::GenericDialect;
-use datafusion_sql::sqlparser::tokenizer::Token;
+use datafusion_sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::ast::Statement;
 use crate::error::{Result, SqlError};
@@ -23,7 +23,10 @@ pub struct KnitParser<'a> {
 impl<'a> KnitParser<'a> {
     /// A parser over `sql`, which may hold several statements separated by `;`.
     pub fn try_new(sql: &'a str) -> Result<Self> {
-        let df = DFParserBuilder::new(sql)
+        let tokens = Tokenizer::new(&DIALECT, sql)
+            .tokenize_with_location()
+            .map_err(|e| parse_error(DataFusionError::SQL(Box::new(e.into()), None)))?;
+        let df = DFParserBuilder::new(crate::warehouse_syntax::rewrite(tokens))
             .with_dialect(&DIALECT)
             .build()
             .map_err(parse_error)?;

@@ -51,6 +51,11 @@ const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2024-06-30T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/warehouse_project",
+        "tables",
+        "2024-07-01T00:00:00Z",
+    ),
 ];
 
 fn scratch(name: &str) -> PathBuf {
@@ -89,6 +94,183 @@ fn project_run_matches_pb() {
         assert!(stderr.contains("outputs in"), "{project}: {stderr}");
         assert_outputs_match(&format!("{project}/expected"), &out);
         let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+/// The oracle case `warehouse_project` written as a Snowflake project (old schema,
+/// `db.schema.table` names in upper case, keys that change no output, Snowflake SQL)
+/// gives pb's id graph and feature table; its Snowflake-only vars give Snowflake's
+/// answers, arrays and objects as JSON text in CSV.
+#[test]
+fn a_snowflake_project_runs_unchanged() {
+    let project = workspace_root().join("testdata/pb_projects/snowflake_shop");
+    let out = scratch("snowflake");
+    let output = knit()
+        .args([
+            "project",
+            "run",
+            &project.join("project").display().to_string(),
+        ])
+        .args(["--tables", &project.join("tables").display().to_string()])
+        .args(["--out", &out.display().to_string(), "--format", "csv"])
+        .args(["--end-time", "2024-07-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    let expected = workspace_root().join("testdata/oracle/cases/warehouse_project/expected");
+    for name in ["user_graph.csv", "user_graph_edges.csv", "user_profile.csv"] {
+        assert_csv_equal(&expected.join(name), &out.join(name));
+    }
+    // user_extras, keyed by each user's first email (carl has no order).
+    let profile = read_csv(&out.join("user_profile.csv"));
+    let email_of = |main_id: &str| {
+        profile
+            .iter()
+            .find(|row| row["user_main_id"] == main_id)
+            .map(|row| row["first_email"].clone())
+            .unwrap()
+    };
+    let extras: BTreeMap<String, Vec<String>> = read_csv(&out.join("user_extras.csv"))
+        .into_iter()
+        .map(|row| {
+            let columns = ["amounts", "emails", "summary", "days_active", "big_spender"];
+            (
+                email_of(&row["user_main_id"]),
+                columns.iter().map(|c| row[*c].clone()).collect(),
+            )
+        })
+        .collect();
+    let expected_extras: BTreeMap<String, Vec<&str>> = [
+        (
+            "ann@example.com",
+            vec![
+                "[50,150]",
+                "ann@example.com",
+                r#"{"orders":2,"spend":200}"#,
+                "58.000000000",
+                "true",
+            ],
+        ),
+        (
+            "bob@example.com",
+            vec![
+                "[200,-20]",
+                "bob2@example.com|bob@example.com",
+                r#"{"orders":2,"spend":180}"#,
+                "8.000000000",
+                "true",
+            ],
+        ),
+        (
+            "carl@example.com",
+            vec!["", "carl@example.com", "", "", "false"],
+        ),
+        (
+            "dee@example.com",
+            vec![
+                "[999]",
+                "dee@example.com",
+                r#"{"orders":1,"spend":999}"#,
+                "",
+                "true",
+            ],
+        ),
+        (
+            "",
+            vec![
+                "[10]",
+                "",
+                r#"{"orders":1,"spend":10}"#,
+                "0.000000000",
+                "false",
+            ],
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(extras.len(), expected_extras.len(), "{extras:?}");
+    for (email, values) in &expected_extras {
+        assert_eq!(&extras[email], values, "user_extras of '{email}'");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `--dialect` picks the branches of `warehouse.DatabaseType()`; `include_untimed: false`
+/// drops rows without a time; a `time_grain` whose boundary is not the end time is
+/// refused, naming the boundary to run at.
+#[test]
+fn dialects_untimed_rows_and_time_grains() {
+    let project = workspace_root().join("testdata/pb_projects/snowflake_shop");
+    let sql = |dir: &Path, extra: &[&str]| {
+        let output = knit()
+            .args(["project", "sql", &dir.display().to_string()])
+            .args(["--tables", &project.join("tables").display().to_string()])
+            .args(extra)
+            .output()
+            .unwrap();
+        (output.status.success(), text(&output).0, text(&output).1)
+    };
+    let (ok, snowflake, _) = sql(
+        &project.join("project"),
+        &["--end-time", "2024-07-01T00:00:00Z"],
+    );
+    assert!(
+        ok && snowflake.contains("datediff(day, \"user\".last_order_at, '2024-07-01 00:00:00')"),
+        "{snowflake}"
+    );
+    let (ok, bigquery, _) = sql(
+        &project.join("project"),
+        &[
+            "--end-time",
+            "2024-07-01T00:00:00Z",
+            "--dialect",
+            "bigquery",
+        ],
+    );
+    assert!(
+        ok && bigquery.contains("date_diff(date('2024-07-01'), date(\"user\".last_order_at), day)"),
+        "{bigquery}"
+    );
+    assert!(
+        snowflake.contains("OR \"timestamp\" IS NULL"),
+        "{snowflake}"
+    );
+
+    let copy = scratch("untimed");
+    copy_dir(&project.join("project"), &copy);
+    let yaml = std::fs::read_to_string(copy.join("pb_project.yaml")).unwrap();
+    std::fs::write(
+        copy.join("pb_project.yaml"),
+        format!("{yaml}include_untimed: false\n"),
+    )
+    .unwrap();
+    let (ok, untimed, stderr) = sql(&copy, &["--end-time", "2024-07-01T00:00:00Z"]);
+    assert!(ok, "{stderr}");
+    assert!(!untimed.contains("IS NULL)"), "{untimed}");
+
+    let (ok, _, stderr) = sql(
+        &project.join("project"),
+        &["--end-time", "2024-07-01T12:00:00Z"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("models/profiles.yaml: models[3].time_grain: pb computes a model with time_grain day as of its last boundary, 2024-07-01T00:00:00Z"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&copy);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
     }
 }
 
@@ -240,21 +422,25 @@ fn assert_outputs_match(fixture: &str, out: &Path) {
         if !name.ends_with(".csv") || name.ends_with("_var_table.csv") {
             continue;
         }
-        let got_path = workspace_root().join(out).join(&name);
-        assert!(got_path.exists(), "{fixture}: Knit wrote no {name}");
-        let expected = read_csv(&path);
-        let got = read_csv(&got_path);
-        assert_eq!(
-            expected.len(),
-            got.len(),
-            "{fixture}/{name}: row counts differ"
-        );
-        for (e, g) in expected.iter().zip(&got) {
-            assert_eq!(e, g, "{fixture}/{name}: rows differ");
-        }
+        assert_csv_equal(&path, &workspace_root().join(out).join(&name));
         compared += 1;
     }
     assert!(compared > 0, "{fixture}: no outputs to compare");
+}
+
+/// pb's CSV output `expected` equals Knit's `got`, in one rendering (see above).
+fn assert_csv_equal(expected: &Path, got: &Path) {
+    assert!(got.exists(), "Knit wrote no {}", got.display());
+    let (expected_rows, got_rows) = (read_csv(expected), read_csv(got));
+    let name = expected.display();
+    assert_eq!(
+        expected_rows.len(),
+        got_rows.len(),
+        "{name}: row counts differ"
+    );
+    for (e, g) in expected_rows.iter().zip(&got_rows) {
+        assert_eq!(e, g, "{name}: rows differ");
+    }
 }
 
 /// A CSV file as sorted rows of normalized cells, keyed by column name.
@@ -382,7 +568,19 @@ fn broken_projects_fail_before_any_output() {
         "unsupported-key",
         &format!("{GOOD_PROJECT}frobnicate: true\n"),
         GOOD_INPUTS,
-        "pb_project.yaml: frobnicate: Knit does not support this key yet",
+        "pb_project.yaml: frobnicate: unknown key; the keys here are: model_folders",
+    );
+    assert_fails(
+        "misspelt-key",
+        &GOOD_PROJECT.replace("model_folders", "model_folder"),
+        GOOD_INPUTS,
+        "pb_project.yaml: model_folder: unknown key; did you mean 'model_folders'?",
+    );
+    assert_fails(
+        "misspelt-var-key",
+        GOOD_PROJECT,
+        &var("      - entity_var:\n          name: a\n          selct: count(*)\n"),
+        "var_groups[0].vars[0].entity_var.selct: unknown key; did you mean 'select'?",
     );
     assert_fails(
         "model-type",
@@ -390,7 +588,8 @@ fn broken_projects_fail_before_any_output() {
         &format!(
             "{GOOD_INPUTS}models:\n  - name: m\n    model_type: python_model\n    model_spec: {{}}\n"
         ),
-        "models/profiles.yaml: models[0].model_type: model type 'python_model' is not supported",
+        "models/profiles.yaml: models[0].model_type: model 'm' is of type 'python_model', \
+         which Knit cannot run",
     );
     assert_fails(
         "missing-table",
@@ -427,10 +626,16 @@ fn broken_projects_fail_before_any_output() {
     assert_fails(
         "template",
         GOOD_PROJECT,
+        &var("      - entity_var:\n          name: a\n          select: \"{% if x %}1{% endif\"\n"),
+        "var_groups[0].vars[0].entity_var.select: template `{% if x %}1{% endif`: ",
+    );
+    assert_fails(
+        "template-name",
+        GOOD_PROJECT,
         &var(
-            "      - entity_var:\n          name: a\n          select: \"{% if x %}1{% endif %}\"\n",
+            "      - entity_var:\n          name: a\n          select: \"{{ acount.Var('x') }}\"\n",
         ),
-        "var_groups[0].vars[0].entity_var.select: template control flow `{% if x %}` is not supported",
+        "var_groups[0].vars[0].entity_var.select: template `{{ acount.Var('x') }}`: ",
     );
     assert_fails(
         "window",

@@ -8,18 +8,41 @@
 //! - [`date`]: `date(x)`, PostgreSQL's date of a timestamp, date or timestamp text.
 //! - [`checked_sum`]: `sum` of integers that fails on overflow, as PostgreSQL's
 //!   arithmetic does, instead of wrapping around.
+//! - [`to_json`]: any value as JSON text, and nested columns as JSON for CSV output.
+//! - [`warehouse_dates`]: `datediff`, `dateadd`, `date_diff`, `timestamp_diff` with
+//!   Snowflake's and BigQuery's counting.
+//! - [`warehouse_json`]: JSON kept as text: `parse_json`, `array_size`, `json_value`,
+//!   `get_json_object`, `from_json`, `object_construct`, ...
+//! - [`warehouse_misc`]: the rest of the warehouse names pb projects use (`to_boolean`,
+//!   `getdate`, `listagg`, `mod`, ...), most as aliases of DataFusion's functions.
 
 mod checked_sum;
 mod date;
+pub(crate) mod to_json;
+mod warehouse_dates;
+mod warehouse_json;
+mod warehouse_misc;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 /// Every scalar function Knit adds, for the session builder to register.
 pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
-    vec![ScalarUDF::from(date::DateFunc::new())]
+    let mut functions = vec![
+        ScalarUDF::from(date::DateFunc::new()),
+        ScalarUDF::from(to_json::ToJson::new()),
+        ScalarUDF::from(warehouse_dates::DateDiff::snowflake()),
+        ScalarUDF::from(warehouse_dates::DateDiff::bigquery_date()),
+        ScalarUDF::from(warehouse_dates::DateDiff::bigquery_timestamp()),
+        ScalarUDF::from(warehouse_dates::DateAdd::new()),
+    ];
+    functions.extend(warehouse_json::functions());
+    functions.extend(warehouse_misc::functions());
+    functions
 }
 
 /// Every aggregate function Knit adds or replaces, for the session builder to register.
 pub(crate) fn all_aggregate_functions() -> Vec<AggregateUDF> {
-    vec![AggregateUDF::from(checked_sum::CheckedSum::default())]
+    let mut functions = vec![AggregateUDF::from(checked_sum::CheckedSum::default())];
+    functions.extend(warehouse_misc::aggregate_functions());
+    functions
 }

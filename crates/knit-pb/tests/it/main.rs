@@ -206,6 +206,7 @@ fn translate(dir: &Path) -> Result<usize, String> {
         format: OutputFormat::Csv,
         begin_time: None,
         end_time: "2024-01-01T00:00:00Z".to_string(),
+        dialect: "snowflake".to_string(),
     };
     let script = project.script(&options).map_err(|e| e.to_string())?;
     Ok(script.statements.len())

@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! JSON as warehouses spell it. Knit has no variant type: JSON is text, parsed by
+//! `serde_json` where a function looks inside it.
+//!
+//! | function | warehouse | answer |
+//! | --- | --- | --- |
+//! | `parse_json(t)`, `json_parse(t)` | Snowflake, Redshift | `t` as compact JSON text; not JSON is an error, `''` is NULL |
+//! | `try_parse_json(t)` | Snowflake | the same, NULL where `t` is not JSON |
+//! | `array_size(j)`, `get_array_length(j)` | Snowflake, Redshift | elements of a JSON array (or a list); NULL for other JSON |
+//! | `json_query_array(j [, path])` | BigQuery | the array at `path` as a list of JSON texts |
+//! | `json_value(j [, path])` | BigQuery | the scalar at `path` as text; NULL for objects, arrays, missing paths |
+//! | `get_json_object(j, path)` | Spark | the value at `path` as text (objects as JSON); NULL for missing paths or text that is not JSON |
+//! | `from_json(j, 'array<string>')` | Spark | a list of the element type (`string`, `int`, `bigint`, `double`, `boolean`) |
+//! | `object_construct(k, v, ...)` | Snowflake | a JSON object, leaving out NULL values |
+//!
+//! Paths are JSONPath as the warehouses take it: `$`, `$.a.b`, `$.a[0]`, `$['a']`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Array, Int64Builder,
+    ListBuilder, StringArray, StringBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+use serde_json::Value;
+
+/// The JSON functions, for the session to register.
+pub(crate) fn functions() -> Vec<ScalarUDF> {
+    [
+        (
+            Kind::Parse { strict: true },
+            "parse_json",
+            &["json_parse"][..],
+        ),
+        (Kind::Parse { strict: false }, "try_parse_json", &[][..]),
+        (
+            Kind::ArraySize,
+            "array_size",
+            &["get_array_length", "json_array_length"][..],
+        ),
+        (
+            Kind::QueryArray,
+            "json_query_array",
+            &["json_extract_array"][..],
+        ),
+        (
+            Kind::Value { scalars_only: true },
+            "json_value",
+            &["json_extract_scalar"][..],
+        ),
+        (
+            Kind::Value {
+                scalars_only: false,
+            },
+            "get_json_object",
+            &[][..],
+        ),
+        (Kind::FromJson, "from_json", &[][..]),
+        (Kind::ObjectConstruct, "object_construct", &[][..]),
+    ]
+    .into_iter()
+    .map(|(kind, name, aliases)| {
+        ScalarUDF::from(JsonFunction {
+            kind,
+            name,
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            signature: Signature::variadic_any(Volatility::Immutable),
+        })
+    })
+    .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Parse { strict: bool },
+    ArraySize,
+    QueryArray,
+    Value { scalars_only: bool },
+    FromJson,
+    ObjectConstruct,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonFunction {
+    kind: Kind,
+    name: &'static str,
+    aliases: Vec<String>,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JsonFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let count = arg_types.len();
+        let (min, max) = match self.kind {
+            Kind::Parse { .. } | Kind::ArraySize => (1, 1),
+            Kind::QueryArray | Kind::Value { scalars_only: true } => (1, 2),
+            Kind::Value {
+                scalars_only: false,
+            }
+            | Kind::FromJson => (2, 2),
+            Kind::ObjectConstruct => (0, usize::MAX),
+        };
+        if count < min || count > max {
+            return plan_err!(
+                "{}() takes {min} to {max} arguments, got {count}",
+                self.name
+            );
+        }
+        Ok(match self.kind {
+            Kind::ArraySize => DataType::Int64,
+            Kind::QueryArray => DataType::new_list(DataType::Utf8, true),
+            // The element type comes from the schema text, in return_field_from_args.
+            Kind::FromJson => DataType::new_list(DataType::Utf8, true),
+            _ => DataType::Utf8,
+        })
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs<'_>) -> Result<FieldRef> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        let mut data_type = self.return_type(&types)?;
+        if self.kind == Kind::FromJson {
+            let schema = args
+                .scalar_arguments
+                .get(1)
+                .copied()
+                .flatten()
+                .and_then(|s| s.try_as_str().flatten())
+                .ok_or_else(|| {
+                    DataFusionError::Plan(
+                        "from_json(): the schema must be constant text such as 'array<string>'"
+                            .into(),
+                    )
+                })?;
+            data_type = DataType::new_list(element_type(schema)?, true);
+        }
+        if self.kind == Kind::ObjectConstruct && !types.len().is_multiple_of(2) {
+            return plan_err!("object_construct() takes pairs of keys and values");
+        }
+        Ok(Arc::new(Field::new(self.name, data_type, true)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = args
+            .args
+            .iter()
+            .map(|a| a.to_array(rows))
+            .collect::<Result<Vec<_>>>()?;
+        let result: ArrayRef = match self.kind {
+            Kind::Parse { strict } => {
+                let texts = text(&arrays[0])?;
+                let mut out = StringBuilder::new();
+                for value in texts.iter() {
+                    out.append_option(match value.map(str::trim) {
+                        None | Some("") => None,
+                        Some(t) => match serde_json::from_str::<Value>(t) {
+                            Ok(json) => Some(json.to_string()),
+                            Err(_) if !strict => None,
+                            Err(e) => {
+                                return exec_err!(
+                                    "{}(): not valid JSON ({e}): {}",
+                                    self.name,
+                                    excerpt(t)
+                                );
+                            }
+                        },
+                    });
+                }
+                Arc::new(out.finish())
+            }
+            Kind::ArraySize => array_size(self.name, &arrays[0])?,
+            Kind::QueryArray => {
+                let texts = text(&arrays[0])?;
+                let paths = path_texts(&arrays, rows)?;
+                let mut out = ListBuilder::new(StringBuilder::new());
+                for (value, path) in texts.iter().zip(paths.iter()) {
+                    match (
+                        value.map(|v| parse(self.name, v)).transpose()?.flatten(),
+                        path,
+                    ) {
+                        (Some(json), Some(path)) => match select(&json, path)? {
+                            Some(Value::Array(items)) => {
+                                for item in items {
+                                    out.values().append_value(item.to_string());
+                                }
+                                out.append(true);
+                            }
+                            _ => out.append(false),
+                        },
+                        _ => out.append(false),
+                    }
+                }
+                Arc::new(out.finish())
+            }
+            Kind::Value { scalars_only } => {
+                let texts = text(&arrays[0])?;
+                let paths = path_texts(&arrays, rows)?;
+                let mut out = StringBuilder::new();
+                for (value, path) in texts.iter().zip(paths.iter()) {
+                    // Spark answers NULL for text that is not JSON; BigQuery fails.
+                    let json = match value {
+                        Some(v) if scalars_only => parse(self.name, v)?,
+                        Some(v) => serde_json::from_str(v).ok(),
+                        None => None,
+                    };
+                    let found = match (json, path) {
+                        (Some(json), Some(path)) => select(&json, path)?.cloned(),
+                        _ => None,
+                    };
+                    out.append_option(match found {
+                        Some(Value::String(s)) => Some(s),
+                        Some(Value::Null) | None => None,
+                        Some(Value::Array(_) | Value::Object(_)) if scalars_only => None,
+                        Some(other) => Some(other.to_string()),
+                    });
+                }
+                Arc::new(out.finish())
+            }
+            Kind::FromJson => {
+                let element = match args.return_field.data_type() {
+                    DataType::List(field) => field.data_type().clone(),
+                    other => return exec_err!("from_json(): unexpected result type {other}"),
+                };
+                from_json(&text(&arrays[0])?, &element)?
+            }
+            Kind::ObjectConstruct => object_construct(&arrays, rows)?,
+        };
+        if all_scalar {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &result, 0,
+            )?));
+        }
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+fn text(array: &ArrayRef) -> Result<StringArray> {
+    Ok(cast(array, &DataType::Utf8)?.as_string::<i32>().clone())
+}
+
+/// The path argument of each row (`$` when there is none).
+fn path_texts(arrays: &[ArrayRef], rows: usize) -> Result<StringArray> {
+    match arrays.get(1) {
+        Some(paths) => text(paths),
+        None => Ok(StringArray::from(vec![Some("$"); rows])),
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    let cut: String = text.chars().take(60).collect();
+    if cut.len() < text.len() {
+        format!("'{cut}...'")
+    } else {
+        format!("'{cut}'")
+    }
+}
+
+/// JSON text parsed; blank text is NULL, text that is not JSON an error.
+fn parse(function: &str, text: &str) -> Result<Option<Value>> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(text).map(Some).map_err(|e| {
+        DataFusionError::Execution(format!(
+            "{function}(): not valid JSON ({e}): {}",
+            excerpt(text)
+        ))
+    })
+}
+
+fn array_size(function: &str, array: &ArrayRef) -> Result<ArrayRef> {
+    let lengths: Int64Array = match array.data_type() {
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            (0..list.len())
+                .map(|i| list.is_valid(i).then(|| i64::from(list.value_length(i))))
+                .collect()
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            (0..list.len())
+                .map(|i| list.is_valid(i).then(|| list.value_length(i)))
+                .collect()
+        }
+        _ => {
+            let texts = text(array)?;
+            let mut out = Int64Builder::new();
+            for value in texts.iter() {
+                out.append_option(
+                    match value.map(|v| parse(function, v)).transpose()?.flatten() {
+                        Some(Value::Array(items)) => i64::try_from(items.len()).ok(),
+                        _ => None,
+                    },
+                );
+            }
+            out.finish()
+        }
+    };
+    Ok(Arc::new(lengths))
+}
+
+/// The value at a JSONPath (`$`, `$.a.b`, `$.a[0]`, `$['a']`), if there is one.
+fn select<'a>(json: &'a Value, path: &str) -> Result<Option<&'a Value>> {
+    let bad = || {
+        DataFusionError::Execution(format!(
+            "'{path}' is not a JSON path such as $.a.b or $.items[0]"
+        ))
+    };
+    let mut rest = path.trim().strip_prefix('$').ok_or_else(bad)?;
+    let mut current = json;
+    while !rest.is_empty() {
+        let next = if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let key = &after[..end];
+            if key.is_empty() {
+                return Err(bad());
+            }
+            rest = &after[end..];
+            current.get(key)
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']').ok_or_else(bad)?;
+            let inside = after[..end].trim();
+            rest = &after[end + 1..];
+            if let Some(key) = inside
+                .strip_prefix('\'')
+                .and_then(|k| k.strip_suffix('\''))
+                .or_else(|| inside.strip_prefix('"').and_then(|k| k.strip_suffix('"')))
+            {
+                current.get(key)
+            } else {
+                let index: usize = inside.parse().map_err(|_| bad())?;
+                current.get(index)
+            }
+        } else {
+            return Err(bad());
+        };
+        match next {
+            Some(value) => current = value,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(current))
+}
+
+/// The element type of a Spark schema `array<t>`.
+fn element_type(schema: &str) -> Result<DataType> {
+    let lower = schema.trim().to_lowercase().replace(' ', "");
+    let inner = lower
+        .strip_prefix("array<")
+        .and_then(|s| s.strip_suffix('>'));
+    Ok(match inner {
+        Some("string") => DataType::Utf8,
+        Some("int" | "integer" | "bigint" | "long") => DataType::Int64,
+        Some("double" | "float" | "decimal") => DataType::Float64,
+        Some("boolean") => DataType::Boolean,
+        _ => {
+            return plan_err!(
+                "from_json(): schema '{schema}' is not supported; Knit reads \
+                 array<string>, array<bigint>, array<double> and array<boolean>"
+            );
+        }
+    })
+}
+
+fn from_json(texts: &StringArray, element: &DataType) -> Result<ArrayRef> {
+    // Spark answers NULL for text that is not JSON, or not of the schema.
+    let arrays = texts
+        .iter()
+        .map(|t| match t.and_then(|t| serde_json::from_str(t).ok()) {
+            Some(Value::Array(items)) => Some(items),
+            _ => None,
+        });
+    macro_rules! build {
+        ($builder:expr, $convert:expr) => {{
+            let mut out = ListBuilder::new($builder);
+            for items in arrays {
+                match items {
+                    Some(items) => {
+                        for item in items {
+                            out.values().append_option($convert(item));
+                        }
+                        out.append(true);
+                    }
+                    None => out.append(false),
+                }
+            }
+            Arc::new(out.finish()) as ArrayRef
+        }};
+    }
+    Ok(match element {
+        DataType::Int64 => build!(Int64Builder::new(), |v: Value| v.as_i64()),
+        DataType::Float64 => build!(Float64Builder::new(), |v: Value| v.as_f64()),
+        DataType::Boolean => build!(BooleanBuilder::new(), |v: Value| v.as_bool()),
+        _ => build!(StringBuilder::new(), |v: Value| match v {
+            Value::String(s) => Some(s),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }),
+    })
+}
+
+fn object_construct(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let mut out = StringBuilder::new();
+    for row in 0..rows {
+        let mut object = serde_json::Map::new();
+        for pair in arrays.chunks(2) {
+            let [key, value] = pair else { continue };
+            let key = ScalarValue::try_from_array(key, row)?;
+            let value = ScalarValue::try_from_array(value, row)?;
+            if key.is_null() || value.is_null() {
+                continue;
+            }
+            let key = match key.try_as_str().flatten() {
+                Some(k) => k.to_string(),
+                None => key.to_string(),
+            };
+            object.insert(key, scalar_json(&value));
+        }
+        out.append_value(Value::Object(object).to_string());
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn scalar_json(value: &ScalarValue) -> Value {
+    if let Some(text) = value.try_as_str().flatten() {
+        // Text that holds JSON (from parse_json) nests as JSON.
+        return serde_json::from_str(text)
+            .ok()
+            .filter(|v: &Value| v.is_object() || v.is_array())
+            .unwrap_or_else(|| Value::String(text.to_string()));
+    }
+    match value {
+        ScalarValue::Boolean(Some(b)) => Value::Bool(*b),
+        v if v.data_type().is_integer() => v
+            .to_string()
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(v.to_string())),
+        v if v.data_type().is_floating() || matches!(v.data_type(), DataType::Decimal128(..)) => v
+            .to_string()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::String(v.to_string())),
+        other => Value::String(other.to_string()),
+    }
+}

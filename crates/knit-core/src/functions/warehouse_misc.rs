@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Warehouse functions that are neither date arithmetic nor JSON.
+//!
+//! | function | warehouse | answer |
+//! | --- | --- | --- |
+//! | `to_boolean(x)` | Snowflake | `'true' 't' 'yes' 'y' 'on' '1'` true, `'false' 'f' 'no' 'n' 'off' '0'` false (any case); numbers: 0 false, others true; other text is an error |
+//! | `mod(a, b)` | all | `a % b`, with the sign of `a`; `mod(a, 0)` is an error |
+//! | `to_timestamp_tz(x)`, `to_timestamp_ntz(x)`, `datetime(x)` | Snowflake, BigQuery | `x` as a timestamp with (UTC) or without a zone |
+//! | `convert_timezone(to, t)`, `convert_timezone(from, to, t)` | Snowflake | `t` seen in zone `to`; with `from`, a wall time in `from` as the wall time in `to` |
+//! | `uniform(lo, hi, gen)` | Snowflake | a number from `lo` to `hi` picked by `gen` (`random()`, or a constant seed) |
+//!
+//! Renamed spellings (`getdate()`, `listagg`, `split_to_array`, `array_construct`, ...)
+//! are rewritten to DataFusion's names before parsing, in `knit-sql`.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDateTime, TimeZone};
+use datafusion::arrow::array::timezone::Tz;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Float64Array, Int64Array, TimestampMicrosecondArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::kernels::numeric::rem;
+use datafusion::arrow::datatypes::{
+    DataType, Field, FieldRef, Float64Type, TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{
+    AggregateUDF, ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
+};
+
+/// The scalar functions, for the session to register.
+pub(crate) fn functions() -> Vec<ScalarUDF> {
+    [
+        (Kind::ToBoolean, "to_boolean", &[][..]),
+        (Kind::Mod, "mod", &[][..]),
+        (
+            Kind::ToTimestamp { zone: true },
+            "to_timestamp_tz",
+            &["to_timestamp_ltz"][..],
+        ),
+        (
+            Kind::ToTimestamp { zone: false },
+            "to_timestamp_ntz",
+            &["datetime"][..],
+        ),
+        (Kind::ConvertTimezone, "convert_timezone", &[][..]),
+        (Kind::Uniform, "uniform", &[][..]),
+    ]
+    .into_iter()
+    .map(|(kind, name, aliases)| {
+        ScalarUDF::from(MiscFunction {
+            kind,
+            name,
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            signature: Signature::variadic_any(match kind {
+                Kind::Uniform => Volatility::Volatile,
+                _ => Volatility::Immutable,
+            }),
+        })
+    })
+    .collect()
+}
+
+/// The aggregate functions: none beyond DataFusion's yet (`listagg` is `string_agg`).
+pub(crate) fn aggregate_functions() -> Vec<AggregateUDF> {
+    Vec::new()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    ToBoolean,
+    Mod,
+    ToTimestamp { zone: bool },
+    ConvertTimezone,
+    Uniform,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MiscFunction {
+    kind: Kind,
+    name: &'static str,
+    aliases: Vec<String>,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for MiscFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let count = arg_types.len();
+        let (min, max) = match self.kind {
+            Kind::ToBoolean | Kind::ToTimestamp { .. } => (1, 1),
+            Kind::Mod => (2, 2),
+            Kind::ConvertTimezone => (2, 3),
+            Kind::Uniform => (3, 3),
+        };
+        if count < min || count > max {
+            let takes = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min} or {max}")
+            };
+            return plan_err!("{}() takes {takes} arguments, got {count}", self.name);
+        }
+        Ok(match self.kind {
+            Kind::ToBoolean => DataType::Boolean,
+            Kind::Mod | Kind::Uniform => {
+                if arg_types[..2].iter().all(|t| t.is_integer() || t.is_null()) {
+                    DataType::Int64
+                } else if arg_types[..2].iter().all(|t| t.is_numeric() || t.is_null()) {
+                    DataType::Float64
+                } else {
+                    return plan_err!("{}() takes numbers, not {arg_types:?}", self.name);
+                }
+            }
+            Kind::ToTimestamp { zone } => {
+                DataType::Timestamp(TimeUnit::Microsecond, zone.then(|| "UTC".into()))
+            }
+            Kind::ConvertTimezone => DataType::Timestamp(TimeUnit::Microsecond, None),
+        })
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs<'_>) -> Result<FieldRef> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        let mut data_type = self.return_type(&types)?;
+        if self.kind == Kind::ConvertTimezone && types.len() == 2 {
+            // The two-argument form keeps the instant and shows it in the target zone.
+            let zone = args
+                .scalar_arguments
+                .first()
+                .copied()
+                .flatten()
+                .and_then(|z| z.try_as_str().flatten())
+                .ok_or_else(|| {
+                    DataFusionError::Plan(
+                        "convert_timezone(): the zone must be constant text such as \
+                         'America/New_York'"
+                            .into(),
+                    )
+                })?;
+            zone_of(zone)?;
+            data_type = DataType::Timestamp(TimeUnit::Microsecond, Some(zone.into()));
+        }
+        Ok(Arc::new(Field::new(self.name, data_type, true)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+            && self.kind != Kind::Uniform;
+        let arrays = args
+            .args
+            .iter()
+            .map(|a| a.to_array(rows))
+            .collect::<Result<Vec<_>>>()?;
+        let result: ArrayRef = match self.kind {
+            Kind::ToBoolean => to_boolean(&arrays[0])?,
+            Kind::Mod => {
+                let target = args.return_field.data_type();
+                let a = cast(&arrays[0], target)?;
+                let b = cast(&arrays[1], target)?;
+                rem(&a, &b).map_err(|e| DataFusionError::Execution(format!("mod(): {e}")))?
+            }
+            Kind::ToTimestamp { .. } => to_timestamp(&arrays[0], args.return_field.data_type())?,
+            Kind::ConvertTimezone => convert_timezone(&arrays, args.return_field.data_type())?,
+            Kind::Uniform => uniform(&arrays, args.return_field.data_type())?,
+        };
+        if all_scalar {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &result, 0,
+            )?));
+        }
+        Ok(ColumnarValue::Array(result))
+    }
+}
+
+fn to_boolean(array: &ArrayRef) -> Result<ArrayRef> {
+    if array.data_type() == &DataType::Boolean {
+        return Ok(Arc::clone(array));
+    }
+    if array.data_type().is_numeric() {
+        let numbers = cast(array, &DataType::Float64)?;
+        let numbers = numbers.as_primitive::<Float64Type>();
+        return Ok(Arc::new(
+            numbers
+                .iter()
+                .map(|n| n.map(|n| n != 0.0))
+                .collect::<datafusion::arrow::array::BooleanArray>(),
+        ));
+    }
+    let texts = cast(array, &DataType::Utf8)?;
+    let mut out = BooleanBuilder::new();
+    for text in texts.as_string::<i32>().iter() {
+        out.append_option(match text.map(|t| t.trim().to_lowercase()) {
+            None => None,
+            Some(t) => match t.as_str() {
+                "true" | "t" | "yes" | "y" | "on" | "1" => Some(true),
+                "false" | "f" | "no" | "n" | "off" | "0" => Some(false),
+                _ => {
+                    return exec_err!(
+                        "to_boolean(): '{t}' is not a boolean; use true/false, yes/no, on/off \
+                         or 1/0"
+                    );
+                }
+            },
+        });
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn to_timestamp(array: &ArrayRef, target: &DataType) -> Result<ArrayRef> {
+    let array = match array.data_type() {
+        // Text without an offset is UTC wall time; with one, that instant.
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => cast(
+            array,
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        )?,
+        _ => Arc::clone(array),
+    };
+    Ok(cast(&array, target)?)
+}
+
+fn zone_of(name: &str) -> Result<Tz> {
+    name.parse::<Tz>().map_err(|_| {
+        DataFusionError::Execution(format!(
+            "'{name}' is not a time zone; use a name such as 'America/New_York' or an \
+             offset such as '+05:30'"
+        ))
+    })
+}
+
+fn convert_timezone(arrays: &[ArrayRef], target: &DataType) -> Result<ArrayRef> {
+    if arrays.len() == 2 {
+        // The instant, shown in the target zone.
+        let utc = to_timestamp(
+            &arrays[1],
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        )?;
+        return Ok(cast(&utc, target)?);
+    }
+    let from = cast(&arrays[0], &DataType::Utf8)?;
+    let to = cast(&arrays[1], &DataType::Utf8)?;
+    let wall = to_timestamp(
+        &arrays[2],
+        &DataType::Timestamp(TimeUnit::Microsecond, None),
+    )?;
+    let wall = wall.as_primitive::<TimestampMicrosecondType>();
+    let (from, to) = (from.as_string::<i32>(), to.as_string::<i32>());
+    let mut out = Vec::with_capacity(wall.len());
+    for i in 0..wall.len() {
+        if from.is_null(i) || to.is_null(i) || wall.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let (source, target) = (zone_of(from.value(i))?, zone_of(to.value(i))?);
+        let Some(local) = chrono::DateTime::from_timestamp_micros(wall.value(i)) else {
+            out.push(None);
+            continue;
+        };
+        let local: NaiveDateTime = local.naive_utc();
+        // A wall time skipped by a clock change has no instant; a repeated one takes
+        // the earlier.
+        let instant = source.from_local_datetime(&local).earliest();
+        out.push(instant.map(|t| {
+            t.with_timezone(&target)
+                .naive_local()
+                .and_utc()
+                .timestamp_micros()
+        }));
+    }
+    Ok(Arc::new(TimestampMicrosecondArray::from(out)))
+}
+
+fn uniform(arrays: &[ArrayRef], target: &DataType) -> Result<ArrayRef> {
+    let low = cast(&arrays[0], &DataType::Float64)?;
+    let high = cast(&arrays[1], &DataType::Float64)?;
+    let generator = cast(&arrays[2], &DataType::Float64)?;
+    let (low, high, generator) = (
+        low.as_primitive::<Float64Type>(),
+        high.as_primitive::<Float64Type>(),
+        generator.as_primitive::<Float64Type>(),
+    );
+    let integers = target == &DataType::Int64;
+    let picks: Vec<Option<f64>> = (0..low.len())
+        .map(|i| {
+            if low.is_null(i) || high.is_null(i) || generator.is_null(i) {
+                return None;
+            }
+            let g = generator.value(i);
+            // random() gives [0, 1); a constant seed is spread over [0, 1) by a hash.
+            let fraction = if (0.0..1.0).contains(&g) {
+                g
+            } else {
+                let mut x = g.to_bits().wrapping_add(0x9E37_79B9_7F4A_7C15);
+                x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                ((x ^ (x >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let (lo, hi) = (low.value(i), high.value(i));
+            Some(if integers {
+                (lo + (fraction * (hi - lo + 1.0)).floor()).min(hi)
+            } else {
+                lo + fraction * (hi - lo)
+            })
+        })
+        .collect();
+    if integers {
+        let values: Int64Array = picks.iter().map(|p| p.map(|v| v as i64)).collect();
+        return Ok(Arc::new(values));
+    }
+    Ok(Arc::new(Float64Array::from(picks)))
+}

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Warehouse spellings that DataFusion's grammar reads differently, rewritten on the
+//! tokens before parsing, so that SQL written for Snowflake or BigQuery means the same:
+//!
+//! - A date part written as a bare word, `datediff(day, a, b)`, `dateadd(month, 1, t)`,
+//!   `date_trunc(week, t)` (Snowflake: first argument) or `date_diff(a, b, day)`
+//!   (BigQuery: last argument), would be read as a column: it becomes the text `'day'`.
+//!   BigQuery's `date_trunc(t, month)` becomes `date_trunc('month', t)`.
+//! - `iff(c, a, b)` becomes `(CASE WHEN c THEN a ELSE b END)`, so that, as in Snowflake,
+//!   only the branch taken is evaluated (`iff(n = 0, 0, x / n)` does not divide by 0).
+//! - Functions DataFusion has under another name are renamed ([`RENAMES`]): `getdate()`
+//!   is `now()`, `listagg(x, ',') WITHIN GROUP (ORDER BY t)` is
+//!   `string_agg(x, ',' ORDER BY t)` (and `listagg(x)` joins with `''`, as Snowflake's);
+//!   `array_agg(x) WITHIN GROUP (ORDER BY t)` is `array_agg(x ORDER BY t)`.
+
+use datafusion_sql::sqlparser::keywords::Keyword;
+use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
+
+/// Functions whose first argument is a date part.
+const PART_FIRST: &[&str] = &[
+    "datediff",
+    "dateadd",
+    "timestampdiff",
+    "timestampadd",
+    "date_trunc",
+    "datetrunc",
+    "date_part",
+    "datepart",
+];
+
+/// Functions whose last argument is a date part (BigQuery).
+const PART_LAST: &[&str] = &[
+    "date_diff",
+    "datetime_diff",
+    "timestamp_diff",
+    "date_trunc",
+    "datetime_trunc",
+    "timestamp_trunc",
+];
+
+/// Warehouse function names and DataFusion's names for the same function.
+pub const RENAMES: &[(&str, &str)] = &[
+    ("getdate", "now"),
+    ("sysdate", "now"),
+    ("systimestamp", "now"),
+    ("current_datetime", "now"),
+    ("listagg", "string_agg"),
+    ("split_to_array", "string_to_array"),
+    ("array_construct", "make_array"),
+    ("array_flatten", "flatten"),
+    ("size", "cardinality"),
+];
+
+/// The words that name a date part, in any warehouse's spelling.
+pub const DATE_PART_WORDS: &[&str] = &[
+    "year",
+    "years",
+    "y",
+    "yy",
+    "yyy",
+    "yyyy",
+    "yr",
+    "yrs",
+    "quarter",
+    "quarters",
+    "q",
+    "qtr",
+    "qtrs",
+    "month",
+    "months",
+    "mm",
+    "mon",
+    "mons",
+    "week",
+    "weeks",
+    "w",
+    "wk",
+    "weekofyear",
+    "woy",
+    "wy",
+    "isoweek",
+    "day",
+    "days",
+    "d",
+    "dd",
+    "dayofmonth",
+    "hour",
+    "hours",
+    "h",
+    "hh",
+    "hr",
+    "hrs",
+    "minute",
+    "minutes",
+    "m",
+    "mi",
+    "min",
+    "mins",
+    "second",
+    "seconds",
+    "s",
+    "sec",
+    "secs",
+    "millisecond",
+    "milliseconds",
+    "ms",
+    "msec",
+    "microsecond",
+    "microseconds",
+    "us",
+    "usec",
+    "nanosecond",
+    "nanoseconds",
+    "ns",
+    "nsec",
+    "dayofweek",
+    "dow",
+    "dayofyear",
+    "doy",
+    "epoch",
+];
+
+/// The tokens with warehouse spellings rewritten (see the module doc).
+pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    if !tokens
+        .iter()
+        .any(|t| matches!(&t.token, Token::Word(w) if is_rewritten(w)))
+    {
+        return tokens;
+    }
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len() + 8);
+    let mut i = 0;
+    while i < tokens.len() {
+        if let Token::Word(word) = &tokens[i].token
+            && is_rewritten(word)
+            && let Some(open) = next_significant(&tokens, i + 1)
+            && tokens[open].token == Token::LParen
+            && !follows_dot(&out)
+            && let Some((args, close)) = arguments(&tokens, open)
+        {
+            let name = word.value.to_lowercase();
+            // `listagg(...) WITHIN GROUP (ORDER BY ...)`: the ordering moves inside.
+            let (within, close_all) = match name.as_str() {
+                "listagg" | "array_agg" => {
+                    within_group(&tokens, close).unwrap_or((Vec::new(), close))
+                }
+                _ => (Vec::new(), close),
+            };
+            let inner = rewrite(tokens[open + 1..close].to_vec());
+            // Argument ranges shift by nothing: rewrite the inner tokens per argument.
+            let args: Vec<Vec<TokenWithSpan>> = args
+                .iter()
+                .map(|(start, end)| rewrite(tokens[*start..*end].to_vec()))
+                .collect();
+            if let Some(replaced) = rewrite_call(&name, &tokens[i], &args, within) {
+                out.extend(replaced);
+            } else {
+                out.push(tokens[i].clone());
+                out.extend(tokens[i + 1..=open].iter().cloned());
+                out.extend(inner);
+                out.push(tokens[close].clone());
+            }
+            i = close_all + 1;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}
+
+fn is_rewritten(word: &Word) -> bool {
+    if word.quote_style.is_some() {
+        return false;
+    }
+    let name = word.value.to_lowercase();
+    name == "iff"
+        || PART_FIRST.contains(&name.as_str())
+        || PART_LAST.contains(&name.as_str())
+        || name == "array_agg"
+        || RENAMES.iter().any(|(from, _)| *from == name)
+}
+
+/// A call's rewritten tokens, or `None` to keep it as written.
+fn rewrite_call(
+    name: &str,
+    head: &TokenWithSpan,
+    args: &[Vec<TokenWithSpan>],
+    order_by: Vec<TokenWithSpan>,
+) -> Option<Vec<TokenWithSpan>> {
+    let token = |t: Token| TokenWithSpan::new(t, head.span);
+    let keyword = |k: &str| token(Token::make_keyword(k));
+    let mut args: Vec<Vec<TokenWithSpan>> = args.to_vec();
+    let renamed = match name {
+        // array_agg keeps its name; only a WITHIN GROUP moves inside.
+        "array_agg" if !order_by.is_empty() => Some("array_agg"),
+        _ => RENAMES
+            .iter()
+            .find(|(from, _)| *from == name)
+            .map(|(_, to)| *to),
+    };
+    if let Some(to) = renamed {
+        if name == "listagg" && args.len() == 1 {
+            args.push(vec![token(Token::SingleQuotedString(String::new()))]);
+        }
+        let mut out = vec![token(Token::make_word(to, None)), token(Token::LParen)];
+        for (n, arg) in args.into_iter().enumerate() {
+            if n > 0 {
+                out.push(token(Token::Comma));
+            }
+            out.extend(arg);
+        }
+        out.extend(order_by);
+        out.push(token(Token::RParen));
+        return Some(out);
+    }
+    if name == "iff" {
+        let [condition, then, otherwise] = args.as_slice() else {
+            return None;
+        };
+        let mut out = vec![token(Token::LParen), keyword("CASE"), keyword("WHEN")];
+        out.extend(condition.iter().cloned());
+        out.push(keyword("THEN"));
+        out.extend(then.iter().cloned());
+        out.push(keyword("ELSE"));
+        out.extend(otherwise.iter().cloned());
+        out.extend([keyword("END"), token(Token::RParen)]);
+        return Some(out);
+    }
+    let first_is_part = args.first().and_then(|a| bare_part(a)).is_some();
+    if PART_FIRST.contains(&name) && first_is_part {
+        let part = args.first().and_then(|a| bare_part(a))?;
+        args[0] = vec![token(Token::SingleQuotedString(part))];
+    } else if PART_LAST.contains(&name) && args.len() >= 2 {
+        let last = args.len() - 1;
+        let part = bare_part(&args[last])?;
+        args[last] = vec![token(Token::SingleQuotedString(part))];
+        // BigQuery's date_trunc(t, part) is DataFusion's date_trunc('part', t).
+        if name.ends_with("_trunc") && args.len() == 2 {
+            args.swap(0, 1);
+        }
+    } else {
+        return None;
+    }
+    let mut out = vec![head.clone(), token(Token::LParen)];
+    for (n, arg) in args.into_iter().enumerate() {
+        if n > 0 {
+            out.push(token(Token::Comma));
+        }
+        out.extend(arg);
+    }
+    out.push(token(Token::RParen));
+    Some(out)
+}
+
+/// The `ORDER BY ...` tokens of a `WITHIN GROUP (ORDER BY ...)` after the `)` at `close`,
+/// and the index of its own `)`.
+fn within_group(tokens: &[TokenWithSpan], close: usize) -> Option<(Vec<TokenWithSpan>, usize)> {
+    let within = next_significant(tokens, close + 1)?;
+    let group = next_significant(tokens, within + 1)?;
+    let open = next_significant(tokens, group + 1)?;
+    let is_keyword =
+        |i: usize, k: Keyword| matches!(&tokens[i].token, Token::Word(w) if w.keyword == k);
+    if !is_keyword(within, Keyword::WITHIN)
+        || !is_keyword(group, Keyword::GROUP)
+        || tokens[open].token != Token::LParen
+    {
+        return None;
+    }
+    let (_, end) = arguments(tokens, open)?;
+    let mut order = vec![TokenWithSpan::new(
+        Token::Whitespace(datafusion_sql::sqlparser::tokenizer::Whitespace::Space),
+        tokens[open].span,
+    )];
+    order.extend(tokens[open + 1..end].iter().cloned());
+    Some((order, end))
+}
+
+/// The date part an argument names as a single bare word, in lower case.
+fn bare_part(arg: &[TokenWithSpan]) -> Option<String> {
+    let mut significant = arg.iter().filter(|t| !is_whitespace(&t.token));
+    let only = significant.next()?;
+    if significant.next().is_some() {
+        return None;
+    }
+    match &only.token {
+        Token::Word(word) if word.quote_style.is_none() => {
+            let value = word.value.to_lowercase();
+            DATE_PART_WORDS.contains(&value.as_str()).then_some(value)
+        }
+        _ => None,
+    }
+}
+
+fn is_whitespace(token: &Token) -> bool {
+    matches!(token, Token::Whitespace(_))
+}
+
+fn next_significant(tokens: &[TokenWithSpan], from: usize) -> Option<usize> {
+    (from..tokens.len()).find(|&i| !is_whitespace(&tokens[i].token))
+}
+
+/// Whether the last token written is a `.` (so the word is a qualified name's part).
+fn follows_dot(out: &[TokenWithSpan]) -> bool {
+    out.iter()
+        .rev()
+        .find(|t| !is_whitespace(&t.token))
+        .is_some_and(|t| t.token == Token::Period)
+}
+
+/// The token ranges of the arguments of the call whose `(` is at `open`, and the index
+/// of its `)`.
+fn arguments(tokens: &[TokenWithSpan], open: usize) -> Option<(Vec<(usize, usize)>, usize)> {
+    let mut depth = 0usize;
+    let mut args = Vec::new();
+    let mut start = open + 1;
+    for (i, token) in tokens.iter().enumerate().skip(open) {
+        match &token.token {
+            Token::LParen | Token::LBracket | Token::LBrace => depth += 1,
+            Token::RParen | Token::RBracket | Token::RBrace => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    if tokens[start..i].iter().any(|t| !is_whitespace(&t.token)) {
+                        args.push((start, i));
+                    }
+                    return Some((args, i));
+                }
+            }
+            Token::Comma if depth == 1 => {
+                args.push((start, i));
+                start = i + 1;
+            }
+            Token::Word(word) if depth == 1 && word.keyword == Keyword::SELECT => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion_sql::sqlparser::dialect::GenericDialect;
+    use datafusion_sql::sqlparser::tokenizer::Tokenizer;
+
+    use super::*;
+
+    fn tokens(sql: &str) -> Vec<TokenWithSpan> {
+        Tokenizer::new(&GenericDialect {}, sql)
+            .tokenize_with_location()
+            .unwrap_or_default()
+    }
+
+    fn text(tokens: &[TokenWithSpan]) -> String {
+        tokens
+            .iter()
+            .filter(|t| !is_whitespace(&t.token))
+            .map(|t| t.token.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Asserts that `sql` is rewritten to `expected`, token for token.
+    fn check(sql: &str, expected: &str) {
+        assert_eq!(
+            text(&rewrite(tokens(sql))),
+            text(&tokens(expected)),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn quotes_bare_date_parts() {
+        check(
+            "select datediff(day, a, b), DATEADD(Month, 1, t)",
+            "select datediff('day', a, b), DATEADD('month', 1, t)",
+        );
+        check("date_diff(a, b, DAY)", "date_diff(a, b, 'day')");
+        check("date_trunc(t, month)", "date_trunc('month', t)");
+        check("date_trunc('month', t)", "date_trunc('month', t)");
+        check("datediff(x, a, b)", "datediff(x, a, b)");
+        check(
+            "datediff(day, date(x), datediff(hour, a, b))",
+            "datediff('day', date(x), datediff('hour', a, b))",
+        );
+        check("t.datediff(day, a)", "t.datediff(day, a)");
+    }
+
+    #[test]
+    fn renames_warehouse_functions() {
+        check("select getdate()", "select now()");
+        check(
+            "listagg(distinct x, ', ') within group (order by t desc) as l",
+            "string_agg(distinct x, ', ' order by t desc) as l",
+        );
+        check("LISTAGG(x)", "string_agg(x, '')");
+        check(
+            "array_agg(x) within group (order by t)",
+            "array_agg(x order by t)",
+        );
+        check("array_agg(x)", "array_agg(x)");
+        check(
+            "size(a) + array_construct(1, 2)",
+            "cardinality(a) + make_array(1, 2)",
+        );
+        check("t.size(a)", "t.size(a)");
+    }
+
+    #[test]
+    fn iff_is_a_case() {
+        check(
+            "iff(n = 0, 0, x / n) + 1",
+            "(CASE WHEN n = 0 THEN 0 ELSE x / n END) + 1",
+        );
+        check("iff(a, b)", "iff(a, b)");
+        check(
+            "iff(iff(a, b, c), 1, 2)",
+            "(CASE WHEN (CASE WHEN a THEN b ELSE c END) THEN 1 ELSE 2 END)",
+        );
+    }
+}

@@ -23,7 +23,7 @@ use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use futures::TryStreamExt;
 use knit_core::{ErrorReport, KnitSession, SessionBuilder, parse_memory_size};
-use knit_pb::{OutputFormat, Project, Script, ScriptOptions, ScriptStatement};
+use knit_pb::{LoadOptions, OutputFormat, Project, Script, ScriptOptions, ScriptStatement};
 
 use crate::exec::{expire, parse_timeout};
 
@@ -69,6 +69,16 @@ pub struct ProjectArgs {
     /// takes the branches written for it.
     #[arg(long, value_enum, default_value_t = Dialect::Snowflake)]
     dialect: Dialect,
+
+    /// A folder of package checkouts: a package whose url is a git repository is read
+    /// from DIR/<repository name> (Knit does not fetch).
+    #[arg(long, value_name = "DIR")]
+    packages: Option<PathBuf>,
+
+    /// Leave these models out (comma-separated names): a model Knit cannot run, such as
+    /// a Python model, is dropped; any other writes no output.
+    #[arg(long, value_name = "MODELS", value_delimiter = ',')]
+    skip_models: Vec<String>,
 
     /// Memory that queries may use, such as 512M or 4G (default: 80% of physical memory).
     #[arg(short = 'm', long, value_name = "SIZE")]
@@ -122,7 +132,8 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
 
 /// The project's script, writing its outputs to `out`.
 fn load(args: &ProjectArgs, out: &Path) -> Result<Script, String> {
-    let project = Project::load(&args.dir).map_err(|e| e.to_string())?;
+    let load = LoadOptions::with_packages(args.packages.clone());
+    let project = Project::load_with(&args.dir, &load).map_err(|e| e.to_string())?;
     let options = ScriptOptions {
         tables: args.tables.clone().unwrap_or_else(|| args.dir.clone()),
         out: out.to_path_buf(),
@@ -130,6 +141,7 @@ fn load(args: &ProjectArgs, out: &Path) -> Result<Script, String> {
         begin_time: args.begin_time.clone(),
         end_time: args.end_time.clone().unwrap_or_else(knit_pb::now_rfc3339),
         dialect: format!("{:?}", args.dialect).to_lowercase(),
+        skip_models: args.skip_models.clone(),
     };
     for (flag, time) in [
         ("--begin-time", &options.begin_time),

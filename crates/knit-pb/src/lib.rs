@@ -11,6 +11,9 @@
 //! script; `knit project sql` prints it.
 
 mod error;
+mod keys;
+mod load;
+mod packages;
 mod pongo;
 mod project;
 mod script;
@@ -19,8 +22,8 @@ mod template;
 mod yaml;
 
 pub use error::{PbError, Result};
-pub use project::{ENTITY_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED, VAR_IGNORED};
-pub use project::{Origin, Project};
+pub use keys::{ENTITY_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED, VAR_IGNORED};
+pub use project::{LoadOptions, Origin, Project};
 pub use script::{DIALECTS, OutputFormat, Script, ScriptOptions, ScriptStatement};
 
 /// The current time as RFC 3339 UTC text (`2026-11-28T16:00:00Z`), pb's default end time.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_yaml::Value;
 
 use crate::error::{PbError, Result};
+use crate::keys::{ENTITY_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED, VAR_IGNORED};
 use crate::template::Macro;
 use crate::yaml::Node;
 
@@ -179,67 +180,42 @@ pub struct Project {
     pub(crate) include_untimed: bool,
     /// Each `time_grain` and where it is set, checked against the run's end time.
     pub(crate) time_grains: Vec<(String, Origin)>,
+    /// Models of types Knit cannot run (Python models, propensity, attribution, ...).
+    pub(crate) unsupported_models: Vec<UnsupportedModel>,
+    /// A package's input name to the project input it is mapped to (`inputsMap`).
+    pub(crate) input_aliases: BTreeMap<String, String>,
 }
 
-/// Keys of pb_project.yaml that describe the warehouse, the schedule, the Python
-/// environment or documentation, none of which changes what Knit computes.
-pub const PROJECT_IGNORED: &[&str] = &[
-    "name",
-    "schema_version",
-    "connection",
-    "available_tags",
-    "retention_period",
-    "compatibility_version",
-    "compatibility_mode",
-    "python_requirements",
-    "profile",
-    "allow_beta",
-    "hooks",
-    "time_to_live",
-    "default_time_grain",
-    "description",
-];
+/// Where a project's packages are, for [`Project::load_with`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// A folder of checkouts, one folder per repository name, for packages given by a
+    /// git URL.
+    pub packages: Option<PathBuf>,
+    /// How deep in packages of packages this load is.
+    pub(crate) depth: usize,
+}
 
-/// Keys of an input that describe it to pb's UI and checks (the columns it promises, the
-/// app it comes from) without changing its rows.
-pub const INPUT_IGNORED: &[&str] = &[
-    "contract",
-    "description",
-    "source_metadata",
-    "row_identifier",
-    "tags",
-];
+impl LoadOptions {
+    /// Packages given by a git URL are read from `packages/<repository name>`.
+    pub fn with_packages(packages: Option<PathBuf>) -> Self {
+        Self { packages, depth: 0 }
+    }
+}
 
-/// Keys of a model and its `model_spec` about how pb stores and schedules it (views or
-/// tables, how long a result is reused), none of which changes its rows.
-pub const MODEL_IGNORED: &[&str] = &[
-    "materialization",
-    "description",
-    "validity_time",
-    "tags",
-    "contract",
-    "time_to_live",
-    "allow_beta",
-    "hooks",
-    "serve_traits_360",
-    "enable_status",
-];
-
-/// Keys of an entity about serving its traits elsewhere.
-pub const ENTITY_IGNORED: &[&str] = &[
-    "description",
-    "serve_traits",
-    "serve_traits_360",
-    "default_id_type",
-    "tags",
-];
-
-/// Keys of a var that document it or say how pb stores it.
-pub const VAR_IGNORED: &[&str] = &["tags", "materialization", "contract"];
+/// A model of a type Knit cannot run.
+#[derive(Debug, Clone)]
+pub(crate) struct UnsupportedModel {
+    pub name: String,
+    pub kind: String,
+    pub origin: Origin,
+}
 
 impl Project {
     /// Reads the project in `dir`.
-    pub fn load(dir: &Path) -> Result<Self> {
+    /// Reads the project in `dir` but not its packages; returns it with the YAML of its
+    /// `pb_project.yaml`, whose `packages` the caller reads.
+    pub(crate) fn read_own(dir: &Path) -> Result<(Self, Value)> {
         let mut project = Self {
             dir: dir.to_path_buf(),
             include_untimed: true,
@@ -264,13 +240,6 @@ impl Project {
         )?;
         if let Some(node) = root.get("include_untimed") {
             project.include_untimed = node.boolean()?;
-        }
-        if let Some(packages) = root.get("packages")
-            && !packages.items()?.is_empty()
-        {
-            return Err(packages.error(
-                "packages (imported projects) are not supported; copy their models into this project",
-            ));
         }
         for node in root.items_of("id_types")? {
             project.read_id_type(&node)?;
@@ -303,7 +272,7 @@ impl Project {
                 project.read_models_file(&root)?;
             }
         }
-        Ok(project)
+        Ok((project, value.clone()))
     }
 
     fn read_models_file(&mut self, root: &Node<'_>) -> Result<()> {
@@ -621,11 +590,15 @@ impl Project {
                 self.sql_models.push(SqlModel { name, sql, origin });
             }
             other => {
-                return Err(kind.error(format!(
-                    "model '{name}' is of type '{other}', which Knit cannot run; Knit runs \
-                     id_stitcher, feature_table_model, entity_cohort and sql_template \
-                     (single_sql) models. Leave it out with --skip-models {name}"
-                )));
+                // Refused when the script is written, unless the run leaves it out.
+                self.unsupported_models.push(UnsupportedModel {
+                    name,
+                    kind: other.to_string(),
+                    origin: Origin {
+                        key: format!("{}.model_type", origin.key),
+                        ..origin
+                    },
+                });
             }
         }
         Ok(())
@@ -729,7 +702,7 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
 }
 
 /// The name in `inputs/<name>` or `models/<name>`.
-fn source_name(node: &Node<'_>) -> Result<String> {
+pub(crate) fn source_name(node: &Node<'_>) -> Result<String> {
     let text = node.text()?;
     match text.split_once('/') {
         Some(("inputs" | "models", name)) if !name.is_empty() => Ok(name.to_lowercase()),
@@ -752,7 +725,7 @@ fn last_segment(path: &str) -> String {
     path.rsplit('/').next().unwrap_or(path).to_lowercase()
 }
 
-fn read_yaml(dir: &Path, file: &str) -> Result<Value> {
+pub(crate) fn read_yaml(dir: &Path, file: &str) -> Result<Value> {
     let path = dir.join(file);
     let text = std::fs::read_to_string(&path).map_err(|source| PbError::Read {
         path: path.clone(),

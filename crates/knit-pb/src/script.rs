@@ -17,11 +17,15 @@ use std::sync::Arc;
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
 use crate::error::Result;
-use crate::project::{Entity, Input, Origin, Project, Source, Stitcher, Var, VarKind};
+use crate::project::{Entity, Input, Origin, Project, Source, Stitcher};
 use crate::tables::{external_table, pasted_csv};
-use crate::template::{Names, Rendered, render, sql_type};
+use crate::template::{Names, Rendered, render};
 
+mod order;
 mod outputs;
+mod vars;
+
+use order::{check_time_grain, dependency_order};
 
 /// The file format of outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +61,9 @@ pub struct ScriptOptions {
     /// pb's `--end_time` (RFC 3339): rows that occurred later are left out; it is also
     /// the `valid_at` of feature tables.
     pub end_time: String,
+    /// Models left out of the run (pb's model selection): a model of a type Knit cannot
+    /// run is dropped, and a model Knit can run writes no output.
+    pub skip_models: Vec<String>,
     /// What `warehouse.DatabaseType()` answers in templates (`snowflake`, `bigquery`,
     /// `redshift`, `databricks`), so that projects take the branch whose SQL Knit speaks.
     pub dialect: String,
@@ -98,7 +105,54 @@ impl fmt::Display for Script {
 impl Project {
     /// The Knit SQL script that computes every output of the project.
     pub fn script(&self, options: &ScriptOptions) -> Result<Script> {
-        Writer::new(self, options)?.write()
+        let skipped = |name: &str| {
+            options
+                .skip_models
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(name))
+        };
+        for unknown in &self.unsupported_models {
+            if !skipped(&unknown.name) {
+                return Err(unknown.origin.error(format!(
+                    "model '{}' is of type '{}', which Knit cannot run; Knit runs \
+                     id_stitcher, feature_table_model, entity_cohort and sql_template models. \
+                     Leave it out with --skip-models {} to run the rest",
+                    unknown.name, unknown.kind, unknown.name
+                )));
+            }
+        }
+        let mut script = Writer::new(self, options)?.write()?;
+        let dropped = self.outputs_of(&options.skip_models);
+        script.statements.retain(|s| {
+            s.output
+                .as_ref()
+                .is_none_or(|output| !dropped.contains(&output.to_lowercase()))
+        });
+        Ok(script)
+    }
+
+    /// The outputs of the named models (their files are not written).
+    fn outputs_of(&self, models: &[String]) -> BTreeSet<String> {
+        let mut outputs = BTreeSet::new();
+        for name in models.iter().map(|m| m.to_lowercase()) {
+            if self.stitchers.iter().any(|s| s.name == name) {
+                outputs.insert(format!("{name}_edges"));
+                outputs.insert(name.clone());
+            }
+            if self.feature_tables.iter().any(|t| t.name == name) {
+                outputs.insert(name.clone());
+            }
+            if self.cohorts.iter().any(|c| c.name == name) {
+                outputs.insert(format!("{name}_feature_view"));
+                for entity in &self.entities {
+                    outputs.insert(format!("{}_{name}", entity.name));
+                    for (id, _) in &entity.views {
+                        outputs.insert(format!("{name}_feature_view_with_{id}"));
+                    }
+                }
+            }
+        }
+        outputs
     }
 }
 
@@ -108,6 +162,9 @@ struct Writer<'a> {
     names: Arc<Names>,
     /// `(pb input, entity)` to the Knit input's name.
     knit_inputs: BTreeMap<(String, String), String>,
+    /// Id stitcher and feature table models, by name, to their entity: read through
+    /// `this.DeRef`, they need the entity's inputs and vars first.
+    model_entities: BTreeMap<String, String>,
     script: Script,
 }
 
@@ -126,6 +183,22 @@ impl<'a> Writer<'a> {
             begin_time: options.begin_time.clone(),
             ..Names::default()
         };
+        let mut model_entities = BTreeMap::new();
+        for table in &project.feature_tables {
+            let query = outputs::feature_table_query(project, table, &options.end_time)?;
+            names
+                .models
+                .insert(table.name.clone(), format!("({query})"));
+            model_entities.insert(table.name.clone(), table.entity.clone());
+        }
+        for stitcher in &project.stitchers {
+            let query = format!(
+                "(SELECT * FROM id_stitch({}))",
+                quote_literal(&stitcher.entity)
+            );
+            names.models.insert(stitcher.name.clone(), query);
+            model_entities.insert(stitcher.name.clone(), stitcher.entity.clone());
+        }
         let mut script = Script::default();
         let mut created = BTreeSet::new();
         let mut tables: BTreeMap<String, String> = BTreeMap::new();
@@ -160,11 +233,23 @@ impl<'a> Writer<'a> {
             };
             names.input_sources.insert(input.name.clone(), source);
         }
+        // A package's input mapped to a project input reads the project input's rows.
+        for (alias, target) in &project.input_aliases {
+            let source = names.input_sources.get(target).cloned().ok_or_else(|| {
+                Origin {
+                    file: "pb_project.yaml".into(),
+                    key: format!("packages.inputsMap.{alias}"),
+                }
+                .error(format!("no input named '{target}' in the project"))
+            })?;
+            names.input_sources.insert(alias.clone(), source);
+        }
         Ok(Self {
             project,
             options,
             names: Arc::new(names),
             knit_inputs: BTreeMap::new(),
+            model_entities,
             script,
         })
     }
@@ -174,14 +259,65 @@ impl<'a> Writer<'a> {
             check_time_grain(grain, &self.options.end_time)
                 .map_err(|reason| origin.error(reason))?;
         }
-        self.sql_models()?;
+        for entity in &self.project.entities {
+            self.register_inputs(entity)?;
+        }
+        let views = self.sql_models()?;
         for entity in &self.project.entities {
             self.entity(entity)?;
         }
-        for entity in &self.project.entities {
-            self.inputs(entity)?;
+        let vars = self.vars()?;
+        // Views and entities' inputs and vars in one order: a view may read an entity's
+        // id graph or feature table, and an entity's input may be a view.
+        let mut units: Vec<(String, Vec<String>, &Origin)> = Vec::new();
+        for (name, (rendered, origin)) in &views {
+            let reads = rendered
+                .models
+                .iter()
+                .map(|model| match self.model_entities.get(model) {
+                    Some(entity) => format!("entity {entity}"),
+                    None => format!("view {model}"),
+                })
+                .collect();
+            units.push((format!("view {name}"), reads, origin));
         }
-        self.vars()?;
+        for entity in &self.project.entities {
+            let reads = self
+                .project
+                .inputs
+                .iter()
+                .filter(|i| {
+                    self.knit_inputs
+                        .contains_key(&(i.name.clone(), entity.name.clone()))
+                })
+                .filter_map(|i| match &i.source {
+                    Source::Model(model) if views.contains_key(model) => {
+                        Some(format!("view {model}"))
+                    }
+                    _ => None,
+                })
+                .collect();
+            units.push((format!("entity {}", entity.name), reads, &entity.origin));
+        }
+        for unit in dependency_order(units)? {
+            if let Some(name) = unit.strip_prefix("view ")
+                && let Some((rendered, origin)) = views.get(name)
+            {
+                let sql = format!(
+                    "CREATE VIEW {} AS {}",
+                    quote_ident_if_needed(name),
+                    rendered.sql.trim().trim_end_matches(';')
+                );
+                self.script.push(sql, Some((*origin).clone()));
+            } else if let Some(name) = unit.strip_prefix("entity ")
+                && let Some(entity) = self.project.entities.iter().find(|e| e.name == name)
+            {
+                self.inputs(entity)?;
+                for var in vars.iter().filter(|v| v.entity == entity.name) {
+                    self.script.push(var.sql.clone(), Some(var.origin.clone()));
+                }
+            }
+        }
         let cohorts = self.cohorts()?;
         for entity in &self.project.entities {
             self.outputs(entity, &cohorts)?;
@@ -197,7 +333,7 @@ impl<'a> Writer<'a> {
         origin: &Origin,
         key: &str,
     ) -> Result<Rendered> {
-        let inputs: BTreeMap<String, String> = match entity {
+        let mut inputs: BTreeMap<String, String> = match entity {
             Some(entity) => self
                 .knit_inputs
                 .iter()
@@ -206,6 +342,11 @@ impl<'a> Writer<'a> {
                 .collect(),
             None => BTreeMap::new(),
         };
+        for (alias, target) in &self.project.input_aliases {
+            if let Some(name) = inputs.get(target).cloned() {
+                inputs.insert(alias.clone(), name);
+            }
+        }
         render(text, &self.names, &inputs).map_err(|reason| {
             Origin {
                 key: format!("{}.{key}", origin.key),
@@ -215,31 +356,14 @@ impl<'a> Writer<'a> {
         })
     }
 
-    fn sql_models(&mut self) -> Result<()> {
+    /// Each `sql_template` model rendered, with the models it reads.
+    fn sql_models(&self) -> Result<BTreeMap<String, (Rendered, &'a Origin)>> {
         let mut rendered = BTreeMap::new();
         for model in &self.project.sql_models {
             let sql = self.render(&model.sql, None, &model.origin, "model_spec.single_sql")?;
             rendered.insert(model.name.clone(), (sql, &model.origin));
         }
-        let order = dependency_order(
-            rendered
-                .iter()
-                .map(|(name, (sql, origin))| {
-                    (name.clone(), sql.models.iter().cloned().collect(), *origin)
-                })
-                .collect(),
-        )?;
-        for name in order {
-            if let Some((sql, origin)) = rendered.get(&name) {
-                let sql = format!(
-                    "CREATE VIEW {} AS {}",
-                    quote_ident_if_needed(&name),
-                    sql.sql.trim().trim_end_matches(';')
-                );
-                self.script.push(sql, Some((*origin).clone()));
-            }
-        }
-        Ok(())
+        Ok(rendered)
     }
 
     fn entity(&mut self, entity: &Entity) -> Result<()> {
@@ -315,6 +439,50 @@ impl<'a> Writer<'a> {
         })
     }
 
+    /// Names the Knit input of each pb input with ids of `entity` (and of each id
+    /// stitcher a var of the entity reads `from`), so that vars can refer to them before
+    /// the inputs are written.
+    fn register_inputs(&mut self, entity: &Entity) -> Result<()> {
+        for input in &self.project.inputs {
+            if !input
+                .ids
+                .iter()
+                .any(|id| id.entity == entity.name && entity.id_types.contains(&id.id_type))
+            {
+                continue;
+            }
+            let entities: BTreeSet<&str> = input.ids.iter().map(|i| i.entity.as_str()).collect();
+            let knit_name = if entities.len() > 1 {
+                format!("{}_{}", input.name, entity.name)
+            } else {
+                input.name.clone()
+            };
+            self.knit_inputs
+                .insert((input.name.clone(), entity.name.clone()), knit_name);
+        }
+        for stitcher in self.graph_inputs(entity) {
+            self.knit_inputs
+                .insert((stitcher.clone(), entity.name.clone()), stitcher);
+        }
+        Ok(())
+    }
+
+    /// The id stitchers of `entity` that its vars read rows of (`from: models/<stitcher>`).
+    fn graph_inputs(&self, entity: &Entity) -> Vec<String> {
+        self.project
+            .stitchers
+            .iter()
+            .filter(|s| s.entity == entity.name)
+            .filter(|s| {
+                self.project
+                    .vars
+                    .iter()
+                    .any(|v| v.entity == entity.name && v.from.as_ref() == Some(&s.name))
+            })
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
     fn inputs(&mut self, entity: &Entity) -> Result<()> {
         let (_, stitcher) = self.stitcher(entity)?;
         let edge_sources = stitcher.map(|s| s.edge_sources.as_slice());
@@ -345,14 +513,13 @@ impl<'a> Writer<'a> {
                     )));
                 }
             }
-            let entities: BTreeSet<&str> = input.ids.iter().map(|i| i.entity.as_str()).collect();
-            let knit_name = if entities.len() > 1 {
-                format!("{}_{}", input.name, entity.name)
-            } else {
-                input.name.clone()
+            let Some(knit_name) = self
+                .knit_inputs
+                .get(&(input.name.clone(), entity.name.clone()))
+                .cloned()
+            else {
+                continue;
             };
-            self.knit_inputs
-                .insert((input.name.clone(), entity.name.clone()), knit_name.clone());
             let mut id_sql = Vec::new();
             for id in ids {
                 let select = self.render(&id.select, None, &input.origin, "ids")?.sql;
@@ -391,6 +558,36 @@ impl<'a> Writer<'a> {
             }
             self.script.push(sql, Some(input.origin.clone()));
         }
+        // The id graph's rows, each mapped to its cluster by its own id.
+        for name in self.graph_inputs(entity) {
+            let ids: Vec<String> = entity
+                .id_types
+                .iter()
+                .map(|t| {
+                    format!(
+                        "CASE WHEN other_id_type = {} THEN other_id END AS {}",
+                        quote_literal(t),
+                        quote_ident_if_needed(t)
+                    )
+                })
+                .collect();
+            let origin = self
+                .project
+                .stitchers
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.origin.clone());
+            self.script.push(
+                format!(
+                    "CREATE INPUT {} FOR {} FROM (SELECT * FROM id_stitch({})) LOOKUP IDS ({})",
+                    quote_ident_if_needed(&name),
+                    quote_ident_if_needed(&entity.name),
+                    quote_literal(&entity.name),
+                    ids.join(", ")
+                ),
+                origin,
+            );
+        }
         Ok(())
     }
 
@@ -411,200 +608,6 @@ impl<'a> Writer<'a> {
         } else {
             format!("({window})")
         })
-    }
-
-    fn vars(&mut self) -> Result<()> {
-        let mut statements = BTreeMap::new();
-        let mut graph = Vec::new();
-        let input_vars: BTreeSet<(String, String)> = self
-            .project
-            .vars
-            .iter()
-            .filter(|v| v.kind == VarKind::Input)
-            .filter_map(|v| Some((v.from.clone()?, v.name.clone())))
-            .collect();
-        for var in &self.project.vars {
-            let (key, sql, references) = self.var(var, &input_vars)?;
-            if statements.contains_key(&key) {
-                return Err(var
-                    .origin
-                    .error(format!("a var named '{}' is defined twice", var.name)));
-            }
-            graph.push((key.clone(), references, &var.origin));
-            statements.insert(key, (sql, var.origin.clone()));
-        }
-        for (key, references, origin) in &graph {
-            if let Some(unknown) = references.iter().find(|r| !statements.contains_key(*r)) {
-                let name = unknown
-                    .trim_start_matches("entity ")
-                    .trim_start_matches("input ");
-                return Err(origin.error(format!(
-                    "{} reads {name}, which no var_groups entry defines",
-                    key.trim_start_matches("entity ")
-                        .trim_start_matches("input ")
-                )));
-            }
-        }
-        for key in dependency_order(graph)? {
-            if let Some((sql, origin)) = statements.remove(&key) {
-                self.script.push(sql, Some(origin));
-            }
-        }
-        Ok(())
-    }
-
-    /// A var's statement, its key in the dependency graph and the keys it reads.
-    fn var(
-        &self,
-        var: &Var,
-        input_vars: &BTreeSet<(String, String)>,
-    ) -> Result<(String, String, Vec<String>)> {
-        let entity = Some(var.entity.as_str());
-        let mut references = BTreeSet::new();
-        let mut render = |text: &str, key: &str| -> Result<String> {
-            let rendered = self.render(text, entity, &var.origin, key)?;
-            for (owner, name) in &rendered.vars {
-                references.insert(format!("entity {owner}.{name}"));
-            }
-            for reference in &rendered.input_names {
-                if input_vars.contains(reference) {
-                    references.insert(format!("input {}.{}", reference.0, reference.1));
-                }
-            }
-            Ok(rendered.sql)
-        };
-        let mut select = render(&var.select, "select")?;
-        let filter = var
-            .filter
-            .as_ref()
-            .map(|w| render(w, "where"))
-            .transpose()?;
-        let default = var
-            .default
-            .as_ref()
-            .map(|d| render(d, "default_value"))
-            .transpose()?;
-        let window = match &var.window {
-            Some(window) => Some((
-                window
-                    .partition_by
-                    .iter()
-                    .map(|p| render(p, "window.partition_by"))
-                    .collect::<Result<Vec<_>>>()?,
-                window
-                    .order_by
-                    .iter()
-                    .map(|o| render(o, "window.order_by"))
-                    .collect::<Result<Vec<_>>>()?,
-                window.frame.clone(),
-            )),
-            None => None,
-        };
-        let data_type = match &var.data_type {
-            Some(t) => Some(
-                sql_type(render(t, "column_data_type")?.trim())
-                    .map_err(|reason| var.origin.error(format!("column_data_type: {reason}")))?,
-            ),
-            None => None,
-        };
-        let knit_input = match &var.from {
-            Some(from) => Some(
-                self.knit_inputs
-                    .get(&(from.clone(), var.entity.clone()))
-                    .cloned()
-                    .ok_or_else(|| {
-                        var.origin.error(format!(
-                            "from: input '{from}' has no ids of entity '{}'",
-                            var.entity
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
-        match (&window, var.kind, &knit_input) {
-            // An ordered first or last value per entity.
-            (Some((partition, order, _)), VarKind::Entity, Some(_)) => {
-                if !partition.is_empty() {
-                    return Err(var.origin.error(
-                        "window.partition_by with from is not supported; \
-                         an entity var's window is always one entity",
-                    ));
-                }
-                select = ordered_aggregate(&select, order).ok_or_else(|| {
-                    var.origin.error(
-                        "a window with from is supported for first_value(x) and last_value(x)",
-                    )
-                })?;
-            }
-            (Some((partition, order, frame)), _, _) => {
-                let mut over = Vec::new();
-                if !partition.is_empty() {
-                    over.push(format!("PARTITION BY {}", partition.join(", ")));
-                }
-                if !order.is_empty() {
-                    over.push(format!("ORDER BY {}", order.join(", ")));
-                }
-                if let Some(frame) = frame {
-                    over.push(frame.clone());
-                }
-                select = format!("{select} OVER ({})", over.join(" "));
-            }
-            (None, _, _) => {}
-        }
-        if let Some(data_type) = data_type {
-            select = format!("CAST(({select}) AS {data_type})");
-        }
-        let (key, mut sql) = match (var.kind, &knit_input) {
-            (VarKind::Entity, _) => (
-                format!("entity {}.{}", var.entity, var.name),
-                format!(
-                    "CREATE ENTITY VAR {}.{} AS {select}",
-                    quote_ident_if_needed(&var.entity),
-                    quote_ident_if_needed(&var.name)
-                ),
-            ),
-            (VarKind::Input, Some(input)) => (
-                format!(
-                    "input {}.{}",
-                    var.from.clone().unwrap_or_default(),
-                    var.name
-                ),
-                format!(
-                    "CREATE INPUT VAR {}.{} AS {select}",
-                    quote_ident_if_needed(input),
-                    quote_ident_if_needed(&var.name)
-                ),
-            ),
-            (VarKind::Input, None) => {
-                return Err(var.origin.error("an input_var needs from: inputs/<input>"));
-            }
-        };
-        if var.kind == VarKind::Entity
-            && let Some(input) = &knit_input
-        {
-            sql.push_str(&format!(" FROM {}", quote_ident_if_needed(input)));
-        }
-        if let Some(filter) = filter {
-            if var.kind == VarKind::Entity && knit_input.is_none() {
-                return Err(var
-                    .origin
-                    .error("where needs from: an entity var without from has no rows to filter"));
-            }
-            sql.push_str(&format!(" WHERE {filter}"));
-        }
-        if let Some(default) = default {
-            sql.push_str(&format!(" DEFAULT {default}"));
-        }
-        if var.hidden {
-            sql.push_str(" HIDDEN");
-        }
-        if let Some(description) = &var.description {
-            sql.push_str(&format!(
-                " DESCRIPTION {}",
-                quote_literal(description.trim())
-            ));
-        }
-        Ok((key, sql, references.into_iter().collect()))
     }
 
     /// Cohorts in `EXTENDS` order; returns each cohort's entity.
@@ -697,88 +700,6 @@ impl Script {
     }
 }
 
-/// Checks that `end_time` is a boundary of `grain`. pb computes a model with a time grain
-/// as of the grain's last boundary before the run's end time (a month's and a year's is
-/// its first Monday); Knit computes every model as of the end time, so the two agree
-/// exactly when the end time is on a boundary.
-fn check_time_grain(grain: &str, end_time: &str) -> Result<(), String> {
-    use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
-    let Ok(end) = chrono::DateTime::parse_from_rfc3339(end_time) else {
-        // The CLI checks the end time; a library caller's odd value is theirs to keep.
-        return Ok(());
-    };
-    let end = end.naive_utc();
-    let midnight = |date: NaiveDate| date.and_hms_opt(0, 0, 0).unwrap_or(NaiveDateTime::MIN);
-    let first_monday = |year: i32, month: u32| -> NaiveDate {
-        let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN);
-        let offset = (7 - first.weekday().num_days_from_monday()) % 7;
-        first + Duration::days(i64::from(offset))
-    };
-    let boundary = match grain {
-        "tick" => end,
-        "tenminutes" => end
-            .with_nanosecond(0)
-            .and_then(|t| t.with_second(0))
-            .and_then(|t| t.with_minute(t.minute() / 10 * 10))
-            .unwrap_or(end),
-        "hour" => end
-            .with_nanosecond(0)
-            .and_then(|t| t.with_second(0))
-            .and_then(|t| t.with_minute(0))
-            .unwrap_or(end),
-        "day" => midnight(end.date()),
-        "week" => {
-            midnight(end.date() - Duration::days(i64::from(end.weekday().num_days_from_monday())))
-        }
-        "month" => {
-            let this = midnight(first_monday(end.year(), end.month()));
-            if this <= end {
-                this
-            } else if end.month() == 1 {
-                midnight(first_monday(end.year() - 1, 12))
-            } else {
-                midnight(first_monday(end.year(), end.month() - 1))
-            }
-        }
-        "year" => {
-            let this = midnight(first_monday(end.year(), 1));
-            if this <= end {
-                this
-            } else {
-                midnight(first_monday(end.year() - 1, 1))
-            }
-        }
-        _ => return Err(format!("'{grain}' is not a time grain")),
-    };
-    if boundary == end {
-        return Ok(());
-    }
-    let boundary = boundary
-        .and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    Err(format!(
-        "pb computes a model with time_grain {grain} as of its last boundary, {boundary}, \
-         not as of the end time {end_time}; Knit computes every model as of the end time, \
-         so run with --end-time {boundary} (or remove time_grain)"
-    ))
-}
-
-/// `first_value(x)` as `first_value(x ORDER BY ...)` (and `last_value`): pb's window
-/// over one entity's rows, of which it keeps one row's value.
-fn ordered_aggregate(select: &str, order: &[String]) -> Option<String> {
-    let pattern = regex::Regex::new(r"(?is)^\s*(first_value|last_value)\s*\((.*)\)\s*$").ok()?;
-    let captures = pattern.captures(select)?;
-    let function = captures.get(1)?.as_str();
-    let argument = captures.get(2)?.as_str();
-    if order.is_empty() {
-        return Some(format!("{function}({argument})"));
-    }
-    Some(format!(
-        "{function}({argument} ORDER BY {})",
-        order.join(", ")
-    ))
-}
-
 /// A pattern that Knit anchors whole (`^(?:p)$`) and that matches what pb's
 /// `'^' || re || '$'` finds: pasted, a top-level `|` binds `^` and `$` to one side each.
 fn pb_regex(re: &str) -> String {
@@ -787,54 +708,4 @@ fn pb_regex(re: &str) -> String {
     } else {
         re.to_string()
     }
-}
-
-/// Names in an order where each comes after those it reads; a cycle is an error that
-/// names it.
-fn dependency_order(nodes: Vec<(String, Vec<String>, &Origin)>) -> Result<Vec<String>> {
-    let edges: BTreeMap<&str, (&[String], &Origin)> = nodes
-        .iter()
-        .map(|(name, references, origin)| (name.as_str(), (references.as_slice(), *origin)))
-        .collect();
-    let mut order = Vec::new();
-    let mut done = BTreeSet::new();
-    for (name, _, _) in &nodes {
-        let mut path = Vec::new();
-        visit(name, &edges, &mut done, &mut path, &mut order)?;
-    }
-    Ok(order)
-}
-
-fn visit(
-    name: &str,
-    edges: &BTreeMap<&str, (&[String], &Origin)>,
-    done: &mut BTreeSet<String>,
-    path: &mut Vec<String>,
-    order: &mut Vec<String>,
-) -> Result<()> {
-    if done.contains(name) {
-        return Ok(());
-    }
-    if let Some(start) = path.iter().position(|p| p == name) {
-        let mut cycle = path[start..].to_vec();
-        cycle.push(name.to_string());
-        let origin = edges
-            .get(path[start].as_str())
-            .map(|(_, o)| (*o).clone())
-            .unwrap_or_else(|| Origin {
-                file: "pb_project.yaml".into(),
-                key: name.into(),
-            });
-        return Err(origin.error(format!("these form a cycle: {}", cycle.join(" -> "))));
-    }
-    path.push(name.to_string());
-    if let Some((references, _)) = edges.get(name) {
-        for reference in *references {
-            visit(reference, edges, done, path, order)?;
-        }
-    }
-    path.pop();
-    done.insert(name.to_string());
-    order.push(name.to_string());
-    Ok(())
 }

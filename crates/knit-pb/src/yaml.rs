@@ -49,7 +49,7 @@ impl<'a> Node<'a> {
         }
     }
 
-    fn child(&self, key: &str, value: &'a Value) -> Self {
+    pub(crate) fn child(&self, key: &str, value: &'a Value) -> Self {
         let path = if self.path.is_empty() {
             key.to_string()
         } else {
@@ -119,6 +119,23 @@ impl<'a> Node<'a> {
                 path: format!("{}[{i}]", self.path),
             })
             .collect())
+    }
+
+    /// The entries of a mapping, as keys and values.
+    pub(crate) fn items_of_mapping(&self) -> Result<Vec<(String, Self)>> {
+        let mapping = self
+            .value
+            .as_mapping()
+            .ok_or_else(|| self.error("expected a mapping of names to values"))?;
+        mapping
+            .iter()
+            .map(|(key, value)| {
+                let key = key
+                    .as_str()
+                    .ok_or_else(|| self.error("keys must be text"))?;
+                Ok((key.to_string(), self.child(key, value)))
+            })
+            .collect()
     }
 
     /// The items of the list under `key`; none when the key is absent.

@@ -51,6 +51,52 @@ pub const RENAMES: &[(&str, &str)] = &[
     ("array_construct", "make_array"),
     ("array_flatten", "flatten"),
     ("size", "cardinality"),
+    ("approx_count_distinct", "approx_distinct"),
+    ("startswith", "starts_with"),
+    ("endswith", "ends_with"),
+    ("len", "character_length"),
+    ("boolor_agg", "bool_or"),
+    ("booland_agg", "bool_and"),
+    ("date_from_parts", "make_date"),
+    ("uuid_string", "uuid"),
+];
+
+/// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the
+/// SQL, where `$1`, `$2` stand for the arguments (each put in parentheses).
+pub const REWRITES: &[(&str, usize, &str)] = &[
+    ("zeroifnull", 1, "coalesce($1, 0)"),
+    ("nullifzero", 1, "nullif($1, 0)"),
+    (
+        "div0",
+        2,
+        "(CASE WHEN $2 = 0 THEN 0.0 ELSE CAST($1 AS DOUBLE) / $2 END)",
+    ),
+    ("square", 1, "power($1, 2)"),
+    ("count_if", 1, "count(CASE WHEN $1 THEN 1 END)"),
+    ("to_varchar", 1, "CAST($1 AS VARCHAR)"),
+    ("to_char", 1, "CAST($1 AS VARCHAR)"),
+    ("charindex", 2, "strpos($2, $1)"),
+    ("array_contains", 2, "array_has($2, $1)"),
+    ("max_by", 2, "first_value($1 ORDER BY $2 DESC NULLS LAST)"),
+    ("min_by", 2, "first_value($1 ORDER BY $2 ASC NULLS LAST)"),
+    ("array_unique_agg", 1, "array_agg(DISTINCT $1)"),
+    ("sha2", 1, "encode(sha256($1), 'hex')"),
+    (
+        "last_day",
+        1,
+        "CAST(date_trunc('month', $1) + INTERVAL '1 month' - INTERVAL '1 day' AS DATE)",
+    ),
+    ("year", 1, "date_part('year', $1)"),
+    ("quarter", 1, "date_part('quarter', $1)"),
+    ("month", 1, "date_part('month', $1)"),
+    ("week", 1, "date_part('week', $1)"),
+    ("day", 1, "date_part('day', $1)"),
+    ("dayofmonth", 1, "date_part('day', $1)"),
+    ("dayofweek", 1, "date_part('dow', $1)"),
+    ("dayofyear", 1, "date_part('doy', $1)"),
+    ("hour", 1, "date_part('hour', $1)"),
+    ("minute", 1, "date_part('minute', $1)"),
+    ("second", 1, "date_part('second', $1)"),
 ];
 
 /// The words that name a date part, in any warehouse's spelling.
@@ -181,6 +227,7 @@ fn is_rewritten(word: &Word) -> bool {
         || PART_LAST.contains(&name.as_str())
         || name == "array_agg"
         || RENAMES.iter().any(|(from, _)| *from == name)
+        || REWRITES.iter().any(|(from, _, _)| *from == name)
 }
 
 /// A call's rewritten tokens, or `None` to keep it as written.
@@ -193,6 +240,12 @@ fn rewrite_call(
     let token = |t: Token| TokenWithSpan::new(t, head.span);
     let keyword = |k: &str| token(Token::make_keyword(k));
     let mut args: Vec<Vec<TokenWithSpan>> = args.to_vec();
+    if let Some((_, _, sql)) = REWRITES
+        .iter()
+        .find(|(from, count, _)| *from == name && *count == args.len())
+    {
+        return expand(sql, &args, head);
+    }
     let renamed = match name {
         // array_agg keeps its name; only a WITHIN GROUP moves inside.
         "array_agg" if !order_by.is_empty() => Some("array_agg"),
@@ -252,6 +305,31 @@ fn rewrite_call(
         out.extend(arg);
     }
     out.push(token(Token::RParen));
+    Some(out)
+}
+
+/// The tokens of `sql` with each `$n` replaced by the n-th argument in parentheses.
+fn expand(
+    sql: &str,
+    args: &[Vec<TokenWithSpan>],
+    head: &TokenWithSpan,
+) -> Option<Vec<TokenWithSpan>> {
+    let dialect = datafusion_sql::sqlparser::dialect::GenericDialect {};
+    let tokens = datafusion_sql::sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .ok()?;
+    let mut out = Vec::with_capacity(tokens.len() + args.iter().map(Vec::len).sum::<usize>());
+    for token in tokens {
+        match &token {
+            Token::Placeholder(p) => {
+                let n: usize = p.strip_prefix('$')?.parse().ok()?;
+                out.push(TokenWithSpan::new(Token::LParen, head.span));
+                out.extend(args.get(n.checked_sub(1)?)?.iter().cloned());
+                out.push(TokenWithSpan::new(Token::RParen, head.span));
+            }
+            _ => out.push(TokenWithSpan::new(token, head.span)),
+        }
+    }
     Some(out)
 }
 
@@ -405,6 +483,13 @@ mod tests {
             "cardinality(a) + make_array(1, 2)",
         );
         check("t.size(a)", "t.size(a)");
+        check("count_if(x > 1)", "count(CASE WHEN (x > 1) THEN 1 END)");
+        check("charindex('b', s)", "strpos((s), ('b'))");
+        check(
+            "year(d) + zeroifnull(x)",
+            "date_part('year', (d)) + coalesce((x), 0)",
+        );
+        check("extract(year from d)", "extract(year from d)");
     }
 
     #[test]

@@ -261,6 +261,260 @@ fn dialects_untimed_rows_and_time_grains() {
     let _ = std::fs::remove_dir_all(&copy);
 }
 
+/// A `sql_template` model reads another entity's feature table and id graph through
+/// `this.DeRef`, and an entity var reads rows of its entity's id graph (`from:
+/// models/<id stitcher>`): each runs after what it reads.
+#[test]
+fn models_read_feature_tables_and_id_graphs() {
+    let project = "name: p
+schema_version: 99
+connection: local
+model_folders: [models]
+entities:
+  - name: user
+    id_stitcher: models/user_graph
+    id_types: [user_id, email]
+  - name: shop
+    id_stitcher: models/shop_graph
+    id_types: [shop_id]
+id_types:
+  - name: user_id
+  - name: email
+  - name: shop_id
+";
+    let models = r#"inputs:
+  - name: events
+    app_defaults:
+      table: shop.events
+      occurred_at_col: timestamp
+      ids:
+        - select: user_id
+          type: user_id
+          entity: user
+        - select: email
+          type: email
+          entity: user
+        - select: shop_id
+          type: shop_id
+          entity: shop
+models:
+  - name: user_graph
+    model_type: id_stitcher
+    model_spec:
+      entity_key: user
+      edge_sources:
+        - from: inputs/events
+  - name: shop_graph
+    model_type: id_stitcher
+    model_spec:
+      entity_key: shop
+      edge_sources:
+        - from: inputs/events
+  - name: shop_features
+    model_type: feature_table_model
+    model_spec:
+      entity_key: shop
+      features: [revenue]
+  - name: revenue_by_shop
+    model_type: sql_template
+    model_spec:
+      single_sql: |
+        {% with F = this.DeRef("models/shop_features") G = this.DeRef("models/shop_graph") %}
+        select g.other_id as shop_id, f.revenue from {{F}} f
+        join {{G}} g on f.shop_main_id = g.shop_main_id and g.other_id_type = 'shop_id'
+        {% endwith %}
+  - name: user_shop_revenue
+    model_type: sql_template
+    model_spec:
+      single_sql: |
+        {% with E = this.DeRef("inputs/events") R = this.DeRef("models/revenue_by_shop") %}
+        select e.user_id, r.revenue from {{E}} e join {{R}} r on e.shop_id = r.shop_id
+        {% endwith %}
+      ids:
+        - select: user_id
+          type: user_id
+          entity: user
+  - name: users
+    model_type: feature_table_model
+    model_spec:
+      entity_key: user
+      features: [best_shop_revenue, emails_known]
+var_groups:
+  - name: shop_vars
+    entity_key: shop
+    vars:
+      - entity_var:
+          name: revenue
+          select: sum(amount)
+          from: inputs/events
+  - name: user_vars
+    entity_key: user
+    vars:
+      - entity_var:
+          name: best_shop_revenue
+          select: max(revenue)
+          from: models/user_shop_revenue
+      - entity_var:
+          name: emails_known
+          select: count(distinct other_id)
+          from: models/user_graph
+          where: other_id_type = 'email'
+"#;
+    let dir = broken_project("deref-models", project, models);
+    std::fs::write(
+        dir.join("tables/shop/events.csv"),
+        "user_id,email,shop_id,amount,timestamp\n\
+         u1,a@x.com,s1,10,2024-01-01T00:00:00Z\n\
+         u1,a2@x.com,s2,5,2024-01-02T00:00:00Z\n\
+         u2,,s1,7,2024-01-03T00:00:00Z\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tables/shop/events.types.yaml"),
+        "amount: integer\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = knit()
+        .args(["project", "run", &dir.display().to_string()])
+        .args(["--tables", &dir.join("tables").display().to_string()])
+        .args(["--out", &out.display().to_string(), "--format", "csv"])
+        .args(["--end-time", "2024-07-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    let mut users: Vec<(String, String)> = read_csv(&out.join("users.csv"))
+        .into_iter()
+        .map(|row| {
+            (
+                row["best_shop_revenue"].clone(),
+                row["emails_known"].clone(),
+            )
+        })
+        .collect();
+    users.sort();
+    // u2 has no email: pb leaves a count whose `where` keeps no row NULL.
+    let number = |n: f64| format!("{n:.9}");
+    assert_eq!(
+        users,
+        vec![(number(17.0), String::new()), (number(17.0), number(2.0))]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A model Knit cannot run is refused by name; `--skip-models` leaves it out (and
+/// leaves out the outputs of models it can run) so that the rest runs.
+#[test]
+fn skip_models_runs_the_rest() {
+    let models = format!(
+        "{GOOD_INPUTS}models:\n  - name: churn\n    model_type: python_model\n    model_spec:\n      \
+         occurred_at_col: timestamp\n  - name: tbl\n    model_type: feature_table_model\n    \
+         model_spec:\n      entity_key: user\n      features: [total]\nvar_groups:\n  - name: v\n    \
+         entity_key: user\n    vars:\n      - entity_var:\n          name: total\n          \
+         select: count(*)\n          from: inputs/events\n"
+    );
+    let dir = broken_project("skip-models", GOOD_PROJECT, &models);
+    let run = |extra: &[&str]| {
+        let out = dir.join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let output = knit()
+            .args(["project", "run", &dir.display().to_string()])
+            .args(["--tables", &dir.join("tables").display().to_string()])
+            .args(["--out", &out.display().to_string(), "--format", "csv"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let mut written: Vec<String> = std::fs::read_dir(&out)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".csv"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        written.sort();
+        (output.status.success(), text(&output).1, written)
+    };
+    let (ok, stderr, written) = run(&[]);
+    assert!(!ok && written.is_empty());
+    assert!(
+        stderr.contains(
+            "models[0].model_type: model 'churn' is of type 'python_model', which Knit cannot run"
+        ) && stderr.contains("--skip-models churn"),
+        "{stderr}"
+    );
+    let (ok, stderr, written) = run(&["--skip-models", "churn"]);
+    assert!(ok, "{stderr}");
+    assert!(written.contains(&"tbl.csv".to_string()), "{written:?}");
+    let (ok, stderr, written) = run(&["--skip-models", "churn,TBL"]);
+    assert!(ok, "{stderr}");
+    assert!(!written.contains(&"tbl.csv".to_string()), "{written:?}");
+    assert!(
+        written.contains(&"user_feature_view.csv".to_string()),
+        "{written:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Packages: one from a git URL read from `--packages`, one from a folder; the
+/// package's input mapped to the project's (`inputsMap`), its vars and feature table
+/// run, and the project's id type extends the package's of the same name.
+#[test]
+fn packages_merge_into_the_project() {
+    let project = workspace_root().join("testdata/pb_projects/with_packages");
+    let run = |packages: Option<&Path>| {
+        let out = scratch("packages");
+        let mut command = knit();
+        command
+            .args([
+                "project",
+                "run",
+                &project.join("project").display().to_string(),
+            ])
+            .args(["--tables", &project.join("tables").display().to_string()])
+            .args(["--out", &out.display().to_string(), "--format", "csv"]);
+        if let Some(packages) = packages {
+            command.args(["--packages", &packages.display().to_string()]);
+        }
+        let output = command.output().unwrap();
+        (output.status.success(), text(&output).1, out)
+    };
+    let (ok, stderr, out) = run(Some(&project.join("checkouts")));
+    assert!(ok, "{stderr}");
+    let mut counts: Vec<String> = read_csv(&out.join("lib_users.csv"))
+        .into_iter()
+        .map(|row| row["identify_count"].clone())
+        .collect();
+    counts.sort();
+    assert_eq!(counts, ["1.000000000", "1.000000000", "2.000000000"]);
+    let ids: Vec<String> = read_csv(&out.join("user_default_id_stitcher.csv"))
+        .into_iter()
+        .map(|row| row["other_id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    // The package's regex drops `notanemail`; the project's filter drops the test address.
+    assert!(
+        !ids.iter()
+            .any(|id| id == "notanemail" || id == "test@example.com"),
+        "{ids:?}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+
+    let (ok, stderr, _) = run(None);
+    assert!(!ok);
+    assert!(
+        stderr.contains("pb_project.yaml: packages[0].url: package 'lib': 'https://github.com/example/profiles-lib/tag/schema_{{best_schema_version}}' is a git repository, which Knit does not fetch")
+            && stderr.contains("--packages"),
+        "{stderr}"
+    );
+    let (ok, stderr, _) = run(Some(&project.join("tables")));
+    assert!(!ok);
+    assert!(
+        stderr.contains("is not checked out: no pb_project.yaml in"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("profiles-lib"), "{stderr}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

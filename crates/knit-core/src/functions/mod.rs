@@ -8,6 +8,7 @@
 //! - [`date`]: `date(x)`, PostgreSQL's date of a timestamp, date or timestamp text.
 //! - [`checked_sum`]: `sum` of integers that fails on overflow, as PostgreSQL's
 //!   arithmetic does, instead of wrapping around.
+//! - [`mode`]: the most frequent value of a group.
 //! - [`to_json`]: any value as JSON text, and nested columns as JSON for CSV output.
 //! - [`warehouse_dates`]: `datediff`, `dateadd`, `date_diff`, `timestamp_diff` with
 //!   Snowflake's and BigQuery's counting.
@@ -18,6 +19,7 @@
 
 mod checked_sum;
 mod date;
+mod mode;
 pub(crate) mod to_json;
 mod warehouse_dates;
 mod warehouse_json;
@@ -42,7 +44,10 @@ pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
 
 /// Every aggregate function Knit adds or replaces, for the session builder to register.
 pub(crate) fn all_aggregate_functions() -> Vec<AggregateUDF> {
-    let mut functions = vec![AggregateUDF::from(checked_sum::CheckedSum::default())];
+    let mut functions = vec![
+        AggregateUDF::from(checked_sum::CheckedSum::default()),
+        AggregateUDF::from(mode::Mode::new()),
+    ];
     functions.extend(warehouse_misc::aggregate_functions());
     functions
 }

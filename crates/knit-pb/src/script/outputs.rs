@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::{OutputFormat, ScriptStatement, Writer};
 use crate::error::Result;
-use crate::project::{Entity, Origin, VarKind};
+use crate::project::{Entity, FeatureTable, Origin, Project, VarKind};
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
 impl Writer<'_> {
@@ -94,55 +94,8 @@ impl Writer<'_> {
 
     pub(super) fn feature_tables(&mut self) -> Result<()> {
         for table in &self.project.feature_tables {
-            let entity = self
-                .project
-                .entities
-                .iter()
-                .find(|e| e.name == table.entity)
-                .ok_or_else(|| {
-                    table.origin.error(format!(
-                        "model_spec.entity_key: entity '{}' is not declared",
-                        table.entity
-                    ))
-                })?;
-            let main = entity
-                .main_id
-                .clone()
-                .unwrap_or_else(|| format!("{}_main_id", entity.name));
-            let visible: BTreeSet<&str> = self
-                .project
-                .vars
-                .iter()
-                .filter(|v| v.kind == VarKind::Entity && v.entity == entity.name && !v.hidden)
-                .map(|v| v.name.as_str())
-                .collect();
-            let mut columns = vec![
-                quote_ident_if_needed(&main),
-                format!(
-                    "arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))') AS valid_at",
-                    quote_literal(&self.options.end_time)
-                ),
-            ];
-            for feature in &table.features {
-                if !visible.contains(feature.as_str()) {
-                    return Err(table.origin.error(format!(
-                        "model_spec.features: '{feature}' is not a feature (an entity var \
-                         with is_feature true) of entity '{}'",
-                        entity.name
-                    )));
-                }
-                columns.push(quote_ident_if_needed(feature));
-            }
-            let origin = Some(table.origin.clone());
-            self.copy(
-                &table.name,
-                format!(
-                    "SELECT {} FROM feature_table({})",
-                    columns.join(", "),
-                    quote_literal(&entity.name)
-                ),
-                &origin,
-            );
+            let query = feature_table_query(self.project, table, &self.options.end_time)?;
+            self.copy(&table.name, query, &Some(table.origin.clone()));
         }
         Ok(())
     }
@@ -164,4 +117,55 @@ impl Writer<'_> {
             output: Some(output.to_string()),
         });
     }
+}
+
+/// The query of a `feature_table_model`: the entity's main id, `valid_at` (the run's end
+/// time) and its features.
+pub(super) fn feature_table_query(
+    project: &Project,
+    table: &FeatureTable,
+    end_time: &str,
+) -> Result<String> {
+    let entity = project
+        .entities
+        .iter()
+        .find(|e| e.name == table.entity)
+        .ok_or_else(|| {
+            table.origin.error(format!(
+                "model_spec.entity_key: entity '{}' is not declared",
+                table.entity
+            ))
+        })?;
+    let main = entity
+        .main_id
+        .clone()
+        .unwrap_or_else(|| format!("{}_main_id", entity.name));
+    let visible: BTreeSet<&str> = project
+        .vars
+        .iter()
+        .filter(|v| v.kind == VarKind::Entity && v.entity == entity.name && !v.hidden)
+        .map(|v| v.name.as_str())
+        .collect();
+    let mut columns = vec![
+        quote_ident_if_needed(&main),
+        format!(
+            "arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))') AS valid_at",
+            quote_literal(end_time)
+        ),
+    ];
+    for feature in &table.features {
+        if !visible.contains(feature.as_str()) {
+            return Err(table.origin.error(format!(
+                "model_spec.features: '{feature}' is not a feature (an entity var with \
+                 is_feature true) of entity '{}'",
+                entity.name
+            )));
+        }
+        columns.push(quote_ident_if_needed(feature));
+    }
+    Ok(format!(
+        "SELECT {} FROM feature_table({})",
+        columns.join(", "),
+        quote_literal(&entity.name)
+    ))
 }

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! The keys pb accepts that change no output, by where they sit. Knit reads past them;
+//! any other key it does not read is an error that names it (with the closest key, for
+//! a misspelling).
+
+/// Keys of pb_project.yaml that describe the warehouse, the schedule, the Python
+/// environment or documentation, none of which changes what Knit computes.
+pub const PROJECT_IGNORED: &[&str] = &[
+    "name",
+    "schema_version",
+    "connection",
+    "available_tags",
+    "retention_period",
+    "compatibility_version",
+    "compatibility_mode",
+    "python_requirements",
+    "profile",
+    "allow_beta",
+    "hooks",
+    "time_to_live",
+    "default_time_grain",
+    "description",
+];
+
+/// Keys of an input that describe it to pb's UI and checks (the columns it promises, the
+/// app it comes from) without changing its rows.
+pub const INPUT_IGNORED: &[&str] = &[
+    "contract",
+    "description",
+    "source_metadata",
+    "row_identifier",
+    "tags",
+];
+
+/// Keys of a model and its `model_spec` about how pb stores and schedules it (views or
+/// tables, how long a result is reused), none of which changes its rows.
+pub const MODEL_IGNORED: &[&str] = &[
+    "materialization",
+    "description",
+    "validity_time",
+    "tags",
+    "contract",
+    "time_to_live",
+    "allow_beta",
+    "hooks",
+    "serve_traits_360",
+    "enable_status",
+];
+
+/// Keys of an entity about serving its traits elsewhere.
+pub const ENTITY_IGNORED: &[&str] = &[
+    "description",
+    "serve_traits",
+    "serve_traits_360",
+    "default_id_type",
+    "tags",
+];
+
+/// Keys of a var that document it or say how pb stores it.
+pub const VAR_IGNORED: &[&str] = &["tags", "materialization", "contract"];

@@ -1,0 +1,32 @@
+-- Warehouse SQL: vars and models written for Snowflake, BigQuery or Databricks run as
+-- written, with the warehouse's answers. Here on the bundled sample's orders.
+-- Run it: cargo run -p knit-cli -- -f sql/examples/warehouse.sql
+
+CREATE EXTERNAL TABLE orders STORED AS PARQUET LOCATION 'testdata/ecommerce/orders/';
+
+-- Per customer: Snowflake's datediff counts day boundaries crossed; iff evaluates
+-- only the branch taken; listagg ... WITHIN GROUP orders what it joins; mode is the
+-- most frequent value.
+SELECT user_id,
+       count_if(status = 'completed') AS completed,
+       datediff(day, min(created_at), max(created_at)) AS days_between_first_and_last,
+       iff(count(*) > 1, 'repeat', 'single') AS kind,
+       listagg(status, ',') WITHIN GROUP (ORDER BY created_at) AS statuses,
+       mode(currency) AS currency
+FROM orders
+WHERE user_id IN ('u0035', 'u0113', 'u0057')
+GROUP BY user_id
+ORDER BY user_id;
+
+-- Month ends: dateadd clamps to the shorter month; BigQuery's date_diff takes the
+-- later date first and the part last.
+SELECT dateadd(month, 1, DATE '2024-01-31') AS a_month_later,
+       date_diff(DATE '2024-03-01', DATE '2024-01-31', MONTH) AS months_crossed,
+       last_day(DATE '2024-02-10') AS end_of_february;
+
+-- JSON kept as text: build it, measure it, read it back by path.
+SELECT object_construct('orders', count(*), 'revenue', round(sum(total), 2)) AS summary,
+       array_size(parse_json('[' || listagg('"' || order_id || '"', ',') || ']')) AS listed,
+       json_value(object_construct('top', max(total)), '$.top') AS top_total
+FROM orders
+WHERE status = 'completed' AND created_at < TIMESTAMP '2024-01-10 00:00:00';

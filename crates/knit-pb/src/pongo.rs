@@ -63,7 +63,7 @@ fn tag_end(body: &str, close: &str) -> Option<usize> {
             Some(q) if c == q => quote = None,
             Some(_) => {}
             None if c == b'"' || c == b'\'' => quote = Some(c),
-            None if body[i..].starts_with(close) => return Some(i),
+            None if bytes[i..].starts_with(close.as_bytes()) => return Some(i),
             None => {}
         }
         i += 1;
@@ -192,5 +192,9 @@ mod tests {
             "{% with a = f(b = 1) %}"
         );
         assert_eq!(to_jinja("select '{{' "), "select '{{' ");
+        assert_eq!(
+            to_jinja("{{ 'é' }}é{% if !ü %}"),
+            "{{ 'é' }}é{% if  not ü %}"
+        );
     }
 }

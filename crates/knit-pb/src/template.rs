@@ -427,9 +427,19 @@ impl Object for Time {
         match method {
             "Format" => {
                 let layout = one_string("Format", args)?;
-                Ok(Value::from(
-                    self.0.format(&go_layout_to_strftime(layout)).to_string(),
-                ))
+                let mut text = String::new();
+                // A format chrono cannot write is an error, not a panic.
+                fmt::Write::write_fmt(
+                    &mut text,
+                    format_args!("{}", self.0.format(&go_layout_to_strftime(layout))),
+                )
+                .map_err(|_| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("Format: cannot write the time as '{layout}'"),
+                    )
+                })?;
+                Ok(Value::from(text))
             }
             "Unix" => Ok(Value::from(self.0.timestamp())),
             "UnixMilli" => Ok(Value::from(self.0.timestamp_millis())),
@@ -681,6 +691,16 @@ mod tests {
             endless.contains("range") || endless.contains("fuel"),
             "{endless}"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Any text renders or fails with an error; nothing panics or runs away.
+        #[test]
+        fn any_text_renders_or_fails(text in "[{}%#!|&()'\"a-z_. =é0-9\n-]{0,60}") {
+            let _ = run(&text);
+            let _ = run(&format!("{{{{ end_time.Format('{}') }}}}", text.replace('\'', "")));
+        }
     }
 
     #[test]

@@ -38,7 +38,10 @@ impl AggregateUDFImpl for Mode {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok(arg_types[0].clone())
+        match arg_types {
+            [value] => Ok(value.clone()),
+            _ => datafusion::common::plan_err!("mode() takes one argument"),
+        }
     }
 
     fn accumulator(&self, args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {

@@ -140,9 +140,12 @@ impl ScalarUDFImpl for DateDiff {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        let [a, b, c] = arg_types else {
+            return plan_err!("{}() takes three arguments", self.name);
+        };
         let (part, times) = match self.form {
-            Form::Snowflake => (&arg_types[0], &arg_types[1..]),
-            _ => (&arg_types[2], &arg_types[..2]),
+            Form::Snowflake => (a, [b, c]),
+            _ => (c, [a, b]),
         };
         if !is_text(part) {
             return plan_err!(

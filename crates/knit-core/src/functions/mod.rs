@@ -25,7 +25,9 @@ mod warehouse_dates;
 mod warehouse_json;
 mod warehouse_misc;
 
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{AggregateUDF, ColumnarValue, ScalarUDF};
 
 /// Every scalar function Knit adds, for the session builder to register.
 pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
@@ -50,4 +52,15 @@ pub(crate) fn all_aggregate_functions() -> Vec<AggregateUDF> {
     ];
     functions.extend(warehouse_misc::aggregate_functions());
     functions
+}
+
+/// A function's result: one value when every argument was one (a constant folds), else
+/// a column.
+pub(crate) fn columnar(array: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
+    if scalar {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?));
+    }
+    Ok(ColumnarValue::Array(array))
 }

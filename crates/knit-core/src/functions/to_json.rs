@@ -7,10 +7,11 @@
 
 use std::sync::Arc;
 
+use super::columnar;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::json::ArrayWriter;
-use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err};
+use datafusion::common::{DataFusionError, Result, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
@@ -54,12 +55,7 @@ impl ScalarUDFImpl for ToJson {
         };
         let scalar = matches!(value, ColumnarValue::Scalar(_));
         let text = json_text(&value.to_array(args.number_rows)?)?;
-        if scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &text, 0,
-            )?));
-        }
-        Ok(ColumnarValue::Array(text))
+        columnar(text, scalar)
     }
 }
 

@@ -27,6 +27,8 @@ use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+
+use super::columnar;
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
@@ -194,7 +196,7 @@ impl ScalarUDFImpl for DateDiff {
                 _ => Ok(None),
             })
             .collect::<Result<_>>()?;
-        finish(Arc::new(result), all_scalar)
+        columnar(Arc::new(result), all_scalar)
     }
 }
 
@@ -337,7 +339,7 @@ impl ScalarUDFImpl for DateAdd {
             DataType::Timestamp(_, zone) => Arc::new(result.with_timezone_opt(zone.clone())),
             other => cast(&result, other)?,
         };
-        finish(result, all_scalar)
+        columnar(result, all_scalar)
     }
 }
 
@@ -428,13 +430,4 @@ fn to_micros(array: &ArrayRef) -> Result<TimestampMicrosecondArray> {
 
 fn naive(micros: i64) -> Option<NaiveDateTime> {
     DateTime::from_timestamp_micros(micros).map(|t| t.naive_utc())
-}
-
-fn finish(array: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
-    if scalar {
-        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-            &array, 0,
-        )?));
-    }
-    Ok(ColumnarValue::Array(array))
 }

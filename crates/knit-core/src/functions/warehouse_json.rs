@@ -19,6 +19,7 @@
 
 use std::sync::Arc;
 
+use super::columnar;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Array, Int64Builder,
     ListBuilder, StringArray, StringBuilder,
@@ -253,12 +254,7 @@ impl ScalarUDFImpl for JsonFunction {
             }
             Kind::ObjectConstruct => object_construct(&arrays, rows)?,
         };
-        if all_scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &result, 0,
-            )?));
-        }
-        Ok(ColumnarValue::Array(result))
+        columnar(result, all_scalar)
     }
 }
 

@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 
+use super::columnar;
 use chrono::{NaiveDateTime, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
@@ -26,7 +27,7 @@ use datafusion::arrow::compute::kernels::numeric::rem;
 use datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Float64Type, TimeUnit, TimestampMicrosecondType,
 };
-use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     AggregateUDF, ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
     Signature, Volatility,
@@ -186,12 +187,7 @@ impl ScalarUDFImpl for MiscFunction {
             Kind::ConvertTimezone => convert_timezone(&arrays, args.return_field.data_type())?,
             Kind::Uniform => uniform(&arrays, args.return_field.data_type())?,
         };
-        if all_scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &result, 0,
-            )?));
-        }
-        Ok(ColumnarValue::Array(result))
+        columnar(result, all_scalar)
     }
 }
 

@@ -126,6 +126,8 @@ pub(crate) struct Var {
     pub hidden: bool,
     pub description: Option<String>,
     pub data_type: Option<String>,
+    /// Older schemas' `dependencies`: vars this one reads by bare name.
+    pub dependencies: Vec<String>,
     pub origin: Origin,
 }
 
@@ -276,17 +278,7 @@ impl Project {
     }
 
     fn read_models_file(&mut self, root: &Node<'_>) -> Result<()> {
-        for node in root.items_of("macros")? {
-            node.only_keys(&["name", "inputs", "value"], &["description"])?;
-            let name = node.require("name")?.text()?;
-            let inputs = node
-                .items_of("inputs")?
-                .iter()
-                .map(|n| n.text())
-                .collect::<Result<Vec<_>>>()?;
-            let value = node.require("value")?.text()?;
-            self.macros.insert(name, Macro { inputs, value });
-        }
+        self.read_macros(root)?;
         for node in root.items_of("inputs")? {
             self.read_input(&node)?;
         }
@@ -307,6 +299,22 @@ impl Project {
                 }
             };
             self.read_vars(&group.items_of("vars")?, &entity)?;
+        }
+        Ok(())
+    }
+
+    /// The macros of a `macros:` list (of a models file, or inline in an old feature table).
+    fn read_macros(&mut self, node: &Node<'_>) -> Result<()> {
+        for node in node.items_of("macros")? {
+            node.only_keys(&["name", "inputs", "value"], &["description"])?;
+            let name = node.require("name")?.text()?;
+            let inputs = node
+                .items_of("inputs")?
+                .iter()
+                .map(|n| n.text())
+                .collect::<Result<Vec<_>>>()?;
+            let value = node.require("value")?.text()?;
+            self.macros.insert(name, Macro { inputs, value });
         }
         Ok(())
     }
@@ -544,7 +552,12 @@ impl Project {
                 });
             }
             "feature_table_model" => {
-                spec.only_keys(&["entity_key", "features", "vars", "time_grain"], ignored)?;
+                spec.only_keys(
+                    &["entity_key", "features", "vars", "macros", "time_grain"],
+                    ignored,
+                )?;
+                // Older schemas define macros and vars inside the feature table.
+                self.read_macros(&spec)?;
                 let entity = spec.require("entity_key")?.text()?.to_lowercase();
                 // Old schemas define the vars inline; without a features list, every
                 // inline var that is a feature is one.
@@ -657,6 +670,7 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
             "is_feature",
             "description",
             "column_data_type",
+            "dependencies",
         ],
         VAR_IGNORED,
     )?;
@@ -696,6 +710,11 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
         window,
         hidden,
         description: node.text_of("description")?,
+        dependencies: node
+            .items_of("dependencies")?
+            .iter()
+            .map(|n| Ok(n.text()?.to_lowercase()))
+            .collect::<Result<Vec<_>>>()?,
         data_type: node.text_of("column_data_type")?,
         origin: Origin::of(node),
     })

@@ -364,6 +364,12 @@ impl Object for This {
                 .ok_or_else(|| missing("input", input)),
             Some(("models", model)) => {
                 let model = model.to_lowercase();
+                // Inputs are models too: `models/<input>` reads the input's rows.
+                if !names.models.contains_key(&model)
+                    && let Some(source) = names.input_sources.get(&model)
+                {
+                    return Ok(Value::from(source.clone()));
+                }
                 let sql = names
                     .models
                     .get(&model)
@@ -642,6 +648,10 @@ mod tests {
         let r = run("{% with a = this.DeRef(\"inputs/tbl_c\") b = this.DeRef(\"models/m\") %}{{a}} join {{b}}{% endwith %}").unwrap();
         assert_eq!(r.sql, "sample.tbl_c join m");
         assert!(r.models.contains("m"));
+        assert_eq!(
+            run(r#"{{this.DeRef("models/TBL_C")}}"#).unwrap().sql,
+            "sample.tbl_c"
+        );
         assert_eq!(
             run("{{frame}}").unwrap().sql,
             "rows between unbounded preceding and unbounded following"

@@ -515,6 +515,76 @@ fn packages_merge_into_the_project() {
     assert!(stderr.contains("profiles-lib"), "{stderr}");
 }
 
+/// Older schemas' forms: an input without `app_defaults`, a feature table with its own
+/// macros and vars, and vars naming the vars they read by bare name in `dependencies`.
+#[test]
+fn an_old_schema_project_runs() {
+    let models = "inputs:
+  - name: events
+    table: shop.events
+    occurred_at_col: timestamp
+    ids:
+      - select: user_id
+        type: user_id
+        entity: user
+models:
+  - name: feats
+    model_type: feature_table_model
+    model_spec:
+      entity_key: user
+      macros:
+        - name: plus_one
+          inputs: [x]
+          value: \"{{x}} + 1\"
+      vars:
+        - entity_var:
+            name: b
+            select: \"{{plus_one('a')}} * 10\"
+            dependencies: [a]
+        - entity_var:
+            name: a
+            select: count(*)
+            from: inputs/events
+        - entity_var:
+            name: c
+            select: max(t)
+            from: inputs/events
+            dependencies: [t]
+        - input_var:
+            name: t
+            select: row_number()
+            from: inputs/events
+            window:
+              partition_by: [user_id]
+              order_by: [timestamp]
+";
+    let dir = broken_project("old-schema", &GOOD_PROJECT.replace("99", "40"), models);
+    std::fs::write(
+        dir.join("tables/shop/events.csv"),
+        "user_id,amount,timestamp\nu1,1,2024-01-01T00:00:00Z\nu1,1,2024-01-02T00:00:00Z\nu2,1,2024-01-01T00:00:00Z\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = knit()
+        .args(["project", "run", &dir.display().to_string()])
+        .args(["--tables", &dir.join("tables").display().to_string()])
+        .args(["--out", &out.display().to_string(), "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    let mut rows: Vec<Vec<String>> = read_csv(&out.join("feats.csv"))
+        .into_iter()
+        .map(|row| vec![row["a"].clone(), row["b"].clone(), row["c"].clone()])
+        .collect();
+    rows.sort();
+    let n = |v: f64| format!("{v:.9}");
+    assert_eq!(
+        rows,
+        vec![vec![n(1.0), n(11.0), n(1.0)], vec![n(2.0), n(12.0), n(2.0)]]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

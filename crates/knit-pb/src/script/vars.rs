@@ -89,6 +89,26 @@ impl Writer<'_> {
             Ok(rendered.sql)
         };
         let mut select = render(&var.select, "select")?;
+        // Older schemas name the vars an expression reads by bare name in `dependencies`.
+        let mut dependencies = Vec::new();
+        for dependency in &var.dependencies {
+            let project_vars = &self.project.vars;
+            if project_vars.iter().any(|v| {
+                v.kind == VarKind::Entity && v.entity == var.entity && &v.name == dependency
+            }) {
+                dependencies.push(format!("entity {}.{dependency}", var.entity));
+            } else if let Some(input_var) = project_vars.iter().find(|v| {
+                v.kind == VarKind::Input && v.entity == var.entity && &v.name == dependency
+            }) && let Some(from) = &input_var.from
+            {
+                dependencies.push(format!("input {from}.{dependency}"));
+            } else {
+                return Err(var.origin.error(format!(
+                    "dependencies: '{dependency}' is not a var of entity '{}'",
+                    var.entity
+                )));
+            }
+        }
         let filter = var
             .filter
             .as_ref()
@@ -219,6 +239,7 @@ impl Writer<'_> {
                 quote_literal(description.trim())
             ));
         }
+        references.extend(dependencies);
         Ok((key, sql, references.into_iter().collect()))
     }
 }

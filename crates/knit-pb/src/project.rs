@@ -184,6 +184,8 @@ pub struct Project {
     pub(crate) time_grains: Vec<(String, Origin)>,
     /// Models of types Knit cannot run (Python models, propensity, attribution, ...).
     pub(crate) unsupported_models: Vec<UnsupportedModel>,
+    /// `common_column_union` models and the inputs they union.
+    pub(crate) unions: Vec<(String, Vec<String>)>,
     /// A package's input name to the project input it is mapped to (`inputsMap`).
     pub(crate) input_aliases: BTreeMap<String, String>,
 }
@@ -274,6 +276,7 @@ impl Project {
                 project.read_models_file(&root)?;
             }
         }
+        project.union_inputs()?;
         Ok((project, value.clone()))
     }
 
@@ -315,6 +318,38 @@ impl Project {
                 .collect::<Result<Vec<_>>>()?;
             let value = node.require("value")?.text()?;
             self.macros.insert(name, Macro { inputs, value });
+        }
+        Ok(())
+    }
+
+    /// A union of inputs that all have the same ids and time column is an input too,
+    /// with those ids, as the rows it unions are.
+    fn union_inputs(&mut self) -> Result<()> {
+        for (name, sources) in self.unions.clone() {
+            let parts: Vec<&Input> = sources
+                .iter()
+                .filter_map(|s| self.inputs.iter().find(|i| &i.name == s))
+                .collect();
+            let Some(first) = parts.first() else { continue };
+            let same = parts.len() == sources.len()
+                && parts.iter().all(|p| {
+                    p.occurred_at == first.occurred_at
+                        && p.ids.len() == first.ids.len()
+                        && p.ids.iter().zip(&first.ids).all(|(a, b)| {
+                            a.select == b.select && a.id_type == b.id_type && a.entity == b.entity
+                        })
+                });
+            if same && !self.inputs.iter().any(|i| i.name == name) {
+                let input = Input {
+                    name: name.clone(),
+                    source: Source::Model(name.clone()),
+                    occurred_at: first.occurred_at.clone(),
+                    ids: first.ids.clone(),
+                    filter: None,
+                    origin: first.origin.clone(),
+                };
+                self.inputs.push(input);
+            }
         }
         Ok(())
     }
@@ -582,6 +617,28 @@ impl Project {
                     features,
                     origin,
                 });
+            }
+            // pb's Python package model: the rows of its inputs, in the columns they all
+            // have. Knit writes it as SQL; columns only some inputs have are kept, NULL
+            // elsewhere, so that what reads the common columns gets pb's rows.
+            "common_column_union" | "common_column_union_new" => {
+                spec.only_keys(&["inputs"], ignored)?;
+                let sources = spec
+                    .require("inputs")?
+                    .items()?
+                    .iter()
+                    .map(source_name)
+                    .collect::<Result<Vec<_>>>()?;
+                if sources.is_empty() {
+                    return Err(spec.error("inputs: a union needs at least one input"));
+                }
+                let sql = sources
+                    .iter()
+                    .map(|s| format!("SELECT * FROM {{{{this.DeRef(\"models/{s}\")}}}}"))
+                    .collect::<Vec<_>>()
+                    .join(" UNION ALL BY NAME ");
+                self.unions.push((name.clone(), sources));
+                self.sql_models.push(SqlModel { name, sql, origin });
             }
             "sql_template" => {
                 spec.only_keys(

@@ -528,8 +528,15 @@ impl<'a> Writer<'a> {
                     quote_ident_if_needed(&id.id_type)
                 ));
             }
+            // A union of inputs adds no edge of its own: its rows are its inputs'.
+            let is_union = self
+                .project
+                .unions
+                .iter()
+                .any(|(name, _)| name == &input.name);
             let lookup = match edge_sources {
                 Some(sources) if !sources.contains(&input.name) => "LOOKUP ",
+                None if is_union => "LOOKUP ",
                 _ => "",
             };
             let mut sql = format!(

@@ -516,7 +516,8 @@ fn packages_merge_into_the_project() {
 }
 
 /// Older schemas' forms: an input without `app_defaults`, a feature table with its own
-/// macros and vars, and vars naming the vars they read by bare name in `dependencies`.
+/// macros and vars, and vars naming the vars they read by bare name in `dependencies`;
+/// and a `common_column_union_new` model of two inputs, read by a var.
 #[test]
 fn an_old_schema_project_runs() {
     let models = "inputs:
@@ -527,7 +528,28 @@ fn an_old_schema_project_runs() {
       - select: user_id
         type: user_id
         entity: user
+  - name: events_again
+    table: shop.events
+    occurred_at_col: timestamp
+    ids:
+      - select: user_id
+        type: user_id
+        entity: user
+var_groups:
+  - name: v
+    entity_key: user
+    vars:
+      - entity_var:
+          name: union_rows
+          select: count(*)
+          from: models/all_events
 models:
+  - name: all_events
+    model_type: common_column_union_new
+    model_spec:
+      inputs:
+        - inputs/events
+        - inputs/events_again
   - name: feats
     model_type: feature_table_model
     model_spec:
@@ -582,6 +604,12 @@ models:
         rows,
         vec![vec![n(1.0), n(11.0), n(1.0)], vec![n(2.0), n(12.0), n(2.0)]]
     );
+    let mut unions: Vec<String> = read_csv(&out.join("user_feature_view.csv"))
+        .into_iter()
+        .map(|row| row["union_rows"].clone())
+        .collect();
+    unions.sort();
+    assert_eq!(unions, vec![n(2.0), n(4.0)]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -15,6 +15,7 @@ use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::dml::CopyTo;
 use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::planner::ExprPlanner;
 use datafusion::logical_expr::{
     AggregateUDF, DdlStatement, Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF,
 };
@@ -142,8 +143,14 @@ impl SessionBuilder {
             Arc::clone(state.catalog_list()),
             Arc::clone(&files) as Arc<dyn UrlTableFactory>,
         ));
+        // Field access on text reads JSON; it goes first, before DataFusion's own
+        // (which takes structs and maps, and refuses text).
+        let mut expr_planners: Vec<Arc<dyn ExprPlanner>> =
+            vec![Arc::new(crate::functions::json_access::JsonFieldAccess)];
+        expr_planners.extend(state.expr_planners().iter().cloned());
         let ctx: SessionContext = SessionStateBuilder::new_from_existing(state)
             .with_catalog_list(catalogs)
+            .with_expr_planners(expr_planners)
             .build()
             .into();
         files.session_store().with_state(ctx.state_weak_ref());

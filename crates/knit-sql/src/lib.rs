@@ -26,13 +26,15 @@
 //!   SQL that parses back to the same [`Statement`]
 //! - [`quote_ident`], [`quote_ident_if_needed`], [`quote_literal`]: names and text into
 //!   the SQL Knit writes
-//! - warehouse spellings (`datediff(day, a, b)`, `iff(c, a, b)`) rewritten before parsing
+//! - warehouse spellings (`datediff(day, a, b)`, `iff(c, a, b)`) rewritten before parsing,
+//!   and Snowflake's `FLATTEN` rewritten as `unnest` after
 
 #![warn(missing_docs)]
 
 mod ast;
 mod error;
 mod features;
+mod flatten;
 mod parser;
 mod profile_ast;
 mod profile_parser;

@@ -64,7 +64,8 @@ impl<'a> KnitParser<'a> {
         if let Some(statement) = parse_profile_statement(&mut self.df.parser)? {
             return Ok(statement);
         }
-        let statement = self.df.parse_statement().map_err(parse_error)?;
+        let mut statement = self.df.parse_statement().map_err(parse_error)?;
+        crate::flatten::rewrite_flatten(&mut statement);
         Ok(Statement::DataFusion(Box::new(statement)))
     }
 }

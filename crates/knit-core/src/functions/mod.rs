@@ -8,6 +8,7 @@
 //! - [`date`]: `date(x)`, PostgreSQL's date of a timestamp, date or timestamp text.
 //! - [`checked_sum`]: `sum` of integers that fails on overflow, as PostgreSQL's
 //!   arithmetic does, instead of wrapping around.
+//! - [`json_access`]: `x['key']` on JSON text.
 //! - [`mode`]: the most frequent value of a group.
 //! - [`to_json`]: any value as JSON text, and nested columns as JSON for CSV output.
 //! - [`warehouse_dates`]: `datediff`, `dateadd`, `date_diff`, `timestamp_diff` with
@@ -19,6 +20,7 @@
 
 mod checked_sum;
 mod date;
+pub(crate) mod json_access;
 mod mode;
 pub(crate) mod to_json;
 mod warehouse_dates;

@@ -128,6 +128,9 @@ pub(crate) struct Var {
     pub data_type: Option<String>,
     /// Older schemas' `dependencies`: vars this one reads by bare name.
     pub dependencies: Vec<String>,
+    /// The cohort of a var group's `entity_cohort: models/<cohort>`: the var shows in
+    /// that cohort's feature views (and its descendants') only.
+    pub cohort: Option<String>,
     pub origin: Origin,
 }
 
@@ -277,6 +280,7 @@ impl Project {
             }
         }
         project.union_inputs()?;
+        project.cohort_var_entities()?;
         Ok((project, value.clone()))
     }
 
@@ -294,14 +298,19 @@ impl Project {
                 &["description", "tags"],
             )?;
             self.read_time_grain(&group)?;
-            let entity = match (group.get("entity_key"), group.get("entity_cohort")) {
-                (Some(key), _) => key.text()?.to_lowercase(),
-                (None, Some(cohort)) => cohort_entity(&cohort)?,
+            // Vars of a cohort get their entity once every cohort is read.
+            let (entity, cohort) = match (group.get("entity_key"), group.get("entity_cohort")) {
+                (Some(key), _) => (key.text()?.to_lowercase(), None),
+                (None, Some(cohort)) => cohort_scope(&cohort)?,
                 (None, None) => {
                     return Err(group.error("a var group needs entity_key (or entity_cohort)"));
                 }
             };
+            let first = self.vars.len();
             self.read_vars(&group.items_of("vars")?, &entity)?;
+            for var in &mut self.vars[first..] {
+                var.cohort = cohort.clone();
+            }
         }
         Ok(())
     }
@@ -350,6 +359,38 @@ impl Project {
                 };
                 self.inputs.push(input);
             }
+        }
+        Ok(())
+    }
+
+    /// The entity of each cohort's var: its cohort's, through the cohorts it extends.
+    fn cohort_var_entities(&mut self) -> Result<()> {
+        for i in 0..self.vars.len() {
+            let Some(cohort) = self.vars[i].cohort.clone() else {
+                continue;
+            };
+            let mut current = Some(cohort.clone());
+            let mut entity = None;
+            for _ in 0..=self.cohorts.len() {
+                let Some(found) = current
+                    .as_ref()
+                    .and_then(|name| self.cohorts.iter().find(|c| &c.name == name))
+                else {
+                    break;
+                };
+                if !found.entity.is_empty() {
+                    entity = Some(found.entity.clone());
+                    break;
+                }
+                current = found.extends.clone();
+            }
+            let entity = entity.ok_or_else(|| {
+                self.vars[i].origin.error(format!(
+                    "entity_cohort: no entity_cohort model named '{cohort}' (or it extends \
+                     none of an entity)"
+                ))
+            })?;
+            self.vars[i].entity = entity;
         }
         Ok(())
     }
@@ -690,14 +731,17 @@ fn is_include(kind: &Node<'_>) -> Result<bool> {
 pub(crate) const TIME_GRAINS: &[&str] =
     &["tick", "tenminutes", "hour", "day", "week", "month", "year"];
 
-/// The entity of `entity_cohort: <entity>/all`; vars over a narrower cohort are refused.
-fn cohort_entity(node: &Node<'_>) -> Result<String> {
+/// `entity_cohort: <entity>/all` (an entity's vars) or `models/<cohort>` (a cohort's,
+/// whose entity is known once every model is read).
+fn cohort_scope(node: &Node<'_>) -> Result<(String, Option<String>)> {
     let text = node.text()?;
     match text.split_once('/') {
-        Some((entity, "all")) => Ok(entity.to_lowercase()),
+        Some((entity, "all")) => Ok((entity.to_lowercase(), None)),
+        Some(("models", cohort)) if !cohort.is_empty() => {
+            Ok((String::new(), Some(cohort.to_lowercase())))
+        }
         _ => Err(node.error(format!(
-            "vars computed over the cohort '{text}' are not supported yet; \
-             compute them for the whole entity (entity_key) and filter with the cohort"
+            "'{text}' is neither <entity>/all nor models/<cohort>"
         ))),
     }
 }
@@ -773,6 +817,7 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
             .map(|n| Ok(n.text()?.to_lowercase()))
             .collect::<Result<Vec<_>>>()?,
         data_type: node.text_of("column_data_type")?,
+        cohort: None,
         origin: Origin::of(node),
     })
 }

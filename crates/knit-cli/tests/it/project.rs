@@ -56,6 +56,11 @@ const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2024-07-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/cohort_vars",
+        "tables",
+        "2024-07-01T00:00:00Z",
+    ),
 ];
 
 fn scratch(name: &str) -> PathBuf {

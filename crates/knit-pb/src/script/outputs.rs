@@ -43,9 +43,10 @@ impl Writer<'_> {
             }
             views.push((id.clone(), view.clone()));
         }
+        let entity_columns = self.columns(entity, None);
         self.copy(
             &format!("{}_feature_view", entity.name),
-            format!("SELECT * FROM feature_table({name})"),
+            format!("SELECT {entity_columns} FROM feature_table({name})"),
             &origin,
         );
         for (id, view) in &views {
@@ -54,7 +55,10 @@ impl Writer<'_> {
                 .unwrap_or_else(|| format!("{}_feature_view_with_{id}", entity.name));
             self.copy(
                 &output,
-                format!("SELECT * FROM feature_view({name}, {})", quote_literal(id)),
+                format!(
+                    "SELECT {entity_columns} FROM feature_view({name}, {})",
+                    quote_literal(id)
+                ),
                 &origin,
             );
         }
@@ -73,16 +77,17 @@ impl Writer<'_> {
                 format!("SELECT * FROM cohort({literal})"),
                 &origin,
             );
+            let columns = self.columns(entity, Some(cohort));
             self.copy(
                 &format!("{cohort}_feature_view"),
-                format!("SELECT * FROM feature_table({name}, {literal})"),
+                format!("SELECT {columns} FROM feature_table({name}, {literal})"),
                 &origin,
             );
             for (id, _) in &views {
                 self.copy(
                     &format!("{cohort}_feature_view_with_{id}"),
                     format!(
-                        "SELECT * FROM feature_view({name}, {}, {literal})",
+                        "SELECT {columns} FROM feature_view({name}, {}, {literal})",
                         quote_literal(id)
                     ),
                     &origin,
@@ -90,6 +95,39 @@ impl Writer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The columns of a feature view of `entity` (of `cohort`'s members, if given): every
+    /// feature but the vars of cohorts that are not `cohort` or one it extends, which pb
+    /// shows in those cohorts' views only.
+    fn columns(&self, entity: &Entity, cohort: Option<&str>) -> String {
+        let mut lineage = Vec::new();
+        let mut current = cohort.map(str::to_string);
+        while let Some(name) = current.take() {
+            if lineage.contains(&name) {
+                break;
+            }
+            current = self
+                .project
+                .cohorts
+                .iter()
+                .find(|c| c.name == name)
+                .and_then(|c| c.extends.clone());
+            lineage.push(name);
+        }
+        let hidden: Vec<String> = self
+            .project
+            .vars
+            .iter()
+            .filter(|v| v.kind == VarKind::Entity && v.entity == entity.name && !v.hidden)
+            .filter(|v| v.cohort.as_ref().is_some_and(|c| !lineage.contains(c)))
+            .map(|v| quote_ident_if_needed(&v.name))
+            .collect();
+        if hidden.is_empty() {
+            "*".to_string()
+        } else {
+            format!("* EXCLUDE ({})", hidden.join(", "))
+        }
     }
 
     pub(super) fn feature_tables(&mut self) -> Result<()> {

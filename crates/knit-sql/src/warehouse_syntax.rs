@@ -14,6 +14,8 @@
 //!   is `now()`, `listagg(x, ',') WITHIN GROUP (ORDER BY t)` is
 //!   `string_agg(x, ',' ORDER BY t)` (and `listagg(x)` joins with `''`, as Snowflake's);
 //!   `array_agg(x) WITHIN GROUP (ORDER BY t)` is `array_agg(x ORDER BY t)`.
+//! - Warehouse type names ([`TYPE_NAMES`]) after `::` or `AS`: `TIMESTAMP_NTZ`,
+//!   `VARIANT` (JSON text), `NUMBER`, BigQuery's `INT64` and `FLOAT64`.
 
 use datafusion_sql::sqlparser::keywords::Keyword;
 use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
@@ -168,17 +170,47 @@ pub const DATE_PART_WORDS: &[&str] = &[
     "epoch",
 ];
 
+/// Warehouse type names, after `::` or in `CAST(x AS type)`, and DataFusion's.
+pub const TYPE_NAMES: &[(&str, &str)] = &[
+    ("timestamp_ntz", "TIMESTAMP"),
+    ("timestamp_ltz", "TIMESTAMP WITH TIME ZONE"),
+    ("timestamp_tz", "TIMESTAMP WITH TIME ZONE"),
+    ("variant", "VARCHAR"),
+    ("int64", "BIGINT"),
+    ("float64", "DOUBLE"),
+    ("number", "DECIMAL(38, 0)"),
+];
+
 /// The tokens with warehouse spellings rewritten (see the module doc).
 pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
-    if !tokens
-        .iter()
-        .any(|t| matches!(&t.token, Token::Word(w) if is_rewritten(w)))
-    {
+    let rewritten = |t: &TokenWithSpan| match &t.token {
+        Token::Word(w) => is_rewritten(w) || type_name(w).is_some(),
+        _ => false,
+    };
+    if !tokens.iter().any(rewritten) {
         return tokens;
     }
     let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len() + 8);
     let mut i = 0;
     while i < tokens.len() {
+        if let Token::Word(word) = &tokens[i].token
+            && let Some(sql) = type_name(word)
+            && is_type_position(&out, &tokens, i)
+        {
+            // `NUMBER(p, s)` keeps its precision: only the name changes.
+            let has_arguments =
+                next_significant(&tokens, i + 1).is_some_and(|n| tokens[n].token == Token::LParen);
+            let sql = if has_arguments {
+                sql.split('(').next().unwrap_or(sql)
+            } else {
+                sql
+            };
+            if let Some(replacement) = expand(sql, &[], &tokens[i]) {
+                out.extend(replacement);
+                i += 1;
+                continue;
+            }
+        }
         if let Token::Word(word) = &tokens[i].token
             && is_rewritten(word)
             && let Some(open) = next_significant(&tokens, i + 1)
@@ -215,6 +247,32 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         i += 1;
     }
     out
+}
+
+/// DataFusion's spelling of a warehouse type name.
+fn type_name(word: &Word) -> Option<&'static str> {
+    if word.quote_style.is_some() {
+        return None;
+    }
+    let name = word.value.to_lowercase();
+    TYPE_NAMES
+        .iter()
+        .find(|(from, _)| *from == name)
+        .map(|(_, to)| *to)
+}
+
+/// Whether the word at `at` names a type: after `::`, or after `AS` when a `)` or `(`
+/// follows, as in `CAST(x AS NUMBER)` (and not a column alias `AS number`).
+fn is_type_position(out: &[TokenWithSpan], tokens: &[TokenWithSpan], at: usize) -> bool {
+    let before = out.iter().rev().find(|t| !is_whitespace(&t.token));
+    let after = next_significant(tokens, at + 1).map(|n| &tokens[n].token);
+    before.is_some_and(|t| match &t.token {
+        Token::DoubleColon => true,
+        Token::Word(w) => {
+            w.keyword == Keyword::AS && matches!(after, Some(Token::RParen | Token::LParen))
+        }
+        _ => false,
+    })
 }
 
 fn is_rewritten(word: &Word) -> bool {
@@ -490,6 +548,19 @@ mod tests {
             "date_part('year', (d)) + coalesce((x), 0)",
         );
         check("extract(year from d)", "extract(year from d)");
+        check(
+            "CAST(t AS TIMESTAMP_NTZ), x::variant, y::number(10, 2), z::Number",
+            "CAST(t AS TIMESTAMP), x::VARCHAR, y::DECIMAL(10, 2), z::DECIMAL(38, 0)",
+        );
+        check(
+            "SELECT 1 AS number_of_orders",
+            "SELECT 1 AS number_of_orders",
+        );
+        check(
+            "SELECT 1 AS number, 2 AS variant",
+            "SELECT 1 AS number, 2 AS variant",
+        );
+        check("CAST(x AS number(10, 2))", "CAST(x AS DECIMAL(10, 2))");
     }
 
     #[test]

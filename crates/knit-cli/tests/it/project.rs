@@ -61,6 +61,11 @@ const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2024-07-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/input_vars_main_id",
+        "tables",
+        "2024-07-01T00:00:00Z",
+    ),
 ];
 
 fn scratch(name: &str) -> PathBuf {

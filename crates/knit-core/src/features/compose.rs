@@ -46,7 +46,7 @@ use super::names::{MAIN, Scope, check_only_vars, var_column};
 use crate::catalog::{Input, id_column};
 use crate::error::{CoreError, Result};
 use crate::stitch::CLUSTER_COLUMN as CLUSTER;
-use crate::stitch::LOOKUP_FUNCTION;
+use crate::stitch::{CLUSTER_COLUMN, LOOKUP_FUNCTION};
 use crate::udtf::CLUSTERS_FUNCTION;
 
 /// What a composed query returns.
@@ -531,6 +531,42 @@ fn where_clause(filter: &str) -> String {
 
 /// The rows of an input with its input vars, each with its entity's cluster.
 pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
+    let rows = input_rows_sql(model, input)?;
+    if reads_main_id(model, input) {
+        // The rows were mapped to their entities before their input vars.
+        return Ok(rows);
+    }
+    Ok(lookup_sql(model, input, &rows))
+}
+
+/// pb's name of the column that holds an input row's main id, which input vars may
+/// read (`PARTITION BY context_session_id, rudder_id`).
+const ROW_MAIN_ID: &str = "rudder_id";
+
+/// Whether an input var of `input` reads the row's main id ([`ROW_MAIN_ID`]): then the
+/// rows are mapped to their entities first, and the cluster stands for the main id (one
+/// for one, so a window partitions alike).
+fn reads_main_id(model: &EntityModel, input: &Input) -> bool {
+    let mentions = |expr: &Expr| {
+        let mut found = false;
+        let _ = visit_expressions(expr, |e| {
+            if let Expr::Identifier(ident) = e
+                && ident.value.eq_ignore_ascii_case(ROW_MAIN_ID)
+            {
+                found = true;
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        found
+    };
+    model
+        .input_vars_of(&input.name)
+        .iter()
+        .any(|v| mentions(&v.definition.expr) || v.definition.filter.as_ref().is_some_and(mentions))
+}
+
+/// `rows` (a query of an input's rows) with each row's cluster, rows of no entity left out.
+fn lookup_sql(model: &EntityModel, input: &Input, rows: &str) -> String {
     let ids = &input.definition.ids;
     let id_columns: Vec<String> = ids
         .iter()
@@ -547,23 +583,28 @@ pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
         .iter()
         .map(|id| format!(", {}", quote_literal(&id.id_type.value)))
         .collect();
-    Ok(format!(
-        "SELECT * FROM {LOOKUP_FUNCTION}({}, (SELECT *, {} FROM ({}) AS \"__knit_source\"){})",
+    format!(
+        "SELECT * FROM {LOOKUP_FUNCTION}({}, (SELECT *, {} FROM ({rows}) AS \"__knit_source\"){})",
         quote_literal(&model.entity.name),
         id_columns.join(", "),
-        input_rows_sql(model, input)?,
         id_types.concat()
-    ))
+    )
 }
 
 /// The rows of an input with one column per input var: one projection per level of
 /// input vars (a var comes one level after the input vars it reads), each level a common
 /// table expression of the one before, so that the SQL nests no deeper with more levels.
 pub(crate) fn input_rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
-    let mut ctes = vec![format!(
-        "\"__knit_level_0\" AS (SELECT * FROM input_rows({}))",
-        quote_literal(&input.name)
-    )];
+    let raw = format!("SELECT * FROM input_rows({})", quote_literal(&input.name));
+    let level_0 = if reads_main_id(model, input) {
+        format!(
+            "SELECT *, \"{CLUSTER_COLUMN}\" AS {ROW_MAIN_ID} FROM ({})",
+            lookup_sql(model, input, &raw)
+        )
+    } else {
+        raw
+    };
+    let mut ctes = vec![format!("\"__knit_level_0\" AS ({level_0})")];
     let rewrite = |expr: &Expr| -> Expr {
         let none = BTreeSet::new();
         let has_column = |_: &str| true;

@@ -10,6 +10,7 @@
 //! | `to_timestamp_tz(x)`, `to_timestamp_ntz(x)`, `datetime(x)` | Snowflake, BigQuery | `x` as a timestamp with (UTC) or without a zone |
 //! | `convert_timezone(to, t)`, `convert_timezone(from, to, t)` | Snowflake | `t` seen in zone `to`; with `from`, a wall time in `from` as the wall time in `to` |
 //! | `uniform(lo, hi, gen)` | Snowflake | a number from `lo` to `hi` picked by `gen` (`random()`, or a constant seed) |
+//! | `sha1(t)`, `sha1_hex(t)` | Snowflake | SHA-1 as 40 hex digits |
 //!
 //! Renamed spellings (`getdate()`, `listagg`, `split_to_array`, `array_construct`, ...)
 //! are rewritten to DataFusion's names before parsing, in `knit-sql`.
@@ -50,6 +51,7 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
         ),
         (Kind::ConvertTimezone, "convert_timezone", &[][..]),
         (Kind::Uniform, "uniform", &[][..]),
+        (Kind::Sha1, "sha1", &["sha1_hex"][..]),
     ]
     .into_iter()
     .map(|(kind, name, aliases)| {
@@ -78,6 +80,7 @@ enum Kind {
     ToTimestamp { zone: bool },
     ConvertTimezone,
     Uniform,
+    Sha1,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -104,7 +107,7 @@ impl ScalarUDFImpl for MiscFunction {
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         let count = arg_types.len();
         let (min, max) = match self.kind {
-            Kind::ToBoolean | Kind::ToTimestamp { .. } => (1, 1),
+            Kind::ToBoolean | Kind::ToTimestamp { .. } | Kind::Sha1 => (1, 1),
             Kind::Mod => (2, 2),
             Kind::ConvertTimezone => (2, 3),
             Kind::Uniform => (3, 3),
@@ -132,6 +135,7 @@ impl ScalarUDFImpl for MiscFunction {
                 DataType::Timestamp(TimeUnit::Microsecond, zone.then(|| "UTC".into()))
             }
             Kind::ConvertTimezone => DataType::Timestamp(TimeUnit::Microsecond, None),
+            Kind::Sha1 => DataType::Utf8,
         })
     }
 
@@ -186,6 +190,7 @@ impl ScalarUDFImpl for MiscFunction {
             Kind::ToTimestamp { .. } => to_timestamp(&arrays[0], args.return_field.data_type())?,
             Kind::ConvertTimezone => convert_timezone(&arrays, args.return_field.data_type())?,
             Kind::Uniform => uniform(&arrays, args.return_field.data_type())?,
+            Kind::Sha1 => sha1_hex(&arrays[0])?,
         };
         columnar(result, all_scalar)
     }
@@ -326,4 +331,23 @@ fn uniform(arrays: &[ArrayRef], target: &DataType) -> Result<ArrayRef> {
         return Ok(Arc::new(values));
     }
     Ok(Arc::new(Float64Array::from(picks)))
+}
+
+/// SHA-1 of text as 40 lower-case hex digits (Snowflake's `sha1`, `sha1_hex`).
+fn sha1_hex(array: &ArrayRef) -> Result<ArrayRef> {
+    use sha1::Digest;
+    let texts = cast(array, &DataType::Utf8)?;
+    let hex: datafusion::arrow::array::StringArray = texts
+        .as_string::<i32>()
+        .iter()
+        .map(|t| {
+            t.map(|t| {
+                sha1::Sha1::digest(t.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            })
+        })
+        .collect();
+    Ok(Arc::new(hex))
 }

@@ -467,6 +467,7 @@ impl Project {
                 "id_stitcher",
                 "id_column_name",
                 "feature_views",
+                "serve_traits",
             ],
             ENTITY_IGNORED,
         )?;
@@ -487,6 +488,11 @@ impl Project {
                 view.only_keys(&["id", "name"], &[])?;
                 views.push((view.require("id")?.text()?, view.text_of("name")?));
             }
+        }
+        // Older schemas' `serve_traits` are the same views: the features by an id type.
+        for serve in node.items_of("serve_traits")? {
+            serve.only_keys(&["id_served", "name"], &["description"])?;
+            views.push((serve.require("id_served")?.text()?, serve.text_of("name")?));
         }
         self.entities.push(Entity {
             name,

@@ -168,6 +168,8 @@ pub const DATE_PART_WORDS: &[&str] = &[
     "dayofyear",
     "doy",
     "epoch",
+    "epoch_second",
+    "epoch_seconds",
 ];
 
 /// Warehouse type names, after `::` or in `CAST(x AS type)`, and DataFusion's.
@@ -185,6 +187,7 @@ pub const TYPE_NAMES: &[(&str, &str)] = &[
 pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     let rewritten = |t: &TokenWithSpan| match &t.token {
         Token::Word(w) => is_rewritten(w) || type_name(w).is_some(),
+        Token::Colon => true,
         _ => false,
     };
     if !tokens.iter().any(rewritten) {
@@ -193,6 +196,30 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len() + 8);
     let mut i = 0;
     while i < tokens.len() {
+        // Snowflake's `x:field` (a variant's field) is `json_as_text(x, 'field')`, the
+        // field of JSON text, as `x['field']` is.
+        if tokens[i].token == Token::Colon
+            && let Some(Token::Word(field)) = tokens.get(i + 1).map(|t| &t.token)
+            && follows_value(&out)
+            && let Some(start) = primary_start(&out)
+        {
+            let span = tokens[i].span;
+            let value: Vec<TokenWithSpan> = out.drain(start..).collect();
+            out.push(TokenWithSpan::new(
+                Token::make_word("json_as_text", None),
+                span,
+            ));
+            out.push(TokenWithSpan::new(Token::LParen, span));
+            out.extend(value);
+            out.push(TokenWithSpan::new(Token::Comma, span));
+            out.push(TokenWithSpan::new(
+                Token::SingleQuotedString(field.value.clone()),
+                span,
+            ));
+            out.push(TokenWithSpan::new(Token::RParen, span));
+            i += 2;
+            continue;
+        }
         if let Token::Word(word) = &tokens[i].token
             && let Some(sql) = type_name(word)
             && is_type_position(&out, &tokens, i)
@@ -343,6 +370,10 @@ fn rewrite_call(
     let first_is_part = args.first().and_then(|a| bare_part(a)).is_some();
     if PART_FIRST.contains(&name) && first_is_part {
         let part = args.first().and_then(|a| bare_part(a))?;
+        // Snowflake's whole seconds since the epoch.
+        if matches!(name, "date_part" | "datepart") && part.starts_with("epoch_second") {
+            return expand("CAST(date_part('epoch', $2) AS BIGINT)", &args, head);
+        }
         args[0] = vec![token(Token::SingleQuotedString(part))];
     } else if PART_LAST.contains(&name) && args.len() >= 2 {
         let last = args.len() - 1;
@@ -436,6 +467,82 @@ fn is_whitespace(token: &Token) -> bool {
 
 fn next_significant(tokens: &[TokenWithSpan], from: usize) -> Option<usize> {
     (from..tokens.len()).find(|&i| !is_whitespace(&tokens[i].token))
+}
+
+/// Whether what was written last ends a value (a name, `)` or `]`) that a `:field`
+/// path can follow, outside `[..]` (where `:` is a slice) and `{..}`.
+fn follows_value(out: &[TokenWithSpan]) -> bool {
+    let mut depth = 0i32;
+    for t in out {
+        match t.token {
+            Token::LBracket | Token::LBrace => depth += 1,
+            Token::RBracket | Token::RBrace => depth -= 1,
+            _ => {}
+        }
+    }
+    if depth > 0 {
+        return false;
+    }
+    out.iter()
+        .rev()
+        .find(|t| !is_whitespace(&t.token))
+        .is_some_and(|t| match &t.token {
+            Token::Word(w) => w.keyword == Keyword::NoKeyword || w.quote_style.is_some(),
+            other => matches!(other, Token::RParen | Token::RBracket),
+        })
+}
+
+/// Where the value that ends `out` starts: a name (`a.b.c`), or a call or parenthesized
+/// expression with what follows it in brackets.
+fn primary_start(out: &[TokenWithSpan]) -> Option<usize> {
+    let mut i = out.len();
+    // Past trailing whitespace.
+    while i > 0 && is_whitespace(&out[i - 1].token) {
+        i -= 1;
+    }
+    loop {
+        let last = i.checked_sub(1)?;
+        match &out[last].token {
+            Token::RParen | Token::RBracket => {
+                let (open, close) = match out[last].token {
+                    Token::RParen => (Token::LParen, Token::RParen),
+                    _ => (Token::LBracket, Token::RBracket),
+                };
+                let mut depth = 0usize;
+                let mut j = last;
+                loop {
+                    if out[j].token == close {
+                        depth += 1;
+                    } else if out[j].token == open {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    j = j.checked_sub(1)?;
+                }
+                i = j;
+                // A call's name, or the value a subscript applies to.
+                if matches!(
+                    out.get(i.wrapping_sub(1)).map(|t| &t.token),
+                    Some(Token::Word(_))
+                ) || close == Token::RBracket
+                {
+                    continue;
+                }
+                return Some(i);
+            }
+            Token::Word(_) => {
+                i = last;
+                if i >= 2 && out[i - 1].token == Token::Period {
+                    i -= 1;
+                    continue;
+                }
+                return Some(i);
+            }
+            _ => return Some(i),
+        }
+    }
 }
 
 /// Whether the last token written is a `.` (so the word is a qualified name's part).
@@ -561,6 +668,16 @@ mod tests {
             "SELECT 1 AS number, 2 AS variant",
         );
         check("CAST(x AS number(10, 2))", "CAST(x AS DECIMAL(10, 2))");
+        check(
+            "coalesce(a:state::varchar, f(x):zip:code)",
+            "coalesce(json_as_text(a, 'state')::varchar, json_as_text(json_as_text(f(x), 'zip'), 'code'))",
+        );
+        check("a[1:2]", "a[1:2]");
+        check("\"user\".x:state", "json_as_text(\"user\".x, 'state')");
+        check(
+            "date_part(epoch_second, t)",
+            "CAST(date_part('epoch', (t)) AS BIGINT)",
+        );
     }
 
     #[test]

@@ -200,6 +200,15 @@ fn a_snowflake_project_runs_unchanged() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(extras.len(), expected_extras.len(), "{extras:?}");
+    // serve_traits (the older feature_views): the features by email.
+    let by_email: Vec<String> = read_csv(&out.join("profile_by_email.csv"))
+        .into_iter()
+        .map(|row| row["email"].clone())
+        .collect();
+    assert!(
+        by_email.contains(&"bob2@example.com".to_string()),
+        "{by_email:?}"
+    );
     for (email, values) in &expected_extras {
         assert_eq!(&extras[email], values, "user_extras of '{email}'");
     }

@@ -51,7 +51,13 @@ pub const MODEL_IGNORED: &[&str] = &[
 
 /// Keys of an entity about serving its traits elsewhere (`serve_traits`, the older
 /// `feature_views`, is read).
-pub const ENTITY_IGNORED: &[&str] = &["description", "serve_traits_360", "default_id_type", "tags"];
+pub const ENTITY_IGNORED: &[&str] = &[
+    "description",
+    "serve_traits_360",
+    "default_id_type",
+    "tags",
+    "hooks",
+];
 
 /// Keys of a var that document it or say how pb stores it.
 pub const VAR_IGNORED: &[&str] = &["tags", "materialization", "contract"];

@@ -35,7 +35,13 @@ impl Project {
                     package.dir.display()
                 ))
             })?;
-            merge(&mut project, loaded, &package.name, package.aliases);
+            merge(
+                &mut project,
+                loaded,
+                &package.name,
+                package.aliases,
+                &package.disabled,
+            );
         }
         Ok(project)
     }

@@ -9,8 +9,12 @@
 //! The package's id types, entities, inputs, models, vars and macros join the project's;
 //! a definition the project makes itself wins. `inputsMap` binds a package's input to a
 //! project input (`rsIdentifies: inputs/identifies`): the package reads the project's
-//! rows wherever it names its own input. A project id type that `extends` the package's
-//! type of the same name adds its filters after the package's.
+//! rows wherever it names its own input; mapped to `nil`, the package's input is left
+//! out, with what reads it. `overrides` with `requested_enable_status: disabled` leave out
+//! the models (`models/<name>`) and vars (`<entity>/all/<var>`) they list. A project id
+//! type that `extends` the package's type of the same name adds its filters after the
+//! package's; a project entity the package also defines takes the package's id types and
+//! stitcher if it names none.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +29,9 @@ const MAX_DEPTH: usize = 8;
 pub(crate) struct PackageRef {
     pub name: String,
     pub dir: PathBuf,
+    /// Package inputs mapped to `nil`, and models and vars turned off by `overrides`
+    /// (`models/<name>`, `<entity>/all/<var>`): the package's definitions left out.
+    pub disabled: Vec<String>,
     /// Package input name to project input name.
     pub aliases: Vec<(String, String)>,
 }
@@ -36,11 +43,23 @@ pub(crate) fn resolve(
     options: &LoadOptions,
 ) -> Result<PackageRef> {
     node.only_keys(&["name", "url", "inputsMap", "overrides"], &["description"])?;
-    if let Some(overrides) = node.get("overrides") {
-        return Err(overrides.error(
-            "overriding a package's models is not supported yet; copy the models to change \
-             into the project instead",
-        ));
+    let mut disabled = Vec::new();
+    for item in node.items_of("overrides")? {
+        item.only_keys(&["requested_enable_status", "models"], &[])?;
+        let status = item.require("requested_enable_status")?;
+        match status.text()?.as_str() {
+            "disabled" => {}
+            "enabled" | "must_have" | "can_have" => continue,
+            other => {
+                return Err(status.error(format!(
+                    "'{other}' is not an enable status; use disabled, enabled, must_have or \
+                     can_have"
+                )));
+            }
+        }
+        for model in item.items_of("models")? {
+            disabled.push(model.text()?.to_lowercase());
+        }
     }
     let name = node.require("name")?.text()?;
     let url_node = node.require("url")?;
@@ -55,10 +74,20 @@ pub(crate) fn resolve(
     let mut aliases = Vec::new();
     if let Some(map) = node.get("inputsMap") {
         for (input, target) in map.items_of_mapping()? {
+            // `nil`: the package's input has no counterpart, so it is left out.
+            if target.is_null() || target.text().is_ok_and(|t| t.eq_ignore_ascii_case("nil")) {
+                disabled.push(format!("inputs/{}", input.to_lowercase()));
+                continue;
+            }
             aliases.push((input.to_lowercase(), source_name(&target)?));
         }
     }
-    Ok(PackageRef { name, dir, aliases })
+    Ok(PackageRef {
+        name,
+        dir,
+        disabled,
+        aliases,
+    })
 }
 
 /// The folder of a package: a path relative to the project, or a git URL's checkout.
@@ -110,10 +139,12 @@ fn repository_name(url: &str) -> Option<String> {
 /// Adds what `package` defines and `project` does not.
 pub(crate) fn merge(
     project: &mut Project,
-    package: Project,
+    mut package: Project,
     name: &str,
     aliases: Vec<(String, String)>,
+    disabled: &[String],
 ) {
+    drop_disabled(&mut package, disabled);
     let alias = |input: &str| -> String {
         aliases
             .iter()
@@ -142,8 +173,25 @@ pub(crate) fn merge(
         }
     }
     for entity in package.entities {
-        if !project.entities.iter().any(|e| e.name == entity.name) {
-            project.entities.push(entity);
+        match project.entities.iter_mut().find(|e| e.name == entity.name) {
+            // The project's entity may only add views to the package's.
+            Some(own) => {
+                if own.id_types.is_empty() {
+                    own.id_types = entity.id_types;
+                }
+                if own.stitcher.is_none() {
+                    own.stitcher = entity.stitcher;
+                }
+                if own.main_id.is_none() {
+                    own.main_id = entity.main_id;
+                }
+                for view in entity.views {
+                    if !own.views.contains(&view) {
+                        own.views.push(view);
+                    }
+                }
+            }
+            None => project.entities.push(entity),
         }
     }
     for input in package.inputs {
@@ -191,6 +239,56 @@ pub(crate) fn merge(
         .extend(package.unsupported_models);
     project.time_grains.extend(package.time_grains);
     project.input_aliases.extend(package.input_aliases);
+}
+
+/// The package without what the project turned off: inputs mapped to `nil` (and what
+/// reads them), models by `models/<name>`, vars by `<entity>/all/<var>`.
+fn drop_disabled(package: &mut Project, disabled: &[String]) {
+    if disabled.is_empty() {
+        return;
+    }
+    let off = |path: String| disabled.contains(&path);
+    let inputs: Vec<String> = package
+        .inputs
+        .iter()
+        .filter(|i| off(format!("inputs/{}", i.name)))
+        .map(|i| i.name.clone())
+        .collect();
+    package.inputs.retain(|i| !inputs.contains(&i.name));
+    package.vars.retain(|v| {
+        !off(format!("{}/all/{}", v.entity, v.name))
+            && !v.from.as_ref().is_some_and(|f| inputs.contains(f))
+    });
+    for stitcher in &mut package.stitchers {
+        stitcher.edge_sources.retain(|s| !inputs.contains(s));
+    }
+    package
+        .stitchers
+        .retain(|m| !off(format!("models/{}", m.name)));
+    package
+        .feature_tables
+        .retain(|m| !off(format!("models/{}", m.name)));
+    package
+        .cohorts
+        .retain(|m| !off(format!("models/{}", m.name)));
+    package
+        .sql_models
+        .retain(|m| !off(format!("models/{}", m.name)));
+    package
+        .unsupported_models
+        .retain(|m| !off(format!("models/{}", m.name)));
+    // A feature table keeps the features still defined.
+    let defined: Vec<(String, String)> = package
+        .vars
+        .iter()
+        .map(|v| (v.entity.clone(), v.name.clone()))
+        .collect();
+    for table in &mut package.feature_tables {
+        let entity = table.entity.clone();
+        table
+            .features
+            .retain(|f| defined.contains(&(entity.clone(), f.clone())));
+    }
 }
 
 #[cfg(test)]

@@ -121,6 +121,11 @@ impl<'a> Node<'a> {
             .collect())
     }
 
+    /// Whether the value is YAML's null (`~`, `null`, or nothing).
+    pub(crate) fn is_null(&self) -> bool {
+        self.value.is_null()
+    }
+
     /// The entries of a mapping, as keys and values.
     pub(crate) fn items_of_mapping(&self) -> Result<Vec<(String, Self)>> {
         let mapping = self

@@ -505,6 +505,12 @@ fn packages_merge_into_the_project() {
         .collect();
     counts.sort();
     assert_eq!(counts, ["1.000000000", "1.000000000", "2.000000000"]);
+    // rsTracks (mapped to nil) and last_seen (turned off) are left out, with their vars.
+    let header = std::fs::read_to_string(out.join("lib_users.csv")).unwrap();
+    assert!(
+        header.starts_with("user_main_id,valid_at,identify_count\n"),
+        "{header}"
+    );
     let ids: Vec<String> = read_csv(&out.join("user_default_id_stitcher.csv"))
         .into_iter()
         .map(|row| row["other_id"].clone())

@@ -61,6 +61,8 @@ pub const RENAMES: &[(&str, &str)] = &[
     ("booland_agg", "bool_and"),
     ("date_from_parts", "make_date"),
     ("uuid_string", "uuid"),
+    ("collect_list", "array_agg"),
+    ("json_extract_path_text", "json_as_text"),
 ];
 
 /// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the
@@ -82,6 +84,7 @@ pub const REWRITES: &[(&str, usize, &str)] = &[
     ("max_by", 2, "first_value($1 ORDER BY $2 DESC NULLS LAST)"),
     ("min_by", 2, "first_value($1 ORDER BY $2 ASC NULLS LAST)"),
     ("array_unique_agg", 1, "array_agg(DISTINCT $1)"),
+    ("collect_set", 1, "array_agg(DISTINCT $1)"),
     ("sha2", 1, "encode(sha256($1), 'hex')"),
     (
         "last_day",
@@ -308,6 +311,9 @@ fn is_rewritten(word: &Word) -> bool {
     }
     let name = word.value.to_lowercase();
     name == "iff"
+        || name == "date_add"
+        || name == "date_sub"
+        || name == "concat_ws"
         || PART_FIRST.contains(&name.as_str())
         || PART_LAST.contains(&name.as_str())
         || name == "array_agg"
@@ -329,6 +335,31 @@ fn rewrite_call(
         .iter()
         .find(|(from, count, _)| *from == name && *count == args.len())
     {
+        return expand(sql, &args, head);
+    }
+    // Spark's `concat_ws(sep, collect_list(x))` joins an array's elements.
+    if name == "concat_ws"
+        && args.len() == 2
+        && args[1]
+            .iter()
+            .find(|t| !is_whitespace(&t.token))
+            .is_some_and(|t| matches!(&t.token, Token::Word(w) if matches!(w.value.to_lowercase().as_str(), "collect_list" | "collect_set" | "array_agg")))
+    {
+        return expand("array_to_string($2, $1)", &args, head);
+    }
+    // `date_add(d, n)` / `date_sub(d, n)` add days (Spark); with an INTERVAL (BigQuery)
+    // they are date arithmetic.
+    if matches!(name, "date_add" | "date_sub") && args.len() == 2 {
+        let is_interval = args[1]
+            .iter()
+            .find(|t| !is_whitespace(&t.token))
+            .is_some_and(|t| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::INTERVAL));
+        let sql = match (name, is_interval) {
+            ("date_add", true) => "($1 + $2)",
+            ("date_sub", true) => "($1 - $2)",
+            ("date_add", false) => "dateadd('day', $2, $1)",
+            _ => "dateadd('day', -$2, $1)",
+        };
         return expand(sql, &args, head);
     }
     let renamed = match name {
@@ -655,6 +686,17 @@ mod tests {
             "date_part('year', (d)) + coalesce((x), 0)",
         );
         check("extract(year from d)", "extract(year from d)");
+        check(
+            "date_sub(current_date(), 365)",
+            "dateadd('day', -(365), (current_date()))",
+        );
+        check("date_add(d, INTERVAL 1 DAY)", "((d) + (INTERVAL 1 DAY))");
+        check("collect_set(x)", "array_agg(DISTINCT (x))");
+        check(
+            "concat_ws('|', collect_list(b))",
+            "array_to_string((array_agg(b)), ('|'))",
+        );
+        check("concat_ws('|', a, b)", "concat_ws('|', a, b)");
         check(
             "CAST(t AS TIMESTAMP_NTZ), x::variant, y::number(10, 2), z::Number",
             "CAST(t AS TIMESTAMP), x::VARCHAR, y::DECIMAL(10, 2), z::DECIMAL(38, 0)",

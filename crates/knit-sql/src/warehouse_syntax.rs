@@ -85,6 +85,9 @@ pub const REWRITES: &[(&str, usize, &str)] = &[
     ("min_by", 2, "first_value($1 ORDER BY $2 ASC NULLS LAST)"),
     ("array_unique_agg", 1, "array_agg(DISTINCT $1)"),
     ("collect_set", 1, "array_agg(DISTINCT $1)"),
+    ("format_date", 2, "to_char($2, $1)"),
+    ("format_timestamp", 2, "to_char($2, $1)"),
+    ("format_datetime", 2, "to_char($2, $1)"),
     ("sha2", 1, "encode(sha256($1), 'hex')"),
     (
         "last_day",
@@ -314,6 +317,9 @@ fn is_rewritten(word: &Word) -> bool {
         || name == "date_add"
         || name == "date_sub"
         || name == "concat_ws"
+        || name == "to_char"
+        || name == "to_varchar"
+        || name == "date_format"
         || PART_FIRST.contains(&name.as_str())
         || PART_LAST.contains(&name.as_str())
         || name == "array_agg"
@@ -336,6 +342,29 @@ fn rewrite_call(
         .find(|(from, count, _)| *from == name && *count == args.len())
     {
         return expand(sql, &args, head);
+    }
+    // A time format in Snowflake's (`YYYY-MM-DD HH24:MI`) or Spark's (`yyyy-MM-dd`)
+    // words, as chrono's `%Y-%m-%d`.
+    if matches!(name, "to_char" | "to_varchar" | "date_format")
+        && args.len() == 2
+        && let Some(format) = single_string(&args[1])
+        && !format.contains('%')
+    {
+        let chrono = if name == "date_format" {
+            java_format(&format)
+        } else {
+            snowflake_format(&format)
+        };
+        args[1] = vec![token(Token::SingleQuotedString(chrono))];
+        let mut out = vec![
+            token(Token::make_word("to_char", None)),
+            token(Token::LParen),
+        ];
+        out.extend(args[0].iter().cloned());
+        out.push(token(Token::Comma));
+        out.extend(args[1].iter().cloned());
+        out.push(token(Token::RParen));
+        return Some(out);
     }
     // Spark's `concat_ws(sep, collect_list(x))` joins an array's elements.
     if name == "concat_ws"
@@ -451,6 +480,91 @@ fn expand(
         }
     }
     Some(out)
+}
+
+/// The text of an argument that is one string literal.
+fn single_string(arg: &[TokenWithSpan]) -> Option<String> {
+    let mut significant = arg.iter().filter(|t| !is_whitespace(&t.token));
+    let only = significant.next()?;
+    if significant.next().is_some() {
+        return None;
+    }
+    match &only.token {
+        Token::SingleQuotedString(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// A format written in `tokens` (longest first), as chrono's; other text is kept.
+fn convert_format(format: &str, tokens: &[(&str, &str)], ignore_case: bool) -> String {
+    let mut out = String::with_capacity(format.len() * 2);
+    let mut rest = format;
+    'outer: while !rest.is_empty() {
+        for (from, to) in tokens {
+            let matches = match rest.get(..from.len()) {
+                Some(head) if ignore_case => head.eq_ignore_ascii_case(from),
+                Some(head) => head == *from,
+                None => false,
+            };
+            if matches {
+                out.push_str(to);
+                rest = &rest[from.len()..];
+                continue 'outer;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
+/// A Snowflake time format (`YYYY-MM-DD HH24:MI:SS.FF3`) as chrono's.
+fn snowflake_format(format: &str) -> String {
+    const TOKENS: &[(&str, &str)] = &[
+        ("YYYY", "%Y"),
+        ("HH24", "%H"),
+        ("HH12", "%I"),
+        ("MMMM", "%B"),
+        ("FF3", "%3f"),
+        ("FF6", "%6f"),
+        ("FF9", "%9f"),
+        ("MON", "%b"),
+        ("YY", "%y"),
+        ("MM", "%m"),
+        ("DD", "%d"),
+        ("DY", "%a"),
+        ("HH", "%H"),
+        ("MI", "%M"),
+        ("SS", "%S"),
+        ("AM", "%p"),
+        ("PM", "%p"),
+        ("FF", "%9f"),
+    ];
+    convert_format(format, TOKENS, true)
+}
+
+/// A Spark (Java) time format (`yyyy-MM-dd HH:mm:ss`) as chrono's.
+fn java_format(format: &str) -> String {
+    const TOKENS: &[(&str, &str)] = &[
+        ("yyyy", "%Y"),
+        ("MMMM", "%B"),
+        ("EEEE", "%A"),
+        ("SSS", "%3f"),
+        ("MMM", "%b"),
+        ("EEE", "%a"),
+        ("yy", "%y"),
+        ("MM", "%m"),
+        ("dd", "%d"),
+        ("HH", "%H"),
+        ("hh", "%I"),
+        ("mm", "%M"),
+        ("ss", "%S"),
+        ("a", "%p"),
+    ];
+    convert_format(format, TOKENS, false)
 }
 
 /// The `ORDER BY ...` tokens of a `WITHIN GROUP (ORDER BY ...)` after the `)` at `close`,
@@ -697,6 +811,16 @@ mod tests {
             "array_to_string((array_agg(b)), ('|'))",
         );
         check("concat_ws('|', a, b)", "concat_ws('|', a, b)");
+        check(
+            "to_char(t, 'YYYY-MM-DD HH24:MI')",
+            "to_char(t, '%Y-%m-%d %H:%M')",
+        );
+        check(
+            "date_format(t, 'yyyy-MM-dd HH:mm')",
+            "to_char(t, '%Y-%m-%d %H:%M')",
+        );
+        check("to_char(t, '%Y')", "to_char(t, '%Y')");
+        check("format_date('%Y-%m', d)", "to_char((d), ('%Y-%m'))");
         check(
             "CAST(t AS TIMESTAMP_NTZ), x::variant, y::number(10, 2), z::Number",
             "CAST(t AS TIMESTAMP), x::VARCHAR, y::DECIMAL(10, 2), z::DECIMAL(38, 0)",

@@ -80,6 +80,11 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "MODELS", value_delimiter = ',')]
     skip_models: Vec<String>,
 
+    /// Write only these models' outputs (comma-separated, as `models/<name>` or a bare
+    /// name), as pb's --model_refs.
+    #[arg(long, value_name = "MODELS", value_delimiter = ',')]
+    model_refs: Vec<String>,
+
     /// Memory that queries may use, such as 512M or 4G (default: 80% of physical memory).
     #[arg(short = 'm', long, value_name = "SIZE")]
     memory_limit: Option<String>,
@@ -142,6 +147,7 @@ fn load(args: &ProjectArgs, out: &Path) -> Result<Script, String> {
         end_time: args.end_time.clone().unwrap_or_else(knit_pb::now_rfc3339),
         dialect: format!("{:?}", args.dialect).to_lowercase(),
         skip_models: args.skip_models.clone(),
+        model_refs: args.model_refs.clone(),
     };
     for (flag, time) in [
         ("--begin-time", &options.begin_time),

@@ -64,6 +64,9 @@ pub struct ScriptOptions {
     /// Models left out of the run (pb's model selection): a model of a type Knit cannot
     /// run is dropped, and a model Knit can run writes no output.
     pub skip_models: Vec<String>,
+    /// pb's model selection (`--model_refs models/a`): only these models' outputs are
+    /// written (all, when empty); models Knit cannot run are left out unless named.
+    pub model_refs: Vec<String>,
     /// What `warehouse.DatabaseType()` answers in templates (`snowflake`, `bigquery`,
     /// `redshift`, `databricks`), so that projects take the branch whose SQL Knit speaks.
     pub dialect: String,
@@ -105,11 +108,32 @@ impl fmt::Display for Script {
 impl Project {
     /// The Knit SQL script that computes every output of the project.
     pub fn script(&self, options: &ScriptOptions) -> Result<Script> {
+        // pb's --model_refs names models as `models/<name>`.
+        let selected: Vec<String> = options
+            .model_refs
+            .iter()
+            .map(|r| r.rsplit('/').next().unwrap_or(r).to_lowercase())
+            .collect();
+        let is_model = |name: &str| {
+            self.stitchers.iter().any(|m| m.name == name)
+                || self.feature_tables.iter().any(|m| m.name == name)
+                || self.cohorts.iter().any(|m| m.name == name)
+                || self.sql_models.iter().any(|m| m.name == name)
+                || self.unsupported_models.iter().any(|m| m.name == name)
+        };
+        if let Some(unknown) = selected.iter().find(|name| !is_model(name)) {
+            return Err(crate::error::PbError::Key {
+                file: "pb_project.yaml".into(),
+                key: "(--model-refs)".into(),
+                reason: format!("no model named '{unknown}' in the project"),
+            });
+        }
         let skipped = |name: &str| {
             options
                 .skip_models
                 .iter()
                 .any(|s| s.eq_ignore_ascii_case(name))
+                || (!selected.is_empty() && !selected.iter().any(|s| s == name))
         };
         for unknown in &self.unsupported_models {
             if !skipped(&unknown.name) {
@@ -123,10 +147,12 @@ impl Project {
         }
         let mut script = Writer::new(self, options)?.write()?;
         let dropped = self.outputs_of(&options.skip_models);
+        let kept = self.outputs_of(&selected);
         script.statements.retain(|s| {
-            s.output
-                .as_ref()
-                .is_none_or(|output| !dropped.contains(&output.to_lowercase()))
+            s.output.as_ref().is_none_or(|output| {
+                let output = output.to_lowercase();
+                !dropped.contains(&output) && (selected.is_empty() || kept.contains(&output))
+            })
         });
         Ok(script)
     }

@@ -471,6 +471,12 @@ fn skip_models_runs_the_rest() {
         written.contains(&"user_feature_view.csv".to_string()),
         "{written:?}"
     );
+    // pb's model selection: only the named model's output; the Python model is left out.
+    let (ok, stderr, written) = run(&["--model-refs", "models/tbl"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(written, vec!["tbl.csv".to_string()]);
+    let (ok, stderr, _) = run(&["--model-refs", "models/nope"]);
+    assert!(!ok && stderr.contains("no model named 'nope'"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -208,6 +208,7 @@ fn translate(dir: &Path) -> Result<usize, String> {
         end_time: "2024-01-01T00:00:00Z".to_string(),
         dialect: "snowflake".to_string(),
         skip_models: Vec::new(),
+        model_refs: Vec::new(),
     };
     let script = project.script(&options).map_err(|e| e.to_string())?;
     Ok(script.statements.len())

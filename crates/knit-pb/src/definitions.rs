@@ -42,6 +42,17 @@ pub(crate) struct Filter {
     pub include: bool,
     pub regex: bool,
     pub value: String,
+    /// `sql: {select, from}`: the ids a model's (or input's) column holds.
+    pub sql: Option<SqlFilter>,
+}
+
+/// An id type filter by the values of a column of a model or input.
+#[derive(Debug, Clone)]
+pub(crate) struct SqlFilter {
+    /// The column (an expression) whose values the filter matches.
+    pub select: String,
+    /// The model or input name (lower case).
+    pub from: String,
 }
 
 #[derive(Debug, Clone)]

@@ -12,8 +12,8 @@ use serde_yaml::Value;
 
 pub use crate::definitions::Origin;
 pub(crate) use crate::definitions::{
-    Cohort, Entity, FeatureTable, Filter, IdType, Input, InputId, Source, SqlModel, Stitcher,
-    UnsupportedModel, Var, VarKind, Window,
+    Cohort, Entity, FeatureTable, Filter, IdType, Input, InputId, Source, SqlFilter, SqlModel,
+    Stitcher, UnsupportedModel, Var, VarKind, Window,
 };
 use crate::error::{PbError, Result};
 use crate::keys::{ENTITY_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED, VAR_IGNORED};
@@ -275,11 +275,20 @@ impl Project {
         let mut filters = Vec::new();
         for filter in node.items_of("filters")? {
             filter.only_keys(&["type", "value", "regex", "sql"], &[])?;
-            if filter.get("sql").is_some() {
-                return Err(filter
-                    .error("a filter by SQL (sql:) is not supported; write it as value or regex"));
-            }
             let include = is_include(&filter.require("type")?)?;
+            if let Some(sql) = filter.get("sql") {
+                sql.only_keys(&["select", "from"], &[])?;
+                filters.push(Filter {
+                    include,
+                    regex: false,
+                    value: String::new(),
+                    sql: Some(SqlFilter {
+                        select: sql.require("select")?.text()?,
+                        from: source_name(&sql.require("from")?)?,
+                    }),
+                });
+                continue;
+            }
             let (regex, value) = match (filter.get("regex"), filter.get("value")) {
                 (Some(r), None) => (true, r.text()?),
                 (None, Some(v)) => (false, v.text()?),
@@ -289,6 +298,7 @@ impl Project {
                 include,
                 regex,
                 value,
+                sql: None,
             });
         }
         let extends = node.text_of("extends")?;

@@ -289,6 +289,7 @@ impl<'a> Writer<'a> {
             self.register_inputs(entity)?;
         }
         let views = self.sql_models()?;
+        self.tables_read_by_models(&views)?;
         for entity in &self.project.entities {
             self.entity(entity)?;
         }
@@ -308,7 +309,7 @@ impl<'a> Writer<'a> {
             units.push((format!("view {name}"), reads, origin));
         }
         for entity in &self.project.entities {
-            let reads = self
+            let mut reads: Vec<String> = self
                 .project
                 .inputs
                 .iter()
@@ -323,6 +324,18 @@ impl<'a> Writer<'a> {
                     _ => None,
                 })
                 .collect();
+            // Id type filters that read a model's rows.
+            for id_type in &entity.id_types {
+                for sql in self
+                    .sql_filters(id_type)
+                    .iter()
+                    .filter_map(|f| f.sql.as_ref())
+                {
+                    if views.contains_key(&sql.from) {
+                        reads.push(format!("view {}", sql.from));
+                    }
+                }
+            }
             units.push((format!("entity {}", entity.name), reads, &entity.origin));
         }
         for unit in dependency_order(units)? {
@@ -392,6 +405,48 @@ impl<'a> Writer<'a> {
         Ok(rendered)
     }
 
+    /// Registers the warehouse tables that `sql_template` models name directly
+    /// (`FROM shop.exclusions`), as inputs' tables are: qualified names that are no
+    /// input's table, found under the tables folder. A name not found is left for the
+    /// query to report (it may be a view or a CTE of the model).
+    fn tables_read_by_models(
+        &mut self,
+        views: &BTreeMap<String, (Rendered, &'a Origin)>,
+    ) -> Result<()> {
+        use knit_sql::sqlparser::ast::visit_relations;
+        use knit_sql::sqlparser::dialect::GenericDialect;
+        use knit_sql::sqlparser::parser::Parser;
+        let mut seen = BTreeSet::new();
+        for (rendered, origin) in views.values() {
+            let Ok(statements) = Parser::parse_sql(&GenericDialect {}, &rendered.sql) else {
+                continue;
+            };
+            let mut names = Vec::new();
+            let _ = visit_relations(&statements, |name| {
+                names.push(name.to_string());
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+            for name in names {
+                let lower = name.to_lowercase().replace('"', "");
+                let qualified = lower.split('.').count() >= 2;
+                let known = self
+                    .names
+                    .input_sources
+                    .values()
+                    .any(|s| s.to_lowercase().replace('"', "") == lower);
+                if !qualified || known || !seen.insert(lower.clone()) {
+                    continue;
+                }
+                if let Ok(table) = external_table(&self.options.tables, &lower, origin) {
+                    for statement in table.creates {
+                        self.script.push(statement, Some((*origin).clone()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn entity(&mut self, entity: &Entity) -> Result<()> {
         let mut types = Vec::new();
         for name in &entity.id_types {
@@ -419,7 +474,8 @@ impl<'a> Writer<'a> {
                 current = definition.extends.clone();
             }
             for definition in chain.iter().rev() {
-                for filter in &definition.filters {
+                // Filters by SQL are applied where inputs read their ids.
+                for filter in definition.filters.iter().filter(|f| f.sql.is_none()) {
                     let word = if filter.include { "INCLUDE" } else { "EXCLUDE" };
                     filters.push(if filter.regex {
                         format!("{word} REGEX {}", quote_literal(&pb_regex(&filter.value)))
@@ -547,13 +603,61 @@ impl<'a> Writer<'a> {
                 continue;
             };
             let mut id_sql = Vec::new();
-            for id in ids {
+            // Ids that id type filters by SQL (`sql: {select, from}`) keep or drop: each
+            // is matched by a join with the filter's values, in a wrapper of the source.
+            let mut joins = Vec::new();
+            let mut filtered = Vec::new();
+            for (k, id) in ids.iter().enumerate() {
                 let select = self.render(&id.select, None, &input.origin, "ids")?.sql;
+                let filters = self.sql_filters(&id.id_type);
+                if filters.is_empty() {
+                    id_sql.push(format!(
+                        "{select} AS {}",
+                        quote_ident_if_needed(&id.id_type)
+                    ));
+                    continue;
+                }
+                let mut kept = Vec::new();
+                for (j, filter) in filters.iter().enumerate() {
+                    let from = self.sql_filter_source(filter, &input.origin)?;
+                    let alias = format!("\"__knit_f{k}_{j}\"");
+                    joins.push(format!(
+                        "LEFT JOIN (SELECT DISTINCT CAST(({}) AS VARCHAR) AS \"__knit_match\" \
+                         FROM {from}) AS {alias} ON CAST(({select}) AS VARCHAR) = \
+                         {alias}.\"__knit_match\"",
+                        filter
+                            .sql
+                            .as_ref()
+                            .map(|s| s.select.as_str())
+                            .unwrap_or("NULL")
+                    ));
+                    let test = if filter.include {
+                        "IS NOT NULL"
+                    } else {
+                        "IS NULL"
+                    };
+                    kept.push(format!("{alias}.\"__knit_match\" {test}"));
+                }
+                let column = format!("\"__knit_filtered_{k}\"");
+                filtered.push(format!(
+                    "CASE WHEN {} THEN CAST(({select}) AS VARCHAR) END AS {column}",
+                    kept.join(" AND ")
+                ));
                 id_sql.push(format!(
-                    "{select} AS {}",
+                    "{column} AS {}",
                     quote_ident_if_needed(&id.id_type)
                 ));
             }
+            let source = &self.names.input_sources[&input.name];
+            let source = if joins.is_empty() {
+                source.clone()
+            } else {
+                format!(
+                    "(SELECT \"__knit_src\".*, {} FROM {source} AS \"__knit_src\" {})",
+                    filtered.join(", "),
+                    joins.join(" ")
+                )
+            };
             // A union of inputs adds no edge of its own: its rows are its inputs'.
             let is_union = self
                 .project
@@ -566,10 +670,9 @@ impl<'a> Writer<'a> {
                 _ => "",
             };
             let mut sql = format!(
-                "CREATE INPUT {} FOR {} FROM {} {lookup}IDS ({})",
+                "CREATE INPUT {} FOR {} FROM {source} {lookup}IDS ({})",
                 quote_ident_if_needed(&knit_name),
                 quote_ident_if_needed(&entity.name),
-                self.names.input_sources[&input.name],
                 id_sql.join(", ")
             );
             if let Some(column) = &input.occurred_at {
@@ -622,6 +725,51 @@ impl<'a> Writer<'a> {
             );
         }
         Ok(())
+    }
+
+    /// The SQL filters (`sql: {select, from}`) of an id type, its extended types' first.
+    fn sql_filters(&self, id_type: &str) -> Vec<&'a crate::project::Filter> {
+        let mut chain = Vec::new();
+        let mut current = Some(id_type.to_string());
+        while let Some(name) = current.take() {
+            if chain.len() > self.project.id_types.len() {
+                break;
+            }
+            let Some(definition) = self.project.id_types.get(&name) else {
+                break;
+            };
+            chain.push(definition);
+            current = definition.extends.clone();
+        }
+        chain
+            .iter()
+            .rev()
+            .flat_map(|d| d.filters.iter())
+            .filter(|f| f.sql.is_some())
+            .collect()
+    }
+
+    /// The SQL that reads the rows of a SQL filter's model or input.
+    fn sql_filter_source(
+        &self,
+        filter: &crate::project::Filter,
+        origin: &Origin,
+    ) -> Result<String> {
+        let from = filter
+            .sql
+            .as_ref()
+            .map(|s| s.from.as_str())
+            .unwrap_or_default();
+        self.names
+            .models
+            .get(from)
+            .or_else(|| self.names.input_sources.get(from))
+            .cloned()
+            .ok_or_else(|| {
+                origin.error(format!(
+                    "an id type filter reads '{from}', which is no model or input of the project"
+                ))
+            })
     }
 
     /// pb keeps the rows that occurred in the run's window, and those without a time.

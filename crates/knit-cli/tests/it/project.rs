@@ -66,6 +66,11 @@ const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2024-07-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/id_type_sql_filter",
+        "tables",
+        "2024-07-01T00:00:00Z",
+    ),
 ];
 
 fn scratch(name: &str) -> PathBuf {

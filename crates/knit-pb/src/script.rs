@@ -225,6 +225,30 @@ impl<'a> Writer<'a> {
             names.models.insert(stitcher.name.clone(), query);
             model_entities.insert(stitcher.name.clone(), stitcher.entity.clone());
         }
+        // A cohort's rows are its members' main ids; its entity is its own or, through
+        // the cohorts it extends, its root's.
+        for cohort in &project.cohorts {
+            let mut entity = cohort.entity.clone();
+            let mut parent = cohort.extends.clone();
+            for _ in 0..project.cohorts.len() {
+                if !entity.is_empty() {
+                    break;
+                }
+                let Some(found) = parent
+                    .as_ref()
+                    .and_then(|p| project.cohorts.iter().find(|c| &c.name == p))
+                else {
+                    break;
+                };
+                entity = found.entity.clone();
+                parent = found.extends.clone();
+            }
+            if !entity.is_empty() {
+                let query = format!("(SELECT * FROM cohort({}))", quote_literal(&cohort.name));
+                names.models.insert(cohort.name.clone(), query);
+                model_entities.insert(cohort.name.clone(), entity);
+            }
+        }
         let mut script = Script::default();
         let mut created = BTreeSet::new();
         let mut tables: BTreeMap<String, String> = BTreeMap::new();
@@ -355,9 +379,11 @@ impl<'a> Writer<'a> {
                 for var in vars.iter().filter(|v| v.entity == entity.name) {
                     self.script.push(var.sql.clone(), Some(var.origin.clone()));
                 }
+                // A view may read a cohort's members: they come with the entity.
+                self.cohorts(Some(&entity.name))?;
             }
         }
-        let cohorts = self.cohorts()?;
+        let cohorts = self.cohorts(None)?;
         for entity in &self.project.entities {
             self.outputs(entity, &cohorts)?;
         }
@@ -791,8 +817,9 @@ impl<'a> Writer<'a> {
         })
     }
 
-    /// Cohorts in `EXTENDS` order; returns each cohort's entity.
-    fn cohorts(&mut self) -> Result<Vec<(String, String)>> {
+    /// Cohorts in `EXTENDS` order, each with its entity; the statements of those of
+    /// entity `write` are written (`None`: none).
+    fn cohorts(&mut self, write: Option<&str>) -> Result<Vec<(String, String)>> {
         let cohorts = &self.project.cohorts;
         let order = dependency_order(
             cohorts
@@ -856,14 +883,16 @@ impl<'a> Writer<'a> {
                 .as_ref()
                 .map(|p| format!(" EXTENDS {}", quote_ident_if_needed(p)))
                 .unwrap_or_default();
-            self.script.push(
-                format!(
-                    "CREATE COHORT {} FOR {}{extends} WHERE {condition}",
-                    quote_ident_if_needed(&cohort.name),
-                    quote_ident_if_needed(&entity)
-                ),
-                Some(cohort.origin.clone()),
-            );
+            if write == Some(entity.as_str()) {
+                self.script.push(
+                    format!(
+                        "CREATE COHORT {} FOR {}{extends} WHERE {condition}",
+                        quote_ident_if_needed(&cohort.name),
+                        quote_ident_if_needed(&entity)
+                    ),
+                    Some(cohort.origin.clone()),
+                );
+            }
             entities.insert(cohort.name.clone(), entity.clone());
             result.push((cohort.name.clone(), entity));
         }

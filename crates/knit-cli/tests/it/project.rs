@@ -285,8 +285,8 @@ fn dialects_untimed_rows_and_time_grains() {
     let _ = std::fs::remove_dir_all(&copy);
 }
 
-/// A `sql_template` model reads another entity's feature table and id graph through
-/// `this.DeRef`, and an entity var reads rows of its entity's id graph (`from:
+/// A `sql_template` model reads another entity's feature table, id graph and cohort
+/// through `this.DeRef`, and an entity var reads rows of its entity's id graph (`from:
 /// models/<id stitcher>`): each runs after what it reads.
 #[test]
 fn models_read_feature_tables_and_id_graphs() {
@@ -358,11 +358,31 @@ models:
         - select: user_id
           type: user_id
           entity: user
+  - name: big_shops
+    model_type: entity_cohort
+    model_spec:
+      extends: shop/all
+      filter_pipeline:
+        - type: include
+          value: "{{shop.Var('revenue')}} > 10"
+  - name: events_in_big_shops
+    model_type: sql_template
+    model_spec:
+      single_sql: |
+        {% with E = this.DeRef("inputs/events") C = this.DeRef("models/big_shops") G = this.DeRef("models/shop_graph") %}
+        select e.user_id from {{E}} e
+        join {{G}} g on e.shop_id = g.other_id and g.other_id_type = 'shop_id'
+        join {{C}} c on c.shop_main_id = g.shop_main_id
+        {% endwith %}
+      ids:
+        - select: user_id
+          type: user_id
+          entity: user
   - name: users
     model_type: feature_table_model
     model_spec:
       entity_key: user
-      features: [best_shop_revenue, emails_known]
+      features: [best_shop_revenue, emails_known, big_shop_events]
 var_groups:
   - name: shop_vars
     entity_key: shop
@@ -383,6 +403,10 @@ var_groups:
           select: count(distinct other_id)
           from: models/user_graph
           where: other_id_type = 'email'
+      - entity_var:
+          name: big_shop_events
+          select: count(*)
+          from: models/events_in_big_shops
 "#;
     let dir = broken_project("deref-models", project, models);
     std::fs::write(
@@ -407,6 +431,12 @@ var_groups:
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output).1);
+    // A view reads another entity's cohort: both users bought in s1 (revenue 17 > 10).
+    let big: Vec<String> = read_csv(&out.join("users.csv"))
+        .into_iter()
+        .map(|row| row["big_shop_events"].clone())
+        .collect();
+    assert_eq!(big, vec![format!("{:.9}", 1.0); 2]);
     let mut users: Vec<(String, String)> = read_csv(&out.join("users.csv"))
         .into_iter()
         .map(|row| {

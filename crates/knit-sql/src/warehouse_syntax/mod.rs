@@ -29,6 +29,12 @@ use names::{PART_FIRST, PART_LAST};
 
 /// The tokens with warehouse spellings rewritten (see the module doc).
 pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    rewrite_tokens(tokens, false)
+}
+
+/// [`rewrite`] of a statement, or (`in_call`) of a call's arguments, whose end closes the
+/// call (so `CAST(x AS INT64)`'s type is the argument's last word).
+fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpan> {
     let rewritten = |t: &TokenWithSpan| match &t.token {
         Token::Word(w) => is_rewritten(w) || type_name(w).is_some(),
         Token::Colon => true,
@@ -66,7 +72,7 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         }
         if let Token::Word(word) = &tokens[i].token
             && let Some(sql) = type_name(word)
-            && is_type_position(&out, &tokens, i)
+            && is_type_position(&out, &tokens, i, in_call)
         {
             // `NUMBER(p, s)` keeps its precision: only the name changes.
             let has_arguments =
@@ -97,11 +103,11 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
                 }
                 _ => (Vec::new(), close),
             };
-            let inner = rewrite(tokens[open + 1..close].to_vec());
+            let inner = rewrite_tokens(tokens[open + 1..close].to_vec(), true);
             // Argument ranges shift by nothing: rewrite the inner tokens per argument.
             let args: Vec<Vec<TokenWithSpan>> = args
                 .iter()
-                .map(|(start, end)| rewrite(tokens[*start..*end].to_vec()))
+                .map(|(start, end)| rewrite_tokens(tokens[*start..*end].to_vec(), true))
                 .collect();
             if let Some(replaced) = rewrite_call(&name, &tokens[i], &args, within) {
                 out.extend(replaced);
@@ -133,14 +139,24 @@ fn type_name(word: &Word) -> Option<&'static str> {
 }
 
 /// Whether the word at `at` names a type: after `::`, or after `AS` when a `)` or `(`
-/// follows, as in `CAST(x AS NUMBER)` (and not a column alias `AS number`).
-fn is_type_position(out: &[TokenWithSpan], tokens: &[TokenWithSpan], at: usize) -> bool {
+/// (or nothing) follows, as in `CAST(x AS NUMBER)` (and not a column alias `AS number`).
+fn is_type_position(
+    out: &[TokenWithSpan],
+    tokens: &[TokenWithSpan],
+    at: usize,
+    in_call: bool,
+) -> bool {
     let before = out.iter().rev().find(|t| !is_whitespace(&t.token));
     let after = next_significant(tokens, at + 1).map(|n| &tokens[n].token);
     before.is_some_and(|t| match &t.token {
         Token::DoubleColon => true,
         Token::Word(w) => {
-            w.keyword == Keyword::AS && matches!(after, Some(Token::RParen | Token::LParen))
+            // In a call's arguments, their end closes the call: `SAFE_CAST(x AS t)`.
+            let closes = match after {
+                None => in_call,
+                Some(t) => matches!(t, Token::RParen | Token::LParen),
+            };
+            w.keyword == Keyword::AS && closes
         }
         _ => false,
     })
@@ -600,6 +616,7 @@ mod tests {
             "SELECT 1 AS number, 2 AS variant",
         );
         check("CAST(x AS number(10, 2))", "CAST(x AS DECIMAL(10, 2))");
+        check("safe_cast(x AS int64)", "try_cast(x AS BIGINT)");
         check(
             "coalesce(a:state::varchar, f(x):zip:code)",
             "coalesce(json_as_text(a, 'state')::varchar, json_as_text(json_as_text(f(x), 'zip'), 'code'))",

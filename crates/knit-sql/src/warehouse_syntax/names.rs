@@ -45,6 +45,8 @@ pub const RENAMES: &[(&str, &str)] = &[
     ("booland_agg", "bool_and"),
     ("date_from_parts", "make_date"),
     ("uuid_string", "uuid"),
+    ("generate_uuid", "uuid"),
+    ("safe_cast", "try_cast"),
     ("collect_list", "array_agg"),
     ("json_extract_path_text", "json_as_text"),
 ];
@@ -61,6 +63,7 @@ pub const REWRITES: &[(&str, usize, &str)] = &[
     ),
     ("square", 1, "power($1, 2)"),
     ("count_if", 1, "count(CASE WHEN $1 THEN 1 END)"),
+    ("countif", 1, "count(CASE WHEN $1 THEN 1 END)"),
     ("to_varchar", 1, "CAST($1 AS VARCHAR)"),
     ("to_char", 1, "CAST($1 AS VARCHAR)"),
     ("charindex", 2, "strpos($2, $1)"),

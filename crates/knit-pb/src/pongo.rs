@@ -7,7 +7,9 @@
 //! in the SQL around them, nor in quoted text):
 //!
 //! - `!x` is `not x`; `&&` and `||` are `and` and `or`;
-//! - `{% with a = x b = y %}` binds several names without commas, Jinja with them.
+//! - `{% with a = x b = y %}` binds several names without commas, Jinja with them;
+//! - `{% exec %}...{% endexec %}` (pb's tag that runs its body, as in
+//!   `{% exec %}{{this.ReadFile("q.sql")}}{% endexec %}`) is its body.
 
 /// `text` with pongo2's spellings rewritten as Jinja's.
 pub(crate) fn to_jinja(text: &str) -> String {
@@ -26,6 +28,11 @@ pub(crate) fn to_jinja(text: &str) -> String {
             return out;
         };
         let body = &tag[2..2 + end];
+        let word = body.trim().trim_matches('-').trim();
+        if close == "%}" && (word == "exec" || word == "endexec") {
+            rest = &tag[2 + end + 2..];
+            continue;
+        }
         out.push_str(&tag[..2]);
         let is_with = close == "%}" && {
             let trimmed = body.trim_start_matches('-').trim_start();
@@ -192,6 +199,7 @@ mod tests {
             "{% with a = f(b = 1) %}"
         );
         assert_eq!(to_jinja("select '{{' "), "select '{{' ");
+        assert_eq!(to_jinja("{% exec %} {{ q }} {%- endexec %}"), " {{ q }} ");
         assert_eq!(
             to_jinja("{{ 'é' }}é{% if !ü %}"),
             "{{ 'é' }}é{% if  not ü %}"

@@ -207,6 +207,7 @@ impl<'a> Writer<'a> {
             dialect: options.dialect.clone(),
             end_time: Some(options.end_time.clone()),
             begin_time: options.begin_time.clone(),
+            project_dir: project.dir.clone(),
             ..Names::default()
         };
         let mut model_entities = BTreeMap::new();

@@ -17,6 +17,7 @@
 //! | `{{warehouse.DatabaseType()}}` | the dialect the run takes the branches of (`--dialect`) |
 //! | `{{end_time.Format("2006-01-02")}}`, `begin_time` | the run's time window (Go layouts); `nil` without one |
 //! | `{{ some_macro('a', b) }}`, `{{ macro_without_inputs }}` | the macro's `value` with its inputs bound |
+//! | `{% exec %}{{this.ReadFile("models/q.sql")}}{% endexec %}` | the file's text, rendered in turn |
 //!
 //! A macro's value is itself a template, and so may be an argument (`'{{user.Var("x")}}'`),
 //! so the output is rendered again until no template is left.
@@ -57,6 +58,8 @@ pub(crate) struct Names {
     pub end_time: Option<String>,
     /// The run's begin time, `begin_time` (nil without one).
     pub begin_time: Option<String>,
+    /// The project folder, which `this.ReadFile(path)` reads below.
+    pub project_dir: std::path::PathBuf,
 }
 
 /// The result of rendering one text.
@@ -344,6 +347,11 @@ impl Object for This {
         method: &str,
         args: &[Value],
     ) -> Result<Value, Error> {
+        if method == "ReadFile" {
+            return read_project_file(&self.scope.names.project_dir, one_string("ReadFile", args)?)
+                .map(Value::from)
+                .map_err(|reason| Error::new(ErrorKind::InvalidOperation, reason));
+        }
         if method != "DeRef" {
             return Err(unknown_method("this", method));
         }
@@ -386,6 +394,29 @@ impl Object for This {
             )),
         }
     }
+}
+
+/// The text of a file of the project (`this.ReadFile("models/q.sql")`), which must lie
+/// inside the project folder.
+fn read_project_file(project: &std::path::Path, path: &str) -> Result<String, String> {
+    let relative = std::path::Path::new(path);
+    let escapes = relative.is_absolute()
+        || relative
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    if escapes {
+        return Err(format!(
+            "ReadFile(\"{path}\"): name a file inside the project folder, relative to it"
+        ));
+    }
+    let full = project.join(relative);
+    std::fs::read_to_string(&full)
+        .map(|text| {
+            text.strip_prefix('\u{feff}')
+                .map(str::to_string)
+                .unwrap_or(text)
+        })
+        .map_err(|e| format!("ReadFile(\"{path}\"): cannot read {}: {e}", full.display()))
 }
 
 /// `warehouse`: `DataType(name)` and `DatabaseType()`.

@@ -71,6 +71,11 @@ const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2024-07-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/read_file",
+        "tables",
+        "2024-07-01T00:00:00Z",
+    ),
 ];
 
 fn scratch(name: &str) -> PathBuf {

@@ -727,6 +727,10 @@ mod tests {
         );
         assert!(error("{{ user.Var('x') ").contains("template"));
         assert!(error("{{ this.DeRef('models/nope') }}").contains("no model named 'nope'"));
+        assert!(
+            error("{{ this.ReadFile('../etc/passwd') }}").contains("inside the project folder")
+        );
+        assert!(error("{{ this.ReadFile('no/such.sql') }}").contains("cannot read"));
         let endless = error("{% for i in range(100000000) %}x{% endfor %}");
         assert!(
             endless.contains("range") || endless.contains("fuel"),

@@ -427,14 +427,7 @@ var_groups:
         "amount: integer\n",
     )
     .unwrap();
-    let out = dir.join("out");
-    let output = knit()
-        .args(["project", "run", &dir.display().to_string()])
-        .args(["--tables", &dir.join("tables").display().to_string()])
-        .args(["--out", &out.display().to_string(), "--format", "csv"])
-        .args(["--end-time", "2024-07-01T00:00:00Z"])
-        .output()
-        .unwrap();
+    let (output, out) = run_in_place(&dir, &["--end-time", "2024-07-01T00:00:00Z"]);
     assert!(output.status.success(), "{}", text(&output).1);
     // A view reads another entity's cohort: both users bought in s1 (revenue 17 > 10).
     let big: Vec<String> = read_csv(&out.join("users.csv"))
@@ -657,13 +650,7 @@ models:
         "user_id,amount,timestamp\nu1,1,2024-01-01T00:00:00Z\nu1,1,2024-01-02T00:00:00Z\nu2,1,2024-01-01T00:00:00Z\n",
     )
     .unwrap();
-    let out = dir.join("out");
-    let output = knit()
-        .args(["project", "run", &dir.display().to_string()])
-        .args(["--tables", &dir.join("tables").display().to_string()])
-        .args(["--out", &out.display().to_string(), "--format", "csv"])
-        .output()
-        .unwrap();
+    let (output, out) = run_in_place(&dir, &[]);
     assert!(output.status.success(), "{}", text(&output).1);
     let mut rows: Vec<Vec<String>> = read_csv(&out.join("feats.csv"))
         .into_iter()
@@ -682,6 +669,20 @@ models:
     unions.sort();
     assert_eq!(unions, vec![n(2.0), n(4.0)]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `knit project run DIR --tables DIR/tables --out DIR/out --format csv EXTRA...`: its
+/// output and the out folder.
+fn run_in_place(dir: &Path, extra: &[&str]) -> (std::process::Output, PathBuf) {
+    let out = dir.join("out");
+    let output = knit()
+        .args(["project", "run", &dir.display().to_string()])
+        .args(["--tables", &dir.join("tables").display().to_string()])
+        .args(["--out", &out.display().to_string(), "--format", "csv"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (output, out)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -717,13 +718,7 @@ fn files_with_a_byte_order_mark_read_as_without() {
         "\u{feff}amount: integer\n",
     )
     .unwrap();
-    let out = dir.join("out");
-    let output = knit()
-        .args(["project", "run", &dir.display().to_string()])
-        .args(["--tables", &dir.join("tables").display().to_string()])
-        .args(["--out", &out.display().to_string(), "--format", "csv"])
-        .output()
-        .unwrap();
+    let (output, out) = run_in_place(&dir, &[]);
     assert!(output.status.success(), "{}", text(&output).1);
     let view = std::fs::read_to_string(out.join("user_feature_view.csv")).unwrap();
     assert!(view.lines().any(|line| line.ends_with(",7")), "{view}");

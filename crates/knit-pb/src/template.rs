@@ -123,8 +123,26 @@ pub(crate) fn render(
         .lock()
         .map(|found| found.clone())
         .unwrap_or_default();
+    // Snowflake's random() is a 64-bit integer (`mod(random(), 3)`), DataFusion's a
+    // fraction: a project in the Snowflake dialect means Snowflake's.
+    if names.dialect == "snowflake" {
+        sql = snowflake_random(&sql);
+    }
     rendered.sql = sql;
     Ok(rendered)
+}
+
+/// `random()` as `random_int64()`, Snowflake's meaning of it.
+fn snowflake_random(sql: &str) -> String {
+    static PATTERN: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\brandom\s*\(\s*\)").ok());
+    if !sql.to_ascii_lowercase().contains("random") {
+        return sql.to_string();
+    }
+    match PATTERN.as_ref() {
+        Some(pattern) => pattern.replace_all(sql, "random_int64()").into_owned(),
+        None => sql.to_string(),
+    }
 }
 
 /// A template error in words, with the text it is about.
@@ -746,6 +764,14 @@ mod tests {
             let _ = run(&text);
             let _ = run(&format!("{{{{ end_time.Format('{}') }}}}", text.replace('\'', "")));
         }
+    }
+
+    #[test]
+    fn snowflake_random_is_an_integer() {
+        assert_eq!(
+            run("mod(RANDOM(), 3) + random ( )").unwrap().sql,
+            "mod(random_int64(), 3) + random_int64()"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | `convert_timezone(to, t)`, `convert_timezone(from, to, t)` | Snowflake | `t` seen in zone `to`; with `from`, a wall time in `from` as the wall time in `to` |
 //! | `uniform(lo, hi, gen)` | Snowflake | a number from `lo` to `hi` picked by `gen` (`random()`, or a constant seed) |
 //! | `sha1(t)`, `sha1_hex(t)` | Snowflake | SHA-1 as 40 hex digits |
+//! | `random_int64()` | Snowflake | a pseudo-random 64-bit integer per row (Snowflake's `random()`; pb projects in the Snowflake dialect read `random()` as it) |
 //!
 //! Renamed spellings (`getdate()`, `listagg`, `split_to_array`, `array_construct`, ...)
 //! are rewritten to DataFusion's names before parsing, in `knit-sql`.
@@ -52,6 +53,7 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
         (Kind::ConvertTimezone, "convert_timezone", &[][..]),
         (Kind::Uniform, "uniform", &[][..]),
         (Kind::Sha1, "sha1", &["sha1_hex"][..]),
+        (Kind::RandomInt, "random_int64", &[][..]),
     ]
     .into_iter()
     .map(|(kind, name, aliases)| {
@@ -59,10 +61,11 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
             kind,
             name,
             aliases: aliases.iter().map(|a| a.to_string()).collect(),
-            signature: Signature::variadic_any(match kind {
-                Kind::Uniform => Volatility::Volatile,
-                _ => Volatility::Immutable,
-            }),
+            signature: match kind {
+                Kind::RandomInt => Signature::nullary(Volatility::Volatile),
+                Kind::Uniform => Signature::variadic_any(Volatility::Volatile),
+                _ => Signature::variadic_any(Volatility::Immutable),
+            },
         })
     })
     .collect()
@@ -81,6 +84,7 @@ enum Kind {
     ConvertTimezone,
     Uniform,
     Sha1,
+    RandomInt,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -108,6 +112,7 @@ impl ScalarUDFImpl for MiscFunction {
         let count = arg_types.len();
         let (min, max) = match self.kind {
             Kind::ToBoolean | Kind::ToTimestamp { .. } | Kind::Sha1 => (1, 1),
+            Kind::RandomInt => (0, 0),
             Kind::Mod => (2, 2),
             Kind::ConvertTimezone => (2, 3),
             Kind::Uniform => (3, 3),
@@ -136,6 +141,7 @@ impl ScalarUDFImpl for MiscFunction {
             }
             Kind::ConvertTimezone => DataType::Timestamp(TimeUnit::Microsecond, None),
             Kind::Sha1 => DataType::Utf8,
+            Kind::RandomInt => DataType::Int64,
         })
     }
 
@@ -173,7 +179,7 @@ impl ScalarUDFImpl for MiscFunction {
             .args
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-            && self.kind != Kind::Uniform;
+            && !matches!(self.kind, Kind::Uniform | Kind::RandomInt);
         let arrays = args
             .args
             .iter()
@@ -191,6 +197,7 @@ impl ScalarUDFImpl for MiscFunction {
             Kind::ConvertTimezone => convert_timezone(&arrays, args.return_field.data_type())?,
             Kind::Uniform => uniform(&arrays, args.return_field.data_type())?,
             Kind::Sha1 => sha1_hex(&arrays[0])?,
+            Kind::RandomInt => random_int64(rows),
         };
         columnar(result, all_scalar)
     }
@@ -350,4 +357,29 @@ fn sha1_hex(array: &ArrayRef) -> Result<ArrayRef> {
         })
         .collect();
     Ok(Arc::new(hex))
+}
+
+/// `rows` pseudo-random 64-bit integers (splitmix64, seeded from the clock and a
+/// counter): Snowflake's `random()`, for sampling, not for secrets.
+fn random_int64(rows: usize) -> ArrayRef {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    let mut state = clock
+        ^ CALLS
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let values: Int64Array = (0..rows)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            Some((z ^ (z >> 31)) as i64)
+        })
+        .collect();
+    Arc::new(values)
 }

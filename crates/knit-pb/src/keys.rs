@@ -7,7 +7,7 @@
 
 /// Keys of pb_project.yaml that describe the warehouse, the schedule, the Python
 /// environment or documentation, none of which changes what Knit computes.
-pub const PROJECT_IGNORED: &[&str] = &[
+pub(crate) const PROJECT_IGNORED: &[&str] = &[
     "name",
     "schema_version",
     "connection",
@@ -26,7 +26,7 @@ pub const PROJECT_IGNORED: &[&str] = &[
 
 /// Keys of an input that describe it to pb's UI and checks (the columns it promises, the
 /// app it comes from) without changing its rows.
-pub const INPUT_IGNORED: &[&str] = &[
+pub(crate) const INPUT_IGNORED: &[&str] = &[
     "contract",
     "description",
     "source_metadata",
@@ -36,7 +36,7 @@ pub const INPUT_IGNORED: &[&str] = &[
 
 /// Keys of a model and its `model_spec` about how pb stores and schedules it (views or
 /// tables, how long a result is reused), none of which changes its rows.
-pub const MODEL_IGNORED: &[&str] = &[
+pub(crate) const MODEL_IGNORED: &[&str] = &[
     "materialization",
     "description",
     "validity_time",
@@ -51,7 +51,7 @@ pub const MODEL_IGNORED: &[&str] = &[
 
 /// Keys of an entity about serving its traits elsewhere (`serve_traits`, the older
 /// `feature_views`, is read).
-pub const ENTITY_IGNORED: &[&str] = &[
+pub(crate) const ENTITY_IGNORED: &[&str] = &[
     "description",
     "serve_traits_360",
     "default_id_type",
@@ -60,4 +60,4 @@ pub const ENTITY_IGNORED: &[&str] = &[
 ];
 
 /// Keys of a var that document it or say how pb stores it.
-pub const VAR_IGNORED: &[&str] = &["tags", "materialization", "contract"];
+pub(crate) const VAR_IGNORED: &[&str] = &["tags", "materialization", "contract"];

@@ -23,9 +23,8 @@ mod template;
 mod yaml;
 
 pub use error::{PbError, Result};
-pub use keys::{ENTITY_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED, VAR_IGNORED};
 pub use project::{LoadOptions, Origin, Project};
-pub use script::{DIALECTS, OutputFormat, Script, ScriptOptions, ScriptStatement};
+pub use script::{OutputFormat, Script, ScriptOptions, ScriptStatement};
 
 /// The current time as RFC 3339 UTC text (`2026-11-28T16:00:00Z`), pb's default end time.
 pub fn now_rfc3339() -> String {

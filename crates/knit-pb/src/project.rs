@@ -213,22 +213,7 @@ impl Project {
             let Some(cohort) = self.vars[i].cohort.clone() else {
                 continue;
             };
-            let mut current = Some(cohort.clone());
-            let mut entity = None;
-            for _ in 0..=self.cohorts.len() {
-                let Some(found) = current
-                    .as_ref()
-                    .and_then(|name| self.cohorts.iter().find(|c| &c.name == name))
-                else {
-                    break;
-                };
-                if !found.entity.is_empty() {
-                    entity = Some(found.entity.clone());
-                    break;
-                }
-                current = found.extends.clone();
-            }
-            let entity = entity.ok_or_else(|| {
+            let entity = self.cohort_entity(&cohort).ok_or_else(|| {
                 self.vars[i].origin.error(format!(
                     "entity_cohort: no entity_cohort model named '{cohort}' (or it extends \
                      none of an entity)"
@@ -237,6 +222,19 @@ impl Project {
             self.vars[i].entity = entity;
         }
         Ok(())
+    }
+
+    /// The entity of a cohort: its own, or (extending another cohort) its root's.
+    pub(crate) fn cohort_entity(&self, cohort: &str) -> Option<String> {
+        let mut current = cohort.to_string();
+        for _ in 0..=self.cohorts.len() {
+            let found = self.cohorts.iter().find(|c| c.name == current)?;
+            if !found.entity.is_empty() {
+                return Some(found.entity.clone());
+            }
+            current = found.extends.clone()?;
+        }
+        None
     }
 
     /// The vars of a `vars:` list (of a var group, or inline in an old feature table).

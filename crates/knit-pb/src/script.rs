@@ -17,7 +17,7 @@ use std::sync::Arc;
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
 use crate::error::Result;
-use crate::project::{Entity, Input, Origin, Project, Source, Stitcher};
+use crate::project::{Entity, Filter, IdType, Input, Origin, Project, Source, Stitcher};
 use crate::tables::{external_table, pasted_csv};
 use crate::template::{Names, Rendered, render};
 
@@ -71,9 +71,6 @@ pub struct ScriptOptions {
     /// `redshift`, `databricks`), so that projects take the branch whose SQL Knit speaks.
     pub dialect: String,
 }
-
-/// The dialects `warehouse.DatabaseType()` may answer.
-pub const DIALECTS: &[&str] = &["snowflake", "bigquery", "redshift", "databricks"];
 
 /// One statement of the script.
 #[derive(Debug, Clone)]
@@ -229,22 +226,7 @@ impl<'a> Writer<'a> {
         // A cohort's rows are its members' main ids; its entity is its own or, through
         // the cohorts it extends, its root's.
         for cohort in &project.cohorts {
-            let mut entity = cohort.entity.clone();
-            let mut parent = cohort.extends.clone();
-            for _ in 0..project.cohorts.len() {
-                if !entity.is_empty() {
-                    break;
-                }
-                let Some(found) = parent
-                    .as_ref()
-                    .and_then(|p| project.cohorts.iter().find(|c| &c.name == p))
-                else {
-                    break;
-                };
-                entity = found.entity.clone();
-                parent = found.extends.clone();
-            }
-            if !entity.is_empty() {
+            if let Some(entity) = project.cohort_entity(&cohort.name) {
                 let query = format!("(SELECT * FROM cohort({}))", quote_literal(&cohort.name));
                 names.models.insert(cohort.name.clone(), query);
                 model_entities.insert(cohort.name.clone(), entity);
@@ -352,7 +334,7 @@ impl<'a> Writer<'a> {
             // Id type filters that read a model's rows.
             for id_type in &entity.id_types {
                 for sql in self
-                    .sql_filters(id_type)
+                    .sql_filters(entity, id_type)?
                     .iter()
                     .filter_map(|f| f.sql.as_ref())
                 {
@@ -478,38 +460,17 @@ impl<'a> Writer<'a> {
         let mut types = Vec::new();
         for name in &entity.id_types {
             let mut filters = Vec::new();
-            let mut current = Some(name.clone());
-            let mut seen = BTreeSet::new();
-            // A type that extends another has the other's filters first.
-            let mut chain: Vec<&crate::project::IdType> = Vec::new();
-            while let Some(type_name) = current {
-                if !seen.insert(type_name.clone()) {
-                    return Err(entity.origin.error(format!(
-                        "id type '{type_name}' extends itself through its extends chain"
-                    )));
+            // Filters by SQL are applied where inputs read their ids.
+            for filter in self.type_filters(entity, name)? {
+                if filter.sql.is_some() {
+                    continue;
                 }
-                let definition = self.project.id_types.get(&type_name).ok_or_else(|| {
-                    let reason = format!(
-                        "id type '{type_name}' is not declared under id_types in pb_project.yaml"
-                    );
-                    match chain.last() {
-                        Some(child) => child.origin.error(format!("extends: {reason}")),
-                        None => entity.origin.error(format!("id_types: {reason}")),
-                    }
-                })?;
-                chain.push(definition);
-                current = definition.extends.clone();
-            }
-            for definition in chain.iter().rev() {
-                // Filters by SQL are applied where inputs read their ids.
-                for filter in definition.filters.iter().filter(|f| f.sql.is_none()) {
-                    let word = if filter.include { "INCLUDE" } else { "EXCLUDE" };
-                    filters.push(if filter.regex {
-                        format!("{word} REGEX {}", quote_literal(&pb_regex(&filter.value)))
-                    } else {
-                        format!("{word} ({})", quote_literal(&filter.value))
-                    });
-                }
+                let word = if filter.include { "INCLUDE" } else { "EXCLUDE" };
+                filters.push(if filter.regex {
+                    format!("{word} REGEX {}", quote_literal(&pb_regex(&filter.value)))
+                } else {
+                    format!("{word} ({})", quote_literal(&filter.value))
+                });
             }
             types.push(
                 std::iter::once(quote_ident_if_needed(name))
@@ -636,7 +597,7 @@ impl<'a> Writer<'a> {
             let mut filtered = Vec::new();
             for (k, id) in ids.iter().enumerate() {
                 let select = self.render(&id.select, None, &input.origin, "ids")?.sql;
-                let filters = self.sql_filters(&id.id_type);
+                let filters = self.sql_filters(entity, &id.id_type)?;
                 if filters.is_empty() {
                     id_sql.push(format!(
                         "{select} AS {}",
@@ -755,33 +716,43 @@ impl<'a> Writer<'a> {
     }
 
     /// The SQL filters (`sql: {select, from}`) of an id type, its extended types' first.
-    fn sql_filters(&self, id_type: &str) -> Vec<&'a crate::project::Filter> {
-        let mut chain = Vec::new();
+    fn sql_filters(&self, entity: &Entity, id_type: &str) -> Result<Vec<&'a Filter>> {
+        Ok(self
+            .type_filters(entity, id_type)?
+            .into_iter()
+            .filter(|f| f.sql.is_some())
+            .collect())
+    }
+
+    /// The filters of an id type of `entity`, in order: a type that extends another has
+    /// the other's first. A type not declared, or extending itself, is an error.
+    fn type_filters(&self, entity: &Entity, id_type: &str) -> Result<Vec<&'a Filter>> {
         let mut current = Some(id_type.to_string());
-        while let Some(name) = current.take() {
-            if chain.len() > self.project.id_types.len() {
-                break;
+        let mut seen = BTreeSet::new();
+        let mut chain: Vec<&'a IdType> = Vec::new();
+        while let Some(type_name) = current {
+            if !seen.insert(type_name.clone()) {
+                return Err(entity.origin.error(format!(
+                    "id type '{type_name}' extends itself through its extends chain"
+                )));
             }
-            let Some(definition) = self.project.id_types.get(&name) else {
-                break;
-            };
+            let definition = self.project.id_types.get(&type_name).ok_or_else(|| {
+                let reason = format!(
+                    "id type '{type_name}' is not declared under id_types in pb_project.yaml"
+                );
+                match chain.last() {
+                    Some(child) => child.origin.error(format!("extends: {reason}")),
+                    None => entity.origin.error(format!("id_types: {reason}")),
+                }
+            })?;
             chain.push(definition);
             current = definition.extends.clone();
         }
-        chain
-            .iter()
-            .rev()
-            .flat_map(|d| d.filters.iter())
-            .filter(|f| f.sql.is_some())
-            .collect()
+        Ok(chain.iter().rev().flat_map(|d| d.filters.iter()).collect())
     }
 
     /// The SQL that reads the rows of a SQL filter's model or input.
-    fn sql_filter_source(
-        &self,
-        filter: &crate::project::Filter,
-        origin: &Origin,
-    ) -> Result<String> {
+    fn sql_filter_source(&self, filter: &Filter, origin: &Origin) -> Result<String> {
         let from = filter
             .sql
             .as_ref()

@@ -54,7 +54,6 @@ pub use profile_ast::{
 };
 pub use quote::{quote_ident, quote_ident_if_needed, quote_literal};
 pub use split::{StatementText, is_complete, split_statements};
-pub use warehouse_syntax::DATE_PART_WORDS;
 
 /// The sqlparser crate as DataFusion re-exports it, for callers that need its types.
 pub use datafusion_sql::sqlparser;

@@ -58,12 +58,12 @@ const PROJECTS: &[(&str, &str, &str)] = &[
     ),
     (
         "testdata/oracle/cases/cohort_vars",
-        "tables",
+        "../warehouse_project/tables",
         "2024-07-01T00:00:00Z",
     ),
     (
         "testdata/oracle/cases/input_vars_main_id",
-        "tables",
+        "../warehouse_project/tables",
         "2024-07-01T00:00:00Z",
     ),
     (
@@ -73,7 +73,7 @@ const PROJECTS: &[(&str, &str, &str)] = &[
     ),
     (
         "testdata/oracle/cases/read_file",
-        "tables",
+        "../warehouse_project/tables",
         "2024-07-01T00:00:00Z",
     ),
 ];

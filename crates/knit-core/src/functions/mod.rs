@@ -28,8 +28,8 @@ mod warehouse_json;
 mod warehouse_misc;
 
 use datafusion::arrow::array::ArrayRef;
-use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{AggregateUDF, ColumnarValue, ScalarUDF};
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::{AggregateUDF, ColumnarValue, ScalarFunctionArgs, ScalarUDF};
 
 /// Every scalar function Knit adds, for the session builder to register.
 pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
@@ -48,12 +48,10 @@ pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
 
 /// Every aggregate function Knit adds or replaces, for the session builder to register.
 pub(crate) fn all_aggregate_functions() -> Vec<AggregateUDF> {
-    let mut functions = vec![
+    vec![
         AggregateUDF::from(checked_sum::CheckedSum::default()),
         AggregateUDF::from(mode::Mode::new()),
-    ];
-    functions.extend(warehouse_misc::aggregate_functions());
-    functions
+    ]
 }
 
 /// A function's result: one value when every argument was one (a constant folds), else
@@ -65,4 +63,31 @@ pub(crate) fn columnar(array: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
         )?));
     }
     Ok(ColumnarValue::Array(array))
+}
+
+/// An error unless a function named `name` takes `count` arguments (`min` to `max`).
+pub(crate) fn check_arity(name: &str, count: usize, min: usize, max: usize) -> Result<()> {
+    if (min..=max).contains(&count) {
+        return Ok(());
+    }
+    let takes = if min == max {
+        format!("{min}")
+    } else {
+        format!("{min} to {max}")
+    };
+    plan_err!("{name}() takes {takes} arguments, got {count}")
+}
+
+/// A call's arguments as arrays of the batch's rows, and whether every one was a constant.
+pub(crate) fn argument_arrays(args: &ScalarFunctionArgs) -> Result<(Vec<ArrayRef>, bool)> {
+    let constants = args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let arrays = args
+        .args
+        .iter()
+        .map(|a| a.to_array(args.number_rows))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((arrays, constants))
 }

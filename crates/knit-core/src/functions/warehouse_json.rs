@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use super::columnar;
+use super::{argument_arrays, check_arity, columnar};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Array, Int64Builder,
     ListBuilder, StringArray, StringBuilder,
@@ -121,12 +121,7 @@ impl ScalarUDFImpl for JsonFunction {
             | Kind::FromJson => (2, 2),
             Kind::ObjectConstruct => (0, usize::MAX),
         };
-        if count < min || count > max {
-            return plan_err!(
-                "{}() takes {min} to {max} arguments, got {count}",
-                self.name
-            );
-        }
+        check_arity(self.name, count, min, max)?;
         Ok(match self.kind {
             Kind::ArraySize => DataType::Int64,
             Kind::QueryArray => DataType::new_list(DataType::Utf8, true),
@@ -166,15 +161,7 @@ impl ScalarUDFImpl for JsonFunction {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<Vec<_>>>()?;
+        let (arrays, all_scalar) = argument_arrays(&args)?;
         let result: ArrayRef = match self.kind {
             Kind::Parse { strict } => {
                 let texts = text(&arrays[0])?;

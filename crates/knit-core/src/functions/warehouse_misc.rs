@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use super::columnar;
+use super::{argument_arrays, check_arity, columnar};
 use chrono::{NaiveDateTime, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
@@ -31,8 +31,8 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
 use datafusion::logical_expr::{
-    AggregateUDF, ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 
 /// The scalar functions, for the session to register.
@@ -69,11 +69,6 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
         })
     })
     .collect()
-}
-
-/// The aggregate functions: none beyond DataFusion's yet (`listagg` is `string_agg`).
-pub(crate) fn aggregate_functions() -> Vec<AggregateUDF> {
-    Vec::new()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,14 +112,7 @@ impl ScalarUDFImpl for MiscFunction {
             Kind::ConvertTimezone => (2, 3),
             Kind::Uniform => (3, 3),
         };
-        if count < min || count > max {
-            let takes = if min == max {
-                format!("{min}")
-            } else {
-                format!("{min} or {max}")
-            };
-            return plan_err!("{}() takes {takes} arguments, got {count}", self.name);
-        }
+        check_arity(self.name, count, min, max)?;
         Ok(match self.kind {
             Kind::ToBoolean => DataType::Boolean,
             Kind::Mod | Kind::Uniform => {
@@ -175,16 +163,8 @@ impl ScalarUDFImpl for MiscFunction {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let all_scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-            && !matches!(self.kind, Kind::Uniform | Kind::RandomInt);
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<Vec<_>>>()?;
+        let (arrays, constants) = argument_arrays(&args)?;
+        let all_scalar = constants && !matches!(self.kind, Kind::Uniform | Kind::RandomInt);
         let result: ArrayRef = match self.kind {
             Kind::ToBoolean => to_boolean(&arrays[0])?,
             Kind::Mod => {

@@ -24,8 +24,8 @@ mod formats;
 mod names;
 
 use formats::{java_format, snowflake_format};
-pub use names::{DATE_PART_WORDS, RENAMES, REWRITES, TYPE_NAMES};
-use names::{PART_FIRST, PART_LAST};
+use names::{DATE_PART_WORDS, PART_FIRST, PART_LAST};
+pub(crate) use names::{RENAMES, REWRITES, TYPE_NAMES};
 
 /// The tokens with warehouse spellings rewritten (see the module doc).
 pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
@@ -103,18 +103,24 @@ fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpa
                 }
                 _ => (Vec::new(), close),
             };
-            let inner = rewrite_tokens(tokens[open + 1..close].to_vec(), true);
-            // Argument ranges shift by nothing: rewrite the inner tokens per argument.
-            let args: Vec<Vec<TokenWithSpan>> = args
+            // Each argument is rewritten once (nested calls included), and the call
+            // is put back together from them when it keeps its form.
+            let rewritten: Vec<Vec<TokenWithSpan>> = args
                 .iter()
                 .map(|(start, end)| rewrite_tokens(tokens[*start..*end].to_vec(), true))
                 .collect();
-            if let Some(replaced) = rewrite_call(&name, &tokens[i], &args, within) {
+            if let Some(replaced) = rewrite_call(&name, &tokens[i], &rewritten, within) {
                 out.extend(replaced);
             } else {
                 out.push(tokens[i].clone());
                 out.extend(tokens[i + 1..=open].iter().cloned());
-                out.extend(inner);
+                let mut at = open + 1;
+                for ((start, end), arg) in args.iter().zip(rewritten) {
+                    out.extend(tokens[at..*start].iter().cloned());
+                    out.extend(arg);
+                    at = *end;
+                }
+                out.extend(tokens[at..close].iter().cloned());
                 out.push(tokens[close].clone());
             }
             i = close_all + 1;
@@ -627,6 +633,19 @@ mod tests {
             "date_part(epoch_second, t)",
             "CAST(date_part('epoch', (t)) AS BIGINT)",
         );
+    }
+
+    /// Each argument is rewritten once: 40 nested calls take 40 rewrites, not 2^40.
+    #[test]
+    fn nested_calls_are_rewritten_once() {
+        let depth = 40;
+        let sql = format!("{}x{}", "dateadd(day, 1, ".repeat(depth), ")".repeat(depth));
+        let expected = format!(
+            "{}x{}",
+            "dateadd('day', 1, ".repeat(depth),
+            ")".repeat(depth)
+        );
+        check(&sql, &expected);
     }
 
     #[test]

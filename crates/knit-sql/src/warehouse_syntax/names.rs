@@ -27,7 +27,7 @@ pub(super) const PART_LAST: &[&str] = &[
 ];
 
 /// Warehouse function names and DataFusion's names for the same function.
-pub const RENAMES: &[(&str, &str)] = &[
+pub(crate) const RENAMES: &[(&str, &str)] = &[
     ("getdate", "now"),
     ("sysdate", "now"),
     ("systimestamp", "now"),
@@ -53,7 +53,7 @@ pub const RENAMES: &[(&str, &str)] = &[
 
 /// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the
 /// SQL, where `$1`, `$2` stand for the arguments (each put in parentheses).
-pub const REWRITES: &[(&str, usize, &str)] = &[
+pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("zeroifnull", 1, "coalesce($1, 0)"),
     ("nullifzero", 1, "nullif($1, 0)"),
     (
@@ -95,7 +95,7 @@ pub const REWRITES: &[(&str, usize, &str)] = &[
 ];
 
 /// The words that name a date part, in any warehouse's spelling.
-pub const DATE_PART_WORDS: &[&str] = &[
+pub(super) const DATE_PART_WORDS: &[&str] = &[
     "year",
     "years",
     "y",
@@ -166,7 +166,7 @@ pub const DATE_PART_WORDS: &[&str] = &[
 ];
 
 /// Warehouse type names, after `::` or in `CAST(x AS type)`, and DataFusion's.
-pub const TYPE_NAMES: &[(&str, &str)] = &[
+pub(crate) const TYPE_NAMES: &[(&str, &str)] = &[
     ("timestamp_ntz", "TIMESTAMP"),
     ("timestamp_ltz", "TIMESTAMP WITH TIME ZONE"),
     ("timestamp_tz", "TIMESTAMP WITH TIME ZONE"),

@@ -15,19 +15,28 @@ use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, Phy
 use datafusion_session::Session;
 
 use crate::components::ConnectedComponentsPlanner;
-use crate::stitch::IdStitchPlanner;
+use crate::kept::{KeepPlanner, KeptResults};
+use crate::stitch::{IdStitchPlanner, StitchCache};
 
-/// DataFusion's planner, taught Knit's plan nodes.
+/// DataFusion's planner, taught Knit's plan nodes; one per session.
 #[derive(Debug, Default)]
-pub(crate) struct KnitQueryPlanner;
+pub(crate) struct KnitQueryPlanner {
+    /// The stitches of the session's recent queries.
+    stitches: Arc<StitchCache>,
+    /// The kept results (`__knit_keep`) of the session's recent queries.
+    kept: Arc<KeptResults>,
+}
 
-/// Every extension planner, new for each query: stitches are shared within a query,
-/// never across.
-fn extension_planners() -> Vec<Arc<dyn ExtensionPlanner + Send + Sync>> {
-    vec![
-        Arc::new(IdStitchPlanner::default()),
-        Arc::new(ConnectedComponentsPlanner),
-    ]
+impl KnitQueryPlanner {
+    /// Every extension planner, new for each query: stitches are shared within a query,
+    /// and across queries through the session's cache.
+    fn extension_planners(&self) -> Vec<Arc<dyn ExtensionPlanner + Send + Sync>> {
+        vec![
+            Arc::new(IdStitchPlanner::new(Arc::clone(&self.stitches))),
+            Arc::new(ConnectedComponentsPlanner),
+            Arc::new(KeepPlanner::new(Arc::clone(&self.kept))),
+        ]
+    }
 }
 
 #[async_trait]
@@ -37,7 +46,9 @@ impl QueryPlanner for KnitQueryPlanner {
         logical_plan: &LogicalPlan,
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(extension_planners())
+        self.stitches.begin_query()?;
+        self.kept.begin_query()?;
+        DefaultPhysicalPlanner::with_extension_planners(self.extension_planners())
             .create_physical_plan(logical_plan, session)
             .await
     }

@@ -31,6 +31,7 @@ use crate::features::count_distinct::CountDistinct;
 use crate::features::{AggregateNames, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
 use crate::functions::to_json::{ToJson, is_nested};
+use crate::kept::KeepRelationPlanner;
 use crate::memory::default_memory_limit;
 use crate::memory_table::create_memory_table;
 use crate::object_stores::{
@@ -128,10 +129,11 @@ impl SessionBuilder {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
-            .with_query_planner(Arc::new(KnitQueryPlanner))
+            .with_query_planner(Arc::new(KnitQueryPlanner::default()))
             .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))
             .with_relation_planners(vec![
                 Arc::new(ConnectedComponentsRelationPlanner),
+                Arc::new(KeepRelationPlanner),
                 Arc::new(MainIdLookupRelationPlanner::new(catalog.clone())),
             ])
             .build();

@@ -1,68 +1,73 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! `ConnectedComponentsExec`: union-find over the values of a two-column input.
+//! `ConnectedComponentsExec`: the operator; [`super::build`] computes, every output
+//! partition renders its share.
 
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
-use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::metrics::{
-    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
-};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
-    ExecutionPlanProperties, InputDistributionRequirements, Partitioning, PlanProperties,
-    ReplaceChildrenOptions, SendableRecordBatchStream,
+    InputDistributionRequirements, Partitioning, PlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 
+use super::build::{Components, ComponentsMetrics, build};
 use crate::error::internal;
-use crate::kernels::intern::Interner;
-use crate::kernels::union_find::UnionFind;
+use crate::shared_build::SharedBuild;
 
-/// Reads its input as one partition and emits `(node, component)`, one partition.
+/// Reads its input as one partition and emits `(node, component)` in `partitions`
+/// partitions, hashed on the component.
 #[derive(Debug)]
 pub struct ConnectedComponentsExec {
     input: Arc<dyn ExecutionPlan>,
     schema: SchemaRef,
+    partitions: usize,
     cache: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
+    /// The one build every output partition reads.
+    components: Arc<SharedBuild<Components>>,
 }
 
 impl ConnectedComponentsExec {
-    /// An operator over a plan of two columns of one type, `a` and `b`.
-    pub fn try_new(input: Arc<dyn ExecutionPlan>) -> Result<Self> {
+    /// An operator over a plan of two columns of one type, `a` and `b`, with
+    /// `partitions` output partitions.
+    pub fn try_new(input: Arc<dyn ExecutionPlan>, partitions: usize) -> Result<Self> {
         let input_schema = input.schema();
         if input_schema.fields().len() != 2 {
             return Err(internal("ConnectedComponentsExec needs two input columns"));
         }
         let data_type = input_schema.field(0).data_type().clone();
-        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
-            datafusion::arrow::datatypes::Field::new("node", data_type.clone(), false),
-            datafusion::arrow::datatypes::Field::new("component", data_type, false),
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("node", data_type.clone(), false),
+            Field::new("component", data_type, false),
         ]));
+        let partitions = partitions.max(1);
+        let component: Arc<dyn PhysicalExpr> = Arc::new(Column::new("component", 1));
         let cache = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
+            Partitioning::Hash(vec![component], partitions),
             EmissionType::Final,
             Boundedness::Bounded,
         ));
         Ok(Self {
             input,
             schema,
+            partitions,
             cache,
             metrics: ExecutionPlanMetricsSet::new(),
+            components: Arc::default(),
         })
     }
 }
@@ -101,7 +106,7 @@ impl ExecutionPlan for ConnectedComponentsExec {
         let input = children
             .pop()
             .ok_or_else(|| internal("ConnectedComponentsExec has one child"))?;
-        Ok(Arc::new(Self::try_new(input)?))
+        Ok(Arc::new(Self::try_new(input, self.partitions)?))
     }
 
     fn apply_expressions(
@@ -126,93 +131,39 @@ impl ExecutionPlan for ConnectedComponentsExec {
         partition: usize,
         ctx: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
+        if partition >= self.partitions {
             return Err(internal(format!(
-                "ConnectedComponentsExec has one partition, not {partition}"
+                "ConnectedComponentsExec has {} partitions, not {partition}",
+                self.partitions
             )));
         }
-        // The planner merges the input into one partition; read them all anyway, so
-        // that a plan built another way loses no rows.
-        let partitions = self.input.output_partitioning().partition_count();
-        let mut input = futures::stream::iter(
-            (0..partitions)
-                .map(|p| self.input.execute(p, Arc::clone(&ctx)))
-                .collect::<Result<Vec<_>>>()?,
-        )
-        .flatten();
-        let schema = Arc::clone(&self.schema);
+        let metrics = ComponentsMetrics::new(&self.metrics, partition);
         let baseline = BaselineMetrics::new(&self.metrics, partition);
-        let edges_read = MetricBuilder::new(&self.metrics).counter("edges", partition);
-        let components_found = MetricBuilder::new(&self.metrics).counter("components", partition);
-        let reservation =
-            MemoryConsumer::new("ConnectedComponentsExec").register(ctx.memory_pool());
         let batch_size = ctx.session_config().batch_size().max(1);
+        let (shared, input, schema) = (
+            Arc::clone(&self.components),
+            Arc::clone(&self.input),
+            Arc::clone(&self.schema),
+        );
+        let partitions = self.partitions;
         let output_schema = Arc::clone(&schema);
         let run = async move {
-            let converter =
-                RowConverter::new(vec![SortField::new(schema.field(0).data_type().clone())])?;
-            let mut nodes = Interner::default();
-            let mut edges: Vec<(u32, u32)> = Vec::new();
-            while let Some(batch) = input.next().await {
-                let batch = batch?;
-                let _timer = baseline.elapsed_compute().timer();
-                let (a, b) = (batch.column(0), batch.column(1));
-                let rows_a = converter.convert_columns(std::slice::from_ref(a))?;
-                let rows_b = converter.convert_columns(std::slice::from_ref(b))?;
-                // Logical nulls: a column of type Null has no validity buffer, yet every
-                // value is NULL, and NULL is never a node.
-                let (nulls_a, nulls_b) = (a.logical_nulls(), b.logical_nulls());
-                let valid = |nulls: &Option<NullBuffer>, i: usize| {
-                    nulls.as_ref().is_none_or(|n| n.is_valid(i))
-                };
-                for i in 0..batch.num_rows() {
-                    let x = valid(&nulls_a, i).then(|| nodes.intern(0, rows_a.row(i).data()));
-                    let y = valid(&nulls_b, i).then(|| nodes.intern(0, rows_b.row(i).data()));
-                    if let (Some(x), Some(y)) = (x, y) {
-                        edges.push((x, y));
-                    }
+            let components = shared
+                .get(|| build(input, Arc::clone(&schema), partitions, ctx, metrics.clone()))
+                .await?;
+            // Batches are rendered as they are read.
+            let mut next = 0;
+            let batches = std::iter::from_fn(move || {
+                let _timer = metrics.output_time.timer();
+                let batch = components.next_batch(&schema, partition, &mut next, batch_size);
+                match &batch {
+                    Ok(Some(batch)) => baseline.record_output(batch.num_rows()),
+                    // Nothing follows an error.
+                    Err(_) => next = usize::MAX,
+                    Ok(None) => {}
                 }
-                edges_read.add(batch.num_rows());
-                reservation.try_resize(nodes.allocated_bytes() + edges.capacity() * 8)?;
-            }
-            let _timer = baseline.elapsed_compute().timer();
-            let mut sets = UnionFind::new(nodes.len() as u32);
-            for &(x, y) in &edges {
-                sets.union(x, y);
-            }
-            drop(edges);
-            let roots = sets.roots();
-            // A component is named by its smallest node; row bytes order as values do.
-            let mut smallest: Vec<u32> = (0..nodes.len() as u32).collect();
-            for (node, &root) in roots.iter().enumerate() {
-                let current = smallest[root as usize];
-                if nodes.key(node as u32).1 < nodes.key(current).1 {
-                    smallest[root as usize] = node as u32;
-                }
-            }
-            let components = roots
-                .iter()
-                .enumerate()
-                .filter(|&(n, &r)| n as u32 == r)
-                .count();
-            components_found.add(components);
-            let parser = converter.parser();
-            let ids: Vec<u32> = (0..nodes.len() as u32).collect();
-            let mut batches = Vec::new();
-            for chunk in ids.chunks(batch_size) {
-                let node_rows = chunk.iter().map(|&n| parser.parse(nodes.key(n).1));
-                let label_rows = chunk
-                    .iter()
-                    .map(|&n| parser.parse(nodes.key(smallest[roots[n as usize] as usize]).1));
-                let node: Vec<ArrayRef> = converter.convert_rows(node_rows)?;
-                let label: Vec<ArrayRef> = converter.convert_rows(label_rows)?;
-                let columns = node.into_iter().chain(label).collect::<Vec<_>>();
-                let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
-                baseline.record_output(batch.num_rows());
-                batches.push(Ok(batch));
-            }
-            baseline.done();
-            drop(reservation);
+                batch.transpose()
+            });
             Ok::<_, DataFusionError>(futures::stream::iter(batches))
         };
         let stream = futures::stream::once(run).try_flatten();

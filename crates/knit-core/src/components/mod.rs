@@ -9,12 +9,28 @@
 //! value as a node of its own. The result has one row per distinct value, `(node,
 //! component)`, where a component is named by its smallest node in the type's order.
 //!
-//! Values are compared and interned in Arrow's row format, whose bytes order as the
-//! values do, so any sortable type works. Union-find over the interned ids gives the
-//! components. The interned values and the edges are reserved in the memory pool as
-//! they grow; the output batches, built at the end, are not.
+//! **Operator.** `ConnectedComponentsExec` reads its input once, for every output
+//! partition ([`crate::shared_build`]), in four stages on threads of their own beside
+//! the input's decoding (`build`): values' bytes and fingerprints, interning them into
+//! dense `u32` ids (`crate::kernels::intern`, the stitch's interner), and union-find
+//! (`crate::kernels::union_find`) joining each batch's edges as it arrives. The layout
+//! then names each component and hashes the name to an output partition, as
+//! DataFusion's repartitioning would, so that a `GROUP BY component` runs in place. Each
+//! partition renders its nodes in id order, a batch at a time, as it is read.
+//!
+//! **Values** (`values`): strings and binary values are their own bytes, read in place;
+//! other types are Arrow's row format. Either way bytes order as values do, so the
+//! smallest node is the one with the smallest bytes, and any sortable type works.
+//!
+//! **Memory**: the interned values, the sets, the edges in flight and the layout are
+//! reserved in the pool as they grow; a query over the limit fails naming
+//! `ConnectedComponentsExec`. Output batches hold copies of their own values.
+//!
+//! Layers: `values`, `build`, `exec`, `plan`.
 
+mod build;
 mod exec;
 mod plan;
+mod values;
 
 pub(crate) use plan::{ConnectedComponentsPlanner, ConnectedComponentsRelationPlanner};

@@ -181,7 +181,7 @@ impl ExtensionPlanner for ConnectedComponentsPlanner {
         node: &dyn UserDefinedLogicalNode,
         _logical_inputs: &[&LogicalPlan],
         physical_inputs: &[Arc<dyn ExecutionPlan>],
-        _session: &dyn Session,
+        session: &dyn Session,
         _planning_ctx: &PhysicalPlanningContext,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
         if node
@@ -196,6 +196,7 @@ impl ExtensionPlanner for ConnectedComponentsPlanner {
         };
         Ok(Some(Arc::new(ConnectedComponentsExec::try_new(
             Arc::clone(input),
+            session.config().target_partitions(),
         )?)))
     }
 }

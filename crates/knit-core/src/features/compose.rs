@@ -45,6 +45,7 @@ use knit_sql::{quote_ident, quote_literal};
 use super::names::{MAIN, Scope, check_only_vars, var_column};
 use crate::catalog::{Input, id_column};
 use crate::error::{CoreError, Result};
+use crate::kept::KEEP_FUNCTION;
 use crate::stitch::CLUSTER_COLUMN as CLUSTER;
 use crate::stitch::{CLUSTER_COLUMN, LOOKUP_FUNCTION};
 use crate::udtf::CLUSTERS_FUNCTION;
@@ -115,9 +116,13 @@ pub(crate) fn compose(
         .filter(|v| !v.definition.hidden)
         .map(|v| v.name.as_str())
         .collect();
+    // The feature table, every feature view and every cohort of an entity compute all
+    // its vars, in one query that is kept (`__knit_keep`): a run of all the entity's
+    // outputs computes each var once.
     let mut wanted: Vec<&str> = match shape {
-        Shape::Table | Shape::View(_) => visible.clone(),
-        Shape::Members => Vec::new(),
+        Shape::Table | Shape::View(_) | Shape::Members => {
+            model.vars.iter().map(|v| v.name.as_str()).collect()
+        }
         Shape::Var(name) => vec![name],
     };
     wanted.extend(condition_refs.iter().map(String::as_str));
@@ -168,7 +173,19 @@ pub(crate) fn compose(
         }
     }
 
-    let last = stage_name(composer.state);
+    let mut ctes: Vec<String> = composer
+        .ctes
+        .into_iter()
+        .map(|(name, sql)| format!("{name} AS ({sql})"))
+        .collect();
+    let mut last = stage_name(composer.state);
+    if !matches!(shape, Shape::Var(_)) {
+        let vars = format!("WITH {} SELECT * FROM {last}", ctes.join(", "));
+        last = "\"__knit_vars\"".to_string();
+        ctes = vec![format!(
+            "{last} AS (SELECT * FROM {KEEP_FUNCTION}(({vars})))"
+        )];
+    }
     let main = quote_ident(&entity.main_id_column);
     let var_columns = |prefix: &str, names: &[&str]| -> String {
         names
@@ -220,11 +237,6 @@ pub(crate) fn compose(
             )
         }
     };
-    let ctes: Vec<String> = composer
-        .ctes
-        .into_iter()
-        .map(|(name, sql)| format!("{name} AS ({sql})"))
-        .collect();
     let sql = format!("WITH {} {body}", ctes.join(", "));
     tracing::debug!(entity = %entity.name, %sql, "composed feature query");
     Ok(sql)

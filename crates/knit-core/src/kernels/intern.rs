@@ -124,13 +124,35 @@ impl Interner {
         nodes.reserve(keys.len());
         let mut fingerprints = Vec::with_capacity(PREFETCH_CHUNK.min(keys.len()));
         for chunk in keys.chunks(PREFETCH_CHUNK) {
-            self.reserve(chunk.len());
             fingerprints.clear();
             fingerprints.extend(chunk.iter().map(|&(t, v)| (self.fingerprint)(t, v)));
-            self.touch(&fingerprints);
-            for (&(id_type, value), &fp) in chunk.iter().zip(&fingerprints) {
-                nodes.push(self.intern_reserved(id_type, value, fp));
-            }
+            self.intern_chunk(chunk, &fingerprints, nodes);
+        }
+    }
+
+    /// [`Interner::intern_all`] of keys whose fingerprints are known (computed on another
+    /// thread, by [`fingerprint`]: the default interner's).
+    pub(crate) fn intern_all_hashed(
+        &mut self,
+        keys: &[(u16, &[u8])],
+        fingerprints: &[u64],
+        nodes: &mut Vec<u32>,
+    ) {
+        nodes.reserve(keys.len());
+        for (chunk, fingerprints) in keys
+            .chunks(PREFETCH_CHUNK)
+            .zip(fingerprints.chunks(PREFETCH_CHUNK))
+        {
+            self.intern_chunk(chunk, fingerprints, nodes);
+        }
+    }
+
+    /// Interns a chunk of keys with their fingerprints, touching their slots first.
+    fn intern_chunk(&mut self, chunk: &[(u16, &[u8])], fingerprints: &[u64], nodes: &mut Vec<u32>) {
+        self.reserve(chunk.len());
+        self.touch(chunk, fingerprints);
+        for (&(id_type, value), &fp) in chunk.iter().zip(fingerprints) {
+            nodes.push(self.intern_reserved(id_type, value, fp));
         }
     }
 
@@ -189,23 +211,26 @@ impl Interner {
         for chunk in keys.chunks(PREFETCH_CHUNK) {
             fingerprints.clear();
             fingerprints.extend(chunk.iter().map(|&(t, v)| (self.fingerprint)(t, v)));
-            self.touch(&fingerprints);
+            self.touch(chunk, &fingerprints);
             for (&(id_type, value), &fp) in chunk.iter().zip(&fingerprints) {
                 nodes.push(self.probe(id_type, value, fp).ok());
             }
         }
     }
 
-    /// Loads the slots of `fingerprints`, then the records they point to, so that the
-    /// lookups that follow find them cached. The loads are independent of each other,
-    /// so the core keeps many in flight; their values are folded and dropped.
-    fn touch(&self, fingerprints: &[u64]) {
+    /// Loads the slots of `keys` (whose fingerprints are `fingerprints`), then the
+    /// records they point to, so that the lookups that follow find them cached. The loads
+    /// are independent of each other, so the core keeps many in flight; their values are
+    /// folded and dropped. A record is loaded at its start and at the end it has if it
+    /// is the key's (its bytes often cross into the next cache line, where comparing
+    /// them would miss again).
+    fn touch(&self, keys: &[(u16, &[u8])], fingerprints: &[u64]) {
         let mask = self.slots.len() - 1;
         let mut touched = 0u64;
         for &fp in fingerprints {
             touched ^= self.slots[fp as usize & mask];
         }
-        for &fp in fingerprints {
+        for (&(_, value), &fp) in keys.iter().zip(fingerprints) {
             // The first slot of the probe whose tag matches: almost always the key's.
             let mut index = fp as usize & mask;
             loop {
@@ -214,7 +239,9 @@ impl Interner {
                     break;
                 }
                 if slot >> START_BITS == tag(fp) {
-                    touched ^= u64::from(self.arena[(slot & START_MASK) as usize]);
+                    let start = (slot & START_MASK) as usize;
+                    let end = (start + RECORD_HEADER + value.len()).min(self.arena.len()) - 1;
+                    touched ^= u64::from(self.arena[start]) ^ u64::from(self.arena[end]);
                     break;
                 }
                 index = (index + 1) & mask;
@@ -291,6 +318,13 @@ impl Interner {
         self.record(self.starts[node as usize]).1
     }
 
+    /// Frees the index of keys, keeping the keys: once every key is interned, a reader
+    /// of [`Interner::key`] needs only the records. Lookups ([`Interner::get_all`]) find
+    /// nothing after it; interning again rebuilds the index.
+    pub(crate) fn release_index(&mut self) {
+        self.slots = Vec::new();
+    }
+
     /// A copy of the keys of nodes `first..`, in node order, to be read elsewhere.
     pub(crate) fn keys_from(&self, first: usize) -> KeyBatch {
         let mut batch = KeyBatch::default();
@@ -318,6 +352,19 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_released_index_is_rebuilt_when_needed() {
+        let mut interner = Interner::default();
+        let first = interner.intern(0, b"first");
+        interner.release_index();
+        assert_eq!(interner.key(first), (0, &b"first"[..]));
+        let mut found = Vec::new();
+        interner.get_all(&[(0, b"first")], &mut found);
+        assert_eq!(found, [None]);
+        assert_eq!(interner.intern(0, b"second"), 1);
+        assert_eq!(interner.intern(0, b"first"), first);
+    }
 
     #[test]
     fn same_key_same_node() {

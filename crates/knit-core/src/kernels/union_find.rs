@@ -19,6 +19,21 @@ impl UnionFind {
         }
     }
 
+    /// Adds nodes, each alone, up to `len` in all; fewer than there are is a no-op.
+    /// Lets the sets grow beside a reader that is still finding nodes.
+    pub(crate) fn grow_to(&mut self, len: u32) {
+        let from = self.parent.len() as u32;
+        if len > from {
+            self.parent.extend(from..len);
+            self.size.resize(len as usize, 1);
+        }
+    }
+
+    /// Bytes held, for memory accounting.
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        (self.parent.capacity() + self.size.capacity()) * size_of::<u32>()
+    }
+
     /// The representative of `node`'s set.
     pub(crate) fn find(&mut self, mut node: u32) -> u32 {
         loop {
@@ -45,13 +60,6 @@ impl UnionFind {
         self.parent[b as usize] = a;
         self.size[a as usize] += self.size[b as usize];
         true
-    }
-
-    /// Every node's representative.
-    pub(crate) fn roots(&mut self) -> Vec<u32> {
-        (0..self.parent.len() as u32)
-            .map(|n| self.find(n))
-            .collect()
     }
 
     /// Every node's cluster number, clusters numbered from 0 in order of their first
@@ -90,10 +98,22 @@ mod tests {
         assert!(sets.union(1, 3));
         assert_eq!(sets.find(0), sets.find(2));
         assert_ne!(sets.find(0), sets.find(4));
-        let roots = sets.roots();
-        assert_eq!(roots[0], roots[3]);
-        assert_ne!(roots[4], roots[5]);
+        assert_eq!(sets.find(0), sets.find(3));
+        assert_ne!(sets.find(4), sets.find(5));
         assert_eq!(sets.into_clusters(), (vec![0, 0, 0, 0, 1, 2], 3));
+    }
+
+    #[test]
+    fn sets_grow_as_nodes_arrive() {
+        let mut sets = UnionFind::new(0);
+        sets.grow_to(2);
+        assert!(sets.union(0, 1));
+        sets.grow_to(1);
+        assert_eq!(sets.parent.len(), 2);
+        sets.grow_to(4);
+        assert!(sets.union(3, 1));
+        assert!(!sets.union(0, 3));
+        assert_eq!(sets.into_clusters(), (vec![0, 0, 1, 0], 2));
     }
 
     #[test]
@@ -103,7 +123,6 @@ mod tests {
         for i in 1..n {
             sets.union(i - 1, i);
         }
-        let roots = sets.roots();
-        assert!(roots.iter().all(|&r| r == roots[0]));
+        assert_eq!(sets.into_clusters().1, 1);
     }
 }

@@ -49,10 +49,14 @@
 //! the entity's clusters, and the lookup maps any input's rows to their clusters by
 //! probing the state's key index, which is how feature queries find each row's entity.
 //!
+//! **Across queries** (`cache`), a session keeps the stitches its recent queries built,
+//! and a query over the same entity, inputs and input data reads the kept one: a
+//! project run stitches once for all its outputs.
+//!
 //! **Layers**, each module importing only those listed before it: `spec` (what a stitch
 //! reads and returns), `algo` (pb's rules, no DataFusion), `read` (batches to pairs),
-//! `state` (the shared build), `logical` and `lookup` (plan nodes), `render` and `exec`
-//! (the operator), `lookup_exec`, `planner`.
+//! `state` (the shared build), `cache` (kept across queries), `logical` and `lookup`
+//! (plan nodes), `render` and `exec` (the operator), `lookup_exec`, `planner`.
 //!
 //! Cost: union-find is near-linear in edges. The replay is linear in a cluster's rows
 //! per round, and takes a number of rounds that grows with the cluster's diameter in
@@ -60,6 +64,7 @@
 //! whose rids increase along it).
 
 mod algo;
+mod cache;
 mod exec;
 mod logical;
 mod lookup;
@@ -70,6 +75,7 @@ mod render;
 mod spec;
 mod state;
 
+pub(crate) use cache::StitchCache;
 pub(crate) use logical::IdStitchNode;
 pub(crate) use lookup::{LOOKUP_FUNCTION, MainIdLookupRelationPlanner};
 pub(crate) use planner::IdStitchPlanner;

@@ -3,7 +3,8 @@
 
 //! The physical planner of the stitch's plan nodes: `IdStitch` as [`IdStitchExec`] and
 //! `MainIdLookup` as [`MainIdLookupExec`], every node of one query over the same stitch
-//! sharing one [`SharedStitch`].
+//! sharing one [`SharedStitch`], kept for the next queries by the session's
+//! [`StitchCache`].
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 use datafusion_session::Session;
 
+use super::cache::StitchCache;
 use super::exec::IdStitchExec;
 use super::logical::IdStitchNode;
 use super::lookup::MainIdLookupNode;
@@ -29,30 +31,42 @@ type PlannedStitch = (Arc<StitchSpec>, Vec<LogicalPlan>, Arc<SharedStitch>);
 
 /// Plans `IdStitch` and `MainIdLookup` nodes. Within one query (one planner), every
 /// node over the same stitch (same entity, same inputs) shares one result, so the
-/// stitch runs once.
-#[derive(Debug, Default)]
+/// stitch runs once; across queries, the session's [`StitchCache`] keeps it.
+#[derive(Debug)]
 pub(crate) struct IdStitchPlanner {
     planned: Mutex<Vec<PlannedStitch>>,
+    cache: Arc<StitchCache>,
 }
 
 impl IdStitchPlanner {
-    fn shared(&self, spec: &Arc<StitchSpec>, inputs: &[LogicalPlan]) -> Result<Arc<SharedStitch>> {
+    /// The planner of one query, finding the stitches of recent queries in `cache`.
+    pub(crate) fn new(cache: Arc<StitchCache>) -> Self {
+        Self {
+            planned: Mutex::default(),
+            cache,
+        }
+    }
+
+    fn shared(
+        &self,
+        spec: &Arc<StitchSpec>,
+        inputs: &[LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+    ) -> Result<Arc<SharedStitch>> {
         let mut planned = self
             .planned
             .lock()
             .map_err(|_| internal("the stitch planner's lock is poisoned"))?;
-        let shared = match planned
+        if let Some((_, _, shared)) = planned
             .iter()
             .find(|(s, i, _)| s.same_stitch(spec) && i.as_slice() == inputs)
         {
-            Some((_, _, shared)) => Arc::clone(shared),
-            None => {
-                let shared = Arc::new(SharedStitch::default());
-                planned.push((Arc::clone(spec), inputs.to_vec(), Arc::clone(&shared)));
-                shared
-            }
-        };
-        shared.add_use();
+            shared.add_use(false);
+            return Ok(Arc::clone(shared));
+        }
+        let shared = self.cache.shared(spec, inputs, physical_inputs)?;
+        shared.add_use(true);
+        planned.push((Arc::clone(spec), inputs.to_vec(), Arc::clone(&shared)));
         Ok(shared)
     }
 }
@@ -69,7 +83,7 @@ impl ExtensionPlanner for IdStitchPlanner {
         _planning_ctx: &PhysicalPlanningContext,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
         if let Some(node) = node.as_any().downcast_ref::<IdStitchNode>() {
-            let shared = self.shared(node.spec(), node.input_plans())?;
+            let shared = self.shared(node.spec(), node.input_plans(), physical_inputs)?;
             let exec = IdStitchExec::try_new(
                 Arc::clone(node.spec()),
                 physical_inputs.to_vec(),
@@ -82,7 +96,7 @@ impl ExtensionPlanner for IdStitchPlanner {
             // The first child is the rows; the others are the stitch's inputs.
             let stitch_inputs: Vec<LogicalPlan> =
                 logical_inputs[1..].iter().map(|&p| p.clone()).collect();
-            let shared = self.shared(node.spec(), &stitch_inputs)?;
+            let shared = self.shared(node.spec(), &stitch_inputs, &physical_inputs[1..])?;
             let exec = MainIdLookupExec::try_new(
                 node.lookup(),
                 Arc::clone(node.spec()),

@@ -7,14 +7,12 @@
 //! A feature query reads one id graph in many places: the id graph for feature views,
 //! the clusters for the entity list, and a lookup per input that maps rows to clusters.
 //! Each of those operators holds the same [`SharedStitch`]; the first to run starts the
-//! build of the [`StitchState`], and every one of them awaits that one build. The build
-//! runs once, whoever polls it and whoever goes away: a failed build's error is kept
-//! and given to every reader (as DataFusion's own `OnceAsync` does for join build
-//! sides), since running it again would execute input partitions a second time. The
-//! state keeps its memory reservation for as long as an operator can still read it.
+//! build of the [`StitchState`], and every one of them awaits that one build
+//! ([`crate::shared_build`]: it runs once, and a failure is kept). The state keeps its
+//! memory reservation for as long as an operator can still read it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
-use std::sync::{Arc, Mutex};
 
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::error::{DataFusionError, Result};
@@ -24,8 +22,7 @@ use datafusion::physical_plan::metrics::{
     Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, Time as TimeMetric,
 };
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
-use futures::future::{BoxFuture, Shared};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 
 use super::algo::graph::{Clusters, IdGraph, Stopped};
 use super::algo::pairs::{EdgeCollector, EdgeSet, Pair};
@@ -34,6 +31,7 @@ use super::read::{PairReader, slice_pairs, slice_rows};
 use super::spec::StitchSpec;
 use crate::error::internal;
 use crate::kernels::intern::KeyBatch;
+use crate::shared_build::SharedBuild;
 
 /// The computed stitch: the interned nodes and edges, the graph and every node's rid.
 #[derive(Debug)]
@@ -72,25 +70,31 @@ impl StitchState {
     }
 }
 
-/// The one build of a stitch, shared by every reader: it runs to its end once polled by
-/// anyone, and its result (the state, or why it failed) is kept.
-type StateBuild = Shared<BoxFuture<'static, Result<Arc<StitchState>, Arc<DataFusionError>>>>;
-
 /// The result of one stitch, computed once for every operator that shares it.
 #[derive(Debug, Default)]
 pub(crate) struct SharedStitch {
-    build: Mutex<Option<StateBuild>>,
-    /// How many plan nodes the planner gave it to.
+    build: SharedBuild<StitchState>,
+    /// How many plan nodes of the query planned last the planner gave it to.
     uses: AtomicUsize,
 }
 
 impl SharedStitch {
-    /// Counts one more plan node that uses the result.
-    pub(crate) fn add_use(&self) {
-        self.uses.fetch_add(1, AtomicOrdering::Relaxed);
+    /// Counts one more plan node that uses the result; the first of a query starts
+    /// the count again (an earlier query's nodes have run).
+    pub(crate) fn add_use(&self, first_in_query: bool) {
+        if first_in_query {
+            self.uses.store(1, AtomicOrdering::Relaxed);
+        } else {
+            self.uses.fetch_add(1, AtomicOrdering::Relaxed);
+        }
     }
 
-    /// True when more than one plan node reads this stitch.
+    /// True when the build has ended in an error.
+    pub(crate) fn failed(&self) -> bool {
+        self.build.failed()
+    }
+
+    /// True when more than one plan node of a query reads this stitch.
     pub(crate) fn is_shared(&self) -> bool {
         self.uses.load(AtomicOrdering::Relaxed) > 1
     }
@@ -103,26 +107,13 @@ impl SharedStitch {
         ctx: &Arc<TaskContext>,
         metrics: &StitchMetrics,
     ) -> Result<Arc<StitchState>> {
-        let build = {
-            let mut build = self
-                .build
-                .lock()
-                .map_err(|_| internal("the shared stitch's lock is poisoned"))?;
-            build
-                .get_or_insert_with(|| {
-                    let (spec, inputs) = (Arc::clone(spec), inputs.to_vec());
-                    let (ctx, metrics) = (Arc::clone(ctx), metrics.clone());
-                    async move {
-                        compute(&spec, &inputs, &ctx, &metrics)
-                            .await
-                            .map_err(Arc::new)
-                    }
-                    .boxed()
-                    .shared()
-                })
-                .clone()
-        };
-        build.await.map_err(DataFusionError::Shared)
+        self.build
+            .get(|| {
+                let (spec, inputs) = (Arc::clone(spec), inputs.to_vec());
+                let (ctx, metrics) = (Arc::clone(ctx), metrics.clone());
+                async move { compute(&spec, &inputs, &ctx, &metrics).await }
+            })
+            .await
     }
 }
 

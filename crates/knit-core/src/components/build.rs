@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Building the components once for every output partition: input batches to interned
+//! edges, union-find beside the read, then each component's name and the output layout.
+//!
+//! The reader interns each batch's values in one batched call (the interner's cache
+//! misses overlap) and sends the batch's edges to a blocking thread that joins them as
+//! they come, so on two cores the sets are done when the last batch is read. The
+//! layout then names each component by its smallest node, sends it to the output
+//! partition its name hashes to (as DataFusion's repartitioning would, so a `GROUP BY
+//! component` needs no repartition), and lists each partition's nodes component by
+//! component.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::hash_utils::create_hashes;
+use datafusion::common::runtime::SpawnedTask;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::physical_plan::metrics::{
+    Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder, Time as TimeMetric,
+};
+use datafusion::physical_plan::repartition::REPARTITION_RANDOM_STATE;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
+use futures::StreamExt;
+
+use super::values::{NodeColumn, NodeEncoding};
+use crate::error::internal;
+use crate::kernels::intern::{Interner, fingerprint};
+use crate::kernels::union_find::UnionFind;
+
+/// The most nodes: ids are `u32`, and one value is kept free.
+const MAX_NODES: usize = u32::MAX as usize - 1;
+
+/// How many component names are hashed at a time to place components in partitions.
+const HASH_CHUNK: usize = 1 << 16;
+
+/// The built components: every node, its component, and each component's name and
+/// output partition.
+#[derive(Debug)]
+pub(crate) struct Components {
+    /// How node values are bytes, and back.
+    encoding: NodeEncoding,
+    /// The interned node values (the index released: only the values are read).
+    nodes: Interner,
+    /// Per node, its component.
+    component_of: Vec<u32>,
+    /// Per component, its output partition.
+    partition_of: Vec<u32>,
+    /// The components' names (their smallest node's bytes), one after another, and
+    /// where each ends: read once per output row, they are near each other here.
+    names: Vec<u8>,
+    name_ends: Vec<usize>,
+    /// Holds the components' memory in the pool until they are dropped.
+    _reservation: MemoryReservation,
+}
+
+impl Components {
+    /// The name of a component.
+    fn name(&self, component: u32) -> &[u8] {
+        let component = component as usize;
+        let start = match component {
+            0 => 0,
+            _ => self.name_ends[component - 1],
+        };
+        &self.names[start..self.name_ends[component]]
+    }
+
+    /// The next batch of partition `partition` in `schema`: its nodes from id `*next` on,
+    /// in id order (so their bytes are read in the order they lie), with their
+    /// components' names; `None` when none is left.
+    pub(crate) fn next_batch(
+        &self,
+        schema: &SchemaRef,
+        partition: usize,
+        next: &mut usize,
+        batch_size: usize,
+    ) -> Result<Option<RecordBatch>> {
+        let (mut nodes, mut names) = (Vec::new(), Vec::new());
+        while nodes.len() < batch_size && *next < self.component_of.len() {
+            let id = *next as u32;
+            *next += 1;
+            let component = self.component_of[id as usize];
+            if self.partition_of[component as usize] != partition as u32 {
+                continue;
+            }
+            nodes.push(self.nodes.key(id).1);
+            names.push(self.name(component));
+        }
+        if nodes.is_empty() {
+            return Ok(None);
+        }
+        let data_type = schema.field(0).data_type();
+        let columns = vec![
+            self.encoding.array(data_type, &nodes)?,
+            self.encoding.array(data_type, &names)?,
+        ];
+        Ok(Some(RecordBatch::try_new(Arc::clone(schema), columns)?))
+    }
+}
+
+/// The operator's counters, shown by `EXPLAIN ANALYZE`.
+///
+/// Phases, the first three on threads of their own beside the input's decoding:
+/// `read_time` (values' bytes and fingerprints), `intern_time` (values to interned
+/// edges), `union_find_time` (joining edges); then `layout_time`
+/// (naming components, placing them in partitions) and `output_time` (rendering
+/// batches, by every partition).
+#[derive(Debug, Clone)]
+pub(crate) struct ComponentsMetrics {
+    edges: Count,
+    nodes: Count,
+    components: Count,
+    largest_component: Gauge,
+    read_time: TimeMetric,
+    intern_time: TimeMetric,
+    union_find_time: TimeMetric,
+    layout_time: TimeMetric,
+    pub(crate) output_time: TimeMetric,
+}
+
+impl ComponentsMetrics {
+    /// The counters of one partition of an operator.
+    pub(crate) fn new(metrics: &ExecutionPlanMetricsSet, partition: usize) -> Self {
+        let builder = || MetricBuilder::new(metrics);
+        Self {
+            edges: builder().counter("edges", partition),
+            nodes: builder().counter("nodes", partition),
+            components: builder().counter("components", partition),
+            largest_component: builder().gauge("largest_component", partition),
+            read_time: builder().subset_time("read_time", partition),
+            intern_time: builder().subset_time("intern_time", partition),
+            union_find_time: builder().subset_time("union_find_time", partition),
+            layout_time: builder().subset_time("layout_time", partition),
+            output_time: builder().subset_time("output_time", partition),
+        }
+    }
+}
+
+fn thread_failed(e: &dyn std::fmt::Display) -> DataFusionError {
+    internal(format!("a connected_components thread failed: {e}"))
+}
+
+/// Reads every partition of `input` (two columns of one type) and builds the
+/// components, laid out for `schema`'s `partitions` output partitions.
+pub(crate) async fn build(
+    input: Arc<dyn ExecutionPlan>,
+    schema: SchemaRef,
+    partitions: usize,
+    ctx: Arc<TaskContext>,
+    metrics: ComponentsMetrics,
+) -> Result<Arc<Components>> {
+    let reservation = MemoryConsumer::new("ConnectedComponentsExec").register(ctx.memory_pool());
+    let encoding = Arc::new(NodeEncoding::new(schema.field(0).data_type())?);
+    // Four stages, each on its own thread, a few batches in flight between them: this
+    // task reads batches (decoded in the input's own tasks); a blocking thread takes
+    // each value's bytes and fingerprint; another interns them, the one stage that
+    // cannot be split; the last joins their edges, given with how many nodes there are
+    // by then.
+    let (batches, mut batch_receiver) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+    let (prepared_sender, mut prepared_receiver) = tokio::sync::mpsc::channel::<Prepared>(2);
+    let (edge_sender, mut edge_receiver) = tokio::sync::mpsc::channel::<(u32, Vec<(u32, u32)>)>(4);
+    let preparing = {
+        let encoding = Arc::clone(&encoding);
+        let read_time = metrics.read_time.clone();
+        SpawnedTask::spawn_blocking(move || {
+            while let Some(batch) = batch_receiver.blocking_recv() {
+                let prepared = {
+                    let _timer = read_time.timer();
+                    Prepared::new(&encoding, &batch)?
+                };
+                if prepared_sender.blocking_send(prepared).is_err() {
+                    break;
+                }
+            }
+            Ok::<_, DataFusionError>(())
+        })
+    };
+    let set_bytes = Arc::new(AtomicUsize::new(0));
+    let joining = {
+        let set_bytes = Arc::clone(&set_bytes);
+        let union_find_time = metrics.union_find_time.clone();
+        SpawnedTask::spawn_blocking(move || {
+            let mut sets = UnionFind::new(0);
+            while let Some((nodes, edges)) = edge_receiver.blocking_recv() {
+                let _timer = union_find_time.timer();
+                sets.grow_to(nodes);
+                for (a, b) in edges {
+                    sets.union(a, b);
+                }
+                set_bytes.store(sets.allocated_bytes(), Ordering::Relaxed);
+            }
+            sets
+        })
+    };
+    let interning = {
+        let metrics = metrics.clone();
+        SpawnedTask::spawn_blocking(move || {
+            let mut nodes = Interner::default();
+            while let Some(prepared) = prepared_receiver.blocking_recv() {
+                let edges = {
+                    let _timer = metrics.intern_time.timer();
+                    prepared.intern(&mut nodes)?
+                };
+                metrics.edges.add(prepared.rows);
+                // Edges in flight: this batch's and those queued before it.
+                let in_flight = edges.capacity() * size_of::<(u32, u32)>() * 6;
+                reservation.try_resize(
+                    nodes.allocated_bytes() + set_bytes.load(Ordering::Relaxed) + in_flight,
+                )?;
+                if edge_sender
+                    .blocking_send((nodes.len() as u32, edges))
+                    .is_err()
+                {
+                    return Err(thread_failed(&"the union-find thread stopped"));
+                }
+            }
+            Ok((nodes, reservation))
+        })
+    };
+    // The planner merges the input into one partition; read them all anyway, so that a
+    // plan built another way loses no rows.
+    'read: for partition in 0..input.output_partitioning().partition_count() {
+        let mut stream = input.execute(partition, Arc::clone(&ctx))?;
+        while let Some(batch) = stream.next().await {
+            if batches.send(batch?).await.is_err() {
+                // A later stage stopped: its error says why.
+                break 'read;
+            }
+        }
+    }
+    drop(batches);
+    preparing.join().await.map_err(|e| thread_failed(&e))??;
+    let (nodes, reservation) = interning.join().await.map_err(|e| thread_failed(&e))??;
+    let sets = joining.join().await.map_err(|e| thread_failed(&e))?;
+    metrics.nodes.add(nodes.len());
+    let layout_time = metrics.layout_time.clone();
+    let encoding = Arc::try_unwrap(encoding)
+        .map_err(|_| internal("connected_components' encoding is still shared"))?;
+    SpawnedTask::spawn_blocking(move || {
+        let _timer = layout_time.timer();
+        lay_out(
+            encoding,
+            nodes,
+            sets,
+            &schema,
+            partitions,
+            reservation,
+            &metrics,
+        )
+    })
+    .join()
+    .await
+    .map_err(|e| thread_failed(&e))?
+    .map(Arc::new)
+}
+
+/// A batch made ready to intern: its two columns' node bytes, and the fingerprint of
+/// each value that is not NULL, row by row, the first column's value first.
+struct Prepared {
+    columns: [NodeColumn; 2],
+    fingerprints: Vec<u64>,
+    rows: usize,
+}
+
+impl Prepared {
+    fn new(encoding: &NodeEncoding, batch: &RecordBatch) -> Result<Self> {
+        let columns = [
+            encoding.column(batch.column(0))?,
+            encoding.column(batch.column(1))?,
+        ];
+        let rows = batch.num_rows();
+        let mut fingerprints = Vec::with_capacity(rows * 2);
+        for row in 0..rows {
+            for column in &columns {
+                if let Some(value) = column.get(row) {
+                    fingerprints.push(fingerprint(0, value));
+                }
+            }
+        }
+        Ok(Self {
+            columns,
+            fingerprints,
+            rows,
+        })
+    }
+
+    /// Interns the values and gives the edges: one per row whose values are both
+    /// there. A row with one NULL makes its other value a node alone.
+    fn intern(&self, nodes: &mut Interner) -> Result<Vec<(u32, u32)>> {
+        let mut keys: Vec<(u16, &[u8])> = Vec::with_capacity(self.fingerprints.len());
+        // Per cell, where its key is in `keys`; `u32::MAX` for NULL.
+        let mut cells: Vec<u32> = Vec::with_capacity(self.rows * 2);
+        for row in 0..self.rows {
+            for column in &self.columns {
+                match column.get(row) {
+                    Some(value) => {
+                        cells.push(keys.len() as u32);
+                        keys.push((0, value));
+                    }
+                    None => cells.push(u32::MAX),
+                }
+            }
+        }
+        let mut ids = Vec::with_capacity(keys.len());
+        nodes.intern_all_hashed(&keys, &self.fingerprints, &mut ids);
+        if nodes.len() > MAX_NODES {
+            return Err(DataFusionError::ResourcesExhausted(format!(
+                "ConnectedComponentsExec: more than {MAX_NODES} distinct nodes; \
+                 give connected_components fewer edges"
+            )));
+        }
+        Ok(cells
+            .chunks_exact(2)
+            .filter(|cell| cell[0] != u32::MAX && cell[1] != u32::MAX)
+            .map(|cell| (ids[cell[0] as usize], ids[cell[1] as usize]))
+            .collect())
+    }
+}
+
+/// Names each component by its smallest node and places it in an output partition.
+fn lay_out(
+    encoding: NodeEncoding,
+    mut nodes: Interner,
+    mut sets: UnionFind,
+    schema: &SchemaRef,
+    partitions: usize,
+    reservation: MemoryReservation,
+    metrics: &ComponentsMetrics,
+) -> Result<Components> {
+    // Ids past the last batch's edges (nodes of rows with a NULL) join no set.
+    sets.grow_to(nodes.len() as u32);
+    nodes.release_index();
+    // Per node its component (the sets' arrays are reused); per component its name,
+    // its size, its partition, and the name's bytes (reserved as they grow).
+    reservation.try_resize(nodes.allocated_bytes() + nodes.len() * 8)?;
+    let (component_of, components) = sets.into_clusters();
+    let components = components as usize;
+    reservation.try_grow(components * 32)?;
+    let mut label = vec![u32::MAX; components];
+    let mut size = vec![0u32; components];
+    // The first 8 bytes of each name so far, as a number that orders as they do: most
+    // comparisons end there, without reading the name's bytes from a random place.
+    let mut label_prefix = vec![0u64; components];
+    let prefix = |bytes: &[u8]| {
+        let mut word = [0u8; 8];
+        let len = bytes.len().min(8);
+        word[..len].copy_from_slice(&bytes[..len]);
+        u64::from_be_bytes(word)
+    };
+    let value = |node: u32| nodes.key(node).1;
+    // Nodes are read in order, as their bytes lie.
+    for (node, &component) in component_of.iter().enumerate() {
+        let (node, component) = (node as u32, component as usize);
+        let bytes = value(node);
+        size[component] += 1;
+        let node_prefix = prefix(bytes);
+        let current = label[component];
+        // Components are numbered in order of their first id, which names it first.
+        let smaller = current == u32::MAX
+            || node_prefix < label_prefix[component]
+            || (node_prefix == label_prefix[component] && bytes < value(current));
+        if smaller {
+            label[component] = node;
+            label_prefix[component] = node_prefix;
+        }
+    }
+    drop(label_prefix);
+    metrics.components.add(components);
+    metrics
+        .largest_component
+        .set(size.iter().copied().max().unwrap_or(0) as usize);
+    drop(size);
+    let memory = nodes.allocated_bytes() + nodes.len() * 8 + components * 32;
+    let (mut names, mut name_ends) = (Vec::new(), Vec::with_capacity(components));
+    for labels in label.chunks(HASH_CHUNK) {
+        for &node in labels {
+            names.extend_from_slice(value(node));
+            name_ends.push(names.len());
+        }
+        reservation.try_resize(memory + names.capacity())?;
+    }
+    drop(label);
+    let mut components = Components {
+        encoding,
+        nodes,
+        component_of,
+        partition_of: Vec::new(),
+        names,
+        name_ends,
+        _reservation: reservation,
+    };
+    // Each component's partition: its name hashed as DataFusion's repartitioning would.
+    let mut partition_of = vec![0u32; components.name_ends.len()];
+    if partitions > 1 {
+        let mut hashes = Vec::with_capacity(HASH_CHUNK);
+        let data_type = schema.field(1).data_type();
+        for (first, placed) in partition_of.chunks_mut(HASH_CHUNK).enumerate() {
+            let first = (first * HASH_CHUNK) as u32;
+            let values: Vec<&[u8]> = (first..first + placed.len() as u32)
+                .map(|c| components.name(c))
+                .collect();
+            let names = components.encoding.array(data_type, &values)?;
+            hashes.clear();
+            hashes.resize(values.len(), 0);
+            create_hashes(
+                [&names],
+                REPARTITION_RANDOM_STATE.random_state(),
+                &mut hashes,
+            )?;
+            for (partition, hash) in placed.iter_mut().zip(&hashes) {
+                *partition = (hash % partitions as u64) as u32;
+            }
+        }
+    }
+    components.partition_of = partition_of;
+    Ok(components)
+}

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! What data a plan reads, as a fingerprint: results kept across queries (the stitch,
-//! kept feature queries) are found again only when it is the same.
+//! What data a plan reads, and under which settings, as a fingerprint: results kept
+//! across queries (the stitch, kept feature queries) are found again only when it is
+//! the same.
 //!
 //! The data is known by what the scans read: each file's path, size, modification
 //! time and entity tag, or each in-memory table's batches (a table's batches stay where
@@ -12,6 +13,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
@@ -21,8 +23,15 @@ use datafusion::physical_plan::placeholder_row::PlaceholderRowExec;
 
 /// A fingerprint of the data the plans read, if every leaf is a scan of files or of
 /// in-memory batches (or reads nothing).
-pub(crate) fn data_version(plans: &[Arc<dyn ExecutionPlan>]) -> Option<u64> {
+pub(crate) fn data_version(
+    plans: &[Arc<dyn ExecutionPlan>],
+    config: &ConfigOptions,
+) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
+    // Settings can change results that the plans do not show (a time zone, say).
+    for entry in config.entries() {
+        (entry.key, entry.value).hash(&mut hasher);
+    }
     for plan in plans {
         hash_leaves(plan.as_ref(), &mut hasher)?;
     }

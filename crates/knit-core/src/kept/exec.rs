@@ -9,6 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
@@ -55,14 +56,15 @@ impl KeptResults {
         self.recent.begin_query()
     }
 
-    /// The kept result of `input` (planned as `physical`), or a new one, kept if the
-    /// data its scans read can be known.
+    /// The kept result of `input` (planned as `physical` under `config`), or a new one,
+    /// kept if the data its scans read can be known.
     pub(crate) fn kept(
         &self,
         input: &LogicalPlan,
         physical: &Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
     ) -> Result<Arc<SharedBuild<Kept>>> {
-        let Some(data) = data_version(std::slice::from_ref(physical)) else {
+        let Some(data) = data_version(std::slice::from_ref(physical), config) else {
             return Ok(Arc::default());
         };
         let partitions = physical.output_partitioning().partition_count();

@@ -138,7 +138,7 @@ impl ExtensionPlanner for KeepPlanner {
         node: &dyn UserDefinedLogicalNode,
         _logical_inputs: &[&LogicalPlan],
         physical_inputs: &[Arc<dyn ExecutionPlan>],
-        _session: &dyn Session,
+        session: &dyn Session,
         _planning_ctx: &PhysicalPlanningContext,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
         let Some(node) = node.as_any().downcast_ref::<KeepNode>() else {
@@ -147,7 +147,9 @@ impl ExtensionPlanner for KeepPlanner {
         let [input] = physical_inputs else {
             return Err(internal("Keep has one input"));
         };
-        let kept = self.results.kept(&node.input, input)?;
+        let kept = self
+            .results
+            .kept(&node.input, input, session.config_options())?;
         Ok(Some(Arc::new(KeepExec::new(Arc::clone(input), kept))))
     }
 }

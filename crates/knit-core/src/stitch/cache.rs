@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
@@ -43,15 +44,16 @@ impl StitchCache {
         self.recent.begin_query()
     }
 
-    /// The kept stitch of `spec` over `inputs` (planned as `physical_inputs`), or a new
-    /// one, kept if its inputs' data can be known.
+    /// The kept stitch of `spec` over `inputs` (planned as `physical_inputs` under
+    /// `config`), or a new one, kept if its inputs' data can be known.
     pub(crate) fn shared(
         &self,
         spec: &Arc<StitchSpec>,
         inputs: &[LogicalPlan],
         physical_inputs: &[Arc<dyn ExecutionPlan>],
+        config: &ConfigOptions,
     ) -> Result<Arc<SharedStitch>> {
-        let Some(data) = data_version(physical_inputs) else {
+        let Some(data) = data_version(physical_inputs, config) else {
             return Ok(Arc::new(SharedStitch::default()));
         };
         self.recent.find_or_insert(

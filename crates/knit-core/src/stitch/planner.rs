@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use datafusion::config::ConfigOptions;
 use datafusion::error::Result;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
@@ -52,6 +53,7 @@ impl IdStitchPlanner {
         spec: &Arc<StitchSpec>,
         inputs: &[LogicalPlan],
         physical_inputs: &[Arc<dyn ExecutionPlan>],
+        config: &ConfigOptions,
     ) -> Result<Arc<SharedStitch>> {
         let mut planned = self
             .planned
@@ -64,7 +66,7 @@ impl IdStitchPlanner {
             shared.add_use(false);
             return Ok(Arc::clone(shared));
         }
-        let shared = self.cache.shared(spec, inputs, physical_inputs)?;
+        let shared = self.cache.shared(spec, inputs, physical_inputs, config)?;
         shared.add_use(true);
         planned.push((Arc::clone(spec), inputs.to_vec(), Arc::clone(&shared)));
         Ok(shared)
@@ -83,7 +85,12 @@ impl ExtensionPlanner for IdStitchPlanner {
         _planning_ctx: &PhysicalPlanningContext,
     ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
         if let Some(node) = node.as_any().downcast_ref::<IdStitchNode>() {
-            let shared = self.shared(node.spec(), node.input_plans(), physical_inputs)?;
+            let shared = self.shared(
+                node.spec(),
+                node.input_plans(),
+                physical_inputs,
+                session.config_options(),
+            )?;
             let exec = IdStitchExec::try_new(
                 Arc::clone(node.spec()),
                 physical_inputs.to_vec(),
@@ -96,7 +103,12 @@ impl ExtensionPlanner for IdStitchPlanner {
             // The first child is the rows; the others are the stitch's inputs.
             let stitch_inputs: Vec<LogicalPlan> =
                 logical_inputs[1..].iter().map(|&p| p.clone()).collect();
-            let shared = self.shared(node.spec(), &stitch_inputs, &physical_inputs[1..])?;
+            let shared = self.shared(
+                node.spec(),
+                &stitch_inputs,
+                &physical_inputs[1..],
+                session.config_options(),
+            )?;
             let exec = MainIdLookupExec::try_new(
                 node.lookup(),
                 Arc::clone(node.spec()),

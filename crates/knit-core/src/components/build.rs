@@ -2,15 +2,16 @@
 // Copyright the Knit authors
 
 //! Building the components once for every output partition: input batches to interned
-//! edges, union-find beside the read, then each component's name and the output layout.
+//! edges, union-find beside the read, then each component's name and partition.
 //!
-//! The reader interns each batch's values in one batched call (the interner's cache
-//! misses overlap) and sends the batch's edges to a blocking thread that joins them as
-//! they come, so on two cores the sets are done when the last batch is read. The
-//! layout then names each component by its smallest node, sends it to the output
-//! partition its name hashes to (as DataFusion's repartitioning would, so a `GROUP BY
-//! component` needs no repartition), and lists each partition's nodes component by
-//! component.
+//! Four stages run at once, a few batches in flight between them: this task reads the
+//! input's batches (decoded in its own tasks); a thread takes each value's bytes and
+//! fingerprint; a thread interns them in batches (the interner's cache misses overlap;
+//! this is the one stage that cannot be split); a thread joins each batch's edges by
+//! union-find as it arrives, so the sets are done when the last batch is read. The
+//! layout then names each component by its smallest node and sends it to the output
+//! partition its name hashes to, as DataFusion's repartitioning would, so that a
+//! `GROUP BY component` needs no repartition.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,25 +53,33 @@ pub(crate) struct Components {
     component_of: Vec<u32>,
     /// Per component, its output partition.
     partition_of: Vec<u32>,
-    /// The components' names (their smallest node's bytes), one after another, and
-    /// where each ends: read once per output row, they are near each other here.
-    names: Vec<u8>,
-    name_ends: Vec<usize>,
+    /// Per component, its name: read once per output row, they are near each other here.
+    names: Names,
     /// Holds the components' memory in the pool until they are dropped.
     _reservation: MemoryReservation,
 }
 
-impl Components {
+/// The components' names (their smallest node's bytes), one after another, and where
+/// each ends.
+#[derive(Debug, Default)]
+struct Names {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Names {
     /// The name of a component.
-    fn name(&self, component: u32) -> &[u8] {
+    fn get(&self, component: u32) -> &[u8] {
         let component = component as usize;
         let start = match component {
             0 => 0,
-            _ => self.name_ends[component - 1],
+            _ => self.ends[component - 1],
         };
-        &self.names[start..self.name_ends[component]]
+        &self.bytes[start..self.ends[component]]
     }
+}
 
+impl Components {
     /// The next batch of partition `partition` in `schema`: its nodes from id `*next` on,
     /// in id order (so their bytes are read in the order they lie), with their
     /// components' names; `None` when none is left.
@@ -90,7 +99,7 @@ impl Components {
                 continue;
             }
             nodes.push(self.nodes.key(id).1);
-            names.push(self.name(component));
+            names.push(self.names.get(component));
         }
         if nodes.is_empty() {
             return Ok(None);
@@ -157,11 +166,8 @@ pub(crate) async fn build(
 ) -> Result<Arc<Components>> {
     let reservation = MemoryConsumer::new("ConnectedComponentsExec").register(ctx.memory_pool());
     let encoding = Arc::new(NodeEncoding::new(schema.field(0).data_type())?);
-    // Four stages, each on its own thread, a few batches in flight between them: this
-    // task reads batches (decoded in the input's own tasks); a blocking thread takes
-    // each value's bytes and fingerprint; another interns them, the one stage that
-    // cannot be split; the last joins their edges, given with how many nodes there are
-    // by then.
+    // The stages of the module's doc; edges go to union-find with how many nodes there
+    // are by then.
     let (batches, mut batch_receiver) = tokio::sync::mpsc::channel::<RecordBatch>(2);
     let (prepared_sender, mut prepared_receiver) = tokio::sync::mpsc::channel::<Prepared>(2);
     let (edge_sender, mut edge_receiver) = tokio::sync::mpsc::channel::<(u32, Vec<(u32, u32)>)>(4);
@@ -291,7 +297,9 @@ impl Prepared {
     }
 
     /// Interns the values and gives the edges: one per row whose values are both
-    /// there. A row with one NULL makes its other value a node alone.
+    /// there. A row with one NULL makes its other value a node alone. The values are
+    /// looked up again here rather than kept from [`Prepared::new`]: they borrow the
+    /// columns, and the lookup is cheap beside the interning it keeps off this thread.
     fn intern(&self, nodes: &mut Interner) -> Result<Vec<(u32, u32)>> {
         let mut keys: Vec<(u16, &[u8])> = Vec::with_capacity(self.fingerprints.len());
         // Per cell, where its key is in `keys`; `u32::MAX` for NULL.
@@ -377,39 +385,33 @@ fn lay_out(
         .set(size.iter().copied().max().unwrap_or(0) as usize);
     drop(size);
     let memory = nodes.allocated_bytes() + nodes.len() * 8 + components * 32;
-    let (mut names, mut name_ends) = (Vec::new(), Vec::with_capacity(components));
+    let mut names = Names {
+        bytes: Vec::new(),
+        ends: Vec::with_capacity(components),
+    };
     for labels in label.chunks(HASH_CHUNK) {
         for &node in labels {
-            names.extend_from_slice(value(node));
-            name_ends.push(names.len());
+            names.bytes.extend_from_slice(value(node));
+            names.ends.push(names.bytes.len());
         }
-        reservation.try_resize(memory + names.capacity())?;
+        reservation.try_resize(memory + names.bytes.capacity())?;
     }
     drop(label);
-    let mut components = Components {
-        encoding,
-        nodes,
-        component_of,
-        partition_of: Vec::new(),
-        names,
-        name_ends,
-        _reservation: reservation,
-    };
     // Each component's partition: its name hashed as DataFusion's repartitioning would.
-    let mut partition_of = vec![0u32; components.name_ends.len()];
+    let mut partition_of = vec![0u32; components];
     if partitions > 1 {
         let mut hashes = Vec::with_capacity(HASH_CHUNK);
         let data_type = schema.field(1).data_type();
         for (first, placed) in partition_of.chunks_mut(HASH_CHUNK).enumerate() {
             let first = (first * HASH_CHUNK) as u32;
             let values: Vec<&[u8]> = (first..first + placed.len() as u32)
-                .map(|c| components.name(c))
+                .map(|c| names.get(c))
                 .collect();
-            let names = components.encoding.array(data_type, &values)?;
+            let array = encoding.array(data_type, &values)?;
             hashes.clear();
             hashes.resize(values.len(), 0);
             create_hashes(
-                [&names],
+                [&array],
                 REPARTITION_RANDOM_STATE.random_state(),
                 &mut hashes,
             )?;
@@ -418,6 +420,12 @@ fn lay_out(
             }
         }
     }
-    components.partition_of = partition_of;
-    Ok(components)
+    Ok(Components {
+        encoding,
+        nodes,
+        component_of,
+        partition_of,
+        names,
+        _reservation: reservation,
+    })
 }

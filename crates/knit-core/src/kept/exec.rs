@@ -32,7 +32,7 @@ use crate::shared_build::SharedBuild;
 #[derive(Debug)]
 pub(crate) struct Kept {
     partitions: Vec<Vec<RecordBatch>>,
-    _reservation: MemoryReservation,
+    _reservations: Vec<MemoryReservation>,
 }
 
 /// The kept results of a session's recent queries.
@@ -102,19 +102,18 @@ async fn keep(input: Arc<dyn ExecutionPlan>, ctx: Arc<TaskContext>) -> Result<Ar
             })
         })
         .collect();
-    let mut partitions = Vec::with_capacity(tasks.len());
+    let (mut partitions, mut reservations) = (Vec::new(), Vec::new());
     for task in tasks {
         let (batches, memory) = task
             .join()
             .await
             .map_err(|e| internal(format!("a KeepExec task failed: {e}")))??;
-        reservation.grow(memory.size());
-        memory.free();
         partitions.push(batches);
+        reservations.push(memory);
     }
     Ok(Arc::new(Kept {
         partitions,
-        _reservation: reservation,
+        _reservations: reservations,
     }))
 }
 

@@ -92,12 +92,16 @@ enum TopCommand {
     Project(project::ProjectCommand),
 }
 
+/// Warnings, but not the Delta library's: its notes on its own metrics and fallbacks,
+/// and its log of the errors it returns, which Knit reports itself.
+const DEFAULT_LOG_FILTER: &str = "warn,deltalake_core=off,buoyant_kernel=off";
+
 fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -105,10 +105,13 @@ enum Dialect {
 }
 
 /// The output formats.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Parquet,
     Csv,
+    /// A Delta table per output (OUT/<output>/), each run one new version, merged on the
+    /// output's keys.
+    Delta,
 }
 
 /// Runs `knit project ...`.
@@ -124,7 +127,7 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
     let result = if execute {
         run_project(&args, &out).await
     } else {
-        load(&args, &out).map(|script| print!("{script}"))
+        load(&args, &out, output_format(args.format)).map(|script| print!("{script}"))
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -136,13 +139,13 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
 }
 
 /// The project's script, writing its outputs to `out`.
-fn load(args: &ProjectArgs, out: &Path) -> Result<Script, String> {
+fn load(args: &ProjectArgs, out: &Path, format: OutputFormat) -> Result<Script, String> {
     let load = LoadOptions::with_packages(args.packages.clone());
     let project = Project::load_with(&args.dir, &load).map_err(|e| e.to_string())?;
     let options = ScriptOptions {
         tables: args.tables.clone().unwrap_or_else(|| args.dir.clone()),
         out: out.to_path_buf(),
-        format: output_format(args.format),
+        format,
         begin_time: args.begin_time.clone(),
         end_time: args.end_time.clone().unwrap_or_else(knit_pb::now_rfc3339),
         dialect: format!("{:?}", args.dialect).to_lowercase(),
@@ -168,6 +171,7 @@ fn output_format(format: Format) -> OutputFormat {
     match format {
         Format::Parquet => OutputFormat::Parquet,
         Format::Csv => OutputFormat::Csv,
+        Format::Delta => OutputFormat::Delta,
     }
 }
 
@@ -194,7 +198,13 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let staging = out.join(format!("{STAGING_PREFIX}{}-{stamp}", std::process::id()));
-    let script = load(args, &staging)?;
+    // Delta outputs are computed into staged Parquet files first, like the others, and
+    // merged into their tables only once every output is computed.
+    let staged_format = match args.format {
+        Format::Delta => OutputFormat::Parquet,
+        other => output_format(other),
+    };
+    let script = load(args, &staging, staged_format)?;
     if !out.display().to_string().contains("://") {
         if out.exists() && !out.is_dir() {
             return Err(format!(
@@ -232,19 +242,24 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
             return Err(message);
         }
     };
-    // Every output is written: move each into place, then the manifest.
-    let extension = output_format(args.format).extension();
+    // Every output is written: move each into place (or merge it into its Delta
+    // table), then the manifest.
     let mut manifest = Vec::with_capacity(written.len());
     for (output, rows) in &written {
-        let file = format!("{output}.{extension}");
-        session
-            .rename_file(
-                &staging.join(&file).display().to_string(),
-                &out.join(&file).display().to_string(),
-            )
-            .await
-            .map_err(|e| format!("publishing {output}: {e}"))?;
-        manifest.push(serde_json::json!({ "output": output, "file": file, "rows": rows }));
+        let entry = if args.format == Format::Delta {
+            publish_delta(&session, &script, output, &staging, out).await
+        } else {
+            let file = output_format(args.format).file_name(output);
+            session
+                .rename_file(
+                    &staging.join(&file).display().to_string(),
+                    &out.join(&file).display().to_string(),
+                )
+                .await
+                .map(|()| serde_json::json!({ "output": output, "file": file, "rows": rows }))
+                .map_err(|e| e.to_string())
+        };
+        manifest.push(entry.map_err(|e| format!("publishing {output}: {e}"))?);
     }
     let manifest = serde_json::json!({
         "project": args.dir.display().to_string(),
@@ -264,6 +279,70 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
         tracing::warn!(%e, "could not remove the staging folder");
     }
     Ok(())
+}
+
+/// Merges the staged Parquet file of `output` into its Delta table `out/<output>`, on
+/// the output's keys: one new version, which changes only the rows that changed.
+/// Returns the manifest's entry.
+async fn publish_delta(
+    session: &KnitSession,
+    script: &Script,
+    output: &str,
+    staging: &Path,
+    out: &Path,
+) -> Result<serde_json::Value, String> {
+    let keys = script
+        .statements
+        .iter()
+        .find(|s| s.output.as_deref() == Some(output))
+        .map(|s| s.keys.join(", "))
+        .unwrap_or_default();
+    let mode = if keys.is_empty() {
+        "'mode' 'overwrite'".to_string()
+    } else {
+        format!("'mode' 'merge', 'keys' {}", knit_sql::quote_literal(&keys))
+    };
+    let staged = staging
+        .join(format!("{output}.parquet"))
+        .display()
+        .to_string();
+    let table = out.join(output).display().to_string();
+    let sql = format!(
+        "COPY (SELECT * FROM {}) TO {} STORED AS DELTA OPTIONS ({mode})",
+        knit_sql::quote_literal(&staged),
+        knit_sql::quote_literal(&table),
+    );
+    let frame = session
+        .sql(&sql)
+        .await
+        .map_err(|e| ErrorReport::new(&e, session.memory_limit()).to_string())?;
+    let batches = frame
+        .collect()
+        .await
+        .map_err(|e| ErrorReport::new(&e.into(), session.memory_limit()).to_string())?;
+    let counts: Vec<u64> = batches
+        .first()
+        .map(|batch| {
+            batch
+                .columns()
+                .iter()
+                .filter_map(|c| c.as_any().downcast_ref::<UInt64Array>())
+                .map(|c| c.value(0))
+                .collect()
+        })
+        .unwrap_or_default();
+    let [rows, version, inserted, updated, deleted] = counts[..] else {
+        return Err("the Delta write gave no counts".to_string());
+    };
+    Ok(serde_json::json!({
+        "output": output,
+        "table": output,
+        "rows": rows,
+        "version": version,
+        "inserted": inserted,
+        "updated": updated,
+        "deleted": deleted,
+    }))
 }
 
 /// Removes the staging folders under `out` of runs whose process has ended (killed

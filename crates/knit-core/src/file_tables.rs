@@ -10,7 +10,8 @@
 //!
 //! The format of a directory is that of its data files: files of no known format (a
 //! `README.txt`, a `_SUCCESS` marker) are left out, and a directory that mixes formats
-//! is refused, naming them. (DataFusion takes the format of whichever file it lists
+//! is refused, naming them. A folder holding a Delta table (`_delta_log/`) is read as
+//! one, at its latest version. (DataFusion takes the format of whichever file it lists
 //! first, so one README can make a directory unreadable.)
 
 use std::collections::{BTreeMap, HashMap};
@@ -209,6 +210,13 @@ impl UrlTableFactory for FileTableFactory {
             .upgrade()
             .and_then(|s| s.read().as_any().downcast_ref::<SessionState>().cloned())
             .ok_or_else(|| crate::error::internal("the session is gone"))?;
+        // A folder with a Delta log is a Delta table: its latest version, not every
+        // data file the folder has ever held.
+        if !name.contains(GLOB_START)
+            && let Some(table) = crate::delta::open_if_delta(state.runtime_env(), name).await?
+        {
+            return Ok(Some(table));
+        }
         let store = state.runtime_env().object_store(url.object_store())?;
         let files: Vec<ObjectMeta> = url
             .list_all_files(&state, store.as_ref(), "")

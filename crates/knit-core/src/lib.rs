@@ -40,6 +40,7 @@ mod components;
 mod copy;
 mod csv_check;
 mod data_version;
+mod delta;
 mod error;
 mod features;
 mod file_tables;

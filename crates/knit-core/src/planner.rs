@@ -35,6 +35,8 @@ impl KnitQueryPlanner {
             Arc::new(IdStitchPlanner::new(Arc::clone(&self.stitches))),
             Arc::new(ConnectedComponentsPlanner),
             Arc::new(KeepPlanner::new(Arc::clone(&self.kept))),
+            // The nodes of Delta writes and merges, which run in Knit's session.
+            knit_delta::extension_planner(),
         ]
     }
 }

@@ -187,14 +187,21 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
              aws.connect_timeout and aws.max_retries bound how long Knit waits"
                 .to_string(),
         )
+    } else if lower.contains("not found") && lower.contains("object at location") {
+        // A listed file that is gone when read: removed meanwhile, or named by a Delta
+        // table's log without being there.
+        Some(
+            "a file to read is missing: it was removed while the query ran, or (in a Delta \
+             table) the log names a data file that is gone: restore it, or read a version \
+             that does not use it"
+                .to_string(),
+        )
     } else if read_failure(error) == Some(ReadFailure::Parquet) {
         Some(
             "the file is not valid Parquet (truncated or of another format): rewrite it or \
              leave it out of the path"
                 .to_string(),
         )
-    } else if lower.contains("not found") && lower.contains("object at location") {
-        Some("check the path".to_string())
     } else {
         None
     };

@@ -3,6 +3,7 @@
 
 //! Building Knit's DataFusion session, and running statements in it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +21,18 @@ use datafusion::logical_expr::{
     AggregateUDF, DdlStatement, Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF,
 };
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DFStatement;
 use knit_sql::Statement;
 use url::Url;
 
 use crate::catalog::Catalog;
 use crate::components::ConnectedComponentsRelationPlanner;
 use crate::copy::StagedCopy;
+use crate::delta::copy::{copy_options, copy_to_delta, is_delta_copy};
+use crate::delta::functions::{
+    DELTA_HISTORY, DeltaTableFunction, ResolvedCalls, TABLE_CHANGES, resolve_calls,
+};
+use crate::delta::{DELTA, DeltaTableFactory};
 use crate::error::{CoreError, Result};
 use crate::features::count_distinct::CountDistinct;
 use crate::features::{AggregateNames, expand_feature_functions};
@@ -44,6 +51,7 @@ use crate::profile_statements::execute_profile;
 use crate::query::{self, RunningQuery};
 use crate::stitch::MainIdLookupRelationPlanner;
 use crate::udtf::all_table_functions;
+use knit_delta::DeltaTableScan;
 
 /// Rows per batch, unless `DATAFUSION_EXECUTION_BATCH_SIZE` says otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 32 * 1024;
@@ -129,6 +137,7 @@ impl SessionBuilder {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_table_factory(DELTA.to_string(), Arc::new(DeltaTableFactory))
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
             .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))
             .with_relation_planners(vec![
@@ -160,6 +169,11 @@ impl SessionBuilder {
         for (name, function) in all_table_functions(&catalog) {
             ctx.register_udtf(name, function);
         }
+        let delta_calls = ResolvedCalls::default();
+        for name in [TABLE_CHANGES, DELTA_HISTORY] {
+            let function = DeltaTableFunction::new(name, delta_calls.clone());
+            ctx.register_udtf(name, Arc::new(function));
+        }
         for function in crate::functions::all_scalar_functions() {
             ctx.register_udf(function);
         }
@@ -172,7 +186,11 @@ impl SessionBuilder {
         datafusion_functions_json::register_all(&mut *ctx.state_ref().write())?;
 
         tracing::debug!(?memory_limit, "built session");
-        Ok(KnitSession { ctx, catalog })
+        Ok(KnitSession {
+            ctx,
+            catalog,
+            delta_calls,
+        })
     }
 }
 
@@ -181,6 +199,8 @@ impl SessionBuilder {
 pub struct KnitSession {
     ctx: SessionContext,
     catalog: Catalog,
+    /// The tables of the Delta table functions of the statement being planned.
+    delta_calls: ResolvedCalls,
 }
 
 impl std::fmt::Debug for KnitSession {
@@ -232,6 +252,20 @@ impl KnitSession {
         query::start(frame).await
     }
 
+    /// For a table (or a path, quoted) that is a Delta table: its location and the
+    /// version it reads, as `\d` shows them. `None` for other tables and unknown names.
+    pub async fn delta_version(&self, table: &str) -> Option<(String, u64)> {
+        let name = table.trim();
+        let provider = match name.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')) {
+            Some(path) => crate::delta::open_if_delta(self.ctx.runtime_env().as_ref(), path)
+                .await
+                .ok()??,
+            None => self.ctx.table_provider(name).await.ok()?,
+        };
+        let scan = (provider.as_ref() as &dyn std::any::Any).downcast_ref::<DeltaTableScan>()?;
+        Some((scan.location().to_string(), scan.version()))
+    }
+
     /// The session's entities and inputs.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -251,7 +285,22 @@ impl KnitSession {
             Statement::DataFusion(mut statement) => {
                 let aggregates = AggregateNames::of(&self.ctx.state());
                 expand_feature_functions(&self.catalog, &aggregates, &mut statement)?;
-                let plan = self.ctx.state().statement_to_plan(*statement).await?;
+                if is_delta_copy(&statement)
+                    && let DFStatement::CopyTo(copy) = *statement
+                {
+                    let options: HashMap<String, String> = copy_options(&copy);
+                    self.register_store(std::slice::from_ref(&copy.target), &options)?;
+                    return Ok(copy_to_delta(&self.ctx, copy).await?);
+                }
+                resolve_calls(
+                    self.ctx.runtime_env().as_ref(),
+                    &statement,
+                    &self.delta_calls,
+                )
+                .await?;
+                let plan = self.ctx.state().statement_to_plan(*statement).await;
+                self.delta_calls.clear();
+                let plan = plan?;
                 self.register_statement_store(&plan)?;
                 // DDL runs right here; say which table failed, since the reader's error
                 // (a corrupt footer, say) does not, and which file of it is damaged.
@@ -306,18 +355,28 @@ impl KnitSession {
 
     /// Gives each bucket the store that a statement's `aws.*` options describe.
     fn register_statement_store(&self, plan: &LogicalPlan) -> Result<()> {
-        let (locations, options) = match plan {
+        match plan {
             LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)) => {
-                (create.locations.clone(), &create.options)
+                self.register_store(&create.locations, &create.options)
             }
-            LogicalPlan::Copy(copy) => (vec![copy.output_url.clone()], &copy.options),
-            _ => return Ok(()),
-        };
+            LogicalPlan::Copy(copy) => {
+                self.register_store(std::slice::from_ref(&copy.output_url), &copy.options)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Gives the buckets of `locations` the store that `aws.*` options describe.
+    fn register_store(
+        &self,
+        locations: &[String],
+        options: &HashMap<String, String>,
+    ) -> Result<()> {
         let options = s3_options(options);
         if options.is_empty() {
             return Ok(());
         }
-        for location in &locations {
+        for location in locations {
             let url = Url::parse(location).ok().filter(is_s3).ok_or_else(|| {
                 CoreError::invalid(format!(
                     "aws.* options apply to s3:// locations, not to '{location}': remove them"

@@ -35,14 +35,17 @@ pub enum OutputFormat {
     Parquet,
     /// CSV files with a header.
     Csv,
+    /// Delta tables, one folder per output, merged on the output's keys.
+    Delta,
 }
 
 impl OutputFormat {
-    /// The file extension of an output in this format.
-    pub fn extension(self) -> &'static str {
+    /// The file (or, for Delta, folder) name of `output` in this format.
+    pub fn file_name(self, output: &str) -> String {
         match self {
-            OutputFormat::Parquet => "parquet",
-            OutputFormat::Csv => "csv",
+            OutputFormat::Parquet => format!("{output}.parquet"),
+            OutputFormat::Csv => format!("{output}.csv"),
+            OutputFormat::Delta => output.to_string(),
         }
     }
 }
@@ -81,6 +84,9 @@ pub struct ScriptStatement {
     pub origin: Option<Origin>,
     /// The output it writes, for `COPY` statements.
     pub output: Option<String>,
+    /// The columns that identify the output's rows (the id graph's `other_id` and
+    /// `other_id_type`, a feature table's main id, ...), for `COPY` statements.
+    pub keys: Vec<String>,
 }
 
 /// The whole script.
@@ -878,6 +884,7 @@ impl Script {
             sql,
             origin,
             output: None,
+            keys: Vec::new(),
         });
     }
 }

@@ -4,7 +4,7 @@
 //! The files behind a project's warehouse tables, and the SQL that reads them.
 //!
 //! `db.schema.table` is `TABLES/db/schema/table.parquet` (or `.csv`, or a folder of
-//! Parquet files), else `TABLES/schema/table.*`, else `TABLES/table.*`, names matched in
+//! Parquet files, or a Delta table's folder), else `TABLES/schema/table.*`, else `TABLES/table.*`, names matched in
 //! any case.
 //! A CSV table is read with the column types a warehouse loader gives it: those of a
 //! `table.types.yaml` sidecar (`column: postgres_type`), `timestamptz` for columns named
@@ -91,6 +91,8 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
              LOCATION {location} OPTIONS ('format.has_header' 'true')",
             columns.join(", ")
         )
+    } else if path.join("_delta_log").is_dir() {
+        format!("CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} STORED AS DELTA LOCATION {location}")
     } else {
         format!("CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} STORED AS PARQUET LOCATION {location}")
     });

@@ -13,6 +13,7 @@
 )]
 
 mod cli;
+mod delta;
 mod examples;
 mod project;
 mod repl;

@@ -228,3 +228,25 @@ fn a_statement_is_one_history_entry() {
         "{history}"
     );
 }
+
+#[test]
+fn describing_a_delta_table_names_its_version() {
+    let dir = std::env::temp_dir().join(format!("knit-repl-delta-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let table = dir.join("t").display().to_string();
+    let mut terminal = Terminal::start("delta");
+    let script = format!(
+        "COPY (SELECT 1 AS id) TO '{table}' STORED AS DELTA;\r\
+         COPY (SELECT 2 AS id) TO '{table}' STORED AS DELTA OPTIONS ('mode' 'append');\r\
+         CREATE EXTERNAL TABLE first STORED AS DELTA LOCATION '{table}' OPTIONS ('version' '0');\r\
+         \\d first\r"
+    );
+    terminal.send(script.as_bytes());
+    let screen = terminal.wait_for("version 0");
+    assert!(screen.contains("Delta table file://"), "{}", tail(&screen));
+    terminal.send(format!("\\d '{table}'\r").as_bytes());
+    terminal.wait_for("version 1");
+    terminal.send(b"\\q\r");
+    assert_eq!(terminal.wait_for_exit(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -229,3 +229,42 @@ fn missing_credentials_are_named_at_once() {
     );
     assert!(stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
 }
+
+#[test]
+fn delta_tables_on_s3_write_merge_travel_and_change_feed() {
+    let s3 = require_s3!();
+    let table = format!("{}/people", s3.prefix("delta"));
+    let merge = |rows: &str| {
+        format!(
+            "COPY (SELECT * FROM (VALUES {rows}) t(id, name)) TO '{table}' STORED AS DELTA \
+             OPTIONS ('mode' 'merge', 'keys' 'id')"
+        )
+    };
+    let output = run(
+        &mut s3.knit(),
+        &[
+            &merge("(1, 'ann'), (2, 'bob')"),
+            &merge("(1, 'ann'), (2, 'ben'), (3, 'cat')"),
+            &format!("SELECT id, name FROM '{table}' ORDER BY id"),
+            &format!(
+                "SELECT id, _change_type FROM table_changes('{table}', 1) ORDER BY id, _change_type"
+            ),
+            &format!(
+                "CREATE EXTERNAL TABLE first STORED AS DELTA LOCATION '{table}' OPTIONS ('version' '0')"
+            ),
+            "SELECT count(*) AS n FROM first",
+            &format!("SELECT version, operation FROM delta_history('{table}')"),
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stdout,
+        "count,version,inserted,updated,deleted\n2,0,2,0,0\n\
+         count,version,inserted,updated,deleted\n3,1,1,1,0\n\
+         id,name\n1,ann\n2,ben\n3,cat\n\
+         id,_change_type\n2,update_postimage\n2,update_preimage\n3,insert\n\
+         n\n2\n\
+         version,operation\n1,MERGE\n0,WRITE\n"
+    );
+}

@@ -19,15 +19,18 @@ impl Writer<'_> {
             .unwrap_or_else(|| format!("{}_main_id", entity.name));
         let (stitcher, _) = self.stitcher(entity)?;
         let origin = Some(entity.origin.clone());
+        let by_main = [main.clone()];
         self.copy(
             &stitcher,
             format!("SELECT * FROM id_stitch({name})"),
             &origin,
+            &["other_id", "other_id_type"].map(String::from),
         );
         self.copy(
             &format!("{stitcher}_edges"),
             format!("SELECT * FROM id_stitch_edges({name})"),
             &origin,
+            &["id1", "id1_type", "id2", "id2_type"].map(String::from),
         );
         let mut views = Vec::new();
         for (id, view) in &entity.views {
@@ -48,6 +51,7 @@ impl Writer<'_> {
             &format!("{}_feature_view", entity.name),
             format!("SELECT {entity_columns} FROM feature_table({name})"),
             &origin,
+            &by_main,
         );
         for (id, view) in &views {
             let output = view
@@ -60,6 +64,7 @@ impl Writer<'_> {
                     quote_literal(id)
                 ),
                 &origin,
+                std::slice::from_ref(id),
             );
         }
         self.copy(
@@ -69,6 +74,7 @@ impl Writer<'_> {
                 quote_ident_if_needed(&main)
             ),
             &origin,
+            &by_main,
         );
         for (cohort, _) in cohorts.iter().filter(|(_, e)| *e == entity.name) {
             let literal = quote_literal(cohort);
@@ -76,12 +82,14 @@ impl Writer<'_> {
                 &format!("{}_{cohort}", entity.name),
                 format!("SELECT * FROM cohort({literal})"),
                 &origin,
+                &by_main,
             );
             let columns = self.columns(entity, Some(cohort));
             self.copy(
                 &format!("{cohort}_feature_view"),
                 format!("SELECT {columns} FROM feature_table({name}, {literal})"),
                 &origin,
+                &by_main,
             );
             for (id, _) in &views {
                 self.copy(
@@ -91,6 +99,7 @@ impl Writer<'_> {
                         quote_literal(id)
                     ),
                     &origin,
+                    std::slice::from_ref(id),
                 );
             }
         }
@@ -133,26 +142,43 @@ impl Writer<'_> {
     pub(super) fn feature_tables(&mut self) -> Result<()> {
         for table in &self.project.feature_tables {
             let query = feature_table_query(self.project, table, &self.options.end_time)?;
-            self.copy(&table.name, query, &Some(table.origin.clone()));
+            let main = self
+                .project
+                .entities
+                .iter()
+                .find(|e| e.name == table.entity)
+                .map(|e| {
+                    e.main_id
+                        .clone()
+                        .unwrap_or_else(|| format!("{}_main_id", e.name))
+                })
+                .unwrap_or_default();
+            self.copy(&table.name, query, &Some(table.origin.clone()), &[main]);
         }
         Ok(())
     }
 
-    fn copy(&mut self, output: &str, query: String, origin: &Option<Origin>) {
-        let extension = self.options.format.extension();
-        let format = match self.options.format {
-            OutputFormat::Parquet => "PARQUET",
-            OutputFormat::Csv => "CSV OPTIONS ('format.has_header' 'true')",
+    /// Writes `query` as `output`, whose rows are identified by the `keys` columns.
+    fn copy(&mut self, output: &str, query: String, origin: &Option<Origin>, keys: &[String]) {
+        let file = self.options.format.file_name(output);
+        let path = quote_literal(&self.options.out.join(file).display().to_string());
+        let sql = match self.options.format {
+            OutputFormat::Parquet => format!("COPY ({query}) TO {path} STORED AS PARQUET"),
+            OutputFormat::Csv => format!(
+                "COPY ({query}) TO {path} STORED AS CSV OPTIONS ('format.has_header' 'true')"
+            ),
+            // Merged on the output's keys: a run changes only the rows that changed,
+            // and the table's change feed says which.
+            OutputFormat::Delta => format!(
+                "COPY ({query}) TO {path} STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' {})",
+                quote_literal(&keys.join(", "))
+            ),
         };
-        let path = self.options.out.join(format!("{output}.{extension}"));
-        let sql = format!(
-            "COPY ({query}) TO {} STORED AS {format}",
-            quote_literal(&path.display().to_string())
-        );
         self.script.statements.push(ScriptStatement {
             sql,
             origin: origin.clone(),
             output: Some(output.to_string()),
+            keys: keys.to_vec(),
         });
     }
 }

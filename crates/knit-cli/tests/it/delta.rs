@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `knit project run --format delta`: each output a Delta table, each run one version
+//! of it, merged on the output's keys; the change feed of a cohort between two runs
+//! against a hand count; a failing run commits nothing; a Delta table as a pb input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::{knit, text, workspace_root};
+
+const PROJECT: &str = "testdata/oracle/ecommerce/project";
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("knit-delta-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `knit -q --format csv -c SQL ...`; returns stdout.
+fn query(sql: &[&str]) -> String {
+    let mut command = knit();
+    command.args(["-q", "--format", "csv"]);
+    for statement in sql {
+        command.arg("-c").arg(statement);
+    }
+    let output = command.output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    stdout
+}
+
+fn run_project(tables: &Path, out: &Path) -> (bool, String) {
+    let output = knit()
+        .args(["project", "run", PROJECT, "--format", "delta", "--end-time"])
+        .arg("2100-01-01T00:00:00Z")
+        .arg("--tables")
+        .arg(tables)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    (output.status.success(), stderr)
+}
+
+fn latest_version(table: &Path) -> String {
+    query(&[&format!(
+        "SELECT max(version) AS v FROM delta_history('{}')",
+        table.display()
+    )])
+}
+
+#[test]
+fn project_runs_write_versions_and_a_change_feed() {
+    let dir = scratch("runs");
+    let tables = dir.join("tables");
+    std::fs::create_dir_all(&tables).unwrap();
+    std::fs::copy(
+        workspace_root().join("testdata/oracle/ecommerce/tables/tracks.csv"),
+        tables.join("tracks.csv"),
+    )
+    .unwrap();
+    // The identifies table as a Delta table: pb inputs read Delta folders.
+    query(&[&format!(
+        "COPY (SELECT * FROM 'testdata/oracle/ecommerce/tables/identifies.csv') TO '{}' \
+         STORED AS DELTA",
+        tables.join("identifies").display()
+    )]);
+    let out = dir.join("out");
+
+    let (ok, stderr) = run_project(&tables, &out);
+    assert!(ok, "{stderr}");
+    let manifest = std::fs::read_to_string(out.join("_knit_run.json")).unwrap();
+    assert!(manifest.contains("\"version\": 0"), "{manifest}");
+    let cohort = out.join("user_active_users");
+    assert!(cohort.join("_delta_log").is_dir());
+    assert_eq!(
+        query(&[&format!("SELECT count(*) AS n FROM '{}'", cohort.display())]),
+        "n\n4\n"
+    );
+
+    // Two more active days for the anonymous visitor who had one: their cluster
+    // enters the cohort, and no member leaves it.
+    let mut tracks = std::fs::OpenOptions::new()
+        .append(true)
+        .open(tables.join("tracks.csv"))
+        .unwrap();
+    for (day, id) in [("2023-07-01", "e1"), ("2023-07-02", "e2")] {
+        writeln!(
+            tracks,
+            "SNOWFLAKE,2ANhuvBuITaIXsUC7vgZbAVnGP1,Products Searched,1.0.5,{day}T10:00:00.000Z,\
+             {id},products_searched,,2e54611a4dba354j"
+        )
+        .unwrap();
+    }
+    drop(tracks);
+    let (ok, stderr) = run_project(&tables, &out);
+    assert!(ok, "{stderr}");
+    assert_eq!(latest_version(&cohort), "v\n1\n");
+    assert_eq!(
+        query(&[&format!(
+            "SELECT user_main_id, _change_type, _commit_version FROM table_changes('{}', 1) \
+             WHERE _change_type IN ('insert', 'delete')",
+            cohort.display()
+        )]),
+        "user_main_id,_change_type,_commit_version\n\
+         ridd557f9e4e8abacf073bc9e31a13160f8,insert,1\n"
+    );
+    // The feature view records the member's new count as an update.
+    assert_eq!(
+        query(&[&format!(
+            "SELECT n_active_days_total, _change_type FROM table_changes('{}', 1) \
+             WHERE user_main_id = 'ridd557f9e4e8abacf073bc9e31a13160f8' ORDER BY 2",
+            out.join("user_feature_view").display()
+        )]),
+        "n_active_days_total,_change_type\n3,update_postimage\n1,update_preimage\n"
+    );
+    // The id graph did not change (no new ids): an empty version.
+    let graph = out.join("user_id_stitcher");
+    assert_eq!(latest_version(&graph), "v\n1\n");
+    assert_eq!(
+        query(&[&format!(
+            "SELECT count(*) AS n FROM table_changes('{}', 1)",
+            graph.display()
+        )]),
+        "n\n0\n"
+    );
+
+    // A run that fails commits nothing: every table stays at version 1.
+    std::fs::write(tables.join("tracks.csv"), "not,a\n\"broken").unwrap();
+    let (ok, stderr) = run_project(&tables, &out);
+    assert!(!ok, "the broken run succeeded: {stderr}");
+    assert_eq!(latest_version(&cohort), "v\n1\n");
+    assert_eq!(latest_version(&graph), "v\n1\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn project_sql_merges_each_output_on_its_keys() {
+    let output = knit()
+        .args([
+            "project", "sql", PROJECT, "--format", "delta", "--out", "out",
+        ])
+        .args(["--tables", "testdata/oracle/ecommerce/tables"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    for expected in [
+        "TO 'out/user_id_stitcher' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'other_id, other_id_type')",
+        "TO 'out/user_id_stitcher_edges' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'id1, id1_type, id2, id2_type')",
+        "TO 'out/user_active_users' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'user_main_id')",
+        "TO 'out/user_feature_view_with_email' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'email')",
+    ] {
+        assert!(stdout.contains(expected), "{expected} not in:\n{stdout}");
+    }
+}
+
+/// Merges started at once: each either commits or fails on the conflict, naming it and
+/// committing nothing; the table holds one writer's rows whole, one version per success.
+#[test]
+fn concurrent_merges_commit_or_fail_cleanly() {
+    let dir = scratch("concurrent");
+    let table = dir.join("t").display().to_string();
+    let merge = |factor: u32| {
+        format!(
+            "COPY (SELECT value AS id, value * {factor} AS v FROM range(200000)) TO '{table}' \
+             STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'id')"
+        )
+    };
+    query(&[&merge(1)]);
+    let writers: Vec<_> = (2..5)
+        .map(|factor| {
+            knit()
+                .args(["-q", "--format", "csv", "-c", &merge(factor)])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut committed = 0;
+    for writer in writers {
+        let output = writer.wait_with_output().unwrap();
+        let (_, stderr) = text(&output);
+        if output.status.success() {
+            committed += 1;
+        } else {
+            assert!(
+                stderr.contains("was changed by another writer")
+                    && stderr.contains("nothing was committed"),
+                "{stderr}"
+            );
+        }
+    }
+    assert!(committed >= 1);
+    assert_eq!(
+        query(&[&format!(
+            "SELECT count(*) AS versions FROM delta_history('{table}')"
+        )]),
+        format!("versions\n{}\n", committed + 1)
+    );
+    // One writer's rows, whole: every row has the same factor.
+    assert_eq!(
+        query(&[&format!(
+            "SELECT count(*) AS n, count(DISTINCT v / id) AS factors FROM '{table}' WHERE id > 0"
+        )]),
+        "n,factors\n199999,1\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `COPY (query) TO 'dir' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'id')`: the
+//! query's rows written to a Delta table as one commit.
+//!
+//! Modes: `overwrite` (the default, as a `COPY` to a file replaces it; earlier versions
+//! stay readable), `append`, `merge` (the table becomes the rows, changing only what
+//! changed, keyed on `keys`) and `upsert` (as `merge`, keeping keys the rows lack).
+//! The result is one row: the rows written, the version committed, and the rows
+//! inserted, updated and deleted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{RecordBatch, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{CopyToSource, CopyToStatement, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{ObjectName, Query, Statement as SqlStatement, Value};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use knit_delta::{WriteMode, write};
+
+use super::{DELTA, table_location};
+
+/// The options of a Delta `COPY` (besides `aws.*`).
+const COPY_OPTIONS: &[&str] = &["mode", "keys"];
+
+/// True for a `COPY ... STORED AS DELTA`.
+pub(crate) fn is_delta_copy(statement: &DFStatement) -> bool {
+    matches!(statement, DFStatement::CopyTo(copy)
+        if copy.stored_as.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(DELTA)))
+}
+
+/// The text of an option's value.
+pub(crate) fn option_text(value: &Value) -> String {
+    match value {
+        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+        Value::Number(n, _) => n.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The options of `copy`, keys in lower case.
+pub(crate) fn copy_options(copy: &CopyToStatement) -> HashMap<String, String> {
+    copy.options
+        .iter()
+        .map(|(key, value)| (key.to_ascii_lowercase(), option_text(value)))
+        .collect()
+}
+
+/// Runs a `COPY ... STORED AS DELTA`; its store (for `aws.*` options) is registered
+/// by the caller.
+pub(crate) async fn copy_to_delta(
+    ctx: &SessionContext,
+    copy: CopyToStatement,
+) -> Result<DataFrame> {
+    let target = copy.target.clone();
+    let options = copy_options(&copy);
+    for key in options.keys() {
+        if !COPY_OPTIONS.contains(&key.as_str()) && !key.starts_with("aws.") {
+            return Err(DataFusionError::Plan(format!(
+                "COPY to Delta table '{target}' has no option '{key}': its options are \
+                 'mode' ('overwrite', 'append', 'merge' or 'upsert') and 'keys' (for merge \
+                 and upsert)"
+            )));
+        }
+    }
+    if !copy.partitioned_by.is_empty() {
+        return Err(DataFusionError::Plan(format!(
+            "COPY to Delta table '{target}': PARTITIONED BY is not supported for Delta \
+             tables yet; write it without"
+        )));
+    }
+    let mode = WriteMode::parse(
+        options
+            .get("mode")
+            .map(String::as_str)
+            .unwrap_or("overwrite"),
+        options.get("keys").map(String::as_str),
+    )?;
+    let query = match copy.source {
+        CopyToSource::Query(query) => query,
+        CopyToSource::Relation(name) => select_all_from(name)?,
+    };
+    let state = ctx.state();
+    let plan = state
+        .statement_to_plan(DFStatement::Statement(Box::new(SqlStatement::Query(query))))
+        .await?;
+    let plan = state.optimize(&plan)?;
+    let location = table_location(ctx.runtime_env().as_ref(), &target)?;
+    let written = write(&location, &state, plan, &mode).await?;
+    tracing::debug!(%target, ?written, "wrote a Delta table");
+    let schema = Arc::new(Schema::new(
+        ["count", "version", "inserted", "updated", "deleted"]
+            .map(|name| Field::new(name, DataType::UInt64, false))
+            .to_vec(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema,
+        [
+            written.source_rows,
+            written.version,
+            written.inserted,
+            written.updated,
+            written.deleted,
+        ]
+        .map(|value| Arc::new(UInt64Array::from(vec![value])) as _)
+        .to_vec(),
+    )?;
+    ctx.read_batch(batch)
+}
+
+/// `SELECT * FROM name`, as a query.
+fn select_all_from(name: ObjectName) -> Result<Box<Query>> {
+    let sql = format!("SELECT * FROM {name}");
+    Parser::new(&GenericDialect {})
+        .try_with_sql(&sql)
+        .and_then(|mut parser| parser.parse_query())
+        .map_err(|e| DataFusionError::Plan(format!("COPY {name}: {e}")))
+}

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Writing a query's rows to a Delta table, as one commit: appended, replacing the
+//! table's rows, or merged on key columns.
+//!
+//! A merge makes the table equal to the query's rows, changing only what changed:
+//! rows of new keys are inserted, rows whose other columns differ are updated, and rows
+//! of keys the query no longer has are deleted (an upsert keeps those). Unchanged rows
+//! are left alone, so the change data feed records exactly the inserts, updates and
+//! deletes. Tables Knit creates record that feed (`delta.enableChangeDataFeed`).
+//!
+//! The rows are computed by the caller's session (with its planner, functions and
+//! memory pool), streamed into new data files, and committed last: a query that fails
+//! commits nothing, and the previous version stays current.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::catalog::Session;
+use datafusion::common::Column;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator};
+use deltalake_core::DeltaTable;
+use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow as _;
+use deltalake_core::kernel::transaction::CommitBuilder;
+use deltalake_core::operations::write::SchemaMode;
+use deltalake_core::protocol::{DeltaOperation, SaveMode};
+
+use crate::error::{DeltaError, Result};
+use crate::location::TableLocation;
+
+/// The table property that makes a table record its change data feed.
+pub const CHANGE_DATA_FEED: &str = "delta.enableChangeDataFeed";
+
+/// How rows are written to a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Added to the table's rows; their columns must be the table's.
+    Append,
+    /// The table's rows are replaced (its schema too); earlier versions stay readable.
+    Overwrite,
+    /// The table becomes the rows, matched on these key columns: new keys inserted,
+    /// changed rows updated, keys no longer there deleted.
+    Merge(Vec<String>),
+    /// As `Merge`, but rows of keys no longer there stay.
+    Upsert(Vec<String>),
+}
+
+impl WriteMode {
+    /// The mode of the `mode` option (and `keys`, for `merge` and `upsert`).
+    pub fn parse(mode: &str, keys: Option<&str>) -> Result<Self> {
+        let key_list = || -> Result<Vec<String>> {
+            let keys: Vec<String> = keys
+                .unwrap_or_default()
+                .split(',')
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect();
+            if keys.is_empty() {
+                return Err(DeltaError::Invalid(format!(
+                    "mode '{mode}' needs the key columns to match rows on: add \
+                     OPTIONS ('keys' 'col1, col2')"
+                )));
+            }
+            Ok(keys)
+        };
+        let parsed = match mode.trim().to_ascii_lowercase().as_str() {
+            "append" => WriteMode::Append,
+            "overwrite" => WriteMode::Overwrite,
+            "merge" => WriteMode::Merge(key_list()?),
+            "upsert" => WriteMode::Upsert(key_list()?),
+            other => {
+                return Err(DeltaError::Invalid(format!(
+                    "unknown Delta write mode '{other}': use 'append', 'overwrite', 'merge' \
+                     or 'upsert'"
+                )));
+            }
+        };
+        if keys.is_some() && matches!(parsed, WriteMode::Append | WriteMode::Overwrite) {
+            return Err(DeltaError::Invalid(format!(
+                "the 'keys' option applies to modes 'merge' and 'upsert', not '{mode}': \
+                 remove it or set 'mode' 'merge'"
+            )));
+        }
+        Ok(parsed)
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Written {
+    /// The version committed (the table's version, if nothing changed).
+    pub version: u64,
+    /// Rows the query gave.
+    pub source_rows: u64,
+    /// Rows inserted, updated and deleted.
+    pub inserted: u64,
+    /// Rows updated.
+    pub updated: u64,
+    /// Rows deleted.
+    pub deleted: u64,
+}
+
+/// Writes the rows of `plan`, planned and run in `state`, to the table at `location`.
+pub async fn write(
+    location: &TableLocation,
+    state: &SessionState,
+    plan: LogicalPlan,
+    mode: &WriteMode,
+) -> Result<Written> {
+    let table = location.open_for_write().await?;
+    let exists = table.version().is_some();
+    let session: Arc<dyn Session> = Arc::new(state.clone());
+    let written = match mode {
+        WriteMode::Merge(keys) | WriteMode::Upsert(keys) if exists => {
+            let delete_missing = matches!(mode, WriteMode::Merge(_));
+            check_keys(location, plan.schema().as_arrow(), keys)?;
+            let frame = DataFrame::new(state.clone(), plan);
+            return merge(location, table, session, frame, keys, delete_missing).await;
+        }
+        WriteMode::Merge(keys) | WriteMode::Upsert(keys) => {
+            check_keys(location, plan.schema().as_arrow(), keys)?;
+            append(location, table, session, plan, SaveMode::Append).await?
+        }
+        WriteMode::Append => {
+            if let Ok(snapshot) = table.snapshot() {
+                check_append_schema(location, &snapshot.schema(), plan.schema().as_arrow())?;
+            }
+            append(location, table, session, plan, SaveMode::Append).await?
+        }
+        WriteMode::Overwrite => append(location, table, session, plan, SaveMode::Overwrite).await?,
+    };
+    Ok(written)
+}
+
+/// Appends (or, with `Overwrite`, replaces) the table's rows; creates the table, with
+/// its change data feed on, when there is none.
+async fn append(
+    location: &TableLocation,
+    table: DeltaTable,
+    session: Arc<dyn Session>,
+    plan: LogicalPlan,
+    save_mode: SaveMode,
+) -> Result<Written> {
+    let mut builder = table
+        .write(Vec::new())
+        .with_input_plan(plan)
+        .with_session_state(session)
+        .with_save_mode(save_mode)
+        .with_configuration([(CHANGE_DATA_FEED, Some("true"))]);
+    if save_mode == SaveMode::Overwrite {
+        builder = builder.with_schema_mode(SchemaMode::Overwrite);
+    }
+    let table = builder
+        .await
+        .map_err(|e| DeltaError::from_write(&location.display, e))?;
+    let version = table.version().unwrap_or_default();
+    let rows = last_commit_rows(&table).await;
+    tracing::debug!(table = %location.url, version, rows, ?save_mode, "committed a write");
+    Ok(Written {
+        version,
+        source_rows: rows,
+        inserted: rows,
+        ..Written::default()
+    })
+}
+
+/// The rows the table's last commit added, from its operation metrics.
+async fn last_commit_rows(table: &DeltaTable) -> u64 {
+    use futures::StreamExt;
+    let mut history = table.history(Some(1));
+    match history.next().await {
+        Some(Ok(info)) => info
+            .info
+            .get("operationMetrics")
+            .and_then(|m| m.get("num_added_rows"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or_default(),
+        _ => 0,
+    }
+}
+
+/// Merges `source` into `table` on `keys`.
+async fn merge(
+    location: &TableLocation,
+    table: DeltaTable,
+    session: Arc<dyn Session>,
+    source: DataFrame,
+    keys: &[String],
+    delete_missing: bool,
+) -> Result<Written> {
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| DeltaError::from_delta(&location.display, e))?;
+    let read_version = table.version();
+    let target_schema = snapshot.schema();
+    for key in keys {
+        if target_schema.field(key).is_none() {
+            return Err(DeltaError::Schema {
+                path: location.display.clone(),
+                detail: format!(
+                    "key column '{key}' is not a column of the table; merge on its columns, \
+                     or write it anew with OPTIONS ('mode' 'overwrite')"
+                ),
+            });
+        }
+    }
+    let columns: Vec<String> = source
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let target = |name: &str| Expr::Column(Column::new(Some("target"), name));
+    let from_source = |name: &str| Expr::Column(Column::new(Some("source"), name));
+    let compare = |name: &str, op: Operator| {
+        Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(target(name)),
+            op,
+            Box::new(from_source(name)),
+        ))
+    };
+    let on = keys
+        .iter()
+        .map(|k| compare(k, Operator::IsNotDistinctFrom))
+        .reduce(Expr::and)
+        .ok_or_else(|| DeltaError::Invalid("a merge needs key columns".to_string()))?;
+    let on_sql = on.to_string();
+    let others: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
+    let changed = others
+        .iter()
+        .map(|c| compare(c, Operator::IsDistinctFrom))
+        .reduce(Expr::or);
+    let mut builder = table
+        .merge(source, on)
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .with_session_state(session)
+        .with_merge_schema(true);
+    if let Some(changed) = changed {
+        builder = builder
+            .when_matched_update(|update| {
+                others.iter().fold(update.predicate(changed), |update, c| {
+                    update.update(Column::new_unqualified(c.as_str()), from_source(c))
+                })
+            })
+            .map_err(|e| DeltaError::from_delta(&location.display, e))?;
+    }
+    builder = builder
+        .when_not_matched_insert(|insert| {
+            columns.iter().fold(insert, |insert, c| {
+                insert.set(Column::new_unqualified(c.as_str()), from_source(c))
+            })
+        })
+        .map_err(|e| DeltaError::from_delta(&location.display, e))?;
+    if delete_missing {
+        builder = builder
+            .when_not_matched_by_source_delete(|delete| delete)
+            .map_err(|e| DeltaError::from_delta(&location.display, e))?;
+    }
+    let (table, metrics) = builder
+        .await
+        .map_err(|e| DeltaError::from_write(&location.display, e))?;
+    let mut version = table.version().unwrap_or_default();
+    if Some(version) == read_version {
+        // Nothing changed, and the library commits nothing then; a merge is still a
+        // version, as each project run is one, whose change feed is empty.
+        version = commit_unchanged(location, &table, &on_sql, metrics.num_source_rows).await?;
+    }
+    tracing::debug!(table = %location.url, version, ?metrics, "committed a merge");
+    Ok(Written {
+        version,
+        source_rows: metrics.num_source_rows as u64,
+        inserted: metrics.num_target_rows_inserted as u64,
+        updated: metrics.num_target_rows_updated as u64,
+        deleted: metrics.num_target_rows_deleted as u64,
+    })
+}
+
+/// Commits a version without data changes after a merge that changed nothing.
+async fn commit_unchanged(
+    location: &TableLocation,
+    table: &DeltaTable,
+    on: &str,
+    source_rows: usize,
+) -> Result<u64> {
+    let snapshot = table
+        .snapshot()
+        .map_err(|e| DeltaError::from_delta(&location.display, e))?;
+    let operation = DeltaOperation::Merge {
+        predicate: None,
+        merge_predicate: Some(on.to_string()),
+        matched_predicates: Vec::new(),
+        not_matched_predicates: Vec::new(),
+        not_matched_by_source_predicates: Vec::new(),
+    };
+    let metrics = serde_json::json!({
+        "num_source_rows": source_rows,
+        "num_target_rows_inserted": 0,
+        "num_target_rows_updated": 0,
+        "num_target_rows_deleted": 0,
+        "num_output_rows": 0,
+    });
+    let commit = CommitBuilder::default()
+        .with_actions(Vec::new())
+        .with_app_metadata(HashMap::from([("operationMetrics".to_string(), metrics)]))
+        .build(Some(snapshot), table.log_store(), operation)
+        .await
+        .map_err(|e| DeltaError::from_delta(&location.display, e))?;
+    Ok(commit.version)
+}
+
+/// Refuses key columns the rows do not have.
+fn check_keys(location: &TableLocation, schema: &Schema, keys: &[String]) -> Result<()> {
+    for key in keys {
+        if schema.field_with_name(key).is_err() {
+            let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            return Err(DeltaError::Invalid(format!(
+                "key column '{key}' of the merge into '{}' is not a column of the query; its \
+                 columns are {}",
+                location.display,
+                columns.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an append whose columns are not the table's, naming the first that differs.
+fn check_append_schema(
+    location: &TableLocation,
+    table: &deltalake_core::kernel::StructType,
+    rows: &Schema,
+) -> Result<()> {
+    let refuse = |detail: String| {
+        Err(DeltaError::Schema {
+            path: location.display.clone(),
+            detail: format!(
+                "{detail}; make the query's columns the table's, or replace the table with \
+                 OPTIONS ('mode' 'overwrite')"
+            ),
+        })
+    };
+    for field in table.fields() {
+        if rows.field_with_name(field.name()).is_err() {
+            return refuse(format!(
+                "the table has column '{}', which the query does not",
+                field.name()
+            ));
+        }
+    }
+    for field in rows.fields() {
+        let Some(column) = table.field(field.name()) else {
+            return refuse(format!(
+                "the query has column '{}', which the table does not",
+                field.name()
+            ));
+        };
+        let table_type: Result<DataType, _> = column.data_type().try_into_arrow();
+        if let Ok(table_type) = table_type
+            && !same_kind(&table_type, field.data_type())
+        {
+            return refuse(format!(
+                "column '{}' is {} in the table and {} in the query",
+                field.name(),
+                table_type,
+                field.data_type()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// True when values of `query` can be stored in a column of `table` as they are:
+/// the same type up to string and binary encodings and time zones.
+fn same_kind(table: &DataType, query: &DataType) -> bool {
+    use DataType::*;
+    let canonical = |t: &DataType| match t {
+        Utf8 | LargeUtf8 | Utf8View => Utf8,
+        Binary | LargeBinary | BinaryView => Binary,
+        Timestamp(_, zone) => Timestamp(
+            datafusion::arrow::datatypes::TimeUnit::Microsecond,
+            zone.clone().map(|_| "UTC".into()),
+        ),
+        Dictionary(_, value) => value.as_ref().clone(),
+        other => other.clone(),
+    };
+    match (canonical(table), canonical(query)) {
+        (List(a) | LargeList(a), List(b) | LargeList(b)) => same_kind(a.data_type(), b.data_type()),
+        (Struct(_), Struct(_)) | (Map(..), Map(..)) => true,
+        (a, b) => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_with_their_keys() {
+        assert_eq!(WriteMode::parse("APPEND", None).unwrap(), WriteMode::Append);
+        assert_eq!(
+            WriteMode::parse("merge", Some(" a, b ,")).unwrap(),
+            WriteMode::Merge(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            WriteMode::parse("upsert", Some("id")).unwrap(),
+            WriteMode::Upsert(vec!["id".into()])
+        );
+        let error = WriteMode::parse("merge", Some(" , "))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("needs the key columns"), "{error}");
+        let error = WriteMode::parse("overwrite", Some("id"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("applies to modes 'merge' and 'upsert'"),
+            "{error}"
+        );
+        let error = WriteMode::parse("replace", None).unwrap_err().to_string();
+        assert!(
+            error.contains("unknown Delta write mode 'replace'"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn types_of_one_kind_append_as_they_are() {
+        use datafusion::arrow::datatypes::TimeUnit;
+        assert!(same_kind(&DataType::Utf8, &DataType::Utf8View));
+        assert!(same_kind(
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            &DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into()))
+        ));
+        assert!(!same_kind(&DataType::Utf8, &DataType::Int64));
+        assert!(!same_kind(
+            &DataType::Timestamp(TimeUnit::Microsecond, None),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        ));
+    }
+}

@@ -212,3 +212,98 @@ fn concurrent_merges_commit_or_fail_cleanly() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `scripts/delta-reader ARGS` (the Python `deltalake`); `None` without
+/// `KNIT_TEST_DELTA_READER` (set by scripts/test).
+fn other_reader(args: &[&str]) -> Option<serde_json::Value> {
+    let reader = std::env::var("KNIT_TEST_DELTA_READER").ok()?;
+    let output = std::process::Command::new(reader)
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    Some(serde_json::from_str(&stdout).unwrap())
+}
+
+/// Knit's rows of `sql` as JSON objects, in the other reader's order.
+fn knit_rows(sql: &str) -> serde_json::Value {
+    let output = knit()
+        .args(["-q", "--format", "json", "-c", sql])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let mut rows: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .flat_map(|line| match serde_json::from_str(line).unwrap() {
+            serde_json::Value::Array(rows) => rows,
+            row => vec![row],
+        })
+        .collect();
+    rows.sort_by_key(|row| serde_json::to_string(row).unwrap());
+    serde_json::Value::Array(rows)
+}
+
+#[test]
+fn another_delta_reader_agrees() {
+    if std::env::var("KNIT_TEST_DELTA_READER").is_err() {
+        eprintln!("skipped: no other Delta reader (scripts/test sets KNIT_TEST_DELTA_READER)");
+        return;
+    }
+    let dir = scratch("interop");
+    let table = dir.join("people").display().to_string();
+    let merge = |rows: &str| {
+        format!(
+            "COPY (SELECT * FROM (VALUES {rows}) t(id, name)) TO '{table}' STORED AS DELTA \
+             OPTIONS ('mode' 'merge', 'keys' 'id')"
+        )
+    };
+    query(&[
+        &merge("(1, 'ann'), (2, 'bob'), (3, 'cat')"),
+        &merge("(1, 'ann'), (2, 'ben'), (4, 'dan')"),
+        &format!(
+            "COPY (SELECT 5 AS id, 'eve' AS name) TO '{table}' STORED AS DELTA \
+             OPTIONS ('mode' 'append')"
+        ),
+    ]);
+    // Knit's table, read by the other reader: the latest version and the first.
+    let latest = other_reader(&["read", &table]).unwrap();
+    assert_eq!(latest["version"], 2);
+    assert_eq!(
+        latest["rows"],
+        knit_rows(&format!("SELECT * FROM '{table}'"))
+    );
+    let first = other_reader(&["read", &table, "0"]).unwrap();
+    assert_eq!(
+        first["rows"],
+        serde_json::json!([
+            {"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}, {"id": 3, "name": "cat"}
+        ])
+    );
+    // The change feed, both ways.
+    assert_eq!(
+        other_reader(&["changes", &table, "1"]).unwrap(),
+        knit_rows(&format!(
+            "SELECT id, name, _change_type, _commit_version FROM table_changes('{table}', 1)"
+        ))
+    );
+    // A table the other writer made, read by Knit at each version.
+    let theirs = dir.join("theirs").display().to_string();
+    other_reader(&["write", &theirs, r#"[{"id": 1, "city": "Oslo"}]"#]);
+    other_reader(&["write", &theirs, r#"[{"id": 2, "city": "Rome"}]"#]);
+    assert_eq!(
+        query(&[
+            &format!("SELECT id, city FROM '{theirs}' ORDER BY id"),
+            &format!(
+                "CREATE EXTERNAL TABLE v0 STORED AS DELTA LOCATION '{theirs}' \
+                 OPTIONS ('version' '0')"
+            ),
+            "SELECT count(*) AS n FROM v0",
+            &format!("SELECT version, operation FROM delta_history('{theirs}')"),
+        ]),
+        "id,city\n1,Oslo\n2,Rome\nn\n1\nversion,operation\n1,WRITE\n0,WRITE\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -105,35 +105,97 @@ pub struct Written {
 }
 
 /// Writes the rows of `plan`, planned and run in `state`, to the table at `location`.
+/// A table created (or overwritten) is partitioned by `partition_by`; an existing one
+/// keeps its partitioning, which `partition_by` must then name, if anything.
 pub async fn write(
     location: &TableLocation,
     state: &SessionState,
     plan: LogicalPlan,
     mode: &WriteMode,
+    partition_by: &[String],
 ) -> Result<Written> {
     let table = location.open_for_write().await?;
-    let exists = table.version().is_some();
     let session: Arc<dyn Session> = Arc::new(state.clone());
-    let written = match mode {
-        WriteMode::Merge(keys) | WriteMode::Upsert(keys) if exists => {
-            let delete_missing = matches!(mode, WriteMode::Merge(_));
-            check_keys(location, plan.schema().as_arrow(), keys)?;
-            let frame = DataFrame::new(state.clone(), plan);
-            return merge(location, table, session, frame, keys, delete_missing).await;
+    let rows = plan.schema().as_arrow().clone();
+    for column in partition_by {
+        if rows.field_with_name(column).is_err() {
+            return Err(DeltaError::Invalid(format!(
+                "partition column '{column}' of Delta table '{}' is not a column of the query",
+                location.display
+            )));
         }
+    }
+    let snapshot = table.snapshot().ok();
+    let existing_partitions: Option<Vec<String>> =
+        snapshot.map(|s| s.metadata().partition_columns().to_vec());
+    if let Some(existing) = &existing_partitions
+        && !partition_by.is_empty()
+        && existing[..] != *partition_by
+        && *mode != WriteMode::Overwrite
+    {
+        return Err(DeltaError::Schema {
+            path: location.display.clone(),
+            detail: format!(
+                "the table is partitioned by ({}), not ({}); leave out PARTITIONED BY, or \
+                 replace the table with OPTIONS ('mode' 'overwrite')",
+                existing.join(", "),
+                partition_by.join(", ")
+            ),
+        });
+    }
+    let write = |save_mode| {
+        append(
+            location,
+            table.clone(),
+            session.clone(),
+            plan.clone(),
+            save_mode,
+            partition_by,
+        )
+    };
+    match mode {
         WriteMode::Merge(keys) | WriteMode::Upsert(keys) => {
-            check_keys(location, plan.schema().as_arrow(), keys)?;
-            append(location, table, session, plan, SaveMode::Append).await?
+            check_keys(location, &rows, keys)?;
+            let Ok(snapshot) = table.snapshot() else {
+                return write(SaveMode::Append).await;
+            };
+            let delete_missing = matches!(mode, WriteMode::Merge(_));
+            // The table becomes the rows: when their columns are not the table's, a merge
+            // would keep columns the rows no longer have, so the table is replaced.
+            if delete_missing && !same_columns(&snapshot.schema(), &rows) {
+                tracing::debug!(table = %location.url, "columns changed: the merge overwrites");
+                return write(SaveMode::Overwrite).await;
+            }
+            let frame = DataFrame::new(state.clone(), plan.clone());
+            merge(
+                location,
+                table.clone(),
+                session.clone(),
+                frame,
+                keys,
+                delete_missing,
+            )
+            .await
         }
         WriteMode::Append => {
             if let Ok(snapshot) = table.snapshot() {
-                check_append_schema(location, &snapshot.schema(), plan.schema().as_arrow())?;
+                check_append_schema(location, &snapshot.schema(), &rows)?;
             }
-            append(location, table, session, plan, SaveMode::Append).await?
+            write(SaveMode::Append).await
         }
-        WriteMode::Overwrite => append(location, table, session, plan, SaveMode::Overwrite).await?,
-    };
-    Ok(written)
+        WriteMode::Overwrite => write(SaveMode::Overwrite).await,
+    }
+}
+
+/// True when the table's columns are the rows' (names, in any order, and kinds).
+fn same_columns(table: &deltalake_core::kernel::StructType, rows: &Schema) -> bool {
+    table.fields().count() == rows.fields().len()
+        && rows.fields().iter().all(|field| {
+            table.field(field.name()).is_some_and(|column| {
+                let table_type: Result<DataType, _> = column.data_type().try_into_arrow();
+                table_type.is_ok_and(|t| same_kind(&t, field.data_type()))
+            })
+        })
 }
 
 /// Appends (or, with `Overwrite`, replaces) the table's rows; creates the table, with
@@ -144,6 +206,7 @@ async fn append(
     session: Arc<dyn Session>,
     plan: LogicalPlan,
     save_mode: SaveMode,
+    partition_by: &[String],
 ) -> Result<Written> {
     let mut builder = table
         .write(Vec::new())
@@ -153,6 +216,9 @@ async fn append(
         .with_configuration([(CHANGE_DATA_FEED, Some("true"))]);
     if save_mode == SaveMode::Overwrite {
         builder = builder.with_schema_mode(SchemaMode::Overwrite);
+    }
+    if !partition_by.is_empty() {
+        builder = builder.with_partition_columns(partition_by.to_vec());
     }
     let table = builder
         .await

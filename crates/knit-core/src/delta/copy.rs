@@ -4,6 +4,7 @@
 //! `COPY (query) TO 'dir' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'id')`: the
 //! query's rows written to a Delta table as one commit.
 //!
+//! `PARTITIONED BY (col, ...)` partitions a table the statement creates or overwrites.
 //! Modes: `overwrite` (the default, as a `COPY` to a file replaces it; earlier versions
 //! stay readable), `append`, `merge` (the table becomes the rows, changing only what
 //! changed, keyed on `keys`) and `upsert` (as `merge`, keeping keys the rows lack).
@@ -69,12 +70,6 @@ pub(crate) async fn copy_to_delta(
             )));
         }
     }
-    if !copy.partitioned_by.is_empty() {
-        return Err(DataFusionError::Plan(format!(
-            "COPY to Delta table '{target}': PARTITIONED BY is not supported for Delta \
-             tables yet; write it without"
-        )));
-    }
     let mode = WriteMode::parse(
         options
             .get("mode")
@@ -82,6 +77,7 @@ pub(crate) async fn copy_to_delta(
             .unwrap_or("overwrite"),
         options.get("keys").map(String::as_str),
     )?;
+    let partitioned_by = copy.partitioned_by.clone();
     let query = match copy.source {
         CopyToSource::Query(query) => query,
         CopyToSource::Relation(name) => select_all_from(name)?,
@@ -92,7 +88,7 @@ pub(crate) async fn copy_to_delta(
         .await?;
     let plan = state.optimize(&plan)?;
     let location = table_location(ctx.runtime_env().as_ref(), &target)?;
-    let written = write(&location, &state, plan, &mode).await?;
+    let written = write(&location, &state, plan, &mode, &partitioned_by).await?;
     tracing::debug!(%target, ?written, "wrote a Delta table");
     let schema = Arc::new(Schema::new(
         ["count", "version", "inserted", "updated", "deleted"]

@@ -129,6 +129,31 @@ fn project_runs_write_versions_and_a_change_feed() {
         "n\n0\n"
     );
 
+    // A data file the log names is gone: the error says so, naming the file.
+    let data_file = std::fs::read_dir(out.join("user_all"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let kept = dir.join("kept.parquet");
+    std::fs::rename(&data_file, &kept).unwrap();
+    let output = knit()
+        .args(["-q", "-c"])
+        .arg(format!(
+            "SELECT * FROM '{}'",
+            out.join("user_all").display()
+        ))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("the log names a data file that is gone")
+            && stderr.contains(&*data_file.file_name().unwrap().to_string_lossy()),
+        "{stderr}"
+    );
+    std::fs::rename(&kept, &data_file).unwrap();
+
     // A run that fails commits nothing: every table stays at version 1.
     std::fs::write(tables.join("tracks.csv"), "not,a\n\"broken").unwrap();
     let (ok, stderr) = run_project(&tables, &out);

@@ -268,3 +268,41 @@ fn delta_tables_on_s3_write_merge_travel_and_change_feed() {
          version,operation\n1,MERGE\n0,WRITE\n"
     );
 }
+
+#[test]
+fn a_project_writes_delta_outputs_to_s3() {
+    let s3 = require_s3!();
+    let out = s3.prefix("project-delta");
+    for _ in 0..2 {
+        let output = s3
+            .knit()
+            .args([
+                "project",
+                "run",
+                "testdata/oracle/ecommerce/project",
+                "--format",
+                "delta",
+            ])
+            .args([
+                "--tables",
+                "testdata/oracle/ecommerce/tables",
+                "--out",
+                &out,
+            ])
+            .args(["--end-time", "2100-01-01T00:00:00Z"])
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&output);
+        assert!(output.status.success(), "{stderr}");
+    }
+    let output = run(
+        &mut s3.knit(),
+        &[
+            &format!("SELECT count(*) AS n FROM '{out}/user_active_users'"),
+            &format!("SELECT version, operation FROM delta_history('{out}/user_id_stitcher')"),
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout, "n\n4\nversion,operation\n1,MERGE\n0,WRITE\n");
+}

@@ -147,7 +147,7 @@ impl DeltaError {
         match error {
             DeltaTableError::Arrow { source } => DeltaError::Query {
                 path: path.to_string(),
-                detail: source.to_string(),
+                detail: first_line(&source),
             },
             DeltaTableError::Generic(detail) if detail.contains("multiple source rows") => {
                 DeltaError::Invalid(format!(
@@ -158,7 +158,7 @@ impl DeltaError {
             }
             DeltaTableError::Generic(detail) => DeltaError::Query {
                 path: path.to_string(),
-                detail: detail
+                detail: first_line(&detail)
                     .trim_start_matches("Generic DeltaTable error: ")
                     .to_string(),
             },

@@ -17,12 +17,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::TimeUnit;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::catalog::Session;
 use datafusion::common::Column;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator};
+use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator, cast};
 use deltalake_core::DeltaTable;
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake_core::kernel::transaction::CommitBuilder;
@@ -116,6 +117,10 @@ pub async fn write(
 ) -> Result<Written> {
     let table = location.open_for_write().await?;
     let session: Arc<dyn Session> = Arc::new(state.clone());
+    let plan = with_delta_timestamps(plan).map_err(|e| DeltaError::Query {
+        path: location.display.clone(),
+        detail: e.to_string(),
+    })?;
     let rows = plan.schema().as_arrow().clone();
     for column in partition_by {
         if rows.field_with_name(column).is_err() {
@@ -184,6 +189,50 @@ pub async fn write(
             write(SaveMode::Append).await
         }
         WriteMode::Overwrite => write(SaveMode::Overwrite).await,
+    }
+}
+
+/// `plan` with its time columns as Delta stores them: microseconds, and a time zone of
+/// `UTC` for instants (Delta's `timestamp`) or none for wall-clock times
+/// (`timestamp_ntz`). An instant in another zone (`+00:00`, as `now()` gives, or
+/// `Europe/Paris`) is the same instant in UTC; left alone, the library would refuse it,
+/// or store it without its zone.
+fn with_delta_timestamps(plan: LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
+    let delta_type = |data_type: &DataType| match data_type {
+        DataType::Timestamp(unit, zone) => {
+            let zone = zone.as_ref().map(|_| Arc::<str>::from("UTC"));
+            let wanted = DataType::Timestamp(TimeUnit::Microsecond, zone.clone());
+            (*unit != TimeUnit::Microsecond || zone.as_deref() != data_type_zone(data_type))
+                .then_some(wanted)
+        }
+        _ => None,
+    };
+    let schema = plan.schema().clone();
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| delta_type(f.data_type()).is_some())
+    {
+        return Ok(plan);
+    }
+    let columns: Vec<Expr> = schema
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+            match delta_type(field.data_type()) {
+                Some(wanted) => cast(column, wanted).alias(field.name()),
+                None => column,
+            }
+        })
+        .collect();
+    LogicalPlanBuilder::from(plan).project(columns)?.build()
+}
+
+/// The time zone of a timestamp type.
+fn data_type_zone(data_type: &DataType) -> Option<&str> {
+    match data_type {
+        DataType::Timestamp(_, zone) => zone.as_deref(),
+        _ => None,
     }
 }
 
@@ -447,10 +496,7 @@ fn same_kind(table: &DataType, query: &DataType) -> bool {
     let canonical = |t: &DataType| match t {
         Utf8 | LargeUtf8 | Utf8View => Utf8,
         Binary | LargeBinary | BinaryView => Binary,
-        Timestamp(_, zone) => Timestamp(
-            datafusion::arrow::datatypes::TimeUnit::Microsecond,
-            zone.clone().map(|_| "UTC".into()),
-        ),
+        Timestamp(_, zone) => Timestamp(TimeUnit::Microsecond, zone.clone().map(|_| "UTC".into())),
         Dictionary(_, value) => value.as_ref().clone(),
         other => other.clone(),
     };
@@ -496,7 +542,6 @@ mod tests {
 
     #[test]
     fn types_of_one_kind_append_as_they_are() {
-        use datafusion::arrow::datatypes::TimeUnit;
         assert!(same_kind(&DataType::Utf8, &DataType::Utf8View));
         assert!(same_kind(
             &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),

@@ -211,8 +211,10 @@ impl UrlTableFactory for FileTableFactory {
             .and_then(|s| s.read().as_any().downcast_ref::<SessionState>().cloned())
             .ok_or_else(|| crate::error::internal("the session is gone"))?;
         // A folder with a Delta log is a Delta table: its latest version, not every
-        // data file the folder has ever held.
+        // data file the folder has ever held. (A data file's name, or a glob, is no
+        // folder.)
         if !name.contains(GLOB_START)
+            && format_extension(&state, name.trim_end_matches('/')).is_none()
             && let Some(table) = crate::delta::open_if_delta(state.runtime_env(), name).await?
         {
             return Ok(Some(table));

@@ -158,15 +158,7 @@ async fn run_command(runner: &mut Runner, command: Command) {
                 )
                 .await
         }
-        Command::Describe(table) => {
-            let described = runner.run_statement(&format!("DESCRIBE {table}")).await;
-            if described.is_ok()
-                && let Some((location, version)) = runner.session().delta_version(&table).await
-            {
-                println!("Delta table {location}, version {version}");
-            }
-            described
-        }
+        Command::Describe(table) => runner.run_statement(&format!("DESCRIBE {table}")).await,
         Command::Include(path) => match std::fs::File::open(&path)
             .map_err(|source| CliError::ReadScript {
                 path: path.display().to_string(),

@@ -215,7 +215,7 @@ impl UrlTableFactory for FileTableFactory {
         // folder.)
         if !name.contains(GLOB_START)
             && format_extension(&state, name.trim_end_matches('/')).is_none()
-            && let Some(table) = crate::delta::open_if_delta(state.runtime_env(), name).await?
+            && let Some(table) = crate::delta::open_if_delta(&state, name).await?
         {
             return Ok(Some(table));
         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
 use datafusion::common::Column;
+use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SessionStateBuilder;
@@ -22,6 +23,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use knit_sql::Statement;
 use url::Url;
 
@@ -52,6 +54,9 @@ use crate::query::{self, RunningQuery};
 use crate::stitch::MainIdLookupRelationPlanner;
 use crate::udtf::all_table_functions;
 use knit_delta::DeltaTableScan;
+
+/// The column `DESCRIBE` adds for a Delta table: the version it reads.
+const DELTA_VERSION_COLUMN: &str = "delta_version";
 
 /// Rows per batch, unless `DATAFUSION_EXECUTION_BATCH_SIZE` says otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 32 * 1024;
@@ -253,11 +258,12 @@ impl KnitSession {
     }
 
     /// For a table (or a path, quoted) that is a Delta table: its location and the
-    /// version it reads, as `\d` shows them. `None` for other tables and unknown names.
+    /// version it reads (which `DESCRIBE` shows). `None` for other tables and unknown
+    /// names.
     pub async fn delta_version(&self, table: &str) -> Option<(String, u64)> {
         let name = table.trim();
         let provider = match name.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')) {
-            Some(path) => crate::delta::open_if_delta(self.ctx.runtime_env().as_ref(), path)
+            Some(path) => crate::delta::open_if_delta(&self.ctx.state(), path)
                 .await
                 .ok()??,
             None => self.ctx.table_provider(name).await.ok()?,
@@ -292,6 +298,15 @@ impl KnitSession {
                     self.register_store(std::slice::from_ref(&copy.target), &options)?;
                     return Ok(copy_to_delta(&self.ctx, copy).await?);
                 }
+                let described = match statement.as_ref() {
+                    DFStatement::Statement(inner) => match inner.as_ref() {
+                        SqlStatement::ExplainTable { table_name, .. } => {
+                            Some(table_name.to_string())
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
                 resolve_calls(
                     self.ctx.runtime_env().as_ref(),
                     &statement,
@@ -330,6 +345,15 @@ impl KnitSession {
                     return Ok(self.ctx.read_batches(batches)?);
                 }
                 let frame = crate::panics::catch_panics(self.ctx.execute_logical_plan(plan)).await;
+                // DESCRIBE of a Delta table says which version it reads.
+                if let (Some(table), Ok(described)) = (&described, &frame)
+                    && let Some((_, version)) = self.delta_version(table).await
+                {
+                    let version = ScalarValue::UInt64(Some(version));
+                    return Ok(described
+                        .clone()
+                        .with_column(DELTA_VERSION_COLUMN, Expr::Literal(version, None))?);
+                }
                 let Some((context, locations, is_parquet)) = created else {
                     return Ok(frame?);
                 };

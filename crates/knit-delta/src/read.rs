@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::error::Result as DataFusionResult;
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
@@ -28,14 +29,23 @@ pub struct DeltaTableScan {
 }
 
 impl DeltaTableScan {
-    /// The table at `location`, at `travel`.
-    pub async fn open(location: &TableLocation, travel: TimeTravel) -> Result<Self> {
+    /// The table at `location`, at `travel`, read as `session` reads Parquet (strings
+    /// as plain or view arrays, filter pushdown).
+    pub async fn open(
+        location: &TableLocation,
+        travel: TimeTravel,
+        session: &SessionState,
+    ) -> Result<Self> {
         let table = location.open(travel).await?;
         let version = table.version().unwrap_or_default();
-        let inner = table.table_provider().await.map_err(|e| DeltaError::Log {
-            path: location.display.clone(),
-            detail: e.to_string(),
-        })?;
+        let inner = table
+            .table_provider()
+            .with_session(Arc::new(session.clone()))
+            .await
+            .map_err(|e| DeltaError::Log {
+                path: location.display.clone(),
+                detail: e.to_string(),
+            })?;
         Ok(Self {
             inner,
             version,

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::CreateExternalTable;
 use knit_delta::{DeltaTableScan, TableLocation, TimeTravel};
@@ -139,21 +140,25 @@ impl TableProviderFactory for DeltaTableFactory {
         }
         let travel = time_travel(&cmd.options, path)?;
         let location = table_location(state.runtime_env(), path)?;
-        let scan = DeltaTableScan::open(&location, travel).await?;
+        let state = state
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .ok_or_else(|| crate::error::internal("a table was created outside a session"))?;
+        let scan = DeltaTableScan::open(&location, travel, state).await?;
         tracing::debug!(path, version = scan.version(), "opened a Delta table");
         Ok(Arc::new(scan))
     }
 }
 
-/// The latest version of the Delta table at `url`, if the folder is one.
+/// The latest version of the Delta table at `path`, if the folder is one.
 pub(crate) async fn open_if_delta(
-    runtime: &RuntimeEnv,
+    state: &SessionState,
     path: &str,
 ) -> Result<Option<Arc<dyn TableProvider>>> {
-    let location = table_location(runtime, path)?;
+    let location = table_location(state.runtime_env(), path)?;
     if !location.is_delta_table().await {
         return Ok(None);
     }
-    let scan = DeltaTableScan::open(&location, TimeTravel::Latest).await?;
+    let scan = DeltaTableScan::open(&location, TimeTravel::Latest, state).await?;
     Ok(Some(Arc::new(scan)))
 }

@@ -95,11 +95,11 @@ impl WriteMode {
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Written {
-    /// The version committed (the table's version, if nothing changed).
+    /// The version committed (a merge that changes nothing commits an empty one).
     pub version: u64,
     /// Rows the query gave.
     pub source_rows: u64,
-    /// Rows inserted, updated and deleted.
+    /// Rows inserted.
     pub inserted: u64,
     /// Rows updated.
     pub updated: u64,
@@ -169,7 +169,7 @@ pub async fn write(
             let delete_missing = matches!(mode, WriteMode::Merge(_));
             // The table becomes the rows: when their columns are not the table's, a merge
             // would keep columns the rows no longer have, so the table is replaced.
-            if delete_missing && !same_columns(&snapshot.schema(), &rows) {
+            if delete_missing && column_difference(&snapshot.schema(), &rows).is_some() {
                 tracing::debug!(table = %location.url, "columns changed: the merge overwrites");
                 return write(SaveMode::Overwrite).await;
             }
@@ -236,17 +236,6 @@ fn data_type_zone(data_type: &DataType) -> Option<&str> {
         DataType::Timestamp(_, zone) => zone.as_deref(),
         _ => None,
     }
-}
-
-/// True when the table's columns are the rows' (names, in any order, and kinds).
-fn same_columns(table: &deltalake_core::kernel::StructType, rows: &Schema) -> bool {
-    table.fields().count() == rows.fields().len()
-        && rows.fields().iter().all(|field| {
-            table.field(field.name()).is_some_and(|column| {
-                let table_type: Result<DataType, _> = column.data_type().try_into_arrow();
-                table_type.is_ok_and(|t| same_kind(&t, field.data_type()))
-            })
-        })
 }
 
 /// Appends (or, with `Overwrite`, replaces) the table's rows; creates the table, with
@@ -483,43 +472,47 @@ fn check_append_schema(
     table: &deltalake_core::kernel::StructType,
     rows: &Schema,
 ) -> Result<()> {
-    let refuse = |detail: String| {
-        Err(DeltaError::Schema {
+    match column_difference(table, rows) {
+        None => Ok(()),
+        Some(difference) => Err(DeltaError::Schema {
             path: location.display.clone(),
             detail: format!(
-                "{detail}; make the query's columns the table's, or replace the table with \
-                 OPTIONS ('mode' 'overwrite')"
+                "{difference}; make the query's columns the table's, or replace the table \
+                 with OPTIONS ('mode' 'overwrite')"
             ),
-        })
-    };
-    for field in table.fields() {
-        if rows.field_with_name(field.name()).is_err() {
-            return refuse(format!(
-                "the table has column '{}', which the query does not",
-                field.name()
-            ));
-        }
+        }),
     }
-    for field in rows.fields() {
+}
+
+/// The first way the rows' columns are not the table's (a column one has and the other
+/// lacks, or of another kind), or `None` when they are the same, in any order.
+fn column_difference(table: &deltalake_core::kernel::StructType, rows: &Schema) -> Option<String> {
+    if let Some(missing) = table
+        .fields()
+        .find(|field| rows.field_with_name(field.name()).is_err())
+    {
+        return Some(format!(
+            "the table has column '{}', which the query does not",
+            missing.name()
+        ));
+    }
+    rows.fields().iter().find_map(|field| {
         let Some(column) = table.field(field.name()) else {
-            return refuse(format!(
+            return Some(format!(
                 "the query has column '{}', which the table does not",
                 field.name()
             ));
         };
-        let table_type: Result<DataType, _> = column.data_type().try_into_arrow();
-        if let Ok(table_type) = table_type
-            && !same_kind(&table_type, field.data_type())
-        {
-            return refuse(format!(
+        let table_type: DataType = column.data_type().try_into_arrow().ok()?;
+        (!same_kind(&table_type, field.data_type())).then(|| {
+            format!(
                 "column '{}' is {} in the table and {} in the query",
                 field.name(),
                 table_type,
                 field.data_type()
-            ));
-        }
-    }
-    Ok(())
+            )
+        })
+    })
 }
 
 /// True when values of `query` can be stored in a column of `table` as they are:

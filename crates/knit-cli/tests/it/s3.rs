@@ -306,3 +306,56 @@ fn a_project_writes_delta_outputs_to_s3() {
     assert!(output.status.success(), "{stderr}");
     assert_eq!(stdout, "n\n4\nversion,operation\n1,MERGE\n0,WRITE\n");
 }
+
+/// Commits on S3 are conditional puts: of merges started at once on one table, each
+/// commits or fails on the conflict, and the table holds one writer's rows whole.
+#[test]
+fn concurrent_delta_merges_on_s3_commit_or_fail_cleanly() {
+    let s3 = require_s3!();
+    let table = format!("{}/contended", s3.prefix("delta-commits"));
+    let merge = |factor: u32| {
+        format!(
+            "COPY (SELECT value AS id, value * {factor} AS v FROM range(50000)) TO '{table}' \
+             STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'id')"
+        )
+    };
+    let first = run(&mut s3.knit(), &[&merge(1)]);
+    assert!(first.status.success(), "{}", text(&first).1);
+    let writers: Vec<_> = (2..5)
+        .map(|factor| {
+            s3.knit()
+                .args(["-q", "--format", "csv", "-c", &merge(factor)])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut committed = 0;
+    for writer in writers {
+        let output = writer.wait_with_output().unwrap();
+        let (_, stderr) = text(&output);
+        if output.status.success() {
+            committed += 1;
+        } else {
+            assert!(stderr.contains("was changed by another writer"), "{stderr}");
+        }
+    }
+    assert!(committed >= 1);
+    let output = run(
+        &mut s3.knit(),
+        &[
+            &format!("SELECT count(*) AS versions FROM delta_history('{table}')"),
+            &format!(
+                "SELECT count(*) AS n, count(DISTINCT v / id) AS factors FROM '{table}' \
+                 WHERE id > 0"
+            ),
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stdout,
+        format!("versions\n{}\nn,factors\n49999,1\n", committed + 1)
+    );
+}

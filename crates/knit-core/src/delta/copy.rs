@@ -86,7 +86,6 @@ pub(crate) async fn copy_to_delta(
     let plan = state
         .statement_to_plan(DFStatement::Statement(Box::new(SqlStatement::Query(query))))
         .await?;
-    let plan = state.optimize(&plan)?;
     let location = table_location(ctx.runtime_env().as_ref(), &target)?;
     let written = write(&location, &state, plan, &mode, &partitioned_by).await?;
     tracing::debug!(%target, ?written, "wrote a Delta table");

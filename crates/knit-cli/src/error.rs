@@ -38,6 +38,9 @@ pub enum CliError {
         knit_core::format_duration(*.0)
     )]
     TimedOut(std::time::Duration),
+    /// `knit report` could not be made or written.
+    #[error("{0}")]
+    Report(String),
 }
 
 impl From<DataFusionError> for CliError {

@@ -7,7 +7,8 @@
 //! repeatable; scripts run first) run statements and exit; SQL piped into `knit` runs
 //! as a script. A script stops at its first failing statement with
 //! `file:line: error: ...` on stderr and exit code 1. `knit project run|sql DIR` runs or
-//! prints a RudderStack Profiles project ([`project`]).
+//! prints a RudderStack Profiles project ([`project`]); `knit report stitch ENTITY`
+//! writes an entity's stitch report as an HTML page ([`report`]).
 
 // The CLI is the one crate that talks to its user directly.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -19,6 +20,7 @@ mod print;
 mod progress;
 mod project;
 mod repl;
+mod report;
 mod table;
 
 use std::io::IsTerminal;
@@ -90,6 +92,9 @@ enum TopCommand {
     /// Run or translate a RudderStack Profiles (pb) project.
     #[command(subcommand)]
     Project(project::ProjectCommand),
+    /// Write reports: `knit report stitch ENTITY -f setup.sql --out report.html`.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 /// Warnings, but not the Delta library's: its notes on its own metrics and fallbacks,
@@ -145,8 +150,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    if let Some(TopCommand::Project(command)) = args.command {
-        return project::run(command).await;
+    match args.command {
+        Some(TopCommand::Project(command)) => return project::run(command).await,
+        Some(TopCommand::Report(command)) => return report::run(command).await,
+        None => {}
     }
     let mut builder = SessionBuilder::new();
     if let Some(limit) = &args.memory_limit {

@@ -74,9 +74,20 @@ impl Entity {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
+            let limit = match def.limit {
+                None => None,
+                Some(limit @ 1..=MAX_LIMIT) => Some(limit as u32),
+                Some(limit) => {
+                    return Err(CoreError::invalid(format!(
+                        "id type '{type_name}' of entity '{name}' has LIMIT {limit}; a limit is \
+                         the most ids of the type one cluster may hold, from 1 to {MAX_LIMIT}"
+                    )));
+                }
+            };
             id_types.push(IdType {
                 name: type_name,
                 filters,
+                limit,
             });
         }
         if id_types.is_empty() {
@@ -121,6 +132,9 @@ impl Entity {
 /// The most id types an entity may declare: the stitch numbers them in 16 bits.
 pub const MAX_ID_TYPES: usize = u16::MAX as usize + 1;
 
+/// The largest `LIMIT` of an id type: a cluster counts its ids in `u32`.
+pub const MAX_LIMIT: u64 = u32::MAX as u64;
+
 /// An id filter's regex as it is matched: the whole pattern is anchored, alternatives
 /// included, so that it must match the whole value.
 pub fn anchored_regex(pattern: &str) -> String {
@@ -158,6 +172,8 @@ pub struct IdType {
     pub name: String,
     /// Its filters, in the order written.
     pub filters: Vec<IdTypeFilter>,
+    /// The most ids of this type one cluster may hold (`LIMIT n`), if limited.
+    pub limit: Option<u32>,
 }
 
 impl IdType {

@@ -92,7 +92,10 @@ pub(crate) async fn execute_profile(
                         .map(|e| {
                             e.id_types
                                 .iter()
-                                .map(|t| t.name.as_str())
+                                .map(|t| match t.limit {
+                                    Some(limit) => format!("{} LIMIT {limit}", t.name),
+                                    None => t.name.clone(),
+                                })
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         })

@@ -144,6 +144,8 @@ mod tests {
         for sql in [
             "CREATE ENTITY user ID TYPES (user_id, anonymous_id EXCLUDE ('', 'unknown', 'NaN'), \
              email INCLUDE REGEX '.+@.+' EXCLUDE ('test@company.com'), device_id EXCLUDE REGEX '0+')",
+            "CREATE ENTITY user ID TYPES (user_id LIMIT 1, email INCLUDE REGEX '.+@.+' LIMIT 5, \
+             anonymous_id EXCLUDE ('') LIMIT 50)",
             "CREATE OR REPLACE ENTITY account ID TYPES (account_id) MAIN ID account_key",
             "CREATE INPUT identifies FOR user IDS (user_id AS user_id, anonymous_id AS anonymous_id, \
              lower(email) AS email) OCCURRED AT \"timestamp\"",
@@ -200,6 +202,14 @@ mod tests {
                 "Expected: literal string",
             ),
             ("CREATE INPUT t FOR user IDS (a)", "Expected: AS"),
+            (
+                "CREATE ENTITY user ID TYPES (a LIMIT 'x')",
+                "Expected: literal int",
+            ),
+            (
+                "CREATE ENTITY user ID TYPES (a LIMIT 1 LIMIT 2)",
+                "Expected: ), found: LIMIT",
+            ),
             ("CREATE INPUT t user IDS (a AS b)", "Expected: FOR"),
             ("CREATE ENTITY user ID TYPES (a) extra", "end of statement"),
             ("CREATE ENTITY VAR user AS 1", "Expected: ."),

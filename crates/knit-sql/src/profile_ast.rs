@@ -28,6 +28,8 @@ pub struct IdTypeDef {
     pub name: Ident,
     /// Filters, applied in order.
     pub filters: Vec<IdFilter>,
+    /// `LIMIT n`: the most ids of this type one cluster may hold.
+    pub limit: Option<u64>,
 }
 
 /// `INCLUDE|EXCLUDE (values)` or `INCLUDE|EXCLUDE REGEX 'pattern'`.
@@ -175,6 +177,9 @@ impl fmt::Display for CreateEntityStatement {
             write!(f, "{}", id_type.name)?;
             for filter in &id_type.filters {
                 write!(f, " {filter}")?;
+            }
+            if let Some(limit) = id_type.limit {
+                write!(f, " LIMIT {limit}")?;
             }
         }
         write!(f, ")")?;

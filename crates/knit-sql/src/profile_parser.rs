@@ -233,7 +233,14 @@ fn parse_description(parser: &mut Parser<'_>) -> Result<Option<String>, ParserEr
 fn parse_id_type(parser: &mut Parser<'_>) -> Result<IdTypeDef, ParserError> {
     let name = parser.parse_identifier()?;
     let mut filters = Vec::new();
+    let mut limit = None;
     loop {
+        // `LIMIT n` may come before, between or after the filters, once; the filters
+        // apply first whatever the order, since a limit counts the ids they keep.
+        if limit.is_none() && eat_words(parser, &["LIMIT"]) {
+            limit = Some(parser.parse_literal_uint()?);
+            continue;
+        }
         let include = if eat_words(parser, &["INCLUDE"]) {
             true
         } else if eat_words(parser, &["EXCLUDE"]) {
@@ -251,7 +258,11 @@ fn parse_id_type(parser: &mut Parser<'_>) -> Result<IdTypeDef, ParserError> {
         };
         filters.push(IdFilter { include, matcher });
     }
-    Ok(IdTypeDef { name, filters })
+    Ok(IdTypeDef {
+        name,
+        filters,
+        limit,
+    })
 }
 
 fn parse_create_input(

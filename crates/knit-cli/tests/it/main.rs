@@ -17,6 +17,7 @@ mod delta;
 mod examples;
 mod project;
 mod repl;
+mod report;
 mod s3;
 
 use std::path::{Path, PathBuf};

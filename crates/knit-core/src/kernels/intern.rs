@@ -189,7 +189,6 @@ impl Interner {
     }
 
     /// The node id of a key, if it was interned.
-    #[cfg(test)]
     pub(crate) fn get(&self, id_type: u16, value: &[u8]) -> Option<u32> {
         if self.slots.is_empty() {
             return None;

@@ -56,7 +56,13 @@
 //! **Layers**, each module importing only those listed before it: `spec` (what a stitch
 //! reads and returns), `algo` (pb's rules, no DataFusion), `read` (batches to pairs),
 //! `state` (the shared build), `cache` (kept across queries), `logical` and `lookup`
-//! (plan nodes), `render` and `exec` (the operator), `lookup_exec`, `planner`.
+//! (plan nodes), `render` and `exec` (the operator), `lookup_exec`, `inspect` (reports
+//! and explanations), `planner`.
+//!
+//! **Limits** (`algo::limits`): an id type declared with `LIMIT n` holds at most `n`
+//! ids in one cluster; the components over a limit are split by applying their edges
+//! in time order and refusing each that would break it. `inspect` shows the refused
+//! edges, the report and why two ids are one.
 //!
 //! Cost: union-find is near-linear in edges. The replay is linear in a cluster's rows
 //! per round, and takes a number of rounds that grows with the cluster's diameter in
@@ -66,6 +72,7 @@
 mod algo;
 mod cache;
 mod exec;
+mod inspect;
 mod logical;
 mod lookup;
 mod lookup_exec;
@@ -76,6 +83,7 @@ mod spec;
 mod state;
 
 pub(crate) use cache::StitchCache;
+pub(crate) use inspect::{Inspection, ReportSection, StitchInspectNode};
 pub(crate) use logical::IdStitchNode;
 pub(crate) use lookup::{LOOKUP_FUNCTION, MainIdLookupRelationPlanner};
 pub(crate) use planner::IdStitchPlanner;

@@ -19,6 +19,7 @@ use datafusion_session::Session;
 
 use super::cache::StitchCache;
 use super::exec::IdStitchExec;
+use super::inspect::{StitchInspectExec, StitchInspectNode};
 use super::logical::IdStitchNode;
 use super::lookup::MainIdLookupNode;
 use super::lookup_exec::MainIdLookupExec;
@@ -97,6 +98,21 @@ impl ExtensionPlanner for IdStitchPlanner {
                 shared,
                 session.config().target_partitions(),
             )?;
+            return Ok(Some(Arc::new(exec)));
+        }
+        if let Some(node) = node.as_any().downcast_ref::<StitchInspectNode>() {
+            let shared = self.shared(
+                node.spec(),
+                node.input_plans(),
+                physical_inputs,
+                session.config_options(),
+            )?;
+            let exec = StitchInspectExec::new(
+                Arc::clone(node.spec()),
+                node.inspection().clone(),
+                physical_inputs.to_vec(),
+                shared,
+            );
             return Ok(Some(Arc::new(exec)));
         }
         if let Some(node) = node.as_any().downcast_ref::<MainIdLookupNode>() {

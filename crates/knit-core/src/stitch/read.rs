@@ -142,6 +142,7 @@ mod tests {
         let id_types = [IdType {
             name: "user_id".to_string(),
             filters: Vec::new(),
+            limit: None,
         }];
         let mut reader = PairReader::default();
         let mut pairs = Vec::new();

@@ -25,6 +25,7 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use futures::StreamExt;
 
 use super::algo::graph::{Clusters, IdGraph, Stopped};
+use super::algo::limits::{Limits, RefusedEdge};
 use super::algo::pairs::{EdgeCollector, EdgeSet, Pair};
 use super::algo::rid::{Rid, rid_of_bytes};
 use super::read::{PairReader, slice_pairs, slice_rows};
@@ -42,6 +43,9 @@ pub(crate) struct StitchState {
     pub(crate) graph: IdGraph,
     /// The rid of every node.
     pub(crate) rids: Vec<Rid>,
+    /// The edges the entity's limits refused, in the order they were refused within
+    /// each cluster.
+    pub(crate) refused: Vec<RefusedEdge>,
     /// Holds the state's memory in the pool until the state is dropped.
     _reservation: MemoryReservation,
 }
@@ -264,9 +268,17 @@ async fn compute(
             collector.nodes.len()
         )));
     }
-    let graph_time = metrics.graph_time.clone();
+    let (graph_time, limit_time) = (metrics.graph_time.clone(), metrics.limit_time.clone());
     let (clusters, largest_cluster) = (metrics.clusters.clone(), metrics.largest_cluster.clone());
+    let refused_edges = metrics.refused_edges.clone();
+    let limits = Limits::new(spec.entity.id_types.iter().map(|t| t.limit));
     let state = SpawnedTask::spawn_blocking(move || {
+        let (components, refused) = {
+            let _timer = limit_time.timer();
+            components.limit(&limits, |node| collector.nodes.key(node).0, &rids)
+        };
+        refused_edges.add(refused.len());
+        reservation.try_grow(refused.len() * size_of::<RefusedEdge>())?;
         let _timer = graph_time.timer();
         let graph = match components.solve(&rids, &cancelled) {
             Ok(graph) => graph,
@@ -287,6 +299,7 @@ async fn compute(
             collector,
             graph,
             rids,
+            refused,
             _reservation: reservation,
         })
     })
@@ -311,7 +324,8 @@ impl Drop for CancelOnDrop {
 /// inputs' decoding), `group_edges_time` (distinct pairs, on a second core, beside the
 /// first), `rid_time` (two SHA-1s per new node, on a third thread beside both),
 /// `union_find_time` (clusters, `first_seen_at`, nodes and edges grouped by cluster),
-/// `graph_time` (main ids and the `valid_at` replay, on every core) and `output_time`
+/// `limit_time` (the components over an id type's limit split, `refused_edges` counting
+/// the edges refused), `graph_time` (main ids and the `valid_at` replay, on every core) and `output_time`
 /// (rendering batches, as they are read).
 #[derive(Debug, Clone)]
 pub(crate) struct StitchMetrics {
@@ -320,10 +334,12 @@ pub(crate) struct StitchMetrics {
     nodes: Count,
     clusters: Count,
     largest_cluster: Gauge,
+    refused_edges: Count,
     read_time: TimeMetric,
     group_time: TimeMetric,
     rid_time: TimeMetric,
     union_find_time: TimeMetric,
+    limit_time: TimeMetric,
     graph_time: TimeMetric,
     /// Time spent rendering output batches, by every operator reading the state.
     pub(super) output_time: TimeMetric,
@@ -339,10 +355,12 @@ impl StitchMetrics {
             nodes: builder().counter("nodes", partition),
             clusters: builder().counter("clusters", partition),
             largest_cluster: builder().gauge("largest_cluster", partition),
+            refused_edges: builder().counter("refused_edges", partition),
             read_time: builder().subset_time("read_intern_time", partition),
             group_time: builder().subset_time("group_edges_time", partition),
             rid_time: builder().subset_time("rid_time", partition),
             union_find_time: builder().subset_time("union_find_time", partition),
+            limit_time: builder().subset_time("limit_time", partition),
             graph_time: builder().subset_time("graph_time", partition),
             output_time: builder().subset_time("output_time", partition),
         }

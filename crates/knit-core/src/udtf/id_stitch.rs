@@ -82,7 +82,7 @@ pub(crate) struct IdStitchTable {
 }
 
 impl IdStitchTable {
-    fn new(plan: LogicalPlan) -> Self {
+    pub(super) fn new(plan: LogicalPlan) -> Self {
         let schema = Arc::clone(plan.schema().inner());
         Self { plan, schema }
     }

@@ -2,12 +2,14 @@
 // Copyright the Knit authors
 
 //! Knit's table functions: `id_stitch('entity')`, `id_stitch_edges('entity')` and
-//! `input_rows('input')`, and the internal `__knit_clusters('entity')` that feature
+//! `input_rows('input')`, the stitch's report and explanations (`stitch_report`,
+//! `explain_link`, `explain_id`), and the internal `__knit_clusters('entity')` that feature
 //! queries use. (`feature_table`, `feature_view` and `cohort` are expanded
 //! before planning: see [`crate::features`].)
 
 mod id_stitch;
 mod input_rows;
+mod stitch_inspect;
 
 use std::sync::Arc;
 
@@ -19,12 +21,13 @@ use crate::stitch::StitchOutput;
 pub(crate) use id_stitch::CLUSTERS_FUNCTION;
 use id_stitch::IdStitchFunc;
 use input_rows::InputRowsFunc;
+use stitch_inspect::{Question, StitchInspectFunc};
 
 /// Every table function with its name, for the session builder to register.
 pub(crate) fn all_table_functions(
     catalog: &Catalog,
 ) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    vec![
+    let mut functions: Vec<(&'static str, Arc<dyn TableFunctionImpl>)> = vec![
         (
             "id_stitch",
             Arc::new(IdStitchFunc::new(catalog.clone(), StitchOutput::IdGraph)),
@@ -38,5 +41,12 @@ pub(crate) fn all_table_functions(
             Arc::new(IdStitchFunc::new(catalog.clone(), StitchOutput::Clusters)),
         ),
         ("input_rows", Arc::new(InputRowsFunc::new(catalog.clone()))),
-    ]
+    ];
+    for question in [Question::Report, Question::Link, Question::Id] {
+        functions.push((
+            question.function_name(),
+            Arc::new(StitchInspectFunc::new(catalog.clone(), question)),
+        ));
+    }
+    functions
 }

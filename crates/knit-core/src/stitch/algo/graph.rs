@@ -58,11 +58,11 @@ pub(crate) fn build_id_graph(rids: &[Rid], edges: &[Edge]) -> Option<IdGraph> {
 /// graph that needs no rid.
 #[derive(Debug)]
 pub(crate) struct Clusters {
-    first_seen_at: Vec<Time>,
+    pub(super) first_seen_at: Vec<Time>,
     /// The nodes of each cluster, clusters numbered in order of their first node.
-    nodes_by_cluster: Grouped<u32>,
+    pub(super) nodes_by_cluster: Grouped<u32>,
     /// The edges of each cluster.
-    edges_by_cluster: Grouped<Edge>,
+    pub(super) edges_by_cluster: Grouped<Edge>,
 }
 
 impl Clusters {
@@ -301,14 +301,35 @@ impl Solving<'_> {
 
 /// Items grouped by a dense key, stored contiguously.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Grouped<T> {
+pub(super) struct Grouped<T> {
     offsets: Vec<usize>,
     items: Vec<T>,
 }
 
+impl<T> Default for Grouped<T> {
+    fn default() -> Self {
+        Self {
+            offsets: vec![0],
+            items: Vec::new(),
+        }
+    }
+}
+
 impl<T> Grouped<T> {
-    fn slice(&self, key: usize) -> &[T] {
+    /// The items of group `key`.
+    pub(super) fn slice(&self, key: usize) -> &[T] {
         &self.items[self.offsets[key]..self.offsets[key + 1]]
+    }
+
+    /// How many groups there are.
+    pub(super) fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Appends a group.
+    pub(super) fn push_group(&mut self, items: impl IntoIterator<Item = T>) {
+        self.items.extend(items);
+        self.offsets.push(self.items.len());
     }
 }
 

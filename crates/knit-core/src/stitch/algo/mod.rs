@@ -13,6 +13,7 @@
 
 pub(crate) mod edge;
 pub(crate) mod graph;
+pub(crate) mod limits;
 pub(crate) mod pairs;
 pub(crate) mod rid;
 pub(crate) mod time;

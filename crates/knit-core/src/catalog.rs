@@ -34,6 +34,8 @@ pub struct Entity {
     pub main_id_column: String,
     /// The statement that made it.
     pub definition: CreateEntityStatement,
+    /// The plan of its stitch rules (`RULES FROM`): `id1, id1_type, action, id2, id2_type`.
+    pub rules: Option<LogicalPlan>,
 }
 
 impl Entity {
@@ -110,6 +112,7 @@ impl Entity {
             id_types,
             main_id_column,
             definition,
+            rules: None,
         })
     }
 
@@ -120,7 +123,7 @@ impl Entity {
         u16::try_from(index).ok()
     }
 
-    fn id_type_names(&self) -> String {
+    pub(crate) fn id_type_names(&self) -> String {
         self.id_types
             .iter()
             .map(|t| t.name.as_str())

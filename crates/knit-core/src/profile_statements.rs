@@ -29,7 +29,11 @@ pub(crate) async fn execute_profile(
     let frame = match statement {
         Statement::DataFusion(_) => return Ok(None),
         Statement::CreateEntity(create) => {
-            catalog.put_entity(Entity::try_new(create.as_ref().clone())?, create.or_replace)?;
+            let mut entity = Entity::try_new(create.as_ref().clone())?;
+            if let Some(source) = &create.rules {
+                entity.rules = Some(plan_rules(ctx, &entity.name, source).await?);
+            }
+            catalog.put_entity(entity, create.or_replace)?;
             empty(ctx)?
         }
         Statement::CreateInput(create) => {
@@ -410,6 +414,56 @@ fn show_cohorts(ctx: &SessionContext, catalog: &Catalog) -> Result<DataFrame> {
 }
 
 /// The FROM clause of an input: its table, its query, or the table named like it.
+/// The plan of an entity's stitch rules: the rows of `source` for the entity, as text
+/// columns `id1, id1_type, action, id2, id2_type` (pb's rules table; `id2` and
+/// `id2_type` may be absent, for node rules only).
+async fn plan_rules(
+    ctx: &SessionContext,
+    entity: &str,
+    source: &InputSource,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
+    let from = match source {
+        InputSource::Table(table) => table.to_string(),
+        InputSource::Query(query) => format!("({query}) AS rules"),
+    };
+    let rules_error = |e| {
+        let report = ErrorReport::new(&CoreError::DataFusion(e), None);
+        CoreError::invalid(format!(
+            "the rules of entity '{entity}' ({from}): {report}; a rules table has the \
+             columns entity, id1, id1_type, action ('include' or 'exclude') and, for edge \
+             rules, id2 and id2_type"
+        ))
+    };
+    let state = ctx.state();
+    let columns = state
+        .create_logical_plan(&format!("SELECT * FROM {from}"))
+        .await
+        .map_err(rules_error)?;
+    let has = |name: &str| {
+        columns
+            .schema()
+            .fields()
+            .iter()
+            .any(|f| f.name().eq_ignore_ascii_case(name))
+    };
+    let text = |name: &str| {
+        if has(name) {
+            format!("CAST({name} AS VARCHAR) AS {name}")
+        } else {
+            format!("CAST(NULL AS VARCHAR) AS {name}")
+        }
+    };
+    let sql = format!(
+        "SELECT CAST(id1 AS VARCHAR) AS id1, CAST(id1_type AS VARCHAR) AS id1_type, \
+         CAST(action AS VARCHAR) AS action, {}, {} FROM {from} \
+         WHERE CAST(entity AS VARCHAR) = {}",
+        text("id2"),
+        text("id2_type"),
+        knit_sql::quote_literal(entity)
+    );
+    state.create_logical_plan(&sql).await.map_err(rules_error)
+}
+
 fn source_text(create: &CreateInputStatement) -> String {
     match &create.source {
         Some(InputSource::Table(table)) => table.to_string(),

@@ -147,6 +147,8 @@ mod tests {
             "CREATE ENTITY user ID TYPES (user_id LIMIT 1, email INCLUDE REGEX '.+@.+' LIMIT 5, \
              anonymous_id EXCLUDE ('') LIMIT 50)",
             "CREATE OR REPLACE ENTITY account ID TYPES (account_id) MAIN ID account_key",
+            "CREATE ENTITY user ID TYPES (user_id, email) RULES FROM 'rules.csv'",
+            "CREATE ENTITY user ID TYPES (user_id) MAIN ID key RULES FROM (SELECT * FROM r WHERE x = 1)",
             "CREATE INPUT identifies FOR user IDS (user_id AS user_id, anonymous_id AS anonymous_id, \
              lower(email) AS email) OCCURRED AT \"timestamp\"",
             "CREATE OR REPLACE INPUT tracks FOR user FROM (SELECT * FROM 's3://acme/tracks/' \

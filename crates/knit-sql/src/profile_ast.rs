@@ -19,6 +19,8 @@ pub struct CreateEntityStatement {
     pub id_types: Vec<IdTypeDef>,
     /// The name of the main id column; `<entity>_main_id` when absent.
     pub main_id: Option<Ident>,
+    /// `RULES FROM source`: the table of the stitch's include and exclude rules.
+    pub rules: Option<InputSource>,
 }
 
 /// One id type of an entity, with its filters in the order written.
@@ -185,6 +187,11 @@ impl fmt::Display for CreateEntityStatement {
         write!(f, ")")?;
         if let Some(main_id) = &self.main_id {
             write!(f, " MAIN ID {main_id}")?;
+        }
+        match &self.rules {
+            Some(InputSource::Table(table)) => write!(f, " RULES FROM {table}")?,
+            Some(InputSource::Query(query)) => write!(f, " RULES FROM ({query})")?,
+            None => {}
         }
         Ok(())
     }

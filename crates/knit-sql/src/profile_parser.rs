@@ -122,11 +122,17 @@ fn parse_create_entity(
     } else {
         None
     };
+    let rules = if eat_words(parser, &["RULES", "FROM"]) {
+        Some(parse_input_source(parser)?)
+    } else {
+        None
+    };
     Ok(CreateEntityStatement {
         or_replace,
         name,
         id_types,
         main_id,
+        rules,
     })
 }
 

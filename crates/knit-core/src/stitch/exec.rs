@@ -80,11 +80,11 @@ impl IdStitchExec {
         columns: Vec<StitchColumn>,
         schema: SchemaRef,
     ) -> Result<Self> {
-        if inputs.len() != spec.inputs.len() {
+        if inputs.len() != spec.children() {
             return Err(internal(format!(
                 "IdStitchExec has {} inputs for {} input definitions",
                 inputs.len(),
-                spec.inputs.len()
+                spec.children()
             )));
         }
         let cache = Arc::new(Self::compute_properties(

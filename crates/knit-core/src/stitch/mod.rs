@@ -54,7 +54,8 @@
 //! project run stitches once for all its outputs.
 //!
 //! **Layers**, each module importing only those listed before it: `spec` (what a stitch
-//! reads and returns), `algo` (pb's rules, no DataFusion), `read` (batches to pairs),
+//! reads and returns), `algo` (pb's rules, no DataFusion), `rules` (the entity's include
+//! and exclude rules), `read` (batches to pairs),
 //! `state` (the shared build), `cache` (kept across queries), `logical` and `lookup`
 //! (plan nodes), `render` and `exec` (the operator), `lookup_exec`, `inspect` (reports
 //! and explanations), `planner`.
@@ -79,6 +80,7 @@ mod lookup_exec;
 mod planner;
 mod read;
 mod render;
+mod rules;
 mod spec;
 mod state;
 

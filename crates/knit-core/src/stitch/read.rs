@@ -17,6 +17,7 @@ use datafusion::error::{DataFusionError, Result};
 
 use super::algo::pairs::{MAX_NODES, Pair, Side, pairs_per_row, row_pairs};
 use super::algo::time::Time;
+use super::rules::StitchRules;
 use crate::catalog::IdType;
 use crate::kernels::intern::Interner;
 
@@ -53,6 +54,7 @@ impl PairReader {
         batch: &RecordBatch,
         column_types: &[u16],
         id_types: &[IdType],
+        rules: &StitchRules,
         pairs: &mut Vec<Pair>,
     ) -> Result<()> {
         let ids = column_types
@@ -75,7 +77,13 @@ impl PairReader {
             for (column, &id_type) in ids.iter().zip(column_types) {
                 if column.is_valid(row) {
                     let value = column.value(row);
-                    if id_types[usize::from(id_type)].accepts(value) {
+                    let filters_keep = id_types[usize::from(id_type)].accepts(value);
+                    let keep = if rules.no_id_rules() {
+                        filters_keep
+                    } else {
+                        rules.keeps(id_type, value, filters_keep)
+                    };
+                    if keep {
                         cells.push(keys.len() as u32);
                         keys.push((id_type, value.as_bytes()));
                         continue;
@@ -146,14 +154,26 @@ mod tests {
         }];
         let mut reader = PairReader::default();
         let mut pairs = Vec::new();
-        let read = reader.read_batch(&batch(i64::MAX).unwrap(), &[0], &id_types, &mut pairs);
+        let read = reader.read_batch(
+            &batch(i64::MAX).unwrap(),
+            &[0],
+            &id_types,
+            &StitchRules::default(),
+            &mut pairs,
+        );
         let error = read.unwrap_err().to_string();
         assert!(
             error.contains("OCCURRED AT time is out of range"),
             "{error}"
         );
         reader
-            .read_batch(&batch(i64::MAX - 1).unwrap(), &[0], &id_types, &mut pairs)
+            .read_batch(
+                &batch(i64::MAX - 1).unwrap(),
+                &[0],
+                &id_types,
+                &StitchRules::default(),
+                &mut pairs,
+            )
             .unwrap();
         let time = Time::from_micros(Some(i64::MAX - 1)).unwrap();
         assert_eq!(

@@ -103,6 +103,9 @@ pub(crate) struct StitchSpec {
     pub inputs: Vec<StitchInput>,
     /// Which table to produce.
     pub output: StitchOutput,
+    /// True when the entity has stitch rules: their plan is the last child, after the
+    /// inputs'.
+    pub rules: bool,
 }
 
 impl StitchSpec {
@@ -140,12 +143,15 @@ impl StitchSpec {
                 column_types,
             });
         }
+        let mut plans: Vec<LogicalPlan> = inputs.iter().map(|i| i.plan.clone()).collect();
+        plans.extend(entity.rules.clone());
         let spec = Arc::new(Self {
+            rules: entity.rules.is_some(),
             entity,
             inputs: definitions,
             output,
         });
-        Ok((spec, inputs.iter().map(|i| i.plan.clone()).collect()))
+        Ok((spec, plans))
     }
 
     /// The field of `column` in this spec's output.
@@ -198,6 +204,13 @@ impl StitchSpec {
 
     /// True when both stitch the same entity from the same inputs (whatever the output).
     pub(crate) fn same_stitch(&self, other: &Self) -> bool {
-        self.entity.name == other.entity.name && self.inputs == other.inputs
+        self.entity.name == other.entity.name
+            && self.inputs == other.inputs
+            && self.rules == other.rules
+    }
+
+    /// How many child plans a stitch operator has: the inputs, and the rules.
+    pub(crate) fn children(&self) -> usize {
+        self.inputs.len() + usize::from(self.rules)
     }
 }

@@ -24,11 +24,13 @@ use datafusion::physical_plan::metrics::{
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use futures::StreamExt;
 
+use super::algo::edge::Edge;
 use super::algo::graph::{Clusters, IdGraph, Stopped};
 use super::algo::limits::{Limits, RefusedEdge};
 use super::algo::pairs::{EdgeCollector, EdgeSet, Pair};
 use super::algo::rid::{Rid, rid_of_bytes};
 use super::read::{PairReader, slice_pairs, slice_rows};
+use super::rules::{NodePairs, StitchRules};
 use super::spec::StitchSpec;
 use crate::error::internal;
 use crate::kernels::intern::KeyBatch;
@@ -46,6 +48,8 @@ pub(crate) struct StitchState {
     /// The edges the entity's limits refused, in the order they were refused within
     /// each cluster.
     pub(crate) refused: Vec<RefusedEdge>,
+    /// The edges the entity's rules exclude, as `(smaller, larger)` nodes.
+    pub(crate) excluded: NodePairs,
     /// Holds the state's memory in the pool until the state is dropped.
     _reservation: MemoryReservation,
 }
@@ -179,6 +183,21 @@ async fn compute(
             rids
         })
     };
+    // The rules come first: they decide which values are ids.
+    let rules = match (spec.rules, inputs.last()) {
+        (true, Some(plan)) => {
+            let batches = datafusion::physical_plan::collect(Arc::clone(plan), Arc::clone(ctx))
+                .await
+                .map_err(|e| {
+                    e.context(format!(
+                        "reading the rules of entity '{}'",
+                        spec.entity.name
+                    ))
+                })?;
+            StitchRules::read(&batches, &spec.entity)?
+        }
+        _ => StitchRules::default(),
+    };
     let mut reader = PairReader::default();
     // Pairs sent to the grouping thread and not yet counted in its own bytes: a few
     // slices' worth, reserved before they are made.
@@ -219,6 +238,7 @@ async fn compute(
                                 &slice,
                                 &definition.column_types,
                                 &spec.entity.id_types,
+                                &rules,
                                 &mut pairs,
                             )
                             .map_err(reading)?;
@@ -253,14 +273,34 @@ async fn compute(
             + collector.list.len() * 16,
     )?;
     // Clusters need no rids: they are found while the last rids are still hashed.
+    let (excluded, included) = rules.edges(&collector.nodes);
     let union_find_time = metrics.union_find_time.clone();
     let clustering = SpawnedTask::spawn_blocking(move || {
         let _timer = union_find_time.timer();
-        let clusters = Clusters::new(collector.nodes.len(), collector.graph_edges());
-        (collector, clusters)
+        let nodes = collector.nodes.len();
+        let clusters = if excluded.is_empty() {
+            Clusters::new(nodes, collector.graph_edges())
+        } else {
+            // An excluded edge joins nothing: its ids stay, each as seen alone.
+            let edges = collector.graph_edges().flat_map(|edge| {
+                if edge.a != edge.b && excluded.contains(&(edge.a.min(edge.b), edge.a.max(edge.b)))
+                {
+                    let alone = |node| Edge {
+                        a: node,
+                        b: node,
+                        valid_at: edge.valid_at,
+                    };
+                    [Some(alone(edge.a)), Some(alone(edge.b))]
+                } else {
+                    [Some(edge), None]
+                }
+            });
+            Clusters::new(nodes, edges.flatten())
+        };
+        (collector, clusters, excluded)
     });
     let rids = hashing.join().await.map_err(|e| task_failed(&e))?;
-    let (collector, components) = clustering.join().await.map_err(|e| task_failed(&e))?;
+    let (collector, components, excluded) = clustering.join().await.map_err(|e| task_failed(&e))?;
     if rids.len() != collector.nodes.len() {
         return Err(internal(format!(
             "{} rids for {} nodes",
@@ -275,7 +315,12 @@ async fn compute(
     let state = SpawnedTask::spawn_blocking(move || {
         let (components, refused) = {
             let _timer = limit_time.timer();
-            components.limit(&limits, |node| collector.nodes.key(node).0, &rids)
+            components.limit(
+                &limits,
+                &included,
+                |node| collector.nodes.key(node).0,
+                &rids,
+            )
         };
         refused_edges.add(refused.len());
         reservation.try_grow(refused.len() * size_of::<RefusedEdge>())?;
@@ -300,6 +345,7 @@ async fn compute(
             graph,
             rids,
             refused,
+            excluded,
             _reservation: reservation,
         })
     })

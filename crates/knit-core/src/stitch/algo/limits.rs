@@ -20,6 +20,7 @@
 //! every edge was refused is a cluster of its own.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use super::edge::Edge;
 use super::graph::{Clusters, Grouped};
@@ -67,10 +68,12 @@ impl Limits {
 
 impl Clusters {
     /// The clusters under `limits`, and the refused edges. `type_of` gives a node's id
-    /// type, `rids` its rid.
+    /// type, `rids` its rid; the edges in `forced` (as `(smaller, larger)` nodes) are
+    /// applied in their turn whatever the limits.
     pub(crate) fn limit(
         self,
         limits: &Limits,
+        forced: &HashSet<(u32, u32)>,
         type_of: impl Fn(u32) -> u16,
         rids: &[Rid],
     ) -> (Self, Vec<RefusedEdge>) {
@@ -112,6 +115,7 @@ impl Clusters {
                 self.nodes_by_cluster.slice(cluster),
                 self.edges_by_cluster.slice(cluster),
                 limits,
+                forced,
                 &type_of,
                 rids,
                 &mut refused,
@@ -141,6 +145,7 @@ impl Split {
         nodes: &[u32],
         edges: &[Edge],
         limits: &Limits,
+        forced: &HashSet<(u32, u32)>,
         type_of: &impl Fn(u32) -> u16,
         rids: &[Rid],
         refused: &mut Vec<RefusedEdge>,
@@ -158,6 +163,9 @@ impl Split {
         let mut order: Vec<usize> = (0..edges.len())
             .filter(|&i| edges[i].a != edges[i].b)
             .collect();
+        // A forced edge takes its place in time order like any other, but no limit
+        // refuses it (the rules win).
+        let is_forced = |e: &Edge| forced.contains(&(e.a.min(e.b), e.a.max(e.b)));
         order.sort_unstable_by(|&x, &y| edge_order(&edges[x], &edges[y], rids));
         let mut applied = vec![true; edges.len()];
         for at in order {
@@ -170,11 +178,19 @@ impl Split {
                 continue;
             }
             let (a_counts, b_counts) = (a as usize * slots, b as usize * slots);
-            let broken = (0..slots).find_map(|slot| {
-                let held = counts[a_counts + slot] + counts[b_counts + slot];
-                let (id_type, limit) = limits.limited[slot];
-                (held > limit).then_some((id_type, held))
-            });
+            // A union breaks a limit when it puts ids of the type from both sides
+            // together over it (a cluster over a limit by a forced edge may still take
+            // ids of other types).
+            let broken = (!is_forced(edge))
+                .then(|| {
+                    (0..slots).find_map(|slot| {
+                        let (a_held, b_held) = (counts[a_counts + slot], counts[b_counts + slot]);
+                        let held = a_held + b_held;
+                        let (id_type, limit) = limits.limited[slot];
+                        (held > limit && a_held > 0 && b_held > 0).then_some((id_type, held))
+                    })
+                })
+                .flatten();
             if let Some((id_type, would_hold)) = broken {
                 refused.push(RefusedEdge {
                     edge: *edge,
@@ -263,7 +279,12 @@ mod tests {
 
     fn outcome(graph: &Graph, limits: &Limits) -> Outcome {
         let clusters = Clusters::new(graph.types.len(), graph.edges.iter().copied());
-        let (clusters, refused) = clusters.limit(limits, |n| graph.types[n as usize], &graph.rids);
+        let (clusters, refused) = clusters.limit(
+            limits,
+            &HashSet::new(),
+            |n| graph.types[n as usize],
+            &graph.rids,
+        );
         let sets = (0..clusters.nodes_by_cluster.len())
             .map(|c| {
                 clusters
@@ -422,7 +443,12 @@ mod tests {
         };
         let limits = Limits::new([Some(1), None]);
         let clusters = Clusters::new(4, graph.edges.iter().copied());
-        let (clusters, refused) = clusters.limit(&limits, |n| graph.types[n as usize], &graph.rids);
+        let (clusters, refused) = clusters.limit(
+            &limits,
+            &HashSet::new(),
+            |n| graph.types[n as usize],
+            &graph.rids,
+        );
         assert_eq!(clusters.nodes_by_cluster.len(), 2);
         assert_eq!(clusters.nodes_by_cluster.slice(0), &[u1, e]);
         assert_eq!(clusters.nodes_by_cluster.slice(1), &[u2, f]);
@@ -446,10 +472,22 @@ mod tests {
         let t = |m| Time::from_micros(Some(m)).unwrap();
         assert!(times(0).contains(&(e, e, t(2))));
         assert!(times(1).contains(&(u2, u2, t(2))));
+        // An edge the rules force is applied in its turn despite the limit; the edges
+        // after it are judged as usual.
+        let forced: HashSet<(u32, u32)> = [(u2.min(e), u2.max(e))].into();
+        let (forced_clusters, refused) = Clusters::new(4, graph.edges.iter().copied()).limit(
+            &limits,
+            &forced,
+            |n| graph.types[n as usize],
+            &graph.rids,
+        );
+        assert_eq!(forced_clusters.nodes_by_cluster.len(), 1);
+        assert!(refused.is_empty());
         // No limit, or none broken: the clusters are untouched.
         let untouched = Clusters::new(4, graph.edges.iter().copied());
         let (same, none) = untouched.limit(
             &Limits::new([Some(2), None]),
+            &HashSet::new(),
             |n| graph.types[n as usize],
             &graph.rids,
         );

@@ -69,9 +69,11 @@ impl<'a> View<'a> {
         self.state.graph.main_rid(cluster as usize)
     }
 
-    /// The distinct edges between two nodes the inputs gave, an edge and its reverse
-    /// once, each with its earliest time, ordered by nodes; only those `keep` accepts.
+    /// The distinct edges between two nodes the inputs gave (less those the rules
+    /// exclude), an edge and its reverse once, each with its earliest time, ordered by
+    /// nodes; only those `keep` accepts.
     pub(super) fn links(&self, keep: impl Fn(u32, u32) -> bool) -> Vec<Link> {
+        let excluded = &self.state.excluded;
         let mut links: Vec<Link> = self
             .state
             .collector
@@ -83,6 +85,7 @@ impl<'a> View<'a> {
                 }
                 _ => None,
             })
+            .filter(|(a, b, _)| excluded.is_empty() || !excluded.contains(&(*a, *b)))
             .collect();
         links.sort_unstable();
         // Sorted by nodes then time: the first of each pair of nodes is its earliest.

@@ -246,8 +246,14 @@ fn hubs(view: &View<'_>) -> Result<Vec<ArrayRef>> {
     }
     let mut rows: Vec<(u16, u32, u32)> = Vec::new();
     for (id_type, nodes) in by_type.iter_mut().enumerate() {
-        // Most neighbours first; ties by rid, which does not depend on input order.
-        nodes.sort_unstable_by_key(|&n| (std::cmp::Reverse(degree[n as usize]), rids[n as usize]));
+        // Most neighbours first; ties by rid, which does not depend on input order. Only
+        // the first few are wanted: they are picked out, then sorted.
+        let key = |&n: &u32| (std::cmp::Reverse(degree[n as usize]), rids[n as usize]);
+        if nodes.len() > HUBS_PER_TYPE {
+            nodes.select_nth_unstable_by_key(HUBS_PER_TYPE - 1, key);
+            nodes.truncate(HUBS_PER_TYPE);
+        }
+        nodes.sort_unstable_by_key(key);
         for (rank, &node) in nodes.iter().take(HUBS_PER_TYPE).enumerate() {
             rows.push((id_type as u16, rank as u32 + 1, node));
         }

@@ -23,6 +23,7 @@ use datafusion::arrow::temporal_conversions::timestamp_us_to_datetime;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
 use futures::StreamExt;
 
 use super::report::{Link, View, times};
@@ -142,6 +143,9 @@ pub(super) async fn hop_inputs(
             break;
         }
         let types = &definition.column_types;
+        // The stitch may have run this plan already in this query: a fresh copy of its
+        // operators' state reads it again.
+        let input = reset_plan_states(Arc::clone(input))?;
         for partition in 0..input.properties().partitioning.partition_count() {
             let mut stream = input.execute(partition, Arc::clone(ctx))?;
             while let Some(batch) = stream.next().await {

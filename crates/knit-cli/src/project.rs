@@ -85,6 +85,12 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "MODELS", value_delimiter = ',')]
     model_refs: Vec<String>,
 
+    /// With --format delta: write each keyed output's changes of this run to
+    /// DIR/<output>_changes.parquet, its rows with `change` ('entered', 'exited' or
+    /// 'changed'), for a sync that sends only what changed.
+    #[arg(long, value_name = "DIR")]
+    changes_out: Option<PathBuf>,
+
     /// Memory that queries may use, such as 512M or 4G (default: 80% of physical memory).
     #[arg(short = 'm', long, value_name = "SIZE")]
     memory_limit: Option<String>,
@@ -204,6 +210,13 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
         Format::Delta => OutputFormat::Parquet,
         other => output_format(other),
     };
+    if args.changes_out.is_some() && args.format != Format::Delta {
+        return Err(
+            "--changes-out needs --format delta: the changes are read from each \
+                    output's Delta change feed"
+                .to_string(),
+        );
+    }
     let script = load(args, &staging, staged_format)?;
     if !out.display().to_string().contains("://") {
         if out.exists() && !out.is_dir() {
@@ -260,6 +273,20 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         };
         manifest.push(entry.map_err(|e| format!("publishing {output}: {e}"))?);
+    }
+    if args.format == Format::Delta {
+        for entry in &mut manifest {
+            write_redirects(&session, &script, out, &started_at, entry)
+                .await
+                .map_err(|e| format!("writing the redirects of {}: {e}", entry["output"]))?;
+        }
+    }
+    if let Some(changes) = &args.changes_out {
+        for entry in &mut manifest {
+            write_changes(&session, &script, out, changes, entry)
+                .await
+                .map_err(|e| format!("writing the changes of {}: {e}", entry["output"]))?;
+        }
     }
     let manifest = serde_json::json!({
         "project": args.dir.display().to_string(),
@@ -343,6 +370,156 @@ async fn publish_delta(
         "updated": updated,
         "deleted": deleted,
     }))
+}
+
+/// The merge history of an id graph output (one merged on `other_id, other_id_type`):
+/// when two customers turn out to be one, the later one's main id disappears. Appends
+/// to the Delta table `out/<output>_redirects` a row per main id that this run's version
+/// retired: `old_main_id`, `new_main_id` (the main id most of its ids have now, ties to
+/// the smallest), `run` (the id graph's version) and `merged_at` (the run's start).
+/// Replaying the table in order keeps anything keyed on main ids current; a chain
+/// (a to b in one run, b to c in a later one) resolves to its end. A run that retires
+/// none appends no row (the table is made by the first run, empty).
+async fn write_redirects(
+    session: &KnitSession,
+    script: &Script,
+    out: &Path,
+    started_at: &str,
+    entry: &mut serde_json::Value,
+) -> Result<(), String> {
+    let (Some(output), Some(version)) = (entry["output"].as_str(), entry["version"].as_u64())
+    else {
+        return Ok(());
+    };
+    let is_id_graph = script
+        .statements
+        .iter()
+        .any(|s| s.output.as_deref() == Some(output) && s.keys == ["other_id", "other_id_type"]);
+    if !is_id_graph {
+        return Ok(());
+    }
+    let table = knit_sql::quote_literal(&out.join(output).display().to_string());
+    let frame = session
+        .sql(&format!("SELECT * FROM {table}"))
+        .await
+        .map_err(|e| ErrorReport::new(&e, session.memory_limit()).to_string())?;
+    let main = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .find(|n| !["other_id", "other_id_type", "valid_at", "first_seen_at"].contains(&n.as_str()))
+        .ok_or_else(|| format!("the id graph {output} has no main id column"))?;
+    let main = knit_sql::quote_ident(&main);
+    let redirects = out
+        .join(format!("{output}_redirects"))
+        .display()
+        .to_string();
+    let sql = format!(
+        "COPY (\
+         WITH changed AS (SELECT * FROM table_changes({table}, {version}, {version})), \
+         moved AS (SELECT pre.{main} AS old_main_id, post.{main} AS new_main_id, count(*) AS ids \
+           FROM changed pre JOIN changed post USING (other_id, other_id_type) \
+           WHERE pre._change_type = 'update_preimage' AND post._change_type = 'update_postimage' \
+             AND pre.{main} <> post.{main} GROUP BY 1, 2), \
+         retired AS (SELECT * FROM moved WHERE old_main_id NOT IN (SELECT {main} FROM {table})) \
+         SELECT old_main_id, \
+           first_value(new_main_id ORDER BY ids DESC, new_main_id) AS new_main_id, \
+           CAST({version} AS BIGINT) AS run, \
+           CAST({started} AS TIMESTAMP) AS merged_at \
+         FROM retired GROUP BY old_main_id ORDER BY old_main_id) \
+         TO {} STORED AS DELTA OPTIONS ('mode' 'append')",
+        knit_sql::quote_literal(&redirects),
+        started = knit_sql::quote_literal(started_at),
+    );
+    let written = collect(session, &sql).await?;
+    let rows = written
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .map(|c| c.value(0))
+        })
+        .unwrap_or_default();
+    entry["redirects"] =
+        serde_json::json!({ "table": format!("{output}_redirects"), "rows": rows });
+    Ok(())
+}
+
+/// The batches of one statement, or its error as the user sees it.
+async fn collect(
+    session: &KnitSession,
+    sql: &str,
+) -> Result<Vec<datafusion::arrow::array::RecordBatch>, String> {
+    let frame = session
+        .sql(sql)
+        .await
+        .map_err(|e| ErrorReport::new(&e, session.memory_limit()).to_string())?;
+    frame
+        .collect()
+        .await
+        .map_err(|e| ErrorReport::new(&e.into(), session.memory_limit()).to_string())
+}
+
+/// Writes the changes that this run's version of a keyed Delta output made, as
+/// `changes/<output>_changes.parquet`: entered rows (inserted), exited rows (deleted,
+/// with their last values) and changed rows (updated, with their new values), each with
+/// `change` and the table's `version`. Notes the file in the output's manifest `entry`.
+/// An output without keys is rewritten whole each run, so it has no changes to give.
+async fn write_changes(
+    session: &KnitSession,
+    script: &Script,
+    out: &Path,
+    changes: &Path,
+    entry: &mut serde_json::Value,
+) -> Result<(), String> {
+    let (Some(output), Some(version)) = (entry["output"].as_str(), entry["version"].as_u64())
+    else {
+        return Ok(());
+    };
+    let keyed = script
+        .statements
+        .iter()
+        .any(|s| s.output.as_deref() == Some(output) && !s.keys.is_empty());
+    if !keyed {
+        return Ok(());
+    }
+    let file = format!("{output}_changes.parquet");
+    let table = out.join(output).display().to_string();
+    let target = changes.join(&file).display().to_string();
+    let sql = format!(
+        "COPY (SELECT * EXCEPT (_change_type, _commit_version, _commit_timestamp), \
+         CASE _change_type WHEN 'insert' THEN 'entered' WHEN 'delete' THEN 'exited' \
+         ELSE 'changed' END AS change, _commit_version AS version \
+         FROM table_changes({}, {version}, {version}) \
+         WHERE _change_type <> 'update_preimage') TO {}",
+        knit_sql::quote_literal(&table),
+        knit_sql::quote_literal(&target),
+    );
+    if !target.contains("://") {
+        std::fs::create_dir_all(changes)
+            .map_err(|e| format!("--changes-out: cannot create '{}': {e}", changes.display()))?;
+    }
+    let frame = session
+        .sql(&sql)
+        .await
+        .map_err(|e| ErrorReport::new(&e, session.memory_limit()).to_string())?;
+    let batches = frame
+        .collect()
+        .await
+        .map_err(|e| ErrorReport::new(&e.into(), session.memory_limit()).to_string())?;
+    let rows = batches
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .map(|c| c.value(0))
+        })
+        .unwrap_or_default();
+    entry["changes"] = serde_json::json!({ "file": file, "rows": rows });
+    Ok(())
 }
 
 /// Removes the staging folders under `out` of runs whose process has ended (killed

@@ -291,12 +291,22 @@ impl KnitSession {
             Statement::DataFusion(mut statement) => {
                 let aggregates = AggregateNames::of(&self.ctx.state());
                 expand_feature_functions(&self.catalog, &aggregates, &mut statement)?;
-                if is_delta_copy(&statement)
-                    && let DFStatement::CopyTo(copy) = *statement
-                {
+                let delta_copy = is_delta_copy(&statement);
+                if delta_copy {
+                    // Its query may read a change feed or a history, as any other.
+                    resolve_calls(
+                        self.ctx.runtime_env().as_ref(),
+                        &statement,
+                        &self.delta_calls,
+                    )
+                    .await?;
+                }
+                if delta_copy && let DFStatement::CopyTo(copy) = *statement {
                     let options: HashMap<String, String> = copy_options(&copy);
                     self.register_store(std::slice::from_ref(&copy.target), &options)?;
-                    return Ok(copy_to_delta(&self.ctx, copy).await?);
+                    let written = copy_to_delta(&self.ctx, copy).await;
+                    self.delta_calls.clear();
+                    return Ok(written?);
                 }
                 let described = match statement.as_ref() {
                     DFStatement::Statement(inner) => match inner.as_ref() {

@@ -268,6 +268,17 @@ impl Project {
     }
 
     fn read_id_type(&mut self, node: &Node<'_>) -> Result<()> {
+        if let Some(limits) = node.get("maximum_edges") {
+            // pb's cardinality rules (Snowflake and BigQuery only) cap each id's edges to
+            // ids of other types, dropping edges by pb's own order, which no warehouse
+            // Knit can check against shows; stitching without them would merge more.
+            return Err(limits.error(
+                "maximum_edges (pb's cardinality rules) would drop edges, and Knit does not \
+                 reproduce pb's choice of which: remove it to stitch without it, or run the \
+                 project's SQL (knit project sql) with a LIMIT on the id types in CREATE \
+                 ENTITY, Knit's cap on ids of a type per cluster",
+            ));
+        }
         node.only_keys(&["name", "filters", "extends"], &["description", "tags"])?;
         let name = node.require("name")?.text()?;
         let mut filters = Vec::new();

@@ -32,6 +32,7 @@ fn query(sql: &[&str]) -> String {
     stdout
 }
 
+/// Runs the project into `out`, its changes into `changes` beside it.
 fn run_project(tables: &Path, out: &Path) -> (bool, String) {
     let output = knit()
         .args(["project", "run", PROJECT, "--format", "delta", "--end-time"])
@@ -40,6 +41,8 @@ fn run_project(tables: &Path, out: &Path) -> (bool, String) {
         .arg(tables)
         .arg("--out")
         .arg(out)
+        .arg("--changes-out")
+        .arg(out.with_file_name("changes"))
         .output()
         .unwrap();
     let (_, stderr) = text(&output);
@@ -81,6 +84,23 @@ fn project_runs_write_versions_and_a_change_feed() {
         query(&[&format!("SELECT count(*) AS n FROM '{}'", cohort.display())]),
         "n\n4\n"
     );
+    // The first run's changes: every member entered.
+    let changes = dir.join("changes");
+    let cohort_changes = changes.join("user_active_users_changes.parquet");
+    let change_counts = |file: &Path| {
+        query(&[&format!(
+            "SELECT change, version, count(*) AS n FROM '{}' GROUP BY 1, 2 ORDER BY 1",
+            file.display()
+        )])
+    };
+    assert_eq!(
+        change_counts(&cohort_changes),
+        "change,version,n\nentered,0,4\n"
+    );
+    assert!(
+        manifest.contains("\"file\": \"user_active_users_changes.parquet\""),
+        "{manifest}"
+    );
 
     // Two more active days for the anonymous visitor who had one: their cluster
     // enters the cohort, and no member leaves it.
@@ -118,6 +138,23 @@ fn project_runs_write_versions_and_a_change_feed() {
         )]),
         "n_active_days_total,_change_type\n3,update_postimage\n1,update_preimage\n"
     );
+    // The changes files say the same: one member entered the cohort, and the feature
+    // view's row for it changed (with its new values); nothing exited.
+    assert_eq!(
+        query(&[&format!(
+            "SELECT user_main_id, change, version FROM '{}'",
+            cohort_changes.display()
+        )]),
+        "user_main_id,change,version\nridd557f9e4e8abacf073bc9e31a13160f8,entered,1\n"
+    );
+    assert_eq!(
+        query(&[&format!(
+            "SELECT user_main_id, n_active_days_total, change FROM '{}'",
+            changes.join("user_feature_view_changes.parquet").display()
+        )]),
+        "user_main_id,n_active_days_total,change\n\
+         ridd557f9e4e8abacf073bc9e31a13160f8,3,changed\n"
+    );
     // The id graph did not change (no new ids): an empty version.
     let graph = out.join("user_id_stitcher");
     assert_eq!(latest_version(&graph), "v\n1\n");
@@ -125,6 +162,13 @@ fn project_runs_write_versions_and_a_change_feed() {
         query(&[&format!(
             "SELECT count(*) AS n FROM table_changes('{}', 1)",
             graph.display()
+        )]),
+        "n\n0\n"
+    );
+    assert_eq!(
+        query(&[&format!(
+            "SELECT count(*) AS n FROM '{}'",
+            changes.join("user_id_stitcher_changes.parquet").display()
         )]),
         "n\n0\n"
     );
@@ -160,6 +204,127 @@ fn project_runs_write_versions_and_a_change_feed() {
     assert!(!ok, "the broken run succeeded: {stderr}");
     assert_eq!(latest_version(&cohort), "v\n1\n");
     assert_eq!(latest_version(&graph), "v\n1\n");
+    // ... and leaves the last run's changes as they were.
+    assert_eq!(
+        query(&[&format!(
+            "SELECT version FROM '{}'",
+            cohort_changes.display()
+        )]),
+        "version\n1\n"
+    );
+    // Changes come from the Delta change feed: other formats refuse them, before
+    // running anything.
+    let output = knit()
+        .args(["project", "run", PROJECT, "--changes-out"])
+        .arg(dir.join("nowhere"))
+        .arg("--out")
+        .arg(dir.join("parquet-out"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("--changes-out needs --format delta"),
+        "{stderr}"
+    );
+    assert!(!dir.join("parquet-out").join("_knit_run.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn project_runs_record_merged_main_ids() {
+    let dir = scratch("redirects");
+    let tables = dir.join("tables");
+    std::fs::create_dir_all(&tables).unwrap();
+    for table in ["tracks.csv", "identifies.csv"] {
+        std::fs::copy(
+            workspace_root()
+                .join("testdata/oracle/ecommerce/tables")
+                .join(table),
+            tables.join(table),
+        )
+        .unwrap();
+    }
+    let out = dir.join("out");
+    let (ok, stderr) = run_project(&tables, &out);
+    assert!(ok, "{stderr}");
+    let graph = out.join("user_id_stitcher");
+    let redirects = out.join("user_id_stitcher_redirects");
+    let main_of = |id: &str| {
+        let text = query(&[&format!(
+            "SELECT user_main_id FROM '{}' WHERE other_id = '{id}'",
+            graph.display()
+        )]);
+        text.lines().nth(1).unwrap().to_string()
+    };
+    let (user2, user5) = (main_of("user2"), main_of("user5"));
+    assert_ne!(user2, user5);
+    let count = || {
+        query(&[&format!(
+            "SELECT count(*) AS n FROM '{}'",
+            redirects.display()
+        )])
+    };
+    assert_eq!(count(), "n\n0\n");
+
+    // One browser seen with both users: they are one customer. user5 was seen first, so
+    // its main id stays and user2's retires, redirected to it.
+    let mut tracks = std::fs::OpenOptions::new()
+        .append(true)
+        .open(tables.join("tracks.csv"))
+        .unwrap();
+    for user in ["user2", "user5"] {
+        writeln!(
+            tracks,
+            "SNOWFLAKE,2ANhuvBuITaIXsUC7vgZbAVnGP1,Products Searched,1.0.5,\
+             2023-01-01T10:00:00.000Z,link-{user},products_searched,{user},shared-browser"
+        )
+        .unwrap();
+    }
+    drop(tracks);
+    let (ok, stderr) = run_project(&tables, &out);
+    assert!(ok, "{stderr}");
+    assert_eq!(main_of("user2"), user5);
+    assert_eq!(
+        query(&[&format!(
+            "SELECT old_main_id, new_main_id, run FROM '{}'",
+            redirects.display()
+        )]),
+        format!("old_main_id,new_main_id,run\n{user2},{user5},1\n")
+    );
+    // The README's recipe maps any old main id to today's, through chains.
+    let recipe = format!(
+        "WITH RECURSIVE chain(old_main_id, main_id, hops) AS (\
+           SELECT old_main_id, new_main_id, 1 FROM '{0}' \
+           UNION ALL \
+           SELECT c.old_main_id, r.new_main_id, c.hops + 1 FROM chain c \
+           JOIN '{0}' r ON r.old_main_id = c.main_id) \
+         SELECT old_main_id, last_value(main_id ORDER BY hops) AS current_main_id \
+         FROM chain GROUP BY 1",
+        redirects.display()
+    );
+    assert_eq!(
+        query(&[&recipe]),
+        format!("old_main_id,current_main_id\n{user2},{user5}\n")
+    );
+    // The retired main id is no id graph row's main id any more.
+    assert_eq!(
+        query(&[&format!(
+            "SELECT count(*) AS n FROM '{}' WHERE user_main_id = '{user2}'",
+            graph.display()
+        )]),
+        "n\n0\n"
+    );
+    let manifest = std::fs::read_to_string(out.join("_knit_run.json")).unwrap();
+    assert!(
+        manifest.contains("\"table\": \"user_id_stitcher_redirects\""),
+        "{manifest}"
+    );
+
+    // A run that merges nothing adds no redirect.
+    let (ok, stderr) = run_project(&tables, &out);
+    assert!(ok, "{stderr}");
+    assert_eq!(count(), "n\n1\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

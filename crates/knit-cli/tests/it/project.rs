@@ -995,6 +995,13 @@ fn broken_projects_fail_before_any_output() {
         "pb_project.yaml: model_folder: unknown key; did you mean 'model_folders'?",
     );
     assert_fails(
+        "maximum-edges",
+        &format!("{GOOD_PROJECT}    maximum_edges:\n      - email: 1\n"),
+        GOOD_INPUTS,
+        "pb_project.yaml: id_types[0].maximum_edges: maximum_edges (pb's cardinality rules) \
+         would drop edges, and Knit does not reproduce pb's choice of which",
+    );
+    assert_fails(
         "misspelt-var-key",
         GOOD_PROJECT,
         &var("      - entity_var:\n          name: a\n          selct: count(*)\n"),

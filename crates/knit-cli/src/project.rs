@@ -173,6 +173,35 @@ fn load(args: &ProjectArgs, out: &Path, format: OutputFormat) -> Result<Script, 
     project.script(&options).map_err(|e| e.to_string())
 }
 
+/// The statements of a pb project that define its entities, inputs, vars and cohorts,
+/// without those that write outputs: what `knit report` runs to look at its stitch.
+pub fn project_definitions(
+    dir: &Path,
+    tables: Option<PathBuf>,
+    end_time: Option<String>,
+) -> Result<Vec<String>, String> {
+    let project =
+        Project::load_with(dir, &LoadOptions::with_packages(None)).map_err(|e| e.to_string())?;
+    let options = ScriptOptions {
+        tables: tables.unwrap_or_else(|| dir.to_path_buf()),
+        // Outputs are not written: the statements that would write them are left out.
+        out: dir.join("knit-output"),
+        format: OutputFormat::Parquet,
+        begin_time: None,
+        end_time: end_time.unwrap_or_else(knit_pb::now_rfc3339),
+        dialect: "snowflake".to_string(),
+        skip_models: Vec::new(),
+        model_refs: Vec::new(),
+    };
+    let script = project.script(&options).map_err(|e| e.to_string())?;
+    Ok(script
+        .statements
+        .into_iter()
+        .filter(|s| s.output.is_none())
+        .map(|s| s.sql)
+        .collect())
+}
+
 fn output_format(format: Format) -> OutputFormat {
     match format {
         Format::Parquet => OutputFormat::Parquet,

@@ -12,7 +12,8 @@
 //! there is no script.
 //!
 //! The entity and its inputs come from the SQL files given with `--file` (run first, in
-//! order), as `knit -f` would run them.
+//! order), as `knit -f` would run them, or from a pb project (`--project DIR`): its
+//! definitions, without the statements that write its outputs.
 
 mod html;
 mod layout;
@@ -50,6 +51,19 @@ pub struct StitchReportArgs {
     /// A SQL file defining the entity and its inputs, run before the report (repeatable).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     files: Vec<PathBuf>,
+
+    /// A pb project (the folder holding pb_project.yaml) whose entities and inputs to
+    /// report on; its outputs are not computed.
+    #[arg(long, value_name = "DIR")]
+    project: Option<PathBuf>,
+
+    /// With --project: the folder of its warehouse tables (default: the project folder).
+    #[arg(long, value_name = "DIR", requires = "project")]
+    tables: Option<PathBuf>,
+
+    /// With --project: leave out input rows after this time (RFC 3339; default: now).
+    #[arg(long, value_name = "TIME", requires = "project")]
+    end_time: Option<String>,
 
     /// The HTML file to write.
     #[arg(long, value_name = "FILE")]
@@ -149,6 +163,21 @@ async fn stitch_report(args: &StitchReportArgs) -> Result<(), CliError> {
             .run_text(&text, Some(&what))
             .await
             .map_err(|failure| CliError::Report(failure.to_string()))?;
+    }
+    if let Some(project) = &args.project {
+        let statements = crate::project::project_definitions(
+            project,
+            args.tables.clone(),
+            args.end_time.clone(),
+        )
+        .map_err(CliError::Report)?;
+        let origin = project.join("pb_project.yaml").display().to_string();
+        for sql in statements {
+            runner
+                .run_text(&sql, Some(&origin))
+                .await
+                .map_err(|failure| CliError::Report(failure.to_string()))?;
+        }
     }
     let session = runner.session();
     let report = collect(session, &args.entity).await?;

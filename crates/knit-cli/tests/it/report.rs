@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{knit, text};
+use crate::{knit, text, workspace_root};
 
 fn scratch(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("knit-report-{test}-{}", std::process::id()));
@@ -212,4 +212,59 @@ fn bad_report_requests_fail_clearly_and_write_nothing() {
     let output = knit().args(["report", "stitch", "user"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).1.contains("--out"));
+}
+
+#[test]
+fn a_pb_projects_report_counts_pbs_id_graph() {
+    let dir = scratch("pb");
+    let page = dir.join("report.html");
+    let output = knit()
+        .args([
+            "report",
+            "stitch",
+            "user",
+            "--project",
+            "testdata/oracle/ecommerce/project",
+            "--tables",
+            "testdata/oracle/ecommerce/tables",
+            "--end-time",
+            "2100-01-01T00:00:00Z",
+            "--out",
+        ])
+        .arg(&page)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    // pb's own id graph of the project (an oracle fixture): its ids and clusters.
+    let expected = "testdata/oracle/ecommerce/expected/user_id_stitcher.csv";
+    let output = knit()
+        .args(["-q", "--format", "csv", "-c"])
+        .arg(format!(
+            "SELECT count(*), count(DISTINCT user_main_id) FROM '{expected}'"
+        ))
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&output);
+    let counts: Vec<&str> = stdout.lines().nth(1).unwrap().split(',').collect();
+    let all = html_rows(&html, "summary")
+        .into_iter()
+        .find(|row| row[0] == "(all)")
+        .unwrap();
+    assert_eq!((all[1].as_str(), all[2].as_str()), (counts[0], counts[1]));
+    // The project's outputs were not computed.
+    assert!(
+        !workspace_root()
+            .join("testdata/oracle/ecommerce/project/knit-output")
+            .exists()
+    );
+    // Flags of a project need the project.
+    let output = knit()
+        .args(["report", "stitch", "user", "--tables", "x", "--out"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).1.contains("--project"));
 }

@@ -53,13 +53,7 @@ pub(super) fn page(report: &Report) -> String {
          <title>Stitch report: {entity}</title><style>{STYLE}</style></head><body>\
          <h1>Stitch report: {entity}</h1>"
     );
-    let section = |name: &str| {
-        report
-            .sections
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t)
-    };
+    let section = |name: &str| report.section(name);
     if let Some(summary) = section("summary") {
         limits(&mut out, summary);
         heading(
@@ -97,6 +91,15 @@ pub(super) fn page(report: &Report) -> String {
             "edges the limits kept out, and why",
         );
         table(&mut out, "refused", refused);
+    }
+    if let Some(violations) = section("violations") {
+        heading(
+            &mut out,
+            "violations",
+            "Clusters over a limit",
+            "only edges the rules include can put a cluster over a limit",
+        );
+        table(&mut out, "violations", violations);
     }
     if let Some(types) = section("types") {
         heading(

@@ -122,6 +122,16 @@ pub(crate) struct Report {
     pub clusters: Vec<DrawnCluster>,
 }
 
+impl Report {
+    /// The section named `name`.
+    pub fn section(&self, name: &str) -> Option<&Table> {
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+    }
+}
+
 /// One cluster as drawn.
 #[derive(Debug, Default)]
 pub(crate) struct DrawnCluster {
@@ -218,7 +228,15 @@ async fn collect(session: &KnitSession, entity: &str) -> Result<Report, CliError
         entity: entity.to_string(),
         ..Report::default()
     };
-    for section in ["summary", "sizes", "hubs", "refused", "types", "bridges"] {
+    for section in [
+        "summary",
+        "sizes",
+        "hubs",
+        "refused",
+        "violations",
+        "types",
+        "bridges",
+    ] {
         let table = query(
             session,
             &format!("SELECT * FROM stitch_report({name}, '{section}')"),
@@ -227,7 +245,11 @@ async fn collect(session: &KnitSession, entity: &str) -> Result<Report, CliError
         report.sections.push((section.to_string(), table));
     }
     // The main id column's name is the entity's: the hubs section names it.
-    let main = report.sections[2].1.columns[4].clone();
+    let main = report
+        .section("hubs")
+        .and_then(|hubs| hubs.columns.get(4))
+        .cloned()
+        .ok_or_else(|| CliError::Report("the hubs section has no main id column".to_string()))?;
     let main = format!("\"{}\"", main.replace('"', "\"\""));
     let largest = query(
         session,
@@ -237,17 +259,20 @@ async fn collect(session: &KnitSession, entity: &str) -> Result<Report, CliError
         ),
     )
     .await?;
-    let bridges = &report.sections[5].1;
+    let no_bridges = Table::default();
+    let bridges = report.section("bridges").unwrap_or(&no_bridges);
+    let mut clusters = Vec::new();
     for row in &largest.rows {
         let (Some(main_id), Some(size)) = (&row[0], &row[1]) else {
             continue;
         };
         let cluster = draw_cluster(session, &name, &main, main_id, bridges).await?;
-        report.clusters.push(DrawnCluster {
+        clusters.push(DrawnCluster {
             size: size.parse().unwrap_or_default(),
             ..cluster
         });
     }
+    report.clusters = clusters;
     Ok(report)
 }
 

@@ -43,7 +43,7 @@ impl Question {
         match self {
             Question::Report => {
                 "stitch_report('user') or stitch_report('user', 'hubs'); the sections are \
-                 summary, sizes, hubs, refused, types and bridges"
+                 summary, sizes, hubs, refused, violations, types and bridges"
             }
             Question::Link => "explain_link('user', 'id a', 'id b')",
             Question::Id => "explain_id('user', 'id')",

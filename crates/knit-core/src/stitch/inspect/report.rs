@@ -105,6 +105,7 @@ pub(super) fn section(
         ReportSection::Sizes => sizes(view),
         ReportSection::Hubs => hubs(view)?,
         ReportSection::Refused => refused(view)?,
+        ReportSection::Violations => violations(view),
         ReportSection::Types => types(view),
         ReportSection::Bridges => bridges(view)?,
     };
@@ -331,6 +332,46 @@ fn refused(view: &View<'_>) -> Result<Vec<ArrayRef>> {
         ),
         texts(reasons.iter().map(|r| Some(r.as_str()))),
     ])
+}
+
+fn violations(view: &View<'_>) -> Vec<ArrayRef> {
+    let graph = &view.state.graph;
+    let id_types = &view.spec.entity.id_types;
+    let mut held = vec![0u64; id_types.len()];
+    // Rows: cluster, id type, ids of it held.
+    let mut rows: Vec<(u32, u16, u64)> = Vec::new();
+    for cluster in 0..graph.clusters {
+        held.fill(0);
+        for &node in graph.cluster_nodes(cluster) {
+            held[usize::from(view.type_of(node))] += 1;
+        }
+        for (id_type, definition) in id_types.iter().enumerate() {
+            if let Some(limit) = definition.limit
+                && held[id_type] > u64::from(limit)
+            {
+                rows.push((cluster as u32, id_type as u16, held[id_type]));
+            }
+        }
+    }
+    rows.sort_unstable_by_key(|&(cluster, id_type, _)| (view.main_rid(cluster), id_type));
+    let mains: Vec<String> = rows
+        .iter()
+        .map(|r| view.main_rid(r.0).to_string())
+        .collect();
+    vec![
+        texts(mains.iter().map(|m| Some(m.as_str()))),
+        counts(
+            rows.iter()
+                .map(|r| graph.cluster_nodes(r.0 as usize).len() as u64),
+        ),
+        texts(rows.iter().map(|r| Some(view.spec.type_name(r.1)))),
+        counts(rows.iter().map(|r| r.2)),
+        Arc::new(
+            rows.iter()
+                .map(|r| id_types[usize::from(r.1)].limit.unwrap_or_default())
+                .collect::<UInt32Array>(),
+        ),
+    ]
 }
 
 fn types(view: &View<'_>) -> Vec<ArrayRef> {

@@ -23,6 +23,8 @@ pub(crate) enum ReportSection {
     Hubs,
     /// The edges the limits refused, and why.
     Refused,
+    /// Clusters over a limit (only edges the rules include can put them there).
+    Violations,
     /// Which id types occur together: in one cluster, and on one edge.
     Types,
     /// Bridges and articulation points of the largest clusters.
@@ -31,11 +33,12 @@ pub(crate) enum ReportSection {
 
 impl ReportSection {
     /// Every section, in the order the report shows them.
-    pub(crate) const ALL: [ReportSection; 6] = [
+    pub(crate) const ALL: [ReportSection; 7] = [
         ReportSection::Summary,
         ReportSection::Sizes,
         ReportSection::Hubs,
         ReportSection::Refused,
+        ReportSection::Violations,
         ReportSection::Types,
         ReportSection::Bridges,
     ];
@@ -62,6 +65,7 @@ impl fmt::Display for ReportSection {
             ReportSection::Sizes => "sizes",
             ReportSection::Hubs => "hubs",
             ReportSection::Refused => "refused",
+            ReportSection::Violations => "violations",
             ReportSection::Types => "types",
             ReportSection::Bridges => "bridges",
         })
@@ -155,6 +159,13 @@ impl Inspection {
                 Field::new("limit", DataType::UInt32, false),
                 Field::new("would_hold", DataType::UInt32, false),
                 text("reason"),
+            ],
+            Inspection::Report(ReportSection::Violations) => vec![
+                text(main),
+                count("cluster_size"),
+                text("id_type"),
+                count("held"),
+                Field::new("limit", DataType::UInt32, false),
             ],
             Inspection::Report(ReportSection::Types) => vec![
                 text("id_type1"),

@@ -368,14 +368,7 @@ async fn publish_delta(
         knit_sql::quote_literal(&staged),
         knit_sql::quote_literal(&table),
     );
-    let frame = session
-        .sql(&sql)
-        .await
-        .map_err(|e| ErrorReport::new(&e, session.memory_limit()).to_string())?;
-    let batches = frame
-        .collect()
-        .await
-        .map_err(|e| ErrorReport::new(&e.into(), session.memory_limit()).to_string())?;
+    let batches = collect(session, &sql).await?;
     let counts: Vec<u64> = batches
         .first()
         .map(|batch| {
@@ -461,19 +454,18 @@ async fn write_redirects(
         knit_sql::quote_literal(&redirects),
         started = knit_sql::quote_literal(started_at),
     );
-    let written = collect(session, &sql).await?;
-    let rows = written
-        .first()
-        .and_then(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .map(|c| c.value(0))
-        })
-        .unwrap_or_default();
+    let rows = copied_rows(&collect(session, &sql).await?);
     entry["redirects"] =
         serde_json::json!({ "table": format!("{output}_redirects"), "rows": rows });
     Ok(())
+}
+
+/// The rows a `COPY` wrote: the first column of its result.
+fn copied_rows(batches: &[datafusion::arrow::array::RecordBatch]) -> u64 {
+    batches
+        .first()
+        .and_then(|b| b.column(0).as_any().downcast_ref::<UInt64Array>())
+        .map_or(0, |counts| counts.value(0))
 }
 
 /// The batches of one statement, or its error as the user sees it.
@@ -530,23 +522,8 @@ async fn write_changes(
         std::fs::create_dir_all(changes)
             .map_err(|e| format!("--changes-out: cannot create '{}': {e}", changes.display()))?;
     }
-    let frame = session
-        .sql(&sql)
-        .await
-        .map_err(|e| ErrorReport::new(&e, session.memory_limit()).to_string())?;
-    let batches = frame
-        .collect()
-        .await
-        .map_err(|e| ErrorReport::new(&e.into(), session.memory_limit()).to_string())?;
-    let rows = batches
-        .first()
-        .and_then(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .map(|c| c.value(0))
-        })
-        .unwrap_or_default();
+    let batches = collect(session, &sql).await?;
+    let rows = copied_rows(&batches);
     entry["changes"] = serde_json::json!({ "file": file, "rows": rows });
     Ok(())
 }

@@ -21,6 +21,7 @@ mod progress;
 mod project;
 mod repl;
 mod report;
+mod store;
 mod table;
 
 use std::io::IsTerminal;
@@ -95,6 +96,9 @@ enum TopCommand {
     /// Write reports: `knit report stitch ENTITY -f setup.sql --out report.html`.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Look at a profile store: `knit store status PATH`.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// Warnings, but not the Delta library's: its notes on its own metrics and fallbacks,
@@ -153,6 +157,7 @@ async fn run(args: Args) -> ExitCode {
     match args.command {
         Some(TopCommand::Project(command)) => return project::run(command).await,
         Some(TopCommand::Report(command)) => return report::run(command).await,
+        Some(TopCommand::Store(command)) => return store::run(command),
         None => {}
     }
     let mut builder = SessionBuilder::new();

@@ -21,6 +21,7 @@ use knit_sql::{
 };
 use regex::Regex;
 
+use crate::entity_scope::EntityScopes;
 use crate::error::{CoreError, Result};
 
 /// An entity: a kind of thing with ids (a user, an account).
@@ -305,6 +306,8 @@ struct CatalogState {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     state: Arc<RwLock<CatalogState>>,
+    /// The entities scoped to some of their clusters (by an incremental refresh).
+    pub scopes: EntityScopes,
 }
 
 impl Catalog {

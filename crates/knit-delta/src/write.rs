@@ -150,12 +150,28 @@ pub async fn write(
             ),
         });
     }
-    let write = |save_mode| {
+    // A table Knit creates has nullable columns: the library checks the rows a merge
+    // deletes against the table's NOT NULL columns too, with their values gone.
+    let creates = table.snapshot().is_err() || *mode == WriteMode::Overwrite;
+    let written_plan = if creates {
+        nullable_columns(plan.clone()).map_err(|e| DeltaError::Query {
+            path: location.display.clone(),
+            detail: e.to_string(),
+        })?
+    } else {
+        plan.clone()
+    };
+    let write = |save_mode: SaveMode| {
+        let plan = match save_mode {
+            SaveMode::Overwrite => written_plan.clone(),
+            _ if creates => written_plan.clone(),
+            _ => plan.clone(),
+        };
         append(
             location,
             table.clone(),
             session.clone(),
-            plan.clone(),
+            plan,
             save_mode,
             partition_by,
         )
@@ -178,6 +194,7 @@ pub async fn write(
                 location,
                 table.clone(),
                 session.clone(),
+                state,
                 frame,
                 keys,
                 delete_missing,
@@ -227,6 +244,28 @@ fn with_delta_timestamps(plan: LogicalPlan) -> datafusion::error::Result<Logical
             }
         })
         .collect();
+    LogicalPlanBuilder::from(plan).project(columns)?.build()
+}
+
+/// `plan` with every column nullable (each passed through a `CASE` without `ELSE`).
+fn nullable_columns(plan: LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
+    let schema = plan.schema().clone();
+    if schema.fields().iter().all(|f| f.is_nullable()) {
+        return Ok(plan);
+    }
+    let columns = schema
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+            if field.is_nullable() {
+                Ok(column)
+            } else {
+                datafusion::logical_expr::when(datafusion::prelude::lit(true), column)
+                    .end()
+                    .map(|e| e.alias(field.name()))
+            }
+        })
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
     LogicalPlanBuilder::from(plan).project(columns)?.build()
 }
 
@@ -321,10 +360,18 @@ async fn last_commit_rows(table: &DeltaTable) -> u64 {
 }
 
 /// Merges `source` into `table` on `keys`.
+///
+/// The library's merge keeps a copy of every target row that a source row matches
+/// without changing it, one row at a time, which makes a merge of a large, mostly
+/// unchanged table take minutes. So the source given to it holds only what changes:
+/// the rows not in the table as they are (new keys, and keys whose other columns
+/// differ), and, when `delete_missing`, the table's rows whose keys the rows no longer
+/// have, marked for deletion. Rows that are the same are matched by nothing.
 async fn merge(
     location: &TableLocation,
     table: DeltaTable,
     session: Arc<dyn Session>,
+    state: &SessionState,
     source: DataFrame,
     keys: &[String],
     delete_missing: bool,
@@ -345,84 +392,217 @@ async fn merge(
             });
         }
     }
+    let query = |e: datafusion::error::DataFusionError| DeltaError::Query {
+        path: location.display.clone(),
+        detail: e.to_string(),
+    };
     let columns: Vec<String> = source
         .schema()
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect();
+    // An upsert keeps rows the query lacks, so the table's count is not the query's.
+    let source_count = if delete_missing {
+        None
+    } else {
+        Some(source.clone().count().await.map_err(query)? as u64)
+    };
+    let changes = changed_rows(&table, state, &source, keys, delete_missing)
+        .await
+        .map_err(query)?;
+    let (changes, rows_before) = match changes {
+        Some(changes) => changes,
+        // The table lacks some of the rows' columns (an upsert that adds one): every
+        // row goes to the merge, which adds the columns.
+        None => (
+            source
+                .with_column(DELETE_MARK, datafusion::prelude::lit(false))
+                .map_err(query)?,
+            None,
+        ),
+    };
     let target = |name: &str| Expr::Column(Column::new(Some("target"), name));
     let from_source = |name: &str| Expr::Column(Column::new(Some("source"), name));
-    let compare = |name: &str, op: Operator| {
-        Expr::BinaryExpr(BinaryExpr::new(
-            Box::new(target(name)),
-            op,
-            Box::new(from_source(name)),
-        ))
-    };
     let on = keys
         .iter()
-        .map(|k| compare(k, Operator::IsNotDistinctFrom))
+        .map(|k| {
+            Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(target(k)),
+                Operator::IsNotDistinctFrom,
+                Box::new(from_source(k)),
+            ))
+        })
         .reduce(Expr::and)
         .ok_or_else(|| DeltaError::Invalid("a merge needs key columns".to_string()))?;
     let on_sql = on.to_string();
+    let marked = from_source(DELETE_MARK);
+    let kept = Expr::Not(Box::new(marked.clone()));
     let others: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
-    let changed = others
-        .iter()
-        .map(|c| compare(c, Operator::IsDistinctFrom))
-        .reduce(Expr::or);
     let mut builder = table
-        .merge(source, on)
+        .merge(changes, on)
         .with_source_alias("source")
         .with_target_alias("target")
         .with_session_state(session)
-        .with_merge_schema(true);
-    if let Some(changed) = changed {
+        .with_merge_schema(true)
+        .when_matched_delete(|delete| delete.predicate(marked.clone()))
+        .map_err(|e| DeltaError::from_delta(&location.display, e))?;
+    if !others.is_empty() {
         builder = builder
             .when_matched_update(|update| {
-                others.iter().fold(update.predicate(changed), |update, c| {
-                    update.update(Column::new_unqualified(c.as_str()), from_source(c))
-                })
+                others
+                    .iter()
+                    .fold(update.predicate(kept.clone()), |update, c| {
+                        update.update(Column::new_unqualified(c.as_str()), from_source(c))
+                    })
             })
             .map_err(|e| DeltaError::from_delta(&location.display, e))?;
     }
     builder = builder
         .when_not_matched_insert(|insert| {
-            columns.iter().fold(insert, |insert, c| {
-                insert.set(Column::new_unqualified(c.as_str()), from_source(c))
-            })
+            columns
+                .iter()
+                .fold(insert.predicate(kept.clone()), |insert, c| {
+                    insert.set(Column::new_unqualified(c.as_str()), from_source(c))
+                })
         })
         .map_err(|e| DeltaError::from_delta(&location.display, e))?;
-    if delete_missing {
-        builder = builder
-            .when_not_matched_by_source_delete(|delete| delete)
-            .map_err(|e| DeltaError::from_delta(&location.display, e))?;
-    }
     let (table, metrics) = builder
         .await
         .map_err(|e| DeltaError::from_write(&location.display, e))?;
     let mut version = table.version().unwrap_or_default();
+    let inserted = metrics.num_target_rows_inserted as u64;
+    let deleted = metrics.num_target_rows_deleted as u64;
+    // The rows the query gave: after a merge the table holds exactly them.
+    let source_rows = match (rows_before, source_count) {
+        (_, Some(count)) => count,
+        (Some(before), None) => (before + inserted).saturating_sub(deleted),
+        (None, None) => metrics.num_source_rows as u64,
+    };
     if Some(version) == read_version {
         // Nothing changed, and the library commits nothing then; a merge is still a
         // version, as each project run is one, whose change feed is empty.
-        version = commit_unchanged(location, &table, &on_sql, metrics.num_source_rows).await?;
+        version = commit_unchanged(location, &table, &on_sql, source_rows).await?;
     }
     tracing::debug!(table = %location.url, version, ?metrics, "committed a merge");
     Ok(Written {
         version,
-        source_rows: metrics.num_source_rows as u64,
-        inserted: metrics.num_target_rows_inserted as u64,
+        source_rows,
+        inserted,
         updated: metrics.num_target_rows_updated as u64,
-        deleted: metrics.num_target_rows_deleted as u64,
+        deleted,
     })
 }
+
+/// The column marking a merge's source rows that delete their key.
+const DELETE_MARK: &str = "__knit_delete";
+
+/// The rows of `source` that change `table` (new keys, or other columns that differ),
+/// marked `false` in [`DELETE_MARK`], and, when `delete_missing`, the keys of the table
+/// that `source` lacks (their other columns NULL), marked `true`; with the table's row
+/// count. `None` when the table lacks a column of `source`.
+async fn changed_rows(
+    table: &DeltaTable,
+    state: &SessionState,
+    source: &DataFrame,
+    keys: &[String],
+    delete_missing: bool,
+) -> datafusion::error::Result<Option<(DataFrame, Option<u64>)>> {
+    let provider = table
+        .table_provider()
+        .with_session(Arc::new(state.clone()))
+        .await
+        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+    let target_schema = provider.schema();
+    let source_schema = source.schema().as_arrow().clone();
+    if source_schema
+        .fields()
+        .iter()
+        .any(|f| target_schema.field_with_name(f.name()).is_err())
+    {
+        return Ok(None);
+    }
+    let scan = LogicalPlanBuilder::scan(
+        "target",
+        datafusion::datasource::provider_as_source(provider),
+        None,
+    )?
+    .build()?;
+    let target = DataFrame::new(state.clone(), scan);
+    let rows_before = target.clone().count().await? as u64;
+    // One pass over the source (its query may not give the same rows twice): joined
+    // to the table on the keys, a row is new, changed, the same, or (with no source
+    // row) gone.
+    let present = |alias: &str| Expr::Column(Column::new(Some(alias), PRESENT));
+    let column = |alias: &str, name: &str| Expr::Column(Column::new(Some(alias), name));
+    let mut target_columns: Vec<Expr> = source_schema
+        .fields()
+        .iter()
+        .map(|f| {
+            cast(
+                Expr::Column(Column::new_unqualified(f.name())),
+                f.data_type().clone(),
+            )
+            .alias(f.name())
+        })
+        .collect();
+    target_columns.push(datafusion::prelude::lit(true).alias(PRESENT));
+    let target = target.select(target_columns)?.alias("t")?;
+    let source = source
+        .clone()
+        .with_column(PRESENT, datafusion::prelude::lit(true))?
+        .alias("s")?;
+    let on: Vec<Expr> = keys
+        .iter()
+        .map(|k| {
+            Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(column("s", k)),
+                Operator::IsNotDistinctFrom,
+                Box::new(column("t", k)),
+            ))
+        })
+        .collect();
+    let joined = source.join_on(target, datafusion::common::JoinType::Full, on)?;
+    let differs = source_schema
+        .fields()
+        .iter()
+        .filter(|f| !keys.contains(f.name()))
+        .map(|f| {
+            Expr::BinaryExpr(BinaryExpr::new(
+                Box::new(column("s", f.name())),
+                Operator::IsDistinctFrom,
+                Box::new(column("t", f.name())),
+            ))
+        })
+        .fold(present("t").is_null(), Expr::or);
+    let mut wanted = present("s").is_not_null().and(differs);
+    if delete_missing {
+        wanted = wanted.or(present("s").is_null());
+    }
+    let mut rows: Vec<Expr> = source_schema
+        .fields()
+        .iter()
+        .map(|f| {
+            // A gone row carries the table's values, which meet its constraints.
+            datafusion::logical_expr::when(present("s").is_not_null(), column("s", f.name()))
+                .otherwise(column("t", f.name()))
+                .map(|e| e.alias(f.name()))
+        })
+        .collect::<datafusion::error::Result<_>>()?;
+    rows.push(present("s").is_null().alias(DELETE_MARK));
+    let changes = joined.filter(wanted)?.select(rows)?;
+    Ok(Some((changes, Some(rows_before))))
+}
+
+/// The column marking rows present on one side of a merge's join.
+const PRESENT: &str = "__knit_present";
 
 /// Commits a version without data changes after a merge that changed nothing.
 async fn commit_unchanged(
     location: &TableLocation,
     table: &DeltaTable,
     on: &str,
-    source_rows: usize,
+    source_rows: u64,
 ) -> Result<u64> {
     let snapshot = table
         .snapshot()

@@ -87,6 +87,11 @@ pub struct ScriptStatement {
     /// The columns that identify the output's rows (the id graph's `other_id` and
     /// `other_id_type`, a feature table's main id, ...), for `COPY` statements.
     pub keys: Vec<String>,
+    /// The entity whose rows the output holds, for `COPY` statements.
+    pub entity: Option<String>,
+    /// The warehouse table a `CREATE EXTERNAL TABLE` statement registers (as queries
+    /// name it), so that a run can list and pin the files it reads.
+    pub table: Option<String>,
 }
 
 /// The whole script.
@@ -262,6 +267,9 @@ impl<'a> Writer<'a> {
                             }
                         }
                         script.push(create.clone(), Some(input.origin.clone()));
+                        if let Some(last) = script.statements.last_mut() {
+                            last.table = Some(sql.name.clone());
+                        }
                         tables.insert(table.clone(), sql.name.clone());
                         sql.name
                     }
@@ -455,6 +463,9 @@ impl<'a> Writer<'a> {
                 if let Ok(table) = external_table(&self.options.tables, &lower, origin) {
                     for statement in table.creates {
                         self.script.push(statement, Some((*origin).clone()));
+                    }
+                    if let Some(last) = self.script.statements.last_mut() {
+                        last.table = Some(table.name.clone());
                     }
                 }
             }
@@ -885,6 +896,8 @@ impl Script {
             origin,
             output: None,
             keys: Vec::new(),
+            entity: None,
+            table: None,
         });
     }
 }

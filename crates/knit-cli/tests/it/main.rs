@@ -19,6 +19,7 @@ mod project;
 mod repl;
 mod report;
 mod s3;
+mod store;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -244,12 +244,12 @@ fn describing_a_delta_table_names_its_version() {
     terminal.send(script.as_bytes());
     let screen = terminal.wait_for("delta_version");
     assert!(
-        screen.contains("| id          | Int64     | NO          | 0             |"),
+        screen.contains("| id          | Int64     | YES         | 0             |"),
         "{}",
         tail(&screen)
     );
     terminal.send(format!("\\d '{table}'\r").as_bytes());
-    terminal.wait_for("| NO          | 1             |");
+    terminal.wait_for("| YES         | 1             |");
     terminal.send(b"\\q\r");
     assert_eq!(terminal.wait_for_exit(), 0);
     let _ = std::fs::remove_dir_all(&dir);

@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::LogicalPlan;
 
-use crate::catalog::{Catalog, Entity};
+use crate::catalog::{Catalog, Entity, id_column};
 
 /// Which table the stitch produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,6 +144,13 @@ impl StitchSpec {
             });
         }
         let mut plans: Vec<LogicalPlan> = inputs.iter().map(|i| i.plan.clone()).collect();
+        if let Some(scope) = catalog.scopes.get(&entity.name)? {
+            for (plan, input) in plans.iter_mut().zip(&inputs) {
+                let columns: Vec<String> = (0..input.id_types.len()).map(id_column).collect();
+                let types: Vec<&str> = input.id_types.iter().map(String::as_str).collect();
+                *plan = scope.restrict(plan.clone(), &columns, &types)?;
+            }
+        }
         plans.extend(entity.rules.clone());
         let spec = Arc::new(Self {
             rules: entity.rules.is_some(),

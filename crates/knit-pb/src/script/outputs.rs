@@ -21,12 +21,14 @@ impl Writer<'_> {
         let origin = Some(entity.origin.clone());
         let by_main = [main.clone()];
         self.copy(
+            &entity.name,
             &stitcher,
             format!("SELECT * FROM id_stitch({name})"),
             &origin,
             &["other_id", "other_id_type"].map(String::from),
         );
         self.copy(
+            &entity.name,
             &format!("{stitcher}_edges"),
             format!("SELECT * FROM id_stitch_edges({name})"),
             &origin,
@@ -48,6 +50,7 @@ impl Writer<'_> {
         }
         let entity_columns = self.columns(entity, None);
         self.copy(
+            &entity.name,
             &format!("{}_feature_view", entity.name),
             format!("SELECT {entity_columns} FROM feature_table({name})"),
             &origin,
@@ -58,6 +61,7 @@ impl Writer<'_> {
                 .clone()
                 .unwrap_or_else(|| format!("{}_feature_view_with_{id}", entity.name));
             self.copy(
+                &entity.name,
                 &output,
                 format!(
                     "SELECT {entity_columns} FROM feature_view({name}, {})",
@@ -68,6 +72,7 @@ impl Writer<'_> {
             );
         }
         self.copy(
+            &entity.name,
             &format!("{}_all", entity.name),
             format!(
                 "SELECT DISTINCT {} FROM id_stitch({name})",
@@ -79,6 +84,7 @@ impl Writer<'_> {
         for (cohort, _) in cohorts.iter().filter(|(_, e)| *e == entity.name) {
             let literal = quote_literal(cohort);
             self.copy(
+                &entity.name,
                 &format!("{}_{cohort}", entity.name),
                 format!("SELECT * FROM cohort({literal})"),
                 &origin,
@@ -86,6 +92,7 @@ impl Writer<'_> {
             );
             let columns = self.columns(entity, Some(cohort));
             self.copy(
+                &entity.name,
                 &format!("{cohort}_feature_view"),
                 format!("SELECT {columns} FROM feature_table({name}, {literal})"),
                 &origin,
@@ -93,6 +100,7 @@ impl Writer<'_> {
             );
             for (id, _) in &views {
                 self.copy(
+                    &entity.name,
                     &format!("{cohort}_feature_view_with_{id}"),
                     format!(
                         "SELECT {columns} FROM feature_view({name}, {}, {literal})",
@@ -153,13 +161,26 @@ impl Writer<'_> {
                         .unwrap_or_else(|| format!("{}_main_id", e.name))
                 })
                 .unwrap_or_default();
-            self.copy(&table.name, query, &Some(table.origin.clone()), &[main]);
+            self.copy(
+                &table.entity,
+                &table.name,
+                query,
+                &Some(table.origin.clone()),
+                &[main],
+            );
         }
         Ok(())
     }
 
     /// Writes `query` as `output`, whose rows are identified by the `keys` columns.
-    fn copy(&mut self, output: &str, query: String, origin: &Option<Origin>, keys: &[String]) {
+    fn copy(
+        &mut self,
+        entity: &str,
+        output: &str,
+        query: String,
+        origin: &Option<Origin>,
+        keys: &[String],
+    ) {
         let file = self.options.format.file_name(output);
         let path = quote_literal(&self.options.out.join(file).display().to_string());
         let sql = match self.options.format {
@@ -179,6 +200,8 @@ impl Writer<'_> {
             origin: origin.clone(),
             output: Some(output.to_string()),
             keys: keys.to_vec(),
+            entity: Some(entity.to_string()),
+            table: None,
         });
     }
 }

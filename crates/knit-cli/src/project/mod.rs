@@ -27,6 +27,10 @@ use knit_pb::{LoadOptions, OutputFormat, Project, Script, ScriptOptions, ScriptS
 
 use crate::exec::{expire, parse_timeout};
 
+mod refresh;
+mod refreshable;
+pub(crate) mod store_state;
+
 /// `knit project ...`.
 #[derive(Debug, Subcommand)]
 pub enum ProjectCommand {
@@ -91,6 +95,18 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "DIR")]
     changes_out: Option<PathBuf>,
 
+    /// Keep the project's outputs and state in a profile store (a local folder): each
+    /// output a Delta table there, and what each run read. A later run reads only input
+    /// files not read before and re-stitches and recomputes only the clusters their rows
+    /// touch, with the same result as a full run.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["out", "format"])]
+    store: Option<PathBuf>,
+
+    /// With --store: compute everything from all input files, as the first run does
+    /// (pb's --rebase_incremental).
+    #[arg(long, requires = "store")]
+    rebuild: bool,
+
     /// Memory that queries may use, such as 512M or 4G (default: 80% of physical memory).
     #[arg(short = 'm', long, value_name = "SIZE")]
     memory_limit: Option<String>,
@@ -130,8 +146,10 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
         .out
         .clone()
         .unwrap_or_else(|| args.dir.join("knit-output"));
-    let result = if execute {
-        run_project(&args, &out).await
+    let result = if let (true, Some(store)) = (execute, &args.store) {
+        Box::pin(refresh::run_store(&args, store)).await
+    } else if execute {
+        Box::pin(run_project(&args, &out)).await
     } else {
         load(&args, &out, output_format(args.format)).map(|script| print!("{script}"))
     };
@@ -146,14 +164,26 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
 
 /// The project's script, writing its outputs to `out`.
 fn load(args: &ProjectArgs, out: &Path, format: OutputFormat) -> Result<Script, String> {
+    let end_time = args.end_time.clone().unwrap_or_else(knit_pb::now_rfc3339);
+    load_between(args, out, format, args.begin_time.clone(), end_time)
+}
+
+/// The project's script over the rows that occurred from `begin_time` to `end_time`.
+fn load_between(
+    args: &ProjectArgs,
+    out: &Path,
+    format: OutputFormat,
+    begin_time: Option<String>,
+    end_time: String,
+) -> Result<Script, String> {
     let load = LoadOptions::with_packages(args.packages.clone());
     let project = Project::load_with(&args.dir, &load).map_err(|e| e.to_string())?;
     let options = ScriptOptions {
         tables: args.tables.clone().unwrap_or_else(|| args.dir.clone()),
         out: out.to_path_buf(),
         format,
-        begin_time: args.begin_time.clone(),
-        end_time: args.end_time.clone().unwrap_or_else(knit_pb::now_rfc3339),
+        begin_time,
+        end_time,
         dialect: format!("{:?}", args.dialect).to_lowercase(),
         skip_models: args.skip_models.clone(),
         model_refs: args.model_refs.clone(),
@@ -258,38 +288,30 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
             .map_err(|e| format!("--out: cannot create '{}': {e}", out.display()))?;
         remove_stale_staging(out);
     }
-    let mut builder = SessionBuilder::new();
-    if let Some(limit) = &args.memory_limit {
-        builder = builder.with_memory_limit(
-            parse_memory_size(limit).map_err(|e| format!("--memory-limit: {e}"))?,
-        );
-    }
-    let session = builder.build().map_err(|e| e.to_string())?;
+    let session = new_session(args)?;
     let staging_text = staging.display().to_string();
-    let written = tokio::select! {
-        result = run_script(&session, &script) => result,
-        _ = tokio::signal::ctrl_c() => Err("cancelled; no output was changed".to_string()),
-        Some(limit) = expire(args.timeout) => Err(format!(
-            "the run took longer than --timeout {} and was stopped; no output was changed",
-            knit_core::format_duration(limit)
-        )),
-    };
-    let written = match written {
-        Ok(written) => written,
-        Err(message) => {
-            // Nothing of this run is published; its staged files go.
-            if let Err(e) = session.remove_folder(&staging_text).await {
-                tracing::warn!(%e, "could not remove the staging folder");
-            }
-            return Err(message);
-        }
-    };
+    let written = run_staged(
+        &session,
+        &script,
+        false,
+        &staging_text,
+        args.timeout,
+        "no output was changed",
+    )
+    .await?;
     // Every output is written: move each into place (or merge it into its Delta
     // table), then the manifest.
     let mut manifest = Vec::with_capacity(written.len());
     for (output, rows) in &written {
         let entry = if args.format == Format::Delta {
-            publish_delta(&session, &script, output, &staging, out).await
+            publish_delta(
+                &session,
+                &script,
+                output,
+                &staged_rows(&staging, output),
+                out,
+            )
+            .await
         } else {
             let file = output_format(args.format).file_name(output);
             session
@@ -337,14 +359,34 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Merges the staged Parquet file of `output` into its Delta table `out/<output>`, on
-/// the output's keys: one new version, which changes only the rows that changed.
-/// Returns the manifest's entry.
+/// A session under the run's memory limit.
+fn new_session(args: &ProjectArgs) -> Result<KnitSession, String> {
+    let mut builder = SessionBuilder::new();
+    if let Some(limit) = &args.memory_limit {
+        builder = builder.with_memory_limit(
+            parse_memory_size(limit).map_err(|e| format!("--memory-limit: {e}"))?,
+        );
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The query reading the staged Parquet file of `output`.
+fn staged_rows(staging: &Path, output: &str) -> String {
+    let staged = staging.join(format!("{output}.parquet"));
+    format!(
+        "SELECT * FROM {}",
+        knit_sql::quote_literal(&staged.display().to_string())
+    )
+}
+
+/// Merges the rows of `rows` (a query: the staged output, or more) into the Delta table
+/// `out/<output>`, on the output's keys: one new version, which changes only the rows
+/// that changed. Returns the manifest's entry.
 async fn publish_delta(
     session: &KnitSession,
     script: &Script,
     output: &str,
-    staging: &Path,
+    rows: &str,
     out: &Path,
 ) -> Result<serde_json::Value, String> {
     let keys = script
@@ -358,14 +400,9 @@ async fn publish_delta(
     } else {
         format!("'mode' 'merge', 'keys' {}", knit_sql::quote_literal(&keys))
     };
-    let staged = staging
-        .join(format!("{output}.parquet"))
-        .display()
-        .to_string();
     let table = out.join(output).display().to_string();
     let sql = format!(
-        "COPY (SELECT * FROM {}) TO {} STORED AS DELTA OPTIONS ({mode})",
-        knit_sql::quote_literal(&staged),
+        "COPY ({rows}) TO {} STORED AS DELTA OPTIONS ({mode})",
         knit_sql::quote_literal(&table),
     );
     let batches = collect(session, &sql).await?;
@@ -549,8 +586,41 @@ fn remove_stale_staging(out: &Path) {
     }
 }
 
-/// Runs every statement; returns each output with the rows written.
-async fn run_script(session: &KnitSession, script: &Script) -> Result<Vec<(String, u64)>, String> {
+/// Runs the script's statements (only its outputs when `outputs_only`), writing them
+/// into the staging folder, until done, Ctrl-C or `timeout`; returns each output with
+/// the rows written. A run that fails or is stopped publishes nothing: its staged files
+/// go, and the error says so with `unchanged` (what was left as it was).
+async fn run_staged(
+    session: &KnitSession,
+    script: &Script,
+    outputs_only: bool,
+    staging: &str,
+    timeout: Option<Duration>,
+    unchanged: &str,
+) -> Result<Vec<(String, u64)>, String> {
+    let written = tokio::select! {
+        result = run_statements(session, script, outputs_only) => result,
+        _ = tokio::signal::ctrl_c() => Err(format!("cancelled; {unchanged}")),
+        Some(limit) = expire(timeout) => Err(format!(
+            "the run took longer than --timeout {} and was stopped; {unchanged}",
+            knit_core::format_duration(limit)
+        )),
+    };
+    if written.is_err()
+        && let Err(e) = session.remove_folder(staging).await
+    {
+        tracing::warn!(%e, "could not remove the staging folder");
+    }
+    written
+}
+
+/// Runs the script's statements, or only its outputs when `outputs_only` (the session
+/// has its definitions); returns each output with the rows written.
+async fn run_statements(
+    session: &KnitSession,
+    script: &Script,
+    outputs_only: bool,
+) -> Result<Vec<(String, u64)>, String> {
     let outputs = script
         .statements
         .iter()
@@ -559,6 +629,9 @@ async fn run_script(session: &KnitSession, script: &Script) -> Result<Vec<(Strin
     let started = Instant::now();
     let mut written = Vec::with_capacity(outputs);
     for (index, statement) in script.statements.iter().enumerate() {
+        if outputs_only && statement.output.is_none() {
+            continue;
+        }
         let step = Instant::now();
         let rows = match execute(session, statement).await {
             Ok(rows) => rows,

@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `knit project run DIR --store PATH`: a project run that keeps its outputs as Delta
+//! tables in a profile store and refreshes them incrementally.
+//!
+//! Every run lists the files of each input table once and reads exactly those (files
+//! landing meanwhile wait for the next run). The first run, and any run that cannot
+//! only add rows, computes everything. A later run compares the files with those the
+//! last run read:
+//!
+//! - none new, and the same end time: the store is current, and nothing is written;
+//! - a file changed or deleted, other definitions, a new `--begin-time`, an earlier
+//!   end time, or a definition that an incremental run cannot compute from some
+//!   clusters alone (a window over entities, a SQL model that joins or aggregates, a var
+//!   reading the end time once it moved): a full run, and one line says why;
+//! - otherwise new rows: those of the new files, and those of the old files whose time
+//!   falls between the last end time and this one. The clusters they touch are the
+//!   ones holding their ids, as the new rows stitch them and as the stored id graph has
+//!   them; each entity is scoped to those clusters (`knit_core::EntityScope`), every
+//!   output computed for them alone, and each output table's rows of those clusters
+//!   replaced by the new ones in one merge, so that its version records exactly what
+//!   changed.
+//!
+//! The result is the full run's, row for row: clusters are closed under rows, and the
+//! stitch, vars and cohorts of a cluster depend on that cluster's rows only.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use chrono::Utc;
+use datafusion::arrow::array::{Array, RecordBatch, StringArray};
+use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use knit_core::{EntityScope, KnitSession, TableFile};
+use knit_pb::{OutputFormat, Script};
+use knit_sql::{quote_ident, quote_literal};
+
+use super::refreshable::{graph_output, normal, not_incremental, row_tables};
+use super::store_state::{STATE_FOLDER, StoreLock, StoreState, file_changes, fingerprint};
+use super::{
+    ProjectArgs, STAGING_PREFIX, collect, execute, load_between, new_session, publish_delta,
+    remove_stale_staging, run_staged, staged_rows, write_changes, write_redirects,
+};
+
+/// How many times a scope may grow to take in clusters that refused or excluded edges
+/// reach (see [`scope_entity`]) before the run is made full instead.
+const SCOPE_ROUNDS: usize = 16;
+
+/// What a run does.
+#[derive(Debug)]
+enum Plan {
+    /// Everything, for this reason.
+    Full(String),
+    /// Nothing: no input file is new or changed, and the end time is the same.
+    Current,
+    /// Refresh the clusters the new rows touch: the new files of each table, and the
+    /// end time of the last run when this one is later (rows of old files between the
+    /// two are new).
+    Incremental {
+        added: BTreeMap<String, Vec<TableFile>>,
+        window_from: Option<String>,
+    },
+}
+
+/// What an entity's refresh is scoped to.
+struct EntityRefresh {
+    entity: String,
+    /// Every id of the touched clusters, as `(type, id)`.
+    ids: HashSet<(String, String)>,
+    /// The main ids the touched clusters had and have now.
+    mains: BTreeSet<String>,
+    /// The clusters touched, as the stored graph had them.
+    stored_clusters: usize,
+    /// How many times the scope grew until it settled.
+    rounds: usize,
+}
+
+/// Runs the project into the store at `store`.
+pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), String> {
+    if store.display().to_string().contains("://") {
+        return Err(format!(
+            "--store '{}': a store on object storage is not supported yet; use a local \
+             folder",
+            store.display()
+        ));
+    }
+    if store.exists() && !store.is_dir() {
+        return Err(format!(
+            "--store: '{}' is a file: name a folder (it is created if missing)",
+            store.display()
+        ));
+    }
+    std::fs::create_dir_all(store.join(STATE_FOLDER))
+        .map_err(|e| format!("--store: cannot create '{}': {e}", store.display()))?;
+    let _lock = StoreLock::acquire(store)?;
+    remove_stale_staging(store);
+    let previous = StoreState::read(store)?;
+    let started_at = knit_pb::now_rfc3339();
+    let clock = Instant::now();
+    let end_time = args.end_time.clone().unwrap_or_else(|| started_at.clone());
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let staging = store.join(format!("{STAGING_PREFIX}{}-{stamp}", std::process::id()));
+    let script = load_between(
+        args,
+        &staging,
+        OutputFormat::Parquet,
+        args.begin_time.clone(),
+        end_time.clone(),
+    )?;
+    let staging_text = staging.display().to_string();
+    let statements: Vec<&str> = script.statements.iter().map(|s| s.sql.as_str()).collect();
+    let print = fingerprint(&statements, &staging_text, &end_time);
+
+    let session = new_session(args)?;
+    let tables = define(&session, &script, None).await?;
+    let plan = plan(args, previous.as_ref(), &script, &tables, &print, &end_time);
+    let run = previous.as_ref().map_or(1, |p| p.run + 1);
+    let (mode, touched_note) = match &plan {
+        Plan::Current => {
+            eprintln!(
+                "the store is current: no input file is new or changed since run {}, and \
+                 the end time is the same",
+                previous.as_ref().map_or(0, |p| p.run)
+            );
+            return Ok(());
+        }
+        Plan::Full(reason) => {
+            eprintln!("run {run}: full ({reason})");
+            ("full", serde_json::Value::Null)
+        }
+        Plan::Incremental { added, .. } => {
+            let files: usize = added.values().map(Vec::len).sum();
+            eprintln!("run {run}: incremental ({files} new input files)");
+            ("incremental", serde_json::Value::Null)
+        }
+    };
+    let (mode, refreshes) = match &plan {
+        Plan::Incremental { added, window_from } => {
+            let step = Instant::now();
+            let old = previous
+                .as_ref()
+                .map(|p| p.tables.clone())
+                .unwrap_or_default();
+            match scope(
+                args,
+                &session,
+                &script,
+                store,
+                added,
+                &old,
+                window_from.as_deref(),
+                &end_time,
+            )
+            .await?
+            {
+                Some(refreshes) => {
+                    eprintln!(
+                        "scoped the run to the touched clusters in {:.2}s",
+                        step.elapsed().as_secs_f64()
+                    );
+                    ("incremental", refreshes)
+                }
+                None => {
+                    eprintln!(
+                        "run {run}: full (the touched clusters kept growing through refused edges)"
+                    );
+                    ("full", Vec::new())
+                }
+            }
+        }
+        _ => (mode, Vec::new()),
+    };
+    let touched_note = if refreshes.is_empty() {
+        touched_note
+    } else {
+        let mut note = serde_json::Map::new();
+        for refresh in &refreshes {
+            note.insert(
+                refresh.entity.clone(),
+                serde_json::json!({
+                    "ids": refresh.ids.len(),
+                    "stored_clusters": refresh.stored_clusters,
+                }),
+            );
+            eprintln!(
+                "  {}: {} ids in {} stored clusters touched ({} rounds)",
+                refresh.entity,
+                refresh.ids.len(),
+                refresh.stored_clusters,
+                refresh.rounds
+            );
+        }
+        serde_json::Value::Object(note)
+    };
+
+    let written = run_staged(
+        &session,
+        &script,
+        true,
+        &staging_text,
+        args.timeout,
+        "the store was not changed",
+    )
+    .await?;
+    if mode == "incremental" {
+        for refresh in &refreshes {
+            register_scope(&session, &script, &staging, refresh).await?;
+        }
+    }
+    let mut manifest = Vec::with_capacity(written.len());
+    for (output, _) in &written {
+        let rows = if mode == "incremental" {
+            scoped_rows(&session, &script, output, &staging, store)?
+        } else {
+            staged_rows(&staging, output)
+        };
+        let step = Instant::now();
+        let entry = publish_delta(&session, &script, output, &rows, store)
+            .await
+            .map_err(|e| format!("publishing {output}: {e}"))?;
+        eprintln!(
+            "published {output}: {} inserted, {} updated, {} deleted in {:.2}s",
+            entry["inserted"],
+            entry["updated"],
+            entry["deleted"],
+            step.elapsed().as_secs_f64()
+        );
+        manifest.push(entry);
+    }
+    for entry in &mut manifest {
+        write_redirects(&session, &script, store, &started_at, entry)
+            .await
+            .map_err(|e| format!("writing the redirects of {}: {e}", entry["output"]))?;
+    }
+    if let Some(changes) = &args.changes_out {
+        for entry in &mut manifest {
+            write_changes(&session, &script, store, changes, entry)
+                .await
+                .map_err(|e| format!("writing the changes of {}: {e}", entry["output"]))?;
+        }
+    }
+    let state = StoreState {
+        run,
+        knit_version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: mode.to_string(),
+        fingerprint: print,
+        begin_time: args.begin_time.clone(),
+        end_time,
+        started_at,
+        finished_at: knit_pb::now_rfc3339(),
+        tables: tables
+            .into_iter()
+            .filter_map(|(table, files)| files.map(|f| (table, f)))
+            .collect(),
+        outputs: manifest,
+        touched: touched_note,
+    };
+    let bytes = serde_json::to_vec_pretty(&state.to_json()).unwrap_or_default();
+    session
+        .write_file(&StoreState::path(store).display().to_string(), bytes)
+        .await
+        .map_err(|e| format!("writing the store's state: {e}"))?;
+    if let Err(e) = session.remove_folder(&staging_text).await {
+        tracing::warn!(%e, "could not remove the staging folder");
+    }
+    eprintln!(
+        "run {run} ({mode}) finished in {:.2}s",
+        clock.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs the script's definitions (every statement but its outputs) in `session`. Each
+/// input table is pinned, as soon as it is registered, to `pins[table]` (no file when
+/// absent) or, without `pins`, to the files it has now, which are returned (`None` for
+/// a table not read from a list of files).
+async fn define(
+    session: &KnitSession,
+    script: &Script,
+    pins: Option<&BTreeMap<String, Vec<TableFile>>>,
+) -> Result<BTreeMap<String, Option<Vec<TableFile>>>, String> {
+    let mut tables = BTreeMap::new();
+    for statement in script.statements.iter().filter(|s| s.output.is_none()) {
+        execute(session, statement).await?;
+        let Some(table) = &statement.table else {
+            continue;
+        };
+        let files = match pins {
+            Some(pins) => Some(pins.get(table).cloned().unwrap_or_default()),
+            None => session
+                .table_files(table)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        if let Some(files) = &files {
+            session
+                .pin_table_files(table, files)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        tables.insert(table.clone(), files);
+    }
+    Ok(tables)
+}
+
+/// Decides what the run does, from the last run's state and the files there are now.
+fn plan(
+    args: &ProjectArgs,
+    previous: Option<&StoreState>,
+    script: &Script,
+    tables: &BTreeMap<String, Option<Vec<TableFile>>>,
+    print: &str,
+    end_time: &str,
+) -> Plan {
+    let Some(previous) = previous else {
+        return Plan::Full("the store's first run".to_string());
+    };
+    if args.rebuild {
+        return Plan::Full("--rebuild".to_string());
+    }
+    if previous.knit_version != env!("CARGO_PKG_VERSION") {
+        return Plan::Full(format!(
+            "the last run was made by Knit {}",
+            previous.knit_version
+        ));
+    }
+    if previous.fingerprint != print {
+        return Plan::Full("the project's definitions changed".to_string());
+    }
+    if previous.begin_time != args.begin_time {
+        return Plan::Full("--begin-time changed".to_string());
+    }
+    if let Some(reason) = not_incremental(script) {
+        return Plan::Full(reason);
+    }
+    let mut added = BTreeMap::new();
+    for (table, files) in tables {
+        let Some(files) = files else {
+            return Plan::Full(format!(
+                "input table {table} is not read from a list of files (a Delta table), so \
+                 its new rows cannot be told apart"
+            ));
+        };
+        let before = previous.tables.get(table).map_or(&[][..], Vec::as_slice);
+        let changes = file_changes(before, files);
+        if let Some(changed) = changes.changed {
+            return Plan::Full(format!("input file {changed} since run {}", previous.run));
+        }
+        if !changes.added.is_empty() {
+            added.insert(table.clone(), changes.added);
+        }
+    }
+    let rows = row_tables(script);
+    if let Some(table) = added.keys().find(|t| !rows.contains(&normal(t))) {
+        return Plan::Full(format!(
+            "table {table} has new files, and it is read beside input rows (by an id type \
+             filter or a join), so they may change rows read before"
+        ));
+    }
+    let (Some(before), Some(now)) = (time(&previous.end_time), time(end_time)) else {
+        return Plan::Full("the end times cannot be compared".to_string());
+    };
+    if now < before {
+        return Plan::Full(format!(
+            "the end time {end_time} is before the last run's, {}",
+            previous.end_time
+        ));
+    }
+    let moved = now > before;
+    if moved
+        && let Some(statement) = script.statements.iter().find(|s| {
+            s.sql.contains(end_time) && !s.sql.starts_with("CREATE INPUT ") && s.table.is_none()
+        })
+    {
+        let what = statement.origin.as_ref().map_or_else(
+            || statement.sql.clone(),
+            |o| format!("{}: {}", o.file, o.key),
+        );
+        return Plan::Full(format!("{what} reads the end time, which moved"));
+    }
+    if added.is_empty() && !moved {
+        return Plan::Current;
+    }
+    Plan::Incremental {
+        added,
+        window_from: moved.then(|| previous.end_time.clone()),
+    }
+}
+
+/// A time given as RFC 3339 (or SQL's date and time), in microseconds.
+fn time(text: &str) -> Option<i64> {
+    string_to_datetime(&Utc, text)
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
+/// Scopes every entity of the script to the clusters the new rows touch. `None` when
+/// a scope did not settle (see [`SCOPE_ROUNDS`]).
+#[allow(clippy::too_many_arguments)]
+async fn scope(
+    args: &ProjectArgs,
+    session: &KnitSession,
+    script: &Script,
+    store: &Path,
+    added: &BTreeMap<String, Vec<TableFile>>,
+    old: &BTreeMap<String, Vec<TableFile>>,
+    window_from: Option<&str>,
+    end_time: &str,
+) -> Result<Option<Vec<EntityRefresh>>, String> {
+    let entities: BTreeSet<String> = script
+        .statements
+        .iter()
+        .filter_map(|s| s.entity.clone())
+        .collect();
+    // The ids of the new rows: those of the new files, then those of the old files
+    // between the last end time and this one.
+    let mut new_ids: BTreeMap<String, HashSet<(String, String)>> = BTreeMap::new();
+    let fresh = new_session(args)?;
+    define(&fresh, script, Some(added)).await?;
+    stitched_ids(&fresh, &entities, &mut new_ids).await?;
+    if let Some(from) = window_from {
+        let window = new_session(args)?;
+        let staging = store.join(format!("{STAGING_PREFIX}window"));
+        let late = load_between(
+            args,
+            &staging,
+            OutputFormat::Parquet,
+            Some(from.to_string()),
+            end_time.to_string(),
+        )?;
+        define(&window, &late, Some(old)).await?;
+        stitched_ids(&window, &entities, &mut new_ids).await?;
+    }
+    let mut refreshes = Vec::new();
+    for entity in &entities {
+        let ids = new_ids.remove(entity).unwrap_or_default();
+        let Some(refresh) = scope_entity(session, script, store, entity, ids).await? else {
+            for entity in &entities {
+                session
+                    .catalog()
+                    .scopes
+                    .set(entity, None)
+                    .map_err(|e| e.to_string())?;
+            }
+            return Ok(None);
+        };
+        refreshes.push(refresh);
+    }
+    Ok(Some(refreshes))
+}
+
+/// Adds the ids each entity's stitch has in `session` to `ids`.
+async fn stitched_ids(
+    session: &KnitSession,
+    entities: &BTreeSet<String>,
+    ids: &mut BTreeMap<String, HashSet<(String, String)>>,
+) -> Result<(), String> {
+    for entity in entities {
+        let sql = format!(
+            "SELECT other_id_type, other_id FROM id_stitch({})",
+            quote_literal(entity)
+        );
+        let set = ids.entry(entity.clone()).or_default();
+        for (id_type, id) in pairs(&collect(session, &sql).await?) {
+            set.insert((id_type, id));
+        }
+    }
+    Ok(())
+}
+
+/// The first two (text) columns of `batches`, row by row.
+fn pairs(batches: &[RecordBatch]) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let (Some(a), Some(b)) = (
+            batch.column(0).as_any().downcast_ref::<StringArray>(),
+            batch.column(1).as_any().downcast_ref::<StringArray>(),
+        ) else {
+            continue;
+        };
+        for i in 0..batch.num_rows() {
+            if a.is_valid(i) && b.is_valid(i) {
+                rows.push((a.value(i).to_string(), b.value(i).to_string()));
+            }
+        }
+    }
+    rows
+}
+
+/// A table of text columns, registered in `session` as `name` (replacing one).
+fn register(
+    session: &KnitSession,
+    name: &str,
+    columns: &[&str],
+    rows: Vec<Vec<String>>,
+) -> Result<(), String> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays = (0..columns.len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r[i].as_str()),
+            )) as Arc<dyn Array>
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema, arrays).map_err(|e| e.to_string())?;
+    let context = session.context();
+    context.deregister_table(name).map_err(|e| e.to_string())?;
+    context
+        .register_batch(name, batch)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The name of a table of the refresh (`ids` or `mains`) of `entity`.
+fn scope_table(kind: &str, entity: &str) -> String {
+    let safe: String = entity
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("__knit_scope_{kind}_{safe}")
+}
+
+/// Scopes `entity` to the stored clusters holding one of `new_ids`, and the new ids.
+/// The scope then grows until the scoped stitch holds no id outside it: a row read for
+/// a scoped id may hold ids of a stored cluster the stored graph kept apart (an edge
+/// refused by a limit, or excluded by a rule), and that cluster takes part in the
+/// stitch's decisions too. `None` when it does not settle within [`SCOPE_ROUNDS`].
+async fn scope_entity(
+    session: &KnitSession,
+    script: &Script,
+    store: &Path,
+    entity: &str,
+    new_ids: HashSet<(String, String)>,
+) -> Result<Option<EntityRefresh>, String> {
+    let graph = graph_output(script, entity)
+        .ok_or_else(|| format!("entity {entity} has no id graph output"))?;
+    let main = session
+        .catalog()
+        .entity(entity)
+        .map_err(|e| e.to_string())?
+        .main_id_column
+        .clone();
+    let stored = quote_literal(&store.join(graph).display().to_string());
+    let probe = scope_table("probe", entity);
+    let mut ids = new_ids.clone();
+    let mut mains = BTreeSet::new();
+    let mut asked: Vec<(String, String)> = new_ids.into_iter().collect();
+    for round in 1..=SCOPE_ROUNDS {
+        // The stored clusters of the ids not looked up yet.
+        register(
+            session,
+            &probe,
+            &["other_id_type", "other_id"],
+            asked
+                .iter()
+                .map(|(t, i)| vec![t.clone(), i.clone()])
+                .collect(),
+        )?;
+        let main = quote_ident(&main);
+        let sql = format!(
+            "SELECT g.other_id_type, g.other_id, g.{main} FROM {stored} g WHERE g.{main} IN \
+             (SELECT s.{main} FROM {stored} s JOIN {probe} p ON s.other_id = p.other_id \
+             AND s.other_id_type = p.other_id_type)"
+        );
+        for batch in collect(session, &sql).await? {
+            let (Some(types), Some(values), Some(main_ids)) = (
+                batch.column(0).as_any().downcast_ref::<StringArray>(),
+                batch.column(1).as_any().downcast_ref::<StringArray>(),
+                batch.column(2).as_any().downcast_ref::<StringArray>(),
+            ) else {
+                return Err(format!(
+                    "the stored id graph {graph} has unexpected columns"
+                ));
+            };
+            for i in 0..batch.num_rows() {
+                ids.insert((types.value(i).to_string(), values.value(i).to_string()));
+                mains.insert(main_ids.value(i).to_string());
+            }
+        }
+        let mut scope = EntityScope::new();
+        for (id_type, id) in &ids {
+            scope.add(id_type, id.clone());
+        }
+        session
+            .catalog()
+            .scopes
+            .set(entity, Some(scope))
+            .map_err(|e| e.to_string())?;
+        let mut reached = HashSet::new();
+        stitched_ids_of(session, entity, &mut reached).await?;
+        asked = reached.difference(&ids).cloned().collect();
+        if asked.is_empty() {
+            return Ok(Some(EntityRefresh {
+                entity: entity.to_string(),
+                ids,
+                stored_clusters: mains.len(),
+                mains,
+                rounds: round,
+            }));
+        }
+        ids.extend(asked.iter().cloned());
+    }
+    Ok(None)
+}
+
+/// The ids of `entity`'s stitch in `session`.
+async fn stitched_ids_of(
+    session: &KnitSession,
+    entity: &str,
+    ids: &mut HashSet<(String, String)>,
+) -> Result<(), String> {
+    let mut by_entity = BTreeMap::new();
+    stitched_ids(
+        session,
+        &BTreeSet::from([entity.to_string()]),
+        &mut by_entity,
+    )
+    .await?;
+    ids.extend(by_entity.remove(entity).unwrap_or_default());
+    Ok(())
+}
+
+/// Registers the refresh's tables of an entity: its touched ids, and the main ids its
+/// touched clusters had (in the stored graph) and have (in this run's graph).
+async fn register_scope(
+    session: &KnitSession,
+    script: &Script,
+    staging: &Path,
+    refresh: &EntityRefresh,
+) -> Result<(), String> {
+    let graph = graph_output(script, &refresh.entity)
+        .ok_or_else(|| format!("entity {} has no id graph output", refresh.entity))?;
+    let main = session
+        .catalog()
+        .entity(&refresh.entity)
+        .map_err(|e| e.to_string())?
+        .main_id_column
+        .clone();
+    let sql = format!(
+        "SELECT DISTINCT {} FROM ({})",
+        quote_ident(&main),
+        staged_rows(staging, graph)
+    );
+    let mut mains = refresh.mains.clone();
+    for batch in collect(session, &sql).await? {
+        if let Some(values) = batch.column(0).as_any().downcast_ref::<StringArray>() {
+            mains.extend(values.iter().flatten().map(str::to_string));
+        }
+    }
+    register(
+        session,
+        &scope_table("ids", &refresh.entity),
+        &["other_id_type", "other_id"],
+        refresh
+            .ids
+            .iter()
+            .map(|(t, i)| vec![t.clone(), i.clone()])
+            .collect(),
+    )?;
+    register(
+        session,
+        &scope_table("mains", &refresh.entity),
+        &["main"],
+        mains.into_iter().map(|m| vec![m]).collect(),
+    )
+}
+
+/// The rows of `output` after an incremental run: the stored table's rows outside the
+/// touched clusters, and this run's rows (which are the touched clusters').
+fn scoped_rows(
+    session: &KnitSession,
+    script: &Script,
+    output: &str,
+    staging: &Path,
+    store: &Path,
+) -> Result<String, String> {
+    let statement = script
+        .statements
+        .iter()
+        .find(|s| s.output.as_deref() == Some(output))
+        .ok_or_else(|| format!("no statement writes {output}"))?;
+    let entity = statement
+        .entity
+        .as_deref()
+        .ok_or_else(|| format!("output {output} belongs to no entity"))?;
+    let id_types: Vec<String> = session
+        .catalog()
+        .entity(entity)
+        .map_err(|e| e.to_string())?
+        .id_types
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let ids = scope_table("ids", entity);
+    let mains = scope_table("mains", entity);
+    let outside = |id_type: &str, id: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM {ids} s WHERE s.other_id_type = {id_type} \
+             AND s.other_id = {id})"
+        )
+    };
+    let keys: Vec<&str> = statement.keys.iter().map(String::as_str).collect();
+    let outside_scope = match keys.as_slice() {
+        ["other_id", "other_id_type"] => outside("t.other_id_type", "t.other_id"),
+        ["id1", "id1_type", "id2", "id2_type"] => format!(
+            "{} AND {}",
+            outside("t.id1_type", "t.id1"),
+            outside("t.id2_type", "t.id2")
+        ),
+        [id] if id_types.iter().any(|t| t == id) => {
+            outside(&quote_literal(id), &format!("t.{}", quote_ident(id)))
+        }
+        [main] => format!(
+            "NOT EXISTS (SELECT 1 FROM {mains} m WHERE m.main = t.{})",
+            quote_ident(main)
+        ),
+        _ => {
+            return Err(format!(
+                "output {output} is keyed by {}, which a refresh cannot scope",
+                keys.join(", ")
+            ));
+        }
+    };
+    let table = quote_literal(&store.join(output).display().to_string());
+    Ok(format!(
+        "SELECT * FROM {table} t WHERE {outside_scope} UNION ALL {}",
+        staged_rows(staging, output)
+    ))
+}

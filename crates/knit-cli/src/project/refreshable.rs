@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Whether a project's outputs can be refreshed cluster by cluster: true when every
+//! value of a cluster's rows in every output depends on that cluster's input rows
+//! alone. Aggregates over an input, vars over other vars, cohorts and id graphs do.
+//! What may not, and makes a run full:
+//!
+//! - a window in an entity var or a cohort (it ranks entities against each other);
+//! - a window in an input var that is not partitioned by one of the input's ids or the
+//!   entity's main id (its rows may span clusters);
+//! - a SQL model that joins, groups, unions, de-duplicates or limits rows (a new row of
+//!   one table may change rows read from another);
+//! - an input read by URL rather than through a table whose files a run lists;
+//! - an entity without its id graph among the outputs, which a refresh starts from.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
+
+use datafusion::sql::parser::Statement as DFStatement;
+use knit_pb::{Script, ScriptStatement};
+use knit_sql::Statement;
+use knit_sql::sqlparser::ast::{
+    Expr, Query, SetExpr, Statement as SqlStatement, TableFactor, WindowType, visit_expressions,
+};
+
+/// The name input vars read an input row's main id by (pb's).
+const ROW_MAIN_ID: &str = "rudder_id";
+
+/// Why `script` cannot be refreshed cluster by cluster, if it cannot.
+pub(super) fn not_incremental(script: &Script) -> Option<String> {
+    // The id expressions of each input, and the main id columns, as written.
+    let mut input_ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut mains = BTreeSet::new();
+    for statement in &script.statements {
+        match knit_sql::parse_statement(&statement.sql) {
+            Ok(Statement::CreateInput(create)) => {
+                input_ids.insert(
+                    create.name.value.to_lowercase(),
+                    create
+                        .ids
+                        .iter()
+                        .map(|id| normal(&id.expr.to_string()))
+                        .collect(),
+                );
+            }
+            Ok(Statement::CreateEntity(create)) => {
+                mains.insert(normal(&format!("{}_main_id", create.name.value)));
+                mains.insert(ROW_MAIN_ID.to_string());
+            }
+            _ => {}
+        }
+    }
+    for statement in &script.statements {
+        if let Some(reason) = not_local(statement, &input_ids, &mains) {
+            return Some(reason);
+        }
+    }
+    let entities: BTreeSet<&str> = script
+        .statements
+        .iter()
+        .filter_map(|s| s.entity.as_deref())
+        .collect();
+    for entity in entities {
+        if graph_output(script, entity).is_none() {
+            return Some(format!(
+                "entity {entity} has no id graph output, which a refresh starts from"
+            ));
+        }
+    }
+    None
+}
+
+/// Why one statement's values may depend on rows of other clusters, if they may.
+fn not_local(
+    statement: &ScriptStatement,
+    input_ids: &BTreeMap<String, BTreeSet<String>>,
+    mains: &BTreeSet<String>,
+) -> Option<String> {
+    let name = || {
+        statement.origin.as_ref().map_or_else(
+            || statement.sql.clone(),
+            |o| format!("{}: {}", o.file, o.key),
+        )
+    };
+    let lower = statement.sql.to_lowercase();
+    if lower.starts_with("create view") {
+        let words: BTreeSet<&str> = lower
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .collect();
+        if ["join", "group", "union", "distinct", "limit", "over"]
+            .iter()
+            .any(|w| words.contains(w))
+        {
+            return Some(format!("{} is a SQL model that combines rows", name()));
+        }
+        return None;
+    }
+    match knit_sql::parse_statement(&statement.sql) {
+        Ok(Statement::CreateInput(create)) => {
+            let by_url = match &create.source {
+                Some(knit_sql::InputSource::Table(name)) => name.to_string().contains("://"),
+                Some(knit_sql::InputSource::Query(query)) => query.to_string().contains("://"),
+                None => false,
+            };
+            by_url.then(|| format!("{} reads files by URL, which a run cannot list", name()))
+        }
+        Ok(Statement::CreateInputVar(create)) => {
+            let ids = input_ids.get(&create.name.owner.value.to_lowercase());
+            let local = |partition: &[Expr]| {
+                partition.iter().any(|e| {
+                    let e = normal(&e.to_string());
+                    mains.contains(&e) || ids.is_some_and(|ids| ids.contains(&e))
+                })
+            };
+            windows(&create.expr)
+                .iter()
+                .any(|partition| !partition.as_ref().is_some_and(|p| local(p)))
+                .then(|| {
+                    format!(
+                        "{} is a window not partitioned by an id, whose rows may span entities",
+                        name()
+                    )
+                })
+        }
+        Ok(Statement::CreateEntityVar(create)) => (!windows(&create.expr).is_empty())
+            .then(|| format!("{} is a window over entities", name())),
+        Ok(Statement::CreateCohort(create)) => (!windows(&create.condition).is_empty())
+            .then(|| format!("{} is a window over entities", name())),
+        _ => None,
+    }
+}
+
+/// The `PARTITION BY` of each window function in `expr` (`None` for a named window).
+fn windows(expr: &Expr) -> Vec<Option<Vec<Expr>>> {
+    let mut found = Vec::new();
+    let _ = visit_expressions(expr, |e| {
+        if let Expr::Function(function) = e
+            && let Some(over) = &function.over
+        {
+            found.push(match over {
+                WindowType::WindowSpec(spec) => Some(spec.partition_by.clone()),
+                WindowType::NamedWindow(_) => None,
+            });
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+/// An expression's (or a name's) text compared without case or quotes.
+pub(super) fn normal(text: &str) -> String {
+    text.to_lowercase().replace('"', "")
+}
+
+/// The id graph output of `entity` (the one keyed by `other_id, other_id_type`).
+pub(super) fn graph_output<'a>(script: &'a Script, entity: &str) -> Option<&'a str> {
+    script
+        .statements
+        .iter()
+        .find(|s| s.entity.as_deref() == Some(entity) && s.keys == ["other_id", "other_id_type"])
+        .and_then(|s| s.output.as_deref())
+}
+
+/// The tables whose rows are an input's rows (an input's `FROM` table, or the table a
+/// SQL model it reads selects from), as queries name them (lower case). A new file in
+/// one of them adds input rows; a new file in any other table read beside them (an id
+/// type filter's list, a joined table) may change rows already read.
+pub(super) fn row_tables(script: &Script) -> BTreeSet<String> {
+    let mut views: BTreeMap<String, Box<Query>> = BTreeMap::new();
+    let mut sources: Vec<Source> = Vec::new();
+    for statement in &script.statements {
+        match knit_sql::parse_statement(&statement.sql) {
+            Ok(Statement::DataFusion(df)) => {
+                if let DFStatement::Statement(inner) = df.as_ref()
+                    && let SqlStatement::CreateView(view) = inner.as_ref()
+                {
+                    views.insert(normal(&view.name.to_string()), view.query.clone());
+                }
+            }
+            Ok(Statement::CreateInput(create)) => match &create.source {
+                Some(knit_sql::InputSource::Table(name)) => {
+                    sources.push(Source::Table(normal(&name.to_string())));
+                }
+                Some(knit_sql::InputSource::Query(query)) => {
+                    sources.push(Source::Query(query.clone()));
+                }
+                None => {}
+            },
+            _ => {}
+        }
+    }
+    let mut rows = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    while let Some(source) = sources.pop() {
+        match source {
+            Source::Table(name) => match views.get(&name) {
+                Some(query) if seen.insert(name.clone()) => {
+                    sources.push(Source::Query(query.clone()));
+                }
+                Some(_) => {}
+                None => {
+                    rows.insert(name);
+                }
+            },
+            Source::Query(query) => {
+                if let Some(base) = base_table(&query) {
+                    sources.push(Source::Table(base));
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// Where an input's rows come from.
+enum Source {
+    Table(String),
+    Query(Box<Query>),
+}
+
+/// The table a query's rows come from: the first table of its `FROM`, alone or with
+/// joins (Knit's id filters join their lists to the rows, aliased `__knit_src`); any
+/// other table it reads is read beside the rows. `None` for anything else (a union,
+/// several `FROM` items, a subquery in `FROM`).
+fn base_table(query: &Query) -> Option<String> {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    let TableFactor::Table { name, .. } = &from.relation else {
+        return None;
+    };
+    Some(normal(&name.to_string()))
+}

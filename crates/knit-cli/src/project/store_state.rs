@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! What a profile store keeps besides its output tables: `_knit/state.json`, the record
+//! of the last complete run (which files each input table read, the definitions'
+//! fingerprint, the run's times), and `_knit/lock`, held while a run changes the store.
+//!
+//! The state is written last, whole or not at all (a temporary file renamed), so it
+//! always names a run whose outputs were all published. A run that dies before that
+//! leaves the state of the run before; the next run reads the same files again, and
+//! because a refresh replaces the rows of the clusters it touches, running it twice
+//! gives the same tables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use knit_core::TableFile;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The state file's format; a store of another format is rebuilt.
+const STATE_FORMAT: u64 = 1;
+
+/// The folder of a store's own files.
+pub(crate) const STATE_FOLDER: &str = "_knit";
+
+/// The record of a store's last complete run.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreState {
+    /// The run's number: 1 for the first.
+    pub run: u64,
+    /// The Knit version that wrote it.
+    pub knit_version: String,
+    /// `full` or `incremental`.
+    pub mode: String,
+    /// The fingerprint of the project's definitions (see [`fingerprint`]).
+    pub fingerprint: String,
+    /// The run's `--begin-time`, if any.
+    pub begin_time: Option<String>,
+    /// The run's end time.
+    pub end_time: String,
+    /// When the run started and finished.
+    pub started_at: String,
+    pub finished_at: String,
+    /// The files each input table read, by table name.
+    pub tables: BTreeMap<String, Vec<TableFile>>,
+    /// The outputs published, as the run's manifest lists them.
+    pub outputs: Vec<Value>,
+    /// What the run refreshed, per entity (ids and clusters touched), when incremental.
+    pub touched: Value,
+}
+
+impl StoreState {
+    /// The state file of the store at `store`.
+    pub(crate) fn path(store: &Path) -> PathBuf {
+        store.join(STATE_FOLDER).join("state.json")
+    }
+
+    /// The state of the store at `store`: `None` for a store no run has completed.
+    pub(crate) fn read(store: &Path) -> Result<Option<Self>, String> {
+        let path = Self::path(store);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read '{}': {e}", path.display())),
+        };
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "'{}' is not a store state ({e}); run with --rebuild to start the store again",
+                path.display()
+            )
+        })?;
+        if value["format"].as_u64() != Some(STATE_FORMAT) {
+            return Ok(None);
+        }
+        let text_of = |key: &str| value[key].as_str().unwrap_or_default().to_string();
+        let mut tables = BTreeMap::new();
+        if let Some(listed) = value["tables"].as_object() {
+            for (table, files) in listed {
+                let files = files
+                    .as_array()
+                    .map(|files| files.iter().filter_map(file_from_json).collect())
+                    .unwrap_or_default();
+                tables.insert(table.clone(), files);
+            }
+        }
+        Ok(Some(Self {
+            run: value["run"].as_u64().unwrap_or(0),
+            knit_version: text_of("knit_version"),
+            mode: text_of("mode"),
+            fingerprint: text_of("fingerprint"),
+            begin_time: value["begin_time"].as_str().map(str::to_string),
+            end_time: text_of("end_time"),
+            started_at: text_of("started_at"),
+            finished_at: text_of("finished_at"),
+            tables,
+            outputs: value["outputs"].as_array().cloned().unwrap_or_default(),
+            touched: value["touched"].clone(),
+        }))
+    }
+
+    /// The state as JSON.
+    pub(crate) fn to_json(&self) -> Value {
+        let tables: serde_json::Map<String, Value> = self
+            .tables
+            .iter()
+            .map(|(table, files)| (table.clone(), files.iter().map(file_to_json).collect()))
+            .collect();
+        json!({
+            "format": STATE_FORMAT,
+            "run": self.run,
+            "knit_version": self.knit_version,
+            "mode": self.mode,
+            "fingerprint": self.fingerprint,
+            "begin_time": self.begin_time,
+            "end_time": self.end_time,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "tables": tables,
+            "outputs": self.outputs,
+            "touched": self.touched,
+        })
+    }
+}
+
+fn file_to_json(file: &TableFile) -> Value {
+    json!({
+        "url": file.url,
+        "size": file.size,
+        "modified_ms": file.modified_ms,
+        "e_tag": file.e_tag,
+    })
+}
+
+fn file_from_json(value: &Value) -> Option<TableFile> {
+    Some(TableFile {
+        url: value["url"].as_str()?.to_string(),
+        size: value["size"].as_u64()?,
+        modified_ms: value["modified_ms"].as_i64()?,
+        e_tag: value["e_tag"].as_str().map(str::to_string),
+    })
+}
+
+/// How a table's files now differ from those a run read.
+#[derive(Debug, Default)]
+pub(crate) struct FileChanges {
+    /// Files not read before.
+    pub added: Vec<TableFile>,
+    /// A file read before that is gone or different, if any: the reason a refresh
+    /// cannot only add rows.
+    pub changed: Option<String>,
+}
+
+/// Compares the files a table has now with those it had.
+pub(crate) fn file_changes(before: &[TableFile], now: &[TableFile]) -> FileChanges {
+    let now_by_url: BTreeMap<&str, &TableFile> = now.iter().map(|f| (f.url.as_str(), f)).collect();
+    let before_urls: std::collections::BTreeSet<&str> =
+        before.iter().map(|f| f.url.as_str()).collect();
+    let mut changes = FileChanges::default();
+    for file in before {
+        match now_by_url.get(file.url.as_str()) {
+            None => {
+                changes.changed = Some(format!("{} was deleted", file.url));
+                break;
+            }
+            Some(current) if *current != file => {
+                changes.changed = Some(format!("{} changed", file.url));
+                break;
+            }
+            Some(_) => {}
+        }
+    }
+    changes.added = now
+        .iter()
+        .filter(|f| !before_urls.contains(f.url.as_str()))
+        .cloned()
+        .collect();
+    changes
+}
+
+/// The fingerprint of a project's statements: what they compute, without where this
+/// run stages its outputs and without the run's end time (whose moves a refresh
+/// handles), so that two runs of the same definitions share it.
+pub(crate) fn fingerprint(statements: &[&str], staging: &str, end_time: &str) -> String {
+    let mut hasher = Sha256::new();
+    for statement in statements {
+        let text = statement
+            .replace(staging, "<out>")
+            .replace(end_time, "<end>");
+        hasher.update(text.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The store's lock, held while a run changes the store; removed when dropped.
+#[derive(Debug)]
+pub(crate) struct StoreLock {
+    path: PathBuf,
+}
+
+impl StoreLock {
+    /// Takes the lock of the store at `store`. A lock left by a process that is gone (a
+    /// killed run) is taken over; one held by a running process is an error naming it.
+    pub(crate) fn acquire(store: &Path) -> Result<Self, String> {
+        let path = store.join(STATE_FOLDER).join("lock");
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    use std::io::Write;
+                    file.write_all(std::process::id().to_string().as_bytes())
+                        .map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
+                    return Ok(Self { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let pid = holder.trim().parse::<u32>().ok();
+                    let running = pid.is_some_and(|pid| {
+                        pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
+                    });
+                    if running {
+                        return Err(format!(
+                            "another knit run (process {}) is changing the store '{}': wait \
+                             for it to finish (if no knit runs, remove '{}')",
+                            holder.trim(),
+                            store.display(),
+                            path.display()
+                        ));
+                    }
+                    tracing::info!(lock = %path.display(), "taking over the lock of a run that is gone");
+                    std::fs::remove_file(&path)
+                        .map_err(|e| format!("cannot remove '{}': {e}", path.display()))?;
+                }
+                Err(e) => return Err(format!("cannot create '{}': {e}", path.display())),
+            }
+        }
+        Err(format!(
+            "cannot take the lock '{}': another run took it first",
+            path.display()
+        ))
+    }
+}
+
+impl Drop for StoreLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(url: &str, size: u64) -> TableFile {
+        TableFile {
+            url: url.to_string(),
+            size,
+            modified_ms: 1,
+            e_tag: None,
+        }
+    }
+
+    #[test]
+    fn new_files_are_added_and_a_changed_or_deleted_one_is_named() {
+        let before = [
+            file("file:///t/a.parquet", 10),
+            file("file:///t/b.parquet", 20),
+        ];
+        let grown = [
+            file("file:///t/a.parquet", 10),
+            file("file:///t/b.parquet", 20),
+            file("file:///t/c.parquet", 5),
+        ];
+        let changes = file_changes(&before, &grown);
+        assert_eq!(changes.added, vec![file("file:///t/c.parquet", 5)]);
+        assert!(changes.changed.is_none());
+        let rewritten = [
+            file("file:///t/a.parquet", 11),
+            file("file:///t/b.parquet", 20),
+        ];
+        assert_eq!(
+            file_changes(&before, &rewritten).changed.as_deref(),
+            Some("file:///t/a.parquet changed")
+        );
+        let shrunk = [file("file:///t/b.parquet", 20)];
+        assert_eq!(
+            file_changes(&before, &shrunk).changed.as_deref(),
+            Some("file:///t/a.parquet was deleted")
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_the_staging_folder_and_the_end_time() {
+        let one = fingerprint(
+            &["COPY (x WHERE t <= '2024-01-01') TO '/s/.knit-run-1/o.parquet'"],
+            "/s/.knit-run-1",
+            "2024-01-01",
+        );
+        let two = fingerprint(
+            &["COPY (x WHERE t <= '2024-02-01') TO '/s/.knit-run-2/o.parquet'"],
+            "/s/.knit-run-2",
+            "2024-02-01",
+        );
+        assert_eq!(one, two);
+        assert_ne!(one, fingerprint(&["COPY (y) TO 'o'"], "/s", "2024-01-01"));
+    }
+
+    #[test]
+    fn a_lock_is_exclusive_until_dropped_and_a_dead_holder_is_taken_over() {
+        let store = std::env::temp_dir().join(format!("knit-lock-{}", std::process::id()));
+        std::fs::create_dir_all(store.join(STATE_FOLDER)).unwrap();
+        // A lock naming a process that does not exist is stale.
+        std::fs::write(store.join(STATE_FOLDER).join("lock"), "4294967290").unwrap();
+        let lock = StoreLock::acquire(&store).unwrap();
+        // Held by this (running) process: pid 1 stands for another running process.
+        std::fs::write(store.join(STATE_FOLDER).join("lock"), "1").unwrap();
+        let error = StoreLock::acquire(&store).unwrap_err();
+        assert!(error.contains("another knit run (process 1)"), "{error}");
+        drop(lock);
+        assert!(!store.join(STATE_FOLDER).join("lock").exists());
+        std::fs::remove_dir_all(&store).unwrap();
+    }
+}

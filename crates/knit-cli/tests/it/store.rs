@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `knit project run --store`: refreshes over rows that arrive in files, or that an end
+//! time lets in, equal one full run row for row; merges leave redirects; what makes a
+//! run full says so; a held lock refuses a second run; a killed run leaves the store
+//! readable and the next run correct; `knit store status`.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::{knit, text};
+
+/// A project of the features a refresh must get right: aggregates that combine
+/// (count, sum, min, max), ordered first and last values, count distinct, a derived
+/// var, a var with a filter and a default, an input var window partitioned by an id,
+/// a cohort, and feature views by two id types. The ordered values are ordered on
+/// every column they return: among rows tied on time, which one is first is not
+/// defined (in pb neither), and a refresh reads rows in another order than a full run.
+const PROJECT: &[(&str, &str)] = &[
+    (
+        "pb_project.yaml",
+        "name: refresh_case\nschema_version: 99\nconnection: local\nmodel_folders:\n  - models\n\
+         entities:\n  - name: user\n    id_stitcher: models/user_graph\n    id_types: [user_id, anonymous_id, email]\n\
+         \x20   feature_views:\n      using_ids:\n        - id: email\n        - id: user_id\n\
+         id_types:\n  - name: user_id\n  - name: anonymous_id\n    filters:\n      - type: exclude\n        value: unknown\n  - name: email\n",
+    ),
+    (
+        "models/inputs.yaml",
+        "inputs:\n  - name: events\n    app_defaults:\n      table: shop.events\n      occurred_at_col: ts\n      ids:\n\
+         \x20       - {select: user_id, type: user_id, entity: user}\n\
+         \x20       - {select: anonymous_id, type: anonymous_id, entity: user}\n\
+         \x20       - {select: lower(email), type: email, entity: user}\n\
+         \x20 - name: orders\n    app_defaults:\n      table: shop.orders\n      occurred_at_col: ts\n      ids:\n\
+         \x20       - {select: user_id, type: user_id, entity: user}\n",
+    ),
+    (
+        "models/profiles.yaml",
+        "models:\n  - name: user_graph\n    model_type: id_stitcher\n    model_spec:\n      entity_key: user\n\
+         \x20     edge_sources:\n        - from: inputs/events\n        - from: inputs/orders\n\
+         \x20 - name: buyers\n    model_type: entity_cohort\n    model_spec:\n      extends: user/all\n\
+         \x20     filter_pipeline:\n        - type: exclude\n          value: \"{{user.spent}} < 50\"\n\
+         var_groups:\n  - name: vars\n    entity_key: user\n    vars:\n\
+         \x20     - entity_var: {name: n_events, select: count(*), from: inputs/events}\n\
+         \x20     - entity_var: {name: first_seen, select: min(ts), from: inputs/events}\n\
+         \x20     - entity_var: {name: last_seen, select: max(ts), from: inputs/events}\n\
+         \x20     - entity_var: {name: channels, select: count(distinct channel), from: inputs/events}\n\
+         \x20     - entity_var:\n          name: first_channel\n          select: first_value(channel)\n          from: inputs/events\n          window:\n            order_by: [ts asc, channel asc]\n\
+         \x20     - entity_var:\n          name: last_channel\n          select: last_value(channel)\n          from: inputs/events\n          window:\n            order_by: [ts asc, channel asc]\n\
+         \x20     - entity_var: {name: spent, select: sum(amount), from: inputs/orders, default_value: 0}\n\
+         \x20     - entity_var: {name: big_orders, select: count(*), from: inputs/orders, where: amount > 40}\n\
+         \x20     - entity_var: {name: spend_per_event, select: \"{{user.spent}} / nullif({{user.n_events}}, 0)\"}\n\
+         \x20     - input_var:\n          name: order_rank\n          select: rank()\n          from: inputs/orders\n          window:\n            partition_by: [user_id]\n            order_by: [amount desc]\n\
+         \x20     - entity_var: {name: top_orders, select: \"count(*)\", from: inputs/orders, where: \"{{orders.Var(\\\"order_rank\\\")}} = 1\"}\n",
+    ),
+];
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("knit-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_project(dir: &Path) -> PathBuf {
+    let project = dir.join("project");
+    for (file, text) in PROJECT {
+        let path = project.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    project
+}
+
+/// A small deterministic generator.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+
+    /// `Some(prefix + k)` for k below `pool`, or NULL one time in `nulls`.
+    fn id(&mut self, prefix: &str, pool: u64, nulls: u64) -> String {
+        if self.next(nulls) == 0 {
+            String::new()
+        } else {
+            format!("{prefix}{}", self.next(pool))
+        }
+    }
+}
+
+/// Random events and orders rows as CSV lines (without header).
+fn random_rows(rng: &mut Lcg, events: usize, orders: usize) -> (Vec<String>, Vec<String>) {
+    let time = |rng: &mut Lcg| {
+        if rng.next(12) == 0 {
+            String::new()
+        } else {
+            // Few distinct times, so that ties are common.
+            format!("2024-01-{:02} 10:00:00", 1 + rng.next(9))
+        }
+    };
+    let events = (0..events)
+        .map(|_| {
+            let anonymous = if rng.next(15) == 0 {
+                "unknown".to_string()
+            } else {
+                rng.id("a", 14, 3)
+            };
+            format!(
+                "{},{anonymous},{},{},{}",
+                rng.id("u", 8, 2),
+                rng.id("E", 6, 2),
+                ["web", "app", "shop", ""][rng.next(4) as usize],
+                time(rng)
+            )
+        })
+        .collect();
+    let orders = (0..orders)
+        .map(|_| format!("{},{},{}", rng.id("u", 8, 6), 5 + rng.next(60), time(rng)))
+        .collect();
+    (events, orders)
+}
+
+/// Writes `rows` of a table as `tables/shop/<table>/<file>.parquet`.
+fn write_table_file(tables: &Path, table: &str, file: &str, header: &str, rows: &[String]) {
+    let folder = tables.join("shop").join(table);
+    std::fs::create_dir_all(&folder).unwrap();
+    let csv = folder.with_extension(format!("{file}.csv"));
+    std::fs::write(&csv, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    let types = if table == "events" {
+        "user_id VARCHAR, anonymous_id VARCHAR, email VARCHAR, channel VARCHAR, ts TIMESTAMP"
+    } else {
+        "user_id VARCHAR, amount BIGINT, ts TIMESTAMP"
+    };
+    let sql = format!(
+        "CREATE EXTERNAL TABLE t ({types}) STORED AS CSV LOCATION '{}' OPTIONS ('format.has_header' 'true')",
+        csv.display()
+    );
+    let copy = format!(
+        "COPY (SELECT * FROM t) TO '{}'",
+        folder.join(format!("{file}.parquet")).display()
+    );
+    let output = knit()
+        .args(["-q", "-c", &sql, "-c", &copy])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    std::fs::remove_file(csv).unwrap();
+}
+
+/// `knit project run PROJECT --tables TABLES --store STORE --end-time END`.
+fn command(project: &Path, tables: &Path, store: &Path, end: &str) -> std::process::Command {
+    let mut command = knit();
+    command
+        .args(["project", "run"])
+        .arg(project)
+        .arg("--tables")
+        .arg(tables)
+        .arg("--store")
+        .arg(store)
+        .args(["--end-time", end]);
+    command
+}
+
+fn run(project: &Path, tables: &Path, store: &Path, end: &str, extra: &[&str]) -> Output {
+    command(project, tables, store, end)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn run_ok(project: &Path, tables: &Path, store: &Path, end: &str) -> String {
+    let output = run(project, tables, store, end, &[]);
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    stderr
+}
+
+/// The outputs of two stores that differ, as `output: rows only in a, rows only in b`.
+fn differences(a: &Path, b: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(a)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('_') && !n.starts_with('.') && !n.ends_with("_redirects"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "{names:?}");
+    let mut command = knit();
+    command.args(["-q", "--format", "csv"]);
+    for name in &names {
+        let (x, y) = (a.join(name), b.join(name));
+        command.arg("-c").arg(format!(
+            "SELECT '{name}' AS o, (SELECT count(*) FROM (SELECT * FROM '{x}' EXCEPT ALL SELECT * FROM '{y}')) AS a, \
+             (SELECT count(*) FROM (SELECT * FROM '{y}' EXCEPT ALL SELECT * FROM '{x}')) AS b",
+            x = x.display(),
+            y = y.display()
+        ));
+    }
+    let output = command.output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    stdout
+        .lines()
+        .filter(|l| !l.starts_with("o,") && !l.ends_with(",0,0"))
+        .map(str::to_string)
+        .collect()
+}
+
+const EVENTS: &str = "user_id,anonymous_id,email,channel,ts";
+const ORDERS: &str = "user_id,amount,ts";
+const END: &str = "2100-01-01T00:00:00Z";
+
+#[test]
+fn refreshes_over_random_arrivals_equal_one_full_run() {
+    let dir = scratch("random");
+    let project = write_project(&dir);
+    for seed in 1..=4u64 {
+        let mut rng = Lcg(seed * 7919);
+        let arrivals = 2 + rng.next(3) as usize;
+        let tables = dir.join(format!("tables-{seed}"));
+        let store = dir.join(format!("store-{seed}"));
+        let mut incremental = 0;
+        for arrival in 0..arrivals {
+            let (n_events, n_orders) = (10 + rng.next(25) as usize, rng.next(8) as usize);
+            let (events, orders) = random_rows(&mut rng, n_events, n_orders);
+            let file = format!("part-{arrival}");
+            write_table_file(&tables, "events", &file, EVENTS, &events);
+            if !orders.is_empty() || arrival == 0 {
+                write_table_file(&tables, "orders", &file, ORDERS, &orders);
+            }
+            // Some runs end earlier: rows after that time come in with a later run.
+            let end = if arrival + 1 < arrivals && rng.next(2) == 0 {
+                format!("2024-01-0{}T00:00:00Z", 3 + arrival)
+            } else {
+                END.to_string()
+            };
+            let stderr = run_ok(&project, &tables, &store, &end);
+            incremental += usize::from(stderr.contains("incremental"));
+        }
+        assert!(incremental >= 1, "seed {seed}: no run was incremental");
+        let full = dir.join(format!("full-{seed}"));
+        run_ok(&project, &tables, &full, END);
+        assert_eq!(
+            differences(&full, &store),
+            Vec::<String>::new(),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn a_merge_across_days_leaves_a_redirect_and_cohort_changes() {
+    let dir = scratch("story");
+    let project = write_project(&dir);
+    let tables = dir.join("tables");
+    let store = dir.join("store");
+    let changes = dir.join("changes");
+    // Day 1: two customers, one of them a buyer.
+    write_table_file(
+        &tables,
+        "events",
+        "day1",
+        EVENTS,
+        &[
+            "u1,a1,,web,2024-01-01 10:00:00".into(),
+            "u2,a2,,app,2024-01-02 10:00:00".into(),
+        ],
+    );
+    write_table_file(
+        &tables,
+        "orders",
+        "day1",
+        ORDERS,
+        &["u2,60,2024-01-02 11:00:00".into()],
+    );
+    let stderr = run_ok(&project, &tables, &store, END);
+    assert!(
+        stderr.contains("run 1: full (the store's first run)"),
+        "{stderr}"
+    );
+    // Day 2: one device shows both are one customer, the earlier one's main id stays.
+    write_table_file(
+        &tables,
+        "events",
+        "day2",
+        EVENTS,
+        &["u2,a1,,web,2024-01-03 10:00:00".into()],
+    );
+    let changes_dir = changes.display().to_string();
+    let output = run(
+        &project,
+        &tables,
+        &store,
+        END,
+        &["--changes-out", &changes_dir],
+    );
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("run 2: incremental (1 new input files)"),
+        "{stderr}"
+    );
+    let query = |sql: &str| {
+        let output = knit()
+            .args(["-q", "--format", "csv", "-c", sql])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&output);
+        assert!(output.status.success(), "{stderr}");
+        stdout
+    };
+    let graph = store.join("user_graph").display().to_string();
+    let redirects = store.join("user_graph_redirects").display().to_string();
+    // The retired main id is day 1's main id of u2; it now points to u1's.
+    let expected = query(&format!(
+        "SELECT count(DISTINCT user_main_id) AS clusters FROM '{graph}'"
+    ));
+    assert_eq!(expected, "clusters\n1\n");
+    let redirect = query(&format!(
+        "SELECT r.run, r.new_main_id = (SELECT min(user_main_id) FROM '{graph}') AS to_today \
+         FROM '{redirects}' r"
+    ));
+    assert_eq!(redirect, "run,to_today\n1,true\n");
+    // The buyers cohort: the merged customer stays a member under the surviving main
+    // id; the retired main id exits.
+    let cohort = query(&format!(
+        "SELECT change, count(*) AS n FROM '{}' GROUP BY change ORDER BY change",
+        changes.join("user_buyers_changes.parquet").display()
+    ));
+    assert_eq!(cohort, "change,n\nentered,1\nexited,1\n");
+    // Nothing new: the store is current and nothing is written.
+    let stderr = run_ok(&project, &tables, &store, END);
+    assert!(stderr.contains("the store is current"), "{stderr}");
+    let status = knit()
+        .args(["store", "status"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&status);
+    assert!(stdout.contains("last run: 2 (incremental)"), "{stdout}");
+    assert!(stdout.contains("shop.events: 2 files"), "{stdout}");
+    assert!(stdout.contains("user_graph: version 1, 4 rows"), "{stdout}");
+}
+
+#[test]
+fn what_cannot_only_add_rows_makes_a_full_run_and_says_why() {
+    let dir = scratch("full");
+    let project = write_project(&dir);
+    let tables = dir.join("tables");
+    let store = dir.join("store");
+    write_table_file(
+        &tables,
+        "events",
+        "a",
+        EVENTS,
+        &["u1,a1,,web,2024-01-01 10:00:00".into()],
+    );
+    write_table_file(
+        &tables,
+        "orders",
+        "a",
+        ORDERS,
+        &["u1,10,2024-01-01 10:00:00".into()],
+    );
+    run_ok(&project, &tables, &store, END);
+    // A file read before is rewritten.
+    write_table_file(
+        &tables,
+        "events",
+        "a",
+        EVENTS,
+        &["u9,a9,,web,2024-01-01 10:00:00".into()],
+    );
+    let stderr = run_ok(&project, &tables, &store, END);
+    assert!(
+        stderr.contains("run 2: full (input file file://"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("a.parquet changed since run 1)"),
+        "{stderr}"
+    );
+    // --rebuild, and an end time before the last run's.
+    let output = run(&project, &tables, &store, END, &["--rebuild"]);
+    assert!(text(&output).1.contains("run 3: full (--rebuild)"));
+    let stderr = run_ok(&project, &tables, &store, "2099-01-01T00:00:00Z");
+    assert!(stderr.contains("is before the last run's"), "{stderr}");
+    // The end result is that of the files there are.
+    let full = dir.join("full");
+    run_ok(&project, &tables, &full, "2099-01-01T00:00:00Z");
+    assert_eq!(differences(&full, &store), Vec::<String>::new());
+    // Bad input: --store with --out, a store that is a file.
+    let output = run(&project, &tables, &store, END, &["--out", "x"]);
+    assert!(!output.status.success());
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let output = run(&project, &tables, &file, END, &[]);
+    assert!(
+        text(&output).1.contains("is a file: name a folder"),
+        "{}",
+        text(&output).1
+    );
+    let output = knit()
+        .args(["store", "status"])
+        .arg(dir.join("none"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+}
+
+#[test]
+fn a_held_lock_refuses_a_run_and_a_killed_run_leaves_the_next_correct() {
+    let dir = scratch("lock");
+    let project = write_project(&dir);
+    let tables = dir.join("tables");
+    let store = dir.join("store");
+    let mut rng = Lcg(99);
+    let (events, orders) = random_rows(&mut rng, 3000, 500);
+    write_table_file(&tables, "events", "a", EVENTS, &events);
+    write_table_file(&tables, "orders", "a", ORDERS, &orders);
+    run_ok(&project, &tables, &store, END);
+    // Another run holds the lock (a live process stands for it).
+    let mut holder = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    std::fs::write(store.join("_knit/lock"), holder.id().to_string()).unwrap();
+    let output = run(&project, &tables, &store, END, &[]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!("another knit run (process {})", holder.id())),
+        "{stderr}"
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // A refresh killed at some point (the lock of its dead process is taken over).
+    let (events, orders) = random_rows(&mut rng, 3000, 500);
+    write_table_file(&tables, "events", "b", EVENTS, &events);
+    write_table_file(&tables, "orders", "b", ORDERS, &orders);
+    for delay_ms in [150, 400] {
+        let mut child = command(&project, &tables, &store, END)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    run_ok(&project, &tables, &store, END);
+    let full = dir.join("full");
+    run_ok(&project, &tables, &full, END);
+    assert_eq!(differences(&full, &store), Vec::<String>::new());
+}

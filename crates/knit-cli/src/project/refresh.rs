@@ -121,7 +121,7 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
     let tables = define(&session, &script, None).await?;
     let plan = plan(args, previous.as_ref(), &script, &tables, &print, &end_time);
     let run = previous.as_ref().map_or(1, |p| p.run + 1);
-    let (mode, touched_note) = match &plan {
+    let (mode, refreshes) = match &plan {
         Plan::Current => {
             eprintln!(
                 "the store is current: no input file is new or changed since run {}, and \
@@ -132,22 +132,17 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
         }
         Plan::Full(reason) => {
             eprintln!("run {run}: full ({reason})");
-            ("full", serde_json::Value::Null)
+            ("full", Vec::new())
         }
-        Plan::Incremental { added, .. } => {
+        Plan::Incremental { added, window_from } => {
             let files: usize = added.values().map(Vec::len).sum();
             eprintln!("run {run}: incremental ({files} new input files)");
-            ("incremental", serde_json::Value::Null)
-        }
-    };
-    let (mode, refreshes) = match &plan {
-        Plan::Incremental { added, window_from } => {
             let step = Instant::now();
             let old = previous
                 .as_ref()
                 .map(|p| p.tables.clone())
                 .unwrap_or_default();
-            match scope(
+            let scoped = scope(
                 args,
                 &session,
                 &script,
@@ -157,8 +152,8 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
                 window_from.as_deref(),
                 &end_time,
             )
-            .await?
-            {
+            .await?;
+            match scoped {
                 Some(refreshes) => {
                     eprintln!(
                         "scoped the run to the touched clusters in {:.2}s",
@@ -174,30 +169,24 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
                 }
             }
         }
-        _ => (mode, Vec::new()),
     };
-    let touched_note = if refreshes.is_empty() {
-        touched_note
-    } else {
-        let mut note = serde_json::Map::new();
-        for refresh in &refreshes {
-            note.insert(
-                refresh.entity.clone(),
-                serde_json::json!({
-                    "ids": refresh.ids.len(),
-                    "stored_clusters": refresh.stored_clusters,
-                }),
-            );
-            eprintln!(
-                "  {}: {} ids in {} stored clusters touched ({} rounds)",
-                refresh.entity,
-                refresh.ids.len(),
-                refresh.stored_clusters,
-                refresh.rounds
-            );
-        }
-        serde_json::Value::Object(note)
-    };
+    let mut touched = serde_json::Map::new();
+    for refresh in &refreshes {
+        touched.insert(
+            refresh.entity.clone(),
+            serde_json::json!({
+                "ids": refresh.ids.len(),
+                "stored_clusters": refresh.stored_clusters,
+            }),
+        );
+        eprintln!(
+            "  {}: {} ids in {} stored clusters touched ({} rounds)",
+            refresh.entity,
+            refresh.ids.len(),
+            refresh.stored_clusters,
+            refresh.rounds
+        );
+    }
 
     let written = run_staged(
         &session,
@@ -259,7 +248,7 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
             .filter_map(|(table, files)| files.map(|f| (table, f)))
             .collect(),
         outputs: manifest,
-        touched: touched_note,
+        touched: serde_json::Value::Object(touched),
     };
     let bytes = serde_json::to_vec_pretty(&state.to_json()).unwrap_or_default();
     session

@@ -30,11 +30,16 @@ const ROW_MAIN_ID: &str = "rudder_id";
 /// Why `script` cannot be refreshed cluster by cluster, if it cannot.
 pub(super) fn not_incremental(script: &Script) -> Option<String> {
     // The id expressions of each input, and the main id columns, as written.
+    let parsed: Vec<(&ScriptStatement, Option<Statement>)> = script
+        .statements
+        .iter()
+        .map(|s| (s, knit_sql::parse_statement(&s.sql).ok()))
+        .collect();
     let mut input_ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut mains = BTreeSet::new();
-    for statement in &script.statements {
-        match knit_sql::parse_statement(&statement.sql) {
-            Ok(Statement::CreateInput(create)) => {
+    for (_, parsed) in &parsed {
+        match parsed {
+            Some(Statement::CreateInput(create)) => {
                 input_ids.insert(
                     create.name.value.to_lowercase(),
                     create
@@ -44,15 +49,15 @@ pub(super) fn not_incremental(script: &Script) -> Option<String> {
                         .collect(),
                 );
             }
-            Ok(Statement::CreateEntity(create)) => {
+            Some(Statement::CreateEntity(create)) => {
                 mains.insert(normal(&format!("{}_main_id", create.name.value)));
                 mains.insert(ROW_MAIN_ID.to_string());
             }
             _ => {}
         }
     }
-    for statement in &script.statements {
-        if let Some(reason) = not_local(statement, &input_ids, &mains) {
+    for (statement, parsed) in &parsed {
+        if let Some(reason) = not_local(statement, parsed.as_ref(), &input_ids, &mains) {
             return Some(reason);
         }
     }
@@ -74,6 +79,7 @@ pub(super) fn not_incremental(script: &Script) -> Option<String> {
 /// Why one statement's values may depend on rows of other clusters, if they may.
 fn not_local(
     statement: &ScriptStatement,
+    parsed: Option<&Statement>,
     input_ids: &BTreeMap<String, BTreeSet<String>>,
     mains: &BTreeSet<String>,
 ) -> Option<String> {
@@ -96,8 +102,8 @@ fn not_local(
         }
         return None;
     }
-    match knit_sql::parse_statement(&statement.sql) {
-        Ok(Statement::CreateInput(create)) => {
+    match parsed {
+        Some(Statement::CreateInput(create)) => {
             let by_url = match &create.source {
                 Some(knit_sql::InputSource::Table(name)) => name.to_string().contains("://"),
                 Some(knit_sql::InputSource::Query(query)) => query.to_string().contains("://"),
@@ -105,7 +111,7 @@ fn not_local(
             };
             by_url.then(|| format!("{} reads files by URL, which a run cannot list", name()))
         }
-        Ok(Statement::CreateInputVar(create)) => {
+        Some(Statement::CreateInputVar(create)) => {
             let ids = input_ids.get(&create.name.owner.value.to_lowercase());
             let local = |partition: &[Expr]| {
                 partition.iter().any(|e| {
@@ -123,9 +129,9 @@ fn not_local(
                     )
                 })
         }
-        Ok(Statement::CreateEntityVar(create)) => (!windows(&create.expr).is_empty())
+        Some(Statement::CreateEntityVar(create)) => (!windows(&create.expr).is_empty())
             .then(|| format!("{} is a window over entities", name())),
-        Ok(Statement::CreateCohort(create)) => (!windows(&create.condition).is_empty())
+        Some(Statement::CreateCohort(create)) => (!windows(&create.condition).is_empty())
             .then(|| format!("{} is a window over entities", name())),
         _ => None,
     }

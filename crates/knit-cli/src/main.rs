@@ -157,7 +157,7 @@ async fn run(args: Args) -> ExitCode {
     match args.command {
         Some(TopCommand::Project(command)) => return project::run(command).await,
         Some(TopCommand::Report(command)) => return report::run(command).await,
-        Some(TopCommand::Store(command)) => return store::run(command),
+        Some(TopCommand::Store(command)) => return store::run(command).await,
         None => {}
     }
     let mut builder = SessionBuilder::new();

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::project::store_state::StoreState;
+use knit_core::{KnitSession, SessionBuilder};
+
+use crate::project::store_state::{STATE_FOLDER, StoreState};
 
 /// `knit store ...`.
 #[derive(Debug, Subcommand)]
@@ -23,9 +25,9 @@ pub enum StoreCommand {
 }
 
 /// Runs `knit store ...`.
-pub fn run(command: StoreCommand) -> ExitCode {
+pub async fn run(command: StoreCommand) -> ExitCode {
     let StoreCommand::Status { path } = command;
-    match status(&path) {
+    match status(&path).await {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -37,15 +39,16 @@ pub fn run(command: StoreCommand) -> ExitCode {
     }
 }
 
-/// The status of the store at `store`, as text.
-fn status(store: &Path) -> Result<String, String> {
-    if !store.is_dir() {
+/// The status of the store at `store` (a folder or an `s3://` URL), as text.
+async fn status(store: &Path) -> Result<String, String> {
+    let location = store.display().to_string();
+    if !location.contains("://") && !store.is_dir() {
         return Err(format!(
-            "'{}' is not a folder: name the folder given to --store",
-            store.display()
+            "'{location}' is not a folder: name the folder given to --store"
         ));
     }
-    let Some(state) = StoreState::read(store)? else {
+    let session = SessionBuilder::new().build().map_err(|e| e.to_string())?;
+    let Some(state) = StoreState::read(&session, store).await? else {
         return Err(format!(
             "'{}' holds no completed run: run `knit project run DIR --store {}` first",
             store.display(),
@@ -66,8 +69,12 @@ fn status(store: &Path) -> Result<String, String> {
             .map(|b| format!(", begin time {b}"))
             .unwrap_or_default()
     );
-    if let Ok(lock) = std::fs::read_to_string(store.join("_knit").join("lock")) {
-        text.push_str(&format!("a run holds the lock: process {}\n", lock.trim()));
+    let lock = store.join(STATE_FOLDER).join("lock").display().to_string();
+    if let Ok(Some(holder)) = session.read_file(&lock).await {
+        text.push_str(&format!(
+            "a run holds the lock: process {}\n",
+            String::from_utf8_lossy(&holder).trim()
+        ));
     }
     text.push_str("input tables:\n");
     for (table, files) in &state.tables {
@@ -88,29 +95,22 @@ fn status(store: &Path) -> Result<String, String> {
             output["inserted"],
             output["updated"],
             output["deleted"],
-            human_bytes(folder_size(&store.join(name)))
+            human_bytes(folder_size(&session, &store.join(name)).await?)
         ));
     }
     text.push_str(&format!(
         "store size: {}\n",
-        human_bytes(folder_size(store))
+        human_bytes(folder_size(&session, store).await?)
     ));
     Ok(text)
 }
 
 /// The bytes of the files under `dir`.
-fn folder_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => folder_size(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
+async fn folder_size(session: &KnitSession, dir: &Path) -> Result<u64, String> {
+    session
+        .folder_size(&dir.display().to_string())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A size as people read it (1.5 MB).

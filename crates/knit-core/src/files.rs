@@ -2,13 +2,14 @@
 // Copyright the Knit authors
 
 //! Whole files on local disk or S3, through the session's object stores: moving staged
-//! outputs into place, writing a small file atomically, removing a staging folder.
-//! `knit project run` publishes its outputs with these, once every one is written.
+//! outputs into place, writing a small file atomically or only when absent, reading
+//! one, listing and removing a folder. `knit project run` publishes its outputs with
+//! these, once every one is written, and a profile store keeps its state and lock.
 
 use datafusion::datasource::listing::ListingTableUrl;
 use futures::TryStreamExt;
-use object_store::ObjectStoreExt;
 use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutMode, PutOptions};
 
 use crate::error::{CoreError, Result};
 use crate::session::KnitSession;
@@ -80,5 +81,69 @@ impl KnitSession {
                 .map_err(|e| CoreError::invalid(format!("removing '{}': {e}", file.location)))?;
         }
         Ok(())
+    }
+
+    /// The bytes of the file `path`; `None` when there is none.
+    pub async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let (store, location) = self.locate(path)?;
+        let read = async { store.get(&location).await?.bytes().await };
+        match read.await {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(CoreError::invalid(format!("reading '{path}': {e}"))),
+        }
+    }
+
+    /// Writes `bytes` as the file `path` only when it does not exist (on S3 a
+    /// conditional `If-None-Match: *` put): `false` when it already did, so that of two
+    /// writers exactly one creates it.
+    pub async fn create_file(&self, path: &str, bytes: Vec<u8>) -> Result<bool> {
+        let (store, location) = self.locate(path)?;
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match store.put_opts(&location, bytes.into(), options).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(CoreError::invalid(format!("creating '{path}': {e}"))),
+        }
+    }
+
+    /// Removes the file `path`, if there is one.
+    pub async fn remove_file(&self, path: &str) -> Result<()> {
+        let (store, location) = self.locate(path)?;
+        match store.delete(&location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(CoreError::invalid(format!("removing '{path}': {e}"))),
+        }
+    }
+
+    /// The names of the files and folders directly in the folder `dir`.
+    pub async fn folder_entries(&self, dir: &str) -> Result<Vec<String>> {
+        let (store, prefix) = self.locate(dir)?;
+        let listed = match store.list_with_delimiter(Some(&prefix)).await {
+            Ok(listed) => listed,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(CoreError::invalid(format!("listing '{dir}': {e}"))),
+        };
+        let names = listed
+            .common_prefixes
+            .iter()
+            .chain(listed.objects.iter().map(|o| &o.location))
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        Ok(names)
+    }
+
+    /// The bytes of every file under the folder `dir`.
+    pub async fn folder_size(&self, dir: &str) -> Result<u64> {
+        let (store, prefix) = self.locate(dir)?;
+        let files: Vec<_> = store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| CoreError::invalid(format!("listing '{dir}': {e}")))?;
+        Ok(files.iter().map(|f| f.size).sum())
     }
 }

@@ -16,7 +16,7 @@ use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions}
 use datafusion::error::{DataFusionError, Result};
 
 /// The settings Knit adds to a session, under `knit.`.
-pub const KNIT_SETTINGS: &[&str] = &["statement_timeout"];
+pub const KNIT_SETTINGS: &[&str] = &["statement_timeout", "profile_store"];
 
 /// Parses a duration such as `500ms`, `30s`, `5m`, `2h` or `90` (seconds).
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -57,6 +57,8 @@ pub fn format_duration(duration: Duration) -> String {
 pub(crate) struct KnitOptions {
     /// How long a statement may run; `None` is no bound.
     pub statement_timeout: Option<Duration>,
+    /// The profile store `current_main_id` reads (a folder or URL); `None` is none.
+    pub profile_store: Option<String>,
 }
 
 impl KnitOptions {
@@ -96,6 +98,11 @@ impl ExtensionOptions for KnitOptions {
                 self.statement_timeout = Self::parse_timeout(value)?;
                 Ok(())
             }
+            "profile_store" => {
+                let value = value.trim();
+                self.profile_store = (!value.is_empty()).then(|| value.to_string());
+                Ok(())
+            }
             other => Err(DataFusionError::Configuration(format!(
                 "unknown setting 'knit.{other}': Knit's settings are {}",
                 KNIT_SETTINGS
@@ -108,15 +115,23 @@ impl ExtensionOptions for KnitOptions {
     }
 
     fn entries(&self) -> Vec<ConfigEntry> {
-        vec![ConfigEntry {
-            key: "knit.statement_timeout".to_string(),
-            value: Some(
-                self.statement_timeout
-                    .map_or_else(|| "0".to_string(), format_duration),
-            ),
-            description: "How long a statement may run before it is cancelled ('30s', \
+        vec![
+            ConfigEntry {
+                key: "knit.statement_timeout".to_string(),
+                value: Some(
+                    self.statement_timeout
+                        .map_or_else(|| "0".to_string(), format_duration),
+                ),
+                description: "How long a statement may run before it is cancelled ('30s', \
                           '5m'); 0 is no limit",
-        }]
+            },
+            ConfigEntry {
+                key: "knit.profile_store".to_string(),
+                value: self.profile_store.clone(),
+                description: "The profile store (folder or s3:// URL of knit project run \
+                          --store) whose merge history current_main_id reads",
+            },
+        ]
     }
 }
 

@@ -43,6 +43,7 @@ use crate::functions::to_json::{ToJson, is_nested};
 use crate::kept::KeepRelationPlanner;
 use crate::memory::default_memory_limit;
 use crate::memory_table::create_memory_table;
+use crate::merge_history::{CurrentMainId, Redirects};
 use crate::object_stores::{
     KnitObjectStoreRegistry, S3TableOptions, build_s3_store, is_s3, s3_options,
 };
@@ -120,6 +121,7 @@ impl SessionBuilder {
         }
         config = config.with_option_extension(KnitOptions {
             statement_timeout: self.statement_timeout,
+            profile_store: None,
         });
         if let Some(partitions) = self.target_partitions {
             config = config.with_target_partitions(partitions);
@@ -174,6 +176,8 @@ impl SessionBuilder {
         for (name, function) in all_table_functions(&catalog) {
             ctx.register_udtf(name, function);
         }
+        let redirects = Redirects::default();
+        ctx.register_udf(ScalarUDF::from(CurrentMainId::new(redirects.clone())));
         let delta_calls = ResolvedCalls::default();
         for name in [TABLE_CHANGES, DELTA_HISTORY] {
             let function = DeltaTableFunction::new(name, delta_calls.clone());
@@ -195,6 +199,7 @@ impl SessionBuilder {
             ctx,
             catalog,
             delta_calls,
+            redirects,
         })
     }
 }
@@ -206,6 +211,8 @@ pub struct KnitSession {
     catalog: Catalog,
     /// The tables of the Delta table functions of the statement being planned.
     delta_calls: ResolvedCalls,
+    /// The merge histories of the entities `current_main_id` calls name.
+    redirects: Redirects,
 }
 
 impl std::fmt::Debug for KnitSession {
@@ -243,6 +250,22 @@ impl KnitSession {
             .extensions
             .get::<KnitOptions>()
             .and_then(|options| options.statement_timeout)
+    }
+
+    /// The profile store `current_main_id` reads (`SET knit.profile_store`), if named.
+    pub fn profile_store(&self) -> Option<String> {
+        self.ctx
+            .state_ref()
+            .read()
+            .config_options()
+            .extensions
+            .get::<KnitOptions>()
+            .and_then(|options| options.profile_store.clone())
+    }
+
+    /// The merge histories `current_main_id` reads.
+    pub(crate) fn redirects(&self) -> &Redirects {
+        &self.redirects
     }
 
     /// Parses and runs one statement; queries come back as a lazy [`DataFrame`].
@@ -289,6 +312,7 @@ impl KnitSession {
         }
         match statement {
             Statement::DataFusion(mut statement) => {
+                self.resolve_current_main_ids(&statement).await?;
                 let aggregates = AggregateNames::of(&self.ctx.state());
                 expand_feature_functions(&self.catalog, &aggregates, &mut statement)?;
                 let delta_copy = is_delta_copy(&statement);

@@ -95,10 +95,10 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "DIR")]
     changes_out: Option<PathBuf>,
 
-    /// Keep the project's outputs and state in a profile store (a local folder): each
-    /// output a Delta table there, and what each run read. A later run reads only input
-    /// files not read before and re-stitches and recomputes only the clusters their rows
-    /// touch, with the same result as a full run.
+    /// Keep the project's outputs and state in a profile store (a local folder or an
+    /// s3:// URL): each output a Delta table there, and what each run read. A later run
+    /// reads only input files not read before and re-stitches and recomputes only the
+    /// clusters their rows touch, with the same result as a full run.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["out", "format"])]
     store: Option<PathBuf>,
 

@@ -42,7 +42,7 @@ use super::refreshable::{graph_output, normal, not_incremental, row_tables};
 use super::store_state::{STATE_FOLDER, StoreLock, StoreState, file_changes, fingerprint};
 use super::{
     ProjectArgs, STAGING_PREFIX, collect, execute, load_between, new_session, publish_delta,
-    remove_stale_staging, run_staged, staged_rows, write_changes, write_redirects,
+    run_staged, staged_rows, write_changes, write_redirects,
 };
 
 /// How many times a scope may grow to take in clusters that refused or excluded edges
@@ -78,26 +78,30 @@ struct EntityRefresh {
     rounds: usize,
 }
 
-/// Runs the project into the store at `store`.
+/// Runs the project into the store at `store` (a local folder or an `s3://` URL),
+/// holding the store's lock.
 pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), String> {
-    if store.display().to_string().contains("://") {
-        return Err(format!(
-            "--store '{}': a store on object storage is not supported yet; use a local \
-             folder",
-            store.display()
-        ));
+    if !store.display().to_string().contains("://") {
+        if store.exists() && !store.is_dir() {
+            return Err(format!(
+                "--store: '{}' is a file: name a folder (it is created if missing)",
+                store.display()
+            ));
+        }
+        std::fs::create_dir_all(store.join(STATE_FOLDER))
+            .map_err(|e| format!("--store: cannot create '{}': {e}", store.display()))?;
     }
-    if store.exists() && !store.is_dir() {
-        return Err(format!(
-            "--store: '{}' is a file: name a folder (it is created if missing)",
-            store.display()
-        ));
-    }
-    std::fs::create_dir_all(store.join(STATE_FOLDER))
-        .map_err(|e| format!("--store: cannot create '{}': {e}", store.display()))?;
-    let _lock = StoreLock::acquire(store)?;
-    remove_stale_staging(store);
-    let previous = StoreState::read(store)?;
+    let session = new_session(args)?;
+    let lock = StoreLock::acquire(&session, store).await?;
+    let result = Box::pin(run_locked(args, &session, store)).await;
+    lock.release(&session).await;
+    result
+}
+
+/// Runs the project into the store, whose lock this process holds.
+async fn run_locked(args: &ProjectArgs, session: &KnitSession, store: &Path) -> Result<(), String> {
+    remove_staging_folders(session, store).await?;
+    let previous = StoreState::read(session, store).await?;
     let started_at = knit_pb::now_rfc3339();
     let clock = Instant::now();
     let end_time = args.end_time.clone().unwrap_or_else(|| started_at.clone());
@@ -117,8 +121,7 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
     let statements: Vec<&str> = script.statements.iter().map(|s| s.sql.as_str()).collect();
     let print = fingerprint(&statements, &staging_text, &end_time);
 
-    let session = new_session(args)?;
-    let tables = define(&session, &script, None).await?;
+    let tables = define(session, &script, None).await?;
     let plan = plan(args, previous.as_ref(), &script, &tables, &print, &end_time);
     let run = previous.as_ref().map_or(1, |p| p.run + 1);
     let (mode, refreshes) = match &plan {
@@ -144,7 +147,7 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
                 .unwrap_or_default();
             let scoped = scope(
                 args,
-                &session,
+                session,
                 &script,
                 store,
                 added,
@@ -189,7 +192,7 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
     }
 
     let written = run_staged(
-        &session,
+        session,
         &script,
         true,
         &staging_text,
@@ -199,18 +202,18 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
     .await?;
     if mode == "incremental" {
         for refresh in &refreshes {
-            register_scope(&session, &script, &staging, refresh).await?;
+            register_scope(session, &script, &staging, refresh).await?;
         }
     }
     let mut manifest = Vec::with_capacity(written.len());
     for (output, _) in &written {
         let rows = if mode == "incremental" {
-            scoped_rows(&session, &script, output, &staging, store)?
+            scoped_rows(session, &script, output, &staging, store)?
         } else {
             staged_rows(&staging, output)
         };
         let step = Instant::now();
-        let entry = publish_delta(&session, &script, output, &rows, store)
+        let entry = publish_delta(session, &script, output, &rows, store)
             .await
             .map_err(|e| format!("publishing {output}: {e}"))?;
         eprintln!(
@@ -223,13 +226,13 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
         manifest.push(entry);
     }
     for entry in &mut manifest {
-        write_redirects(&session, &script, store, &started_at, entry)
+        write_redirects(session, &script, store, &started_at, entry)
             .await
             .map_err(|e| format!("writing the redirects of {}: {e}", entry["output"]))?;
     }
     if let Some(changes) = &args.changes_out {
         for entry in &mut manifest {
-            write_changes(&session, &script, store, changes, entry)
+            write_changes(session, &script, store, changes, entry)
                 .await
                 .map_err(|e| format!("writing the changes of {}: {e}", entry["output"]))?;
         }
@@ -249,6 +252,7 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
             .collect(),
         outputs: manifest,
         touched: serde_json::Value::Object(touched),
+        entities: entity_tables(&script),
     };
     let bytes = serde_json::to_vec_pretty(&state.to_json()).unwrap_or_default();
     session
@@ -262,6 +266,44 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
         "run {run} ({mode}) finished in {:.2}s",
         clock.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Each entity's id graph and merge history tables, for the store's state.
+fn entity_tables(script: &Script) -> serde_json::Value {
+    let entities: BTreeSet<&str> = script
+        .statements
+        .iter()
+        .filter_map(|s| s.entity.as_deref())
+        .collect();
+    let tables: serde_json::Map<String, serde_json::Value> = entities
+        .into_iter()
+        .filter_map(|entity| {
+            let graph = graph_output(script, entity)?;
+            let tables = serde_json::json!({
+                "id_graph": graph,
+                "redirects": format!("{graph}_redirects"),
+            });
+            Some((entity.to_string(), tables))
+        })
+        .collect();
+    serde_json::Value::Object(tables)
+}
+
+/// Removes the staging folders runs killed in the store left: with the store's lock
+/// held, no other run is writing one.
+async fn remove_staging_folders(session: &KnitSession, store: &Path) -> Result<(), String> {
+    let entries = session
+        .folder_entries(&store.display().to_string())
+        .await
+        .map_err(|e| format!("--store: {e}"))?;
+    for name in entries.iter().filter(|n| n.starts_with(STAGING_PREFIX)) {
+        tracing::debug!(folder = %name, "removing a killed run's staging folder");
+        session
+            .remove_folder(&store.join(name).display().to_string())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use knit_core::TableFile;
+use knit_core::{KnitSession, TableFile};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -48,6 +48,10 @@ pub(crate) struct StoreState {
     pub outputs: Vec<Value>,
     /// What the run refreshed, per entity (ids and clusters touched), when incremental.
     pub touched: Value,
+    /// Per entity, the tables of its id graph and merge history, as
+    /// `{"user": {"id_graph": "user_graph", "redirects": "user_graph_redirects"}}`:
+    /// what `current_main_id` reads.
+    pub entities: Value,
 }
 
 impl StoreState {
@@ -57,13 +61,16 @@ impl StoreState {
     }
 
     /// The state of the store at `store`: `None` for a store no run has completed.
-    pub(crate) fn read(store: &Path) -> Result<Option<Self>, String> {
+    pub(crate) async fn read(session: &KnitSession, store: &Path) -> Result<Option<Self>, String> {
         let path = Self::path(store);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read '{}': {e}", path.display())),
+        let Some(bytes) = session
+            .read_file(&path.display().to_string())
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
         };
+        let text = String::from_utf8_lossy(&bytes);
         let value: Value = serde_json::from_str(&text).map_err(|e| {
             format!(
                 "'{}' is not a store state ({e}); run with --rebuild to start the store again",
@@ -96,6 +103,7 @@ impl StoreState {
             tables,
             outputs: value["outputs"].as_array().cloned().unwrap_or_default(),
             touched: value["touched"].clone(),
+            entities: value["entities"].clone(),
         }))
     }
 
@@ -119,6 +127,7 @@ impl StoreState {
             "tables": tables,
             "outputs": self.outputs,
             "touched": self.touched,
+            "entities": self.entities,
         })
     }
 }
@@ -197,62 +206,74 @@ pub(crate) fn fingerprint(statements: &[&str], staging: &str, end_time: &str) ->
         .collect()
 }
 
-/// The store's lock, held while a run changes the store; removed when dropped.
+/// The store's lock, held while a run changes the store: the file `_knit/lock`, created
+/// only when absent (on S3 by a conditional put), so that of two runs one takes it. It
+/// names its holder as `pid@host`.
 #[derive(Debug)]
 pub(crate) struct StoreLock {
-    path: PathBuf,
+    path: String,
 }
 
 impl StoreLock {
-    /// Takes the lock of the store at `store`. A lock left by a process that is gone (a
-    /// killed run) is taken over; one held by a running process is an error naming it.
-    pub(crate) fn acquire(store: &Path) -> Result<Self, String> {
-        let path = store.join(STATE_FOLDER).join("lock");
+    /// Takes the lock of the store at `store`. A lock left on this host by a process
+    /// that is gone (a killed run) is taken over; one held by a running process, or by
+    /// a run on another host, is an error naming it.
+    pub(crate) async fn acquire(session: &KnitSession, store: &Path) -> Result<Self, String> {
+        let path = store.join(STATE_FOLDER).join("lock").display().to_string();
+        let host = this_host();
+        let holder = format!("{}@{host}", std::process::id());
         for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
+            if session
+                .create_file(&path, holder.clone().into_bytes())
+                .await
+                .map_err(|e| e.to_string())?
             {
-                Ok(mut file) => {
-                    use std::io::Write;
-                    file.write_all(std::process::id().to_string().as_bytes())
-                        .map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
-                    return Ok(Self { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    let pid = holder.trim().parse::<u32>().ok();
-                    let running = pid.is_some_and(|pid| {
-                        pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
-                    });
-                    if running {
-                        return Err(format!(
-                            "another knit run (process {}) is changing the store '{}': wait \
-                             for it to finish (if no knit runs, remove '{}')",
-                            holder.trim(),
-                            store.display(),
-                            path.display()
-                        ));
-                    }
-                    tracing::info!(lock = %path.display(), "taking over the lock of a run that is gone");
-                    std::fs::remove_file(&path)
-                        .map_err(|e| format!("cannot remove '{}': {e}", path.display()))?;
-                }
-                Err(e) => return Err(format!("cannot create '{}': {e}", path.display())),
+                return Ok(Self { path });
             }
+            let held = session
+                .read_file(&path)
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                .unwrap_or_default();
+            let (pid, held_host) = held
+                .split_once('@')
+                .unwrap_or((held.as_str(), host.as_str()));
+            let gone = held_host == host
+                && pid.parse::<u32>().is_ok_and(|pid| {
+                    pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+                });
+            if !gone {
+                return Err(format!(
+                    "another knit run (process {held}) is changing the store '{}': wait for \
+                     it to finish (if no knit runs, remove '{path}')",
+                    store.display(),
+                ));
+            }
+            tracing::info!(lock = %path, "taking over the lock of a run that is gone");
+            session
+                .remove_file(&path)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         Err(format!(
-            "cannot take the lock '{}': another run took it first",
-            path.display()
+            "cannot take the lock '{path}': another run took it first"
         ))
+    }
+
+    /// Gives the lock up.
+    pub(crate) async fn release(self, session: &KnitSession) {
+        if let Err(e) = session.remove_file(&self.path).await {
+            tracing::warn!(%e, "could not remove the store's lock");
+        }
     }
 }
 
-impl Drop for StoreLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+/// This machine's name, which a lock names beside its process.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".to_string())
 }
 
 #[cfg(test)]
@@ -313,19 +334,29 @@ mod tests {
         assert_ne!(one, fingerprint(&["COPY (y) TO 'o'"], "/s", "2024-01-01"));
     }
 
-    #[test]
-    fn a_lock_is_exclusive_until_dropped_and_a_dead_holder_is_taken_over() {
+    #[tokio::test]
+    async fn a_lock_is_exclusive_until_released_and_a_dead_holder_is_taken_over() {
+        let session = knit_core::SessionBuilder::new().build().unwrap();
         let store = std::env::temp_dir().join(format!("knit-lock-{}", std::process::id()));
+        let lock_file = store.join(STATE_FOLDER).join("lock");
         std::fs::create_dir_all(store.join(STATE_FOLDER)).unwrap();
-        // A lock naming a process that does not exist is stale.
-        std::fs::write(store.join(STATE_FOLDER).join("lock"), "4294967290").unwrap();
-        let lock = StoreLock::acquire(&store).unwrap();
-        // Held by this (running) process: pid 1 stands for another running process.
-        std::fs::write(store.join(STATE_FOLDER).join("lock"), "1").unwrap();
-        let error = StoreLock::acquire(&store).unwrap_err();
-        assert!(error.contains("another knit run (process 1)"), "{error}");
-        drop(lock);
-        assert!(!store.join(STATE_FOLDER).join("lock").exists());
+        // A lock naming a process of this host that does not exist is stale.
+        std::fs::write(&lock_file, format!("4294967290@{}", this_host())).unwrap();
+        let lock = StoreLock::acquire(&session, &store).await.unwrap();
+        let held = std::fs::read_to_string(&lock_file).unwrap();
+        assert_eq!(held, format!("{}@{}", std::process::id(), this_host()));
+        let error = StoreLock::acquire(&session, &store).await.unwrap_err();
+        assert!(
+            error.contains(&format!("another knit run (process {held})")),
+            "{error}"
+        );
+        lock.release(&session).await;
+        assert!(!lock_file.exists());
+        // A run on another host cannot be checked: its lock stands.
+        std::fs::write(&lock_file, "4294967290@elsewhere").unwrap();
+        let error = StoreLock::acquire(&session, &store).await.unwrap_err();
+        assert!(error.contains("process 4294967290@elsewhere"), "{error}");
+        assert!(error.contains("remove"), "{error}");
         std::fs::remove_dir_all(&store).unwrap();
     }
 }

@@ -9,14 +9,14 @@ use std::process::{Command, Output};
 
 use crate::{knit, text};
 
-struct LocalS3 {
+pub(crate) struct LocalS3 {
     endpoint: String,
     bucket: String,
     key_id: String,
     secret: String,
 }
 
-fn local_s3() -> Option<LocalS3> {
+pub(crate) fn local_s3() -> Option<LocalS3> {
     let var = |name: &str| std::env::var(name).ok();
     let s3 = LocalS3 {
         endpoint: var("KNIT_TEST_S3_ENDPOINT")?,
@@ -29,7 +29,7 @@ fn local_s3() -> Option<LocalS3> {
 
 impl LocalS3 {
     /// `knit` with the server's settings in the `AWS_*` environment.
-    fn knit(&self) -> Command {
+    pub(crate) fn knit(&self) -> Command {
         let mut command = knit();
         command
             .env("AWS_ACCESS_KEY_ID", &self.key_id)
@@ -41,7 +41,7 @@ impl LocalS3 {
     }
 
     /// A prefix of the bucket that no other test uses.
-    fn prefix(&self, test: &str) -> String {
+    pub(crate) fn prefix(&self, test: &str) -> String {
         format!("s3://{}/{test}-{}", self.bucket, std::process::id())
     }
 }

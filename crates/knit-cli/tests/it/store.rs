@@ -183,6 +183,11 @@ fn run_ok(project: &Path, tables: &Path, store: &Path, end: &str) -> String {
 
 /// The outputs of two stores that differ, as `output: rows only in a, rows only in b`.
 fn differences(a: &Path, b: &Path) -> Vec<String> {
+    differences_with(knit(), a, &b.display().to_string())
+}
+
+/// [`differences`] of a local store `a` and a store `b` that `command` reads (one on S3).
+fn differences_with(mut command: std::process::Command, a: &Path, b: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(a)
         .unwrap()
         .flatten()
@@ -191,15 +196,12 @@ fn differences(a: &Path, b: &Path) -> Vec<String> {
         .collect();
     names.sort();
     assert!(names.len() >= 10, "{names:?}");
-    let mut command = knit();
     command.args(["-q", "--format", "csv"]);
     for name in &names {
-        let (x, y) = (a.join(name), b.join(name));
+        let (x, y) = (a.join(name).display().to_string(), format!("{b}/{name}"));
         command.arg("-c").arg(format!(
             "SELECT '{name}' AS o, (SELECT count(*) FROM (SELECT * FROM '{x}' EXCEPT ALL SELECT * FROM '{y}')) AS a, \
-             (SELECT count(*) FROM (SELECT * FROM '{y}' EXCEPT ALL SELECT * FROM '{x}')) AS b",
-            x = x.display(),
-            y = y.display()
+             (SELECT count(*) FROM (SELECT * FROM '{y}' EXCEPT ALL SELECT * FROM '{x}')) AS b"
         ));
     }
     let output = command.output().unwrap();
@@ -346,6 +348,73 @@ fn a_merge_across_days_leaves_a_redirect_and_cohort_changes() {
     assert!(stdout.contains("last run: 2 (incremental)"), "{stdout}");
     assert!(stdout.contains("shop.events: 2 files"), "{stdout}");
     assert!(stdout.contains("user_graph: version 1, 4 rows"), "{stdout}");
+
+    // Day 3: a customer seen earlier still (a late file) shares a device with the
+    // merged one, and the earliest id's main id takes over: a chain day 1 -> day 2 ->
+    // day 3, which current_main_id follows to its end.
+    write_table_file(
+        &tables,
+        "events",
+        "day3",
+        EVENTS,
+        &["u3,a2,,web,2023-12-31 10:00:00".into()],
+    );
+    let stderr = run_ok(&project, &tables, &store, END);
+    assert!(stderr.contains("run 3: incremental"), "{stderr}");
+    let store_text = store.display().to_string();
+    let set_store = format!("SET knit.profile_store = '{store_text}'");
+    let resolved = knit()
+        .args(["-q", "--format", "csv", "-c", &set_store, "-c"])
+        .arg(format!(
+            "SELECT count(*) AS retired, \
+               count(DISTINCT current_main_id('user', old_main_id)) AS targets, \
+               bool_and(current_main_id('user', old_main_id) = \
+                 (SELECT min(user_main_id) FROM '{graph}')) AS to_today, \
+               min(run) AS first_run, max(run) AS last_run \
+             FROM '{redirects}'"
+        ))
+        .args(["-c", "SELECT current_main_id('user', 'never-a-main-id') AS kept, current_main_id('user', NULL) AS null_kept"])
+        .arg("-c")
+        .arg(format!(
+            "SELECT count(*) AS today_kept FROM '{graph}' \
+             WHERE current_main_id('user', user_main_id) = user_main_id"
+        ))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&resolved);
+    assert!(resolved.status.success(), "{stderr}");
+    assert_eq!(
+        stdout,
+        "retired,targets,to_today,first_run,last_run\n2,1,true,1,2\n\
+         kept,null_kept\nnever-a-main-id,\ntoday_kept\n5\n"
+    );
+    // Bad input: no store named, an entity the store does not have, an entity that is
+    // not text.
+    for (setup, sql, error) in [
+        (
+            "SELECT 1",
+            "SELECT current_main_id('user', 'x')",
+            "SET knit.profile_store = 'path'",
+        ),
+        (
+            set_store.as_str(),
+            "SELECT current_main_id('account', 'x')",
+            "has no merge history of entity 'account'; it has: user",
+        ),
+        (
+            set_store.as_str(),
+            "SELECT current_main_id(upper('user'), 'x')",
+            "the first argument is an entity's name",
+        ),
+    ] {
+        let output = knit()
+            .args(["-q", "-c", setup, "-c", sql])
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&output);
+        assert!(!output.status.success(), "{sql}");
+        assert!(stderr.contains(error), "{sql}: {stderr}");
+    }
 }
 
 #[test]
@@ -457,4 +526,98 @@ fn a_held_lock_refuses_a_run_and_a_killed_run_leaves_the_next_correct() {
     let full = dir.join("full");
     run_ok(&project, &tables, &full, END);
     assert_eq!(differences(&full, &store), Vec::<String>::new());
+}
+
+/// A store on S3 (the local server): a full run, then a refresh, equal to a local full
+/// run; `knit store status` reads it; runs started at once on it each finish or are
+/// refused by the lock, and leave it correct.
+#[test]
+fn a_store_on_s3_refreshes_and_locks_as_a_local_one() {
+    let Some(s3) = crate::s3::local_s3() else {
+        eprintln!("skipped: no local S3 (run scripts/s3-server start and source its env)");
+        return;
+    };
+    let dir = scratch("s3");
+    let project = write_project(&dir);
+    let tables = dir.join("tables");
+    let store = s3.prefix("store");
+    let on_s3 = |extra: &[&str]| {
+        let mut command = s3.knit();
+        command
+            .args(["project", "run"])
+            .arg(&project)
+            .arg("--tables")
+            .arg(&tables)
+            .args(["--store", &store, "--end-time", END])
+            .args(extra);
+        command
+    };
+    let mut rng = Lcg(2026);
+    let mut modes = Vec::new();
+    for arrival in 0..2 {
+        let (events, orders) = random_rows(&mut rng, 400, 60);
+        let file = format!("part-{arrival}");
+        write_table_file(&tables, "events", &file, EVENTS, &events);
+        write_table_file(&tables, "orders", &file, ORDERS, &orders);
+        let output = on_s3(&[]).output().unwrap();
+        let (_, stderr) = text(&output);
+        assert!(output.status.success(), "{stderr}");
+        modes.push(stderr.lines().next().unwrap_or_default().to_string());
+    }
+    assert!(
+        modes[0].contains("run 1: full (the store's first run)"),
+        "{modes:?}"
+    );
+    assert!(
+        modes[1].contains("run 2: incremental (2 new input files)"),
+        "{modes:?}"
+    );
+    let full = dir.join("full");
+    run_ok(&project, &tables, &full, END);
+    assert_eq!(
+        differences_with(s3.knit(), &full, &store),
+        Vec::<String>::new()
+    );
+    let status = s3
+        .knit()
+        .args(["store", "status", &store])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&status);
+    assert!(status.status.success(), "{stderr}");
+    assert!(stdout.contains("last run: 2 (incremental)"), "{stdout}");
+    assert!(stdout.contains("shop.orders: 2 files"), "{stdout}");
+    assert!(!stdout.contains("holds the lock"), "{stdout}");
+
+    // Three runs at once over a third arrival: the lock lets one change the store at a
+    // time; the others finish after it (finding the store current) or are refused.
+    let (events, orders) = random_rows(&mut rng, 400, 60);
+    write_table_file(&tables, "events", "part-2", EVENTS, &events);
+    write_table_file(&tables, "orders", "part-2", ORDERS, &orders);
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            on_s3(&[])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut finished = 0;
+    for run in runs {
+        let output = run.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if output.status.success() {
+            finished += 1;
+        } else {
+            assert!(stderr.contains("another knit run (process "), "{stderr}");
+        }
+    }
+    assert!(finished >= 1);
+    let full = dir.join("full-3");
+    run_ok(&project, &tables, &full, END);
+    assert_eq!(
+        differences_with(s3.knit(), &full, &store),
+        Vec::<String>::new()
+    );
 }

@@ -8,6 +8,10 @@
 //! the files that are new, list a table's files once and pin the table to that list:
 //! files that land while the run goes on are left for the next run, and the run's record
 //! of what it read is exactly what it read.
+//!
+//! A Delta table's files are those of the version it reads, as its log lists them; a
+//! file whose deletion vector changed counts as changed. Pinned, it reads that version
+//! restricted to the listed files (with their partition values and deletion vectors).
 
 use std::sync::Arc;
 
@@ -15,11 +19,18 @@ use datafusion::catalog::TableProvider;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use futures::TryStreamExt;
+use knit_delta::DeltaTableScan;
 
 use crate::error::{CoreError, Result};
 use crate::session::KnitSession;
 
-/// One data file of a table, as its object store lists it.
+/// A table whose files can be listed.
+enum FileTable {
+    Listing(Arc<dyn TableProvider>),
+    Delta(Arc<dyn TableProvider>),
+}
+
+/// One data file of a table, as its object store (or its Delta log) lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableFile {
     /// The file's URL (`file:///...` or `s3://bucket/...`).
@@ -33,30 +44,50 @@ pub struct TableFile {
 }
 
 impl KnitSession {
-    /// The listing table registered as `table`, or an error naming what it is instead.
-    async fn listing_table(&self, table: &str) -> Result<Arc<dyn TableProvider>> {
+    /// The table registered as `table`: a table over files, or a Delta table.
+    async fn file_table(&self, table: &str) -> Result<FileTable> {
         let provider = self
             .context()
             .table_provider(table)
             .await
             .map_err(|e| CoreError::invalid(format!("table '{table}': {e}")))?;
-        if !provider.is::<ListingTable>() {
-            return Err(CoreError::invalid(format!(
-                "table '{table}' is not read from files (a Delta table, a view or a table in \
-                 memory), so the files it reads cannot be listed"
-            )));
+        if provider.is::<ListingTable>() {
+            return Ok(FileTable::Listing(provider));
         }
-        Ok(provider)
+        if provider.is::<DeltaTableScan>() {
+            return Ok(FileTable::Delta(provider));
+        }
+        Err(CoreError::invalid(format!(
+            "table '{table}' is not read from files (a view or a table in memory), so the \
+             files it reads cannot be listed"
+        )))
     }
 
     /// The data files `table` (a table over files, such as one made by `CREATE EXTERNAL
-    /// TABLE`) reads now, sorted by URL; `None` for a table not read from a list of
-    /// files (a Delta table, a view, a table in memory).
+    /// TABLE`, or a Delta table) reads now, sorted by URL; `None` for a table not read
+    /// from files (a view, a table in memory).
     pub async fn table_files(&self, table: &str) -> Result<Option<Vec<TableFile>>> {
-        let Ok(provider) = self.listing_table(table).await else {
-            return Ok(None);
+        let listing = match self.file_table(table).await {
+            Ok(FileTable::Listing(provider)) => provider,
+            Ok(FileTable::Delta(provider)) => {
+                let Some(delta) = provider.downcast_ref::<DeltaTableScan>() else {
+                    return Ok(None);
+                };
+                let files = delta
+                    .files()
+                    .iter()
+                    .map(|f| TableFile {
+                        url: f.url.clone(),
+                        size: f.size,
+                        modified_ms: f.modified_ms,
+                        e_tag: f.deletion_vector.clone(),
+                    })
+                    .collect();
+                return Ok(Some(files));
+            }
+            Err(_) => return Ok(None),
         };
-        let Some(listing) = provider.downcast_ref::<ListingTable>() else {
+        let Some(listing) = listing.downcast_ref::<ListingTable>() else {
             return Ok(None);
         };
         let state = self.context().state();
@@ -90,7 +121,26 @@ impl KnitSession {
     /// as they are. Plans made before keep the table they planned with, so pin a table
     /// before defining what reads it.
     pub async fn pin_table_files(&self, table: &str, files: &[TableFile]) -> Result<()> {
-        let provider = self.listing_table(table).await?;
+        let provider = match self.file_table(table).await? {
+            FileTable::Listing(provider) => provider,
+            FileTable::Delta(provider) => {
+                let Some(delta) = provider.downcast_ref::<DeltaTableScan>() else {
+                    return Err(CoreError::internal("a Delta table is not one"));
+                };
+                let pinned: Arc<dyn TableProvider> = if files.is_empty() {
+                    Arc::new(EmptyTable::new(provider.schema()))
+                } else {
+                    let urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
+                    let state = self.context().state();
+                    let only = delta.with_only_files(&urls, &state).await;
+                    Arc::new(only.map_err(datafusion::error::DataFusionError::from)?)
+                };
+                let context = self.context();
+                context.deregister_table(table)?;
+                context.register_table(table, pinned)?;
+                return Ok(());
+            }
+        };
         let Some(listing) = provider.downcast_ref::<ListingTable>() else {
             return Err(CoreError::internal("a listing table is not one"));
         };

@@ -26,7 +26,7 @@ pub use changes::changes;
 pub use error::{DeltaError, Result};
 pub use history::{history, history_schema};
 pub use location::{TableLocation, TimeTravel};
-pub use read::DeltaTableScan;
+pub use read::{DeltaFile, DeltaTableScan};
 pub use write::{CHANGE_DATA_FEED, WriteMode, Written, write};
 
 /// The planner of the plan nodes Delta's writes and merges build; a session that runs

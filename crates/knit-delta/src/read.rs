@@ -2,7 +2,9 @@
 // Copyright the Knit authors
 
 //! Reading a Delta table: a DataFusion table provider over one version of it, which
-//! skips files by the partition values and column statistics of the log.
+//! skips files by the partition values and column statistics of the log, and can be
+//! restricted to some of that version's data files (the files an incremental refresh
+//! has not read yet).
 
 use std::sync::Arc;
 
@@ -19,13 +21,28 @@ use datafusion::physical_plan::ExecutionPlan;
 use crate::error::{DeltaError, Result};
 use crate::location::{TableLocation, TimeTravel};
 
+/// One data file of a version of a Delta table, as its log lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaFile {
+    /// The file's URL: the table's folder joined with the log's path.
+    pub url: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was written, in milliseconds since the Unix epoch.
+    pub modified_ms: i64,
+    /// Its deletion vector, if rows of it are deleted: a change of it is a change of
+    /// the file's rows.
+    pub deletion_vector: Option<String>,
+}
+
 /// One version of a Delta table, as a table: DeltaLake's scan, which knows the version
-/// it reads (shown by `DESCRIBE` and `\d`).
+/// it reads (shown by `DESCRIBE` and `\d`) and its data files.
 #[derive(Debug)]
 pub struct DeltaTableScan {
     inner: Arc<dyn TableProvider>,
     version: u64,
-    location: String,
+    table: TableLocation,
+    files: Vec<DeltaFile>,
 }
 
 impl DeltaTableScan {
@@ -36,21 +53,65 @@ impl DeltaTableScan {
         travel: TimeTravel,
         session: &SessionState,
     ) -> Result<Self> {
+        Self::open_files(location, travel, None, session).await
+    }
+
+    /// The table at `travel`, reading only those of its data files whose URLs are in
+    /// `only` (all of them when `None`). A file the version does not have is an error
+    /// when scanned.
+    async fn open_files(
+        location: &TableLocation,
+        travel: TimeTravel,
+        only: Option<&[String]>,
+        session: &SessionState,
+    ) -> Result<Self> {
+        let log_error = |e: &dyn std::fmt::Display| DeltaError::Log {
+            path: location.display.clone(),
+            detail: e.to_string(),
+        };
         let table = location.open(travel).await?;
         let version = table.version().unwrap_or_default();
-        let inner = table
+        let mut files: Vec<DeltaFile> = table
+            .snapshot()
+            .map_err(|e| log_error(&e))?
+            .log_data()
+            .iter()
+            .map(|file| DeltaFile {
+                // A log path is relative to the table's folder, or (a shallow clone's
+                // files) a URL of its own.
+                url: match file.path() {
+                    path if path.contains("://") => path.into_owned(),
+                    path => format!("{}{path}", location.url),
+                },
+                size: u64::try_from(file.size()).unwrap_or_default(),
+                modified_ms: file.modification_time(),
+                deletion_vector: file
+                    .deletion_vector_descriptor()
+                    .map(|dv| format!("{dv:?}")),
+            })
+            .collect();
+        files.sort_by(|a, b| a.url.cmp(&b.url));
+        let mut provider = table
             .table_provider()
-            .with_session(Arc::new(session.clone()))
-            .await
-            .map_err(|e| DeltaError::Log {
-                path: location.display.clone(),
-                detail: e.to_string(),
-            })?;
+            .with_session(Arc::new(session.clone()));
+        if let Some(only) = only {
+            files.retain(|f| only.contains(&f.url));
+            provider = provider.with_file_paths(only.iter().cloned());
+        }
+        let inner = provider.await.map_err(|e| log_error(&e))?;
         Ok(Self {
             inner,
             version,
-            location: location.url.to_string(),
+            table: location.clone(),
+            files,
         })
+    }
+
+    /// The same version of the table, reading only the data files whose URLs are
+    /// `urls` (which must be files of it).
+    pub async fn with_only_files(&self, urls: &[String], session: &SessionState) -> Result<Self> {
+        let travel = TimeTravel::Version(self.version);
+        Self::open_files(&self.table, travel, Some(urls), session).await
     }
 
     /// The version read.
@@ -60,7 +121,12 @@ impl DeltaTableScan {
 
     /// The table's folder.
     pub fn location(&self) -> &str {
-        &self.location
+        self.table.url.as_str()
+    }
+
+    /// The data files read, sorted by URL.
+    pub fn files(&self) -> &[DeltaFile] {
+        &self.files
     }
 }
 
@@ -112,7 +178,7 @@ impl TableProvider for DeltaTableScan {
         Err(datafusion::error::DataFusionError::Plan(format!(
             "INSERT INTO a Delta table is not supported: write with COPY (...) TO '{}' \
              STORED AS DELTA OPTIONS ('mode' 'append')",
-            self.location
+            self.table.url
         )))
     }
 }

@@ -34,6 +34,7 @@ use chrono::Utc;
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use futures::{StreamExt, TryStreamExt};
 use knit_core::{EntityScope, KnitSession, TableFile};
 use knit_pb::{OutputFormat, Script};
 use knit_sql::{quote_ident, quote_literal};
@@ -48,6 +49,9 @@ use super::{
 /// How many times a scope may grow to take in clusters that refused or excluded edges
 /// reach (see [`scope_entity`]) before the run is made full instead.
 const SCOPE_ROUNDS: usize = 16;
+
+/// How many output tables a run merges at once.
+const PUBLISHES_AT_ONCE: usize = 2;
 
 /// What a run does.
 #[derive(Debug)]
@@ -205,26 +209,35 @@ async fn run_locked(args: &ProjectArgs, session: &KnitSession, store: &Path) -> 
             register_scope(session, &script, &staging, refresh).await?;
         }
     }
-    let mut manifest = Vec::with_capacity(written.len());
-    for (output, _) in &written {
-        let rows = if mode == "incremental" {
-            scoped_rows(session, &script, output, &staging, store)?
-        } else {
-            staged_rows(&staging, output)
-        };
-        let step = Instant::now();
-        let entry = publish_delta(session, &script, output, &rows, store)
-            .await
-            .map_err(|e| format!("publishing {output}: {e}"))?;
-        eprintln!(
-            "published {output}: {} inserted, {} updated, {} deleted in {:.2}s",
-            entry["inserted"],
-            entry["updated"],
-            entry["deleted"],
-            step.elapsed().as_secs_f64()
-        );
-        manifest.push(entry);
-    }
+    // The tables are independent: their merges run side by side, each one's scans and
+    // rewrite leaving cores idle in turns.
+    let publishes = written.iter().map(|(output, _)| {
+        let script = &script;
+        let staging = &staging;
+        async move {
+            let rows = if mode == "incremental" {
+                scoped_rows(session, script, output, staging, store)?
+            } else {
+                staged_rows(staging, output)
+            };
+            let step = Instant::now();
+            let entry = publish_delta(session, script, output, &rows, store)
+                .await
+                .map_err(|e| format!("publishing {output}: {e}"))?;
+            eprintln!(
+                "published {output}: {} inserted, {} updated, {} deleted in {:.2}s",
+                entry["inserted"],
+                entry["updated"],
+                entry["deleted"],
+                step.elapsed().as_secs_f64()
+            );
+            Ok::<_, String>(entry)
+        }
+    });
+    let mut manifest: Vec<serde_json::Value> = futures::stream::iter(publishes)
+        .buffered(PUBLISHES_AT_ONCE)
+        .try_collect()
+        .await?;
     for entry in &mut manifest {
         write_redirects(session, &script, store, &started_at, entry)
             .await
@@ -374,7 +387,7 @@ fn plan(
     for (table, files) in tables {
         let Some(files) = files else {
             return Plan::Full(format!(
-                "input table {table} is not read from a list of files (a Delta table), so \
+                "input table {table} is not read from files (a view or a table in memory), so \
                  its new rows cannot be told apart"
             ));
         };

@@ -132,7 +132,7 @@ fn write_table_file(tables: &Path, table: &str, file: &str, header: &str, rows: 
     std::fs::create_dir_all(&folder).unwrap();
     let csv = folder.with_extension(format!("{file}.csv"));
     std::fs::write(&csv, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
-    let types = if table == "events" {
+    let types = if header.contains("channel") {
         "user_id VARCHAR, anonymous_id VARCHAR, email VARCHAR, channel VARCHAR, ts TIMESTAMP"
     } else {
         "user_id VARCHAR, amount BIGINT, ts TIMESTAMP"
@@ -151,6 +151,24 @@ fn write_table_file(tables: &Path, table: &str, file: &str, header: &str, rows: 
         .unwrap();
     assert!(output.status.success(), "{}", text(&output).1);
     std::fs::remove_file(csv).unwrap();
+}
+
+/// Appends `rows` of a table to the Delta table `tables/shop/<table>/` (one version).
+fn append_delta_rows(tables: &Path, table: &str, header: &str, rows: &[String]) {
+    let folder = tables.join("shop").join(table);
+    write_table_file(tables, &format!("{table}-staged"), "rows", header, rows);
+    let staged = tables.join("shop").join(format!("{table}-staged"));
+    let output = knit()
+        .args(["-q", "-c"])
+        .arg(format!(
+            "COPY (SELECT * FROM '{}/rows.parquet') TO '{}' STORED AS DELTA OPTIONS ('mode' 'append')",
+            staged.display(),
+            folder.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    std::fs::remove_dir_all(staged).unwrap();
 }
 
 /// `knit project run PROJECT --tables TABLES --store STORE --end-time END`.
@@ -620,4 +638,63 @@ fn a_store_on_s3_refreshes_and_locks_as_a_local_one() {
         differences_with(s3.knit(), &full, &store),
         Vec::<String>::new()
     );
+}
+
+/// Delta tables as inputs: a version that only adds files is read alone (its new
+/// files), equal to a full run; one that removes or rewrites files makes a full run.
+#[test]
+fn delta_inputs_refresh_from_the_files_new_versions_add() {
+    let dir = scratch("delta-inputs");
+    let project = write_project(&dir);
+    let tables = dir.join("tables");
+    let store = dir.join("store");
+    let mut rng = Lcg(77);
+    let (events, orders) = random_rows(&mut rng, 300, 40);
+    append_delta_rows(&tables, "events", EVENTS, &events);
+    write_table_file(&tables, "orders", "a", ORDERS, &orders);
+    let stderr = run_ok(&project, &tables, &store, END);
+    assert!(stderr.contains("run 1: full"), "{stderr}");
+    // Two appends: two new versions, read as their new files.
+    for _ in 0..2 {
+        let (events, _) = random_rows(&mut rng, 60, 0);
+        append_delta_rows(&tables, "events", EVENTS, &events);
+    }
+    let stderr = run_ok(&project, &tables, &store, END);
+    assert!(
+        stderr.contains("run 2: incremental (2 new input files)"),
+        "{stderr}"
+    );
+    let full = dir.join("full");
+    run_ok(&project, &tables, &full, END);
+    assert_eq!(differences(&full, &store), Vec::<String>::new());
+    let status = knit()
+        .args(["store", "status"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(
+        text(&status).0.contains("shop.events: 3 files"),
+        "{}",
+        text(&status).0
+    );
+    // A version that deletes rows rewrites (removes) a file read before: a full run.
+    let events_table = tables.join("shop").join("events");
+    let output = knit()
+        .args(["-q", "-c"])
+        .arg(format!(
+            "COPY (SELECT * FROM '{t}' WHERE channel IS DISTINCT FROM 'web') TO '{t}' STORED AS DELTA",
+            t = events_table.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    let stderr = run_ok(&project, &tables, &store, END);
+    assert!(
+        stderr.contains("run 3: full (input file file://"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("was deleted since run 2"), "{stderr}");
+    let full = dir.join("full-2");
+    run_ok(&project, &tables, &full, END);
+    assert_eq!(differences(&full, &store), Vec::<String>::new());
 }

@@ -328,7 +328,7 @@ impl KnitSession {
                 if delta_copy && let DFStatement::CopyTo(copy) = *statement {
                     let options: HashMap<String, String> = copy_options(&copy);
                     self.register_store(std::slice::from_ref(&copy.target), &options)?;
-                    let written = copy_to_delta(&self.ctx, copy).await;
+                    let written = Box::pin(copy_to_delta(&self.ctx, copy)).await;
                     self.delta_calls.clear();
                     return Ok(written?);
                 }

@@ -110,13 +110,26 @@ pub struct Written {
 /// Writes the rows of `plan`, planned and run in `state`, to the table at `location`.
 /// A table created (or overwritten) is partitioned by `partition_by`; an existing one
 /// keeps its partitioning, which `partition_by` must then name, if anything.
+///
+/// With `Merge`, `replaced` (a query of the table's rows, such as those of some
+/// customers) limits what becomes the rows: those of its rows that the rows lack are
+/// deleted, and the table's other rows stay as they are. Only those rows are compared
+/// with the new ones, which is what makes replacing a few customers' rows of a large
+/// table cheap.
 pub async fn write(
     location: &TableLocation,
     state: &SessionState,
     plan: LogicalPlan,
     mode: &WriteMode,
     partition_by: &[String],
+    replaced: Option<LogicalPlan>,
 ) -> Result<Written> {
+    if replaced.is_some() && !matches!(mode, WriteMode::Merge(_)) {
+        return Err(DeltaError::Invalid(format!(
+            "writing Delta table '{}': 'replace_where' applies to mode 'merge' only",
+            location.display
+        )));
+    }
     let table = location.open_for_write().await?;
     let session: Arc<dyn Session> = Arc::new(state.clone());
     let plan = with_delta_timestamps(plan).map_err(|e| DeltaError::Query {
@@ -185,11 +198,23 @@ pub async fn write(
             let delete_missing = matches!(mode, WriteMode::Merge(_));
             // The table becomes the rows: when their columns are not the table's, a merge
             // would keep columns the rows no longer have, so the table is replaced.
-            if delete_missing && column_difference(&snapshot.schema(), &rows).is_some() {
+            if delete_missing && let Some(difference) = column_difference(&snapshot.schema(), &rows)
+            {
+                if replaced.is_some() {
+                    // Replacing some rows cannot drop a column the others still have.
+                    return Err(DeltaError::Schema {
+                        path: location.display.clone(),
+                        detail: format!(
+                            "a merge with 'replace_where' needs the table's columns: \
+                             {difference}; write the whole table instead"
+                        ),
+                    });
+                }
                 tracing::debug!(table = %location.url, "columns changed: the merge overwrites");
                 return write(SaveMode::Overwrite).await;
             }
             let frame = DataFrame::new(state.clone(), plan.clone());
+            let replaced = replaced.map(|plan| DataFrame::new(state.clone(), plan));
             merge(
                 location,
                 table.clone(),
@@ -198,6 +223,7 @@ pub async fn write(
                 frame,
                 keys,
                 delete_missing,
+                replaced,
             )
             .await
         }
@@ -367,6 +393,7 @@ async fn last_commit_rows(table: &DeltaTable) -> u64 {
 /// the rows not in the table as they are (new keys, and keys whose other columns
 /// differ), and, when `delete_missing`, the table's rows whose keys the rows no longer
 /// have, marked for deletion. Rows that are the same are matched by nothing.
+#[allow(clippy::too_many_arguments)]
 async fn merge(
     location: &TableLocation,
     table: DeltaTable,
@@ -375,6 +402,7 @@ async fn merge(
     source: DataFrame,
     keys: &[String],
     delete_missing: bool,
+    replaced: Option<DataFrame>,
 ) -> Result<Written> {
     let snapshot = table
         .snapshot()
@@ -408,7 +436,7 @@ async fn merge(
     } else {
         Some(source.clone().count().await.map_err(query)? as u64)
     };
-    let changes = changed_rows(&table, state, &source, keys, delete_missing)
+    let changes = changed_rows(&table, state, &source, keys, delete_missing, replaced)
         .await
         .map_err(query)?;
     let (changes, rows_before) = match changes {
@@ -499,14 +527,15 @@ const DELETE_MARK: &str = "__knit_delete";
 
 /// The rows of `source` that change `table` (new keys, or other columns that differ),
 /// marked `false` in [`DELETE_MARK`], and, when `delete_missing`, the keys of the table
-/// that `source` lacks (their other columns NULL), marked `true`; with the table's row
-/// count. `None` when the table lacks a column of `source`.
+/// (of its `replaced` rows, when given) that `source` lacks, marked `true`; with the
+/// table's row count. `None` when the table lacks a column of `source`.
 async fn changed_rows(
     table: &DeltaTable,
     state: &SessionState,
     source: &DataFrame,
     keys: &[String],
     delete_missing: bool,
+    replaced: Option<DataFrame>,
 ) -> datafusion::error::Result<Option<(DataFrame, Option<u64>)>> {
     let provider = table
         .table_provider()
@@ -528,8 +557,9 @@ async fn changed_rows(
         None,
     )?
     .build()?;
-    let target = DataFrame::new(state.clone(), scan);
-    let rows_before = target.clone().count().await? as u64;
+    let whole = DataFrame::new(state.clone(), scan);
+    let rows_before = whole.clone().count().await? as u64;
+    let target = replaced.unwrap_or(whole);
     // One pass over the source (its query may not give the same rows twice): joined
     // to the table on the keys, a row is new, changed, the same, or (with no source
     // row) gone.

@@ -310,6 +310,7 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
                 output,
                 &staged_rows(&staging, output),
                 out,
+                None,
             )
             .await
         } else {
@@ -379,15 +380,17 @@ fn staged_rows(staging: &Path, output: &str) -> String {
     )
 }
 
-/// Merges the rows of `rows` (a query: the staged output, or more) into the Delta table
+/// Merges the rows of `rows` (a query: the staged output) into the Delta table
 /// `out/<output>`, on the output's keys: one new version, which changes only the rows
-/// that changed. Returns the manifest's entry.
+/// that changed. With `replace_where`, the rows replace only the table's rows it holds
+/// for (see `COPY ... OPTIONS ('replace_where' ...)`). Returns the manifest's entry.
 async fn publish_delta(
     session: &KnitSession,
     script: &Script,
     output: &str,
     rows: &str,
     out: &Path,
+    replace_where: Option<&str>,
 ) -> Result<serde_json::Value, String> {
     let keys = script
         .statements
@@ -395,10 +398,14 @@ async fn publish_delta(
         .find(|s| s.output.as_deref() == Some(output))
         .map(|s| s.keys.join(", "))
         .unwrap_or_default();
-    let mode = if keys.is_empty() {
-        "'mode' 'overwrite'".to_string()
-    } else {
-        format!("'mode' 'merge', 'keys' {}", knit_sql::quote_literal(&keys))
+    let mode = match (keys.is_empty(), replace_where) {
+        (true, _) => "'mode' 'overwrite'".to_string(),
+        (false, None) => format!("'mode' 'merge', 'keys' {}", knit_sql::quote_literal(&keys)),
+        (false, Some(predicate)) => format!(
+            "'mode' 'merge', 'keys' {}, 'replace_where' {}",
+            knit_sql::quote_literal(&keys),
+            knit_sql::quote_literal(predicate)
+        ),
     };
     let table = out.join(output).display().to_string();
     let sql = format!(

@@ -215,15 +215,23 @@ async fn run_locked(args: &ProjectArgs, session: &KnitSession, store: &Path) -> 
         let script = &script;
         let staging = &staging;
         async move {
-            let rows = if mode == "incremental" {
-                scoped_rows(session, script, output, staging, store)?
+            let (rows, replace_where) = if mode == "incremental" {
+                let (rows, in_scope) = scoped_rows(session, script, output, staging)?;
+                (rows, Some(in_scope))
             } else {
-                staged_rows(staging, output)
+                (staged_rows(staging, output), None)
             };
             let step = Instant::now();
-            let entry = publish_delta(session, script, output, &rows, store)
-                .await
-                .map_err(|e| format!("publishing {output}: {e}"))?;
+            let entry = publish_delta(
+                session,
+                script,
+                output,
+                &rows,
+                store,
+                replace_where.as_deref(),
+            )
+            .await
+            .map_err(|e| format!("publishing {output}: {e}"))?;
             eprintln!(
                 "published {output}: {} inserted, {} updated, {} deleted in {:.2}s",
                 entry["inserted"],
@@ -465,9 +473,11 @@ async fn scope(
     // The ids of the new rows: those of the new files, then those of the old files
     // between the last end time and this one.
     let mut new_ids: BTreeMap<String, HashSet<(String, String)>> = BTreeMap::new();
+    let step = Instant::now();
     let fresh = new_session(args)?;
     define(&fresh, script, Some(added)).await?;
     stitched_ids(&fresh, &entities, &mut new_ids).await?;
+    tracing::debug!(elapsed = ?step.elapsed(), "stitched the new files' rows");
     if let Some(from) = window_from {
         let window = new_session(args)?;
         let staging = store.join(format!("{STAGING_PREFIX}window"));
@@ -617,6 +627,7 @@ async fn scope_entity(
              (SELECT s.{main} FROM {stored} s JOIN {probe} p ON s.other_id = p.other_id \
              AND s.other_id_type = p.other_id_type)"
         );
+        let step = Instant::now();
         for batch in collect(session, &sql).await? {
             let (Some(types), Some(values), Some(main_ids)) = (
                 batch.column(0).as_any().downcast_ref::<StringArray>(),
@@ -641,8 +652,11 @@ async fn scope_entity(
             .scopes
             .set(entity, Some(scope))
             .map_err(|e| e.to_string())?;
+        tracing::debug!(round, elapsed = ?step.elapsed(), "looked up the stored clusters");
+        let step = Instant::now();
         let mut reached = HashSet::new();
         stitched_ids_of(session, entity, &mut reached).await?;
+        tracing::debug!(round, elapsed = ?step.elapsed(), "stitched the scope");
         asked = reached.difference(&ids).cloned().collect();
         if asked.is_empty() {
             return Ok(Some(EntityRefresh {
@@ -720,15 +734,15 @@ async fn register_scope(
     )
 }
 
-/// The rows of `output` after an incremental run: the stored table's rows outside the
-/// touched clusters, and this run's rows (which are the touched clusters').
+/// What an incremental run merges into `output`: this run's rows (the touched
+/// clusters'), and the predicate (over the table, as `target`) of the table's rows they
+/// replace, the touched clusters' rows; the table's other rows stay.
 fn scoped_rows(
     session: &KnitSession,
     script: &Script,
     output: &str,
     staging: &Path,
-    store: &Path,
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     let statement = script
         .statements
         .iter()
@@ -748,25 +762,25 @@ fn scoped_rows(
         .collect();
     let ids = scope_table("ids", entity);
     let mains = scope_table("mains", entity);
-    let outside = |id_type: &str, id: &str| {
+    let inside = |id_type: &str, id: &str| {
         format!(
-            "NOT EXISTS (SELECT 1 FROM {ids} s WHERE s.other_id_type = {id_type} \
+            "EXISTS (SELECT 1 FROM {ids} s WHERE s.other_id_type = {id_type} \
              AND s.other_id = {id})"
         )
     };
     let keys: Vec<&str> = statement.keys.iter().map(String::as_str).collect();
-    let outside_scope = match keys.as_slice() {
-        ["other_id", "other_id_type"] => outside("t.other_id_type", "t.other_id"),
+    let in_scope = match keys.as_slice() {
+        ["other_id", "other_id_type"] => inside("target.other_id_type", "target.other_id"),
         ["id1", "id1_type", "id2", "id2_type"] => format!(
-            "{} AND {}",
-            outside("t.id1_type", "t.id1"),
-            outside("t.id2_type", "t.id2")
+            "{} OR {}",
+            inside("target.id1_type", "target.id1"),
+            inside("target.id2_type", "target.id2")
         ),
         [id] if id_types.iter().any(|t| t == id) => {
-            outside(&quote_literal(id), &format!("t.{}", quote_ident(id)))
+            inside(&quote_literal(id), &format!("target.{}", quote_ident(id)))
         }
         [main] => format!(
-            "NOT EXISTS (SELECT 1 FROM {mains} m WHERE m.main = t.{})",
+            "EXISTS (SELECT 1 FROM {mains} m WHERE m.main = target.{})",
             quote_ident(main)
         ),
         _ => {
@@ -776,9 +790,5 @@ fn scoped_rows(
             ));
         }
     };
-    let table = quote_literal(&store.join(output).display().to_string());
-    Ok(format!(
-        "SELECT * FROM {table} t WHERE {outside_scope} UNION ALL {}",
-        staged_rows(staging, output)
-    ))
+    Ok((staged_rows(staging, output), in_scope))
 }

@@ -8,7 +8,10 @@
 //! Modes: `overwrite` (the default, as a `COPY` to a file replaces it; earlier versions
 //! stay readable), `append`, `merge` (the table becomes the rows, changing only what
 //! changed, keyed on `keys`) and `upsert` (as `merge`, keeping keys the rows lack).
-//! The result is one row: the rows written, the version committed, and the rows
+//! `'replace_where' 'predicate'` limits a merge to the table's rows the predicate holds
+//! for (over the table's columns, as `target.col` or `col`; subqueries allowed): those
+//! become the rows, and the others stay, as Delta's `replaceWhere` does for an
+//! overwrite. The result is one row: the rows written, the version committed, and the rows
 //! inserted, updated and deleted.
 
 use std::collections::HashMap;
@@ -28,7 +31,7 @@ use knit_delta::{WriteMode, write};
 use super::{DELTA, table_location};
 
 /// The options of a Delta `COPY` (besides `aws.*`).
-const COPY_OPTIONS: &[&str] = &["mode", "keys"];
+const COPY_OPTIONS: &[&str] = &["mode", "keys", "replace_where"];
 
 /// True for a `COPY ... STORED AS DELTA`.
 pub(crate) fn is_delta_copy(statement: &DFStatement) -> bool {
@@ -65,8 +68,8 @@ pub(crate) async fn copy_to_delta(
         if !COPY_OPTIONS.contains(&key.as_str()) && !key.starts_with("aws.") {
             return Err(DataFusionError::Plan(format!(
                 "COPY to Delta table '{target}' has no option '{key}': its options are \
-                 'mode' ('overwrite', 'append', 'merge' or 'upsert') and 'keys' (for merge \
-                 and upsert)"
+                 'mode' ('overwrite', 'append', 'merge' or 'upsert'), 'keys' (for merge \
+                 and upsert) and 'replace_where' (for merge)"
             )));
         }
     }
@@ -77,6 +80,11 @@ pub(crate) async fn copy_to_delta(
             .unwrap_or("overwrite"),
         options.get("keys").map(String::as_str),
     )?;
+    if options.contains_key("replace_where") && !matches!(mode, WriteMode::Merge(_)) {
+        return Err(DataFusionError::Plan(format!(
+            "COPY to Delta table '{target}': 'replace_where' applies to mode 'merge' only"
+        )));
+    }
     let partitioned_by = copy.partitioned_by.clone();
     let query = match copy.source {
         CopyToSource::Query(query) => query,
@@ -87,7 +95,31 @@ pub(crate) async fn copy_to_delta(
         .statement_to_plan(DFStatement::Statement(Box::new(SqlStatement::Query(query))))
         .await?;
     let location = table_location(ctx.runtime_env().as_ref(), &target)?;
-    let written = write(&location, &state, plan, &mode, &partitioned_by).await?;
+    let replaced = match options.get("replace_where") {
+        Some(predicate) if location.is_delta_table().await => {
+            let sql = format!(
+                "SELECT * FROM {} AS target WHERE {predicate}",
+                knit_sql::quote_literal(&target)
+            );
+            let statement = Parser::new(&GenericDialect {})
+                .try_with_sql(&sql)
+                .and_then(|mut parser| parser.parse_statement())
+                .map_err(|e| {
+                    DataFusionError::Plan(format!(
+                        "COPY to Delta table '{target}': 'replace_where' is not a predicate \
+                         ({e})"
+                    ))
+                })?;
+            Some(
+                state
+                    .statement_to_plan(DFStatement::Statement(Box::new(statement)))
+                    .await?,
+            )
+        }
+        // A table the statement creates has no rows to replace.
+        _ => None,
+    };
+    let written = write(&location, &state, plan, &mode, &partitioned_by, replaced).await?;
     tracing::debug!(%target, ?written, "wrote a Delta table");
     let schema = Arc::new(Schema::new(
         ["count", "version", "inserted", "updated", "deleted"]

@@ -611,7 +611,9 @@ async fn scope_entity(
     let mut mains = BTreeSet::new();
     let mut asked: Vec<(String, String)> = new_ids.into_iter().collect();
     for round in 1..=SCOPE_ROUNDS {
-        // The stored clusters of the ids not looked up yet.
+        // The stored clusters of the ids not looked up yet. The main ids are made
+        // distinct first: probed once per id, a large cluster's main id would walk its
+        // every row again for each of its ids (1.0 s instead of 0.13 s for 40k ids).
         register(
             session,
             &probe,
@@ -624,11 +626,13 @@ async fn scope_entity(
         let main = quote_ident(&main);
         let sql = format!(
             "SELECT g.other_id_type, g.other_id, g.{main} FROM {stored} g WHERE g.{main} IN \
-             (SELECT s.{main} FROM {stored} s JOIN {probe} p ON s.other_id = p.other_id \
-             AND s.other_id_type = p.other_id_type)"
+             (SELECT DISTINCT s.{main} FROM {stored} s JOIN {probe} p ON s.other_id = \
+             p.other_id AND s.other_id_type = p.other_id_type)"
         );
         let step = Instant::now();
-        for batch in collect(session, &sql).await? {
+        let batches = collect(session, &sql).await?;
+        tracing::debug!(round, asked = asked.len(), elapsed = ?step.elapsed(), "queried the stored clusters");
+        for batch in batches {
             let (Some(types), Some(values), Some(main_ids)) = (
                 batch.column(0).as_any().downcast_ref::<StringArray>(),
                 batch.column(1).as_any().downcast_ref::<StringArray>(),

@@ -68,12 +68,7 @@ impl KnitSession {
                 Err(e) => Err(CoreError::invalid(format!("removing '{dir}': {e}"))),
             };
         }
-        let (store, prefix) = self.locate(dir)?;
-        let files: Vec<_> = store
-            .list(Some(&prefix))
-            .try_collect()
-            .await
-            .map_err(|e| CoreError::invalid(format!("listing '{dir}': {e}")))?;
+        let (store, files) = self.files_under(dir).await?;
         for file in files {
             store
                 .delete(&file.location)
@@ -138,12 +133,24 @@ impl KnitSession {
 
     /// The bytes of every file under the folder `dir`.
     pub async fn folder_size(&self, dir: &str) -> Result<u64> {
+        let (_, files) = self.files_under(dir).await?;
+        Ok(files.iter().map(|f| f.size).sum())
+    }
+
+    /// The store of the folder `dir`, and every file under it.
+    async fn files_under(
+        &self,
+        dir: &str,
+    ) -> Result<(
+        std::sync::Arc<dyn object_store::ObjectStore>,
+        Vec<object_store::ObjectMeta>,
+    )> {
         let (store, prefix) = self.locate(dir)?;
-        let files: Vec<_> = store
+        let files = store
             .list(Some(&prefix))
             .try_collect()
             .await
             .map_err(|e| CoreError::invalid(format!("listing '{dir}': {e}")))?;
-        Ok(files.iter().map(|f| f.size).sum())
+        Ok((store, files))
     }
 }

@@ -66,6 +66,7 @@ mod relation_call;
 mod report;
 mod session;
 mod shared_build;
+mod statement_visit;
 mod stitch;
 mod table_snapshot;
 mod udtf;

@@ -27,12 +27,13 @@ use datafusion::common::{Result as DFResult, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
+use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, Visit, Visitor,
+    Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, Visitor,
 };
 
 use crate::error::{CoreError, Result};
+use crate::statement_visit::visit_sql;
 
 /// The function's name.
 pub(crate) const CURRENT_MAIN_ID: &str = "current_main_id";
@@ -82,7 +83,7 @@ pub(crate) fn replay(mut rows: Vec<(String, String, i64)>) -> HashMap<String, St
 /// The entities named by the `current_main_id` calls of a statement.
 pub(crate) fn called_entities(statement: &DFStatement) -> Result<BTreeSet<String>> {
     let mut finder = CallFinder::default();
-    visit_statement(statement, &mut finder);
+    visit_sql(statement, &mut finder);
     if let Some(bad) = finder.not_literal {
         return Err(CoreError::invalid(format!(
             "current_main_id({bad}, ...): the first argument is an entity's name, written \
@@ -90,21 +91,6 @@ pub(crate) fn called_entities(statement: &DFStatement) -> Result<BTreeSet<String
         )));
     }
     Ok(finder.entities)
-}
-
-fn visit_statement(statement: &DFStatement, finder: &mut CallFinder) {
-    match statement {
-        DFStatement::Statement(statement) => {
-            let _ = statement.visit(finder);
-        }
-        DFStatement::CopyTo(copy) => {
-            if let CopyToSource::Query(query) = &copy.source {
-                let _ = query.visit(finder);
-            }
-        }
-        DFStatement::Explain(explain) => visit_statement(&explain.statement, finder),
-        DFStatement::CreateExternalTable(_) | DFStatement::Reset(_) => {}
-    }
 }
 
 #[derive(Default)]

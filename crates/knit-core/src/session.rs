@@ -243,24 +243,23 @@ impl KnitSession {
     /// The caller enforces it over planning, execution and the writing of results, by
     /// dropping the statement's future when the time is up.
     pub fn statement_timeout(&self) -> Option<Duration> {
-        self.ctx
-            .state_ref()
-            .read()
-            .config_options()
-            .extensions
-            .get::<KnitOptions>()
-            .and_then(|options| options.statement_timeout)
+        self.knit_setting(|options| options.statement_timeout)
     }
 
     /// The profile store `current_main_id` reads (`SET knit.profile_store`), if named.
     pub fn profile_store(&self) -> Option<String> {
+        self.knit_setting(|options| options.profile_store.clone())
+    }
+
+    /// One of the session's `knit.*` settings.
+    fn knit_setting<T>(&self, read: impl FnOnce(&KnitOptions) -> Option<T>) -> Option<T> {
         self.ctx
             .state_ref()
             .read()
             .config_options()
             .extensions
             .get::<KnitOptions>()
-            .and_then(|options| options.profile_store.clone())
+            .and_then(read)
     }
 
     /// The merge histories `current_main_id` reads.

@@ -19,12 +19,13 @@ use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::Expr;
-use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
+use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    Expr as SqlExpr, FunctionArg, FunctionArgExpr, TableFactor, Value, Visit, Visitor,
+    Expr as SqlExpr, FunctionArg, FunctionArgExpr, TableFactor, Value, Visitor,
 };
 
 use super::table_location;
+use crate::statement_visit::visit_sql;
 
 /// The change data feed function.
 pub(crate) const TABLE_CHANGES: &str = "table_changes";
@@ -158,7 +159,7 @@ pub(crate) async fn resolve_calls(
     resolved: &ResolvedCalls,
 ) -> Result<()> {
     let mut finder = CallFinder::default();
-    visit_statement(statement, &mut finder);
+    visit_sql(statement, &mut finder);
     for (function, arguments) in finder.calls {
         let call = Call::parse(&function, &arguments)?;
         if resolved.get(&call).is_none() {
@@ -167,21 +168,6 @@ pub(crate) async fn resolve_calls(
         }
     }
     Ok(())
-}
-
-fn visit_statement(statement: &DFStatement, finder: &mut CallFinder) {
-    match statement {
-        DFStatement::Statement(statement) => {
-            let _ = statement.visit(finder);
-        }
-        DFStatement::CopyTo(copy) => {
-            if let CopyToSource::Query(query) = &copy.source {
-                let _ = query.visit(finder);
-            }
-        }
-        DFStatement::Explain(explain) => visit_statement(&explain.statement, finder),
-        DFStatement::CreateExternalTable(_) | DFStatement::Reset(_) => {}
-    }
 }
 
 /// Collects the calls of the Delta table functions in a statement.

@@ -570,6 +570,7 @@ fn a_store_on_s3_refreshes_and_locks_as_a_local_one() {
             .args(extra);
         command
     };
+    let sync = format!("{store}-sync");
     let mut rng = Lcg(2026);
     let mut modes = Vec::new();
     for arrival in 0..2 {
@@ -577,7 +578,7 @@ fn a_store_on_s3_refreshes_and_locks_as_a_local_one() {
         let file = format!("part-{arrival}");
         write_table_file(&tables, "events", &file, EVENTS, &events);
         write_table_file(&tables, "orders", &file, ORDERS, &orders);
-        let output = on_s3(&[]).output().unwrap();
+        let output = on_s3(&["--changes-out", &sync]).output().unwrap();
         let (_, stderr) = text(&output);
         assert!(output.status.success(), "{stderr}");
         modes.push(stderr.lines().next().unwrap_or_default().to_string());
@@ -606,6 +607,20 @@ fn a_store_on_s3_refreshes_and_locks_as_a_local_one() {
     assert!(stdout.contains("last run: 2 (incremental)"), "{stdout}");
     assert!(stdout.contains("shop.orders: 2 files"), "{stdout}");
     assert!(!stdout.contains("holds the lock"), "{stdout}");
+    // The refresh's changes went to S3 too: as many as its version of the table holds.
+    let changes = s3
+        .knit()
+        .args(["-q", "--format", "csv", "-c"])
+        .arg(format!(
+            "SELECT (SELECT count(*) FROM '{sync}/user_graph_changes.parquet') = \
+             (SELECT count(*) FROM table_changes('{store}/user_graph', 1, 1) \
+              WHERE _change_type <> 'update_preimage') AS same"
+        ))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&changes);
+    assert!(changes.status.success(), "{stderr}");
+    assert_eq!(stdout, "same\ntrue\n");
 
     // Three runs at once over a third arrival: the lock lets one change the store at a
     // time; the others finish after it (finding the store current) or are refused.

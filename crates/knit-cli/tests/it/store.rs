@@ -621,6 +621,22 @@ fn a_store_on_s3_refreshes_and_locks_as_a_local_one() {
     let (stdout, stderr) = text(&changes);
     assert!(changes.status.success(), "{stderr}");
     assert_eq!(stdout, "same\ntrue\n");
+    // current_main_id reads the merge history of a store on S3: today's main ids are
+    // their own.
+    let current = s3
+        .knit()
+        .args(["-q", "--format", "csv", "-c"])
+        .arg(format!("SET knit.profile_store = '{store}'"))
+        .arg("-c")
+        .arg(format!(
+            "SELECT bool_and(current_main_id('user', user_main_id) = user_main_id) AS kept \
+             FROM '{store}/user_graph'"
+        ))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&current);
+    assert!(current.status.success(), "{stderr}");
+    assert_eq!(stdout, "kept\ntrue\n");
 
     // Three runs at once over a third arrival: the lock lets one change the store at a
     // time; the others finish after it (finding the store current) or are refused.

@@ -42,16 +42,13 @@ use knit_sql::{quote_ident, quote_literal};
 use super::refreshable::{graph_output, normal, not_incremental, row_tables};
 use super::store_state::{STATE_FOLDER, StoreLock, StoreState, file_changes, fingerprint};
 use super::{
-    ProjectArgs, STAGING_PREFIX, collect, execute, load_between, new_session, publish_delta,
-    run_staged, staged_rows, write_changes, write_redirects,
+    PUBLISHES_AT_ONCE, ProjectArgs, STAGING_PREFIX, collect, execute, load_between, new_session,
+    publish_delta, run_staged, staged_rows, write_changes, write_redirects,
 };
 
 /// How many times a scope may grow to take in clusters that refused or excluded edges
 /// reach (see [`scope_entity`]) before the run is made full instead.
 const SCOPE_ROUNDS: usize = 16;
-
-/// How many output tables a run merges at once.
-const PUBLISHES_AT_ONCE: usize = 2;
 
 /// What a run does.
 #[derive(Debug)]
@@ -75,7 +72,7 @@ struct EntityRefresh {
     /// Every id of the touched clusters, as `(type, id)`.
     ids: HashSet<(String, String)>,
     /// The main ids the touched clusters had and have now.
-    mains: BTreeSet<String>,
+    mains: HashSet<String>,
     /// The clusters touched, as the stored graph had them.
     stored_clusters: usize,
     /// How many times the scope grew until it settled.
@@ -209,8 +206,7 @@ async fn run_locked(args: &ProjectArgs, session: &KnitSession, store: &Path) -> 
             register_scope(session, &script, &staging, refresh).await?;
         }
     }
-    // The tables are independent: their merges run side by side, each one's scans and
-    // rewrite leaving cores idle in turns.
+    // The tables are independent: their merges run side by side.
     let publishes = written.iter().map(|(output, _)| {
         let script = &script;
         let staging = &staging;
@@ -608,7 +604,7 @@ async fn scope_entity(
     let stored = quote_literal(&store.join(graph).display().to_string());
     let probe = scope_table("probe", entity);
     let mut ids = new_ids.clone();
-    let mut mains = BTreeSet::new();
+    let mut mains = HashSet::new();
     let mut asked: Vec<(String, String)> = new_ids.into_iter().collect();
     for round in 1..=SCOPE_ROUNDS {
         // The stored clusters of the ids not looked up yet. The main ids are made
@@ -644,7 +640,10 @@ async fn scope_entity(
             };
             for i in 0..batch.num_rows() {
                 ids.insert((types.value(i).to_string(), values.value(i).to_string()));
-                mains.insert(main_ids.value(i).to_string());
+                // A cluster's rows share its main id: copied once.
+                if !mains.contains(main_ids.value(i)) {
+                    mains.insert(main_ids.value(i).to_string());
+                }
             }
         }
         let mut scope = EntityScope::new();

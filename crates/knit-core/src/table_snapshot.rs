@@ -18,17 +18,12 @@ use std::sync::Arc;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::error::DataFusionError;
 use futures::TryStreamExt;
 use knit_delta::DeltaTableScan;
 
 use crate::error::{CoreError, Result};
 use crate::session::KnitSession;
-
-/// A table whose files can be listed.
-enum FileTable {
-    Listing(Arc<dyn TableProvider>),
-    Delta(Arc<dyn TableProvider>),
-}
 
 /// One data file of a table, as its object store (or its Delta log) lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,55 +34,50 @@ pub struct TableFile {
     pub size: u64,
     /// When it was last modified, in milliseconds since the Unix epoch.
     pub modified_ms: i64,
-    /// Its entity tag, where the store gives one.
+    /// Its entity tag, where the store gives one; for a Delta table's file, its
+    /// deletion vector (a new one is a change of the file's rows).
     pub e_tag: Option<String>,
 }
 
 impl KnitSession {
     /// The table registered as `table`: a table over files, or a Delta table.
-    async fn file_table(&self, table: &str) -> Result<FileTable> {
+    async fn file_table(&self, table: &str) -> Result<Arc<dyn TableProvider>> {
         let provider = self
             .context()
             .table_provider(table)
             .await
             .map_err(|e| CoreError::invalid(format!("table '{table}': {e}")))?;
-        if provider.is::<ListingTable>() {
-            return Ok(FileTable::Listing(provider));
+        if !provider.is::<ListingTable>() && !provider.is::<DeltaTableScan>() {
+            return Err(CoreError::invalid(format!(
+                "table '{table}' is not read from files (a view or a table in memory), so \
+                 the files it reads cannot be listed"
+            )));
         }
-        if provider.is::<DeltaTableScan>() {
-            return Ok(FileTable::Delta(provider));
-        }
-        Err(CoreError::invalid(format!(
-            "table '{table}' is not read from files (a view or a table in memory), so the \
-             files it reads cannot be listed"
-        )))
+        Ok(provider)
     }
 
     /// The data files `table` (a table over files, such as one made by `CREATE EXTERNAL
     /// TABLE`, or a Delta table) reads now, sorted by URL; `None` for a table not read
     /// from files (a view, a table in memory).
     pub async fn table_files(&self, table: &str) -> Result<Option<Vec<TableFile>>> {
-        let listing = match self.file_table(table).await {
-            Ok(FileTable::Listing(provider)) => provider,
-            Ok(FileTable::Delta(provider)) => {
-                let Some(delta) = provider.downcast_ref::<DeltaTableScan>() else {
-                    return Ok(None);
-                };
-                let files = delta
-                    .files()
-                    .iter()
-                    .map(|f| TableFile {
-                        url: f.url.clone(),
-                        size: f.size,
-                        modified_ms: f.modified_ms,
-                        e_tag: f.deletion_vector.clone(),
-                    })
-                    .collect();
-                return Ok(Some(files));
-            }
-            Err(_) => return Ok(None),
+        let Ok(provider) = self.file_table(table).await else {
+            return Ok(None);
         };
-        let Some(listing) = listing.downcast_ref::<ListingTable>() else {
+        if let Some(delta) = provider.downcast_ref::<DeltaTableScan>() {
+            let files = delta
+                .files()
+                .map_err(DataFusionError::from)?
+                .into_iter()
+                .map(|f| TableFile {
+                    url: f.url,
+                    size: f.size,
+                    modified_ms: f.modified_ms,
+                    e_tag: f.deletion_vector,
+                })
+                .collect();
+            return Ok(Some(files));
+        }
+        let Some(listing) = provider.downcast_ref::<ListingTable>() else {
             return Ok(None);
         };
         let state = self.context().state();
@@ -121,49 +111,42 @@ impl KnitSession {
     /// as they are. Plans made before keep the table they planned with, so pin a table
     /// before defining what reads it.
     pub async fn pin_table_files(&self, table: &str, files: &[TableFile]) -> Result<()> {
-        let provider = match self.file_table(table).await? {
-            FileTable::Listing(provider) => provider,
-            FileTable::Delta(provider) => {
-                let Some(delta) = provider.downcast_ref::<DeltaTableScan>() else {
-                    return Err(CoreError::internal("a Delta table is not one"));
-                };
-                let pinned: Arc<dyn TableProvider> = if files.is_empty() {
-                    Arc::new(EmptyTable::new(provider.schema()))
+        let provider = self.file_table(table).await?;
+        let schema = provider.schema();
+        let pinned: Arc<dyn TableProvider> =
+            if let Some(delta) = provider.downcast_ref::<DeltaTableScan>() {
+                if files.is_empty() {
+                    Arc::new(EmptyTable::new(schema))
                 } else {
                     let urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
                     let state = self.context().state();
                     let only = delta.with_only_files(&urls, &state).await;
-                    Arc::new(only.map_err(datafusion::error::DataFusionError::from)?)
+                    Arc::new(only.map_err(DataFusionError::from)?)
+                }
+            } else {
+                let Some(listing) = provider.downcast_ref::<ListingTable>() else {
+                    return Err(CoreError::internal("a listing table is not one"));
                 };
-                let context = self.context();
-                context.deregister_table(table)?;
-                context.register_table(table, pinned)?;
-                return Ok(());
-            }
-        };
-        let Some(listing) = provider.downcast_ref::<ListingTable>() else {
-            return Err(CoreError::internal("a listing table is not one"));
-        };
-        let options = listing.options().clone();
-        if !options.table_partition_cols.is_empty() {
-            return Err(CoreError::invalid(format!(
-                "table '{table}' is partitioned by folder names, which pinning it to a list \
-                 of files would lose"
-            )));
-        }
-        let schema = provider.schema();
-        let pinned: Arc<dyn TableProvider> = if files.is_empty() {
-            Arc::new(EmptyTable::new(schema))
-        } else {
-            let urls = files
-                .iter()
-                .map(|f| ListingTableUrl::parse(&f.url))
-                .collect::<datafusion::error::Result<Vec<_>>>()?;
-            let config = ListingTableConfig::new_with_multi_paths(urls)
-                .with_listing_options(options)
-                .with_schema(schema);
-            Arc::new(ListingTable::try_new(config)?)
-        };
+                let options = listing.options().clone();
+                if !options.table_partition_cols.is_empty() {
+                    return Err(CoreError::invalid(format!(
+                        "table '{table}' is partitioned by folder names, which pinning it to a \
+                     list of files would lose"
+                    )));
+                }
+                if files.is_empty() {
+                    Arc::new(EmptyTable::new(schema))
+                } else {
+                    let urls = files
+                        .iter()
+                        .map(|f| ListingTableUrl::parse(&f.url))
+                        .collect::<datafusion::error::Result<Vec<_>>>()?;
+                    let config = ListingTableConfig::new_with_multi_paths(urls)
+                        .with_listing_options(options)
+                        .with_schema(schema);
+                    Arc::new(ListingTable::try_new(config)?)
+                }
+            };
         let context = self.context();
         context.deregister_table(table)?;
         context.register_table(table, pinned)?;

@@ -6,6 +6,7 @@
 //! restricted to some of that version's data files (the files an incremental refresh
 //! has not read yet).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use deltalake_core::DeltaTable;
 
 use crate::error::{DeltaError, Result};
 use crate::location::{TableLocation, TimeTravel};
@@ -42,7 +44,11 @@ pub struct DeltaTableScan {
     inner: Arc<dyn TableProvider>,
     version: u64,
     table: TableLocation,
-    files: Vec<DeltaFile>,
+    /// The version's log, for [`Self::files`] (listed only when asked: most reads
+    /// never do).
+    log: DeltaTable,
+    /// The URLs of the files read, when not all of the version's.
+    only: Option<HashSet<String>>,
 }
 
 impl DeltaTableScan {
@@ -53,65 +59,43 @@ impl DeltaTableScan {
         travel: TimeTravel,
         session: &SessionState,
     ) -> Result<Self> {
-        Self::open_files(location, travel, None, session).await
+        let table = location.open(travel).await?;
+        Self::from_log(location, table, None, session).await
     }
 
-    /// The table at `travel`, reading only those of its data files whose URLs are in
-    /// `only` (all of them when `None`). A file the version does not have is an error
-    /// when scanned.
-    async fn open_files(
+    /// A scan of the loaded `table`, reading only those of its data files whose URLs
+    /// are in `only` (all of them when `None`). A file the version does not have is an
+    /// error when scanned.
+    async fn from_log(
         location: &TableLocation,
-        travel: TimeTravel,
+        table: DeltaTable,
         only: Option<&[String]>,
         session: &SessionState,
     ) -> Result<Self> {
-        let log_error = |e: &dyn std::fmt::Display| DeltaError::Log {
-            path: location.display.clone(),
-            detail: e.to_string(),
-        };
-        let table = location.open(travel).await?;
         let version = table.version().unwrap_or_default();
-        let mut files: Vec<DeltaFile> = table
-            .snapshot()
-            .map_err(|e| log_error(&e))?
-            .log_data()
-            .iter()
-            .map(|file| DeltaFile {
-                // A log path is relative to the table's folder, or (a shallow clone's
-                // files) a URL of its own.
-                url: match file.path() {
-                    path if path.contains("://") => path.into_owned(),
-                    path => format!("{}{path}", location.url),
-                },
-                size: u64::try_from(file.size()).unwrap_or_default(),
-                modified_ms: file.modification_time(),
-                deletion_vector: file
-                    .deletion_vector_descriptor()
-                    .map(|dv| format!("{dv:?}")),
-            })
-            .collect();
-        files.sort_by(|a, b| a.url.cmp(&b.url));
         let mut provider = table
             .table_provider()
             .with_session(Arc::new(session.clone()));
         if let Some(only) = only {
-            files.retain(|f| only.contains(&f.url));
             provider = provider.with_file_paths(only.iter().cloned());
         }
-        let inner = provider.await.map_err(|e| log_error(&e))?;
+        let inner = provider.await.map_err(|e| DeltaError::Log {
+            path: location.display.clone(),
+            detail: e.to_string(),
+        })?;
         Ok(Self {
             inner,
             version,
             table: location.clone(),
-            files,
+            log: table,
+            only: only.map(|urls| urls.iter().cloned().collect()),
         })
     }
 
     /// The same version of the table, reading only the data files whose URLs are
     /// `urls` (which must be files of it).
     pub async fn with_only_files(&self, urls: &[String], session: &SessionState) -> Result<Self> {
-        let travel = TimeTravel::Version(self.version);
-        Self::open_files(&self.table, travel, Some(urls), session).await
+        Self::from_log(&self.table, self.log.clone(), Some(urls), session).await
     }
 
     /// The version read.
@@ -124,9 +108,36 @@ impl DeltaTableScan {
         self.table.url.as_str()
     }
 
-    /// The data files read, sorted by URL.
-    pub fn files(&self) -> &[DeltaFile] {
-        &self.files
+    /// The data files read, as the version's log lists them, sorted by URL.
+    pub fn files(&self) -> Result<Vec<DeltaFile>> {
+        let snapshot = self.log.snapshot().map_err(|e| DeltaError::Log {
+            path: self.table.display.clone(),
+            detail: e.to_string(),
+        })?;
+        let mut files: Vec<DeltaFile> = snapshot
+            .log_data()
+            .iter()
+            .map(|file| DeltaFile {
+                // A log path is relative to the table's folder, or (a shallow clone's
+                // files) a URL of its own.
+                url: match file.path() {
+                    path if path.contains("://") => path.into_owned(),
+                    path => format!("{}{path}", self.table.url),
+                },
+                size: u64::try_from(file.size()).unwrap_or_default(),
+                modified_ms: file.modification_time(),
+                deletion_vector: file
+                    .deletion_vector_descriptor()
+                    .map(|dv| format!("{dv:?}")),
+            })
+            .filter(|file| {
+                self.only
+                    .as_ref()
+                    .is_none_or(|only| only.contains(&file.url))
+            })
+            .collect();
+        files.sort_by(|a, b| a.url.cmp(&b.url));
+        Ok(files)
     }
 }
 

@@ -480,10 +480,7 @@ async fn write_redirects(
         .find(|n| !["other_id", "other_id_type", "valid_at", "first_seen_at"].contains(&n.as_str()))
         .ok_or_else(|| format!("the id graph {output} has no main id column"))?;
     let main = knit_sql::quote_ident(&main);
-    let redirects = out
-        .join(format!("{output}_redirects"))
-        .display()
-        .to_string();
+    let redirects = out.join(redirects_table(output)).display().to_string();
     let sql = format!(
         "COPY (\
          WITH changed AS (SELECT * FROM table_changes({table}, {version}, {version})), \
@@ -502,9 +499,13 @@ async fn write_redirects(
         started = knit_sql::quote_literal(started_at),
     );
     let rows = copied_rows(&collect(session, &sql).await?);
-    entry["redirects"] =
-        serde_json::json!({ "table": format!("{output}_redirects"), "rows": rows });
+    entry["redirects"] = serde_json::json!({ "table": redirects_table(output), "rows": rows });
     Ok(())
+}
+
+/// The table of the merge history of the id graph output `graph`.
+fn redirects_table(graph: &str) -> String {
+    format!("{graph}_redirects")
 }
 
 /// The rows a `COPY` wrote: the first column of its result.

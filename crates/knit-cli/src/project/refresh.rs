@@ -43,7 +43,7 @@ use super::refreshable::{graph_output, normal, not_incremental, row_tables};
 use super::store_state::{STATE_FOLDER, StoreLock, StoreState, file_changes, fingerprint};
 use super::{
     PUBLISHES_AT_ONCE, ProjectArgs, STAGING_PREFIX, collect, execute, load_between, new_session,
-    publish_delta, run_staged, staged_rows, write_changes, write_redirects,
+    publish_delta, redirects_table, run_staged, staged_rows, write_changes, write_redirects,
 };
 
 /// How many times a scope may grow to take in clusters that refused or excluded edges
@@ -299,7 +299,7 @@ fn entity_tables(script: &Script) -> serde_json::Value {
             let graph = graph_output(script, entity)?;
             let tables = serde_json::json!({
                 "id_graph": graph,
-                "redirects": format!("{graph}_redirects"),
+                "redirects": redirects_table(graph),
             });
             Some((entity.to_string(), tables))
         })

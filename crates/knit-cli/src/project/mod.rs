@@ -625,47 +625,66 @@ async fn run_staged(
     written
 }
 
+/// How many outputs a run computes at once. Outputs read the same kept stitch and var
+/// table, and then each writes its file on mostly one core, so two side by side keep
+/// both cores busy.
+const OUTPUTS_AT_ONCE: usize = 2;
+
 /// Runs the script's statements, or only its outputs when `outputs_only` (the session
-/// has its definitions); returns each output with the rows written.
+/// has its definitions); returns each output with the rows written. Definitions run in
+/// order; each run of consecutive outputs (which read definitions, never each other)
+/// is computed [`OUTPUTS_AT_ONCE`] at a time.
 async fn run_statements(
     session: &KnitSession,
     script: &Script,
     outputs_only: bool,
 ) -> Result<Vec<(String, u64)>, String> {
-    let outputs = script
-        .statements
-        .iter()
-        .filter(|s| s.output.is_some())
-        .count();
+    let statements = &script.statements;
+    let outputs = statements.iter().filter(|s| s.output.is_some()).count();
     let started = Instant::now();
     let mut written = Vec::with_capacity(outputs);
-    for (index, statement) in script.statements.iter().enumerate() {
-        if outputs_only && statement.output.is_none() {
+    let mut index = 0;
+    while index < statements.len() {
+        if statements[index].output.is_none() {
+            if !outputs_only {
+                execute(session, &statements[index]).await?;
+            }
+            index += 1;
             continue;
         }
-        let step = Instant::now();
-        let rows = match execute(session, statement).await {
-            Ok(rows) => rows,
-            Err(message) => match &statement.output {
-                // Which var failed, if one fails alone: the output's message cannot say.
-                Some(output) => {
-                    return Err(failing_var(session, &script.statements[..index])
+        let end = statements[index..]
+            .iter()
+            .position(|s| s.output.is_none())
+            .map_or(statements.len(), |n| index + n);
+        let mut computed = futures::stream::iter(index..end)
+            .map(|at| async move {
+                let step = Instant::now();
+                (at, execute(session, &statements[at]).await, step.elapsed())
+            })
+            .buffered(OUTPUTS_AT_ONCE);
+        while let Some((at, result, took)) = computed.next().await {
+            let output = statements[at].output.clone().unwrap_or_default();
+            let rows = match result {
+                Ok(rows) => rows,
+                Err(message) => {
+                    // Stop the other outputs before probing the vars one by one.
+                    drop(computed);
+                    // Which var failed, if one fails alone: the output's message cannot say.
+                    return Err(failing_var(session, &statements[..at])
                         .await
                         .map_or(message, |var| {
                             format!("{var} (while computing output {output})")
                         }));
                 }
-                None => return Err(message),
-            },
-        };
-        if let Some(output) = &statement.output {
+            };
             written.push((output.clone(), rows));
             eprintln!(
                 "[{}/{outputs}] {output}: {rows} rows in {:.2}s",
                 written.len(),
-                step.elapsed().as_secs_f64()
+                took.as_secs_f64()
             );
         }
+        index = end;
     }
     eprintln!(
         "wrote {outputs} outputs in {:.2}s",

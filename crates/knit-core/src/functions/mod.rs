@@ -10,6 +10,8 @@
 //!   arithmetic does, instead of wrapping around.
 //! - [`json_access`]: `x['key']` on JSON text.
 //! - [`mode`]: the most frequent value of a group.
+//! - [`ordered_first_last`]: `first_value(x ORDER BY t)` / `last_value(...)` with a
+//!   groups accumulator that stays fast over millions of entities.
 //! - [`to_json`]: any value as JSON text, and nested columns as JSON for CSV output.
 //! - [`warehouse_dates`]: `datediff`, `dateadd`, `date_diff`, `timestamp_diff` with
 //!   Snowflake's and BigQuery's counting.
@@ -22,6 +24,7 @@ mod checked_sum;
 mod date;
 pub(crate) mod json_access;
 mod mode;
+mod ordered_first_last;
 pub(crate) mod to_json;
 mod warehouse_dates;
 mod warehouse_json;
@@ -51,6 +54,8 @@ pub(crate) fn all_aggregate_functions() -> Vec<AggregateUDF> {
     vec![
         AggregateUDF::from(checked_sum::CheckedSum::default()),
         AggregateUDF::from(mode::Mode::new()),
+        AggregateUDF::from(ordered_first_last::OrderedFirstLast::first_value()),
+        AggregateUDF::from(ordered_first_last::OrderedFirstLast::last_value()),
     ]
 }
 

@@ -531,4 +531,116 @@ mod tests {
         assert_eq!(rest.len(), groups - 10);
         assert_eq!(rest[0].as_deref(), Some("10-199"));
     }
+
+    /// One batch of the property test: per row its group, ordering, value and filter.
+    type Rows = Vec<(usize, Option<i64>, Option<String>, bool)>;
+
+    fn arrays(rows: &Rows) -> (Vec<ArrayRef>, Vec<usize>, BooleanArray) {
+        let values: Vec<Option<&str>> = rows.iter().map(|r| r.2.as_deref()).collect();
+        let orders: Vec<Option<i64>> = rows.iter().map(|r| r.1).collect();
+        let groups = rows.iter().map(|r| r.0).collect();
+        let filter = BooleanArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>());
+        (vec![strings(&values), times(&orders)], groups, filter)
+    }
+
+    /// Runs `batches` through a partial accumulator (the first half), its state and
+    /// rows converted to states (the second half) into a final one, as a two-stage
+    /// aggregate would; returns the final values.
+    fn two_stages(
+        make: &dyn Fn() -> Box<dyn GroupsAccumulator>,
+        batches: &[Rows],
+        groups: usize,
+    ) -> ArrayRef {
+        let (early, late) = batches.split_at(batches.len() / 2);
+        let mut partial = make();
+        for rows in early {
+            let (columns, indices, filter) = arrays(rows);
+            partial
+                .update_batch(&columns, &indices, Some(&filter), groups)
+                .unwrap();
+        }
+        let mut fin = make();
+        // (DataFusion's accumulator cannot give the state of no groups.)
+        if !early.is_empty() {
+            let state = partial.state(EmitTo::All).unwrap();
+            let all: Vec<usize> = (0..groups).collect();
+            fin.merge_batch(&state, &all, groups).unwrap();
+        }
+        for rows in late {
+            let (columns, indices, filter) = arrays(rows);
+            let state = partial.convert_to_state(&columns, Some(&filter)).unwrap();
+            fin.merge_batch(&state, &indices, groups).unwrap();
+        }
+        fin.evaluate(EmitTo::All).unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Knit's accumulator gives DataFusion's answers, ties, NULLs, filters and
+        /// directions included, in one stage and in two.
+        #[test]
+        fn answers_as_datafusions_accumulator(
+            batches in proptest::collection::vec(
+                proptest::collection::vec(
+                    (0usize..5,
+                     proptest::option::of(0i64..4),
+                     proptest::option::of("[a-d]"),
+                     proptest::bool::weighted(0.8)),
+                    0..16),
+                1..6),
+            first: bool,
+            descending: bool,
+            nulls_first: bool,
+            ignore_nulls: bool,
+        ) {
+            use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
+            use datafusion::physical_expr::PhysicalSortExpr;
+            use datafusion::physical_expr::expressions::Column;
+
+            let ts = DataType::Timestamp(TimeUnit::Millisecond, None);
+            let schema = Schema::new(vec![
+                Field::new("x", DataType::Utf8, true),
+                Field::new("t", ts.clone(), true),
+            ]);
+            let options = SortOptions { descending, nulls_first };
+            let order_bys = [PhysicalSortExpr::new(Arc::new(Column::new("t", 1)), options)];
+            let exprs: [Arc<dyn datafusion::physical_expr::PhysicalExpr>; 1] =
+                [Arc::new(Column::new("x", 0))];
+            let expr_fields = [Arc::new(schema.field(0).clone())];
+            let theirs = || -> Box<dyn GroupsAccumulator> {
+                let args = AccumulatorArgs {
+                    return_field: Arc::new(Field::new("r", DataType::Utf8, true)),
+                    schema: &schema,
+                    ignore_nulls,
+                    order_bys: &order_bys,
+                    is_reversed: false,
+                    name: "r",
+                    is_distinct: false,
+                    exprs: &exprs,
+                    expr_fields: &expr_fields,
+                };
+                if first {
+                    FirstValue::new().create_groups_accumulator(args).unwrap()
+                } else {
+                    LastValue::new().create_groups_accumulator(args).unwrap()
+                }
+            };
+            let ours = || -> Box<dyn GroupsAccumulator> {
+                Box::new(BestRows::new(DataType::Utf8, ts.clone(), options, first, ignore_nulls))
+            };
+            let groups = 5;
+            let mut one = (ours(), theirs());
+            for rows in &batches {
+                let (columns, indices, filter) = arrays(rows);
+                one.0.update_batch(&columns, &indices, Some(&filter), groups).unwrap();
+                one.1.update_batch(&columns, &indices, Some(&filter), groups).unwrap();
+            }
+            let (a, b) = (one.0.evaluate(EmitTo::All).unwrap(), one.1.evaluate(EmitTo::All).unwrap());
+            proptest::prop_assert_eq!(a.as_ref(), b.as_ref());
+            let a = two_stages(&ours, &batches, groups);
+            let b = two_stages(&theirs, &batches, groups);
+            proptest::prop_assert_eq!(a.as_ref(), b.as_ref());
+        }
+    }
 }

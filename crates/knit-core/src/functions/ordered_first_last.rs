@@ -12,8 +12,9 @@
 //! holds its best ordering value as an `i64` and where its row is: the row's batch is
 //! kept (value and ordering columns), and the winners are gathered with one `interleave`
 //! when the groups are emitted. Kept batches are compacted to one row per group once they
-//! hold more than twice as many rows as there are groups, so memory stays in proportion
-//! to the groups.
+//! hold more than twice as many rows as there are groups, or more than twice the bytes
+//! of the last compaction (a few groups with large values: JSON payloads), so memory
+//! stays in proportion to the groups' values.
 //!
 //! The answers are DataFusion's: a row replaces a group's value only when it comes
 //! strictly before (`first_value`) or after (`last_value`) the group's value in the
@@ -213,14 +214,18 @@ struct BestRows {
     orders: Vec<ArrayRef>,
     kept_rows: usize,
     kept_bytes: usize,
+    /// The kept bytes right after the last compaction.
+    compacted_bytes: usize,
     order_type: DataType,
     options: SortOptions,
     first: bool,
     ignore_nulls: bool,
 }
 
-/// Kept batches are compacted once they hold this many rows beyond twice the groups.
+/// Kept batches are compacted once they hold this many rows beyond twice the groups, or
+/// this many bytes beyond twice those of the last compaction.
 const COMPACT_SLACK: usize = 1 << 16;
+const COMPACT_SLACK_BYTES: usize = 32 << 20;
 
 impl BestRows {
     fn new(
@@ -239,6 +244,7 @@ impl BestRows {
             orders,
             kept_rows: 1,
             kept_bytes,
+            compacted_bytes: 0,
             order_type,
             options,
             first,
@@ -304,7 +310,9 @@ impl BestRows {
             self.kept_bytes += values.get_array_memory_size() + orders.get_array_memory_size();
             self.values.push(Arc::clone(values));
             self.orders.push(Arc::clone(orders));
-            if self.kept_rows > 2 * self.best.len() + COMPACT_SLACK {
+            if self.kept_rows > 2 * self.best.len() + COMPACT_SLACK
+                || self.kept_bytes > 2 * self.compacted_bytes + COMPACT_SLACK_BYTES
+            {
                 self.compact()?;
             }
         }
@@ -337,6 +345,7 @@ impl BestRows {
             + self.orders[0].get_array_memory_size()
             + values.get_array_memory_size()
             + orders.get_array_memory_size();
+        self.compacted_bytes = self.kept_bytes;
         self.values.push(values);
         self.orders.push(orders);
         for (row, best) in self.best.iter_mut().enumerate() {
@@ -359,6 +368,7 @@ impl BestRows {
             self.kept_rows = 1;
             self.kept_bytes =
                 self.values[0].get_array_memory_size() + self.orders[0].get_array_memory_size();
+            self.compacted_bytes = 0;
         }
         Ok((values, orders, set))
     }
@@ -530,6 +540,22 @@ mod tests {
         let rest = evaluate(&mut rows);
         assert_eq!(rest.len(), groups - 10);
         assert_eq!(rest[0].as_deref(), Some("10-199"));
+    }
+
+    #[test]
+    fn large_values_of_few_groups_are_not_kept_batch_after_batch() {
+        let mut rows = last(ASC);
+        let big = "x".repeat(100_000);
+        for round in 0..300i64 {
+            // Ten rows of 100 kB a batch, each batch later than the one before: every
+            // batch wins, and 300 of them are 300 MB.
+            let values: ArrayRef = Arc::new(StringArray::from(vec![big.as_str(); 10]));
+            let orders = times(&[Some(round); 10]);
+            rows.update_batch(&[values, orders], &[0, 1, 0, 1, 0, 1, 0, 1, 0, 1], None, 2)
+                .unwrap();
+            assert!(rows.size() < 40 << 20, "{} bytes kept", rows.size());
+        }
+        assert_eq!(evaluate(&mut rows), [Some(big.clone()), Some(big)]);
     }
 
     /// One batch of the property test: per row its group, ordering, value and filter.

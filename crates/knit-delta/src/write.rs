@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::TimeUnit;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::catalog::Session;
 use datafusion::common::Column;
-use datafusion::common::config::{ParquetOptions, TableParquetOptions};
+use datafusion::common::config::TableParquetOptions;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator, cast};
@@ -346,12 +346,9 @@ async fn append(
     })
 }
 
-/// The codec of Delta data files when the session names none.
-const DELTA_COMPRESSION: &str = "zstd(1)";
-
 /// The Parquet writer settings of `session` (compression, row group and page sizes,
 /// statistics), so that a Delta table's data files are written as `COPY ... STORED AS
-/// PARQUET` writes files, and read back as fast.
+/// PARQUET` writes files (zstd at level 1 in a Knit session), and read back as fast.
 fn writer_properties(session: &dyn Session) -> datafusion::error::Result<WriterProperties> {
     let mut options = TableParquetOptions {
         global: session.config().options().execution.parquet.clone(),
@@ -359,14 +356,6 @@ fn writer_properties(session: &dyn Session) -> datafusion::error::Result<WriterP
     };
     // The table's schema is in its log; its files need no Arrow schema of their own.
     options.global.skip_arrow_metadata = true;
-    // Unless the session names a codec, zstd at level 1: with the default level 3 a
-    // Delta write of the 10M-edge id graph took 2.71 s, with level 1 1.77 s (Parquet's
-    // COPY, which encodes columns in parallel, 1.95 s); snappy wrote as fast but its
-    // files read 25% slower. The 20M events came out 3% larger than at the generator's
-    // zstd.
-    if options.global.compression == ParquetOptions::default().compression {
-        options.global.compression = Some(DELTA_COMPRESSION.to_string());
-    }
     Ok(WriterPropertiesBuilder::try_from(&options)?.build())
 }
 

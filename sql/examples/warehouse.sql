@@ -30,3 +30,10 @@ SELECT object_construct('orders', count(*), 'revenue', round(sum(total), 2)) AS 
        json_value(object_construct('top', max(total)), '$.top') AS top_total
 FROM orders
 WHERE status = 'completed' AND created_at < TIMESTAMP '2024-01-10 00:00:00';
+
+-- Text holding a number takes part in arithmetic as Snowflake's does: the last two
+-- digits of an order id as a fraction.
+SELECT order_id, right(order_id, 2) / 100 AS fraction
+FROM orders
+ORDER BY order_id
+LIMIT 3;

@@ -176,10 +176,12 @@ impl SessionBuilder {
             Arc::clone(state.catalog_list()),
             Arc::clone(&files) as Arc<dyn UrlTableFactory>,
         ));
-        // Field access on text reads JSON; it goes first, before DataFusion's own
-        // (which takes structs and maps, and refuses text).
-        let mut expr_planners: Vec<Arc<dyn ExprPlanner>> =
-            vec![Arc::new(crate::functions::json_access::JsonFieldAccess)];
+        // Field access on text reads JSON, and arithmetic on text reads numbers; they go
+        // first, before DataFusion's own planners (which refuse text there).
+        let mut expr_planners: Vec<Arc<dyn ExprPlanner>> = vec![
+            Arc::new(crate::functions::json_access::JsonFieldAccess),
+            Arc::new(crate::functions::text_arithmetic::TextArithmetic),
+        ];
         expr_planners.extend(state.expr_planners().iter().cloned());
         let ctx: SessionContext = SessionStateBuilder::new_from_existing(state)
             .with_catalog_list(catalogs)

@@ -69,9 +69,25 @@ pub(crate) struct Entity {
     /// `models/<name>` of its id stitcher, if it names one.
     pub stitcher: Option<String>,
     pub main_id: Option<String>,
-    /// `using_ids`: id type and view name.
-    pub views: Vec<(String, Option<String>)>,
+    pub views: FeatureViews,
     pub origin: Origin,
+}
+
+/// `feature_views` of an entity or a cohort: the views pb makes of its features.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FeatureViews {
+    /// `name`: the view keyed by the main id, if renamed.
+    pub main: Option<String>,
+    /// `using_ids` (and the older `serve_traits`): id type and view name.
+    pub by_id: Vec<(String, Option<String>)>,
+}
+
+impl Entity {
+    /// The entity's feature views as pb names them: `(view, id type)`, the id type
+    /// `None` for the view keyed by the main id.
+    pub fn view_names(&self) -> Vec<(String, Option<String>)> {
+        named_views(&self.name, &self.views)
+    }
 }
 
 /// Where an input's rows come from.
@@ -155,13 +171,52 @@ pub(crate) struct Cohort {
     pub extends: Option<String>,
     /// `(include, condition)` in order.
     pub steps: Vec<(bool, String)>,
+    /// Its own `feature_views`, which replace the entity's ids.
+    pub views: Option<FeatureViews>,
     pub origin: Origin,
+}
+
+impl Cohort {
+    /// The feature views of the cohort's members as pb names them: `(view, id type)`,
+    /// the id type `None` for the view keyed by the main id. Its own `feature_views`
+    /// replace the entity's; without them it has a view per id of the entity's (not of a
+    /// parent cohort's: checked against pb), named after the cohort.
+    pub fn view_names(&self, entity: &Entity) -> Vec<(String, Option<String>)> {
+        match &self.views {
+            Some(own) => named_views(&self.name, own),
+            None => {
+                let ids = FeatureViews {
+                    main: None,
+                    by_id: (entity.views.by_id.iter())
+                        .map(|(id, _)| (id.clone(), None))
+                        .collect(),
+                };
+                named_views(&self.name, &ids)
+            }
+        }
+    }
+}
+
+/// The views of `owner` (an entity or a cohort) as pb names them: the main-id view
+/// `<owner>_feature_view` unless renamed, and a view by an id without a name of its own
+/// `<main-id view>_with_<id>` (checked against pb: a renamed main view renames these).
+fn named_views(owner: &str, views: &FeatureViews) -> Vec<(String, Option<String>)> {
+    let main = (views.main.clone()).unwrap_or_else(|| format!("{owner}_feature_view"));
+    let mut named = vec![(main.clone(), None)];
+    for (id, name) in &views.by_id {
+        let view = name.clone().unwrap_or_else(|| format!("{main}_with_{id}"));
+        named.push((view, Some(id.clone())));
+    }
+    named
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct FeatureTable {
     pub name: String,
     pub entity: String,
+    /// `entity_cohort: models/<cohort>`: the table has the cohort's members, and may
+    /// show the cohort's vars.
+    pub cohort: Option<String>,
     pub features: Vec<String>,
     pub origin: Origin,
 }

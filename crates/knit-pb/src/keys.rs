@@ -49,6 +49,10 @@ pub(crate) const MODEL_IGNORED: &[&str] = &[
     "enable_status",
 ];
 
+/// Keys of an id stitcher's `model_spec` that make pb log more about the graph (checked
+/// against pb: the same outputs with and without them).
+pub(crate) const STITCHER_IGNORED: &[&str] = &["log_direct_edge_info", "log_node_metadata"];
+
 /// Keys of an entity about serving its traits elsewhere (`serve_traits`, the older
 /// `feature_views`, is read).
 pub(crate) const ENTITY_IGNORED: &[&str] = &[

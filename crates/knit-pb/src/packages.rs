@@ -185,9 +185,12 @@ pub(crate) fn merge(
                 if own.main_id.is_none() {
                     own.main_id = entity.main_id;
                 }
-                for view in entity.views {
-                    if !own.views.contains(&view) {
-                        own.views.push(view);
+                if own.views.main.is_none() {
+                    own.views.main = entity.views.main;
+                }
+                for view in entity.views.by_id {
+                    if !own.views.by_id.contains(&view) {
+                        own.views.by_id.push(view);
                     }
                 }
             }

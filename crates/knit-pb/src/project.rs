@@ -12,11 +12,13 @@ use serde_yaml::Value;
 
 pub use crate::definitions::Origin;
 pub(crate) use crate::definitions::{
-    Cohort, Entity, FeatureTable, Filter, IdType, Input, InputId, Source, SqlFilter, SqlModel,
-    Stitcher, UnsupportedModel, Var, VarKind, Window,
+    Cohort, Entity, FeatureTable, FeatureViews, Filter, IdType, Input, InputId, Source, SqlFilter,
+    SqlModel, Stitcher, UnsupportedModel, Var, VarKind, Window,
 };
 use crate::error::{PbError, Result};
-use crate::keys::{ENTITY_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED, VAR_IGNORED};
+use crate::keys::{
+    ENTITY_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED, STITCHER_IGNORED, VAR_IGNORED,
+};
 use crate::template::Macro;
 use crate::yaml::Node;
 
@@ -207,7 +209,8 @@ impl Project {
         Ok(())
     }
 
-    /// The entity of each cohort's var: its cohort's, through the cohorts it extends.
+    /// The entity of each cohort's var and feature table: its cohort's, through the
+    /// cohorts it extends.
     fn cohort_var_entities(&mut self) -> Result<()> {
         for i in 0..self.vars.len() {
             let Some(cohort) = self.vars[i].cohort.clone() else {
@@ -220,6 +223,18 @@ impl Project {
                 ))
             })?;
             self.vars[i].entity = entity;
+        }
+        for i in 0..self.feature_tables.len() {
+            let Some(cohort) = self.feature_tables[i].cohort.clone() else {
+                continue;
+            };
+            let entity = self.cohort_entity(&cohort).ok_or_else(|| {
+                self.feature_tables[i].origin.error(format!(
+                    "model_spec.entity_cohort: no entity_cohort model named '{cohort}' (or it \
+                     extends none of an entity)"
+                ))
+            })?;
+            self.feature_tables[i].entity = entity;
         }
         Ok(())
     }
@@ -344,18 +359,14 @@ impl Project {
             Some(n) => Some(model_path(&n, "models")?),
             None => None,
         };
-        let mut views = Vec::new();
-        if let Some(feature_views) = node.get("feature_views") {
-            feature_views.only_keys(&["using_ids"], &[])?;
-            for view in feature_views.items_of("using_ids")? {
-                view.only_keys(&["id", "name"], &[])?;
-                views.push((view.require("id")?.text()?, view.text_of("name")?));
-            }
-        }
+        let mut views = match node.get("feature_views") {
+            Some(feature_views) => read_feature_views(&feature_views)?,
+            None => FeatureViews::default(),
+        };
         // Older schemas' `serve_traits` are the same views: the features by an id type.
         for serve in node.items_of("serve_traits")? {
             serve.only_keys(&["id_served", "name"], &["description"])?;
-            views.push((serve.require("id_served")?.text()?, serve.text_of("name")?));
+            (views.by_id).push((serve.require("id_served")?.text()?, serve.text_of("name")?));
         }
         self.entities.push(Entity {
             name,
@@ -379,46 +390,45 @@ impl Project {
             "where",
         ];
         let name = node.require("name")?.text()?.to_lowercase();
-        // Old schemas put the source keys on the input itself, without app_defaults.
-        let defaults = match node.get("app_defaults") {
-            Some(defaults) => {
-                node.only_keys(&["name", "app_defaults", "where"], INPUT_IGNORED)?;
-                defaults.only_keys(SOURCE_KEYS, INPUT_IGNORED)?;
-                defaults
-            }
-            None => {
-                let mut known = vec!["name", "app_defaults"];
-                known.extend_from_slice(SOURCE_KEYS);
-                node.only_keys(&known, INPUT_IGNORED)?;
-                node.clone()
+        let mut known = vec!["name", "app_defaults"];
+        known.extend_from_slice(SOURCE_KEYS);
+        node.only_keys(&known, INPUT_IGNORED)?;
+        let defaults = node.get("app_defaults");
+        if let Some(defaults) = &defaults {
+            defaults.only_keys(SOURCE_KEYS, INPUT_IGNORED)?;
+        }
+        // Old schemas put the source keys on the input itself; pb's migration moves them
+        // under app_defaults, so each key may sit in either place, as long as it is one.
+        let source_key = |key: &str| -> Result<Option<Node<'_>>> {
+            match (node.get(key), defaults.as_ref().and_then(|d| d.get(key))) {
+                (Some(n), None) | (None, Some(n)) => Ok(Some(n)),
+                (None, None) => Ok(None),
+                (Some(n), Some(_)) => Err(n.error(format!(
+                    "{key} is given twice (under the input and under app_defaults); keep one"
+                ))),
             }
         };
+        let source_text = |key: &str| source_key(key)?.map(|n| n.text()).transpose();
         let sources: Vec<Source> = [
-            defaults.text_of("table")?.map(Source::Table),
-            defaults.text_of("view")?.map(Source::Table),
-            defaults
-                .text_of("csv")?
-                .map(|p| Source::Csv(self.dir.join(p))),
-            defaults.text_of("s3")?.map(Source::S3),
+            source_text("table")?.map(Source::Table),
+            source_text("view")?.map(Source::Table),
+            source_text("csv")?.map(|p| Source::Csv(self.dir.join(p))),
+            source_text("s3")?.map(Source::S3),
         ]
         .into_iter()
         .flatten()
         .collect();
-        let [source] = <[Source; 1]>::try_from(sources)
-            .map_err(|_| defaults.error("an input needs exactly one of table, view, csv or s3"))?;
-        let ids = read_ids(&defaults)?;
-        let filter = match (node.text_of("where")?, defaults.text_of("where")?) {
-            (Some(w), None) | (None, Some(w)) => Some(w),
-            (None, None) => None,
-            (Some(w), Some(_)) if node.get("app_defaults").is_none() => Some(w),
-            (Some(_), Some(_)) => {
-                return Err(node.error("where is given twice (under the input and app_defaults)"));
-            }
-        };
+        let [source] = <[Source; 1]>::try_from(sources).map_err(|_| {
+            (defaults.as_ref().unwrap_or(node))
+                .error("an input needs exactly one of table, view, csv or s3")
+        })?;
+        let ids = read_ids(source_key("ids")?)?;
+        let filter = source_text("where")?;
+        let occurred_at = source_text("occurred_at_col")?;
         self.inputs.push(Input {
             name,
             source,
-            occurred_at: defaults.text_of("occurred_at_col")?,
+            occurred_at,
             ids,
             filter,
             origin: Origin::of(node),
@@ -440,7 +450,12 @@ impl Project {
         let ignored = MODEL_IGNORED;
         match kind.text()?.as_str() {
             "id_stitcher" => {
-                spec.only_keys(&["entity_key", "edge_sources", "time_grain"], ignored)?;
+                let stitcher_ignored: Vec<&str> =
+                    ignored.iter().chain(STITCHER_IGNORED).copied().collect();
+                spec.only_keys(
+                    &["entity_key", "edge_sources", "time_grain"],
+                    &stitcher_ignored,
+                )?;
                 let mut edge_sources = Vec::new();
                 for source in spec.require("edge_sources")?.items()? {
                     // `- from: inputs/x`, or in old schemas `- inputs/x`.
@@ -462,7 +477,13 @@ impl Project {
             }
             "entity_cohort" => {
                 spec.only_keys(
-                    &["extends", "filter_pipeline", "entity_key", "time_grain"],
+                    &[
+                        "extends",
+                        "filter_pipeline",
+                        "entity_key",
+                        "time_grain",
+                        "feature_views",
+                    ],
                     ignored,
                 )?;
                 let extends_node = spec.require("extends")?;
@@ -488,26 +509,51 @@ impl Project {
                     let include = is_include(&step.require("type")?)?;
                     steps.push((include, step.require("value")?.text()?));
                 }
+                let views = match spec.get("feature_views") {
+                    Some(views) => Some(read_feature_views(&views)?),
+                    None => None,
+                };
                 self.cohorts.push(Cohort {
                     name,
                     entity,
                     extends: parent,
                     steps,
+                    views,
                     origin,
                 });
             }
             "feature_table_model" => {
                 spec.only_keys(
-                    &["entity_key", "features", "vars", "macros", "time_grain"],
+                    &[
+                        "entity_key",
+                        "entity_cohort",
+                        "features",
+                        "vars",
+                        "macros",
+                        "time_grain",
+                    ],
                     ignored,
                 )?;
                 // Older schemas define macros and vars inside the feature table.
                 self.read_macros(&spec)?;
-                let entity = spec.require("entity_key")?.text()?.to_lowercase();
+                // A table of a cohort's members; its entity is known once every model
+                // is read.
+                let (entity, cohort) = match (spec.get("entity_key"), spec.get("entity_cohort")) {
+                    (_, Some(scope)) => cohort_scope(&scope)?,
+                    (Some(key), None) => (key.text()?.to_lowercase(), None),
+                    (None, None) => {
+                        return Err(spec.error(
+                            "entity_key: missing; name the entity (or entity_cohort: the cohort)",
+                        ));
+                    }
+                };
                 // Old schemas define the vars inline; without a features list, every
                 // inline var that is a feature is one.
                 let first_inline = self.vars.len();
                 self.read_vars(&spec.items_of("vars")?, &entity)?;
+                for var in &mut self.vars[first_inline..] {
+                    var.cohort = cohort.clone();
+                }
                 let features = match spec.get("features") {
                     Some(features) => features
                         .items()?
@@ -524,6 +570,7 @@ impl Project {
                 self.feature_tables.push(FeatureTable {
                     name,
                     entity,
+                    cohort,
                     features,
                     origin,
                 });
@@ -556,7 +603,7 @@ impl Project {
                     ignored,
                 )?;
                 let sql = spec.require("single_sql")?.text()?;
-                let ids = read_ids(&spec)?;
+                let ids = read_ids(spec.get("ids"))?;
                 if !ids.is_empty() {
                     self.inputs.push(Input {
                         name: name.clone(),
@@ -615,9 +662,28 @@ fn cohort_scope(node: &Node<'_>) -> Result<(String, Option<String>)> {
     }
 }
 
-fn read_ids(node: &Node<'_>) -> Result<Vec<InputId>> {
+/// `feature_views` of an entity or a cohort.
+fn read_feature_views(node: &Node<'_>) -> Result<FeatureViews> {
+    node.only_keys(&["name", "using_ids"], &[])?;
+    let mut by_id = Vec::new();
+    for view in node.items_of("using_ids")? {
+        view.only_keys(&["id", "name"], &[])?;
+        by_id.push((view.require("id")?.text()?, view.text_of("name")?));
+    }
+    Ok(FeatureViews {
+        main: node.text_of("name")?,
+        by_id,
+    })
+}
+
+/// The `ids` list of an input or a model (none when absent).
+fn read_ids(list: Option<Node<'_>>) -> Result<Vec<InputId>> {
     let mut ids = Vec::new();
-    for id in node.items_of("ids")? {
+    let items = match list {
+        Some(list) => list.items()?,
+        None => Vec::new(),
+    };
+    for id in items {
         id.only_keys(&["select", "type", "entity", "to_default_stitcher"], &[])?;
         ids.push(InputId {
             select: id.require("select")?.text()?,

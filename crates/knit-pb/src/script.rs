@@ -176,12 +176,11 @@ impl Project {
             if self.feature_tables.iter().any(|t| t.name == name) {
                 outputs.insert(name.clone());
             }
-            if self.cohorts.iter().any(|c| c.name == name) {
-                outputs.insert(format!("{name}_feature_view"));
-                for entity in &self.entities {
+            if let Some(cohort) = self.cohorts.iter().find(|c| c.name == name) {
+                for entity in self.entities.iter().filter(|e| e.name == cohort.entity) {
                     outputs.insert(format!("{}_{name}", entity.name));
-                    for (id, _) in &entity.views {
-                        outputs.insert(format!("{name}_feature_view_with_{id}"));
+                    for (view, _) in cohort.view_names(entity) {
+                        outputs.insert(view.to_lowercase());
                     }
                 }
             }
@@ -291,10 +290,11 @@ impl<'a> Writer<'a> {
             })?;
             names.input_sources.insert(alias.clone(), source);
         }
+        let names = input_rows(project, options, names)?;
         Ok(Self {
             project,
             options,
-            names: Arc::new(names),
+            names,
             knit_inputs: BTreeMap::new(),
             model_entities,
             script,
@@ -680,7 +680,13 @@ impl<'a> Writer<'a> {
                 quote_ident_if_needed(&entity.name),
                 id_sql.join(", ")
             );
-            if let Some(column) = &input.occurred_at {
+            // pb reads a sql_template's occurred_at_col only to date the edges it adds
+            // to a stitch: a model vars read, it takes as it is (the inputs it reads
+            // through this.DeRef are already cut to the run's window). Checked against
+            // pb: a column that does not exist is no error then.
+            let dated = !(lookup == "LOOKUP " && matches!(input.source, Source::Model(_)));
+            let occurred_at = input.occurred_at.as_ref().filter(|_| dated);
+            if let Some(column) = occurred_at {
                 sql.push_str(&format!(
                     " OCCURRED AT {}",
                     quote_ident_if_needed(&column.to_lowercase())
@@ -691,7 +697,8 @@ impl<'a> Writer<'a> {
                 let filter = self.render(filter, None, &input.origin, "where")?.sql;
                 conditions.push(format!("({filter})"));
             }
-            if let Some(time) = self.time_filter(input) {
+            let window = time_window(input, self.options, self.project.include_untimed);
+            if let Some(time) = occurred_at.and(window) {
                 conditions.push(time);
             }
             if !conditions.is_empty() {
@@ -785,25 +792,6 @@ impl<'a> Writer<'a> {
                     "an id type filter reads '{from}', which is no model or input of the project"
                 ))
             })
-    }
-
-    /// pb keeps the rows that occurred in the run's window, and those without a time.
-    /// Times compare as microseconds, whose range takes any date (nanoseconds stop at
-    /// 1677 and 2262).
-    fn time_filter(&self, input: &Input) -> Option<String> {
-        let column = quote_ident_if_needed(&input.occurred_at.as_ref()?.to_lowercase());
-        let micros = |sql: &str| format!("arrow_cast({sql}, 'Timestamp(Microsecond, None)')");
-        let end = micros(&quote_literal(&self.options.end_time));
-        let at = micros(&column);
-        let window = match &self.options.begin_time {
-            Some(begin) => format!("{at} BETWEEN {} AND {end}", micros(&quote_literal(begin))),
-            None => format!("{at} <= {end}"),
-        };
-        Some(if self.project.include_untimed {
-            format!("({window} OR {column} IS NULL)")
-        } else {
-            format!("({window})")
-        })
     }
 
     /// Cohorts in `EXTENDS` order, each with its entity; the statements of those of
@@ -910,4 +898,72 @@ fn pb_regex(re: &str) -> String {
     } else {
         re.to_string()
     }
+}
+
+/// pb keeps the rows of an input that occurred in the run's window, and those without a
+/// time when the project includes them. Times compare as microseconds, whose range takes
+/// any date (nanoseconds stop at 1677 and 2262).
+fn time_window(input: &Input, options: &ScriptOptions, include_untimed: bool) -> Option<String> {
+    let column = quote_ident_if_needed(&input.occurred_at.as_ref()?.to_lowercase());
+    let micros = |sql: &str| format!("arrow_cast({sql}, 'Timestamp(Microsecond, None)')");
+    let end = micros(&quote_literal(&options.end_time));
+    let at = micros(&column);
+    let window = match &options.begin_time {
+        Some(begin) => format!("{at} BETWEEN {} AND {end}", micros(&quote_literal(begin))),
+        None => format!("{at} <= {end}"),
+    };
+    Some(if include_untimed {
+        format!("({window} OR {column} IS NULL)")
+    } else {
+        format!("({window})")
+    })
+}
+
+/// Fills in the rows `this.DeRef("inputs/x")` reads: as pb's, the input's rows in the
+/// run's time window that its `where` keeps (checked against pb); a model is read as it
+/// is. The `where` is a template too, rendered with the names known so far.
+fn input_rows(project: &Project, options: &ScriptOptions, names: Names) -> Result<Arc<Names>> {
+    let mut names = Arc::new(names);
+    let mut rows = BTreeMap::new();
+    for input in &project.inputs {
+        let source = names.input_sources[&input.name].clone();
+        let mut conditions = Vec::new();
+        if !matches!(input.source, Source::Model(_)) {
+            if let Some(filter) = &input.filter {
+                let rendered = render(filter, &names, &BTreeMap::new()).map_err(|reason| {
+                    Origin {
+                        key: format!("{}.where", input.origin.key),
+                        ..input.origin.clone()
+                    }
+                    .error(reason)
+                })?;
+                conditions.push(format!("({})", rendered.sql));
+            }
+            conditions.extend(time_window(input, options, project.include_untimed));
+        }
+        let sql = if conditions.is_empty() {
+            source
+        } else {
+            format!(
+                "(SELECT * FROM {source} WHERE {})",
+                conditions.join(" AND ")
+            )
+        };
+        rows.insert(input.name.clone(), sql);
+    }
+    for (alias, target) in &project.input_aliases {
+        if let Some(sql) = rows.get(target).cloned() {
+            rows.insert(alias.clone(), sql);
+        }
+    }
+    // Rendering keeps no reference to the names once it returns.
+    let Some(mutable) = Arc::get_mut(&mut names) else {
+        let origin = Origin {
+            file: "pb_project.yaml".into(),
+            key: "inputs".into(),
+        };
+        return Err(origin.error("internal: the inputs' filters kept the template names"));
+    };
+    mutable.input_rows = rows;
+    Ok(names)
 }

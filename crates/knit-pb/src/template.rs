@@ -48,8 +48,11 @@ pub(crate) struct Names {
     pub macros: BTreeMap<String, Macro>,
     /// Entity names (lower case).
     pub entities: BTreeSet<String>,
-    /// pb input name (lower case) to the SQL that reads its rows, for `this.DeRef`.
+    /// pb input name (lower case) to the table (or model) its rows come from.
     pub input_sources: BTreeMap<String, String>,
+    /// pb input name (lower case) to the SQL of its rows as `this.DeRef` reads them: as
+    /// pb's, cut to the run's time window and the input's `where`.
+    pub input_rows: BTreeMap<String, String>,
     /// Model names (lower case) to the SQL name of their rows, for `this.DeRef("models/..")`.
     pub models: BTreeMap<String, String>,
     /// What `warehouse.DatabaseType()` answers.
@@ -383,7 +386,7 @@ impl Object for This {
         };
         match path.split_once('/') {
             Some(("inputs", input)) => names
-                .input_sources
+                .input_rows
                 .get(&input.to_lowercase())
                 .cloned()
                 .map(Value::from)
@@ -392,7 +395,7 @@ impl Object for This {
                 let model = model.to_lowercase();
                 // Inputs are models too: `models/<input>` reads the input's rows.
                 if !names.models.contains_key(&model)
-                    && let Some(source) = names.input_sources.get(&model)
+                    && let Some(source) = names.input_rows.get(&model)
                 {
                     return Ok(Value::from(source.clone()));
                 }
@@ -654,6 +657,9 @@ mod tests {
         );
         names
             .input_sources
+            .insert("tbl_c".into(), "sample.tbl_c".into());
+        names
+            .input_rows
             .insert("tbl_c".into(), "sample.tbl_c".into());
         names.models.insert("m".into(), "m".into());
         Arc::new(names)

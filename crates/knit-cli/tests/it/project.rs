@@ -76,6 +76,16 @@ const PROJECTS: &[(&str, &str, &str)] = &[
         "../warehouse_project/tables",
         "2024-07-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/feature_view_names",
+        "../warehouse_project/tables",
+        "2024-07-01T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/cases/deref_rows",
+        "../warehouse_project/tables",
+        "2024-02-15T00:00:00Z",
+    ),
 ];
 
 fn scratch(name: &str) -> PathBuf {
@@ -579,7 +589,8 @@ fn packages_merge_into_the_project() {
     assert!(stderr.contains("profiles-lib"), "{stderr}");
 }
 
-/// Older schemas' forms: an input without `app_defaults`, a feature table with its own
+/// Older schemas' forms: an input without `app_defaults` and one with only its table
+/// under it (pb's migration moves the other keys there), a feature table with its own
 /// macros and vars, and vars naming the vars they read by bare name in `dependencies`;
 /// and a `common_column_union_new` model of two inputs, read by a var.
 #[test]
@@ -593,7 +604,8 @@ fn an_old_schema_project_runs() {
         type: user_id
         entity: user
   - name: events_again
-    table: shop.events
+    app_defaults:
+      table: shop.events
     occurred_at_col: timestamp
     ids:
       - select: user_id
@@ -668,6 +680,45 @@ models:
         .collect();
     unions.sort();
     assert_eq!(unions, vec![n(2.0), n(4.0)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `feature_views.name` names the view keyed by the main id (pb: `customer_features`
+/// instead of `user_feature_view`, same rows); an id stitcher's logging keys change
+/// nothing.
+#[test]
+fn feature_views_name_renames_the_main_view() {
+    let project = GOOD_PROJECT.replace(
+        "    id_types: [user_id]\n",
+        "    id_stitcher: models/graph\n    id_types: [user_id]\n    feature_views:\n      name: customer_features\n",
+    );
+    let models = format!(
+        "{GOOD_INPUTS}models:
+  - name: graph
+    model_type: id_stitcher
+    model_spec:
+      entity_key: user
+      log_direct_edge_info: true
+      log_node_metadata: true
+      edge_sources:
+        - from: inputs/events
+var_groups:
+  - name: v
+    entity_key: user
+    vars:
+      - entity_var:
+          name: total
+          select: count(*)
+          from: inputs/events
+"
+    );
+    let dir = broken_project("feature-views-name", &project, &models);
+    let (output, out) = run_in_place(&dir, &[]);
+    assert!(output.status.success(), "{}", text(&output).1);
+    assert!(!out.join("user_feature_view.csv").exists());
+    let rows = read_csv(&out.join("customer_features.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["total"], format!("{:.9}", 1.0));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -987,6 +1038,15 @@ fn broken_projects_fail_before_any_output() {
         &format!("{GOOD_PROJECT}frobnicate: true\n"),
         GOOD_INPUTS,
         "pb_project.yaml: frobnicate: unknown key; the keys here are: model_folders",
+    );
+    assert_fails(
+        "source-key-twice",
+        GOOD_PROJECT,
+        &GOOD_INPUTS.replace(
+            "    app_defaults:",
+            "    occurred_at_col: ts\n    app_defaults:",
+        ),
+        "models/profiles.yaml: inputs[0].occurred_at_col: occurred_at_col is given twice (under the input and under app_defaults); keep one",
     );
     assert_fails(
         "misspelt-key",

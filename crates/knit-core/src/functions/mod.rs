@@ -12,6 +12,8 @@
 //! - [`mode`]: the most frequent value of a group.
 //! - [`ordered_first_last`]: `first_value(x ORDER BY t)` / `last_value(...)` with a
 //!   groups accumulator that stays fast over millions of entities.
+//! - [`text_arithmetic`]: `+ - * / %` on text holding a number, cast as Snowflake
+//!   casts it.
 //! - [`to_json`]: any value as JSON text, and nested columns as JSON for CSV output.
 //! - [`warehouse_dates`]: `datediff`, `dateadd`, `date_diff`, `timestamp_diff` with
 //!   Snowflake's and BigQuery's counting.
@@ -25,6 +27,7 @@ mod date;
 pub(crate) mod json_access;
 mod mode;
 mod ordered_first_last;
+pub(crate) mod text_arithmetic;
 pub(crate) mod to_json;
 mod warehouse_dates;
 mod warehouse_json;

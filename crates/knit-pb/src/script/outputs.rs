@@ -10,6 +10,29 @@ use crate::error::Result;
 use crate::project::{Entity, FeatureTable, Origin, Project, VarKind};
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
+/// Feature views keyed by an id type of the entity: a view by the main id's name is
+/// dropped (pb makes none), a view by any other id is an error.
+fn checked_views(
+    entity: &Entity,
+    main: &str,
+    views: Vec<(String, Option<String>)>,
+) -> Result<Vec<(String, Option<String>)>> {
+    let mut checked = Vec::new();
+    for (view, id) in views {
+        match &id {
+            Some(id) if id.eq_ignore_ascii_case(main) => continue,
+            Some(id) if !entity.id_types.contains(id) => {
+                return Err(entity.origin.error(format!(
+                    "feature_views.using_ids: '{id}' is not an id type of entity '{}'",
+                    entity.name
+                )));
+            }
+            _ => checked.push((view, id)),
+        }
+    }
+    Ok(checked)
+}
+
 impl Writer<'_> {
     pub(super) fn outputs(&mut self, entity: &Entity, cohorts: &[(String, String)]) -> Result<()> {
         let name = quote_literal(&entity.name);
@@ -34,42 +57,17 @@ impl Writer<'_> {
             &origin,
             &["id1", "id1_type", "id2", "id2_type"].map(String::from),
         );
-        let mut views = Vec::new();
-        for (id, view) in &entity.views {
-            if id.eq_ignore_ascii_case(&main) {
-                // pb makes no view keyed by the main id.
-                continue;
-            }
-            if !entity.id_types.contains(id) {
-                return Err(entity.origin.error(format!(
-                    "feature_views.using_ids: '{id}' is not an id type of entity '{}'",
-                    entity.name
-                )));
-            }
-            views.push((id.clone(), view.clone()));
-        }
         let entity_columns = self.columns(entity, None);
-        self.copy(
-            &entity.name,
-            &format!("{}_feature_view", entity.name),
-            format!("SELECT {entity_columns} FROM feature_table({name})"),
-            &origin,
-            &by_main,
-        );
-        for (id, view) in &views {
-            let output = view
-                .clone()
-                .unwrap_or_else(|| format!("{}_feature_view_with_{id}", entity.name));
-            self.copy(
-                &entity.name,
-                &output,
-                format!(
+        for (view, id) in checked_views(entity, &main, entity.view_names())? {
+            let sql = match &id {
+                None => format!("SELECT {entity_columns} FROM feature_table({name})"),
+                Some(id) => format!(
                     "SELECT {entity_columns} FROM feature_view({name}, {})",
                     quote_literal(id)
                 ),
-                &origin,
-                std::slice::from_ref(id),
-            );
+            };
+            let key = id.unwrap_or_else(|| main.clone());
+            self.copy(&entity.name, &view, sql, &origin, &[key]);
         }
         self.copy(
             &entity.name,
@@ -91,24 +89,19 @@ impl Writer<'_> {
                 &by_main,
             );
             let columns = self.columns(entity, Some(cohort));
-            self.copy(
-                &entity.name,
-                &format!("{cohort}_feature_view"),
-                format!("SELECT {columns} FROM feature_table({name}, {literal})"),
-                &origin,
-                &by_main,
-            );
-            for (id, _) in &views {
-                self.copy(
-                    &entity.name,
-                    &format!("{cohort}_feature_view_with_{id}"),
-                    format!(
+            let Some(definition) = self.project.cohorts.iter().find(|c| &c.name == cohort) else {
+                continue;
+            };
+            for (view, id) in checked_views(entity, &main, definition.view_names(entity))? {
+                let sql = match &id {
+                    None => format!("SELECT {columns} FROM feature_table({name}, {literal})"),
+                    Some(id) => format!(
                         "SELECT {columns} FROM feature_view({name}, {}, {literal})",
                         quote_literal(id)
                     ),
-                    &origin,
-                    std::slice::from_ref(id),
-                );
+                };
+                let key = id.unwrap_or_else(|| main.clone());
+                self.copy(&entity.name, &view, sql, &origin, &[key]);
             }
         }
         Ok(())
@@ -227,10 +220,24 @@ pub(super) fn feature_table_query(
         .main_id
         .clone()
         .unwrap_or_else(|| format!("{}_main_id", entity.name));
+    // A table of a cohort's members shows the entity's vars and those of the cohort and
+    // the cohorts it extends.
+    let mut lineage = Vec::new();
+    let mut current = table.cohort.clone();
+    while let Some(name) = current.take() {
+        if lineage.contains(&name) {
+            break;
+        }
+        current = (project.cohorts.iter())
+            .find(|c| c.name == name)
+            .and_then(|c| c.extends.clone());
+        lineage.push(name);
+    }
     let visible: BTreeSet<&str> = project
         .vars
         .iter()
         .filter(|v| v.kind == VarKind::Entity && v.entity == entity.name && !v.hidden)
+        .filter(|v| v.cohort.as_ref().is_none_or(|c| lineage.contains(c)))
         .map(|v| v.name.as_str())
         .collect();
     let mut columns = vec![
@@ -244,14 +251,22 @@ pub(super) fn feature_table_query(
         if !visible.contains(feature.as_str()) {
             return Err(table.origin.error(format!(
                 "model_spec.features: '{feature}' is not a feature (an entity var with \
-                 is_feature true) of entity '{}'",
-                entity.name
+                 is_feature true) of entity '{}'{}",
+                entity.name,
+                match &table.cohort {
+                    Some(cohort) => format!(" or cohort '{cohort}'"),
+                    None => String::new(),
+                }
             )));
         }
         columns.push(quote_ident_if_needed(feature));
     }
+    let cohort = match &table.cohort {
+        Some(cohort) => format!(", {}", quote_literal(cohort)),
+        None => String::new(),
+    };
     Ok(format!(
-        "SELECT {} FROM feature_table({})",
+        "SELECT {} FROM feature_table({}{cohort})",
         columns.join(", "),
         quote_literal(&entity.name)
     ))

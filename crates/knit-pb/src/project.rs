@@ -239,6 +239,22 @@ impl Project {
         Ok(())
     }
 
+    /// `cohort` and the cohorts it extends, nearest first (none for `None`).
+    pub(crate) fn cohort_lineage(&self, cohort: Option<&str>) -> Vec<String> {
+        let mut lineage = Vec::new();
+        let mut current = cohort.map(str::to_string);
+        while let Some(name) = current.take() {
+            if lineage.contains(&name) {
+                break;
+            }
+            current = (self.cohorts.iter())
+                .find(|c| c.name == name)
+                .and_then(|c| c.extends.clone());
+            lineage.push(name);
+        }
+        lineage
+    }
+
     /// The entity of a cohort: its own, or (extending another cohort) its root's.
     pub(crate) fn cohort_entity(&self, cohort: &str) -> Option<String> {
         let mut current = cohort.to_string();

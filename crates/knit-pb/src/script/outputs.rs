@@ -11,10 +11,12 @@ use crate::project::{Entity, FeatureTable, Origin, Project, VarKind};
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
 /// Feature views keyed by an id type of the entity: a view by the main id's name is
-/// dropped (pb makes none), a view by any other id is an error.
+/// dropped (pb makes none), a view by any other id is an error at `origin` (the entity's
+/// or the cohort's `feature_views`).
 fn checked_views(
     entity: &Entity,
     main: &str,
+    origin: &Origin,
     views: Vec<(String, Option<String>)>,
 ) -> Result<Vec<(String, Option<String>)>> {
     let mut checked = Vec::new();
@@ -22,7 +24,7 @@ fn checked_views(
         match &id {
             Some(id) if id.eq_ignore_ascii_case(main) => continue,
             Some(id) if !entity.id_types.contains(id) => {
-                return Err(entity.origin.error(format!(
+                return Err(origin.error(format!(
                     "feature_views.using_ids: '{id}' is not an id type of entity '{}'",
                     entity.name
                 )));
@@ -57,18 +59,8 @@ impl Writer<'_> {
             &origin,
             &["id1", "id1_type", "id2", "id2_type"].map(String::from),
         );
-        let entity_columns = self.columns(entity, None);
-        for (view, id) in checked_views(entity, &main, entity.view_names())? {
-            let sql = match &id {
-                None => format!("SELECT {entity_columns} FROM feature_table({name})"),
-                Some(id) => format!(
-                    "SELECT {entity_columns} FROM feature_view({name}, {})",
-                    quote_literal(id)
-                ),
-            };
-            let key = id.unwrap_or_else(|| main.clone());
-            self.copy(&entity.name, &view, sql, &origin, &[key]);
-        }
+        let views = checked_views(entity, &main, &entity.origin, entity.view_names())?;
+        self.views(entity, &main, None, views);
         self.copy(
             &entity.name,
             &format!("{}_all", entity.name),
@@ -88,43 +80,49 @@ impl Writer<'_> {
                 &origin,
                 &by_main,
             );
-            let columns = self.columns(entity, Some(cohort));
             let Some(definition) = self.project.cohorts.iter().find(|c| &c.name == cohort) else {
                 continue;
             };
-            for (view, id) in checked_views(entity, &main, definition.view_names(entity))? {
-                let sql = match &id {
-                    None => format!("SELECT {columns} FROM feature_table({name}, {literal})"),
-                    Some(id) => format!(
-                        "SELECT {columns} FROM feature_view({name}, {}, {literal})",
-                        quote_literal(id)
-                    ),
-                };
-                let key = id.unwrap_or_else(|| main.clone());
-                self.copy(&entity.name, &view, sql, &origin, &[key]);
-            }
+            let views = definition.view_names(entity);
+            let views = checked_views(entity, &main, &definition.origin, views)?;
+            self.views(entity, &main, Some(cohort), views);
         }
         Ok(())
+    }
+
+    /// Writes the feature views of `entity` (of `cohort`'s members, if given): `(view,
+    /// id type)`, the view by the main id for no id type.
+    fn views(
+        &mut self,
+        entity: &Entity,
+        main: &str,
+        cohort: Option<&str>,
+        views: Vec<(String, Option<String>)>,
+    ) {
+        let name = quote_literal(&entity.name);
+        let columns = self.columns(entity, cohort);
+        let members = cohort
+            .map(|c| format!(", {}", quote_literal(c)))
+            .unwrap_or_default();
+        let origin = Some(entity.origin.clone());
+        for (view, id) in views {
+            let sql = match &id {
+                None => format!("SELECT {columns} FROM feature_table({name}{members})"),
+                Some(id) => format!(
+                    "SELECT {columns} FROM feature_view({name}, {}{members})",
+                    quote_literal(id)
+                ),
+            };
+            let key = id.unwrap_or_else(|| main.to_string());
+            self.copy(&entity.name, &view, sql, &origin, &[key]);
+        }
     }
 
     /// The columns of a feature view of `entity` (of `cohort`'s members, if given): every
     /// feature but the vars of cohorts that are not `cohort` or one it extends, which pb
     /// shows in those cohorts' views only.
     fn columns(&self, entity: &Entity, cohort: Option<&str>) -> String {
-        let mut lineage = Vec::new();
-        let mut current = cohort.map(str::to_string);
-        while let Some(name) = current.take() {
-            if lineage.contains(&name) {
-                break;
-            }
-            current = self
-                .project
-                .cohorts
-                .iter()
-                .find(|c| c.name == name)
-                .and_then(|c| c.extends.clone());
-            lineage.push(name);
-        }
+        let lineage = self.project.cohort_lineage(cohort);
         let hidden: Vec<String> = self
             .project
             .vars
@@ -222,17 +220,7 @@ pub(super) fn feature_table_query(
         .unwrap_or_else(|| format!("{}_main_id", entity.name));
     // A table of a cohort's members shows the entity's vars and those of the cohort and
     // the cohorts it extends.
-    let mut lineage = Vec::new();
-    let mut current = table.cohort.clone();
-    while let Some(name) = current.take() {
-        if lineage.contains(&name) {
-            break;
-        }
-        current = (project.cohorts.iter())
-            .find(|c| c.name == name)
-            .and_then(|c| c.extends.clone());
-        lineage.push(name);
-    }
+    let lineage = project.cohort_lineage(table.cohort.as_deref());
     let visible: BTreeSet<&str> = project
         .vars
         .iter()

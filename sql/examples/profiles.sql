@@ -38,6 +38,18 @@ SHOW VARS;
 -- The feature table: one row per user.
 SELECT * FROM feature_table('user') ORDER BY ltv DESC, user_main_id LIMIT 5;
 
+-- The var table: the same rows with every var, hidden ones (first_seen) too.
+SELECT user_main_id, first_seen, first_day FROM var_table('user')
+ORDER BY first_seen, user_main_id LIMIT 3;
+
+-- An input var may read each row's main id (pb's user_main_id on the rows): each
+-- order's place among its user's orders, wherever the ids it was placed with.
+CREATE INPUT VAR orders.user_order_no
+  AS row_number() OVER (PARTITION BY user_main_id ORDER BY created_at);
+CREATE ENTITY VAR user.repeat_orders AS count(*) FROM orders WHERE user_order_no > 1 DEFAULT 0;
+SELECT repeat_orders, count(*) AS users FROM feature_table('user')
+GROUP BY repeat_orders ORDER BY repeat_orders LIMIT 4;
+
 -- Cohorts: a condition over vars; EXTENDS narrows another cohort.
 CREATE COHORT engaged FOR user WHERE is_engaged;
 CREATE COHORT big_engaged FOR user EXTENDS engaged WHERE ltv > 200;

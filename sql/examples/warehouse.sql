@@ -37,3 +37,7 @@ SELECT order_id, right(order_id, 2) / 100 AS fraction
 FROM orders
 ORDER BY order_id
 LIMIT 3;
+
+-- Snowflake's two-argument replace removes the pattern: pb projects strip Go's zone name
+-- from a rendered end time this way.
+SELECT to_timestamp_tz(replace('2024-01-01 00:00:00 +0000 UTC', ' UTC')) AS end_time;

@@ -152,7 +152,17 @@ pub(crate) struct Var {
     /// The cohort of a var group's `entity_cohort: models/<cohort>`: the var shows in
     /// that cohort's feature views (and its descendants') only.
     pub cohort: Option<String>,
+    /// The name pb shows the var under, when Knit names it otherwise (a cohort's var
+    /// that another var of the entity shares its name with: see `cohort_scope`).
+    pub shown_as: Option<String>,
     pub origin: Origin,
+}
+
+impl Var {
+    /// The var's name in the pb project.
+    pub(crate) fn pb_name(&self) -> &str {
+        self.shown_as.as_deref().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +174,15 @@ pub(crate) struct Stitcher {
     pub origin: Origin,
 }
 
+/// A cohort's `filter_expression`: a condition, or expressions joined by `AND` or `OR`
+/// (nested to any depth).
+#[derive(Debug, Clone)]
+pub(crate) enum FilterExpression {
+    Condition(String),
+    All(Vec<FilterExpression>),
+    Any(Vec<FilterExpression>),
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Cohort {
     pub name: String,
@@ -171,6 +190,8 @@ pub(crate) struct Cohort {
     pub extends: Option<String>,
     /// `(include, condition)` in order.
     pub steps: Vec<(bool, String)>,
+    /// Its `filter_expression`, which members meet as well as every step.
+    pub expression: Option<FilterExpression>,
     /// Its own `feature_views`, which replace the entity's ids.
     pub views: Option<FeatureViews>,
     pub origin: Origin,

@@ -63,5 +63,13 @@ pub(crate) const ENTITY_IGNORED: &[&str] = &[
     "hooks",
 ];
 
-/// Keys of a var that document it or say how pb stores it.
-pub(crate) const VAR_IGNORED: &[&str] = &["tags", "materialization", "contract"];
+/// Keys of a var that document it or say how pb stores it (`vartable_group`: which of
+/// pb's var tables holds it).
+pub(crate) const VAR_IGNORED: &[&str] = &["tags", "materialization", "contract", "vartable_group"];
+
+/// Keys of a var group that document it or say how pb stores its vars.
+pub(crate) const VAR_GROUP_IGNORED: &[&str] = &["description", "tags", "vartable_group"];
+
+/// Keys of `feature_views` about how pb stores the views (table or view), which change
+/// no row.
+pub(crate) const FEATURE_VIEW_IGNORED: &[&str] = &["materialization"];

@@ -10,6 +10,7 @@
 //! and one `COPY` per output, named as pb names its views. `knit project run` runs that
 //! script; `knit project sql` prints it.
 
+mod cohort_scope;
 mod definitions;
 mod error;
 mod keys;

@@ -43,6 +43,7 @@ impl Project {
                 &package.disabled,
             );
         }
+        project.scope_cohort_vars();
         Ok(project)
     }
 }

@@ -5,19 +5,20 @@
 //! `model_folders`, checked key by key. Templates are left as text here; [`crate::script`]
 //! renders them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
 pub use crate::definitions::Origin;
 pub(crate) use crate::definitions::{
-    Cohort, Entity, FeatureTable, FeatureViews, Filter, IdType, Input, InputId, Source, SqlFilter,
-    SqlModel, Stitcher, UnsupportedModel, Var, VarKind, Window,
+    Cohort, Entity, FeatureTable, FeatureViews, Filter, FilterExpression, IdType, Input, InputId,
+    Source, SqlFilter, SqlModel, Stitcher, UnsupportedModel, Var, VarKind, Window,
 };
 use crate::error::{PbError, Result};
 use crate::keys::{
-    ENTITY_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED, STITCHER_IGNORED, VAR_IGNORED,
+    ENTITY_IGNORED, FEATURE_VIEW_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED,
+    STITCHER_IGNORED, VAR_GROUP_IGNORED, VAR_IGNORED,
 };
 use crate::template::Macro;
 use crate::yaml::Node;
@@ -141,7 +142,7 @@ impl Project {
         for group in root.items_of("var_groups")? {
             group.only_keys(
                 &["name", "entity_key", "vars", "entity_cohort", "time_grain"],
-                &["description", "tags"],
+                VAR_GROUP_IGNORED,
             )?;
             self.read_time_grain(&group)?;
             // Vars of a cohort get their entity once every cohort is read.
@@ -496,6 +497,7 @@ impl Project {
                     &[
                         "extends",
                         "filter_pipeline",
+                        "filter_expression",
                         "entity_key",
                         "time_grain",
                         "feature_views",
@@ -525,6 +527,16 @@ impl Project {
                     let include = is_include(&step.require("type")?)?;
                     steps.push((include, step.require("value")?.text()?));
                 }
+                let expression = match spec.get("filter_expression") {
+                    Some(_) if !steps.is_empty() => {
+                        return Err(spec.error(
+                            "filter_expression and filter_pipeline cannot be used together \
+                             (as in pb): write the pipeline's steps into the expression's AND",
+                        ));
+                    }
+                    Some(node) => Some(read_filter_expression(&node)?),
+                    None => None,
+                };
                 let views = match spec.get("feature_views") {
                     Some(views) => Some(read_feature_views(&views)?),
                     None => None,
@@ -534,6 +546,7 @@ impl Project {
                     entity,
                     extends: parent,
                     steps,
+                    expression,
                     views,
                     origin,
                 });
@@ -614,12 +627,26 @@ impl Project {
                 self.sql_models.push(SqlModel { name, sql, origin });
             }
             "sql_template" => {
+                if spec.get("multi_sql").is_some() {
+                    return Err(spec.error(
+                        "multi_sql: Knit runs a sql_template written as one query; write \
+                         the query that makes {{this}} as single_sql (without CREATE TABLE)",
+                    ));
+                }
                 spec.only_keys(
-                    &["single_sql", "occurred_at_col", "ids", "time_grain"],
+                    &[
+                        "single_sql",
+                        "occurred_at_col",
+                        "ids",
+                        "time_grain",
+                        "features",
+                        "entity_cohort",
+                    ],
                     ignored,
                 )?;
                 let sql = spec.require("single_sql")?.text()?;
                 let ids = read_ids(spec.get("ids"))?;
+                self.read_model_features(&spec, &name, &ids)?;
                 if !ids.is_empty() {
                     self.inputs.push(Input {
                         name: name.clone(),
@@ -648,6 +675,68 @@ impl Project {
     }
 }
 
+impl Project {
+    /// A `sql_template`'s `features`: columns of its rows that are features of the
+    /// entity its ids belong to (of a cohort's members with `entity_cohort`). pb maps
+    /// each row to its entity by the ids and takes each column's greatest value per
+    /// entity (checked against pb), so each is the var `max(column)` over the model.
+    fn read_model_features(&mut self, spec: &Node<'_>, model: &str, ids: &[InputId]) -> Result<()> {
+        let features = spec.items_of("features")?;
+        if features.is_empty() {
+            return Ok(());
+        }
+        let (entity, cohort) = match spec.get("entity_cohort") {
+            Some(scope) => cohort_scope(&scope)?,
+            None => {
+                let entities: BTreeSet<&str> = ids.iter().map(|id| id.entity.as_str()).collect();
+                match entities.into_iter().collect::<Vec<_>>().as_slice() {
+                    [entity] => (entity.to_string(), None),
+                    [] => {
+                        return Err(spec.error(
+                            "features: a model's features need ids that map its rows to an \
+                             entity",
+                        ));
+                    }
+                    several => {
+                        return Err(spec.error(format!(
+                            "features: the model's ids belong to entities {}; say whose \
+                             features these are with entity_cohort: <entity>/all",
+                            several.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        for feature in features {
+            let column = if feature.items_of_mapping().is_ok() {
+                feature.only_keys(&["name"], &["description", "tags"])?;
+                feature.require("name")?.text()?
+            } else {
+                feature.text()?
+            };
+            let column = column.to_lowercase();
+            self.vars.push(Var {
+                kind: VarKind::Entity,
+                entity: entity.clone(),
+                name: column.clone(),
+                select: format!("max({})", knit_sql::quote_ident_if_needed(&column)),
+                from: Some(model.to_lowercase()),
+                filter: None,
+                default: None,
+                window: None,
+                hidden: false,
+                description: None,
+                data_type: None,
+                dependencies: Vec::new(),
+                cohort: cohort.clone(),
+                shown_as: None,
+                origin: Origin::of(&feature),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A filter's `type`: `include` (true) or `exclude` (false).
 fn is_include(kind: &Node<'_>) -> Result<bool> {
     match kind.text()?.as_str() {
@@ -655,6 +744,29 @@ fn is_include(kind: &Node<'_>) -> Result<bool> {
         "exclude" => Ok(false),
         other => Err(kind.error(format!(
             "filter type '{other}' is not supported; use include or exclude"
+        ))),
+    }
+}
+
+/// A cohort's `filter_expression`: a condition, or `AND:`/`OR:` over a list of them.
+fn read_filter_expression(node: &Node<'_>) -> Result<FilterExpression> {
+    if node.items_of_mapping().is_err() {
+        return Ok(FilterExpression::Condition(node.text()?));
+    }
+    let entries = node.items_of_mapping()?;
+    let [(operator, operands)] = entries.as_slice() else {
+        return Err(node.error("expected one key, AND or OR, over a list of conditions"));
+    };
+    let operands = operands
+        .items()?
+        .iter()
+        .map(read_filter_expression)
+        .collect::<Result<Vec<_>>>()?;
+    match operator.to_uppercase().as_str() {
+        "AND" => Ok(FilterExpression::All(operands)),
+        "OR" => Ok(FilterExpression::Any(operands)),
+        _ => Err(node.error(format!(
+            "'{operator}' is not an operator of filter_expression; use AND or OR"
         ))),
     }
 }
@@ -680,10 +792,10 @@ fn cohort_scope(node: &Node<'_>) -> Result<(String, Option<String>)> {
 
 /// `feature_views` of an entity or a cohort.
 fn read_feature_views(node: &Node<'_>) -> Result<FeatureViews> {
-    node.only_keys(&["name", "using_ids"], &[])?;
+    node.only_keys(&["name", "using_ids"], FEATURE_VIEW_IGNORED)?;
     let mut by_id = Vec::new();
     for view in node.items_of("using_ids")? {
-        view.only_keys(&["id", "name"], &[])?;
+        view.only_keys(&["id", "name"], FEATURE_VIEW_IGNORED)?;
         by_id.push((view.require("id")?.text()?, view.text_of("name")?));
     }
     Ok(FeatureViews {
@@ -769,6 +881,7 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
             .collect::<Result<Vec<_>>>()?,
         data_type: node.text_of("column_data_type")?,
         cohort: None,
+        shown_as: None,
         origin: Origin::of(node),
     })
 }

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
 use crate::error::Result;
-use crate::project::{Entity, Filter, IdType, Input, Origin, Project, Source, Stitcher};
+use crate::project::{
+    Entity, Filter, FilterExpression, IdType, Input, Origin, Project, Source, Stitcher,
+};
 use crate::tables::{external_table, pasted_csv};
 use crate::template::{Names, Rendered, render};
 
@@ -206,6 +208,10 @@ impl<'a> Writer<'a> {
         let mut names = Names {
             macros: project.macros.clone(),
             entities: project.entities.iter().map(|e| e.name.clone()).collect(),
+            cohorts: (project.cohorts.iter())
+                .filter_map(|c| Some((c.name.clone(), project.cohort_entity(&c.name)?)))
+                .collect(),
+            scoped_vars: scoped_vars(project),
             models: project
                 .sql_models
                 .iter()
@@ -686,11 +692,8 @@ impl<'a> Writer<'a> {
             // pb: a column that does not exist is no error then.
             let dated = !(lookup == "LOOKUP " && matches!(input.source, Source::Model(_)));
             let occurred_at = input.occurred_at.as_ref().filter(|_| dated);
-            if let Some(column) = occurred_at {
-                sql.push_str(&format!(
-                    " OCCURRED AT {}",
-                    quote_ident_if_needed(&column.to_lowercase())
-                ));
+            if let Some(time) = occurred_at {
+                sql.push_str(&format!(" OCCURRED AT {}", occurred_at_sql(time)));
             }
             let mut conditions = Vec::new();
             if let Some(filter) = &input.filter {
@@ -850,6 +853,15 @@ impl<'a> Writer<'a> {
                     format!("(NOT {rendered})")
                 });
             }
+            if let Some(expression) = &cohort.expression {
+                let rendered = self.render_filter_expression(
+                    expression,
+                    &entity,
+                    &cohort.origin,
+                    "model_spec.filter_expression",
+                )?;
+                conditions.push(rendered);
+            }
             let condition = if conditions.is_empty() {
                 "TRUE".to_string()
             } else {
@@ -877,6 +889,35 @@ impl<'a> Writer<'a> {
     }
 }
 
+impl Writer<'_> {
+    /// A cohort's `filter_expression` as SQL, each condition rendered as a template and
+    /// put in parentheses (as pb does: checked against pb, nested `AND`/`OR` included).
+    fn render_filter_expression(
+        &mut self,
+        expression: &FilterExpression,
+        entity: &str,
+        origin: &Origin,
+        key: &str,
+    ) -> Result<String> {
+        let (operands, operator) = match expression {
+            FilterExpression::Condition(condition) => {
+                let rendered = self.render(condition, Some(entity), origin, key)?.sql;
+                return Ok(format!("({rendered})"));
+            }
+            FilterExpression::All(operands) => (operands, " AND "),
+            FilterExpression::Any(operands) => (operands, " OR "),
+        };
+        if operands.is_empty() {
+            return Err(origin.error(format!("{key}: an empty AND or OR list")));
+        }
+        let parts = operands
+            .iter()
+            .map(|o| self.render_filter_expression(o, entity, origin, key))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(format!("({})", parts.join(operator)))
+    }
+}
+
 impl Script {
     fn push(&mut self, sql: String, origin: Option<Origin>) {
         self.statements.push(ScriptStatement {
@@ -900,11 +941,46 @@ fn pb_regex(re: &str) -> String {
     }
 }
 
+/// For each cohort and each var name that a cohort's var shares with another var, the
+/// Knit name of the var as the cohort sees it (templates' `{{cohort.Var("x")}}`).
+fn scoped_vars(project: &Project) -> BTreeMap<(String, String), String> {
+    let shared: BTreeSet<&str> = (project.vars.iter())
+        .filter(|v| v.shown_as.is_some())
+        .map(|v| v.pb_name())
+        .collect();
+    let mut scoped = BTreeMap::new();
+    for cohort in &project.cohorts {
+        for name in &shared {
+            if let Some(knit) = project.scoped_var_name(&cohort.name, name) {
+                scoped.insert((cohort.name.clone(), name.to_string()), knit);
+            }
+        }
+    }
+    scoped
+}
+
+/// An input's `occurred_at_col` as SQL. pb writes it into its queries as it is, so it
+/// may be an expression (`to_timestamp(created)`, checked against pb); a bare name is a
+/// column, lower-cased as the warehouse folds it and quoted if it is a keyword
+/// (`timestamp`).
+fn occurred_at_sql(occurred_at: &str) -> String {
+    let occurred_at = occurred_at.trim();
+    let bare = !occurred_at.is_empty()
+        && occurred_at
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if bare {
+        quote_ident_if_needed(&occurred_at.to_lowercase())
+    } else {
+        occurred_at.to_string()
+    }
+}
+
 /// pb keeps the rows of an input that occurred in the run's window, and those without a
 /// time when the project includes them. Times compare as microseconds, whose range takes
 /// any date (nanoseconds stop at 1677 and 2262).
 fn time_window(input: &Input, options: &ScriptOptions, include_untimed: bool) -> Option<String> {
-    let column = quote_ident_if_needed(&input.occurred_at.as_ref()?.to_lowercase());
+    let column = occurred_at_sql(input.occurred_at.as_ref()?);
     let micros = |sql: &str| format!("arrow_cast({sql}, 'Timestamp(Microsecond, None)')");
     let end = micros(&quote_literal(&options.end_time));
     let at = micros(&column);

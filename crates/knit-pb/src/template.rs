@@ -48,6 +48,13 @@ pub(crate) struct Names {
     pub macros: BTreeMap<String, Macro>,
     /// Entity names (lower case).
     pub entities: BTreeSet<String>,
+    /// Cohort names (lower case) to their entity: `{{cohort.x}}` and
+    /// `{{cohort.Var("x")}}` are the entity's var `x`, or the cohort's own `x` where it
+    /// defines one under a name of its own (`scoped_vars`).
+    pub cohorts: BTreeMap<String, String>,
+    /// `(cohort, var)` to the Knit name of the var `x` seen from the cohort, where a
+    /// cohort's var shares its name with another var of the entity.
+    pub scoped_vars: BTreeMap<(String, String), String>,
     /// pb input name (lower case) to the table (or model) its rows come from.
     pub input_sources: BTreeMap<String, String>,
     /// pb input name (lower case) to the SQL of its rows as `this.DeRef` reads them: as
@@ -208,9 +215,16 @@ impl Object for Context {
             "end_time" => time_value(names.end_time.as_deref()),
             "begin_time" => time_value(names.begin_time.as_deref()),
             "nil" => Value::from(()),
-            _ if names.entities.contains(&lower) => {
-                Value::from_object(Entity { name: lower, scope })
-            }
+            _ if names.entities.contains(&lower) => Value::from_object(Entity {
+                name: lower,
+                cohort: None,
+                scope,
+            }),
+            _ if names.cohorts.contains_key(&lower) => Value::from_object(Entity {
+                name: names.cohorts[&lower].clone(),
+                cohort: Some(lower),
+                scope,
+            }),
             _ => {
                 if let Some(sql_name) = self.scope.inputs.get(&lower) {
                     return Some(Value::from_object(Input {
@@ -260,10 +274,12 @@ fn unknown_method(owner: &str, method: &str) -> Error {
     )
 }
 
-/// An entity: `user.Var("x")` and `user.x` are its var `x`.
+/// An entity: `user.Var("x")` and `user.x` are its var `x`; named by a cohort
+/// (`multi.Var("x")`), the var `x` as the cohort sees it.
 #[derive(Debug)]
 struct Entity {
     name: String,
+    cohort: Option<String>,
     scope: Arc<Scope>,
 }
 
@@ -271,6 +287,12 @@ impl Entity {
     fn var(&self, path: &str) -> String {
         // A var may be named by a path: ~/entity/user/all/x or ./x.
         let var = path.rsplit('/').next().unwrap_or(path).to_lowercase();
+        let scoped = self.cohort.as_ref().and_then(|cohort| {
+            (self.scope.names.scoped_vars)
+                .get(&(cohort.clone(), var.clone()))
+                .cloned()
+        });
+        let var = scoped.unwrap_or(var);
         self.scope.record(|found| {
             found.vars.insert((self.name.clone(), var.clone()));
         });

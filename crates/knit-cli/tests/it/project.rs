@@ -86,6 +86,16 @@ const PROJECTS: &[(&str, &str, &str)] = &[
         "../warehouse_project/tables",
         "2024-02-15T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/corpus_forms",
+        "tables",
+        "2024-01-01T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/cases/cohort_scoped_vars",
+        "tables",
+        "2024-01-01T00:00:00Z",
+    ),
 ];
 
 fn scratch(name: &str) -> PathBuf {
@@ -1154,6 +1164,42 @@ fn broken_projects_fail_before_any_output() {
             "{GOOD_INPUTS}models:\n  - name: c\n    model_type: entity_cohort\n    model_spec:\n      extends: models/nowhere\n"
         ),
         "models/profiles.yaml: models[0]: extends: no entity_cohort model named 'nowhere'",
+    );
+    let cohort = |spec: &str| {
+        format!(
+            "{GOOD_INPUTS}models:\n  - name: c\n    model_type: entity_cohort\n    model_spec:\n      extends: user/all\n{spec}"
+        )
+    };
+    assert_fails(
+        "filter-expression-operator",
+        GOOD_PROJECT,
+        &cohort("      filter_expression:\n        XOR:\n          - \"1 = 1\"\n"),
+        "models[0].model_spec.filter_expression: 'XOR' is not an operator of filter_expression; use AND or OR",
+    );
+    assert_fails(
+        "filter-expression-and-pipeline",
+        GOOD_PROJECT,
+        &cohort(
+            "      filter_expression: \"1 = 1\"\n      filter_pipeline:\n        - type: include\n          value: \"1 = 1\"\n",
+        ),
+        "filter_expression and filter_pipeline cannot be used together",
+    );
+    let model = |spec: &str| {
+        format!(
+            "{GOOD_INPUTS}models:\n  - name: m\n    model_type: sql_template\n    model_spec:\n{spec}"
+        )
+    };
+    assert_fails(
+        "model-features-without-ids",
+        GOOD_PROJECT,
+        &model("      single_sql: select 1 as x\n      features:\n        - name: x\n"),
+        "models[0].model_spec: features: a model's features need ids that map its rows to an entity",
+    );
+    assert_fails(
+        "multi-sql",
+        GOOD_PROJECT,
+        &model("      multi_sql: \"CREATE TABLE {{this}} AS (select 1 as x); select 2\"\n"),
+        "models[0].model_spec: multi_sql: Knit runs a sql_template written as one query",
     );
     assert_fails("no-project", "", "", "pb_project.yaml");
 }

@@ -55,6 +55,9 @@ use crate::udtf::CLUSTERS_FUNCTION;
 pub(crate) enum Shape<'a> {
     /// One row per entity: the main id and every visible var.
     Table,
+    /// One row per entity: the main id and every var, hidden ones too (pb's
+    /// `<entity>_var_table`).
+    VarTable,
     /// One row per id of this type: the id and every visible var.
     View(&'a str),
     /// The main ids.
@@ -120,7 +123,7 @@ pub(crate) fn compose(
     // its vars, in one query that is kept (`__knit_keep`): a run of all the entity's
     // outputs computes each var once.
     let mut wanted: Vec<&str> = match shape {
-        Shape::Table | Shape::View(_) | Shape::Members => {
+        Shape::Table | Shape::VarTable | Shape::View(_) | Shape::Members => {
             model.vars.iter().map(|v| v.name.as_str()).collect()
         }
         Shape::Var(name) => vec![name],
@@ -206,6 +209,14 @@ pub(crate) fn compose(
             var_columns("", &visible),
             where_clause(&filter)
         ),
+        Shape::VarTable => {
+            let all: Vec<&str> = model.vars.iter().map(|v| v.name.as_str()).collect();
+            format!(
+                "SELECT \"{MAIN}\" AS {main}{} FROM {last}{}",
+                var_columns("", &all),
+                where_clause(&filter)
+            )
+        }
         Shape::Members => format!(
             "SELECT \"{MAIN}\" AS {main} FROM {last}{}",
             where_clause(&filter)
@@ -555,15 +566,21 @@ pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
 /// read (`PARTITION BY context_session_id, rudder_id`).
 const ROW_MAIN_ID: &str = "rudder_id";
 
-/// Whether an input var of `input` reads the row's main id ([`ROW_MAIN_ID`]): then the
-/// rows are mapped to their entities first, and the cluster stands for the main id (one
-/// for one, so a window partitions alike).
+/// Whether an input var of `input` reads the row's main id, as [`ROW_MAIN_ID`] or by
+/// the entity's main id column (`user_main_id`): then the rows are mapped to their
+/// entities first.
 fn reads_main_id(model: &EntityModel, input: &Input) -> bool {
+    reads_column(model, input, ROW_MAIN_ID)
+        || reads_column(model, input, &model.entity.main_id_column)
+}
+
+/// Whether an input var of `input` reads a column named `column` (any case).
+fn reads_column(model: &EntityModel, input: &Input, column: &str) -> bool {
     let mentions = |expr: &Expr| {
         let mut found = false;
         let _ = visit_expressions(expr, |e| {
             if let Expr::Identifier(ident) = e
-                && ident.value.eq_ignore_ascii_case(ROW_MAIN_ID)
+                && ident.value.eq_ignore_ascii_case(column)
             {
                 found = true;
             }
@@ -608,7 +625,20 @@ fn lookup_sql(model: &EntityModel, input: &Input, rows: &str) -> String {
 /// table expression of the one before, so that the SQL nests no deeper with more levels.
 pub(crate) fn input_rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
     let raw = format!("SELECT * FROM input_rows({})", quote_literal(&input.name));
-    let level_0 = if reads_main_id(model, input) {
+    let main = &model.entity.main_id_column;
+    let level_0 = if reads_column(model, input, main) {
+        // The main id itself (pb's `user_main_id` on each row), from the entity's
+        // clusters; the cluster stands for it where only `rudder_id` is read (one for
+        // one, so a window partitions alike).
+        format!(
+            "SELECT r.*, r.\"{CLUSTER_COLUMN}\" AS {ROW_MAIN_ID}, c.{main} AS {main} \
+             FROM ({}) AS r JOIN (SELECT \"{CLUSTER}\", {main} FROM {CLUSTERS_FUNCTION}({})) \
+             AS c ON r.\"{CLUSTER_COLUMN}\" = c.\"{CLUSTER}\"",
+            lookup_sql(model, input, &raw),
+            quote_literal(&model.entity.name),
+            main = quote_ident(main),
+        )
+    } else if reads_main_id(model, input) {
         format!(
             "SELECT *, \"{CLUSTER_COLUMN}\" AS {ROW_MAIN_ID} FROM ({})",
             lookup_sql(model, input, &raw)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! `feature_table(..)`, `feature_view(..)` and `cohort(..)` in a statement become the
+//! `feature_table(..)`, `var_table(..)`, `feature_view(..)` and `cohort(..)` in a statement become the
 //! queries [`compose`](super::compose) writes for them, before DataFusion plans the
 //! statement.
 //!
@@ -27,7 +27,7 @@ use crate::catalog::Catalog;
 use crate::error::{CoreError, Result};
 
 /// The names of the functions expanded here.
-const FEATURE_FUNCTIONS: [&str; 3] = ["feature_table", "feature_view", "cohort"];
+const FEATURE_FUNCTIONS: [&str; 4] = ["feature_table", "var_table", "feature_view", "cohort"];
 
 /// Replaces every call of a feature function in `statement` by its query.
 pub(crate) fn expand_feature_functions(
@@ -126,6 +126,9 @@ fn usage(function: &str) -> CoreError {
         "feature_table" => "feature_table takes an entity and optionally a cohort, as in \
                             feature_table('user') or feature_table('user', 'engaged')"
             .to_string(),
+        "var_table" => "var_table takes an entity and optionally a cohort, as in \
+                        var_table('user') or var_table('user', 'engaged')"
+            .to_string(),
         "feature_view" => "feature_view takes an entity, an id type and optionally a cohort, \
                            as in feature_view('user', 'email') or feature_view('user', 'email', \
                            'engaged')"
@@ -142,8 +145,8 @@ fn feature_query(
     args: &[String],
 ) -> Result<String> {
     let (entity, id_type, cohort) = match (function, args) {
-        ("feature_table", [entity]) => (entity.clone(), None, None),
-        ("feature_table", [entity, cohort]) => (entity.clone(), None, Some(cohort)),
+        ("feature_table" | "var_table", [entity]) => (entity.clone(), None, None),
+        ("feature_table" | "var_table", [entity, cohort]) => (entity.clone(), None, Some(cohort)),
         ("feature_view", [entity, id_type]) => (entity.clone(), Some(id_type), None),
         ("feature_view", [entity, id_type, cohort]) => {
             (entity.clone(), Some(id_type), Some(cohort))
@@ -167,6 +170,7 @@ fn feature_query(
     };
     let shape = match (function, id_type) {
         ("cohort", _) => Shape::Members,
+        ("var_table", _) => Shape::VarTable,
         (_, Some(id_type)) => Shape::View(id_type),
         _ => Shape::Table,
     };

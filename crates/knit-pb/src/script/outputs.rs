@@ -3,36 +3,21 @@
 
 //! The `COPY` statements of a script: one per output, named as pb names its views.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use super::{OutputFormat, ScriptStatement, Writer};
 use crate::error::Result;
-use crate::project::{Entity, FeatureTable, Origin, Project, VarKind};
+use crate::project::{Entity, FeatureTable, Origin, Project};
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
-/// Feature views keyed by an id type of the entity: a view by the main id's name is
-/// dropped (pb makes none), a view by any other id is an error at `origin` (the entity's
-/// or the cohort's `feature_views`).
-fn checked_views(
-    entity: &Entity,
-    main: &str,
-    origin: &Origin,
-    views: Vec<(String, Option<String>)>,
-) -> Result<Vec<(String, Option<String>)>> {
-    let mut checked = Vec::new();
-    for (view, id) in views {
-        match &id {
-            Some(id) if id.eq_ignore_ascii_case(main) => continue,
-            Some(id) if !entity.id_types.contains(id) => {
-                return Err(origin.error(format!(
-                    "feature_views.using_ids: '{id}' is not an id type of entity '{}'",
-                    entity.name
-                )));
-            }
-            _ => checked.push((view, id)),
-        }
-    }
-    Ok(checked)
+/// The feature views to write: a view by the main id's name is dropped (pb makes none).
+/// A view by an id type the entity does not have is kept: pb writes it empty, and so
+/// does [`Writer::views`], with a warning naming it.
+fn served_views(main: &str, views: Vec<(String, Option<String>)>) -> Vec<(String, Option<String>)> {
+    views
+        .into_iter()
+        .filter(|(_, id)| !id.as_ref().is_some_and(|id| id.eq_ignore_ascii_case(main)))
+        .collect()
 }
 
 impl Writer<'_> {
@@ -59,7 +44,7 @@ impl Writer<'_> {
             &origin,
             &["id1", "id1_type", "id2", "id2_type"].map(String::from),
         );
-        let views = checked_views(entity, &main, &entity.origin, entity.view_names())?;
+        let views = served_views(&main, entity.view_names());
         self.views(entity, &main, None, views);
         self.copy(
             &entity.name,
@@ -84,7 +69,7 @@ impl Writer<'_> {
                 continue;
             };
             let views = definition.view_names(entity);
-            let views = checked_views(entity, &main, &definition.origin, views)?;
+            let views = served_views(&main, views);
             self.views(entity, &main, Some(cohort), views);
         }
         Ok(())
@@ -100,7 +85,9 @@ impl Writer<'_> {
         views: Vec<(String, Option<String>)>,
     ) {
         let name = quote_literal(&entity.name);
-        let columns = self.columns(entity, cohort);
+        // Every feature but the vars of cohorts that are not `cohort` or one it extends
+        // (pb shows those in their cohorts' views only), each under its pb name.
+        let columns = self.project.view_columns(&entity.name, cohort);
         let members = cohort
             .map(|c| format!(", {}", quote_literal(c)))
             .unwrap_or_default();
@@ -108,6 +95,19 @@ impl Writer<'_> {
         for (view, id) in views {
             let sql = match &id {
                 None => format!("SELECT {columns} FROM feature_table({name}{members})"),
+                Some(id) if !entity.id_types.contains(id) => {
+                    tracing::warn!(
+                        "feature view {view}: '{id}' is not an id type of entity '{}', so \
+                         the view has no rows (as pb writes it)",
+                        entity.name
+                    );
+                    format!(
+                        "SELECT CAST(NULL AS VARCHAR) AS {}, * EXCLUDE ({}) FROM \
+                         (SELECT {columns} FROM feature_table({name}{members})) WHERE false",
+                        quote_ident_if_needed(id),
+                        quote_ident_if_needed(main)
+                    )
+                }
                 Some(id) => format!(
                     "SELECT {columns} FROM feature_view({name}, {}{members})",
                     quote_literal(id)
@@ -115,26 +115,6 @@ impl Writer<'_> {
             };
             let key = id.unwrap_or_else(|| main.to_string());
             self.copy(&entity.name, &view, sql, &origin, &[key]);
-        }
-    }
-
-    /// The columns of a feature view of `entity` (of `cohort`'s members, if given): every
-    /// feature but the vars of cohorts that are not `cohort` or one it extends, which pb
-    /// shows in those cohorts' views only.
-    fn columns(&self, entity: &Entity, cohort: Option<&str>) -> String {
-        let lineage = self.project.cohort_lineage(cohort);
-        let hidden: Vec<String> = self
-            .project
-            .vars
-            .iter()
-            .filter(|v| v.kind == VarKind::Entity && v.entity == entity.name && !v.hidden)
-            .filter(|v| v.cohort.as_ref().is_some_and(|c| !lineage.contains(c)))
-            .map(|v| quote_ident_if_needed(&v.name))
-            .collect();
-        if hidden.is_empty() {
-            "*".to_string()
-        } else {
-            format!("* EXCLUDE ({})", hidden.join(", "))
         }
     }
 
@@ -219,14 +199,12 @@ pub(super) fn feature_table_query(
         .clone()
         .unwrap_or_else(|| format!("{}_main_id", entity.name));
     // A table of a cohort's members shows the entity's vars and those of the cohort and
-    // the cohorts it extends.
-    let lineage = project.cohort_lineage(table.cohort.as_deref());
-    let visible: BTreeSet<&str> = project
-        .vars
-        .iter()
-        .filter(|v| v.kind == VarKind::Entity && v.entity == entity.name && !v.hidden)
-        .filter(|v| v.cohort.as_ref().is_none_or(|c| lineage.contains(c)))
-        .map(|v| v.name.as_str())
+    // the cohorts it extends. pb takes a var that is not a feature (`is_feature: false`)
+    // too, so the table reads the var table, hidden vars included.
+    let visible: BTreeMap<String, String> = project
+        .shown_vars(&entity.name, table.cohort.as_deref(), true)
+        .into_iter()
+        .map(|(name, shown)| (shown, name))
         .collect();
     let mut columns = vec![
         quote_ident_if_needed(&main),
@@ -236,25 +214,32 @@ pub(super) fn feature_table_query(
         ),
     ];
     for feature in &table.features {
-        if !visible.contains(feature.as_str()) {
+        let Some(name) = visible.get(feature) else {
             return Err(table.origin.error(format!(
-                "model_spec.features: '{feature}' is not a feature (an entity var with \
-                 is_feature true) of entity '{}'{}",
+                "model_spec.features: '{feature}' is not an entity var of entity '{}'{}",
                 entity.name,
                 match &table.cohort {
                     Some(cohort) => format!(" or cohort '{cohort}'"),
                     None => String::new(),
                 }
             )));
-        }
-        columns.push(quote_ident_if_needed(feature));
+        };
+        columns.push(if name == feature {
+            quote_ident_if_needed(feature)
+        } else {
+            format!(
+                "{} AS {}",
+                quote_ident_if_needed(name),
+                quote_ident_if_needed(feature)
+            )
+        });
     }
     let cohort = match &table.cohort {
         Some(cohort) => format!(", {}", quote_literal(cohort)),
         None => String::new(),
     };
     Ok(format!(
-        "SELECT {} FROM feature_table({}{cohort})",
+        "SELECT {} FROM var_table({}{cohort})",
         columns.join(", "),
         quote_literal(&entity.name)
     ))

@@ -583,6 +583,8 @@ mod tests {
         check("t.size(a)", "t.size(a)");
         check("count_if(x > 1)", "count(CASE WHEN (x > 1) THEN 1 END)");
         check("charindex('b', s)", "strpos((s), ('b'))");
+        check("replace(t, ' UTC')", "replace((t), (' UTC'), '')");
+        check("replace(t, 'a', 'b')", "replace(t, 'a', 'b')");
         check(
             "year(d) + zeroifnull(x)",
             "date_part('year', (d)) + coalesce((x), 0)",

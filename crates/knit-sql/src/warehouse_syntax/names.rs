@@ -67,6 +67,8 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("to_varchar", 1, "CAST($1 AS VARCHAR)"),
     ("to_char", 1, "CAST($1 AS VARCHAR)"),
     ("charindex", 2, "strpos($2, $1)"),
+    // Snowflake's replacement defaults to the empty string: the pattern is removed.
+    ("replace", 2, "replace($1, $2, '')"),
     ("array_contains", 2, "array_has($2, $1)"),
     ("max_by", 2, "first_value($1 ORDER BY $2 DESC NULLS LAST)"),
     ("min_by", 2, "first_value($1 ORDER BY $2 ASC NULLS LAST)"),

@@ -141,12 +141,19 @@ impl Project {
         }
         for group in root.items_of("var_groups")? {
             group.only_keys(
-                &["name", "entity_key", "vars", "entity_cohort", "time_grain"],
+                &[
+                    "name",
+                    "entity_key",
+                    "vars",
+                    "entity_cohort",
+                    "cohort",
+                    "time_grain",
+                ],
                 VAR_GROUP_IGNORED,
             )?;
             self.read_time_grain(&group)?;
             // Vars of a cohort get their entity once every cohort is read.
-            let (entity, cohort) = match (group.get("entity_key"), group.get("entity_cohort")) {
+            let (entity, cohort) = match (group.get("entity_key"), entity_cohort(&group)?) {
                 (Some(key), _) => (key.text()?.to_lowercase(), None),
                 (None, Some(cohort)) => cohort_scope(&cohort)?,
                 (None, None) => {
@@ -556,6 +563,7 @@ impl Project {
                     &[
                         "entity_key",
                         "entity_cohort",
+                        "cohort",
                         "features",
                         "vars",
                         "macros",
@@ -567,7 +575,7 @@ impl Project {
                 self.read_macros(&spec)?;
                 // A table of a cohort's members; its entity is known once every model
                 // is read.
-                let (entity, cohort) = match (spec.get("entity_key"), spec.get("entity_cohort")) {
+                let (entity, cohort) = match (spec.get("entity_key"), entity_cohort(&spec)?) {
                     (_, Some(scope)) => cohort_scope(&scope)?,
                     (Some(key), None) => (key.text()?.to_lowercase(), None),
                     (None, None) => {
@@ -737,6 +745,28 @@ impl Project {
     }
 }
 
+/// A var's `default_value`, or older schemas' `default` (pb's migration renames it:
+/// checked with `pb migrate auto`); both is an error.
+fn default_value(node: &Node<'_>) -> Result<Option<String>> {
+    match (node.get("default_value"), node.get("default")) {
+        (Some(_), Some(older)) => Err(older.error(
+            "default is the older name of default_value, which is also given; keep default_value",
+        )),
+        (value, older) => value.or(older).map(|n| n.text()).transpose(),
+    }
+}
+
+/// The `entity_cohort` of a var group or feature table, or older schemas' `cohort`
+/// (`cohort: user/all`), which pb's migrations renamed; both is an error.
+fn entity_cohort<'a>(node: &Node<'a>) -> Result<Option<Node<'a>>> {
+    match (node.get("entity_cohort"), node.get("cohort")) {
+        (Some(_), Some(older)) => Err(older.error(
+            "cohort is the older name of entity_cohort, which is also given; keep entity_cohort",
+        )),
+        (scope, older) => Ok(scope.or(older)),
+    }
+}
+
 /// A filter's `type`: `include` (true) or `exclude` (false).
 fn is_include(kind: &Node<'_>) -> Result<bool> {
     match kind.text()?.as_str() {
@@ -830,6 +860,7 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
             "from",
             "where",
             "default_value",
+            "default",
             "window",
             "is_feature",
             "description",
@@ -870,7 +901,7 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
         select: node.require("select")?.text()?,
         from,
         filter: node.text_of("where")?,
-        default: node.text_of("default_value")?,
+        default: default_value(node)?,
         window,
         hidden,
         description: node.text_of("description")?,

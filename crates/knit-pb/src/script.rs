@@ -18,7 +18,7 @@ use knit_sql::{quote_ident_if_needed, quote_literal};
 
 use crate::error::Result;
 use crate::project::{
-    Entity, Filter, FilterExpression, IdType, Input, Origin, Project, Source, Stitcher,
+    Entity, Filter, FilterExpression, IdType, Input, InputId, Origin, Project, Source, Stitcher,
 };
 use crate::tables::{external_table, pasted_csv};
 use crate::template::{Names, Rendered, render};
@@ -322,13 +322,19 @@ impl<'a> Writer<'a> {
         }
         let vars = self.vars()?;
         // Views and entities' inputs and vars in one order: a view may read an entity's
-        // id graph or feature table, and an entity's input may be a view.
+        // id graph or feature table, and an entity's input may be a view. An entity is
+        // two steps: its graph (the inputs that add edges), then the inputs that only
+        // map rows to it, its vars and cohorts, so that a view those read may read the
+        // id graph.
         let mut units: Vec<(String, Vec<String>, &Origin)> = Vec::new();
         for (name, (rendered, origin)) in &views {
             let reads = rendered
                 .models
                 .iter()
                 .map(|model| match self.model_entities.get(model) {
+                    Some(entity) if self.project.stitchers.iter().any(|s| &s.name == model) => {
+                        format!("graph {entity}")
+                    }
                     Some(entity) => format!("entity {entity}"),
                     None => format!("view {model}"),
                 })
@@ -336,21 +342,24 @@ impl<'a> Writer<'a> {
             units.push((format!("view {name}"), reads, origin));
         }
         for entity in &self.project.entities {
-            let mut reads: Vec<String> = self
-                .project
-                .inputs
-                .iter()
-                .filter(|i| {
-                    self.knit_inputs
-                        .contains_key(&(i.name.clone(), entity.name.clone()))
-                })
-                .filter_map(|i| match &i.source {
-                    Source::Model(model) if views.contains_key(model) => {
-                        Some(format!("view {model}"))
+            let mut graph_reads = Vec::new();
+            let mut reads = vec![format!("graph {}", entity.name)];
+            for input in &self.project.inputs {
+                if !(self.knit_inputs).contains_key(&(input.name.clone(), entity.name.clone())) {
+                    continue;
+                }
+                let Source::Model(model) = &input.source else {
+                    continue;
+                };
+                if views.contains_key(model) {
+                    let view = format!("view {model}");
+                    if self.is_lookup(entity, &input.name)? {
+                        reads.push(view);
+                    } else {
+                        graph_reads.push(view);
                     }
-                    _ => None,
-                })
-                .collect();
+                }
+            }
             // Id type filters that read a model's rows.
             for id_type in &entity.id_types {
                 for sql in self
@@ -359,10 +368,15 @@ impl<'a> Writer<'a> {
                     .filter_map(|f| f.sql.as_ref())
                 {
                     if views.contains_key(&sql.from) {
-                        reads.push(format!("view {}", sql.from));
+                        graph_reads.push(format!("view {}", sql.from));
                     }
                 }
             }
+            units.push((
+                format!("graph {}", entity.name),
+                graph_reads,
+                &entity.origin,
+            ));
             units.push((format!("entity {}", entity.name), reads, &entity.origin));
         }
         for unit in dependency_order(units)? {
@@ -375,10 +389,14 @@ impl<'a> Writer<'a> {
                     rendered.sql.trim().trim_end_matches(';')
                 );
                 self.script.push(sql, Some((*origin).clone()));
+            } else if let Some(name) = unit.strip_prefix("graph ")
+                && let Some(entity) = self.project.entities.iter().find(|e| e.name == name)
+            {
+                self.inputs(entity, false)?;
             } else if let Some(name) = unit.strip_prefix("entity ")
                 && let Some(entity) = self.project.entities.iter().find(|e| e.name == name)
             {
-                self.inputs(entity)?;
+                self.inputs(entity, true)?;
                 for var in vars.iter().filter(|v| v.entity == entity.name) {
                     self.script.push(var.sql.clone(), Some(var.origin.clone()));
                 }
@@ -537,11 +555,7 @@ impl<'a> Writer<'a> {
     /// the inputs are written.
     fn register_inputs(&mut self, entity: &Entity) -> Result<()> {
         for input in &self.project.inputs {
-            if !input
-                .ids
-                .iter()
-                .any(|id| id.entity == entity.name && entity.id_types.contains(&id.id_type))
-            {
+            if !input.ids.iter().any(|id| maps_rows(entity, id)) {
                 continue;
             }
             let entities: BTreeSet<&str> = input.ids.iter().map(|i| i.entity.as_str()).collect();
@@ -576,9 +590,22 @@ impl<'a> Writer<'a> {
             .collect()
     }
 
-    fn inputs(&mut self, entity: &Entity) -> Result<()> {
+    /// Whether `input` only maps its rows to `entity` (a `LOOKUP` input) instead of
+    /// adding edges to its id graph: it is not among the stitcher's edge sources, or
+    /// it is a union of inputs (whose rows are its inputs').
+    fn is_lookup(&self, entity: &Entity, input: &str) -> Result<bool> {
         let (_, stitcher) = self.stitcher(entity)?;
-        let edge_sources = stitcher.map(|s| s.edge_sources.as_slice());
+        let is_union = self.project.unions.iter().any(|(name, _)| name == input);
+        Ok(match stitcher {
+            Some(stitcher) => !stitcher.edge_sources.iter().any(|s| s == input),
+            None => is_union,
+        })
+    }
+
+    /// The `CREATE INPUT` statements of `entity`: those that add edges to its id graph,
+    /// or (`lookups`) those that only map rows to it, the id graph's rows included.
+    fn inputs(&mut self, entity: &Entity, lookups: bool) -> Result<()> {
+        let (_, stitcher) = self.stitcher(entity)?;
         if let Some(stitcher) = stitcher
             && let Some(source) = stitcher
                 .edge_sources
@@ -595,7 +622,12 @@ impl<'a> Writer<'a> {
                 .iter()
                 .filter(|id| id.entity == entity.name && entity.id_types.contains(&id.id_type))
                 .collect();
-            if ids.is_empty() {
+            let main_ids: Vec<_> = input
+                .ids
+                .iter()
+                .filter(|id| is_main_id(entity, id))
+                .collect();
+            if ids.is_empty() && main_ids.is_empty() {
                 continue;
             }
             for id in &input.ids {
@@ -613,6 +645,10 @@ impl<'a> Writer<'a> {
             else {
                 continue;
             };
+            let is_lookup = self.is_lookup(entity, &input.name)?;
+            if is_lookup != lookups {
+                continue;
+            }
             let mut id_sql = Vec::new();
             // Ids that id type filters by SQL (`sql: {select, from}`) keep or drop: each
             // is matched by a join with the filter's values, in a wrapper of the source.
@@ -659,6 +695,46 @@ impl<'a> Writer<'a> {
                     quote_ident_if_needed(&id.id_type)
                 ));
             }
+            // A model's rows keyed by the main id itself (`type: rudder_id`, as pb reads
+            // it): each is mapped by one id of its cluster, found in the id graph.
+            for (k, id) in main_ids.iter().enumerate() {
+                if !is_lookup {
+                    return Err(input.origin.error(format!(
+                        "ids: a rudder_id (the main id of entity '{}') maps a model's rows to \
+                         their entity but cannot add edges to its id graph: leave this input \
+                         out of the id stitcher's edge_sources",
+                        entity.name
+                    )));
+                }
+                let select = self.render(&id.select, None, &input.origin, "ids")?.sql;
+                let main = quote_ident_if_needed(
+                    entity
+                        .main_id
+                        .as_deref()
+                        .unwrap_or(&format!("{}_main_id", entity.name)),
+                );
+                let alias = format!("\"__knit_r{k}\"");
+                let first = |column: &str| {
+                    format!("first_value({column} ORDER BY other_id_type, other_id)")
+                };
+                joins.push(format!(
+                    "LEFT JOIN (SELECT {main} AS \"__knit_main\", {} AS \"__knit_id\", {} AS \
+                     \"__knit_type\" FROM id_stitch({}) GROUP BY {main}) AS {alias} ON \
+                     CAST(({select}) AS VARCHAR) = {alias}.\"__knit_main\"",
+                    first("other_id"),
+                    first("other_id_type"),
+                    quote_literal(&entity.name)
+                ));
+                for id_type in &entity.id_types {
+                    let column = format!("\"__knit_r{k}_{id_type}\"");
+                    filtered.push(format!(
+                        "CASE WHEN {alias}.\"__knit_type\" = {} THEN {alias}.\"__knit_id\" END \
+                         AS {column}",
+                        quote_literal(id_type)
+                    ));
+                    id_sql.push(format!("{column} AS {}", quote_ident_if_needed(id_type)));
+                }
+            }
             let source = &self.names.input_sources[&input.name];
             let source = if joins.is_empty() {
                 source.clone()
@@ -669,17 +745,7 @@ impl<'a> Writer<'a> {
                     joins.join(" ")
                 )
             };
-            // A union of inputs adds no edge of its own: its rows are its inputs'.
-            let is_union = self
-                .project
-                .unions
-                .iter()
-                .any(|(name, _)| name == &input.name);
-            let lookup = match edge_sources {
-                Some(sources) if !sources.contains(&input.name) => "LOOKUP ",
-                None if is_union => "LOOKUP ",
-                _ => "",
-            };
+            let lookup = if is_lookup { "LOOKUP " } else { "" };
             let mut sql = format!(
                 "CREATE INPUT {} FOR {} FROM {source} {lookup}IDS ({})",
                 quote_ident_if_needed(&knit_name),
@@ -708,6 +774,9 @@ impl<'a> Writer<'a> {
                 sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
             }
             self.script.push(sql, Some(input.origin.clone()));
+        }
+        if !lookups {
+            return Ok(());
         }
         // The id graph's rows, each mapped to its cluster by its own id.
         for name in self.graph_inputs(entity) {
@@ -939,6 +1008,19 @@ fn pb_regex(re: &str) -> String {
     } else {
         re.to_string()
     }
+}
+
+/// Whether `id` maps an input's rows to `entity`: an id of one of its id types, or its
+/// main id (`type: rudder_id`, unless the entity has an id type of that name).
+fn maps_rows(entity: &Entity, id: &InputId) -> bool {
+    id.entity == entity.name && (entity.id_types.contains(&id.id_type) || is_main_id(entity, id))
+}
+
+/// Whether `id` is `entity`'s main id (pb's `type: rudder_id`).
+fn is_main_id(entity: &Entity, id: &InputId) -> bool {
+    id.entity == entity.name
+        && id.id_type == "rudder_id"
+        && !entity.id_types.iter().any(|t| t == "rudder_id")
 }
 
 /// For each cohort and each var name that a cohort's var shares with another var, the

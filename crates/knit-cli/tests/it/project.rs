@@ -623,12 +623,18 @@ fn an_old_schema_project_runs() {
         entity: user
 var_groups:
   - name: v
-    entity_key: user
+    cohort: user/all
     vars:
       - entity_var:
           name: union_rows
           select: count(*)
           from: models/all_events
+      - entity_var:
+          name: big_rows
+          select: count(*)
+          from: inputs/events
+          where: amount > 5
+          default: 0
 models:
   - name: all_events
     model_type: common_column_union_new
@@ -639,7 +645,7 @@ models:
   - name: feats
     model_type: feature_table_model
     model_spec:
-      entity_key: user
+      cohort: user/all
       macros:
         - name: plus_one
           inputs: [x]
@@ -690,6 +696,12 @@ models:
         .collect();
     unions.sort();
     assert_eq!(unions, vec![n(2.0), n(4.0)]);
+    // `default`, older schemas' name of default_value, fills the users without rows.
+    let big: Vec<String> = read_csv(&out.join("user_feature_view.csv"))
+        .into_iter()
+        .map(|row| row["big_rows"].clone())
+        .collect();
+    assert_eq!(big, vec![n(0.0), n(0.0)]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1200,6 +1212,28 @@ fn broken_projects_fail_before_any_output() {
         GOOD_PROJECT,
         &model("      multi_sql: \"CREATE TABLE {{this}} AS (select 1 as x); select 2\"\n"),
         "models[0].model_spec: multi_sql: Knit runs a sql_template written as one query",
+    );
+    assert_fails(
+        "rudder-id-edge-source",
+        GOOD_PROJECT,
+        &GOOD_INPUTS.replace("type: user_id", "type: rudder_id"),
+        "inputs[0]: ids: a rudder_id (the main id of entity 'user') maps a model's rows to their entity but cannot add edges",
+    );
+    assert_fails(
+        "unordered-first-value",
+        GOOD_PROJECT,
+        &var(
+            "      - entity_var:\n          name: a\n          select: first_value(amount)\n          from: inputs/events\n",
+        ),
+        "var_groups[0].vars[0].entity_var: first_value/last_value without window.order_by: the warehouse refuses it",
+    );
+    assert_fails(
+        "cohort-and-entity-cohort",
+        GOOD_PROJECT,
+        &format!(
+            "{GOOD_INPUTS}var_groups:\n  - name: v\n    entity_cohort: user/all\n    cohort: user/all\n    vars: []\n"
+        ),
+        "var_groups[0].cohort: cohort is the older name of entity_cohort, which is also given",
     );
     assert_fails("no-project", "", "", "pb_project.yaml");
 }

@@ -216,7 +216,6 @@ struct BestRows {
     kept_bytes: usize,
     /// The kept bytes right after the last compaction.
     compacted_bytes: usize,
-    order_type: DataType,
     options: SortOptions,
     first: bool,
     ignore_nulls: bool,
@@ -235,21 +234,24 @@ impl BestRows {
         first: bool,
         ignore_nulls: bool,
     ) -> Self {
-        let values = vec![new_null_array(&value_type, 1)];
-        let orders = vec![new_null_array(&order_type, 1)];
-        let kept_bytes = values[0].get_array_memory_size() + orders[0].get_array_memory_size();
-        Self {
+        let mut rows = Self {
             best: Vec::new(),
-            values,
-            orders,
+            values: vec![new_null_array(&value_type, 1)],
+            orders: vec![new_null_array(&order_type, 1)],
             kept_rows: 1,
-            kept_bytes,
+            kept_bytes: 0,
             compacted_bytes: 0,
-            order_type,
             options,
             first,
             ignore_nulls,
-        }
+        };
+        rows.kept_bytes = rows.null_row_bytes();
+        rows
+    }
+
+    /// The bytes of the first kept batch, the one NULL row every accumulator keeps.
+    fn null_row_bytes(&self) -> usize {
+        self.values[0].get_array_memory_size() + self.orders[0].get_array_memory_size()
     }
 
     /// Whether a row ordered at `key` replaces the group's row at `best`.
@@ -319,17 +321,12 @@ impl BestRows {
         Ok(())
     }
 
-    /// Where the rows of `groups` are, in the kept batches.
-    fn places(groups: &[Best]) -> Vec<(usize, usize)> {
-        groups
-            .iter()
-            .map(|best| (best.batch as usize, best.row as usize))
-            .collect()
-    }
-
     /// Gathers the value and ordering columns of the groups' rows.
     fn gather(&self, groups: &[Best]) -> Result<(ArrayRef, ArrayRef)> {
-        let places = Self::places(groups);
+        let places: Vec<(usize, usize)> = groups
+            .iter()
+            .map(|best| (best.batch as usize, best.row as usize))
+            .collect();
         let values: Vec<&dyn Array> = self.values.iter().map(|a| a.as_ref()).collect();
         let orders: Vec<&dyn Array> = self.orders.iter().map(|a| a.as_ref()).collect();
         Ok((interleave(&values, &places)?, interleave(&orders, &places)?))
@@ -341,10 +338,8 @@ impl BestRows {
         self.values.truncate(1);
         self.orders.truncate(1);
         self.kept_rows = 1 + values.len();
-        self.kept_bytes = self.values[0].get_array_memory_size()
-            + self.orders[0].get_array_memory_size()
-            + values.get_array_memory_size()
-            + orders.get_array_memory_size();
+        self.kept_bytes =
+            self.null_row_bytes() + values.get_array_memory_size() + orders.get_array_memory_size();
         self.compacted_bytes = self.kept_bytes;
         self.values.push(values);
         self.orders.push(orders);
@@ -366,8 +361,7 @@ impl BestRows {
             self.values.truncate(1);
             self.orders.truncate(1);
             self.kept_rows = 1;
-            self.kept_bytes =
-                self.values[0].get_array_memory_size() + self.orders[0].get_array_memory_size();
+            self.kept_bytes = self.null_row_bytes();
             self.compacted_bytes = 0;
         }
         Ok((values, orders, set))
@@ -420,9 +414,6 @@ impl GroupsAccumulator for BestRows {
         let [values, orders] = values else {
             return internal_err!("first_value/last_value takes a value and one ordering");
         };
-        if orders.data_type() != &self.order_type {
-            return internal_err!("first_value/last_value's ordering changed type");
-        }
         let set = match opt_filter {
             Some(filter) => filter.clone(),
             None => BooleanArray::from(vec![true; values.len()]),

@@ -184,6 +184,17 @@ impl Writer<'_> {
                 }
                 select = format!("{select} OVER ({})", over.join(" "));
             }
+            // Snowflake, BigQuery, Redshift and PostgreSQL have first_value/last_value
+            // as window functions only: pb's SQL fails there without a window.
+            (None, VarKind::Entity, Some(_))
+                if self.options.dialect != "databricks" && unordered_first_last(&select) =>
+            {
+                return Err(var.origin.error(
+                    "first_value/last_value without window.order_by: the warehouse refuses it \
+                     (it needs an OVER clause) and no row comes first; add window: order_by: \
+                     [<time column> desc]",
+                ));
+            }
             (None, _, _) => {}
         }
         if let Some(data_type) = data_type {
@@ -246,6 +257,20 @@ impl Writer<'_> {
 
 /// `first_value(x)` as `first_value(x ORDER BY ...)` (and `last_value`): pb's window
 /// over one entity's rows, of which it keeps one row's value.
+/// Whether `select` is `first_value(x)` or `last_value(x)` with no order of its own.
+fn unordered_first_last(select: &str) -> bool {
+    let Ok(pattern) = regex::Regex::new(r"(?is)^\s*(first_value|last_value)\s*\((.*)\)\s*$") else {
+        return false;
+    };
+    pattern
+        .captures(select)
+        .and_then(|c| c.get(2))
+        .is_some_and(|argument| {
+            let argument = argument.as_str().to_lowercase();
+            !argument.contains(" order by ") && !argument.contains(" over ")
+        })
+}
+
 fn ordered_aggregate(select: &str, order: &[String]) -> Option<String> {
     let pattern = regex::Regex::new(r"(?is)^\s*(first_value|last_value)\s*\((.*)\)\s*$").ok()?;
     let captures = pattern.captures(select)?;

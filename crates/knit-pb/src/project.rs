@@ -5,7 +5,7 @@
 //! `model_folders`, checked key by key. Templates are left as text here; [`crate::script`]
 //! renders them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
@@ -17,11 +17,13 @@ pub(crate) use crate::definitions::{
 };
 use crate::error::{PbError, Result};
 use crate::keys::{
-    ENTITY_IGNORED, FEATURE_VIEW_IGNORED, INPUT_IGNORED, MODEL_IGNORED, PROJECT_IGNORED,
-    STITCHER_IGNORED, VAR_GROUP_IGNORED, VAR_IGNORED,
+    ENTITY_IGNORED, FEATURE_VIEW_IGNORED, INPUT_IGNORED, PROJECT_IGNORED, VAR_GROUP_IGNORED,
+    VAR_IGNORED,
 };
 use crate::template::Macro;
 use crate::yaml::Node;
+
+mod models;
 
 /// Everything a project defines.
 #[derive(Debug, Default)]
@@ -459,290 +461,6 @@ impl Project {
         });
         Ok(())
     }
-
-    fn read_model(&mut self, node: &Node<'_>) -> Result<()> {
-        node.only_keys(
-            &["name", "model_type", "model_spec", "time_grain"],
-            MODEL_IGNORED,
-        )?;
-        self.read_time_grain(node)?;
-        let name = node.require("name")?.text()?.to_lowercase();
-        let kind = node.require("model_type")?;
-        let spec = node.require("model_spec")?;
-        self.read_time_grain(&spec)?;
-        let origin = Origin::of(node);
-        let ignored = MODEL_IGNORED;
-        match kind.text()?.as_str() {
-            "id_stitcher" => {
-                let stitcher_ignored: Vec<&str> =
-                    ignored.iter().chain(STITCHER_IGNORED).copied().collect();
-                spec.only_keys(
-                    &["entity_key", "edge_sources", "time_grain"],
-                    &stitcher_ignored,
-                )?;
-                let mut edge_sources = Vec::new();
-                for source in spec.require("edge_sources")?.items()? {
-                    // `- from: inputs/x`, or in old schemas `- inputs/x`.
-                    let from = match source.get("from") {
-                        Some(from) => {
-                            source.only_keys(&["from"], &[])?;
-                            from
-                        }
-                        None => source,
-                    };
-                    edge_sources.push(source_name(&from)?);
-                }
-                self.stitchers.push(Stitcher {
-                    name,
-                    entity: spec.require("entity_key")?.text()?.to_lowercase(),
-                    edge_sources,
-                    origin,
-                });
-            }
-            "entity_cohort" => {
-                spec.only_keys(
-                    &[
-                        "extends",
-                        "filter_pipeline",
-                        "filter_expression",
-                        "entity_key",
-                        "time_grain",
-                        "feature_views",
-                    ],
-                    ignored,
-                )?;
-                let extends_node = spec.require("extends")?;
-                let extends = extends_node.text()?;
-                let (entity, parent) = match extends.split_once('/') {
-                    Some(("models", parent)) => (None, Some(parent.to_lowercase())),
-                    Some((entity, "all")) => (Some(entity.to_lowercase()), None),
-                    _ => {
-                        return Err(extends_node.error(format!(
-                            "'{extends}' is neither <entity>/all nor models/<cohort>"
-                        )));
-                    }
-                };
-                let entity = match (entity, spec.text_of("entity_key")?) {
-                    (Some(e), _) => e,
-                    (None, Some(e)) => e.to_lowercase(),
-                    // Filled in from the parent cohort once every model is read.
-                    (None, None) => String::new(),
-                };
-                let mut steps = Vec::new();
-                for step in spec.items_of("filter_pipeline")? {
-                    step.only_keys(&["type", "value"], &["description"])?;
-                    let include = is_include(&step.require("type")?)?;
-                    steps.push((include, step.require("value")?.text()?));
-                }
-                let expression = match spec.get("filter_expression") {
-                    Some(_) if !steps.is_empty() => {
-                        return Err(spec.error(
-                            "filter_expression and filter_pipeline cannot be used together \
-                             (as in pb): write the pipeline's steps into the expression's AND",
-                        ));
-                    }
-                    Some(node) => Some(read_filter_expression(&node)?),
-                    None => None,
-                };
-                let views = match spec.get("feature_views") {
-                    Some(views) => Some(read_feature_views(&views)?),
-                    None => None,
-                };
-                self.cohorts.push(Cohort {
-                    name,
-                    entity,
-                    extends: parent,
-                    steps,
-                    expression,
-                    views,
-                    origin,
-                });
-            }
-            "feature_table_model" => {
-                spec.only_keys(
-                    &[
-                        "entity_key",
-                        "entity_cohort",
-                        "cohort",
-                        "features",
-                        "vars",
-                        "macros",
-                        "time_grain",
-                    ],
-                    ignored,
-                )?;
-                // Older schemas define macros and vars inside the feature table.
-                self.read_macros(&spec)?;
-                // A table of a cohort's members; its entity is known once every model
-                // is read.
-                let (entity, cohort) = match (spec.get("entity_key"), entity_cohort(&spec)?) {
-                    (_, Some(scope)) => cohort_scope(&scope)?,
-                    (Some(key), None) => (key.text()?.to_lowercase(), None),
-                    (None, None) => {
-                        return Err(spec.error(
-                            "entity_key: missing; name the entity (or entity_cohort: the cohort)",
-                        ));
-                    }
-                };
-                // Old schemas define the vars inline; without a features list, every
-                // inline var that is a feature is one.
-                let first_inline = self.vars.len();
-                self.read_vars(&spec.items_of("vars")?, &entity)?;
-                for var in &mut self.vars[first_inline..] {
-                    var.cohort = cohort.clone();
-                }
-                let features = match spec.get("features") {
-                    Some(features) => features
-                        .items()?
-                        .iter()
-                        .map(|n| Ok(last_segment(&n.text()?)))
-                        .collect::<Result<Vec<_>>>()?,
-                    None if first_inline < self.vars.len() => self.vars[first_inline..]
-                        .iter()
-                        .filter(|v| v.kind == VarKind::Entity && !v.hidden)
-                        .map(|v| v.name.clone())
-                        .collect(),
-                    None => return Err(spec.error("features: missing; list the vars to output")),
-                };
-                self.feature_tables.push(FeatureTable {
-                    name,
-                    entity,
-                    cohort,
-                    features,
-                    origin,
-                });
-            }
-            // pb's Python package model: the rows of its inputs, in the columns they all
-            // have. Knit writes it as SQL; columns only some inputs have are kept, NULL
-            // elsewhere, so that what reads the common columns gets pb's rows.
-            "common_column_union" | "common_column_union_new" => {
-                spec.only_keys(&["inputs"], ignored)?;
-                let sources = spec
-                    .require("inputs")?
-                    .items()?
-                    .iter()
-                    .map(source_name)
-                    .collect::<Result<Vec<_>>>()?;
-                if sources.is_empty() {
-                    return Err(spec.error("inputs: a union needs at least one input"));
-                }
-                let sql = sources
-                    .iter()
-                    .map(|s| format!("SELECT * FROM {{{{this.DeRef(\"models/{s}\")}}}}"))
-                    .collect::<Vec<_>>()
-                    .join(" UNION ALL BY NAME ");
-                self.unions.push((name.clone(), sources));
-                self.sql_models.push(SqlModel { name, sql, origin });
-            }
-            "sql_template" => {
-                if spec.get("multi_sql").is_some() {
-                    return Err(spec.error(
-                        "multi_sql: Knit runs a sql_template written as one query; write \
-                         the query that makes {{this}} as single_sql (without CREATE TABLE)",
-                    ));
-                }
-                spec.only_keys(
-                    &[
-                        "single_sql",
-                        "occurred_at_col",
-                        "ids",
-                        "time_grain",
-                        "features",
-                        "entity_cohort",
-                    ],
-                    ignored,
-                )?;
-                let sql = spec.require("single_sql")?.text()?;
-                let ids = read_ids(spec.get("ids"))?;
-                self.read_model_features(&spec, &name, &ids)?;
-                if !ids.is_empty() {
-                    self.inputs.push(Input {
-                        name: name.clone(),
-                        source: Source::Model(name.clone()),
-                        occurred_at: spec.text_of("occurred_at_col")?,
-                        ids,
-                        filter: None,
-                        origin: origin.clone(),
-                    });
-                }
-                self.sql_models.push(SqlModel { name, sql, origin });
-            }
-            other => {
-                // Refused when the script is written, unless the run leaves it out.
-                self.unsupported_models.push(UnsupportedModel {
-                    name,
-                    kind: other.to_string(),
-                    origin: Origin {
-                        key: format!("{}.model_type", origin.key),
-                        ..origin
-                    },
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Project {
-    /// A `sql_template`'s `features`: columns of its rows that are features of the
-    /// entity its ids belong to (of a cohort's members with `entity_cohort`). pb maps
-    /// each row to its entity by the ids and takes each column's greatest value per
-    /// entity (checked against pb), so each is the var `max(column)` over the model.
-    fn read_model_features(&mut self, spec: &Node<'_>, model: &str, ids: &[InputId]) -> Result<()> {
-        let features = spec.items_of("features")?;
-        if features.is_empty() {
-            return Ok(());
-        }
-        let (entity, cohort) = match spec.get("entity_cohort") {
-            Some(scope) => cohort_scope(&scope)?,
-            None => {
-                let entities: BTreeSet<&str> = ids.iter().map(|id| id.entity.as_str()).collect();
-                match entities.into_iter().collect::<Vec<_>>().as_slice() {
-                    [entity] => (entity.to_string(), None),
-                    [] => {
-                        return Err(spec.error(
-                            "features: a model's features need ids that map its rows to an \
-                             entity",
-                        ));
-                    }
-                    several => {
-                        return Err(spec.error(format!(
-                            "features: the model's ids belong to entities {}; say whose \
-                             features these are with entity_cohort: <entity>/all",
-                            several.join(", ")
-                        )));
-                    }
-                }
-            }
-        };
-        for feature in features {
-            let column = if feature.items_of_mapping().is_ok() {
-                feature.only_keys(&["name"], &["description", "tags"])?;
-                feature.require("name")?.text()?
-            } else {
-                feature.text()?
-            };
-            let column = column.to_lowercase();
-            self.vars.push(Var {
-                kind: VarKind::Entity,
-                entity: entity.clone(),
-                name: column.clone(),
-                select: format!("max({})", knit_sql::quote_ident_if_needed(&column)),
-                from: Some(model.to_lowercase()),
-                filter: None,
-                default: None,
-                window: None,
-                hidden: false,
-                description: None,
-                data_type: None,
-                dependencies: Vec::new(),
-                cohort: cohort.clone(),
-                shown_as: None,
-                origin: Origin::of(&feature),
-            });
-        }
-        Ok(())
-    }
 }
 
 /// A var's `default_value`, or older schemas' `default` (pb's migration renames it:
@@ -774,29 +492,6 @@ fn is_include(kind: &Node<'_>) -> Result<bool> {
         "exclude" => Ok(false),
         other => Err(kind.error(format!(
             "filter type '{other}' is not supported; use include or exclude"
-        ))),
-    }
-}
-
-/// A cohort's `filter_expression`: a condition, or `AND:`/`OR:` over a list of them.
-fn read_filter_expression(node: &Node<'_>) -> Result<FilterExpression> {
-    if node.items_of_mapping().is_err() {
-        return Ok(FilterExpression::Condition(node.text()?));
-    }
-    let entries = node.items_of_mapping()?;
-    let [(operator, operands)] = entries.as_slice() else {
-        return Err(node.error("expected one key, AND or OR, over a list of conditions"));
-    };
-    let operands = operands
-        .items()?
-        .iter()
-        .map(read_filter_expression)
-        .collect::<Result<Vec<_>>>()?;
-    match operator.to_uppercase().as_str() {
-        "AND" => Ok(FilterExpression::All(operands)),
-        "OR" => Ok(FilterExpression::Any(operands)),
-        _ => Err(node.error(format!(
-            "'{operator}' is not an operator of filter_expression; use AND or OR"
         ))),
     }
 }

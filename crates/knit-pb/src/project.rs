@@ -155,13 +155,7 @@ impl Project {
             )?;
             self.read_time_grain(&group)?;
             // Vars of a cohort get their entity once every cohort is read.
-            let (entity, cohort) = match (group.get("entity_key"), entity_cohort(&group)?) {
-                (Some(key), _) => (key.text()?.to_lowercase(), None),
-                (None, Some(cohort)) => cohort_scope(&cohort)?,
-                (None, None) => {
-                    return Err(group.error("a var group needs entity_key (or entity_cohort)"));
-                }
-            };
+            let (entity, cohort) = entity_scope(&group)?;
             let first = self.vars.len();
             self.read_vars(&group.items_of("vars")?, &entity)?;
             for var in &mut self.vars[first..] {
@@ -471,6 +465,19 @@ fn default_value(node: &Node<'_>) -> Result<Option<String>> {
             "default is the older name of default_value, which is also given; keep default_value",
         )),
         (value, older) => value.or(older).map(|n| n.text()).transpose(),
+    }
+}
+
+/// Whose a var group's vars or a feature table's rows are: `entity_key: user`, or
+/// `entity_cohort` (`user/all`, or `models/<cohort>`, whose entity is known once every
+/// model is read), which wins when both are given.
+fn entity_scope(node: &Node<'_>) -> Result<(String, Option<String>)> {
+    match (node.get("entity_key"), entity_cohort(node)?) {
+        (_, Some(scope)) => cohort_scope(&scope),
+        (Some(key), None) => Ok((key.text()?.to_lowercase(), None)),
+        (None, None) => {
+            Err(node.error("entity_key: missing; name the entity (or entity_cohort: the cohort)"))
+        }
     }
 }
 

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use super::{
     Cohort, FeatureTable, FilterExpression, Input, InputId, Origin, Project, Source, SqlModel,
-    Stitcher, UnsupportedModel, Var, VarKind, cohort_scope, entity_cohort, is_include,
-    last_segment, read_feature_views, read_ids, source_name,
+    Stitcher, UnsupportedModel, Var, VarKind, cohort_scope, entity_scope, is_include, last_segment,
+    read_feature_views, read_ids, source_name,
 };
 use crate::error::Result;
 use crate::keys::{MODEL_IGNORED, STITCHER_IGNORED};
@@ -132,15 +132,7 @@ impl Project {
                 self.read_macros(&spec)?;
                 // A table of a cohort's members; its entity is known once every model
                 // is read.
-                let (entity, cohort) = match (spec.get("entity_key"), entity_cohort(&spec)?) {
-                    (_, Some(scope)) => cohort_scope(&scope)?,
-                    (Some(key), None) => (key.text()?.to_lowercase(), None),
-                    (None, None) => {
-                        return Err(spec.error(
-                            "entity_key: missing; name the entity (or entity_cohort: the cohort)",
-                        ));
-                    }
-                };
+                let (entity, cohort) = entity_scope(&spec)?;
                 // Old schemas define the vars inline; without a features list, every
                 // inline var that is a feature is one.
                 let first_inline = self.vars.len();

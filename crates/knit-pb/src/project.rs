@@ -470,10 +470,14 @@ fn default_value(node: &Node<'_>) -> Result<Option<String>> {
 
 /// Whose a var group's vars or a feature table's rows are: `entity_key: user`, or
 /// `entity_cohort` (`user/all`, or `models/<cohort>`, whose entity is known once every
-/// model is read), which wins when both are given.
+/// model is read). Both is an error, as in pb.
 fn entity_scope(node: &Node<'_>) -> Result<(String, Option<String>)> {
     match (node.get("entity_key"), entity_cohort(node)?) {
-        (_, Some(scope)) => cohort_scope(&scope),
+        (Some(_), Some(scope)) => Err(scope.error(
+            "give entity_key or entity_cohort, not both (pb refuses both as well): \
+             entity_cohort: models/<cohort> for a cohort's members",
+        )),
+        (None, Some(scope)) => cohort_scope(&scope),
         (Some(key), None) => Ok((key.text()?.to_lowercase(), None)),
         (None, None) => {
             Err(node.error("entity_key: missing; name the entity (or entity_cohort: the cohort)"))

@@ -1228,6 +1228,14 @@ fn broken_projects_fail_before_any_output() {
         "var_groups[0].vars[0].entity_var: first_value/last_value without window.order_by: the warehouse refuses it",
     );
     assert_fails(
+        "entity-key-and-entity-cohort",
+        GOOD_PROJECT,
+        &format!(
+            "{GOOD_INPUTS}var_groups:\n  - name: v\n    entity_key: user\n    entity_cohort: user/all\n    vars: []\n"
+        ),
+        "var_groups[0].entity_cohort: give entity_key or entity_cohort, not both",
+    );
+    assert_fails(
         "cohort-and-entity-cohort",
         GOOD_PROJECT,
         &format!(

@@ -44,20 +44,22 @@ impl Project {
         }
     }
 
-    /// The Knit name of the var pb calls `name` as seen from `cohort` (the nearest of
-    /// the cohort and those it extends that defines it), if a cohort renamed it.
-    pub(crate) fn scoped_var_name(&self, cohort: &str, name: &str) -> Option<String> {
-        for scope in self.cohort_lineage(Some(cohort)) {
-            let found = self.vars.iter().find(|v| {
-                v.kind == VarKind::Entity
-                    && v.cohort.as_deref() == Some(scope.as_str())
-                    && v.pb_name() == name
-            });
-            if let Some(var) = found {
-                return var.shown_as.is_some().then(|| var.name.clone());
+    /// For each cohort, the vars it sees under a Knit name of their own:
+    /// `(cohort, pb name)` to the Knit name of the nearest definition (templates'
+    /// `{{cohort.Var("x")}}`).
+    pub(crate) fn scoped_vars(&self) -> BTreeMap<(String, String), String> {
+        let mut scoped = BTreeMap::new();
+        for cohort in &self.cohorts {
+            let Some(entity) = self.cohort_entity(&cohort.name) else {
+                continue;
+            };
+            for (name, pb) in self.shown_vars(&entity, Some(&cohort.name), true) {
+                if name != pb {
+                    scoped.insert((cohort.name.clone(), pb), name);
+                }
             }
         }
-        None
+        scoped
     }
 
     /// The entity vars of `entity` that a view or table of `cohort`'s members shows

@@ -212,7 +212,7 @@ impl<'a> Writer<'a> {
             cohorts: (project.cohorts.iter())
                 .filter_map(|c| Some((c.name.clone(), project.cohort_entity(&c.name)?)))
                 .collect(),
-            scoped_vars: scoped_vars(project),
+            scoped_vars: project.scoped_vars(),
             models: project
                 .sql_models
                 .iter()
@@ -573,22 +573,4 @@ fn pb_regex(re: &str) -> String {
     } else {
         re.to_string()
     }
-}
-
-/// For each cohort and each var name that a cohort's var shares with another var, the
-/// Knit name of the var as the cohort sees it (templates' `{{cohort.Var("x")}}`).
-fn scoped_vars(project: &Project) -> BTreeMap<(String, String), String> {
-    let shared: BTreeSet<&str> = (project.vars.iter())
-        .filter(|v| v.shown_as.is_some())
-        .map(|v| v.pb_name())
-        .collect();
-    let mut scoped = BTreeMap::new();
-    for cohort in &project.cohorts {
-        for name in &shared {
-            if let Some(knit) = project.scoped_var_name(&cohort.name, name) {
-                scoped.insert((cohort.name.clone(), name.to_string()), knit);
-            }
-        }
-    }
-    scoped
 }

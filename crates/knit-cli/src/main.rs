@@ -23,6 +23,8 @@ mod repl;
 mod report;
 mod store;
 mod table;
+#[cfg(feature = "distributed")]
+mod worker;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -85,6 +87,13 @@ struct Args {
     /// Print only results: no `N rows in X.XXs` lines and no progress.
     #[arg(short = 'q', long)]
     quiet: bool,
+
+    /// Run queries on these knit workers, host:port separated by commas (default:
+    /// $KNIT_WORKERS; `SET knit.workers` changes it in a session). Needs
+    /// KNIT_WORKER_TOKEN, the workers' token.
+    #[cfg(feature = "distributed")]
+    #[arg(long, value_name = "HOST:PORT,...")]
+    workers: Option<String>,
 }
 
 /// Knit's subcommands.
@@ -99,6 +108,9 @@ enum TopCommand {
     /// Look at a profile store: `knit store status PATH`.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Run a worker that sessions with `--workers` send queries to.
+    #[cfg(feature = "distributed")]
+    Worker(worker::WorkerArgs),
 }
 
 /// Warnings, but not the Delta library's: its notes on its own metrics and fallbacks,
@@ -158,6 +170,8 @@ async fn run(args: Args) -> ExitCode {
         Some(TopCommand::Project(command)) => return project::run(command).await,
         Some(TopCommand::Report(command)) => return report::run(command).await,
         Some(TopCommand::Store(command)) => return store::run(command).await,
+        #[cfg(feature = "distributed")]
+        Some(TopCommand::Worker(args)) => return worker::run(args).await,
         None => {}
     }
     let mut builder = SessionBuilder::new();
@@ -172,6 +186,16 @@ async fn run(args: Args) -> ExitCode {
     }
     if let Some(timeout) = args.timeout {
         builder = builder.with_statement_timeout(timeout);
+    }
+    #[cfg(feature = "distributed")]
+    if let Some(workers) = &args.workers {
+        match builder.with_workers(workers) {
+            Ok(with_workers) => builder = with_workers,
+            Err(e) => {
+                eprintln!("error: --workers: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     let session = match builder.build() {
         Ok(session) => session,

@@ -41,6 +41,8 @@ mod copy;
 mod csv_check;
 mod data_version;
 mod delta;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 mod entity_scope;
 mod error;
 mod features;

@@ -16,7 +16,7 @@ use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions}
 use datafusion::error::{DataFusionError, Result};
 
 /// The settings Knit adds to a session, under `knit.`.
-pub const KNIT_SETTINGS: &[&str] = &["statement_timeout", "profile_store"];
+pub const KNIT_SETTINGS: &[&str] = &["statement_timeout", "profile_store", "workers"];
 
 /// Parses a duration such as `500ms`, `30s`, `5m`, `2h` or `90` (seconds).
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -59,6 +59,8 @@ pub(crate) struct KnitOptions {
     pub statement_timeout: Option<Duration>,
     /// The profile store `current_main_id` reads (a folder or URL); `None` is none.
     pub profile_store: Option<String>,
+    /// The workers queries run on (`host:port,...`); `None` runs them in this process.
+    pub workers: Option<String>,
 }
 
 impl KnitOptions {
@@ -103,6 +105,18 @@ impl ExtensionOptions for KnitOptions {
                 self.profile_store = (!value.is_empty()).then(|| value.to_string());
                 Ok(())
             }
+            "workers" => {
+                let value = value.trim();
+                if cfg!(not(feature = "distributed")) && !value.is_empty() {
+                    return Err(DataFusionError::Configuration(
+                        "this knit was built without workers (cargo feature `distributed`): \
+                         build it with the feature to set knit.workers"
+                            .to_string(),
+                    ));
+                }
+                self.workers = (!value.is_empty()).then(|| value.to_string());
+                Ok(())
+            }
             other => Err(DataFusionError::Configuration(format!(
                 "unknown setting 'knit.{other}': Knit's settings are {}",
                 KNIT_SETTINGS
@@ -130,6 +144,12 @@ impl ExtensionOptions for KnitOptions {
                 value: self.profile_store.clone(),
                 description: "The profile store (folder or s3:// URL of knit project run \
                           --store) whose merge history current_main_id reads",
+            },
+            ConfigEntry {
+                key: "knit.workers".to_string(),
+                value: self.workers.clone(),
+                description: "The knit workers queries run on (host:port,...); empty runs \
+                          them in this process",
             },
         ]
     }

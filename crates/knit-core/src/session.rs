@@ -73,6 +73,8 @@ pub struct SessionBuilder {
     memory_limit: Option<usize>,
     target_partitions: Option<usize>,
     statement_timeout: Option<Duration>,
+    workers: Option<String>,
+    worker_token: Option<String>,
 }
 
 impl SessionBuilder {
@@ -99,6 +101,23 @@ impl SessionBuilder {
     /// the statements enforces it, see [`KnitSession::statement_timeout`].
     pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
         self.statement_timeout = (!timeout.is_zero()).then_some(timeout);
+        self
+    }
+
+    /// Runs queries on the workers of `list` (`host:port,...`, see
+    /// [`crate::distributed`]), as `SET knit.workers` does; an empty list runs them in
+    /// this process.
+    #[cfg(feature = "distributed")]
+    pub fn with_workers(mut self, list: &str) -> Result<Self> {
+        crate::distributed::parse_workers(list)?;
+        self.workers = (!list.trim().is_empty()).then(|| list.trim().to_string());
+        Ok(self)
+    }
+
+    /// The token of the session's workers (default: `KNIT_WORKER_TOKEN`).
+    #[cfg(feature = "distributed")]
+    pub fn with_worker_token(mut self, token: &str) -> Self {
+        self.worker_token = Some(token.to_string());
         self
     }
 
@@ -137,6 +156,7 @@ impl SessionBuilder {
         config = config.with_option_extension(KnitOptions {
             statement_timeout: self.statement_timeout,
             profile_store: None,
+            workers: self.workers.clone().or_else(workers_from_env),
         });
         if let Some(partitions) = self.target_partitions {
             config = config.with_target_partitions(partitions);
@@ -166,8 +186,10 @@ impl SessionBuilder {
                 Arc::new(ConnectedComponentsRelationPlanner),
                 Arc::new(KeepRelationPlanner),
                 Arc::new(MainIdLookupRelationPlanner::new(catalog.clone())),
-            ])
-            .build();
+            ]);
+        #[cfg(feature = "distributed")]
+        let state = crate::distributed::distribute(state, self.worker_token)?;
+        let state = state.build();
 
         // File paths as table names: the factory needs the finished session, and the
         // session needs the factory in its catalog list, so it is wired in afterwards.
@@ -221,6 +243,17 @@ impl SessionBuilder {
     }
 }
 
+/// The workers `KNIT_WORKERS` names, when this Knit can use workers.
+fn workers_from_env() -> Option<String> {
+    if cfg!(feature = "distributed") {
+        std::env::var("KNIT_WORKERS")
+            .ok()
+            .filter(|list| !list.trim().is_empty())
+    } else {
+        None
+    }
+}
+
 /// A DataFusion session with Knit's tables, functions and statements.
 #[derive(Clone)]
 pub struct KnitSession {
@@ -242,6 +275,19 @@ impl std::fmt::Debug for KnitSession {
 }
 
 impl KnitSession {
+    /// Serves as a knit worker on `listener` until `shutdown` completes: the stages
+    /// coordinators send (with `token`, see [`crate::distributed`]) run with this
+    /// session's functions, object stores and memory pool.
+    #[cfg(feature = "distributed")]
+    pub async fn serve_worker(
+        self,
+        listener: tokio::net::TcpListener,
+        token: String,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
+        crate::distributed::serve(listener, token, self.ctx.state(), shutdown).await
+    }
+
     /// The underlying DataFusion context, for DataFrame-level work.
     pub fn context(&self) -> &SessionContext {
         &self.ctx

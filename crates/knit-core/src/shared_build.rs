@@ -50,6 +50,11 @@ impl<T: Send + Sync + 'static> SharedBuild<T> {
         })
     }
 
+    /// True when the build has started (and may have ended).
+    pub(crate) fn started(&self) -> bool {
+        self.build.lock().is_ok_and(|build| build.is_some())
+    }
+
     /// The result of the build, started by `start` if no caller has started it yet.
     pub(crate) async fn get<F>(&self, start: impl FnOnce() -> F) -> Result<Arc<T>>
     where

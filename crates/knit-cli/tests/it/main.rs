@@ -20,6 +20,7 @@ mod repl;
 mod report;
 mod s3;
 mod store;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

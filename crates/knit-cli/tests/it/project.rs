@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::{knit, text, workspace_root};
 
 /// Each project with pb's expected outputs: (folder, tables folder, pb's --end_time).
-const PROJECTS: &[(&str, &str, &str)] = &[
+pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
     (
         "testdata/oracle/ecommerce",
         "tables",
@@ -98,13 +98,19 @@ const PROJECTS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("knit-project-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
 
-fn project_args(command: &str, project: &str, tables: &str, end: &str, out: &Path) -> Vec<String> {
+pub(crate) fn project_args(
+    command: &str,
+    project: &str,
+    tables: &str,
+    end: &str,
+    out: &Path,
+) -> Vec<String> {
     let dir = Path::new(project);
     vec![
         "project".into(),
@@ -904,7 +910,7 @@ fn parquet_is_the_default_format() {
 /// Every CSV pb wrote (but its var table, which lists hidden vars) equals Knit's, column
 /// by column and row by row, after both are put in one rendering: PostgreSQL and arrow
 /// print timestamps, booleans and numerics differently.
-fn assert_outputs_match(fixture: &str, out: &Path) {
+pub(crate) fn assert_outputs_match(fixture: &str, out: &Path) {
     let expected_dir = workspace_root().join(fixture);
     let mut compared = 0;
     for entry in std::fs::read_dir(&expected_dir).unwrap() {

@@ -72,6 +72,13 @@ impl ConnectedComponentsExec {
     }
 }
 
+impl ConnectedComponentsExec {
+    /// How many partitions it emits.
+    pub fn partitions(&self) -> usize {
+        self.partitions
+    }
+}
+
 impl DisplayAs for ConnectedComponentsExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match t {

@@ -33,4 +33,5 @@ mod exec;
 mod plan;
 mod values;
 
+pub(crate) use exec::ConnectedComponentsExec;
 pub(crate) use plan::{ConnectedComponentsPlanner, ConnectedComponentsRelationPlanner};

@@ -104,6 +104,25 @@ impl IdStitchExec {
         })
     }
 
+    /// The parts of the operator that its wire form carries ([`super::wire`]).
+    #[cfg(feature = "distributed")]
+    pub(super) fn parts(&self) -> (&Arc<StitchSpec>, &Arc<SharedStitch>, usize, &[StitchColumn]) {
+        (&self.spec, &self.shared, self.partitions, &self.columns)
+    }
+
+    /// The operator of a wire form: `columns` of the output of `spec` as `schema`.
+    #[cfg(feature = "distributed")]
+    pub(super) fn from_parts(
+        spec: Arc<StitchSpec>,
+        inputs: Vec<Arc<dyn ExecutionPlan>>,
+        shared: Arc<SharedStitch>,
+        partitions: usize,
+        columns: Vec<StitchColumn>,
+        schema: SchemaRef,
+    ) -> Result<Self> {
+        Self::build(spec, inputs, shared, partitions.max(1), columns, schema)
+    }
+
     /// This operator over `inputs`, rendering `columns` of the output as `schema`.
     fn derive(
         &self,

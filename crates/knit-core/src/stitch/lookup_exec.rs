@@ -95,6 +95,14 @@ impl MainIdLookupExec {
     }
 }
 
+impl MainIdLookupExec {
+    /// The parts of the operator that its wire form carries ([`super::wire`]).
+    #[cfg(feature = "distributed")]
+    pub(super) fn parts(&self) -> (&Lookup, &Arc<StitchSpec>, &Arc<SharedStitch>) {
+        (&self.lookup, &self.spec, &self.shared)
+    }
+}
+
 impl DisplayAs for MainIdLookupExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let types = self.lookup.type_names(&self.spec);

@@ -58,7 +58,7 @@
 //! and exclude rules), `read` (batches to pairs),
 //! `state` (the shared build), `cache` (kept across queries), `logical` and `lookup`
 //! (plan nodes), `render` and `exec` (the operator), `lookup_exec`, `inspect` (reports
-//! and explanations), `planner`.
+//! and explanations), `planner`, `wire` (the operators' form on the way to a worker).
 //!
 //! **Limits** (`algo::limits`): an id type declared with `LIMIT n` holds at most `n`
 //! ids in one cluster; the components over a limit are split by applying their edges
@@ -83,6 +83,8 @@ mod render;
 mod rules;
 mod spec;
 mod state;
+#[cfg(feature = "distributed")]
+mod wire;
 
 pub(crate) use cache::StitchCache;
 pub(crate) use inspect::{Inspection, ReportSection, StitchInspectNode};
@@ -90,3 +92,7 @@ pub(crate) use logical::IdStitchNode;
 pub(crate) use lookup::{LOOKUP_FUNCTION, MainIdLookupRelationPlanner};
 pub(crate) use planner::IdStitchPlanner;
 pub(crate) use spec::{CLUSTER_COLUMN, StitchOutput, StitchSpec};
+#[cfg(feature = "distributed")]
+pub(crate) use wire::{
+    SharedStitches, StitchNode, decode as decode_node, encode as encode_node, reads_kept_stitch,
+};

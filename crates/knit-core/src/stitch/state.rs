@@ -79,14 +79,48 @@ impl StitchState {
 }
 
 /// The result of one stitch, computed once for every operator that shares it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SharedStitch {
     build: SharedBuild<StitchState>,
     /// How many plan nodes of the query planned last the planner gave it to.
     uses: AtomicUsize,
+    /// Names this build among all builds of all processes, so that the operators of a
+    /// plan sent to a worker share one build there too (see [`super::wire`]).
+    key: u64,
+}
+
+impl Default for SharedStitch {
+    fn default() -> Self {
+        Self::with_key(unique_key())
+    }
+}
+
+/// A key no other build of this or another process is likely to have: a counter mixed
+/// by the process's random hasher seed.
+fn unique_key() -> u64 {
+    use std::hash::BuildHasher;
+    static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, AtomicOrdering::Relaxed);
+    SEED.get_or_init(Default::default).hash_one(n)
 }
 
 impl SharedStitch {
+    /// A build not started yet, named `key`.
+    pub(crate) fn with_key(key: u64) -> Self {
+        Self {
+            build: SharedBuild::default(),
+            uses: AtomicUsize::new(0),
+            key,
+        }
+    }
+
+    /// The name of this build across processes.
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
     /// Counts one more plan node that uses the result; the first of a query starts
     /// the count again (an earlier query's nodes have run).
     pub(crate) fn add_use(&self, first_in_query: bool) {
@@ -100,6 +134,12 @@ impl SharedStitch {
     /// True when the build has ended in an error.
     pub(crate) fn failed(&self) -> bool {
         self.build.failed()
+    }
+
+    /// True when an earlier query started the build, so that this query's operators
+    /// will not read their inputs.
+    pub(crate) fn started(&self) -> bool {
+        self.build.started()
     }
 
     /// True when more than one plan node of a query reads this stitch.

@@ -13,6 +13,8 @@
 
 mod copy;
 mod damaged_files;
+#[cfg(feature = "distributed")]
+mod distributed;
 mod features;
 mod properties;
 mod slt;

@@ -46,6 +46,13 @@ struct Knit {
 }
 
 impl Knit {
+    /// A session whose queries run on `workers`, scans spread over all of them.
+    #[cfg(feature = "distributed")]
+    async fn on_workers(workers: &str) -> Result<Self, ReportedError> {
+        let session = crate::distributed::session_on(workers, crate::distributed::TOKEN).await;
+        Ok(Self { session })
+    }
+
     fn try_new() -> Result<Self, ReportedError> {
         let session = SessionBuilder::new()
             .with_target_partitions(PARTITIONS)
@@ -188,6 +195,38 @@ fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The files whose answers are pb's (`oracle_*.slt`), on three workers: a distributed
+/// session gives pb's answers too.
+#[cfg(feature = "distributed")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oracle_files_on_three_workers() {
+    let root = workspace_root().canonicalize().unwrap();
+    std::env::set_current_dir(&root).unwrap();
+    let mut files = Vec::new();
+    slt_files(&root.join("sql/slt"), &mut files).unwrap();
+    files.retain(|f| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("oracle_"))
+    });
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let workers = crate::distributed::start_workers(3, crate::distributed::TOKEN).await;
+    let mut failures = Vec::new();
+    for file in &files {
+        let list = workers.list.clone();
+        let mut runner = Runner::new(move || {
+            let list = list.clone();
+            async move { Knit::on_workers(&list).await }
+        });
+        runner.with_column_validator(strict_column_validator);
+        if let Err(e) = runner.run_file_async(file).await {
+            eprintln!("FAILED  {} on workers\n{}", file.display(), e.display(true));
+            failures.push(file.display().to_string());
+        }
+    }
+    assert!(failures.is_empty(), "failed on workers: {failures:?}");
 }
 
 #[tokio::test]

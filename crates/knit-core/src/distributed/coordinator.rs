@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! The coordinator's side: a session whose queries run on workers.
+//!
+//! The session plans as ever (Knit's planner, its table functions and catalog), then
+//! datafusion-distributed cuts the physical plan into stages at its shuffles and
+//! merges, and sends each stage to workers. Three rules keep Knit's answers:
+//!
+//! - **Knit's graph operators run in one task.** A stitch, a lookup and
+//!   `connected_components` read all of their input; their stage runs as one task
+//!   on one worker, fed by the stages below (scans, filters, partial aggregates),
+//!   which do spread.
+//! - **What cannot travel stays home.** Before a distributed plan is kept, every
+//!   stage a worker would run is encoded; if one holds an operator that cannot be
+//!   sent (a kept result, a report, a Delta scan), the query runs in the session's
+//!   process instead, as it would without workers (said at debug level).
+//! - **Every request carries the token and the version** ([`super::access`]).
+//!
+//! Which workers: `knit.workers` (`SET knit.workers = 'host:port,...'`, or the session
+//! builder's list), read at each query; empty runs locally.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_distributed::grpc::{BoxCloneSyncChannel, create_worker_client};
+use datafusion_distributed::{
+    ChannelResolver, DesiredTaskCountEvent, DesiredTaskCountEventResponse, DistributedCodec,
+    DistributedExec, DistributedExt, DistributedLeafExec, NetworkBoundaryExt,
+    SessionStateBuilderExt, WorkerChannel, WorkerResolver,
+};
+use datafusion_proto::physical_plan::AsExecutionPlan;
+use datafusion_proto::protobuf::PhysicalPlanNode;
+use datafusion_session::Session;
+use http::{HeaderMap, HeaderValue};
+use url::Url;
+
+use super::access::{KNIT_VERSION, TOKEN_HEADER, VERSION_HEADER, WORKER_TOKEN_ENV, token_from_env};
+use super::codec::KnitCodec;
+use super::merge::{MergePartitionsExec, merge_in_task};
+use crate::components::ConnectedComponentsExec;
+use crate::error::internal;
+use crate::options::KnitOptions;
+use crate::stitch::{SharedStitches, reads_kept_stitch};
+
+/// How long connecting to a worker may take before the query fails naming it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often an idle connection to a worker is probed, and how long a probe may go
+/// unanswered before the worker counts as gone (a killed host sends no reset).
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Parses a worker list, `host:port` (or `http://host:port`) separated by commas,
+/// into the URLs datafusion-distributed dials.
+pub fn parse_workers(list: &str) -> crate::Result<Vec<Url>> {
+    let mut urls = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let text = if entry.contains("://") {
+            entry.to_string()
+        } else {
+            format!("http://{entry}")
+        };
+        let url = Url::parse(&text).ok().filter(|url| {
+            url.scheme() == "http"
+                && url.host_str().is_some()
+                && url.port().is_some()
+                && url.path() == "/"
+        });
+        let Some(url) = url else {
+            return Err(crate::CoreError::invalid(format!(
+                "worker '{entry}' is not an address: write host:port, as `knit worker \
+                 --listen` prints it (e.g. 127.0.0.1:7701)"
+            )));
+        };
+        if !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
+    Ok(urls)
+}
+
+/// The workers of the query being planned.
+#[derive(Debug, Clone, Default)]
+struct WorkerList(Arc<RwLock<Vec<Url>>>);
+
+impl WorkerResolver for WorkerList {
+    fn get_urls(&self) -> Result<Vec<Url>> {
+        self.0
+            .read()
+            .map(|urls| urls.clone())
+            .map_err(|_| internal("the worker list is poisoned"))
+    }
+}
+
+/// Connections to workers, one per address, with bounded connect and liveness times.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KnitChannels {
+    channels: Arc<Mutex<HashMap<Url, tonic::transport::Channel>>>,
+}
+
+#[async_trait]
+impl ChannelResolver for KnitChannels {
+    async fn get_worker_client_for_url(&self, url: &Url) -> Result<Box<dyn WorkerChannel>> {
+        let channel = {
+            let mut channels = self
+                .channels
+                .lock()
+                .map_err(|_| internal("the worker connections are poisoned"))?;
+            match channels.get(url) {
+                Some(channel) => channel.clone(),
+                None => {
+                    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
+                        .map_err(|e| DataFusionError::Configuration(format!("worker {url}: {e}")))?
+                        .connect_timeout(CONNECT_TIMEOUT)
+                        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+                        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+                        .keep_alive_while_idle(true);
+                    let channel = endpoint.connect_lazy();
+                    channels.insert(url.clone(), channel.clone());
+                    channel
+                }
+            }
+        };
+        Ok(create_worker_client(BoxCloneSyncChannel::new(channel)))
+    }
+}
+
+/// The headers every request to a worker carries: the token and this Knit's version.
+pub(crate) fn passthrough_headers(token: &str) -> Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    let token = HeaderValue::from_str(token).map_err(|_| {
+        DataFusionError::Configuration(format!(
+            "{WORKER_TOKEN_ENV} holds characters a header cannot carry: use letters, digits \
+             and punctuation"
+        ))
+    })?;
+    headers.insert(TOKEN_HEADER, token);
+    headers.insert(VERSION_HEADER, HeaderValue::from_static(KNIT_VERSION));
+    Ok(headers)
+}
+
+/// True for Knit's graph operators, which read all of their input.
+fn is_graph_operator(plan: &dyn ExecutionPlan) -> bool {
+    plan.is::<ConnectedComponentsExec>()
+        || matches!(
+            plan.name(),
+            "IdStitchExec" | "MainIdLookupExec" | "StitchInspectExec"
+        )
+}
+
+/// How many tasks Knit's operators may run in. The operators that emit a graph (the
+/// stitch, its reports, `connected_components`) run as one task: each task would emit
+/// all of it. A lookup runs in as many tasks as its rows spread over, each building
+/// the stitch from the whole inputs its merges hold; a merge is run whole by every
+/// task of its stage.
+fn knit_task_counts(
+    event: DesiredTaskCountEvent<'_>,
+) -> Option<Result<DesiredTaskCountEventResponse>> {
+    let plan = event.plan.as_ref();
+    if plan.is::<MergePartitionsExec>() {
+        return Some(Ok(DesiredTaskCountEventResponse::desired(1)));
+    }
+    (is_graph_operator(plan) && plan.name() != "MainIdLookupExec")
+        .then(|| Ok(DesiredTaskCountEventResponse::maximum(1)))
+}
+
+/// Knit's planner, with the inputs of graph operators merged in the operators' own
+/// task ([`merge_in_task`]): the plans the distributed planner cuts into stages.
+#[derive(Debug)]
+struct GraphInputsInTask(Arc<dyn QueryPlanner + Send + Sync>);
+
+#[async_trait]
+impl QueryPlanner for GraphInputsInTask {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let plan = self.0.create_physical_plan(logical_plan, session).await?;
+        merge_in_task(plan, is_graph_operator)
+    }
+}
+
+/// Plans locally, or across the session's workers when it has some and the plan can
+/// travel.
+#[derive(Debug)]
+struct DistributingPlanner {
+    local: Arc<dyn QueryPlanner + Send + Sync>,
+    distributed: Arc<dyn QueryPlanner + Send + Sync>,
+    workers: WorkerList,
+    /// Whether requests carry a token; without one, workers refuse every plan.
+    has_token: bool,
+}
+
+impl DistributingPlanner {
+    /// The workers `knit.workers` names, with a check that the token is there.
+    fn workers_of(&self, session: &dyn Session) -> Result<Vec<Url>> {
+        let list = session
+            .config()
+            .options()
+            .extensions
+            .get::<KnitOptions>()
+            .and_then(|options| options.workers.clone())
+            .unwrap_or_default();
+        let urls = parse_workers(&list).map_err(|e| DataFusionError::Plan(e.to_string()))?;
+        if !urls.is_empty() && !self.has_token {
+            return Err(DataFusionError::Configuration(format!(
+                "knit.workers names workers, but {WORKER_TOKEN_ENV} is not set: set it to the \
+                 token the workers were started with"
+            )));
+        }
+        Ok(urls)
+    }
+}
+
+#[async_trait]
+impl QueryPlanner for DistributingPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let urls = self.workers_of(session)?;
+        if urls.is_empty() {
+            return self.local.create_physical_plan(logical_plan, session).await;
+        }
+        *self
+            .workers
+            .0
+            .write()
+            .map_err(|_| internal("the worker list is poisoned"))? = urls;
+        let plan = self
+            .distributed
+            .create_physical_plan(logical_plan, session)
+            .await?;
+        // `EXPLAIN ANALYZE` wraps the distributed plan.
+        if !plan.exists(|node| Ok(node.is::<DistributedExec>()))? {
+            return Ok(plan);
+        }
+        if reads_kept_stitch_anywhere(&plan)? {
+            // The stitch an earlier query built is in this process; its inputs' stages
+            // would run on the workers for nothing (and hold the query's end).
+            tracing::debug!("running the query locally: it reads a kept stitch");
+            return self.local.create_physical_plan(logical_plan, session).await;
+        }
+        match stage_that_cannot_travel(&plan, session)? {
+            None => Ok(plan),
+            Some(reason) => {
+                tracing::debug!(%reason, "running the query locally");
+                self.local.create_physical_plan(logical_plan, session).await
+            }
+        }
+    }
+}
+
+/// True when a stitch operator of `plan` or of any of its stages reads a kept stitch.
+fn reads_kept_stitch_anywhere(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
+    let mut found = false;
+    plan.apply(|node| {
+        if reads_kept_stitch(node.as_ref()) {
+            found = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        if let Some(stage) = node
+            .as_network_boundary()
+            .and_then(|boundary| boundary.input_stage().local_plan())
+        {
+            found = reads_kept_stitch_anywhere(stage)?;
+            if found {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(found)
+}
+
+/// Why a stage of the distributed `plan` cannot be sent to a worker, if one cannot.
+fn stage_that_cannot_travel(
+    plan: &Arc<dyn ExecutionPlan>,
+    session: &dyn Session,
+) -> Result<Option<String>> {
+    let codec = DistributedCodec::new_combined_with_user(session.config());
+    let mut reason = None;
+    plan.apply(|node| {
+        let Some(boundary) = node.as_network_boundary() else {
+            return Ok(TreeNodeRecursion::Continue);
+        };
+        let Some(stage) = boundary.input_stage().local_plan() else {
+            return Ok(TreeNodeRecursion::Continue);
+        };
+        // Each task gets its own variant of a spread scan, as the scan it wraps is
+        // encoded.
+        let stage = Arc::clone(stage)
+            .transform_down(|node| {
+                Ok(match node.downcast_ref::<DistributedLeafExec>() {
+                    Some(leaf) => Transformed::yes(Arc::clone(leaf.original())),
+                    None => Transformed::no(node),
+                })
+            })?
+            .data;
+        if let Err(e) = PhysicalPlanNode::try_from_physical_plan(stage, &codec) {
+            reason = Some(e.to_string());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(reason)
+}
+
+/// Sets up `builder` (whose query planner is Knit's) to run queries on the workers of
+/// `knit.workers`, sending `token` (default: `KNIT_WORKER_TOKEN`).
+pub(crate) fn distribute(
+    builder: SessionStateBuilder,
+    token: Option<String>,
+) -> Result<SessionStateBuilder> {
+    let workers = WorkerList::default();
+    let mut builder = builder;
+    let local = builder
+        .query_planner()
+        .clone()
+        .ok_or_else(|| internal("the session has no query planner to distribute"))?;
+    let config = builder.config().get_or_insert_default();
+    let scalar_subqueries = config
+        .options()
+        .optimizer
+        .enable_physical_uncorrelated_scalar_subquery;
+    let mut builder = builder
+        .with_query_planner(Arc::new(GraphInputsInTask(Arc::clone(&local))))
+        .with_distributed_planner()
+        .with_distributed_worker_resolver(workers.clone())
+        .with_distributed_channel_resolver(KnitChannels::default())
+        .with_distributed_user_codec(KnitCodec::new(SharedStitches::default()))
+        .with_distributed_desired_task_count_handler(knit_task_counts);
+    let token = token.or_else(token_from_env);
+    if let Some(token) = &token {
+        builder = builder.with_distributed_passthrough_headers(passthrough_headers(token)?)?;
+    }
+    // The distributed planner turns physical scalar subqueries off for every plan;
+    // local plans keep DataFusion's choice, and a distributed plan holding one that
+    // cannot be encoded runs locally.
+    if let Some(config) = builder.config() {
+        config
+            .options_mut()
+            .optimizer
+            .enable_physical_uncorrelated_scalar_subquery = scalar_subqueries;
+    }
+    let distributed = builder
+        .query_planner()
+        .clone()
+        .ok_or_else(|| internal("the distributed planner is missing"))?;
+    Ok(builder.with_query_planner(Arc::new(DistributingPlanner {
+        local,
+        distributed,
+        workers,
+        has_token: token.is_some(),
+    })))
+}

@@ -4,7 +4,7 @@
 //! `knit worker` processes on 127.0.0.1, and sessions and project runs that use them.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::project::{PROJECTS, assert_outputs_match, project_args, scratch};
@@ -65,6 +65,19 @@ fn knit_on(workers: &str, token: &str) -> Command {
 
 const EVENTS: &str = "testdata/ecommerce/tracks";
 
+/// Counts the events by type on `workers`, the scan spread over all of them.
+fn spread_count(workers: &str, token: &str) -> Output {
+    knit_on(workers, token)
+        .args([
+            "-c",
+            "SET distributed.file_scan_config_bytes_per_partition = 1",
+            "-c",
+            &format!("SELECT event, count(*) FROM '{EVENTS}' GROUP BY event"),
+        ])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_project_runs_on_three_workers_with_pb_outputs() {
     let workers: Vec<_> = (0..3).map(|_| start_worker()).collect();
@@ -115,15 +128,7 @@ fn a_project_runs_on_three_workers_with_pb_outputs() {
 fn workers_refuse_a_wrong_token_and_need_one() {
     // Two workers: a query is spread only over more than one.
     let workers: Vec<_> = (0..2).map(|_| start_worker()).collect();
-    let output = knit_on(&list(&workers), "wrong-token")
-        .args([
-            "-c",
-            "SET distributed.file_scan_config_bytes_per_partition = 1",
-            "-c",
-            &format!("SELECT event, count(*) FROM '{EVENTS}' GROUP BY event"),
-        ])
-        .output()
-        .unwrap();
+    let output = spread_count(&list(&workers), "wrong-token");
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
     assert!(stderr.contains("token is wrong"), "{stderr}");
@@ -162,15 +167,7 @@ fn a_killed_worker_fails_the_query_naming_it() {
     workers[1].child.kill().unwrap();
     workers[1].child.wait().unwrap();
     let started = Instant::now();
-    let output = knit_on(&all, TOKEN)
-        .args([
-            "-c",
-            "SET distributed.file_scan_config_bytes_per_partition = 1",
-            "-c",
-            &format!("SELECT event, count(*) FROM '{EVENTS}' GROUP BY event"),
-        ])
-        .output()
-        .unwrap();
+    let output = spread_count(&all, TOKEN);
     let (_, stderr) = text(&output);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains(&dead), "{stderr}");

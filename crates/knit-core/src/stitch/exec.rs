@@ -71,8 +71,9 @@ impl IdStitchExec {
         Self::build(spec, inputs, shared, partitions.max(1), columns, schema)
     }
 
-    /// The operator rendering `columns` of the output, with the output schema `schema`.
-    fn build(
+    /// The operator rendering `columns` of the output, with the output schema `schema`
+    /// (also the operator of a wire form, [`super::wire`]).
+    pub(super) fn build(
         spec: Arc<StitchSpec>,
         inputs: Vec<Arc<dyn ExecutionPlan>>,
         shared: Arc<SharedStitch>,
@@ -108,19 +109,6 @@ impl IdStitchExec {
     #[cfg(feature = "distributed")]
     pub(super) fn parts(&self) -> (&Arc<StitchSpec>, &Arc<SharedStitch>, usize, &[StitchColumn]) {
         (&self.spec, &self.shared, self.partitions, &self.columns)
-    }
-
-    /// The operator of a wire form: `columns` of the output of `spec` as `schema`.
-    #[cfg(feature = "distributed")]
-    pub(super) fn from_parts(
-        spec: Arc<StitchSpec>,
-        inputs: Vec<Arc<dyn ExecutionPlan>>,
-        shared: Arc<SharedStitch>,
-        partitions: usize,
-        columns: Vec<StitchColumn>,
-        schema: SchemaRef,
-    ) -> Result<Self> {
-        Self::build(spec, inputs, shared, partitions.max(1), columns, schema)
     }
 
     /// This operator over `inputs`, rendering `columns` of the output as `schema`.

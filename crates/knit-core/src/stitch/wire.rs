@@ -149,11 +149,11 @@ pub(crate) fn decode(
                         .ok_or_else(|| internal(format!("no stitch column numbered {n}")))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let exec = IdStitchExec::from_parts(
+            let exec = IdStitchExec::build(
                 spec,
                 children.to_vec(),
                 shared,
-                partitions,
+                partitions.max(1),
                 columns,
                 schema,
             )?;

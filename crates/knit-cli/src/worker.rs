@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use knit_core::distributed::WORKER_TOKEN_ENV;
+use knit_core::distributed::{WORKER_TOKEN_ENV, token_from_env};
 use knit_core::{SessionBuilder, parse_memory_size};
 
 /// The address a worker listens on unless told otherwise: loopback only.
@@ -43,15 +43,12 @@ pub async fn run(args: WorkerArgs) -> ExitCode {
 }
 
 async fn serve(args: WorkerArgs) -> Result<(), String> {
-    let token = std::env::var(WORKER_TOKEN_ENV)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| {
-            format!(
-                "a knit worker needs a token: set {WORKER_TOKEN_ENV} to a secret, the same \
+    let token = token_from_env().ok_or_else(|| {
+        format!(
+            "a knit worker needs a token: set {WORKER_TOKEN_ENV} to a secret, the same \
                  on the coordinator and every worker"
-            )
-        })?;
+        )
+    })?;
     let address: SocketAddr = tokio::net::lookup_host(&args.listen)
         .await
         .ok()

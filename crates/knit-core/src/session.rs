@@ -244,14 +244,16 @@ impl SessionBuilder {
 }
 
 /// The workers `KNIT_WORKERS` names, when this Knit can use workers.
+#[cfg(feature = "distributed")]
 fn workers_from_env() -> Option<String> {
-    if cfg!(feature = "distributed") {
-        std::env::var("KNIT_WORKERS")
-            .ok()
-            .filter(|list| !list.trim().is_empty())
-    } else {
-        None
-    }
+    std::env::var(crate::distributed::WORKERS_ENV)
+        .ok()
+        .filter(|list| !list.trim().is_empty())
+}
+
+#[cfg(not(feature = "distributed"))]
+fn workers_from_env() -> Option<String> {
+    None
 }
 
 /// A DataFusion session with Knit's tables, functions and statements.

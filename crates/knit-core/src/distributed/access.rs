@@ -25,7 +25,7 @@ pub(crate) const VERSION_HEADER: &str = "x-knit-version";
 pub(crate) const KNIT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The token of `KNIT_WORKER_TOKEN`, if set and not empty.
-pub(crate) fn token_from_env() -> Option<String> {
+pub fn token_from_env() -> Option<String> {
     std::env::var(WORKER_TOKEN_ENV)
         .ok()
         .filter(|token| !token.trim().is_empty())

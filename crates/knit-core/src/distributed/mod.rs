@@ -17,7 +17,7 @@ mod coordinator;
 mod merge;
 mod worker;
 
-pub use access::WORKER_TOKEN_ENV;
+pub use access::{WORKER_TOKEN_ENV, token_from_env};
 pub(crate) use coordinator::distribute;
 pub use coordinator::parse_workers;
 pub(crate) use worker::serve;

@@ -72,7 +72,7 @@ impl IdStitchExec {
     }
 
     /// The operator rendering `columns` of the output, with the output schema `schema`
-    /// (also the operator of a wire form, [`super::wire`]).
+    /// (also the operator of its wire form, in `wire`).
     pub(super) fn build(
         spec: Arc<StitchSpec>,
         inputs: Vec<Arc<dyn ExecutionPlan>>,
@@ -105,7 +105,7 @@ impl IdStitchExec {
         })
     }
 
-    /// The parts of the operator that its wire form carries ([`super::wire`]).
+    /// The parts of the operator that its wire form (module `wire`) carries.
     #[cfg(feature = "distributed")]
     pub(super) fn parts(&self) -> (&Arc<StitchSpec>, &Arc<SharedStitch>, usize, &[StitchColumn]) {
         (&self.spec, &self.shared, self.partitions, &self.columns)

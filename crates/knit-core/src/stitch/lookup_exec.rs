@@ -96,7 +96,7 @@ impl MainIdLookupExec {
 }
 
 impl MainIdLookupExec {
-    /// The parts of the operator that its wire form carries ([`super::wire`]).
+    /// The parts of the operator that its wire form (module `wire`) carries.
     #[cfg(feature = "distributed")]
     pub(super) fn parts(&self) -> (&Lookup, &Arc<StitchSpec>, &Arc<SharedStitch>) {
         (&self.lookup, &self.spec, &self.shared)

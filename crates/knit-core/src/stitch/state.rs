@@ -85,7 +85,7 @@ pub(crate) struct SharedStitch {
     /// How many plan nodes of the query planned last the planner gave it to.
     uses: AtomicUsize,
     /// Names this build among all builds of all processes, so that the operators of a
-    /// plan sent to a worker share one build there too (see [`super::wire`]).
+    /// plan sent to a worker share one build there too (module `wire`).
     key: u64,
 }
 

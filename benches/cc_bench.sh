@@ -17,7 +17,8 @@ peers=${PEERS:-duckdb_largestar python_unionfind}
 python=${KNIT_PEERS_VENV:-/tmp/knit-peers-venv}/bin/python
 target=${CARGO_TARGET_DIR:-$HOME/.cache/knit-target}
 export CARGO_TARGET_DIR=$target
-cargo build -q --release -p knit-cli
+profile=${PROFILE:-release}  # PROFILE=quick: the release profile without LTO
+cargo build -q --profile "$profile" -p knit-cli
 
 sql="
 SELECT count(*) AS components, max(size) AS largest, sum(size) AS nodes
@@ -42,7 +43,7 @@ measure() { # name, command...: runs it under GNU time; prints one line and keep
 }
 
 echo "edges: $edges"
-measure knit "$target/release/knit" -q --format json -c "$sql"
+measure knit "$target/$profile/knit" -q --format json -c "$sql"
 knit_answer=$(echo "$knit_out" | sed 's/":/": /g' | answer)
 for peer in $peers; do
     [ "$peer" = none ] && continue
@@ -60,6 +61,6 @@ done
 
 if [ "${PHASES:-0}" = 1 ]; then
     echo "knit phases (EXPLAIN ANALYZE):"
-    "$target/release/knit" -q --format csv -c "EXPLAIN ANALYZE $sql" |
+    "$target/$profile/knit" -q --format csv -c "EXPLAIN ANALYZE $sql" |
         grep -oE "ConnectedComponentsExec[^]]*]" | head -1
 fi

@@ -25,7 +25,8 @@ as_of=${AS_OF:-2024-09-01}
 python=${KNIT_PEERS_VENV:-/tmp/knit-peers-venv}/bin/python
 target=${CARGO_TARGET_DIR:-$HOME/.cache/knit-target}
 export CARGO_TARGET_DIR=$target
-cargo build -q --release -p knit-cli
+profile=${PROFILE:-release}  # PROFILE=quick: the release profile without LTO
+cargo build -q --profile "$profile" -p knit-cli
 
 # The peer's graph is the components of edges.parquet, which has, of each row, the pairs
 # (anonymous_id, user_id) and (user_id, email) of identifies, (user_id, email) and
@@ -87,16 +88,16 @@ measure() { # name, command...: runs it under GNU time and prints one line
 }
 
 echo "data: $dir (as of $as_of)"
-measure knit_stitch "$target/release/knit" -q --format csv -c "$definitions
+measure knit_stitch "$target/$profile/knit" -q --format csv -c "$definitions
   SELECT count(*) AS ids, count(DISTINCT user_main_id) AS users FROM id_stitch('user');"
-measure knit "$target/release/knit" -q --format csv -c "$definitions $features
+measure knit "$target/$profile/knit" -q --format csv -c "$definitions $features
   COPY (SELECT * FROM feature_table('user') WHERE n_events IS NOT NULL)
     TO '$dir/features_knit.parquet' STORED AS PARQUET;"
 measure duckdb "$python" ../shared/bench/feature_peers.py duckdb "$dir" "$as_of"
 awk -v k="$knit_wall" -v s="$knit_stitch_wall" -v d="$duckdb_wall" 'BEGIN {
     printf "knit (stitch + features) is %.2fx the speed of duckdb (features on a given graph)\n", d / k
     printf "knit feature stage alone: about %.2f s (%.2fx duckdb)\n", k - s, d / (k - s) }'
-"$target/release/knit" -q -c "
+"$target/$profile/knit" -q -c "
   SELECT 'knit' AS peer, count(*) AS entities, sum(n_events) AS events, sum(n_purchases) AS purchases,
          round(sum(purchase_revenue), 2) AS revenue, sum(n_orders) AS orders
   FROM '$dir/features_knit.parquet'

@@ -16,8 +16,9 @@ dir=${1:-/tmp/idg_1m}
 end_time=${END_TIME:-2024-09-01T00:00:00Z}
 target=${CARGO_TARGET_DIR:-$HOME/.cache/knit-target}
 export CARGO_TARGET_DIR=$target
-cargo build -q --release -p knit-cli
-knit=$target/release/knit
+profile=${PROFILE:-release}  # PROFILE=quick: the release profile without LTO
+cargo build -q --profile "$profile" -p knit-cli
+knit=$target/$profile/knit
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

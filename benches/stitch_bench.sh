@@ -21,9 +21,10 @@ python=${KNIT_PEERS_VENV:-/tmp/knit-peers-venv}/bin/python
 target=${CARGO_TARGET_DIR:-$HOME/.cache/knit-target}
 export CARGO_TARGET_DIR=$target
 
-cargo build -q --release -p knit-cli -p knit-benches
+profile=${PROFILE:-release}  # PROFILE=quick: the release profile without LTO
+cargo build -q --profile "$profile" -p knit-cli -p knit-benches
 if [ ! -d "$dir/edges" ]; then
-    "$target/release/gen_identity_graph" "$dir" "$edges" 42
+    "$target/$profile/gen_identity_graph" "$dir" "$edges" 42
 fi
 
 sql="
@@ -50,7 +51,7 @@ measure() { # name, command...: runs it under GNU time and prints one line
 }
 
 echo "edges: $edges ($dir)"
-measure knit "$target/release/knit" -q --format csv -c "$sql"
+measure knit "$target/$profile/knit" -q --format csv -c "$sql"
 if [ "$peer" != none ]; then
     measure "$peer" "$python" ../shared/bench/cc_peers.py "$peer" "$dir/edges/*.parquet"
     peer_wall_var="${peer//-/_}_wall"
@@ -59,7 +60,7 @@ fi
 
 if [ "${PHASES:-0}" = 1 ]; then
     echo "knit phases (EXPLAIN ANALYZE):"
-    "$target/release/knit" -q --format csv -c "${sql/SELECT sum/EXPLAIN ANALYZE SELECT sum}" |
+    "$target/$profile/knit" -q --format csv -c "${sql/SELECT sum/EXPLAIN ANALYZE SELECT sum}" |
         grep -oE '(input_rows|nodes|edges|clusters|read_intern_time|group_edges_time|rid_time|union_find_time|graph_time|output_time)=[^,]*' |
         tr '\n' ' '
     echo

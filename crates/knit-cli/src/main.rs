@@ -117,6 +117,15 @@ enum TopCommand {
 /// and its log of the errors it returns, which Knit reports itself.
 const DEFAULT_LOG_FILTER: &str = "warn,deltalake_core=off,buoyant_kernel=off";
 
+/// mimalloc, as DataFusion's own CLI uses. It asks the system for transparent huge
+/// pages (2 MB) for its large regions, which Debian's default (`madvise`) grants only on
+/// request: with 4 KB pages every random read of a table of hundreds of MB (the
+/// stitch's interner and union-find, DataFusion's hash tables) also misses the TLB.
+/// Against the system allocator: `connected_components` over 10M edges 5.8 s to 4.7 s,
+/// the 10M-edge stitch 3.3 s to 2.8 s (medians of four, a build without LTO).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()

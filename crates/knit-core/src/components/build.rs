@@ -9,9 +9,10 @@
 //! fingerprint; a thread interns them in batches (the interner's cache misses overlap;
 //! this is the one stage that cannot be split); a thread joins each batch's edges by
 //! union-find as it arrives, so the sets are done when the last batch is read. The
-//! layout then names each component by its smallest node and sends it to the output
-//! partition its name hashes to, as DataFusion's repartitioning would, so that a
-//! `GROUP BY component` needs no repartition.
+//! layout then names each component by its smallest node, sends it to the output
+//! partition its name hashes to, as DataFusion's repartitioning would, and groups the
+//! nodes by component; each partition renders its components in order of name. So a
+//! `GROUP BY component` needs no repartition, and streams.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,22 +42,46 @@ const MAX_NODES: usize = u32::MAX as usize - 1;
 /// How many component names are hashed at a time to place components in partitions.
 const HASH_CHUNK: usize = 1 << 16;
 
-/// The built components: every node, its component, and each component's name and
-/// output partition.
+/// The built components: every node, grouped by component, and each component's name
+/// and output partition.
 #[derive(Debug)]
 pub(crate) struct Components {
     /// How node values are bytes, and back.
     encoding: NodeEncoding,
     /// The interned node values (the index released: only the values are read).
     nodes: Interner,
-    /// Per node, its component.
-    component_of: Vec<u32>,
+    /// The nodes, component by component (in id order within one).
+    members: Vec<u32>,
+    /// Per component, the end of its nodes in `members` (the previous one's end is
+    /// its start).
+    member_ends: Vec<u32>,
     /// Per component, its output partition.
     partition_of: Vec<u32>,
     /// Per component, its name: read once per output row, they are near each other here.
     names: Names,
     /// Holds the components' memory in the pool until they are dropped.
     _reservation: MemoryReservation,
+}
+
+/// Where a partition's rendering has got to: its components in order of name, the
+/// next one to render, and how many of that one's nodes are already out.
+#[derive(Debug, Default)]
+pub(crate) struct Cursor {
+    order: Vec<u32>,
+    next: usize,
+    within: usize,
+}
+
+impl Cursor {
+    /// A cursor with nothing left, once an error ended the stream.
+    pub(crate) fn done() -> Self {
+        Self::default()
+    }
+
+    /// The bytes the cursor holds.
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        self.order.capacity() * size_of::<u32>()
+    }
 }
 
 /// The components' names (their smallest node's bytes), one after another, and where
@@ -80,27 +105,71 @@ impl Names {
 }
 
 impl Components {
-    /// The next batch of partition `partition` in `schema`: its nodes from id `*next` on,
-    /// in id order (so their bytes are read in the order they lie), with their
-    /// components' names; `None` when none is left.
+    /// Where partition `partition` starts: its components (those whose name hashes to
+    /// it), sorted by name. The name's bytes order as its values do, so the partition's
+    /// rows come sorted on `component` and a `GROUP BY component` streams.
+    pub(crate) fn start(&self, partition: usize) -> Cursor {
+        let prefix = |component: u32| {
+            let bytes = self.names.get(component);
+            let mut word = [0u8; 8];
+            let len = bytes.len().min(8);
+            word[..len].copy_from_slice(&bytes[..len]);
+            u64::from_be_bytes(word)
+        };
+        // The first 8 bytes of each name, as a number that orders as they do: most
+        // comparisons end there, without reading the name from a random place.
+        let mut keyed: Vec<(u64, u32)> = (0..self.partition_of.len() as u32)
+            .filter(|&c| self.partition_of[c as usize] == partition as u32)
+            .map(|c| (prefix(c), c))
+            .collect();
+        keyed.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| self.names.get(a.1).cmp(self.names.get(b.1)))
+        });
+        Cursor {
+            order: keyed.into_iter().map(|(_, c)| c).collect(),
+            next: 0,
+            within: 0,
+        }
+    }
+
+    /// The nodes of a component.
+    fn members(&self, component: u32) -> &[u32] {
+        let component = component as usize;
+        let start = match component {
+            0 => 0,
+            _ => self.member_ends[component - 1] as usize,
+        };
+        &self.members[start..self.member_ends[component] as usize]
+    }
+
+    /// The next batch of a partition in `schema`: the nodes of its components from
+    /// `cursor` on, with their components' names; `None` when none is left.
     pub(crate) fn next_batch(
         &self,
         schema: &SchemaRef,
-        partition: usize,
-        next: &mut usize,
+        cursor: &mut Cursor,
         batch_size: usize,
     ) -> Result<Option<RecordBatch>> {
-        let (mut nodes, mut names) = (Vec::new(), Vec::new());
-        while nodes.len() < batch_size && *next < self.component_of.len() {
-            let id = *next as u32;
-            *next += 1;
-            let component = self.component_of[id as usize];
-            if self.partition_of[component as usize] != partition as u32 {
-                continue;
+        let (mut ids, mut names) = (Vec::new(), Vec::new());
+        while ids.len() < batch_size && cursor.next < cursor.order.len() {
+            let component = cursor.order[cursor.next];
+            let members = &self.members(component)[cursor.within..];
+            let take = members.len().min(batch_size - ids.len());
+            ids.extend_from_slice(&members[..take]);
+            names.resize(ids.len(), self.names.get(component));
+            if take == members.len() {
+                cursor.next += 1;
+                cursor.within = 0;
+            } else {
+                cursor.within += take;
             }
-            nodes.push(self.nodes.key(id).1);
-            names.push(self.names.get(component));
         }
+        // A partition's nodes lie all over the interned values: read them a batch at a
+        // time, so that the misses overlap.
+        let mut keys = Vec::new();
+        self.nodes.keys_of(&ids, &mut keys);
+        let nodes: Vec<&[u8]> = keys.into_iter().map(|(_, bytes)| bytes).collect();
         if nodes.is_empty() {
             return Ok(None);
         }
@@ -383,7 +452,6 @@ fn lay_out(
     metrics
         .largest_component
         .set(size.iter().copied().max().unwrap_or(0) as usize);
-    drop(size);
     let memory = nodes.allocated_bytes() + nodes.len() * 8 + components * 32;
     let mut names = Names {
         bytes: Vec::new(),
@@ -397,6 +465,24 @@ fn lay_out(
         reservation.try_resize(memory + names.bytes.capacity())?;
     }
     drop(label);
+    // The nodes grouped by component (a counting sort: sizes to ends, then places), in
+    // the room reserved for the per-node components and the per-component counts.
+    let mut member_ends = size;
+    let mut end = 0u32;
+    for count in &mut member_ends {
+        end += *count;
+        *count = end;
+    }
+    let mut members = vec![0u32; component_of.len()];
+    // Filled from the back, so that each component's nodes stay in id order.
+    let mut next = member_ends.clone();
+    for (node, &component) in component_of.iter().enumerate().rev() {
+        let slot = &mut next[component as usize];
+        *slot -= 1;
+        members[*slot as usize] = node as u32;
+    }
+    drop(next);
+    drop(component_of);
     // Each component's partition: its name hashed as DataFusion's repartitioning would.
     let mut partition_of = vec![0u32; components];
     if partitions > 1 {
@@ -423,7 +509,8 @@ fn lay_out(
     Ok(Components {
         encoding,
         nodes,
-        component_of,
+        members,
+        member_ends,
         partition_of,
         names,
         _reservation: reservation,

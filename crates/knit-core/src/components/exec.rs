@@ -7,12 +7,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -23,12 +25,12 @@ use datafusion::physical_plan::{
 };
 use futures::TryStreamExt;
 
-use super::build::{Components, ComponentsMetrics, build};
+use super::build::{Components, ComponentsMetrics, Cursor, build};
 use crate::error::internal;
 use crate::shared_build::SharedBuild;
 
 /// Reads its input as one partition and emits `(node, component)` in `partitions`
-/// partitions, hashed on the component.
+/// partitions, hashed on the component and sorted on it within each.
 #[derive(Debug)]
 pub struct ConnectedComponentsExec {
     input: Arc<dyn ExecutionPlan>,
@@ -55,8 +57,15 @@ impl ConnectedComponentsExec {
         ]));
         let partitions = partitions.max(1);
         let component: Arc<dyn PhysicalExpr> = Arc::new(Column::new("component", 1));
+        let order = PhysicalSortExpr::new(
+            Arc::clone(&component),
+            SortOptions {
+                descending: false,
+                nulls_first: false,
+            },
+        );
         let cache = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
+            EquivalenceProperties::new_with_orderings(Arc::clone(&schema), [[order]]),
             Partitioning::Hash(vec![component], partitions),
             EmissionType::Final,
             Boundedness::Bounded,
@@ -155,19 +164,28 @@ impl ExecutionPlan for ConnectedComponentsExec {
         let partitions = self.partitions;
         let output_schema = Arc::clone(&schema);
         let run = async move {
+            let pool = Arc::clone(ctx.memory_pool());
             let components = shared
                 .get(|| build(input, Arc::clone(&schema), partitions, ctx, metrics.clone()))
                 .await?;
+            let mut cursor = {
+                let _timer = metrics.output_time.timer();
+                components.start(partition)
+            };
+            let memory = MemoryConsumer::new(format!("ConnectedComponentsExec[{partition}]"))
+                .register(&pool);
+            memory.try_grow(cursor.allocated_bytes())?;
             // Batches are rendered as they are read.
-            let mut next = 0;
             let batches = std::iter::from_fn(move || {
                 let _timer = metrics.output_time.timer();
-                let batch = components.next_batch(&schema, partition, &mut next, batch_size);
+                let batch = components.next_batch(&schema, &mut cursor, batch_size);
                 match &batch {
                     Ok(Some(batch)) => baseline.record_output(batch.num_rows()),
                     // Nothing follows an error.
-                    Err(_) => next = usize::MAX,
-                    Ok(None) => {}
+                    Err(_) => cursor = Cursor::done(),
+                    Ok(None) => {
+                        memory.free();
+                    }
                 }
                 batch.transpose()
             });

@@ -15,8 +15,11 @@
 //! dense `u32` ids (`crate::kernels::intern`, the stitch's interner), and union-find
 //! (`crate::kernels::union_find`) joining each batch's edges as it arrives. The layout
 //! then names each component and hashes the name to an output partition, as
-//! DataFusion's repartitioning would, so that a `GROUP BY component` runs in place. Each
-//! partition renders its nodes in id order, a batch at a time, as it is read.
+//! DataFusion's repartitioning would. Each partition sorts its components by name and
+//! renders them one after another, each component's nodes in order of first sight, a
+//! batch at a time as it is read: the output is hash-partitioned and sorted on
+//! `component`, so a `GROUP BY component` streams in place and an `ORDER BY component`
+//! only merges.
 //!
 //! **Values** (`values`): strings and binary values are their own bytes, read in place;
 //! other types are Arrow's row format. Either way bytes order as values do, so the

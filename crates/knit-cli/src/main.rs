@@ -121,8 +121,8 @@ const DEFAULT_LOG_FILTER: &str = "warn,deltalake_core=off,buoyant_kernel=off";
 /// pages (2 MB) for its large regions, which Debian's default (`madvise`) grants only on
 /// request: with 4 KB pages every random read of a table of hundreds of MB (the
 /// stitch's interner and union-find, DataFusion's hash tables) also misses the TLB.
-/// Against the system allocator: `connected_components` over 10M edges 5.8 s to 4.7 s,
-/// the 10M-edge stitch 3.3 s to 2.8 s (medians of four, a build without LTO).
+/// Against the system allocator, `connected_components` over 10M edges took about 15%
+/// less time (see the README's benchmarks).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -14,25 +14,8 @@ cd "$(dirname "$0")/.."
 
 edges=${1:-1e6}
 workers=${WORKERS:-4}
-profile=${PROFILE:-release}
-dir=${KNIT_BENCH_DIR:-/tmp/knit-bench}/idg_$edges
-target=${CARGO_TARGET_DIR:-$HOME/.cache/knit-target}
-export CARGO_TARGET_DIR=$target
-
-cargo build -q --profile "$profile" -p knit-cli -p knit-benches
-bin=$target/$profile
-if [ ! -d "$dir/edges" ]; then
-    "$bin/gen_identity_graph" "$dir" "$edges" 42
-fi
-
-setup="
-CREATE ENTITY user ID TYPES (anonymous_id, user_id, email, device_id);
-CREATE INPUT identifies FOR user FROM '$dir/identifies/'
-  IDS (anonymous_id AS anonymous_id, user_id AS user_id, email AS email) OCCURRED AT ts;
-CREATE INPUT devices FOR user FROM '$dir/devices/'
-  IDS (anonymous_id AS anonymous_id, device_id AS device_id) OCCURRED AT ts;
-CREATE INPUT orders FOR user FROM '$dir/orders/'
-  IDS (user_id AS user_id, email AS email) OCCURRED AT ts;"
+. benches/identity_graph.sh
+setup="$entity $inputs"
 scan="SELECT count(*) AS rows, count(DISTINCT anonymous_id) AS anonymous_ids,
   count(DISTINCT user_id) AS user_ids, min(ts) AS first, max(ts) AS last
 FROM '$dir/identifies/';"

@@ -12,25 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 edges=${1:-1e6}
-dir=${KNIT_BENCH_DIR:-/tmp/knit-bench}/idg_$edges
-profile=${PROFILE:-release}
 limits=${LIMITS:-"anonymous_id LIMIT 50, user_id LIMIT 1, email LIMIT 5, device_id LIMIT 5"}
-target=${CARGO_TARGET_DIR:-$HOME/.cache/knit-target}
-export CARGO_TARGET_DIR=$target
+. benches/identity_graph.sh
+knit=$bin/knit
 
-cargo build -q --profile "$profile" -p knit-cli -p knit-benches
-if [ ! -d "$dir/edges" ]; then
-    "$target/$profile/gen_identity_graph" "$dir" "$edges" 42
-fi
-knit=$target/$profile/knit
-
-inputs="
-CREATE INPUT identifies FOR user FROM '$dir/identifies/'
-  IDS (anonymous_id AS anonymous_id, user_id AS user_id, email AS email) OCCURRED AT ts;
-CREATE INPUT devices FOR user FROM '$dir/devices/'
-  IDS (anonymous_id AS anonymous_id, device_id AS device_id) OCCURRED AT ts;
-CREATE INPUT orders FOR user FROM '$dir/orders/'
-  IDS (user_id AS user_id, email AS email) OCCURRED AT ts;"
 count="SELECT sum(size) AS nodes, count(*) AS clusters, max(size) AS largest
 FROM (SELECT user_main_id, count(*) AS size FROM id_stitch('user') GROUP BY user_main_id);"
 
@@ -47,7 +32,7 @@ measure() { # name, sql: runs it under GNU time and prints one line
 }
 
 echo "edges: $edges ($dir), limits: $limits"
-measure unlimited "CREATE ENTITY user ID TYPES (anonymous_id, user_id, email, device_id); $inputs $count"
+measure unlimited "$entity $inputs $count"
 measure limited "CREATE ENTITY user ID TYPES ($limits); $inputs $count"
 awk -v l="$limited_wall" -v u="$unlimited_wall" 'BEGIN { printf "limits cost %.2fx the unlimited stitch\n", l / u }'
 

@@ -15,26 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 edges=${1:-1e6}
-dir=${KNIT_BENCH_DIR:-/tmp/knit-bench}/idg_$edges
 peer=${PEER:-duckdb_largestar}
 python=${KNIT_PEERS_VENV:-/tmp/knit-peers-venv}/bin/python
-target=${CARGO_TARGET_DIR:-$HOME/.cache/knit-target}
-export CARGO_TARGET_DIR=$target
+. benches/identity_graph.sh
 
-profile=${PROFILE:-release}  # PROFILE=quick: the release profile without LTO
-cargo build -q --profile "$profile" -p knit-cli -p knit-benches
-if [ ! -d "$dir/edges" ]; then
-    "$target/$profile/gen_identity_graph" "$dir" "$edges" 42
-fi
-
-sql="
-CREATE ENTITY user ID TYPES (anonymous_id, user_id, email, device_id);
-CREATE INPUT identifies FOR user FROM '$dir/identifies/'
-  IDS (anonymous_id AS anonymous_id, user_id AS user_id, email AS email) OCCURRED AT ts;
-CREATE INPUT devices FOR user FROM '$dir/devices/'
-  IDS (anonymous_id AS anonymous_id, device_id AS device_id) OCCURRED AT ts;
-CREATE INPUT orders FOR user FROM '$dir/orders/'
-  IDS (user_id AS user_id, email AS email) OCCURRED AT ts;
+sql="$entity $inputs
 SELECT sum(size) AS nodes, count(*) AS components, max(size) AS largest
 FROM (SELECT user_main_id, count(*) AS size FROM id_stitch('user') GROUP BY user_main_id);
 "
@@ -51,7 +36,7 @@ measure() { # name, command...: runs it under GNU time and prints one line
 }
 
 echo "edges: $edges ($dir)"
-measure knit "$target/$profile/knit" -q --format csv -c "$sql"
+measure knit "$bin/knit" -q --format csv -c "$sql"
 if [ "$peer" != none ]; then
     measure "$peer" "$python" ../shared/bench/cc_peers.py "$peer" "$dir/edges/*.parquet"
     peer_wall_var="${peer//-/_}_wall"
@@ -60,7 +45,7 @@ fi
 
 if [ "${PHASES:-0}" = 1 ]; then
     echo "knit phases (EXPLAIN ANALYZE):"
-    "$target/$profile/knit" -q --format csv -c "${sql/SELECT sum/EXPLAIN ANALYZE SELECT sum}" |
+    "$bin/knit" -q --format csv -c "${sql/SELECT sum/EXPLAIN ANALYZE SELECT sum}" |
         grep -oE '(input_rows|nodes|edges|clusters|read_intern_time|group_edges_time|rid_time|union_find_time|graph_time|output_time)=[^,]*' |
         tr '\n' ' '
     echo

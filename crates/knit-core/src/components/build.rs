@@ -109,18 +109,11 @@ impl Components {
     /// it), sorted by name. The name's bytes order as its values do, so the partition's
     /// rows come sorted on `component` and a `GROUP BY component` streams.
     pub(crate) fn start(&self, partition: usize) -> Cursor {
-        let prefix = |component: u32| {
-            let bytes = self.names.get(component);
-            let mut word = [0u8; 8];
-            let len = bytes.len().min(8);
-            word[..len].copy_from_slice(&bytes[..len]);
-            u64::from_be_bytes(word)
-        };
-        // The first 8 bytes of each name, as a number that orders as they do: most
-        // comparisons end there, without reading the name from a random place.
+        // Most comparisons end at the names' prefixes, without reading the names from
+        // random places.
         let mut keyed: Vec<(u64, u32)> = (0..self.partition_of.len() as u32)
             .filter(|&c| self.partition_of[c as usize] == partition as u32)
-            .map(|c| (prefix(c), c))
+            .map(|c| (name_prefix(self.names.get(c)), c))
             .collect();
         keyed.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)
@@ -180,6 +173,15 @@ impl Components {
         ];
         Ok(Some(RecordBatch::try_new(Arc::clone(schema), columns)?))
     }
+}
+
+/// The first 8 bytes of a value (zeros after a shorter one), as a number that orders as
+/// the bytes do where the numbers differ.
+fn name_prefix(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let len = bytes.len().min(8);
+    word[..len].copy_from_slice(&bytes[..len]);
+    u64::from_be_bytes(word)
 }
 
 /// The operator's counters, shown by `EXPLAIN ANALYZE`.
@@ -421,22 +423,16 @@ fn lay_out(
     reservation.try_grow(components * 32)?;
     let mut label = vec![u32::MAX; components];
     let mut size = vec![0u32; components];
-    // The first 8 bytes of each name so far, as a number that orders as they do: most
-    // comparisons end there, without reading the name's bytes from a random place.
+    // The prefix of each name so far (`name_prefix`): most comparisons end there,
+    // without reading the name's bytes from a random place.
     let mut label_prefix = vec![0u64; components];
-    let prefix = |bytes: &[u8]| {
-        let mut word = [0u8; 8];
-        let len = bytes.len().min(8);
-        word[..len].copy_from_slice(&bytes[..len]);
-        u64::from_be_bytes(word)
-    };
     let value = |node: u32| nodes.key(node).1;
     // Nodes are read in order, as their bytes lie.
     for (node, &component) in component_of.iter().enumerate() {
         let (node, component) = (node as u32, component as usize);
         let bytes = value(node);
         size[component] += 1;
-        let node_prefix = prefix(bytes);
+        let node_prefix = name_prefix(bytes);
         let current = label[component];
         // Components are numbered in order of their first id, which names it first.
         let smaller = current == u32::MAX

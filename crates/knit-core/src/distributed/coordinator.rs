@@ -7,10 +7,12 @@
 //! datafusion-distributed cuts the physical plan into stages at its shuffles and
 //! merges, and sends each stage to workers. Three rules keep Knit's answers:
 //!
-//! - **Knit's graph operators run in one task.** A stitch, a lookup and
-//!   `connected_components` read all of their input; their stage runs as one task
-//!   on one worker, fed by the stages below (scans, filters, partial aggregates),
-//!   which do spread.
+//! - **Knit's graph operators run in one task**, but for the stitch of an id graph
+//!   or edges, which spreads by cluster (`crate::stitch`'s `spread`; in its plan only
+//!   the labels take one task). The others (a stitch read in several places, a
+//!   lookup, `connected_components`, the reports) read all of their input; their
+//!   stage runs as one task on one worker, fed by the stages below (scans, filters,
+//!   partial aggregates), which do spread.
 //! - **What cannot travel stays home.** Before a distributed plan is kept, every
 //!   stage a worker would run is encoded; if one holds an operator that cannot be
 //!   sent (a kept result, a report, a Delta scan), the query runs in the session's
@@ -29,6 +31,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_distributed::grpc::{BoxCloneSyncChannel, create_worker_client};
@@ -49,7 +52,7 @@ use super::merge::{MergePartitionsExec, merge_in_task};
 use crate::components::ConnectedComponentsExec;
 use crate::error::internal;
 use crate::options::KnitOptions;
-use crate::stitch::{SharedStitches, reads_kept_stitch};
+use crate::stitch::{SharedStitches, SpreadStitches, is_routed_stitch, reads_kept_stitch};
 
 /// How long connecting to a worker may take before the query fails naming it.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -153,7 +156,7 @@ fn is_graph_operator(plan: &dyn ExecutionPlan) -> bool {
     plan.is::<ConnectedComponentsExec>()
         || matches!(
             plan.name(),
-            "IdStitchExec" | "MainIdLookupExec" | "StitchInspectExec"
+            "IdStitchExec" | "MainIdLookupExec" | "StitchInspectExec" | "IdLabelsExec"
         )
 }
 
@@ -169,7 +172,8 @@ fn knit_task_counts(
     if plan.is::<MergePartitionsExec>() {
         return Some(Ok(DesiredTaskCountEventResponse::desired(1)));
     }
-    (is_graph_operator(plan) && plan.name() != "MainIdLookupExec")
+    // A routed stitch's partitions are stitches of their own, spread as any stage's.
+    (is_graph_operator(plan) && plan.name() != "MainIdLookupExec" && !is_routed_stitch(plan))
         .then(|| Ok(DesiredTaskCountEventResponse::maximum(1)))
 }
 
@@ -185,7 +189,17 @@ impl QueryPlanner for GraphInputsInTask {
         logical_plan: &LogicalPlan,
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let plan = self.0.create_physical_plan(logical_plan, session).await?;
+        // The stitch's planner spreads the stitches this says (`crate::stitch`'s
+        // `spread`), told through the config of a copy of the session.
+        let spread = SpreadStitches::of_plan(logical_plan)?;
+        let plan = match session.as_any().downcast_ref::<SessionState>() {
+            Some(state) if !spread.is_empty() => {
+                let mut state = state.clone();
+                state.config_mut().set_extension(Arc::new(spread));
+                self.0.create_physical_plan(logical_plan, &state).await?
+            }
+            _ => self.0.create_physical_plan(logical_plan, session).await?,
+        };
         merge_in_task(plan, is_graph_operator)
     }
 }
@@ -244,6 +258,10 @@ impl QueryPlanner for DistributingPlanner {
             .await?;
         // `EXPLAIN ANALYZE` wraps the distributed plan.
         if !plan.exists(|node| Ok(node.is::<DistributedExec>()))? {
+            if plan.exists(|node| Ok(is_routed_stitch(node.as_ref())))? {
+                // Nothing spread: the stitch is faster whole than routed in one process.
+                return self.local.create_physical_plan(logical_plan, session).await;
+            }
             return Ok(plan);
         }
         if reads_kept_stitch_anywhere(&plan)? {

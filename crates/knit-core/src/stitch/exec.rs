@@ -36,9 +36,11 @@ use datafusion::physical_plan::{
 use futures::TryStreamExt;
 
 use super::render::{Cursor, Layout, Output};
+use super::rules::StitchRules;
 use super::spec::{StitchColumn, StitchSpec};
-use super::state::{SharedStitch, StitchMetrics};
+use super::state::{SharedStitch, StitchMetrics, StitchRows, compute, read_rules};
 use crate::error::internal;
+use crate::shared_build::SharedBuild;
 
 /// Reads all inputs (each as one partition), collects edges, builds the id graph, and
 /// emits the columns a query reads in `partitions` partitions.
@@ -49,6 +51,12 @@ pub(crate) struct IdStitchExec {
     shared: Arc<SharedStitch>,
     /// Output partitions: each renders its share of the rows from the shared state.
     partitions: usize,
+    /// True when the first child holds the rows of all inputs routed by cluster
+    /// ([`super::keys`]; the rules follow): each partition then stitches its own rows,
+    /// which are whole clusters, and renders all of them.
+    routed: bool,
+    /// A routed stitch's rules, read once for all of its partitions.
+    routed_rules: Arc<SharedBuild<StitchRules>>,
     /// The columns this operator renders, in order: a projection above it is folded
     /// in, so that columns nobody reads are never built.
     columns: Vec<StitchColumn>,
@@ -68,7 +76,46 @@ impl IdStitchExec {
     ) -> Result<Self> {
         let schema = spec.schema();
         let columns = spec.output.columns().to_vec();
-        Self::build(spec, inputs, shared, partitions.max(1), columns, schema)
+        Self::build(
+            spec,
+            inputs,
+            shared,
+            partitions.max(1),
+            columns,
+            schema,
+            false,
+        )
+    }
+
+    /// An operator over the rows of all inputs routed by cluster in the partitions of
+    /// its first child (then the rules, when the entity has rules), which stitches
+    /// each partition on its own and renders `columns`.
+    #[cfg(feature = "distributed")]
+    pub(super) fn routed(
+        spec: Arc<StitchSpec>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        columns: Vec<StitchColumn>,
+        schema: SchemaRef,
+    ) -> Result<Self> {
+        let Some(routed) = children.first() else {
+            return Err(internal("a routed IdStitchExec has no rows"));
+        };
+        let partitions = routed.properties().partitioning.partition_count();
+        Self::build(
+            spec,
+            children,
+            Arc::default(),
+            partitions,
+            columns,
+            schema,
+            true,
+        )
+    }
+
+    /// True when each partition stitches its own routed rows.
+    #[cfg(feature = "distributed")]
+    pub(crate) fn is_routed(&self) -> bool {
+        self.routed
     }
 
     /// The operator rendering `columns` of the output, with the output schema `schema`
@@ -80,24 +127,38 @@ impl IdStitchExec {
         partitions: usize,
         columns: Vec<StitchColumn>,
         schema: SchemaRef,
+        routed: bool,
     ) -> Result<Self> {
-        if inputs.len() != spec.children() {
+        if routed && inputs.len() != 1 + usize::from(spec.rules) {
+            return Err(internal(
+                "a routed IdStitchExec has its rows and, with rules, the rules",
+            ));
+        }
+        if inputs.len() != spec.children() && !routed {
             return Err(internal(format!(
                 "IdStitchExec has {} inputs for {} input definitions",
                 inputs.len(),
                 spec.children()
             )));
         }
+        // Each partition of a routed stitch holds whatever clusters were routed to it.
+        let layout = if routed {
+            Layout::Ranges
+        } else {
+            Layout::of(&spec, &columns)
+        };
         let cache = Arc::new(Self::compute_properties(
             Arc::clone(&schema),
             partitions,
-            Layout::of(&spec, &columns),
+            layout,
         ));
         Ok(Self {
             spec,
             inputs,
             shared,
             partitions,
+            routed,
+            routed_rules: Arc::default(),
             columns,
             schema,
             cache,
@@ -118,13 +179,20 @@ impl IdStitchExec {
         columns: Vec<StitchColumn>,
         schema: SchemaRef,
     ) -> Result<Self> {
+        // A routed stitch has a partition for each of its rows' partitions, however
+        // many a planner made.
+        let partitions = match inputs.first() {
+            Some(rows) if self.routed => rows.properties().partitioning.partition_count(),
+            _ => self.partitions,
+        };
         Self::build(
             Arc::clone(&self.spec),
             inputs,
             Arc::clone(&self.shared),
-            self.partitions,
+            partitions,
             columns,
             schema,
+            self.routed,
         )
     }
 
@@ -174,7 +242,9 @@ impl DisplayAs for IdStitchExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inputs: Vec<&str> = self.spec.inputs.iter().map(|i| i.name.as_str()).collect();
         // More than one operator holds the result: it is computed once for all of them.
-        let shared = if self.shared.is_shared() {
+        let shared = if self.routed {
+            ", routed"
+        } else if self.shared.is_shared() {
             ", shared"
         } else {
             ""
@@ -219,6 +289,17 @@ impl ExecutionPlan for IdStitchExec {
     }
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        if self.routed {
+            // Each partition is a stitch of its own, over the rows of whole clusters:
+            // hashed on their label (the last column), and the rules whole.
+            let label_at = self.inputs[0].schema().fields().len().saturating_sub(1);
+            let label = Arc::new(Column::new("label", label_at)) as Arc<dyn PhysicalExpr>;
+            let mut required = vec![Distribution::KeyPartitioned(vec![label])];
+            if self.spec.rules {
+                required.push(Distribution::SinglePartition);
+            }
+            return InputDistributionRequirements::new(required);
+        }
         // Each input is read as one stream; DataFusion merges its partitions, which it
         // still reads in parallel.
         InputDistributionRequirements::new(vec![Distribution::SinglePartition; self.inputs.len()])
@@ -301,9 +382,32 @@ impl ExecutionPlan for IdStitchExec {
         let (partitions, batch_size) = (self.partitions, ctx.session_config().batch_size());
         let schema = self.schema();
         let columns = self.columns.clone();
-        let layout = Layout::of(&spec, &columns);
+        let routed = self.routed;
+        let routed_rules = Arc::clone(&self.routed_rules);
+        let (layout, share, shares) = if routed {
+            (Layout::Ranges, 0, 1)
+        } else {
+            (Layout::of(&spec, &columns), partition, partitions)
+        };
         let stream = futures::stream::once(async move {
-            let state = shared.state(&spec, &inputs, &ctx, &metrics).await?;
+            let state = if routed {
+                // The partitions read the rules once between them: a plan's partitions
+                // may be run only once.
+                let rules = routed_rules
+                    .get(|| {
+                        let (spec, ctx, plan) =
+                            (Arc::clone(&spec), Arc::clone(&ctx), inputs.get(1).cloned());
+                        async move { read_rules(&spec, plan.as_ref(), &ctx).await.map(Arc::new) }
+                    })
+                    .await?;
+                let rows = StitchRows::Routed {
+                    plan: &inputs[0],
+                    partition,
+                };
+                compute(&spec, rows, &rules, &ctx, &metrics).await?
+            } else {
+                shared.state(&spec, &inputs, &ctx, &metrics).await?
+            };
             // The partition that computed the state woke the others into its worker's
             // next-task slot, which no other worker takes from: without a yield here
             // they would wait for this partition's whole output, one core left idle.
@@ -322,8 +426,8 @@ impl ExecutionPlan for IdStitchExec {
                     &state,
                     spec.output,
                     layout,
-                    partition,
-                    partitions,
+                    share,
+                    shares,
                     &mut order_memory,
                 )?
             };

@@ -53,12 +53,19 @@
 //! and a query over the same entity, inputs and input data reads the kept one: a
 //! project run stitches once for all its outputs.
 //!
+//! **Across workers** (`spread`), a query's id graph or edges are stitched in many
+//! tasks: rows are routed by a cluster label found from their ids' fingerprints
+//! (`keys`, `labels`), and each task stitches whole clusters, so the answer is the
+//! local one, row for row.
+//!
 //! **Layers**, each module importing only those listed before it: `spec` (what a stitch
 //! reads and returns), `algo` (pb's rules, no DataFusion), `rules` (the entity's include
-//! and exclude rules), `read` (batches to pairs),
+//! and exclude rules), `read` (batches to pairs), `keys` and `labels` (rows and their
+//! cluster labels, for a spread stitch),
 //! `state` (the shared build), `cache` (kept across queries), `logical` and `lookup`
 //! (plan nodes), `render` and `exec` (the operator), `lookup_exec`, `inspect` (reports
-//! and explanations), `planner`, `wire` (the operators' form on the way to a worker).
+//! and explanations), `spread` (the routed plan), `planner`, `wire` (the operators'
+//! form on the way to a worker).
 //!
 //! **Limits** (`algo::limits`): an id type declared with `LIMIT n` holds at most `n`
 //! ids in one cluster; the components over a limit are split by applying their edges
@@ -74,6 +81,9 @@ mod algo;
 mod cache;
 mod exec;
 mod inspect;
+mod keys;
+#[cfg(feature = "distributed")]
+mod labels;
 mod logical;
 mod lookup;
 mod lookup_exec;
@@ -82,6 +92,8 @@ mod read;
 mod render;
 mod rules;
 mod spec;
+#[cfg(feature = "distributed")]
+mod spread;
 mod state;
 #[cfg(feature = "distributed")]
 mod wire;
@@ -92,6 +104,8 @@ pub(crate) use logical::IdStitchNode;
 pub(crate) use lookup::{LOOKUP_FUNCTION, MainIdLookupRelationPlanner};
 pub(crate) use planner::IdStitchPlanner;
 pub(crate) use spec::{CLUSTER_COLUMN, StitchOutput, StitchSpec};
+#[cfg(feature = "distributed")]
+pub(crate) use spread::{SpreadStitches, is_routed_stitch};
 #[cfg(feature = "distributed")]
 pub(crate) use wire::{
     SharedStitches, StitchNode, decode as decode_node, encode as encode_node, reads_kept_stitch,

@@ -92,6 +92,19 @@ impl ExtensionPlanner for IdStitchPlanner {
                 physical_inputs,
                 session.config_options(),
             )?;
+            #[cfg(feature = "distributed")]
+            if !shared.started()
+                && session
+                    .config()
+                    .get_extension::<super::spread::SpreadStitches>()
+                    .is_some_and(|spread| spread.spreads(&node.spec().entity.name))
+            {
+                return Ok(Some(super::spread::routed_stitch(
+                    node.spec(),
+                    physical_inputs,
+                    session.config().target_partitions(),
+                )?));
+            }
             let exec = IdStitchExec::try_new(
                 Arc::clone(node.spec()),
                 physical_inputs.to_vec(),

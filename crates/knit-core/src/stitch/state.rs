@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
@@ -29,6 +30,7 @@ use super::algo::graph::{Clusters, IdGraph, Stopped};
 use super::algo::limits::{Limits, RefusedEdge};
 use super::algo::pairs::{EdgeCollector, EdgeSet, Pair};
 use super::algo::rid::{Rid, rid_of_bytes};
+use super::keys::split_rows;
 use super::read::{PairReader, slice_pairs, slice_rows};
 use super::rules::{NodePairs, StitchRules};
 use super::spec::StitchSpec;
@@ -159,7 +161,11 @@ impl SharedStitch {
             .get(|| {
                 let (spec, inputs) = (Arc::clone(spec), inputs.to_vec());
                 let (ctx, metrics) = (Arc::clone(ctx), metrics.clone());
-                async move { compute(&spec, &inputs, &ctx, &metrics).await }
+                async move {
+                    let (rows, rules) = StitchRows::of_children(&spec, &inputs);
+                    let rules = read_rules(&spec, rules, &ctx).await?;
+                    compute(&spec, rows, &rules, &ctx, &metrics).await
+                }
             })
             .await
     }
@@ -169,10 +175,132 @@ fn task_failed(e: &dyn std::fmt::Display) -> DataFusionError {
     internal(format!("a stitch thread failed: {e}"))
 }
 
-/// Reads every input, collects edges and builds the graph.
-async fn compute(
-    spec: &Arc<StitchSpec>,
-    inputs: &[Arc<dyn ExecutionPlan>],
+/// Where the rows of a stitch come from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StitchRows<'a> {
+    /// Each input's plan (in the order of the spec's inputs), read whole.
+    Inputs(&'a [Arc<dyn ExecutionPlan>]),
+    /// One partition of the rows of all inputs routed by cluster (in the schema of
+    /// [`super::keys::rows_schema`], the label last): a spread stitch's share.
+    Routed {
+        plan: &'a Arc<dyn ExecutionPlan>,
+        partition: usize,
+    },
+}
+
+impl<'a> StitchRows<'a> {
+    /// The rows and the rules of a stitch operator's children: the inputs, then the
+    /// rules' plan when the entity has rules.
+    pub(crate) fn of_children(
+        spec: &StitchSpec,
+        children: &'a [Arc<dyn ExecutionPlan>],
+    ) -> (Self, Option<&'a Arc<dyn ExecutionPlan>>) {
+        let inputs = &children[..spec.inputs.len().min(children.len())];
+        let rules = spec.rules.then(|| children.last()).flatten();
+        (Self::Inputs(inputs), rules)
+    }
+}
+
+/// The reading of a stitch's rows into pairs: input batches in, pairs to the grouping
+/// thread and new keys to the rid thread out, memory reserved before each slice.
+struct Reading<'a> {
+    spec: &'a StitchSpec,
+    reader: PairReader,
+    rules: &'a StitchRules,
+    reservation: &'a MemoryReservation,
+    edge_bytes: &'a AtomicUsize,
+    rid_bytes: &'a AtomicUsize,
+    metrics: &'a StitchMetrics,
+    new_keys: &'a tokio::sync::mpsc::Sender<KeyBatch>,
+    pairs: &'a tokio::sync::mpsc::Sender<Vec<Pair>>,
+}
+
+impl Reading<'_> {
+    /// `e` said of input number `input`.
+    fn context(&self, input: usize, e: DataFusionError) -> DataFusionError {
+        e.context(format!(
+            "reading input '{}' of entity '{}'",
+            self.spec.inputs[input].name, self.spec.entity.name
+        ))
+    }
+
+    /// Reads a batch of input number `input`, in slices.
+    async fn read(&mut self, input: usize, batch: &RecordBatch) -> Result<()> {
+        let definition = &self.spec.inputs[input];
+        let columns = definition.column_types.len();
+        let rows_per_slice = slice_rows(columns);
+        // Pairs sent to the grouping thread and not yet counted in its own bytes: a
+        // few slices' worth, reserved before they are made.
+        let in_flight = |pairs: usize| pairs * size_of::<Pair>() * 6;
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let rows = rows_per_slice.min(batch.num_rows() - start);
+            let slice = batch.slice(start, rows);
+            start += rows;
+            let most_pairs = slice_pairs(rows, columns);
+            self.reservation.try_resize(
+                self.reader.nodes.allocated_bytes()
+                    + self.edge_bytes.load(AtomicOrdering::Relaxed)
+                    + self.rid_bytes.load(AtomicOrdering::Relaxed)
+                    + in_flight(most_pairs),
+            )?;
+            let mut pairs = Vec::with_capacity(most_pairs);
+            let first_new = self.reader.nodes.len();
+            {
+                let _timer = self.metrics.read_time.timer();
+                self.reader
+                    .read_batch(
+                        &slice,
+                        &definition.column_types,
+                        &self.spec.entity.id_types,
+                        self.rules,
+                        &mut pairs,
+                    )
+                    .map_err(|e| self.context(input, e))?;
+            }
+            if self.reader.nodes.len() > first_new
+                && self
+                    .new_keys
+                    .send(self.reader.nodes.keys_from(first_new))
+                    .await
+                    .is_err()
+            {
+                return Err(task_failed(&"the rid thread stopped"));
+            }
+            if self.pairs.send(pairs).await.is_err() {
+                return Err(task_failed(&"the edge grouping thread stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The entity's stitch rules, read from their plan (none without one).
+pub(crate) async fn read_rules(
+    spec: &StitchSpec,
+    plan: Option<&Arc<dyn ExecutionPlan>>,
+    ctx: &Arc<TaskContext>,
+) -> Result<StitchRules> {
+    let Some(plan) = plan else {
+        return Ok(StitchRules::default());
+    };
+    let batches = datafusion::physical_plan::collect(Arc::clone(plan), Arc::clone(ctx))
+        .await
+        .map_err(|e| {
+            e.context(format!(
+                "reading the rules of entity '{}'",
+                spec.entity.name
+            ))
+        })?;
+    StitchRules::read(&batches, &spec.entity)
+}
+
+/// Reads the rows, collects edges and builds the graph; `rules` decide which values
+/// are ids.
+pub(crate) async fn compute(
+    spec: &StitchSpec,
+    rows: StitchRows<'_>,
+    rules: &StitchRules,
     ctx: &Arc<TaskContext>,
     metrics: &StitchMetrics,
 ) -> Result<Arc<StitchState>> {
@@ -223,81 +351,50 @@ async fn compute(
             rids
         })
     };
-    // The rules come first: they decide which values are ids.
-    let rules = match (spec.rules, inputs.last()) {
-        (true, Some(plan)) => {
-            let batches = datafusion::physical_plan::collect(Arc::clone(plan), Arc::clone(ctx))
-                .await
-                .map_err(|e| {
-                    e.context(format!(
-                        "reading the rules of entity '{}'",
-                        spec.entity.name
-                    ))
-                })?;
-            StitchRules::read(&batches, &spec.entity)?
-        }
-        _ => StitchRules::default(),
+    let mut reading = Reading {
+        spec,
+        reader: PairReader::default(),
+        rules,
+        reservation: &reservation,
+        edge_bytes: &edge_bytes,
+        rid_bytes: &rid_bytes,
+        metrics,
+        new_keys: &new_keys,
+        pairs: &sender,
     };
-    let mut reader = PairReader::default();
-    // Pairs sent to the grouping thread and not yet counted in its own bytes: a few
-    // slices' worth, reserved before they are made.
-    let in_flight = |pairs: usize| pairs * size_of::<Pair>() * 6;
-    for (input, definition) in inputs.iter().zip(&spec.inputs) {
-        let columns = definition.column_types.len();
-        let rows_per_slice = slice_rows(columns);
-        let reading = |e: DataFusionError| {
-            e.context(format!(
-                "reading input '{}' of entity '{}'",
-                definition.name, spec.entity.name
-            ))
-        };
-        // The planner merges each input into one partition; read them all anyway, so
-        // that a plan built another way loses no rows.
-        for partition in 0..input.output_partitioning().partition_count() {
-            let mut stream = input.execute(partition, Arc::clone(ctx)).map_err(reading)?;
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(reading)?;
-                let mut start = 0;
-                while start < batch.num_rows() {
-                    let rows = rows_per_slice.min(batch.num_rows() - start);
-                    let slice = batch.slice(start, rows);
-                    start += rows;
-                    let most_pairs = slice_pairs(rows, columns);
-                    reservation.try_resize(
-                        reader.nodes.allocated_bytes()
-                            + edge_bytes.load(AtomicOrdering::Relaxed)
-                            + rid_bytes.load(AtomicOrdering::Relaxed)
-                            + in_flight(most_pairs),
-                    )?;
-                    let mut pairs = Vec::with_capacity(most_pairs);
-                    let first_new = reader.nodes.len();
-                    {
-                        let _timer = metrics.read_time.timer();
-                        reader
-                            .read_batch(
-                                &slice,
-                                &definition.column_types,
-                                &spec.entity.id_types,
-                                &rules,
-                                &mut pairs,
-                            )
-                            .map_err(reading)?;
-                    }
-                    if reader.nodes.len() > first_new
-                        && new_keys
-                            .send(reader.nodes.keys_from(first_new))
-                            .await
-                            .is_err()
-                    {
-                        return Err(task_failed(&"the rid thread stopped"));
-                    }
-                    if sender.send(pairs).await.is_err() {
-                        return Err(task_failed(&"the edge grouping thread stopped"));
+    match rows {
+        StitchRows::Inputs(inputs) => {
+            for (number, input) in inputs.iter().enumerate() {
+                // The planner merges each input into one partition; read them all
+                // anyway, so that a plan built another way loses no rows.
+                for partition in 0..input.output_partitioning().partition_count() {
+                    let mut stream = input
+                        .execute(partition, Arc::clone(ctx))
+                        .map_err(|e| reading.context(number, e))?;
+                    while let Some(batch) = stream.next().await {
+                        let batch = batch.map_err(|e| reading.context(number, e))?;
+                        reading.read(number, &batch).await?;
                     }
                 }
             }
         }
+        StitchRows::Routed { plan, partition } => {
+            let routed = |e: DataFusionError| {
+                e.context(format!(
+                    "reading the rows of entity '{}' routed to partition {partition}",
+                    spec.entity.name
+                ))
+            };
+            let mut stream = plan.execute(partition, Arc::clone(ctx)).map_err(routed)?;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(routed)?;
+                for (number, rows) in split_rows(spec, &batch)? {
+                    reading.read(number, &rows).await?;
+                }
+            }
+        }
     }
+    let reader = reading.reader;
     drop((sender, new_keys));
     let edges = grouping.join().await.map_err(|e| task_failed(&e))?;
     let collector = EdgeCollector::new(reader.nodes, reader.rows, edges);

@@ -21,6 +21,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use serde::{Deserialize, Serialize};
 
 use super::exec::IdStitchExec;
+use super::keys::{IdKeysExec, KeysOutput};
+use super::labels::IdLabelsExec;
 use super::lookup::Lookup;
 use super::lookup_exec::MainIdLookupExec;
 use super::spec::{StitchColumn, StitchInput, StitchOutput, StitchSpec};
@@ -57,6 +59,18 @@ pub(crate) enum StitchNode {
         spec: SpecWire,
         partitions: usize,
         columns: Vec<u8>,
+        /// Each partition stitches its own routed rows (module `spread`).
+        #[serde(default)]
+        routed: bool,
+    },
+    /// An [`IdLabelsExec`].
+    Labels,
+    /// An [`IdKeysExec`] of input number `input`: rows `width` ids wide, or pairs
+    /// (`width` absent).
+    Keys {
+        spec: SpecWire,
+        input: usize,
+        width: Option<usize>,
     },
     /// A [`MainIdLookupExec`]: its first child is the rows, the others the stitch's
     /// inputs.
@@ -114,6 +128,22 @@ pub(crate) fn encode(plan: &dyn ExecutionPlan) -> Result<Option<StitchNode>> {
             spec: SpecWire::of(spec, shared)?,
             partitions,
             columns,
+            routed: stitch.is_routed(),
+        }));
+    }
+    if plan.is::<IdLabelsExec>() {
+        return Ok(Some(StitchNode::Labels));
+    }
+    if let Some(keys) = plan.downcast_ref::<IdKeysExec>() {
+        let (spec, input, output) = keys.parts();
+        return Ok(Some(StitchNode::Keys {
+            // The keys share no build.
+            spec: SpecWire::of(spec, &SharedStitch::with_key(0))?,
+            input,
+            width: match output {
+                KeysOutput::Rows { width } => Some(width),
+                KeysOutput::Pairs => None,
+            },
         }));
     }
     if let Some(lookup) = plan.downcast_ref::<MainIdLookupExec>() {
@@ -138,8 +168,8 @@ pub(crate) fn decode(
             spec,
             partitions,
             columns,
+            routed,
         } => {
-            let (spec, shared) = spec.decode(builds)?;
             let columns = columns
                 .into_iter()
                 .map(|n| {
@@ -149,6 +179,12 @@ pub(crate) fn decode(
                         .ok_or_else(|| internal(format!("no stitch column numbered {n}")))
                 })
                 .collect::<Result<Vec<_>>>()?;
+            if routed {
+                let exec =
+                    IdStitchExec::routed(spec.decode_spec()?, children.to_vec(), columns, schema)?;
+                return Ok(Arc::new(exec));
+            }
+            let (spec, shared) = spec.decode(builds)?;
             let exec = IdStitchExec::build(
                 spec,
                 children.to_vec(),
@@ -156,7 +192,25 @@ pub(crate) fn decode(
                 partitions.max(1),
                 columns,
                 schema,
+                false,
             )?;
+            Ok(Arc::new(exec))
+        }
+        StitchNode::Labels => {
+            let [pairs] = children else {
+                return Err(internal("an IdLabelsExec arrived without its pairs"));
+            };
+            Ok(Arc::new(IdLabelsExec::new(Arc::clone(pairs))))
+        }
+        StitchNode::Keys { spec, input, width } => {
+            let [rows] = children else {
+                return Err(internal("an IdKeysExec arrived without its rows"));
+            };
+            let output = match width {
+                Some(width) => KeysOutput::Rows { width },
+                None => KeysOutput::Pairs,
+            };
+            let exec = IdKeysExec::try_new(spec.decode_spec()?, input, output, Arc::clone(rows))?;
             Ok(Arc::new(exec))
         }
         StitchNode::Lookup { spec, id_types } => {
@@ -205,6 +259,12 @@ impl SpecWire {
     }
 
     fn decode(self, builds: &SharedStitches) -> Result<(Arc<StitchSpec>, Arc<SharedStitch>)> {
+        let build = self.build;
+        Ok((self.decode_spec()?, builds.get(build)?))
+    }
+
+    /// The spec alone, for an operator that shares no build.
+    fn decode_spec(self) -> Result<Arc<StitchSpec>> {
         let statement = knit_sql::parse_statement(&self.entity)
             .map_err(|e| DataFusionError::Plan(format!("a stitch's entity: {e}")))?;
         let knit_sql::Statement::CreateEntity(definition) = statement else {
@@ -228,6 +288,6 @@ impl SpecWire {
             output,
             rules: self.rules,
         };
-        Ok((Arc::new(spec), builds.get(self.build)?))
+        Ok(Arc::new(spec))
     }
 }

@@ -217,6 +217,142 @@ async fn queries_on_three_workers_match_a_local_session() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Two inputs of different widths, with NULL ids and times, values the id types'
+/// filters refuse, clusters that only the second input joins, and a hub id that joins
+/// some twenty of them.
+async fn write_graph_tables(dir: &std::path::Path) {
+    let local = local_session();
+    let dir = dir.display();
+    for part in 0..2 {
+        local
+            .sql(&format!(
+                "COPY (SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE 'u' || (i / 6) END AS user_id, \
+                 CASE WHEN i % 11 = 0 THEN 'unknown' ELSE 'a' || (i / 3) END AS anonymous_id, \
+                 CASE WHEN i % 5 = 0 THEN NULL ELSE to_timestamp(1704067200 + (i * 7919) % 100000) END AS ts \
+                 FROM generate_series({}, {}) AS t(i)) TO '{dir}/events/part-{part}.parquet'",
+                part * 3000,
+                part * 3000 + 2999
+            ))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+    }
+    local
+        .sql(&format!(
+            "COPY (SELECT 'u' || (i / 2) AS user_id, \
+             CASE WHEN i % 97 = 0 THEN 'qa@example.com' WHEN i % 3 = 0 THEN NULL \
+             ELSE 'e' || (i / 4) || '@example.com' END AS email, \
+             CASE WHEN i % 4 = 0 THEN NULL ELSE 'd' || (i / 8) END AS device_id, \
+             to_timestamp(1704067200 + i * 13) AS ts \
+             FROM generate_series(0, 1999) AS t(i)) TO '{dir}/identifies.parquet'"
+        ))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stitch_spread_over_three_workers_matches_the_local_one() {
+    let dir = tempfile_dir("distributed_stitch");
+    write_graph_tables(&dir).await;
+    let workers = start_workers(3, TOKEN).await;
+    let remote = session_on(&workers.list, TOKEN).await;
+    let local = local_session();
+    let d = dir.display();
+    let setup = [
+        "CREATE ENTITY user ID TYPES (user_id, anonymous_id EXCLUDE ('unknown'), \
+         email INCLUDE REGEX '[^@ ]+@[^@ ]+', device_id)"
+            .to_string(),
+        format!(
+            "CREATE INPUT events FOR user FROM '{d}/events/' \
+             IDS (user_id AS user_id, anonymous_id AS anonymous_id) OCCURRED AT ts"
+        ),
+        format!(
+            "CREATE INPUT identifies FOR user FROM '{d}/identifies.parquet' \
+             IDS (user_id AS user_id, email AS email, device_id AS email, device_id AS device_id) \
+             OCCURRED AT ts"
+        ),
+    ];
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    run_all(&remote, &setup).await;
+    run_all(&local, &setup).await;
+    let queries = [
+        "SELECT user_main_id, other_id, other_id_type, valid_at, first_seen_at \
+         FROM id_stitch('user') ORDER BY other_id_type, other_id",
+        "SELECT * FROM id_stitch_edges('user') \
+         ORDER BY id1_type, id1, id2_type, id2, valid_at",
+        // Planned over the stitch's hash partitioning on the main id, which the
+        // routed stitch gives again.
+        "SELECT user_main_id, count(*) AS ids, min(other_id) AS first_id \
+         FROM id_stitch('user') GROUP BY user_main_id ORDER BY ids DESC, user_main_id",
+    ];
+    let clusters = "SELECT count(DISTINCT user_main_id) AS clusters FROM id_stitch('user')";
+    let expected = rows(&local, clusters).await;
+    assert!(expected.contains("| 230 "), "{expected}");
+    assert_eq!(rows(&remote, clusters).await, expected);
+    for sql in queries {
+        let expected = rows(&local, sql).await;
+        assert!(expected.lines().count() > 200, "{expected}");
+        assert_eq!(rows(&remote, sql).await, expected, "{sql}");
+    }
+    // The stitch was routed by cluster and stitched in more than one task.
+    let explained = plan(&remote, queries[0]).await;
+    assert!(explained.contains("routed"), "{explained}");
+    assert!(explained.contains("IdKeysExec"), "{explained}");
+    assert!(explained.contains("IdLabelsExec"), "{explained}");
+
+    // An entity with rules (each partition reads them whole) and a limit.
+    local
+        .sql(&format!(
+            "COPY (SELECT * FROM (VALUES \
+             ('person', 'qa@example.com', 'email', 'exclude', NULL, NULL), \
+             ('person', 'd3', 'email', 'include', NULL, NULL), \
+             ('person', 'u0', 'user_id', 'exclude', 'a0', 'anonymous_id'), \
+             ('person', 'u9', 'user_id', 'include', 'e4@example.com', 'email')) \
+             AS t(entity, id1, id1_type, action, id2, id2_type)) TO '{d}/rules.parquet'"
+        ))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let setup = [
+        format!(
+            "CREATE ENTITY person ID TYPES (user_id LIMIT 3, anonymous_id EXCLUDE ('unknown'), \
+             email INCLUDE REGEX '[^@ ]+@[^@ ]+', device_id) RULES FROM '{d}/rules.parquet'"
+        ),
+        format!(
+            "CREATE INPUT person_events FOR person FROM '{d}/events/' \
+             IDS (user_id AS user_id, anonymous_id AS anonymous_id) OCCURRED AT ts"
+        ),
+        format!(
+            "CREATE INPUT person_identifies FOR person FROM '{d}/identifies.parquet' \
+             IDS (user_id AS user_id, email AS email, device_id AS email, device_id AS device_id) \
+             OCCURRED AT ts"
+        ),
+    ];
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    run_all(&remote, &setup).await;
+    run_all(&local, &setup).await;
+    let graph = "SELECT person_main_id, other_id, other_id_type, valid_at, first_seen_at \
+                 FROM id_stitch('person') ORDER BY other_id_type, other_id";
+    let expected = rows(&local, graph).await;
+    assert!(expected.contains("| d3 "), "the included id: {expected}");
+    assert!(
+        !expected.contains("qa@example.com"),
+        "the excluded id: {expected}"
+    );
+    assert_eq!(rows(&remote, graph).await, expected);
+    let explained = plan(&remote, graph).await;
+    assert!(explained.contains("routed"), "{explained}");
+    drop(workers);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wrong_token_is_refused_naming_the_token() {
     let dir = tempfile_dir("distributed_token");

@@ -255,6 +255,27 @@ async fn write_graph_tables(dir: &std::path::Path) {
         .unwrap();
 }
 
+/// An entity over the tables of [`write_graph_tables`], its user ids declared as
+/// `user_id` says, with `rules` after its id types.
+fn graph_entity(dir: &std::path::Path, entity: &str, user_id: &str, rules: &str) -> Vec<String> {
+    let d = dir.display();
+    vec![
+        format!(
+            "CREATE ENTITY {entity} ID TYPES ({user_id}, anonymous_id EXCLUDE ('unknown'), \
+             email INCLUDE REGEX '[^@ ]+@[^@ ]+', device_id) {rules}"
+        ),
+        format!(
+            "CREATE INPUT {entity}_events FOR {entity} FROM '{d}/events/' \
+             IDS (user_id AS user_id, anonymous_id AS anonymous_id) OCCURRED AT ts"
+        ),
+        format!(
+            "CREATE INPUT {entity}_identifies FOR {entity} FROM '{d}/identifies.parquet' \
+             IDS (user_id AS user_id, email AS email, device_id AS email, device_id AS device_id) \
+             OCCURRED AT ts"
+        ),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stitch_spread_over_three_workers_matches_the_local_one() {
     let dir = tempfile_dir("distributed_stitch");
@@ -263,20 +284,7 @@ async fn a_stitch_spread_over_three_workers_matches_the_local_one() {
     let remote = session_on(&workers.list, TOKEN).await;
     let local = local_session();
     let d = dir.display();
-    let setup = [
-        "CREATE ENTITY user ID TYPES (user_id, anonymous_id EXCLUDE ('unknown'), \
-         email INCLUDE REGEX '[^@ ]+@[^@ ]+', device_id)"
-            .to_string(),
-        format!(
-            "CREATE INPUT events FOR user FROM '{d}/events/' \
-             IDS (user_id AS user_id, anonymous_id AS anonymous_id) OCCURRED AT ts"
-        ),
-        format!(
-            "CREATE INPUT identifies FOR user FROM '{d}/identifies.parquet' \
-             IDS (user_id AS user_id, email AS email, device_id AS email, device_id AS device_id) \
-             OCCURRED AT ts"
-        ),
-    ];
+    let setup = graph_entity(&dir, "user", "user_id", "");
     let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
     run_all(&remote, &setup).await;
     run_all(&local, &setup).await;
@@ -285,8 +293,8 @@ async fn a_stitch_spread_over_three_workers_matches_the_local_one() {
          FROM id_stitch('user') ORDER BY other_id_type, other_id",
         "SELECT * FROM id_stitch_edges('user') \
          ORDER BY id1_type, id1, id2_type, id2, valid_at",
-        // Planned over the stitch's hash partitioning on the main id, which the
-        // routed stitch gives again.
+        // A grouping by main id, planned over the routed stitch, whose partitions
+        // are not those of the main id's hash.
         "SELECT user_main_id, count(*) AS ids, min(other_id) AS first_id \
          FROM id_stitch('user') GROUP BY user_main_id ORDER BY ids DESC, user_main_id",
     ];
@@ -320,21 +328,12 @@ async fn a_stitch_spread_over_three_workers_matches_the_local_one() {
         .collect()
         .await
         .unwrap();
-    let setup = [
-        format!(
-            "CREATE ENTITY person ID TYPES (user_id LIMIT 3, anonymous_id EXCLUDE ('unknown'), \
-             email INCLUDE REGEX '[^@ ]+@[^@ ]+', device_id) RULES FROM '{d}/rules.parquet'"
-        ),
-        format!(
-            "CREATE INPUT person_events FOR person FROM '{d}/events/' \
-             IDS (user_id AS user_id, anonymous_id AS anonymous_id) OCCURRED AT ts"
-        ),
-        format!(
-            "CREATE INPUT person_identifies FOR person FROM '{d}/identifies.parquet' \
-             IDS (user_id AS user_id, email AS email, device_id AS email, device_id AS device_id) \
-             OCCURRED AT ts"
-        ),
-    ];
+    let setup = graph_entity(
+        &dir,
+        "person",
+        "user_id LIMIT 3",
+        &format!("RULES FROM '{d}/rules.parquet'"),
+    );
     let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
     run_all(&remote, &setup).await;
     run_all(&local, &setup).await;

@@ -2,7 +2,7 @@
 // Copyright the Knit authors
 
 //! `IdKeysExec`: an input's rows with the fingerprints of their ids, the first step of
-//! a stitch spread over workers (`super::spread`).
+//! a stitch spread over workers (the plan that spreads it is built above this module).
 //!
 //! A spread stitch sends each row to the task that stitches its cluster, so it needs,
 //! before any stitching, a label shared by all the rows of a cluster. This operator
@@ -31,8 +31,8 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, RecordBatch, StringViewArray, UInt16Array, UInt64Array,
     UInt64Builder, new_null_array,
 };
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::compute::kernels::cmp::eq;
-use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, UInt16Type};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result;
@@ -47,6 +47,7 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use super::read::ids_and_time;
 use super::spec::StitchSpec;
 use crate::error::internal;
 use crate::kernels::intern::fingerprint;
@@ -158,18 +159,9 @@ struct RowIds {
 }
 
 impl RowIds {
-    /// The id columns of `batch` as text and its time as microseconds, as the stitch
-    /// casts them.
+    /// The id columns of `batch` as text and its time, as the stitch reads them.
     fn columns(&self, batch: &RecordBatch) -> Result<(Vec<ArrayRef>, ArrayRef)> {
-        let columns = self.spec.inputs[self.input].column_types.len();
-        let ids = (0..columns)
-            .map(|i| cast(batch.column(i), &DataType::Utf8View))
-            .collect::<Result<Vec<_>, _>>()?;
-        let time = cast(
-            batch.column(columns),
-            &DataType::Timestamp(TimeUnit::Microsecond, None),
-        )?;
-        Ok((ids, time))
+        ids_and_time(batch, self.spec.inputs[self.input].column_types.len())
     }
 
     /// Calls `each` with the fingerprints of the ids of each row, in column order.

@@ -2,7 +2,7 @@
 // Copyright the Knit authors
 
 //! `IdLabelsExec`: the cluster label of every id fingerprint, from the pairs of
-//! [`super::keys::IdKeysExec`]; the one task of a spread stitch (`super::spread`)
+//! [`super::keys::IdKeysExec`]; the one task of a spread stitch
 //! that sees every id.
 //!
 //! It holds per id only its 8-byte fingerprint in a hash table, a 4-byte node number

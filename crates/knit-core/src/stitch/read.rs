@@ -10,7 +10,7 @@
 //! enough that their pairs (a row with `n` ids gives up to `n(n-1)/2`) fit a bounded
 //! buffer, whose size the caller reserves before the slice is read.
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch, TimestampMicrosecondArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::error::{DataFusionError, Result};
@@ -45,6 +45,23 @@ pub(crate) fn slice_pairs(rows: usize, id_columns: usize) -> usize {
     rows * pairs_per_row(id_columns)
 }
 
+/// The `columns` id columns of an input's `batch` as text and its time (the column
+/// after them) as microseconds: how the stitch reads every value, here and in the
+/// keys of a spread stitch.
+pub(crate) fn ids_and_time(
+    batch: &RecordBatch,
+    columns: usize,
+) -> Result<(Vec<ArrayRef>, ArrayRef)> {
+    let ids = (0..columns)
+        .map(|i| cast(batch.column(i), &DataType::Utf8View))
+        .collect::<Result<Vec<_>, _>>()?;
+    let time = cast(
+        batch.column(columns),
+        &DataType::Timestamp(TimeUnit::Microsecond, None),
+    )?;
+    Ok((ids, time))
+}
+
 impl PairReader {
     /// Appends the pairs of `batch` (a slice of at most [`slice_rows`] rows) to
     /// `pairs`. The batch has one column per id (types given by `column_types`,
@@ -57,16 +74,8 @@ impl PairReader {
         rules: &StitchRules,
         pairs: &mut Vec<Pair>,
     ) -> Result<()> {
-        let ids = column_types
-            .iter()
-            .enumerate()
-            .map(|(i, _)| cast(batch.column(i), &DataType::Utf8View))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (ids, times) = ids_and_time(batch, column_types.len())?;
         let ids: Vec<_> = ids.iter().map(|a| a.as_string_view()).collect();
-        let times = cast(
-            batch.column(column_types.len()),
-            &DataType::Timestamp(TimeUnit::Microsecond, None),
-        )?;
         let times: &TimestampMicrosecondArray = times.as_primitive();
         // The batch's ids first, interned together (see `Interner::intern_all`); a
         // rejected or missing id keeps `u32::MAX` in its cell.

@@ -41,3 +41,13 @@ LIMIT 3;
 -- Snowflake's two-argument replace removes the pattern: pb projects strip Go's zone name
 -- from a rendered end time this way.
 SELECT to_timestamp_tz(replace('2024-01-01 00:00:00 +0000 UTC', ' UTC')) AS end_time;
+
+-- A flag kept as text compared with a boolean reads the text as Snowflake's TO_BOOLEAN
+-- does; FLATTEN's `value` takes Snowflake's colon path.
+SELECT count_if(flag = TRUE) AS flagged, count_if(flag = FALSE) AS not_flagged
+FROM (VALUES ('TRUE'), ('yes'), ('false'), ('0'), (NULL)) AS t(flag);
+
+SELECT t.value:sku AS sku, t.value:qty::int AS qty
+FROM (SELECT '[{"sku":"a1","qty":2},{"sku":"b7","qty":1}]' AS items) AS o,
+     LATERAL FLATTEN(input => parse_json(o.items)) AS t
+ORDER BY sku;

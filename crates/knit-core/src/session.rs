@@ -198,11 +198,13 @@ impl SessionBuilder {
             Arc::clone(state.catalog_list()),
             Arc::clone(&files) as Arc<dyn UrlTableFactory>,
         ));
-        // Field access on text reads JSON, and arithmetic on text reads numbers; they go
-        // first, before DataFusion's own planners (which refuse text there).
+        // Field access on text reads JSON, arithmetic on text reads numbers, and text
+        // compared with a boolean reads one; they go first, before DataFusion's own
+        // planners (which refuse text there).
         let mut expr_planners: Vec<Arc<dyn ExprPlanner>> = vec![
             Arc::new(crate::functions::json_access::JsonFieldAccess),
             Arc::new(crate::functions::text_arithmetic::TextArithmetic),
+            Arc::new(crate::functions::text_boolean::TextBooleanComparison),
         ];
         expr_planners.extend(state.expr_planners().iter().cloned());
         let ctx: SessionContext = SessionStateBuilder::new_from_existing(state)

@@ -149,6 +149,9 @@ pub(crate) struct Var {
     pub data_type: Option<String>,
     /// Older schemas' `dependencies`: vars this one reads by bare name.
     pub dependencies: Vec<String>,
+    /// Whether it has a `merge` (how pb's incremental runs fold new rows in), which pb
+    /// allows only on an append-only source.
+    pub merge: bool,
     /// The cohort of a var group's `entity_cohort: models/<cohort>`: the var shows in
     /// that cohort's feature views (and its descendants') only.
     pub cohort: Option<String>,

@@ -64,8 +64,17 @@ pub(crate) const ENTITY_IGNORED: &[&str] = &[
 ];
 
 /// Keys of a var that document it or say how pb stores it (`vartable_group`: which of
-/// pb's var tables holds it).
-pub(crate) const VAR_IGNORED: &[&str] = &["tags", "materialization", "contract", "vartable_group"];
+/// pb's var tables holds it), or how pb's incremental runs fold new rows into the last
+/// value (`merge`, `merge_where`): Knit computes every var over all rows, which is pb's
+/// full run, and an incremental run's value equals it by the merge's contract.
+pub(crate) const VAR_IGNORED: &[&str] = &[
+    "tags",
+    "materialization",
+    "contract",
+    "vartable_group",
+    "merge",
+    "merge_where",
+];
 
 /// Keys of a var group that document it or say how pb stores its vars.
 pub(crate) const VAR_GROUP_IGNORED: &[&str] = &["description", "tags", "vartable_group"];

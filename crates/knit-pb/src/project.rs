@@ -5,7 +5,7 @@
 //! `model_folders`, checked key by key. Templates are left as text here; [`crate::script`]
 //! renders them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
@@ -48,6 +48,9 @@ pub struct Project {
     pub(crate) unions: Vec<(String, Vec<String>)>,
     /// A package's input name to the project input it is mapped to (`inputsMap`).
     pub(crate) input_aliases: BTreeMap<String, String>,
+    /// Inputs and `sql_template` models whose `contract` says `is_append_only: true`
+    /// (lower case): the sources pb lets a var with `merge` read.
+    pub(crate) append_only: BTreeSet<String>,
 }
 
 /// Where a project's packages are, for [`Project::load_with`].
@@ -130,6 +133,7 @@ impl Project {
         }
         project.union_inputs()?;
         project.cohort_var_entities()?;
+        project.check_merges()?;
         Ok((project, value.clone()))
     }
 
@@ -208,6 +212,29 @@ impl Project {
                     origin: first.origin.clone(),
                 };
                 self.inputs.push(input);
+            }
+        }
+        Ok(())
+    }
+
+    /// pb refuses a var with `merge` whose input or `sql_template` is not append-only
+    /// (`contract: is_append_only: true`): merging new rows into an old value is wrong
+    /// when old rows change. Knit refuses it too, so that a project runs here only if
+    /// it runs in pb. A source this project does not define (a package's) is not checked.
+    fn check_merges(&self) -> Result<()> {
+        let defined = |name: &str| {
+            self.inputs.iter().any(|i| i.name == name)
+                || self.sql_models.iter().any(|m| m.name == name)
+        };
+        for var in self.vars.iter().filter(|v| v.merge) {
+            let Some(from) = &var.from else { continue };
+            if defined(from) && !self.append_only.contains(from) {
+                return Err(var.origin.error(format!(
+                    "{} has a merge, which pb allows only on an append-only source, and '{from}' \
+                     does not say it is one: add contract: is_append_only: true to '{from}' (if \
+                     its rows are never updated or deleted), or remove the merge",
+                    var.name
+                )));
             }
         }
         Ok(())
@@ -445,6 +472,13 @@ impl Project {
         let ids = read_ids(source_key("ids")?)?;
         let filter = source_text("where")?;
         let occurred_at = source_text("occurred_at_col")?;
+        let append_only = match &defaults {
+            Some(defaults) => is_append_only(node)? || is_append_only(defaults)?,
+            None => is_append_only(node)?,
+        };
+        if append_only {
+            self.append_only.insert(name.clone());
+        }
         self.inputs.push(Input {
             name,
             source,
@@ -454,6 +488,14 @@ impl Project {
             origin: Origin::of(node),
         });
         Ok(())
+    }
+}
+
+/// Whether a model's or input's `contract` says `is_append_only: true`.
+pub(crate) fn is_append_only(node: &Node<'_>) -> Result<bool> {
+    match node.get("contract").and_then(|c| c.get("is_append_only")) {
+        Some(flag) => flag.boolean(),
+        None => Ok(false),
     }
 }
 
@@ -617,6 +659,7 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
             .map(|n| Ok(n.text()?.to_lowercase()))
             .collect::<Result<Vec<_>>>()?,
         data_type: node.text_of("column_data_type")?,
+        merge: node.get("merge").is_some(),
         cohort: None,
         shown_as: None,
         origin: Origin::of(node),

@@ -447,7 +447,8 @@ impl<'a> Writer<'a> {
     fn sql_models(&self) -> Result<BTreeMap<String, (Rendered, &'a Origin)>> {
         let mut rendered = BTreeMap::new();
         for model in &self.project.sql_models {
-            let sql = self.render(&model.sql, None, &model.origin, "model_spec.single_sql")?;
+            let mut sql = self.render(&model.sql, None, &model.origin, "model_spec.single_sql")?;
+            sql.sql = open_with_list(&sql.sql);
             rendered.insert(model.name.clone(), (sql, &model.origin));
         }
         Ok(rendered)
@@ -572,5 +573,23 @@ fn pb_regex(re: &str) -> String {
         format!("(?s:.*)(?:^{re}$)(?s:.*)")
     } else {
         re.to_string()
+    }
+}
+
+/// A `single_sql` that starts with `, name AS (...)` continues the `WITH` list that newer
+/// pb versions open before the model's SQL (with the rows its `DeRef`s read); Knit reads
+/// those rows in place, so the list opens here: the comma becomes `WITH`.
+fn open_with_list(sql: &str) -> String {
+    let mut rest = sql.trim_start();
+    // Past comments before the first token.
+    while let Some(comment) = rest.strip_prefix("--") {
+        rest = comment
+            .split_once('\n')
+            .map_or("", |(_, after)| after)
+            .trim_start();
+    }
+    match rest.strip_prefix(',') {
+        Some(list) => format!("WITH {}", list.trim_start()),
+        None => sql.to_string(),
     }
 }

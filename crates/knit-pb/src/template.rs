@@ -12,7 +12,8 @@
 //! | --- | --- |
 //! | `{{user.Var("x")}}`, `{{user.x}}`, `{{user.Var("~/entity/user/all/x")}}` | `user.x`, the entity var |
 //! | `{{orders.Var("col")}}` | `orders.col`, the input's column or input var |
-//! | `{{this.DeRef("inputs/x")}}`, `{{this.DeRef("models/y")}}` | the input's table, the model's view |
+//! | `{{this.DeRef("inputs/x")}}`, `{{this.DeRef("models/y")}}` | the input's table, the model's view; `IsEnabled()` true |
+//! | `this.DeRef(pre_existing=true)`, `this.DeRef("inputs/x/incr_delta_tbl")` | incremental runs' inputs: `IsEnabled()` false (see `material`) |
 //! | `{{warehouse.DataType("float")}}` | the SQL type |
 //! | `{{warehouse.DatabaseType()}}` | the dialect the run takes the branches of (`--dialect`) |
 //! | `{{end_time.Format("2006-01-02")}}`, `begin_time` | the run's time window (Go layouts); `nil` without one |
@@ -31,6 +32,14 @@ use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
 
 use crate::pongo::to_jinja;
+
+mod args;
+mod material;
+mod time;
+
+use args::{one_string, unknown_method};
+use material::{DeRefCall, Material, printed_disabled};
+use time::time_value;
 
 /// A macro from a `macros:` list.
 #[derive(Debug, Clone)]
@@ -124,9 +133,19 @@ pub(crate) fn render(
             scope: Arc::clone(&scope),
             locals: BTreeMap::new(),
         });
-        sql = env
+        let rendered = env
             .render_str(&to_jinja(&sql), context)
             .map_err(|e| describe(&e, &sql))?;
+        if let Some(call) = printed_disabled(&rendered) {
+            return Err(format!(
+                "template `{}`: {call} is a previous run's output or an input's rows since \
+                 one, which only pb's incremental runs have; Knit runs every model in full, \
+                 so read it only where `IsEnabled()` is true (the template's full branch \
+                 then runs)",
+                sql.trim().chars().take(200).collect::<String>()
+            ));
+        }
+        sql = rendered;
     }
     let mut rendered = scope
         .found
@@ -242,36 +261,6 @@ impl Object for Context {
             }
         })
     }
-}
-
-fn time_value(time: Option<&str>) -> Value {
-    match time.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
-        Some(time) => Value::from_object(Time(time.with_timezone(&chrono::Utc))),
-        None => Value::from(()),
-    }
-}
-
-/// A single string argument of a method, or an error naming the method.
-fn one_string<'a>(method: &str, args: &'a [Value]) -> Result<&'a str, Error> {
-    match args {
-        [arg] => arg.as_str().ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("{method} takes a quoted name, not {arg}"),
-            )
-        }),
-        _ => Err(Error::new(
-            ErrorKind::InvalidOperation,
-            format!("{method} takes one argument, got {}", args.len()),
-        )),
-    }
-}
-
-fn unknown_method(owner: &str, method: &str) -> Error {
-    Error::new(
-        ErrorKind::UnknownMethod,
-        format!("{owner} has no method {method}"),
-    )
 }
 
 /// An entity: `user.Var("x")` and `user.x` are its var `x`; named by a cohort
@@ -398,7 +387,28 @@ impl Object for This {
         if method != "DeRef" {
             return Err(unknown_method("this", method));
         }
-        let path = one_string("DeRef", args)?;
+        let call = DeRefCall::parse(args)?;
+        let disabled = |call: &DeRefCall| {
+            Value::from_object(Material {
+                sql: None,
+                call: call.describe(),
+            })
+        };
+        if call.is_incremental() {
+            return Ok(disabled(&call));
+        }
+        let path = call.path.as_deref().unwrap_or_default();
+        let sql = self.deref_sql(path)?;
+        Ok(Value::from_object(Material {
+            sql: Some(sql),
+            call: call.describe(),
+        }))
+    }
+}
+
+impl This {
+    /// The SQL of the rows `inputs/x` or `models/y` names.
+    fn deref_sql(&self, path: &str) -> Result<String, Error> {
         let names = &self.scope.names;
         let missing = |what: &str, name: &str| {
             Error::new(
@@ -411,7 +421,6 @@ impl Object for This {
                 .input_rows
                 .get(&input.to_lowercase())
                 .cloned()
-                .map(Value::from)
                 .ok_or_else(|| missing("input", input)),
             Some(("models", model)) => {
                 let model = model.to_lowercase();
@@ -419,7 +428,7 @@ impl Object for This {
                 if !names.models.contains_key(&model)
                     && let Some(source) = names.input_rows.get(&model)
                 {
-                    return Ok(Value::from(source.clone()));
+                    return Ok(source.clone());
                 }
                 let sql = names
                     .models
@@ -429,7 +438,7 @@ impl Object for This {
                 self.scope.record(|found| {
                     found.models.insert(model.clone());
                 });
-                Ok(Value::from(sql))
+                Ok(sql)
             }
             _ => Err(Error::new(
                 ErrorKind::InvalidOperation,
@@ -489,50 +498,6 @@ impl Object for Warehouse {
     }
 }
 
-/// A time of the run: `Format(layout)` with Go's layouts, as pb's `time.Time`.
-#[derive(Debug)]
-struct Time(chrono::DateTime<chrono::Utc>);
-
-impl Object for Time {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        _state: &mut State<'_, '_>,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
-        match method {
-            "Format" => {
-                let layout = one_string("Format", args)?;
-                let mut text = String::new();
-                // A format chrono cannot write is an error, not a panic.
-                fmt::Write::write_fmt(
-                    &mut text,
-                    format_args!("{}", self.0.format(&go_layout_to_strftime(layout))),
-                )
-                .map_err(|_| {
-                    Error::new(
-                        ErrorKind::InvalidOperation,
-                        format!("Format: cannot write the time as '{layout}'"),
-                    )
-                })?;
-                Ok(Value::from(text))
-            }
-            "Unix" => Ok(Value::from(self.0.timestamp())),
-            "UnixMilli" => Ok(Value::from(self.0.timestamp_millis())),
-            _ => Err(unknown_method("time", method)),
-        }
-    }
-
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Go's default layout for a time.Time.
-        write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S +0000 UTC"))
-    }
-}
-
 /// A macro: called with its inputs, or (without inputs) printed as its value.
 #[derive(Debug)]
 struct MacroCall {
@@ -577,61 +542,6 @@ impl Object for MacroCall {
     }
 }
 
-/// A Go time layout (`2006-01-02 15:04:05`) as a chrono format.
-fn go_layout_to_strftime(layout: &str) -> String {
-    // Longest first, so that `2006` is not read as `2` and `006`.
-    const TOKENS: &[(&str, &str)] = &[
-        ("January", "%B"),
-        ("Monday", "%A"),
-        ("Z07:00", "Z"),
-        ("-07:00", "%:z"),
-        (".000000000", "%.9f"),
-        (".000000", "%.6f"),
-        (".000", "%.3f"),
-        ("-0700", "%z"),
-        ("2006", "%Y"),
-        ("Jan", "%b"),
-        ("Mon", "%a"),
-        ("MST", "UTC"),
-        ("_2", "%e"),
-        ("01", "%m"),
-        ("02", "%d"),
-        ("03", "%I"),
-        ("04", "%M"),
-        ("05", "%S"),
-        ("06", "%y"),
-        ("15", "%H"),
-        ("PM", "%p"),
-        ("pm", "%P"),
-        ("1", "%-m"),
-        ("2", "%-d"),
-        ("3", "%-I"),
-        ("4", "%-M"),
-        ("5", "%-S"),
-    ];
-    let mut format = String::with_capacity(layout.len() * 2);
-    let mut rest = layout;
-    'outer: while !rest.is_empty() {
-        for (token, replacement) in TOKENS {
-            if let Some(after) = rest.strip_prefix(token) {
-                format.push_str(replacement);
-                rest = after;
-                continue 'outer;
-            }
-        }
-        let mut chars = rest.chars();
-        if let Some(c) = chars.next() {
-            if c == '%' {
-                format.push_str("%%");
-            } else {
-                format.push(c);
-            }
-        }
-        rest = chars.as_str();
-    }
-    format
-}
-
 /// The SQL type of pb's `warehouse.DataType(...)` names.
 pub(crate) fn sql_type(name: &str) -> Result<&'static str, String> {
     Ok(match name.trim().to_ascii_lowercase().as_str() {
@@ -647,6 +557,7 @@ pub(crate) fn sql_type(name: &str) -> Result<&'static str, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::time::go_layout_to_strftime;
     use super::*;
 
     fn names() -> Arc<Names> {
@@ -781,6 +692,34 @@ mod tests {
         assert!(
             endless.contains("range") || endless.contains("fuel"),
             "{endless}"
+        );
+    }
+
+    #[test]
+    fn incremental_derefs_take_the_full_branch() {
+        let template = r#"{%- set last = this.DeRef(pre_existing=true, dependency="optional",
+              checkpoint_name="baseline") -%}
+            {% set delta = this.DeRef("inputs/tbl_c/incr_delta_tbl", dependency="coercive",
+               baseline_name="baseline", prereqs=[last]) %}
+            {% set full = this.DeRef("inputs/TBL_C", prereqs=[delta.Except()]) %}
+            {% if last.IsEnabled() and delta.IsEnabled() %}select * from {{ last }}
+            {% elif full.IsEnabled() %}select * from {{ full }}{% endif %}"#;
+        assert_eq!(
+            run(template).unwrap().sql.trim(),
+            "select * from sample.tbl_c"
+        );
+        let error = |text: &str| run(text).unwrap_err();
+        let printed = error("select * from {{ this.DeRef(pre_existing=true) }}");
+        assert!(
+            printed.contains("this.DeRef(pre_existing=true) is a previous run's output"),
+            "{printed}"
+        );
+        assert!(error("{{ this.DeRef('inputs/tbl_c/incr_delta_tbl') }}").contains("IsEnabled()"));
+        let unknown = error("{{ this.DeRef('inputs/tbl_c', prereq=[]) }}");
+        assert!(unknown.contains("unknown argument 'prereq'"), "{unknown}");
+        assert!(error("{{ this.DeRef() }}").contains("takes a path"));
+        assert!(
+            error("{{ this.DeRef('inputs/tbl_c').IsEnabled(1) }}").contains("takes no argument")
         );
     }
 

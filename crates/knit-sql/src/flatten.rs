@@ -13,8 +13,8 @@
 //! ```
 //!
 //! and references to `src`'s alias in the same `SELECT` are re-pointed at `t`. Elements
-//! are JSON text, read with `t.value['key']`; like Snowflake's, a row whose array is
-//! empty or NULL yields no row.
+//! are JSON text, read with `t.value['key']`, and `t.index` is the element's position
+//! from 0; like Snowflake's, a row whose array is empty or NULL yields no row.
 
 use std::ops::ControlFlow;
 
@@ -84,8 +84,12 @@ fn rewrite_select(select: &mut Select) {
             Some(name) => format!("{name}.*"),
             None => "*".to_string(),
         };
+        // The element and its position, unnested side by side (DataFusion zips the
+        // unnests of one SELECT); a value that is not an array yields no row.
         let sql = format!(
-            "SELECT 1 FROM (SELECT {all}, unnest(json_query_array({json})) AS value FROM {source}) AS {alias}"
+            "SELECT 1 FROM (SELECT {all}, unnest(json_query_array({json})) AS value, \
+             unnest(range(0, cardinality(json_query_array({json})))) AS \"index\" \
+             FROM {source}) AS {alias}"
         );
         let Some(derived) = parse_relation(&sql) else {
             i += 1;
@@ -185,11 +189,11 @@ mod tests {
             rewritten(
                 "SELECT t.value, id FROM (SELECT * FROM o), TABLE(FLATTEN(parse_json(products))) t"
             ),
-            "SELECT t.value, id FROM (SELECT *, unnest(json_query_array(parse_json(products))) AS value FROM (SELECT * FROM o)) AS t"
+            "SELECT t.value, id FROM (SELECT *, unnest(json_query_array(parse_json(products))) AS value, unnest(range(0, cardinality(json_query_array(parse_json(products))))) AS \"index\" FROM (SELECT * FROM o)) AS t"
         );
         assert_eq!(
             rewritten("SELECT o.id, f.value FROM orders o, LATERAL FLATTEN(input => o.items) f"),
-            "SELECT f.id, f.value FROM (SELECT o.*, unnest(json_query_array(o.items)) AS value FROM orders o) AS f"
+            "SELECT f.id, f.value FROM (SELECT o.*, unnest(json_query_array(o.items)) AS value, unnest(range(0, cardinality(json_query_array(o.items)))) AS \"index\" FROM orders o) AS f"
         );
         assert_eq!(rewritten("SELECT * FROM a, b"), "SELECT * FROM a, b");
     }

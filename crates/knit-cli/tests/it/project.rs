@@ -87,6 +87,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "2024-02-15T00:00:00Z",
     ),
     (
+        "testdata/oracle/cases/incremental_templates",
+        "../warehouse_project/tables",
+        "2024-07-01T00:00:00Z",
+    ),
+    (
         "testdata/oracle/cases/corpus_forms",
         "tables",
         "2024-01-01T00:00:00Z",
@@ -146,7 +151,9 @@ fn project_run_matches_pb() {
 /// The oracle case `warehouse_project` written as a Snowflake project (old schema,
 /// `db.schema.table` names in upper case, keys that change no output, Snowflake SQL)
 /// gives pb's id graph and feature table; its Snowflake-only vars give Snowflake's
-/// answers, arrays and objects as JSON text in CSV.
+/// answers (text compared with a boolean read as one), arrays and objects as JSON text
+/// in CSV; an incremental `sql_template` takes its full branch and a var's `merge` is
+/// read past, as in pb's first run.
 #[test]
 fn a_snowflake_project_runs_unchanged() {
     let project = workspace_root().join("testdata/pb_projects/snowflake_shop");
@@ -179,7 +186,15 @@ fn a_snowflake_project_runs_unchanged() {
     let extras: BTreeMap<String, Vec<String>> = read_csv(&out.join("user_extras.csv"))
         .into_iter()
         .map(|row| {
-            let columns = ["amounts", "emails", "summary", "days_active", "big_spender"];
+            let columns = [
+                "amounts",
+                "emails",
+                "summary",
+                "days_active",
+                "big_spender",
+                "gift_orders",
+                "latest_amount",
+            ];
             (
                 email_of(&row["user_main_id"]),
                 columns.iter().map(|c| row[*c].clone()).collect(),
@@ -195,6 +210,8 @@ fn a_snowflake_project_runs_unchanged() {
                 r#"{"orders":2,"spend":200}"#,
                 "58.000000000",
                 "true",
+                "1.000000000",
+                "150.000000000",
             ],
         ),
         (
@@ -205,11 +222,13 @@ fn a_snowflake_project_runs_unchanged() {
                 r#"{"orders":2,"spend":180}"#,
                 "8.000000000",
                 "true",
+                "1.000000000",
+                "-20.000000000",
             ],
         ),
         (
             "carl@example.com",
-            vec!["", "carl@example.com", "", "", "false"],
+            vec!["", "carl@example.com", "", "", "false", "0.000000000", ""],
         ),
         (
             "dee@example.com",
@@ -219,6 +238,8 @@ fn a_snowflake_project_runs_unchanged() {
                 r#"{"orders":1,"spend":999}"#,
                 "",
                 "true",
+                "0.000000000",
+                "999.000000000",
             ],
         ),
         (
@@ -229,6 +250,8 @@ fn a_snowflake_project_runs_unchanged() {
                 r#"{"orders":1,"spend":10}"#,
                 "0.000000000",
                 "false",
+                "1.000000000",
+                "10.000000000",
             ],
         ),
     ]
@@ -310,7 +333,7 @@ fn dialects_untimed_rows_and_time_grains() {
     );
     assert!(!ok);
     assert!(
-        stderr.contains("models/profiles.yaml: models[3].time_grain: pb computes a model with time_grain day as of its last boundary, 2024-07-01T00:00:00Z"),
+        stderr.contains("models/profiles.yaml: models[4].time_grain: pb computes a model with time_grain day as of its last boundary, 2024-07-01T00:00:00Z"),
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&copy);
@@ -1094,6 +1117,16 @@ fn broken_projects_fail_before_any_output() {
         GOOD_PROJECT,
         &var("      - entity_var:\n          name: a\n          selct: count(*)\n"),
         "var_groups[0].vars[0].entity_var.selct: unknown key; did you mean 'select'?",
+    );
+    // pb allows a var's merge only on an append-only source.
+    assert_fails(
+        "merge-not-append-only",
+        GOOD_PROJECT,
+        &var(
+            "      - entity_var:\n          name: a\n          select: count(*)\n          from: inputs/events\n          merge: sum({{rowset.a}})\n",
+        ),
+        "models/profiles.yaml: var_groups[0].vars[0].entity_var: a has a merge, which pb \
+         allows only on an append-only source, and 'events' does not say it is one",
     );
     assert_fails(
         "model-type",

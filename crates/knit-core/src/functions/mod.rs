@@ -14,6 +14,7 @@
 //!   groups accumulator that stays fast over millions of entities.
 //! - [`text_arithmetic`]: `+ - * / %` on text holding a number, cast as Snowflake
 //!   casts it.
+//! - [`text_boolean`]: text compared with a boolean (`deleted = FALSE`), cast to one.
 //! - [`to_json`]: any value as JSON text, and nested columns as JSON for CSV output.
 //! - [`warehouse_dates`]: `datediff`, `dateadd`, `date_diff`, `timestamp_diff` with
 //!   Snowflake's and BigQuery's counting.
@@ -28,6 +29,7 @@ pub(crate) mod json_access;
 mod mode;
 mod ordered_first_last;
 pub(crate) mod text_arithmetic;
+pub(crate) mod text_boolean;
 pub(crate) mod to_json;
 mod warehouse_dates;
 mod warehouse_json;

@@ -38,7 +38,6 @@ use datafusion::logical_expr::{
 /// The scalar functions, for the session to register.
 pub(crate) fn functions() -> Vec<ScalarUDF> {
     [
-        (Kind::ToBoolean, "to_boolean", &[][..]),
         (Kind::Mod, "mod", &[][..]),
         (
             Kind::ToTimestamp { zone: true },
@@ -56,19 +55,27 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
         (Kind::RandomInt, "random_int64", &[][..]),
     ]
     .into_iter()
-    .map(|(kind, name, aliases)| {
-        ScalarUDF::from(MiscFunction {
-            kind,
-            name,
-            aliases: aliases.iter().map(|a| a.to_string()).collect(),
-            signature: match kind {
-                Kind::RandomInt => Signature::nullary(Volatility::Volatile),
-                Kind::Uniform => Signature::variadic_any(Volatility::Volatile),
-                _ => Signature::variadic_any(Volatility::Immutable),
-            },
-        })
-    })
+    .map(|(kind, name, aliases)| function(kind, name, aliases))
+    .chain([to_boolean_function()])
     .collect()
+}
+
+/// `to_boolean`, which text compared with a boolean goes through.
+pub(crate) fn to_boolean_function() -> ScalarUDF {
+    function(Kind::ToBoolean, "to_boolean", &[])
+}
+
+fn function(kind: Kind, name: &'static str, aliases: &[&str]) -> ScalarUDF {
+    ScalarUDF::from(MiscFunction {
+        kind,
+        name,
+        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        signature: match kind {
+            Kind::RandomInt => Signature::nullary(Volatility::Volatile),
+            Kind::Uniform => Signature::variadic_any(Volatility::Volatile),
+            _ => Signature::variadic_any(Volatility::Immutable),
+        },
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

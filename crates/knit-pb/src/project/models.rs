@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use super::{
     Cohort, FeatureTable, FilterExpression, Input, InputId, Origin, Project, Source, SqlModel,
-    Stitcher, UnsupportedModel, Var, VarKind, cohort_scope, entity_scope, is_include, last_segment,
-    read_feature_views, read_ids, source_name,
+    Stitcher, UnsupportedModel, Var, VarKind, cohort_scope, entity_scope, is_append_only,
+    is_include, last_segment, read_feature_views, read_ids, source_name,
 };
 use crate::error::Result;
 use crate::keys::{MODEL_IGNORED, STITCHER_IGNORED};
@@ -202,6 +202,9 @@ impl Project {
                     ignored,
                 )?;
                 let sql = spec.require("single_sql")?.text()?;
+                if is_append_only(&spec)? {
+                    self.append_only.insert(name.clone());
+                }
                 let ids = read_ids(spec.get("ids"))?;
                 self.read_model_features(&spec, &name, &ids)?;
                 if !ids.is_empty() {
@@ -283,6 +286,7 @@ impl Project {
                 description: None,
                 data_type: None,
                 dependencies: Vec::new(),
+                merge: false,
                 cohort: cohort.clone(),
                 shown_as: None,
                 origin: Origin::of(&feature),

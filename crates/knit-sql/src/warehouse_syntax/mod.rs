@@ -416,13 +416,25 @@ fn follows_value(out: &[TokenWithSpan]) -> bool {
     if depth > 0 {
         return false;
     }
-    out.iter()
-        .rev()
-        .find(|t| !is_whitespace(&t.token))
-        .is_some_and(|t| match &t.token {
-            Token::Word(w) => w.keyword == Keyword::NoKeyword || w.quote_style.is_some(),
-            other => matches!(other, Token::RParen | Token::RBracket),
-        })
+    let mut significant = out.iter().rev().filter(|t| !is_whitespace(&t.token));
+    let Some(last) = significant.next() else {
+        return false;
+    };
+    match &last.token {
+        // A keyword is a name here when it is qualified (`t.value:sku`) or one that
+        // names a column where a path may follow: `FLATTEN`'s output columns
+        // (`value:sku`, `key`, `path`, `index`) are keywords to the tokenizer.
+        Token::Word(w) => {
+            w.keyword == Keyword::NoKeyword
+                || w.quote_style.is_some()
+                || significant.next().is_some_and(|t| t.token == Token::Period)
+                || matches!(
+                    w.keyword,
+                    Keyword::VALUE | Keyword::KEY | Keyword::PATH | Keyword::INDEX
+                )
+        }
+        other => matches!(other, Token::RParen | Token::RBracket),
+    }
 }
 
 /// Where the value that ends `out` starts: a name (`a.b.c`), or a call or parenthesized

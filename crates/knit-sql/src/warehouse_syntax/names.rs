@@ -49,6 +49,12 @@ pub(crate) const RENAMES: &[(&str, &str)] = &[
     ("safe_cast", "try_cast"),
     ("collect_list", "array_agg"),
     ("json_extract_path_text", "json_as_text"),
+    ("variance", "var_samp"),
+    ("variance_samp", "var_samp"),
+    ("variance_pop", "var_pop"),
+    ("object_keys", "json_object_keys"),
+    ("array_intersection", "array_intersect"),
+    ("approx_percentile", "approx_percentile_cont"),
 ];
 
 /// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the
@@ -94,6 +100,29 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("hour", 1, "date_part('hour', $1)"),
     ("minute", 1, "date_part('minute', $1)"),
     ("second", 1, "date_part('second', $1)"),
+    ("weekofyear", 1, "date_part('week', $1)"),
+    ("dayname", 1, "to_char($1, '%a')"),
+    ("monthname", 1, "to_char($1, '%b')"),
+    ("equal_null", 2, "($1 IS NOT DISTINCT FROM $2)"),
+    // Snowflake's NUMBER without a scale: rounded half away from zero, as CAST does.
+    ("to_number", 1, "CAST($1 AS DECIMAL(38, 0))"),
+    ("to_decimal", 1, "CAST($1 AS DECIMAL(38, 0))"),
+    ("to_numeric", 1, "CAST($1 AS DECIMAL(38, 0))"),
+    ("try_to_number", 1, "TRY_CAST($1 AS DECIMAL(38, 0))"),
+    ("try_to_decimal", 1, "TRY_CAST($1 AS DECIMAL(38, 0))"),
+    ("try_to_numeric", 1, "TRY_CAST($1 AS DECIMAL(38, 0))"),
+    ("to_double", 1, "CAST($1 AS DOUBLE)"),
+    ("try_to_double", 1, "TRY_CAST($1 AS DOUBLE)"),
+    ("try_to_date", 1, "TRY_CAST($1 AS DATE)"),
+    ("try_to_timestamp", 1, "TRY_CAST($1 AS TIMESTAMP)"),
+    ("try_to_timestamp_ntz", 1, "TRY_CAST($1 AS TIMESTAMP)"),
+    // The first match of the pattern: regexp_match gives the whole match of a pattern
+    // without groups (with groups, the first group, where Snowflake gives the match).
+    ("regexp_substr", 2, "(regexp_match($1, $2))[1]"),
+    // An element or field, as `x[i]` reads it (JSON text from 0, lists from 1).
+    ("get", 2, "($1)[$2]"),
+    ("bitand", 2, "($1 & $2)"),
+    ("bitor", 2, "($1 | $2)"),
 ];
 
 /// The words that name a date part, in any warehouse's spelling.

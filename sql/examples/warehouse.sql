@@ -51,3 +51,16 @@ SELECT t.value:sku AS sku, t.value:qty::int AS qty
 FROM (SELECT '[{"sku":"a1","qty":2},{"sku":"b7","qty":1}]' AS items) AS o,
      LATERAL FLATTEN(input => parse_json(o.items)) AS t
 ORDER BY sku;
+
+-- Snowflake's decode, LIKE ANY and arrays counted from 0 (knit project scripts set
+-- knit.list_index_base = 0; Knit SQL counts from 1 unless told).
+SET knit.list_index_base = 0;
+SELECT status,
+       decode(status, 'completed', 'done', 'refunded', 'money back', 'open') AS state,
+       status LIKE ANY ('comp%', 'canc%') AS closed,
+       (array_agg(order_id ORDER BY created_at))[0] AS first_order,
+       count(*) AS orders
+FROM orders
+GROUP BY status
+ORDER BY status;
+SET knit.list_index_base = 1;

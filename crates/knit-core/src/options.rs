@@ -8,6 +8,10 @@
 //! `0` turns the bound off. The engine keeps the setting; whoever runs statements (the
 //! CLI, a project run) enforces it, since only it knows when a statement's output is
 //! fully written.
+//!
+//! `SET knit.list_index_base = 0` makes `list[i]` count from 0, as Snowflake's, BigQuery's,
+//! Databricks' and Redshift's arrays do (pb projects are written for them, and `knit
+//! project` scripts set it); the default, 1, is PostgreSQL's and DuckDB's.
 
 use std::any::Any;
 use std::time::Duration;
@@ -16,7 +20,12 @@ use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions}
 use datafusion::error::{DataFusionError, Result};
 
 /// The settings Knit adds to a session, under `knit.`.
-pub const KNIT_SETTINGS: &[&str] = &["statement_timeout", "profile_store", "workers"];
+pub const KNIT_SETTINGS: &[&str] = &[
+    "statement_timeout",
+    "profile_store",
+    "workers",
+    "list_index_base",
+];
 
 /// Parses a duration such as `500ms`, `30s`, `5m`, `2h` or `90` (seconds).
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -61,6 +70,18 @@ pub(crate) struct KnitOptions {
     pub profile_store: Option<String>,
     /// The workers queries run on (`host:port,...`); `None` runs them in this process.
     pub workers: Option<String>,
+    /// Where `list[i]` starts counting: 1 (the default) or 0 (warehouses').
+    pub list_index_base: ListIndexBase,
+}
+
+/// Where `list[i]` starts counting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListIndexBase {
+    /// `list[1]` is the first element (PostgreSQL, DuckDB, DataFusion).
+    #[default]
+    One,
+    /// `list[0]` is the first element (Snowflake, BigQuery, Databricks, Redshift).
+    Zero,
 }
 
 impl KnitOptions {
@@ -117,6 +138,19 @@ impl ExtensionOptions for KnitOptions {
                 self.workers = (!value.is_empty()).then(|| value.to_string());
                 Ok(())
             }
+            "list_index_base" => {
+                self.list_index_base = match value.trim() {
+                    "1" => ListIndexBase::One,
+                    "0" => ListIndexBase::Zero,
+                    other => {
+                        return Err(DataFusionError::Configuration(format!(
+                            "knit.list_index_base '{other}' is neither 0 (lists count from 0, \
+                             as warehouses' arrays do) nor 1 (from 1, the default)"
+                        )));
+                    }
+                };
+                Ok(())
+            }
             other => Err(DataFusionError::Configuration(format!(
                 "unknown setting 'knit.{other}': Knit's settings are {}",
                 KNIT_SETTINGS
@@ -150,6 +184,18 @@ impl ExtensionOptions for KnitOptions {
                 value: self.workers.clone(),
                 description: "The knit workers queries run on (host:port,...); empty runs \
                           them in this process",
+            },
+            ConfigEntry {
+                key: "knit.list_index_base".to_string(),
+                value: Some(
+                    match self.list_index_base {
+                        ListIndexBase::One => "1",
+                        ListIndexBase::Zero => "0",
+                    }
+                    .to_string(),
+                ),
+                description: "Where list[i] counts from: 1 (PostgreSQL's, DuckDB's) or 0 \
+                          (warehouses' arrays, as pb projects write them)",
             },
         ]
     }

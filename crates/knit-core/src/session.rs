@@ -157,6 +157,7 @@ impl SessionBuilder {
             statement_timeout: self.statement_timeout,
             profile_store: None,
             workers: self.workers.clone().or_else(workers_from_env),
+            list_index_base: Default::default(),
         });
         if let Some(partitions) = self.target_partitions {
             config = config.with_target_partitions(partitions);

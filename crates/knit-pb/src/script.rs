@@ -250,6 +250,9 @@ impl<'a> Writer<'a> {
             }
         }
         let mut script = Script::default();
+        // pb projects are written for warehouses, whose arrays count from 0
+        // (`array_construct(..)[0]`, `split(s, ',')[0]`): so do the script's lists.
+        script.push("SET knit.list_index_base = 0".to_string(), None);
         let mut created = BTreeSet::new();
         let mut tables: BTreeMap<String, String> = BTreeMap::new();
         for input in &project.inputs {

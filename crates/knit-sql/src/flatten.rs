@@ -18,29 +18,17 @@
 
 use std::ops::ControlFlow;
 
-use datafusion_sql::parser::{CopyToSource, Statement as DFStatement};
+use datafusion_sql::parser::Statement as DFStatement;
 use datafusion_sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, Select, SetExpr,
-    TableFactor, VisitMut, VisitorMut, visit_expressions_mut,
+    TableFactor, VisitorMut, visit_expressions_mut,
 };
 use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::parser::Parser;
 
 /// Rewrites every `FLATTEN` of `statement` (see the module doc).
 pub(crate) fn rewrite_flatten(statement: &mut DFStatement) {
-    let mut visitor = Flattener;
-    let _ = match statement {
-        DFStatement::Statement(inner) => inner.visit(&mut visitor),
-        DFStatement::CopyTo(copy) => match &mut copy.source {
-            CopyToSource::Query(query) => query.visit(&mut visitor),
-            CopyToSource::Relation(_) => ControlFlow::Continue(()),
-        },
-        DFStatement::Explain(explain) => {
-            rewrite_flatten(&mut explain.statement);
-            ControlFlow::Continue(())
-        }
-        _ => ControlFlow::Continue(()),
-    };
+    crate::warehouse_ast::visit_statement(statement, &mut Flattener);
 }
 
 struct Flattener;

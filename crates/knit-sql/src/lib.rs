@@ -40,6 +40,7 @@ mod profile_ast;
 mod profile_parser;
 mod quote;
 mod split;
+mod warehouse_ast;
 mod warehouse_syntax;
 
 pub use ast::Statement;

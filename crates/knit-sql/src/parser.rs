@@ -66,6 +66,7 @@ impl<'a> KnitParser<'a> {
         }
         let mut statement = self.df.parse_statement().map_err(parse_error)?;
         crate::flatten::rewrite_flatten(&mut statement);
+        crate::warehouse_ast::rewrite_warehouse_forms(&mut statement);
         Ok(Statement::DataFusion(Box::new(statement)))
     }
 }

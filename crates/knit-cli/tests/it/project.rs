@@ -152,8 +152,8 @@ fn project_run_matches_pb() {
 /// `db.schema.table` names in upper case, keys that change no output, Snowflake SQL)
 /// gives pb's id graph and feature table; its Snowflake-only vars give Snowflake's
 /// answers (text compared with a boolean read as one), arrays and objects as JSON text
-/// in CSV; an incremental `sql_template` takes its full branch and a var's `merge` is
-/// read past, as in pb's first run.
+/// in CSV, and lists counted from 0 (`array_agg(..)[0]`); an incremental `sql_template`
+/// takes its full branch and a var's `merge` is read past, as in pb's first run.
 #[test]
 fn a_snowflake_project_runs_unchanged() {
     let project = workspace_root().join("testdata/pb_projects/snowflake_shop");
@@ -194,6 +194,7 @@ fn a_snowflake_project_runs_unchanged() {
                 "big_spender",
                 "gift_orders",
                 "latest_amount",
+                "first_amount",
             ];
             (
                 email_of(&row["user_main_id"]),
@@ -212,6 +213,7 @@ fn a_snowflake_project_runs_unchanged() {
                 "true",
                 "1.000000000",
                 "150.000000000",
+                "50.000000000",
             ],
         ),
         (
@@ -224,11 +226,21 @@ fn a_snowflake_project_runs_unchanged() {
                 "true",
                 "1.000000000",
                 "-20.000000000",
+                "200.000000000",
             ],
         ),
         (
             "carl@example.com",
-            vec!["", "carl@example.com", "", "", "false", "0.000000000", ""],
+            vec![
+                "",
+                "carl@example.com",
+                "",
+                "",
+                "false",
+                "0.000000000",
+                "",
+                "",
+            ],
         ),
         (
             "dee@example.com",
@@ -239,6 +251,7 @@ fn a_snowflake_project_runs_unchanged() {
                 "",
                 "true",
                 "0.000000000",
+                "999.000000000",
                 "999.000000000",
             ],
         ),
@@ -251,6 +264,7 @@ fn a_snowflake_project_runs_unchanged() {
                 "0.000000000",
                 "false",
                 "1.000000000",
+                "10.000000000",
                 "10.000000000",
             ],
         ),

@@ -5,15 +5,18 @@
 //! (`t.value['sku']` after `FLATTEN`). Knit keeps JSON as text, so the access is
 //! `json_as_text(x, 'key')`: strings come back without their quotes, objects and arrays
 //! as JSON text (so accesses chain), and a missing key or text that is not JSON is NULL.
-//! Structs, maps and lists keep DataFusion's own field access: lists count from 1, and
-//! `list[0]` is an error that says so (a warehouse's `[0]` is the first element, which
-//! DataFusion would answer with NULL, or fail on for `array_agg(x)[0]`).
+//! A list's element is `list_element` (counted from the session's `knit.list_index_base`);
+//! structs and maps keep DataFusion's own field access.
+
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DFSchema, Result, ScalarValue, plan_err};
+use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawFieldAccessExpr};
-use datafusion::logical_expr::{Expr, ExprSchemable, GetFieldAccess, lit};
+use datafusion::logical_expr::{Expr, ExprSchemable, GetFieldAccess, ScalarUDF, lit};
+
+use super::list_element::ListElement;
 
 /// Plans field access on text as JSON access; see the module doc.
 #[derive(Debug, Default)]
@@ -39,13 +42,13 @@ impl ExprPlanner for JsonFieldAccess {
                 expr.expr.get_type(schema),
                 Ok(DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..))
             );
-            if is_list && is_zero(&key) {
-                return plan_err!(
-                    "{}[0]: Knit's lists count from 1, as PostgreSQL's and DuckDB's do, so \
-                     index 0 is before the first element; write [1] for the first \
-                     (Snowflake's [0])",
-                    expr.expr.schema_name()
-                );
+            if is_list && matches!(expr.field_access, GetFieldAccess::ListIndex { .. }) {
+                return Ok(PlannerResult::Planned(Expr::ScalarFunction(
+                    ScalarFunction::new_udf(
+                        Arc::new(ScalarUDF::from(ListElement::new())),
+                        vec![expr.expr, key],
+                    ),
+                )));
             }
             return Ok(PlannerResult::Original(expr));
         }
@@ -55,23 +58,5 @@ impl ExprPlanner for JsonFieldAccess {
                 vec![expr.expr, key],
             ),
         )))
-    }
-}
-
-/// Whether `key` is the integer literal 0.
-fn is_zero(key: &Expr) -> bool {
-    match key {
-        Expr::Literal(value, _) => matches!(
-            value,
-            ScalarValue::Int8(Some(0))
-                | ScalarValue::Int16(Some(0))
-                | ScalarValue::Int32(Some(0))
-                | ScalarValue::Int64(Some(0))
-                | ScalarValue::UInt8(Some(0))
-                | ScalarValue::UInt16(Some(0))
-                | ScalarValue::UInt32(Some(0))
-                | ScalarValue::UInt64(Some(0))
-        ),
-        _ => false,
     }
 }

@@ -8,7 +8,8 @@
 //! - [`date`]: `date(x)`, PostgreSQL's date of a timestamp, date or timestamp text.
 //! - [`checked_sum`]: `sum` of integers that fails on overflow, as PostgreSQL's
 //!   arithmetic does, instead of wrapping around.
-//! - [`json_access`]: `x['key']` on JSON text.
+//! - [`json_access`]: `x['key']` on JSON text, and `list[i]` as [`list_element`].
+//! - [`list_element`]: `list[i]`, counted from 1 or (`knit.list_index_base = 0`) 0.
 //! - [`mode`]: the most frequent value of a group.
 //! - [`ordered_first_last`]: `first_value(x ORDER BY t)` / `last_value(...)` with a
 //!   groups accumulator that stays fast over millions of entities.
@@ -26,6 +27,7 @@
 mod checked_sum;
 mod date;
 pub(crate) mod json_access;
+mod list_element;
 mod mode;
 mod ordered_first_last;
 pub(crate) mod text_arithmetic;
@@ -48,6 +50,7 @@ pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(warehouse_dates::DateDiff::bigquery_date()),
         ScalarUDF::from(warehouse_dates::DateDiff::bigquery_timestamp()),
         ScalarUDF::from(warehouse_dates::DateAdd::new()),
+        ScalarUDF::from(list_element::ListElement::new()),
     ];
     functions.extend(warehouse_json::functions());
     functions.extend(warehouse_misc::functions());

@@ -9,7 +9,8 @@
 //!   (BigQuery: last argument), would be read as a column: it becomes the text `'day'`.
 //!   BigQuery's `date_trunc(t, month)` becomes `date_trunc('month', t)`.
 //! - `iff(c, a, b)` becomes `(CASE WHEN c THEN a ELSE b END)`, so that, as in Snowflake,
-//!   only the branch taken is evaluated (`iff(n = 0, 0, x / n)` does not divide by 0).
+//!   only the branch taken is evaluated (`iff(n = 0, 0, x / n)` does not divide by 0);
+//!   `decode(x, s1, r1, .., default)` becomes a `CASE` whose searches match NULL too.
 //! - Functions DataFusion has under another name are renamed ([`RENAMES`]): `getdate()`
 //!   is `now()`, `listagg(x, ',') WITHIN GROUP (ORDER BY t)` is
 //!   `string_agg(x, ',' ORDER BY t)` (and `listagg(x)` joins with `''`, as Snowflake's);
@@ -174,12 +175,15 @@ fn is_rewritten(word: &Word) -> bool {
     }
     let name = word.value.to_lowercase();
     name == "iff"
+        || name == "decode"
         || name == "date_add"
         || name == "date_sub"
         || name == "concat_ws"
         || name == "to_char"
         || name == "to_varchar"
         || name == "date_format"
+        || name == "to_date"
+        || name == "to_timestamp"
         || PART_FIRST.contains(&name.as_str())
         || PART_LAST.contains(&name.as_str())
         || name == "array_agg"
@@ -204,20 +208,31 @@ fn rewrite_call(
         return expand(sql, &args, head);
     }
     // A time format in Snowflake's (`YYYY-MM-DD HH24:MI`) or Spark's (`yyyy-MM-dd`)
-    // words, as chrono's `%Y-%m-%d`.
-    if matches!(name, "to_char" | "to_varchar" | "date_format")
-        && args.len() == 2
+    // words, as chrono's `%Y-%m-%d`: to write a time, or to read one (`to_date(s, fmt)`,
+    // `to_timestamp(s, fmt)`, whose format is Spark's when written as Spark writes one).
+    if matches!(
+        name,
+        "to_char" | "to_varchar" | "date_format" | "to_date" | "to_timestamp"
+    ) && args.len() == 2
         && let Some(format) = single_string(&args[1])
         && !format.contains('%')
     {
-        let chrono = if name == "date_format" {
+        let spark = name == "date_format"
+            || (matches!(name, "to_date" | "to_timestamp")
+                && format.contains("yy")
+                && format.contains("MM"));
+        let chrono = if spark {
             java_format(&format)
         } else {
             snowflake_format(&format)
         };
         args[1] = vec![token(Token::SingleQuotedString(chrono))];
+        let function = match name {
+            "to_date" | "to_timestamp" => name,
+            _ => "to_char",
+        };
         let mut out = vec![
-            token(Token::make_word("to_char", None)),
+            token(Token::make_word(function, None)),
             token(Token::LParen),
         ];
         out.extend(args[0].iter().cloned());
@@ -273,6 +288,25 @@ fn rewrite_call(
         out.extend(order_by);
         out.push(token(Token::RParen));
         return Some(out);
+    }
+    // Snowflake's and Redshift's `decode(x, search, result, ..., default)`: the result of
+    // the first search `x` equals, NULL matching NULL. DataFusion's two-argument
+    // `decode(binary, format)` keeps its meaning.
+    if name == "decode" && args.len() >= 3 {
+        let mut sql = String::from("(CASE");
+        let pairs = (args.len() - 1) / 2;
+        for pair in 0..pairs {
+            let search = 2 + 2 * pair;
+            sql.push_str(&format!(
+                " WHEN $1 IS NOT DISTINCT FROM ${search} THEN ${}",
+                search + 1
+            ));
+        }
+        if args.len().is_multiple_of(2) {
+            sql.push_str(&format!(" ELSE ${}", args.len()));
+        }
+        sql.push_str(" END)");
+        return expand(&sql, &args, head);
     }
     if name == "iff" {
         let [condition, then, otherwise] = args.as_slice() else {

@@ -55,6 +55,7 @@ pub(crate) const RENAMES: &[(&str, &str)] = &[
     ("object_keys", "json_object_keys"),
     ("array_intersection", "array_intersect"),
     ("approx_percentile", "approx_percentile_cont"),
+    ("split", "string_to_array"),
 ];
 
 /// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the

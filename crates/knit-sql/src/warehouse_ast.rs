@@ -10,6 +10,10 @@
 //! - Snowflake's and Oracle's `MINUS` is `EXCEPT`.
 //! - `EXTRACT(DAYOFWEEK FROM t)` and `EXTRACT(DAYOFYEAR FROM t)` are DataFusion's `DOW`
 //!   and `DOY` (Sunday is 0, as in Snowflake's default).
+//! - `SELECT TOP n ...` (Snowflake, SQL Server) is `... LIMIT n`.
+//! - `count(DISTINCT a, b)` counts the distinct pairs with no NULL in them, as
+//!   Snowflake's does: `count(DISTINCT CASE WHEN a IS NOT NULL AND b IS NOT NULL THEN
+//!   struct(a, b) END)`.
 //!
 //! [`visit_statement`] also carries the other tree rewrites (`FLATTEN`) into every
 //! statement that holds a query.
@@ -18,8 +22,12 @@ use std::ops::ControlFlow;
 
 use datafusion_sql::parser::{CopyToSource, Statement as DFStatement};
 use datafusion_sql::sqlparser::ast::{
-    BinaryOperator, DateTimeField, Expr, Query, SetExpr, SetOperator, VisitMut, VisitorMut,
+    BinaryOperator, DateTimeField, DuplicateTreatment, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArguments, LimitClause, Query, SetExpr, SetOperator, Top, TopQuantity,
+    Value, VisitMut, VisitorMut,
 };
+use datafusion_sql::sqlparser::dialect::GenericDialect;
+use datafusion_sql::sqlparser::parser::Parser;
 
 /// Runs `visitor` over the query parts of `statement` (a query, `COPY (query) TO`, and
 /// the statement an `EXPLAIN` explains).
@@ -53,16 +61,17 @@ impl VisitorMut for WarehouseForms {
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
         minus_as_except(&mut query.body);
+        top_as_limit(query);
         ControlFlow::Continue(())
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         match expr {
             Expr::Like { any: true, .. } | Expr::ILike { any: true, .. } => {
-                *expr = like_any(std::mem::replace(
-                    expr,
-                    Expr::value(datafusion_sql::sqlparser::ast::Value::Null),
-                ));
+                *expr = like_any(std::mem::replace(expr, Expr::value(Value::Null)));
+            }
+            Expr::Function(function) if function.name.to_string().eq_ignore_ascii_case("count") => {
+                count_distinct_tuples(function);
             }
             Expr::Extract { field, .. } => {
                 if matches!(field, DateTimeField::DayOfWeek) {
@@ -87,6 +96,70 @@ fn minus_as_except(body: &mut SetExpr) {
         }
         minus_as_except(left);
         minus_as_except(right);
+    }
+}
+
+/// `SELECT TOP n` as `LIMIT n`, where the query has no `LIMIT` of its own.
+fn top_as_limit(query: &mut Query) {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let Some(Top {
+        with_ties: false,
+        percent: false,
+        quantity: Some(quantity),
+    }) = &select.top
+    else {
+        return;
+    };
+    if query.limit_clause.is_some() {
+        return;
+    }
+    let limit = match quantity {
+        TopQuantity::Constant(n) => Expr::value(Value::Number(n.to_string(), false)),
+        TopQuantity::Expr(e) => e.clone(),
+    };
+    query.limit_clause = Some(LimitClause::LimitOffset {
+        limit: Some(limit),
+        offset: None,
+        limit_by: Vec::new(),
+    });
+    select.top = None;
+}
+
+/// `count(DISTINCT a, b, ..)` as a count of the distinct tuples without NULLs.
+fn count_distinct_tuples(function: &mut Function) {
+    let FunctionArguments::List(list) = &mut function.args else {
+        return;
+    };
+    if list.duplicate_treatment != Some(DuplicateTreatment::Distinct) || list.args.len() < 2 {
+        return;
+    }
+    let values: Option<Vec<String>> = list
+        .args
+        .iter()
+        .map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(format!("({e})")),
+            _ => None,
+        })
+        .collect();
+    let Some(values) = values else {
+        return;
+    };
+    let not_null = values
+        .iter()
+        .map(|v| format!("{v} IS NOT NULL"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let sql = format!(
+        "CASE WHEN {not_null} THEN struct({}) END",
+        values.join(", ")
+    );
+    let parsed = Parser::new(&GenericDialect {})
+        .try_with_sql(&sql)
+        .and_then(|mut parser| parser.parse_expr());
+    if let Ok(tuple) = parsed {
+        list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(tuple))];
     }
 }
 
@@ -146,7 +219,7 @@ fn like_any(expr: Expr) -> Expr {
     match combined {
         Some(combined) => Expr::Nested(Box::new(combined)),
         // `LIKE ANY ()` matches nothing.
-        None => Expr::value(datafusion_sql::sqlparser::ast::Value::Boolean(false)),
+        None => Expr::value(Value::Boolean(false)),
     }
 }
 
@@ -162,6 +235,14 @@ mod tests {
         assert_eq!(
             rewritten("SELECT a FROM t MINUS SELECT a FROM u"),
             "SELECT a FROM t EXCEPT SELECT a FROM u"
+        );
+        assert_eq!(
+            rewritten("SELECT TOP 2 a FROM t ORDER BY a"),
+            "SELECT a FROM t ORDER BY a LIMIT 2"
+        );
+        assert_eq!(
+            rewritten("SELECT count(DISTINCT a, b + 1), count(DISTINCT a) FROM t"),
+            "SELECT count(DISTINCT CASE WHEN (a) IS NOT NULL AND (b + 1) IS NOT NULL THEN STRUCT((a), (b + 1)) END), count(DISTINCT a) FROM t"
         );
         assert_eq!(
             rewritten("SELECT EXTRACT(DAYOFWEEK FROM t), EXTRACT(dayofyear FROM t) FROM x"),

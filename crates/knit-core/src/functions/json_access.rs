@@ -28,21 +28,16 @@ impl ExprPlanner for JsonFieldAccess {
         expr: RawFieldAccessExpr,
         schema: &DFSchema,
     ) -> Result<PlannerResult<RawFieldAccessExpr>> {
-        let is_text = matches!(
-            expr.expr.get_type(schema),
-            Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-        );
         let key = match &expr.field_access {
             GetFieldAccess::NamedStructField { name } => lit(name.clone()),
             GetFieldAccess::ListIndex { key } => (**key).clone(),
             GetFieldAccess::ListRange { .. } => return Ok(PlannerResult::Original(expr)),
         };
-        if !is_text {
-            let is_list = matches!(
-                expr.expr.get_type(schema),
-                Ok(DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..))
-            );
-            if is_list && matches!(expr.field_access, GetFieldAccess::ListIndex { .. }) {
+        match expr.expr.get_type(schema) {
+            Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {}
+            Ok(DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..))
+                if matches!(expr.field_access, GetFieldAccess::ListIndex { .. }) =>
+            {
                 return Ok(PlannerResult::Planned(Expr::ScalarFunction(
                     ScalarFunction::new_udf(
                         Arc::new(ScalarUDF::from(ListElement::new())),
@@ -50,7 +45,7 @@ impl ExprPlanner for JsonFieldAccess {
                     ),
                 )));
             }
-            return Ok(PlannerResult::Original(expr));
+            _ => return Ok(PlannerResult::Original(expr)),
         }
         Ok(PlannerResult::Planned(Expr::ScalarFunction(
             ScalarFunction::new_udf(

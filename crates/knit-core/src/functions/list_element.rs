@@ -153,3 +153,52 @@ fn is_zero(index: &Expr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, ListArray};
+    use datafusion::arrow::datatypes::{Field, Int32Type};
+
+    use super::*;
+
+    /// The unsimplified path counts from the session's base, as the simplified one does.
+    #[test]
+    fn invoke_counts_from_the_sessions_base() {
+        let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(7), Some(8)]),
+            Some(vec![Some(9)]),
+        ]));
+        let run = |base: ListIndexBase, index: i64| {
+            let mut config = ConfigOptions::new();
+            config.extensions.insert(KnitOptions {
+                list_index_base: base,
+                ..KnitOptions::default()
+            });
+            let args = ScalarFunctionArgs {
+                args: vec![
+                    ColumnarValue::Array(Arc::clone(&list)),
+                    ColumnarValue::Array(Arc::new(Int64Array::from(vec![index, index]))),
+                ],
+                arg_fields: vec![
+                    Arc::new(Field::new("l", list.data_type().clone(), true)),
+                    Arc::new(Field::new("i", DataType::Int64, true)),
+                ],
+                number_rows: 2,
+                return_field: Arc::new(Field::new("e", DataType::Int32, true)),
+                config_options: Arc::new(config),
+            };
+            ListElement::new()
+                .invoke_with_args(args)
+                .and_then(|v| v.to_array(2))
+                .map(|a| format!("{a:?}"))
+        };
+        let zero = run(ListIndexBase::Zero, 0).unwrap();
+        assert!(zero.contains("7,\n  9"), "{zero}");
+        let one = run(ListIndexBase::One, 1).unwrap();
+        assert_eq!(one, zero);
+        let past = run(ListIndexBase::Zero, 1).unwrap();
+        assert!(past.contains("8,\n  null"), "{past}");
+        let error = run(ListIndexBase::One, 0).unwrap_err().to_string();
+        assert!(error.contains("lists count from 1"), "{error}");
+    }
+}

@@ -65,12 +65,8 @@ impl DeRefCall {
                 ));
             }
         }
+        // The others are known above and change nothing here, so they are not read.
         let pre_existing = kwargs.get::<Option<bool>>("pre_existing")?.unwrap_or(false);
-        // Read the rest so that minijinja does not refuse them as unused.
-        for key in &KEYWORDS[1..] {
-            let _: Option<Value> = kwargs.get(key)?;
-        }
-        kwargs.assert_all_used()?;
         if path.is_none() && !pre_existing {
             return Err(Error::new(
                 ErrorKind::InvalidOperation,

@@ -52,6 +52,13 @@ FROM (SELECT '[{"sku":"a1","qty":2},{"sku":"b7","qty":1}]' AS items) AS o,
      LATERAL FLATTEN(input => parse_json(o.items)) AS t
 ORDER BY sku;
 
+-- FLATTEN over an object gives a row per field; OUTER => TRUE keeps a row whose input
+-- has none.
+SELECT o.customer, t.key AS field, t.value AS value
+FROM (VALUES ('ann', '{"plan":"gold","seats":3}'), ('bob', NULL)) AS o(customer, attrs),
+     LATERAL FLATTEN(input => parse_json(o.attrs), outer => true) AS t
+ORDER BY customer, field;
+
 -- Snowflake's decode, LIKE ANY and arrays counted from 0 (knit project scripts set
 -- knit.list_index_base = 0; Knit SQL counts from 1 unless told).
 SET knit.list_index_base = 0;

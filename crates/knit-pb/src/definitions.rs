@@ -174,6 +174,9 @@ pub(crate) struct Stitcher {
     pub entity: String,
     /// Input (or sql_template model) names.
     pub edge_sources: Vec<String>,
+    /// Old schemas' `main_id_type`: the name of the entity's main id column, which pb's
+    /// migration moves to the entity's `id_column_name`.
+    pub main_id_type: Option<String>,
     pub origin: Origin,
 }
 

@@ -132,9 +132,31 @@ impl Project {
             }
         }
         project.union_inputs()?;
+        project.stitcher_main_ids();
         project.cohort_var_entities()?;
         project.check_merges()?;
         Ok((project, value.clone()))
+    }
+
+    /// An old schema's `main_id_type` on an id stitcher names its entity's main id
+    /// column, as pb's migration makes it the entity's `id_column_name` (which wins).
+    fn stitcher_main_ids(&mut self) {
+        for stitcher in &self.stitchers {
+            let Some(main_id) = &stitcher.main_id_type else {
+                continue;
+            };
+            let named = |e: &&mut Entity| {
+                e.name == stitcher.entity
+                    && e.stitcher.as_deref().is_none_or(|s| {
+                        s.strip_prefix("models/").unwrap_or(s).to_lowercase() == stitcher.name
+                    })
+            };
+            if let Some(entity) = self.entities.iter_mut().find(named)
+                && entity.main_id.is_none()
+            {
+                entity.main_id = Some(main_id.clone());
+            }
+        }
     }
 
     fn read_models_file(&mut self, root: &Node<'_>) -> Result<()> {

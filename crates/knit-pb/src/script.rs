@@ -342,6 +342,12 @@ impl<'a> Writer<'a> {
                     Some(entity) => format!("entity {entity}"),
                     None => format!("view {model}"),
                 })
+                .chain(
+                    rendered
+                        .graphs
+                        .iter()
+                        .map(|entity| format!("graph {entity}")),
+                )
                 .collect();
             units.push((format!("view {name}"), reads, origin));
         }

@@ -13,6 +13,7 @@
 //! | `{{user.Var("x")}}`, `{{user.x}}`, `{{user.Var("~/entity/user/all/x")}}` | `user.x`, the entity var |
 //! | `{{orders.Var("col")}}` | `orders.col`, the input's column or input var |
 //! | `{{this.DeRef("inputs/x")}}`, `{{this.DeRef("models/y")}}` | the input's table, the model's view; `IsEnabled()` true |
+//! | `{{this.DeRef("inputs/x/var_table")}}`, `.../var_table/user_main_id` | the input's rows with `input_row_id` and main ids; the column's name (see `this`) |
 //! | `this.DeRef(pre_existing=true)`, `this.DeRef("inputs/x/incr_delta_tbl")` | incremental runs' inputs: `IsEnabled()` false (see `material`) |
 //! | `{{warehouse.DataType("float")}}` | the SQL type |
 //! | `{{warehouse.DatabaseType()}}` | the dialect the run takes the branches of (`--dialect`) |
@@ -35,10 +36,12 @@ use crate::pongo::to_jinja;
 
 mod args;
 mod material;
+mod this;
 mod time;
 
 use args::{one_string, unknown_method};
-use material::{DeRefCall, Material, printed_disabled};
+use material::printed_disabled;
+use this::This;
 use time::time_value;
 
 /// A macro from a `macros:` list.
@@ -69,6 +72,9 @@ pub(crate) struct Names {
     /// pb input name (lower case) to the SQL of its rows as `this.DeRef` reads them: as
     /// pb's, cut to the run's time window and the input's `where`.
     pub input_rows: BTreeMap<String, String>,
+    /// pb input name (lower case) to its var table as `this.DeRef("inputs/x/var_table")`
+    /// reads it, and the entities whose id graphs that reads.
+    pub input_var_tables: BTreeMap<String, VarTable>,
     /// Model names (lower case) to the SQL name of their rows, for `this.DeRef("models/..")`.
     pub models: BTreeMap<String, String>,
     /// What `warehouse.DatabaseType()` answers.
@@ -79,6 +85,16 @@ pub(crate) struct Names {
     pub begin_time: Option<String>,
     /// The project folder, which `this.ReadFile(path)` reads below.
     pub project_dir: std::path::PathBuf,
+}
+
+/// An input's var table, as pb makes it: the input's rows (those `this.DeRef("inputs/x")`
+/// reads), pb's `input_row_id`, and the main id of each entity the input has ids of.
+#[derive(Debug, Clone)]
+pub(crate) struct VarTable {
+    /// The SQL of its rows.
+    pub sql: String,
+    /// The entities whose id graphs it reads.
+    pub entities: Vec<String>,
 }
 
 /// The result of rendering one text.
@@ -92,6 +108,8 @@ pub(crate) struct Rendered {
     pub input_names: BTreeSet<(String, String)>,
     /// The models it reads.
     pub models: BTreeSet<String>,
+    /// The entities whose id graphs it reads (through an input's var table).
+    pub graphs: BTreeSet<String>,
 }
 
 /// Rendering passes (a macro's output holding templates takes one more) beyond this
@@ -152,26 +170,38 @@ pub(crate) fn render(
         .lock()
         .map(|found| found.clone())
         .unwrap_or_default();
-    // Snowflake's random() is a 64-bit integer (`mod(random(), 3)`), DataFusion's a
-    // fraction: a project in the Snowflake dialect means Snowflake's.
+    // Where Snowflake means another thing than DataFusion by a function, a project in the
+    // Snowflake dialect means Snowflake's.
     if names.dialect == "snowflake" {
-        sql = snowflake_random(&sql);
+        sql = snowflake_meanings(&sql);
     }
     rendered.sql = sql;
     Ok(rendered)
 }
 
-/// `random()` as `random_int64()`, Snowflake's meaning of it.
-fn snowflake_random(sql: &str) -> String {
-    static PATTERN: std::sync::LazyLock<Option<regex::Regex>> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)\brandom\s*\(\s*\)").ok());
-    if !sql.to_ascii_lowercase().contains("random") {
+/// Snowflake's meanings of functions DataFusion has with another: `random()` is a 64-bit
+/// integer (`mod(random(), 3)`), not a fraction, as `random_int64()`; `regexp_like` and
+/// `rlike` match the whole text (`regexp_full_match`), not a part of it.
+fn snowflake_meanings(sql: &str) -> String {
+    static PATTERNS: std::sync::LazyLock<Vec<(regex::Regex, &'static str)>> =
+        std::sync::LazyLock::new(|| {
+            [
+                (r"(?i)\brandom\s*\(\s*\)", "random_int64()"),
+                (r"(?i)\b(regexp_like|rlike)\s*\(", "regexp_full_match("),
+            ]
+            .into_iter()
+            .filter_map(|(pattern, with)| Some((regex::Regex::new(pattern).ok()?, with)))
+            .collect()
+        });
+    let lower = sql.to_ascii_lowercase();
+    if !(lower.contains("random") || lower.contains("like")) {
         return sql.to_string();
     }
-    match PATTERN.as_ref() {
-        Some(pattern) => pattern.replace_all(sql, "random_int64()").into_owned(),
-        None => sql.to_string(),
+    let mut sql = sql.to_string();
+    for (pattern, with) in PATTERNS.iter() {
+        sql = pattern.replace_all(&sql, *with).into_owned();
     }
+    sql
 }
 
 /// A template error in words, with the text it is about.
@@ -362,115 +392,6 @@ impl Object for Input {
     }
 }
 
-/// `this`: the model being rendered; `this.DeRef(path)` names another's rows.
-#[derive(Debug)]
-struct This {
-    scope: Arc<Scope>,
-}
-
-impl Object for This {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        _state: &mut State<'_, '_>,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
-        if method == "ReadFile" {
-            return read_project_file(&self.scope.names.project_dir, one_string("ReadFile", args)?)
-                .map(Value::from)
-                .map_err(|reason| Error::new(ErrorKind::InvalidOperation, reason));
-        }
-        if method != "DeRef" {
-            return Err(unknown_method("this", method));
-        }
-        let call = DeRefCall::parse(args)?;
-        let disabled = |call: &DeRefCall| {
-            Value::from_object(Material {
-                sql: None,
-                call: call.describe(),
-            })
-        };
-        if call.is_incremental() {
-            return Ok(disabled(&call));
-        }
-        let path = call.path.as_deref().unwrap_or_default();
-        let sql = self.deref_sql(path)?;
-        Ok(Value::from_object(Material {
-            sql: Some(sql),
-            call: call.describe(),
-        }))
-    }
-}
-
-impl This {
-    /// The SQL of the rows `inputs/x` or `models/y` names.
-    fn deref_sql(&self, path: &str) -> Result<String, Error> {
-        let names = &self.scope.names;
-        let missing = |what: &str, name: &str| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("DeRef(\"{path}\"): no {what} named '{name}'"),
-            )
-        };
-        match path.split_once('/') {
-            Some(("inputs", input)) => names
-                .input_rows
-                .get(&input.to_lowercase())
-                .cloned()
-                .ok_or_else(|| missing("input", input)),
-            Some(("models", model)) => {
-                let model = model.to_lowercase();
-                // Inputs are models too: `models/<input>` reads the input's rows.
-                if !names.models.contains_key(&model)
-                    && let Some(source) = names.input_rows.get(&model)
-                {
-                    return Ok(source.clone());
-                }
-                let sql = names
-                    .models
-                    .get(&model)
-                    .cloned()
-                    .ok_or_else(|| missing("model", &model))?;
-                self.scope.record(|found| {
-                    found.models.insert(model.clone());
-                });
-                Ok(sql)
-            }
-            _ => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("DeRef(\"{path}\"): takes inputs/<input> or models/<model>"),
-            )),
-        }
-    }
-}
-
-/// The text of a file of the project (`this.ReadFile("models/q.sql")`), which must lie
-/// inside the project folder.
-fn read_project_file(project: &std::path::Path, path: &str) -> Result<String, String> {
-    let relative = std::path::Path::new(path);
-    let escapes = relative.is_absolute()
-        || relative
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir));
-    if escapes {
-        return Err(format!(
-            "ReadFile(\"{path}\"): name a file inside the project folder, relative to it"
-        ));
-    }
-    let full = project.join(relative);
-    std::fs::read_to_string(&full)
-        .map(|text| {
-            text.strip_prefix('\u{feff}')
-                .map(str::to_string)
-                .unwrap_or(text)
-        })
-        .map_err(|e| format!("ReadFile(\"{path}\"): cannot read {}: {e}", full.display()))
-}
-
 /// `warehouse`: `DataType(name)` and `DatabaseType()`.
 #[derive(Debug)]
 struct Warehouse {
@@ -595,6 +516,13 @@ mod tests {
             .input_rows
             .insert("tbl_c".into(), "sample.tbl_c".into());
         names.models.insert("m".into(), "m".into());
+        names.input_var_tables.insert(
+            "tbl_c".into(),
+            VarTable {
+                sql: "(vt)".into(),
+                entities: vec!["user".into()],
+            },
+        );
         Arc::new(names)
     }
 
@@ -734,10 +662,17 @@ mod tests {
     }
 
     #[test]
-    fn snowflake_random_is_an_integer() {
+    fn snowflake_meanings_of_random_and_regexp_like() {
         assert_eq!(
             run("mod(RANDOM(), 3) + random ( )").unwrap().sql,
             "mod(random_int64(), 3) + random_int64()"
+        );
+        assert_eq!(
+            run("REGEXP_LIKE(email, '.+@.+') and rlike (x, 'a', 'i') and not_regexp_like(y)")
+                .unwrap()
+                .sql,
+            "regexp_full_match(email, '.+@.+') and regexp_full_match(x, 'a', 'i') and \
+             not_regexp_like(y)"
         );
     }
 
@@ -752,5 +687,20 @@ mod tests {
             "%Y-%m-%dT%H:%M:%SZ"
         );
         assert_eq!(go_layout_to_strftime("100%"), "%-m00%%");
+    }
+
+    #[test]
+    fn var_tables_print_their_rows_and_name_their_columns() {
+        let r = run(r#"{% with m = this.DeRef("inputs/tbl_c/var_table/USER_MAIN_ID") t = this.DeRef("inputs/TBL_C/var_table") %}select {{m}} from {{t}}{% endwith %}"#).unwrap();
+        assert_eq!(r.sql, "select user_main_id from (vt)");
+        assert!(r.graphs.contains("user"));
+        let error = run(r#"{{ this.DeRef("inputs/nope/var_table") }}"#).unwrap_err();
+        assert!(error.contains("no input with ids named 'nope'"), "{error}");
+        // A path that only starts like a var table is an input's name.
+        let error = run(r#"{{ this.DeRef("inputs/tbl_c/var_tables") }}"#).unwrap_err();
+        assert!(
+            error.contains("no input named 'tbl_c/var_tables'"),
+            "{error}"
+        );
     }
 }

@@ -1,27 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! Snowflake's `FLATTEN` over a JSON array, as DataFusion's `unnest`.
+//! Snowflake's `FLATTEN` over JSON arrays and objects, as DataFusion's `unnest`.
 //!
 //! `FROM src, TABLE(FLATTEN(json)) t` (or `LATERAL FLATTEN(input => json) t`) gives one
-//! row per element of the array, with the element as `t.value`, beside the row of `src`
-//! it came from. DataFusion cannot unnest a column of another `FROM` item (a lateral
-//! reference), so the pair becomes one derived table:
+//! row per element of the array (or field of the object), with the element as `t.value`,
+//! beside the row of `src` it came from. DataFusion cannot unnest a column of another
+//! `FROM` item (a lateral reference), so the pair becomes one derived table:
 //!
 //! ```sql
-//! FROM (SELECT *, unnest(json_query_array(json)) AS value FROM src) AS t
+//! FROM (SELECT *, unnest(flatten_part(json, 'value', false)) AS "value",
+//!                 unnest(flatten_part(json, 'index', false)) AS "index" FROM src) AS t
 //! ```
 //!
-//! and references to `src`'s alias in the same `SELECT` are re-pointed at `t`. Elements
-//! are JSON text, read with `t.value['key']`, and `t.index` is the element's position
-//! from 0; like Snowflake's, a row whose array is empty or NULL yields no row.
+//! and references to `src`'s alias in the same `SELECT` are re-pointed at `t`.
+//! `flatten_part` (a Knit function) lists one of `FLATTEN`'s columns per row: `value`,
+//! `index` (from 0), and `key` and `this` where the query reads them; `OUTER => TRUE`
+//! and `PATH => 'a.b'` are passed on. Like Snowflake's, a row whose input has no
+//! element yields no row, or one row of NULLs with `OUTER => TRUE`.
 
 use std::ops::ControlFlow;
 
 use datafusion_sql::parser::Statement as DFStatement;
 use datafusion_sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, Select, SetExpr,
-    TableFactor, VisitorMut, visit_expressions_mut,
+    TableFactor, VisitorMut, visit_expressions, visit_expressions_mut,
 };
 use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::parser::Parser;
@@ -57,7 +60,7 @@ fn rewrite_select(select: &mut Select) {
     let mut i = 1;
     while i < select.from.len() {
         let pair_is_plain = select.from[i].joins.is_empty() && select.from[i - 1].joins.is_empty();
-        let Some((json, alias)) = flattened(&select.from[i].relation) else {
+        let Some(call) = flattened(&select.from[i].relation) else {
             i += 1;
             continue;
         };
@@ -67,17 +70,35 @@ fn rewrite_select(select: &mut Select) {
         }
         let source = &select.from[i - 1].relation;
         let source_alias = table_alias(source);
-        let alias = alias.unwrap_or_else(|| Ident::new("flatten"));
+        let alias = call.alias.clone().unwrap_or_else(|| Ident::new("flatten"));
         let all = match &source_alias {
             Some(name) => format!("{name}.*"),
             None => "*".to_string(),
         };
-        // The element and its position, unnested side by side (DataFusion zips the
-        // unnests of one SELECT); a value that is not an array yields no row.
+        // One unnest per column, side by side (DataFusion zips the unnests of one
+        // SELECT). `key` and `this` only where the query reads them: a source column of
+        // that name would otherwise be doubled.
+        let part = |name: &str| {
+            let path = call
+                .path
+                .as_ref()
+                .map(|p| format!(", {p}"))
+                .unwrap_or_default();
+            format!(
+                "unnest(flatten_part({}, '{name}', {}{path})) AS \"{name}\"",
+                call.input, call.outer
+            )
+        };
+        let mut columns = vec![part("value"), part("index")];
+        if reads_name(select, "key") {
+            columns.push(part("key"));
+        }
+        if reads_name(select, "this") {
+            columns.push(part("this"));
+        }
         let sql = format!(
-            "SELECT 1 FROM (SELECT {all}, unnest(json_query_array({json})) AS value, \
-             unnest(range(0, cardinality(json_query_array({json})))) AS \"index\" \
-             FROM {source}) AS {alias}"
+            "SELECT 1 FROM (SELECT {all}, {} FROM {source}) AS {alias}",
+            columns.join(", ")
         );
         let Some(derived) = parse_relation(&sql) else {
             i += 1;
@@ -91,8 +112,18 @@ fn rewrite_select(select: &mut Select) {
     }
 }
 
-/// The JSON argument and alias of `TABLE(FLATTEN(..))` or `LATERAL FLATTEN(..)`.
-fn flattened(factor: &TableFactor) -> Option<(Expr, Option<Ident>)> {
+/// A `FLATTEN` call's arguments.
+struct FlattenCall {
+    input: Expr,
+    /// `OUTER => TRUE`: a row of NULLs for an input with no element.
+    outer: bool,
+    /// `PATH => 'a.b'`: the element of the input to flatten.
+    path: Option<Expr>,
+    alias: Option<Ident>,
+}
+
+/// The arguments and alias of `TABLE(FLATTEN(..))` or `LATERAL FLATTEN(..)`.
+fn flattened(factor: &TableFactor) -> Option<FlattenCall> {
     let (name, args, alias) = match factor {
         TableFactor::TableFunction {
             expr: Expr::Function(function),
@@ -111,16 +142,51 @@ fn flattened(factor: &TableFactor) -> Option<(Expr, Option<Ident>)> {
     if !name.to_string().eq_ignore_ascii_case("flatten") {
         return None;
     }
-    let json = args.iter().find_map(|arg| match arg {
-        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-        FunctionArg::Named {
-            name,
-            arg: FunctionArgExpr::Expr(e),
-            ..
-        } if name.value.eq_ignore_ascii_case("input") => Some(e.clone()),
-        _ => None,
-    })?;
-    Some((json, alias.as_ref().map(|a| a.name.clone())))
+    let named = |key: &str| {
+        args.iter().find_map(|arg| match arg {
+            FunctionArg::Named {
+                name,
+                arg: FunctionArgExpr::Expr(e),
+                ..
+            } if name.value.eq_ignore_ascii_case(key) => Some(e.clone()),
+            _ => None,
+        })
+    };
+    let input = args
+        .iter()
+        .find_map(|arg| match arg {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .or_else(|| named("input"))?;
+    let outer = named("outer").is_some_and(|e| e.to_string().eq_ignore_ascii_case("true"));
+    Some(FlattenCall {
+        input,
+        outer,
+        path: named("path"),
+        alias: alias.as_ref().map(|a| a.name.clone()),
+    })
+}
+
+/// Whether the select's expressions name a column `name` (bare or qualified).
+fn reads_name(select: &Select, name: &str) -> bool {
+    let mut found = false;
+    let mut check = |expr: &Expr| {
+        let last = match expr {
+            Expr::Identifier(ident) => Some(ident),
+            Expr::CompoundIdentifier(parts) => parts.last(),
+            _ => None,
+        };
+        if last.is_some_and(|i| i.value.eq_ignore_ascii_case(name)) {
+            found = true;
+        }
+        ControlFlow::<()>::Continue(())
+    };
+    let _ = visit_expressions(&select.projection, &mut check);
+    let _ = visit_expressions(&select.selection, &mut check);
+    let _ = visit_expressions(&select.having, &mut check);
+    let _ = visit_expressions(&select.group_by, &mut check);
+    found
 }
 
 fn table_alias(factor: &TableFactor) -> Option<Ident> {
@@ -177,12 +243,31 @@ mod tests {
             rewritten(
                 "SELECT t.value, id FROM (SELECT * FROM o), TABLE(FLATTEN(parse_json(products))) t"
             ),
-            "SELECT t.value, id FROM (SELECT *, unnest(json_query_array(parse_json(products))) AS value, unnest(range(0, cardinality(json_query_array(parse_json(products))))) AS \"index\" FROM (SELECT * FROM o)) AS t"
+            "SELECT t.value, id FROM (SELECT *, unnest(flatten_part(parse_json(products), 'value', false)) AS \"value\", unnest(flatten_part(parse_json(products), 'index', false)) AS \"index\" FROM (SELECT * FROM o)) AS t"
         );
         assert_eq!(
             rewritten("SELECT o.id, f.value FROM orders o, LATERAL FLATTEN(input => o.items) f"),
-            "SELECT f.id, f.value FROM (SELECT o.*, unnest(json_query_array(o.items)) AS value, unnest(range(0, cardinality(json_query_array(o.items)))) AS \"index\" FROM orders o) AS f"
+            "SELECT f.id, f.value FROM (SELECT o.*, unnest(flatten_part(o.items, 'value', false)) AS \"value\", unnest(flatten_part(o.items, 'index', false)) AS \"index\" FROM orders o) AS f"
         );
         assert_eq!(rewritten("SELECT * FROM a, b"), "SELECT * FROM a, b");
+    }
+
+    #[test]
+    fn outer_path_key_and_this_are_passed_on() {
+        let sql = rewritten(
+            "SELECT f.key, f.this FROM o, LATERAL FLATTEN(input => o.j, path => 'a.b', \
+             outer => TRUE) f WHERE f.value IS NOT NULL",
+        );
+        assert!(
+            sql.contains("unnest(flatten_part(o.j, 'key', true, 'a.b')) AS \"key\""),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("unnest(flatten_part(o.j, 'this', true, 'a.b')) AS \"this\""),
+            "{sql}"
+        );
+        // No `key` column where the query reads none: a source column may hold the name.
+        let sql = rewritten("SELECT f.value FROM o, TABLE(FLATTEN(o.j)) f");
+        assert!(!sql.contains("'key'") && !sql.contains("'this'"), "{sql}");
     }
 }

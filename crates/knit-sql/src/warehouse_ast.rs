@@ -11,6 +11,9 @@
 //! - `EXTRACT(DAYOFWEEK FROM t)` and `EXTRACT(DAYOFYEAR FROM t)` are DataFusion's `DOW`
 //!   and `DOY` (Sunday is 0, as in Snowflake's default).
 //! - `SELECT TOP n ...` (Snowflake, SQL Server) is `... LIMIT n`.
+//! - `x RLIKE p` and `x REGEXP p` (Spark, MySQL) are `regexp_like(x, p)`: the pattern
+//!   found anywhere in `x`, as those engines match. (Snowflake's function forms match
+//!   the whole text; `knit project` reads them so in the Snowflake dialect.)
 //! - `count(DISTINCT a, b)` counts the distinct pairs with no NULL in them, as
 //!   Snowflake's does: `count(DISTINCT CASE WHEN a IS NOT NULL AND b IS NOT NULL THEN
 //!   struct(a, b) END)`.
@@ -72,6 +75,17 @@ impl VisitorMut for WarehouseForms {
             }
             Expr::Function(function) if function.name.to_string().eq_ignore_ascii_case("count") => {
                 count_distinct_tuples(function);
+            }
+            Expr::RLike {
+                negated,
+                expr: value,
+                pattern,
+                ..
+            } => {
+                let not = if *negated { "NOT " } else { "" };
+                if let Some(call) = parse_expr(&format!("{not}regexp_like({value}, {pattern})")) {
+                    *expr = Expr::Nested(Box::new(call));
+                }
             }
             Expr::Extract { field, .. } => {
                 if matches!(field, DateTimeField::DayOfWeek) {
@@ -155,12 +169,17 @@ fn count_distinct_tuples(function: &mut Function) {
         "CASE WHEN {not_null} THEN struct({}) END",
         values.join(", ")
     );
-    let parsed = Parser::new(&GenericDialect {})
-        .try_with_sql(&sql)
-        .and_then(|mut parser| parser.parse_expr());
-    if let Ok(tuple) = parsed {
+    if let Some(tuple) = parse_expr(&sql) {
         list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(tuple))];
     }
+}
+
+/// An expression from its SQL, which the rewrites here write from parsed parts.
+fn parse_expr(sql: &str) -> Option<Expr> {
+    Parser::new(&GenericDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut parser| parser.parse_expr())
+        .ok()
 }
 
 /// `x [NOT] [I]LIKE ANY (p1, p2, ..)` as `(x [NOT] [I]LIKE p1 OR x [NOT] [I]LIKE p2 ..)`.
@@ -247,6 +266,10 @@ mod tests {
         assert_eq!(
             rewritten("SELECT EXTRACT(DAYOFWEEK FROM t), EXTRACT(dayofyear FROM t) FROM x"),
             "SELECT EXTRACT(DOW FROM t), EXTRACT(DOY FROM t) FROM x"
+        );
+        assert_eq!(
+            rewritten("SELECT a RLIKE 'x.*' OR b NOT REGEXP '^y' FROM t"),
+            "SELECT (regexp_like(a, 'x.*')) OR (NOT regexp_like(b, '^y')) FROM t"
         );
     }
 }

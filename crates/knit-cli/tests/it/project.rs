@@ -92,6 +92,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "2024-07-01T00:00:00Z",
     ),
     (
+        "testdata/oracle/cases/var_tables",
+        "tables",
+        "2024-07-01T00:00:00Z",
+    ),
+    (
         "testdata/oracle/cases/corpus_forms",
         "tables",
         "2024-01-01T00:00:00Z",
@@ -153,7 +158,9 @@ fn project_run_matches_pb() {
 /// gives pb's id graph and feature table; its Snowflake-only vars give Snowflake's
 /// answers (text compared with a boolean read as one), arrays and objects as JSON text
 /// in CSV, and lists counted from 0 (`array_agg(..)[0]`); an incremental `sql_template`
-/// takes its full branch and a var's `merge` is read past, as in pb's first run.
+/// takes its full branch and a var's `merge` is read past, as in pb's first run;
+/// `rlike`/`regexp_like` match the whole text (Snowflake's), and `months_between`,
+/// `add_months` count as Snowflake does.
 #[test]
 fn a_snowflake_project_runs_unchanged() {
     let project = workspace_root().join("testdata/pb_projects/snowflake_shop");
@@ -195,6 +202,8 @@ fn a_snowflake_project_runs_unchanged() {
                 "gift_orders",
                 "latest_amount",
                 "first_amount",
+                "bob_matches",
+                "months_ordering",
             ];
             (
                 email_of(&row["user_main_id"]),
@@ -214,6 +223,8 @@ fn a_snowflake_project_runs_unchanged() {
                 "1.000000000",
                 "150.000000000",
                 "50.000000000",
+                "0.000000000",
+                "1.935484000",
             ],
         ),
         (
@@ -227,6 +238,8 @@ fn a_snowflake_project_runs_unchanged() {
                 "1.000000000",
                 "-20.000000000",
                 "200.000000000",
+                "2.000000000",
+                "0.258065000",
             ],
         ),
         (
@@ -239,6 +252,8 @@ fn a_snowflake_project_runs_unchanged() {
                 "false",
                 "0.000000000",
                 "",
+                "",
+                "0.000000000",
                 "",
             ],
         ),
@@ -253,6 +268,8 @@ fn a_snowflake_project_runs_unchanged() {
                 "0.000000000",
                 "999.000000000",
                 "999.000000000",
+                "0.000000000",
+                "",
             ],
         ),
         (
@@ -266,6 +283,8 @@ fn a_snowflake_project_runs_unchanged() {
                 "1.000000000",
                 "10.000000000",
                 "10.000000000",
+                "",
+                "0.000000000",
             ],
         ),
     ]
@@ -643,7 +662,8 @@ fn packages_merge_into_the_project() {
 }
 
 /// Older schemas' forms: an input without `app_defaults` and one with only its table
-/// under it (pb's migration moves the other keys there), a feature table with its own
+/// under it (pb's migration moves the other keys there), an id stitcher's `main_id_type`
+/// and `edge_sources` as bare names, a feature table with its own
 /// macros and vars, and vars naming the vars they read by bare name in `dependencies`;
 /// and a `common_column_union_new` model of two inputs, read by a var.
 #[test]
@@ -679,6 +699,14 @@ var_groups:
           where: amount > 5
           default: 0
 models:
+  - name: graph
+    model_type: id_stitcher
+    model_spec:
+      entity_key: user
+      main_id_type: main_id
+      edge_sources:
+        - inputs/events
+        - inputs/events_again
   - name: all_events
     model_type: common_column_union_new
     model_spec:
@@ -715,7 +743,11 @@ models:
               partition_by: [user_id]
               order_by: [timestamp]
 ";
-    let dir = broken_project("old-schema", &GOOD_PROJECT.replace("99", "40"), models);
+    let project = GOOD_PROJECT.replace("99", "40").replace(
+        "    id_types: [user_id]\n",
+        "    id_stitcher: models/graph\n    id_types: [user_id]\n",
+    );
+    let dir = broken_project("old-schema", &project, models);
     std::fs::write(
         dir.join("tables/shop/events.csv"),
         "user_id,amount,timestamp\nu1,1,2024-01-01T00:00:00Z\nu1,1,2024-01-02T00:00:00Z\nu2,1,2024-01-01T00:00:00Z\n",
@@ -723,6 +755,10 @@ models:
     .unwrap();
     let (output, out) = run_in_place(&dir, &[]);
     assert!(output.status.success(), "{}", text(&output).1);
+    // The stitcher's `main_id_type` names the main id column, as pb's migration makes
+    // it the entity's `id_column_name`.
+    let graph = std::fs::read_to_string(out.join("graph.csv")).unwrap();
+    assert!(graph.starts_with("main_id,other_id,"), "{graph}");
     let mut rows: Vec<Vec<String>> = read_csv(&out.join("feats.csv"))
         .into_iter()
         .map(|row| vec![row["a"].clone(), row["b"].clone(), row["c"].clone()])

@@ -26,6 +26,7 @@
 
 mod checked_sum;
 mod date;
+mod flatten_parts;
 pub(crate) mod json_access;
 mod list_element;
 mod mode;
@@ -51,6 +52,7 @@ pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(warehouse_dates::DateDiff::bigquery_timestamp()),
         ScalarUDF::from(warehouse_dates::DateAdd::new()),
         ScalarUDF::from(list_element::ListElement::new()),
+        ScalarUDF::from(flatten_parts::FlattenPart::new()),
     ];
     functions.extend(warehouse_json::functions());
     functions.extend(warehouse_misc::functions());

@@ -34,7 +34,7 @@ impl Project {
                 let stitcher_ignored: Vec<&str> =
                     ignored.iter().chain(STITCHER_IGNORED).copied().collect();
                 spec.only_keys(
-                    &["entity_key", "edge_sources", "time_grain"],
+                    &["entity_key", "edge_sources", "time_grain", "main_id_type"],
                     &stitcher_ignored,
                 )?;
                 let mut edge_sources = Vec::new();
@@ -53,6 +53,7 @@ impl Project {
                     name,
                     entity: spec.require("entity_key")?.text()?.to_lowercase(),
                     edge_sources,
+                    main_id_type: spec.text_of("main_id_type")?,
                     origin,
                 });
             }

@@ -14,7 +14,7 @@ use knit_sql::{quote_ident_if_needed, quote_literal};
 use super::{ScriptOptions, Writer};
 use crate::error::Result;
 use crate::project::{Entity, Filter, IdType, Input, InputId, Origin, Project, Source};
-use crate::template::{Names, render};
+use crate::template::{Names, VarTable, render};
 
 impl<'a> Writer<'a> {
     /// Names the Knit input of each pb input with ids of `entity` (and of each id
@@ -393,6 +393,7 @@ pub(super) fn input_rows(
 ) -> Result<Arc<Names>> {
     let mut names = Arc::new(names);
     let mut rows = BTreeMap::new();
+    let mut var_tables = BTreeMap::new();
     for input in &project.inputs {
         let source = names.input_sources[&input.name].clone();
         let mut conditions = Vec::new();
@@ -417,11 +418,17 @@ pub(super) fn input_rows(
                 conditions.join(" AND ")
             )
         };
+        if let Some(table) = var_table(project, input, &sql, &names)? {
+            var_tables.insert(input.name.clone(), table);
+        }
         rows.insert(input.name.clone(), sql);
     }
     for (alias, target) in &project.input_aliases {
         if let Some(sql) = rows.get(target).cloned() {
             rows.insert(alias.clone(), sql);
+        }
+        if let Some(table) = var_tables.get(target).cloned() {
+            var_tables.insert(alias.clone(), table);
         }
     }
     // Rendering keeps no reference to the names once it returns.
@@ -433,5 +440,73 @@ pub(super) fn input_rows(
         return Err(origin.error("internal: the inputs' filters kept the template names"));
     };
     mutable.input_rows = rows;
+    mutable.input_var_tables = var_tables;
     Ok(names)
+}
+
+/// pb's var table of an input (`this.DeRef("inputs/x/var_table")`): its `rows`, numbered
+/// as `input_row_id`, with the main id of each entity it has ids of, named as the
+/// entity's id graph names it (`user_main_id`). As pb's, a row's main id is that of its
+/// first id, in the order of `ids`, that the entity's id graph holds (NULL if none), and
+/// is found by a join of each id with the graph. `None` for an input without ids.
+fn var_table(
+    project: &Project,
+    input: &Input,
+    rows: &str,
+    names: &Arc<Names>,
+) -> Result<Option<VarTable>> {
+    let mut id_columns = Vec::new();
+    let mut joins = Vec::new();
+    let mut main_ids = Vec::new();
+    let mut entities = Vec::new();
+    for entity in &project.entities {
+        let ids: Vec<_> = input
+            .ids
+            .iter()
+            .filter(|id| id.entity == entity.name && entity.id_types.contains(&id.id_type))
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let main = entity
+            .main_id
+            .clone()
+            .unwrap_or_else(|| format!("{}_main_id", entity.name));
+        let main = quote_ident_if_needed(&main);
+        let mut found = Vec::new();
+        for id in ids {
+            let select = render(&id.select, names, &BTreeMap::new())
+                .map_err(|reason| input.origin.error(format!("ids: {reason}")))?
+                .sql;
+            let n = id_columns.len();
+            let column = format!("\"__knit_vt_id_{n}\"");
+            let graph = format!("\"__knit_vt_graph_{n}\"");
+            id_columns.push((
+                format!("CAST(({select}) AS VARCHAR) AS {column}"),
+                column.clone(),
+            ));
+            joins.push(format!(
+                "LEFT JOIN (SELECT {main}, other_id, other_id_type FROM id_stitch({})) AS {graph} \
+                 ON {graph}.other_id = \"__knit_vt\".{column} AND {graph}.other_id_type = {}",
+                quote_literal(&entity.name),
+                quote_literal(&id.id_type)
+            ));
+            found.push(format!("{graph}.{main}"));
+        }
+        main_ids.push(format!("coalesce({}) AS {main}", found.join(", ")));
+        entities.push(entity.name.clone());
+    }
+    if entities.is_empty() {
+        return Ok(None);
+    }
+    let (computed, id_names): (Vec<_>, Vec<_>) = id_columns.into_iter().unzip();
+    let sql = format!(
+        "(SELECT row_number() OVER () AS input_row_id, \"__knit_vt\".* EXCLUDE ({}), {} \
+         FROM (SELECT *, {} FROM {rows} AS \"__knit_rows\") AS \"__knit_vt\" {})",
+        id_names.join(", "),
+        main_ids.join(", "),
+        computed.join(", "),
+        joins.join(" ")
+    );
+    Ok(Some(VarTable { sql, entities }))
 }

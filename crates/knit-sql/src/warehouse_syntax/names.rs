@@ -124,6 +124,95 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("get", 2, "($1)[$2]"),
     ("bitand", 2, "($1 & $2)"),
     ("bitor", 2, "($1 | $2)"),
+    ("bitxor", 2, "($1 ^ $2)"),
+    ("booland", 2, "($1 AND $2)"),
+    ("boolor", 2, "($1 OR $2)"),
+    ("boolxor", 2, "($1 <> $2)"),
+    ("boolnot", 1, "(NOT $1)"),
+    (
+        "div0null",
+        2,
+        "(CASE WHEN $2 = 0 OR $2 IS NULL THEN 0.0 ELSE CAST($1 AS DOUBLE) / $2 END)",
+    ),
+    ("truncate", 1, "trunc($1)"),
+    ("truncate", 2, "trunc($1, $2)"),
+    (
+        "sha2",
+        2,
+        "(CASE $2 WHEN 224 THEN encode(sha224($1), 'hex') WHEN 256 THEN encode(sha256($1), 'hex') \
+         WHEN 384 THEN encode(sha384($1), 'hex') WHEN 512 THEN encode(sha512($1), 'hex') END)",
+    ),
+    ("localtimestamp", 0, "now()"),
+    ("dayofweekiso", 1, "date_part('isodow', $1)"),
+    ("weekiso", 1, "date_part('week', $1)"),
+    ("yearofweekiso", 1, "date_part('isoyear', $1)"),
+    ("yearofweek", 1, "date_part('isoyear', $1)"),
+    // Months added, as dateadd adds them, but from a month's last day to the last day of
+    // the month reached (Feb 29 plus one month is Mar 31).
+    (
+        "add_months",
+        2,
+        "(CASE WHEN date_part('day', dateadd('day', 1, $1)) = 1 \
+         THEN dateadd('day', -1, dateadd('month', $2, dateadd('day', 1, $1))) \
+         ELSE dateadd('month', $2, $1) END)",
+    ),
+    // Whole months between the dates, plus the days' difference over 31 unless both are
+    // the same day of their months or both the last; times of day are not counted.
+    (
+        "months_between",
+        2,
+        "round(CAST((date_part('year', CAST($1 AS TIMESTAMP)) - date_part('year', \
+         CAST($2 AS TIMESTAMP))) * 12 + date_part('month', CAST($1 AS TIMESTAMP)) - \
+         date_part('month', CAST($2 AS TIMESTAMP)) + CASE WHEN date_part('day', \
+         CAST($1 AS TIMESTAMP)) = date_part('day', CAST($2 AS TIMESTAMP)) OR \
+         (date_part('day', CAST($1 AS TIMESTAMP) + INTERVAL '1 day') = 1 AND \
+         date_part('day', CAST($2 AS TIMESTAMP) + INTERVAL '1 day') = 1) THEN 0 ELSE \
+         (date_part('day', CAST($1 AS TIMESTAMP)) - date_part('day', CAST($2 AS TIMESTAMP))) \
+         / 31.0 END AS DOUBLE), 6)",
+    ),
+    // The first given weekday after (or before) the date; the day's name counts by its
+    // first two letters, as Snowflake reads it.
+    (
+        "next_day",
+        2,
+        "dateadd('day', CAST(((CASE lower(substr(trim($2), 1, 2)) WHEN 'su' THEN 0 \
+         WHEN 'mo' THEN 1 WHEN 'tu' THEN 2 WHEN 'we' THEN 3 WHEN 'th' THEN 4 WHEN 'fr' THEN 5 \
+         WHEN 'sa' THEN 6 END) - date_part('dow', CAST($1 AS DATE)) + 6) % 7 + 1 AS BIGINT), \
+         CAST($1 AS DATE))",
+    ),
+    (
+        "previous_day",
+        2,
+        "dateadd('day', -CAST((date_part('dow', CAST($1 AS DATE)) - (CASE \
+         lower(substr(trim($2), 1, 2)) WHEN 'su' THEN 0 WHEN 'mo' THEN 1 WHEN 'tu' THEN 2 \
+         WHEN 'we' THEN 3 WHEN 'th' THEN 4 WHEN 'fr' THEN 5 WHEN 'sa' THEN 6 END) + 6) % 7 + 1 \
+         AS BIGINT), CAST($1 AS DATE))",
+    ),
+    (
+        "timestamp_from_parts",
+        6,
+        "dateadd('second', $6, dateadd('minute', $5, dateadd('hour', $4, \
+         CAST(make_date($1, $2, $3) AS TIMESTAMP))))",
+    ),
+    (
+        "timestamp_ntz_from_parts",
+        6,
+        "dateadd('second', $6, dateadd('minute', $5, dateadd('hour', $4, \
+         CAST(make_date($1, $2, $3) AS TIMESTAMP))))",
+    ),
+    // Snowflake anchors a regular expression at both ends (pb projects in the Snowflake
+    // dialect call this for `regexp_like` and `rlike`; DataFusion's `regexp_like`, as
+    // Spark's, finds the pattern anywhere).
+    (
+        "regexp_full_match",
+        2,
+        "regexp_like($1, '^(?:' || $2 || ')$')",
+    ),
+    (
+        "regexp_full_match",
+        3,
+        "regexp_like($1, '^(?:' || $2 || ')$', $3)",
+    ),
 ];
 
 /// The words that name a date part, in any warehouse's spelling.

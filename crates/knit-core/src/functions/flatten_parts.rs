@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `flatten_part(container, part, outer [, path])`: one column of Snowflake's `FLATTEN`
+//! as a list per row, for `unnest`. `knit_sql` writes `TABLE(FLATTEN(..)) t` as a derived
+//! table that unnests one call per column it reads (`value`, `index`, `key`), side by
+//! side: DataFusion zips the unnests of one `SELECT`, so the lists of a row must be as
+//! long as one another.
+//!
+//! As Snowflake's: an array gives a row per element (`index` from 0, `key` NULL), an
+//! object a row per field (`key` its name, `index` NULL), in the order of its keys.
+//! NULL, an empty array or object, and a scalar give no row, or with `OUTER => TRUE` one
+//! row of NULLs. `path` (`PATH => 'a.b[0]'`) flattens the value found there, which
+//! `this` is. The container is JSON text or a list (`split(s, ',')`). A value is read as
+//! field access reads one: a string without its quotes, an object or array as JSON text.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int64Builder, ListBuilder, StringBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+use serde_json::Value;
+
+use super::to_json::json_text;
+use super::{argument_arrays, check_arity, columnar};
+
+/// The function's name, which `knit_sql`'s `FLATTEN` rewrite calls.
+pub(crate) const FLATTEN_PART: &str = "flatten_part";
+
+/// Which column of `FLATTEN` a call lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Value,
+    Index,
+    Key,
+    This,
+}
+
+impl Part {
+    fn parse(text: &str) -> Result<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "value" => Ok(Self::Value),
+            "index" => Ok(Self::Index),
+            "key" => Ok(Self::Key),
+            "this" => Ok(Self::This),
+            _ => plan_err!(
+                "{FLATTEN_PART}(): the part is 'value', 'index', 'key' or 'this', not '{text}'"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FlattenPart {
+    signature: Signature,
+}
+
+impl FlattenPart {
+    pub(crate) fn new() -> Self {
+        Self {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+/// The constant text argument at `index`, named `what` in the error.
+fn constant_text<'a>(args: &'a ReturnFieldArgs<'_>, index: usize, what: &str) -> Result<&'a str> {
+    match args.scalar_arguments.get(index).copied().flatten() {
+        Some(value) => match value.try_as_str().flatten() {
+            Some(text) => Ok(text),
+            None => plan_err!("{FLATTEN_PART}(): the {what} must be constant text"),
+        },
+        None => plan_err!("{FLATTEN_PART}(): the {what} must be constant text"),
+    }
+}
+
+impl ScalarUDFImpl for FlattenPart {
+    fn name(&self) -> &str {
+        FLATTEN_PART
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        check_arity(FLATTEN_PART, arg_types.len(), 3, 4)?;
+        Ok(DataType::new_list(DataType::Utf8, true))
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs<'_>) -> Result<FieldRef> {
+        check_arity(FLATTEN_PART, args.arg_fields.len(), 3, 4)?;
+        let element = match Part::parse(constant_text(&args, 1, "part")?)? {
+            Part::Index => DataType::Int64,
+            Part::Value | Part::Key | Part::This => DataType::Utf8,
+        };
+        Ok(Arc::new(Field::new(
+            FLATTEN_PART,
+            DataType::new_list(element, true),
+            true,
+        )))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let (arrays, all_scalar) = argument_arrays(&args)?;
+        let part = match &args.args[1] {
+            ColumnarValue::Scalar(value) => match value.try_as_str().flatten() {
+                Some(text) => Part::parse(text)?,
+                None => return exec_err!("{FLATTEN_PART}(): the part must be constant text"),
+            },
+            ColumnarValue::Array(_) => {
+                return exec_err!("{FLATTEN_PART}(): the part must be constant text");
+            }
+        };
+        let outer = match &args.args[2] {
+            ColumnarValue::Scalar(ScalarValue::Boolean(b)) => b.unwrap_or(false),
+            _ => return exec_err!("{FLATTEN_PART}(): OUTER must be TRUE or FALSE"),
+        };
+        let path = match args.args.get(3) {
+            None => None,
+            Some(ColumnarValue::Scalar(value)) => value.try_as_str().flatten().map(str::to_string),
+            Some(ColumnarValue::Array(_)) => {
+                return exec_err!("{FLATTEN_PART}(): PATH must be constant text");
+            }
+        };
+        let containers = match arrays[0].data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+                datafusion::arrow::compute::cast(&arrays[0], &DataType::Utf8)?
+            }
+            _ => json_text(&arrays[0])?,
+        };
+        let containers = containers.as_string::<i32>();
+        let mut values = ListBuilder::new(StringBuilder::new());
+        let mut indexes = ListBuilder::new(Int64Builder::new());
+        for row in 0..rows {
+            let json = match containers.is_valid(row).then(|| containers.value(row)) {
+                Some(text) if !text.trim().is_empty() => {
+                    match serde_json::from_str::<Value>(text) {
+                        Ok(json) => Some(json),
+                        Err(e) => return exec_err!("FLATTEN: the input is not valid JSON ({e})"),
+                    }
+                }
+                _ => None,
+            };
+            let json = match (&json, &path) {
+                (Some(json), Some(path)) => at_path(json, path)?,
+                (json, None) => json.as_ref(),
+                (None, Some(_)) => None,
+            };
+            let entries = entries(json);
+            let count = entries.len();
+            for (key, index, value) in entries {
+                match part {
+                    Part::Value => values.values().append_option(element_text(value)),
+                    Part::Key => values.values().append_option(key),
+                    Part::Index => indexes.values().append_option(index),
+                    Part::This => values.values().append_option(json.map(Value::to_string)),
+                }
+            }
+            if count == 0 && outer {
+                match part {
+                    Part::This => values.values().append_option(json.map(Value::to_string)),
+                    _ => values.values().append_null(),
+                }
+                indexes.values().append_null();
+            }
+            values.append(true);
+            indexes.append(true);
+        }
+        let result: ArrayRef = match part {
+            Part::Index => Arc::new(indexes.finish()),
+            Part::Value | Part::Key | Part::This => Arc::new(values.finish()),
+        };
+        columnar(result, all_scalar)
+    }
+}
+
+/// An element as field access reads one (`x['a']`, `x:a`): a string without its quotes
+/// (so `value::string` is the string, as Snowflake casts a variant), JSON `null` as
+/// NULL, anything else as JSON text (`value:sku` reads inside it).
+fn element_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// A container's entries as `(key, index, value)`; none for a scalar or NULL.
+fn entries(json: Option<&Value>) -> Vec<(Option<&str>, Option<i64>, &Value)> {
+    match json {
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (None, i64::try_from(i).ok(), item))
+            .collect(),
+        Some(Value::Object(fields)) => fields
+            .iter()
+            .map(|(key, value)| (Some(key.as_str()), None, value))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The value at a Snowflake path (`a.b`, `a[0].b`, `"a b".c`), if there is one.
+fn at_path<'a>(json: &'a Value, path: &str) -> Result<Option<&'a Value>> {
+    let mut current = json;
+    let mut rest = path.trim();
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+        let next = if let Some(after) = rest.strip_prefix('[') {
+            let Some(end) = after.find(']') else {
+                return exec_err!("FLATTEN: PATH '{path}' has a '[' without its ']'");
+            };
+            let inside = after[..end].trim();
+            rest = &after[end + 1..];
+            match inside.parse::<usize>() {
+                Ok(i) => current.get(i),
+                Err(_) => current.get(inside.trim_matches(['\'', '"'])),
+            }
+        } else if let Some(after) = rest.strip_prefix('"') {
+            let Some(end) = after.find('"') else {
+                return exec_err!("FLATTEN: PATH '{path}' has an unclosed '\"'");
+            };
+            rest = &after[end + 1..];
+            current.get(&after[..end])
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            let key = &rest[..end];
+            rest = &rest[end..];
+            current.get(key)
+        };
+        match next {
+            Some(value) => current = value,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(current))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_of_arrays_objects_and_scalars() {
+        let array: Value = serde_json::from_str(r#"[1, "a", {"b": 2}]"#).unwrap();
+        let got: Vec<_> = entries(Some(&array))
+            .into_iter()
+            .map(|(k, i, v)| (k, i, v.to_string()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (None, Some(0), "1".to_string()),
+                (None, Some(1), "\"a\"".to_string()),
+                (None, Some(2), "{\"b\":2}".to_string()),
+            ]
+        );
+        let object: Value = serde_json::from_str(r#"{"z": 1, "a": [2]}"#).unwrap();
+        let keys: Vec<_> = entries(Some(&object)).into_iter().map(|e| e.0).collect();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.contains(&Some("z")) && keys.contains(&Some("a")));
+        assert!(entries(Some(&Value::from(3))).is_empty());
+        assert!(entries(None).is_empty());
+    }
+
+    #[test]
+    fn paths_walk_fields_and_elements() {
+        let json: Value = serde_json::from_str(r#"{"a": {"b c": [10, {"d": [1, 2]}]}}"#).unwrap();
+        let at = |p: &str| at_path(&json, p).unwrap().map(|v| v.to_string());
+        assert_eq!(at("a.\"b c\"[1].d").as_deref(), Some("[1,2]"));
+        assert_eq!(at("a['b c'][0]").as_deref(), Some("10"));
+        assert_eq!(at("a.missing"), None);
+        assert!(at_path(&json, "a[0").is_err());
+    }
+}

@@ -959,6 +959,71 @@ fn project_sql_runs_to_the_same_outputs() {
     }
 }
 
+/// Every entity var, those that are no feature included, equals pb's: pb's var table of
+/// each oracle case (`<entity>_var_table.csv`) against Knit SQL's `var_table(entity)`
+/// after the project's script, on pb's columns (Knit's also holds the vars of cohorts
+/// and of old feature tables, which pb keeps in tables of their own).
+#[test]
+fn var_tables_match_pb() {
+    for (project, tables, end) in PROJECTS {
+        let expected_dir = workspace_root().join(project).join("expected");
+        let mut entities: Vec<String> = std::fs::read_dir(&expected_dir)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.strip_suffix("_var_table.csv").map(str::to_string)
+            })
+            .collect();
+        entities.sort();
+        if entities.is_empty() {
+            continue;
+        }
+        let out = scratch(&format!("vt-{}", project.replace('/', "_")));
+        let output = knit()
+            .args(project_args("sql", project, tables, end, &out))
+            .output()
+            .unwrap();
+        let (script, stderr) = text(&output);
+        assert!(output.status.success(), "{project}: {stderr}");
+        std::fs::create_dir_all(&out).unwrap();
+        let file = out.join("script.sql");
+        std::fs::write(&file, &script).unwrap();
+        let mut knit_args = vec!["-q".to_string(), "-f".into(), file.display().to_string()];
+        for entity in &entities {
+            let target = out.join(format!("{entity}_var_table.csv"));
+            knit_args.extend([
+                "-c".to_string(),
+                format!(
+                    "COPY (SELECT * FROM var_table('{entity}')) TO '{}' STORED AS CSV",
+                    target.display()
+                ),
+            ]);
+        }
+        let output = knit().args(&knit_args).output().unwrap();
+        assert!(output.status.success(), "{project}: {}", text(&output).1);
+        for entity in &entities {
+            let name = format!("{entity}_var_table.csv");
+            let expected = read_csv(&expected_dir.join(&name));
+            let columns: Vec<String> = match expected.first() {
+                Some(row) => row.keys().cloned().collect(),
+                None => continue,
+            };
+            let mut got: Vec<BTreeMap<String, String>> = read_csv(&out.join(&name))
+                .into_iter()
+                .map(|row| {
+                    columns
+                        .iter()
+                        .map(|c| (c.clone(), row.get(c).cloned().unwrap_or_default()))
+                        .collect()
+                })
+                .collect();
+            got.sort();
+            assert_eq!(expected, got, "{project}: {name}");
+        }
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
 #[test]
 fn parquet_is_the_default_format() {
     let (project, tables, end) = PROJECTS[0];

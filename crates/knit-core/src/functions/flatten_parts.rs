@@ -27,6 +27,7 @@ use datafusion::logical_expr::{
 use serde_json::Value;
 
 use super::to_json::json_text;
+use super::warehouse_json::{at_snowflake_path, element_text};
 use super::{argument_arrays, check_arity, columnar};
 
 /// The function's name, which `knit_sql`'s `FLATTEN` rewrite calls.
@@ -149,7 +150,7 @@ impl ScalarUDFImpl for FlattenPart {
                 _ => None,
             };
             let json = match (&json, &path) {
-                (Some(json), Some(path)) => at_path(json, path)?,
+                (Some(json), Some(path)) => at_snowflake_path(json, path)?,
                 (json, None) => json.as_ref(),
                 (None, Some(_)) => None,
             };
@@ -181,17 +182,6 @@ impl ScalarUDFImpl for FlattenPart {
     }
 }
 
-/// An element as field access reads one (`x['a']`, `x:a`): a string without its quotes
-/// (so `value::string` is the string, as Snowflake casts a variant), JSON `null` as
-/// NULL, anything else as JSON text (`value:sku` reads inside it).
-fn element_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
 /// A container's entries as `(key, index, value)`; none for a scalar or NULL.
 fn entries(json: Option<&Value>) -> Vec<(Option<&str>, Option<i64>, &Value)> {
     match json {
@@ -206,42 +196,6 @@ fn entries(json: Option<&Value>) -> Vec<(Option<&str>, Option<i64>, &Value)> {
             .collect(),
         _ => Vec::new(),
     }
-}
-
-/// The value at a Snowflake path (`a.b`, `a[0].b`, `"a b".c`), if there is one.
-fn at_path<'a>(json: &'a Value, path: &str) -> Result<Option<&'a Value>> {
-    let mut current = json;
-    let mut rest = path.trim();
-    while !rest.is_empty() {
-        rest = rest.strip_prefix('.').unwrap_or(rest);
-        let next = if let Some(after) = rest.strip_prefix('[') {
-            let Some(end) = after.find(']') else {
-                return exec_err!("FLATTEN: PATH '{path}' has a '[' without its ']'");
-            };
-            let inside = after[..end].trim();
-            rest = &after[end + 1..];
-            match inside.parse::<usize>() {
-                Ok(i) => current.get(i),
-                Err(_) => current.get(inside.trim_matches(['\'', '"'])),
-            }
-        } else if let Some(after) = rest.strip_prefix('"') {
-            let Some(end) = after.find('"') else {
-                return exec_err!("FLATTEN: PATH '{path}' has an unclosed '\"'");
-            };
-            rest = &after[end + 1..];
-            current.get(&after[..end])
-        } else {
-            let end = rest.find(['.', '[']).unwrap_or(rest.len());
-            let key = &rest[..end];
-            rest = &rest[end..];
-            current.get(key)
-        };
-        match next {
-            Some(value) => current = value,
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(current))
 }
 
 #[cfg(test)]
@@ -269,15 +223,5 @@ mod tests {
         assert!(keys.contains(&Some("z")) && keys.contains(&Some("a")));
         assert!(entries(Some(&Value::from(3))).is_empty());
         assert!(entries(None).is_empty());
-    }
-
-    #[test]
-    fn paths_walk_fields_and_elements() {
-        let json: Value = serde_json::from_str(r#"{"a": {"b c": [10, {"d": [1, 2]}]}}"#).unwrap();
-        let at = |p: &str| at_path(&json, p).unwrap().map(|v| v.to_string());
-        assert_eq!(at("a.\"b c\"[1].d").as_deref(), Some("[1,2]"));
-        assert_eq!(at("a['b c'][0]").as_deref(), Some("10"));
-        assert_eq!(at("a.missing"), None);
-        assert!(at_path(&json, "a[0").is_err());
     }
 }

@@ -14,6 +14,9 @@
 //! | `get_json_object(j, path)` | Spark | the value at `path` as text (objects as JSON); NULL for missing paths or text that is not JSON |
 //! | `from_json(j, 'array<string>')` | Spark | a list of the element type (`string`, `int`, `bigint`, `double`, `boolean`) |
 //! | `object_construct(k, v, ...)` | Snowflake | a JSON object, leaving out NULL values |
+//! | `get_path(j, 'a.b[0]')` | Snowflake | the value at the path, as `j:a.b[0]` reads it; NULL where missing |
+//! | `object_insert(o, k, v [, update])` | Snowflake | `o` with the field `k` added (a NULL value adds none); an existing `k` is an error unless `update` is true |
+//! | `object_delete(o, k, ...)` | Snowflake | `o` without the fields `k`, ... |
 //!
 //! Paths are JSONPath as the warehouses take it: `$`, `$.a.b`, `$.a[0]`, `$['a']`.
 
@@ -66,6 +69,9 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
         ),
         (Kind::FromJson, "from_json", &[][..]),
         (Kind::ObjectConstruct, "object_construct", &[][..]),
+        (Kind::GetPath, "get_path", &[][..]),
+        (Kind::ObjectInsert, "object_insert", &[][..]),
+        (Kind::ObjectDelete, "object_delete", &[][..]),
     ]
     .into_iter()
     .map(|(kind, name, aliases)| {
@@ -87,6 +93,9 @@ enum Kind {
     Value { scalars_only: bool },
     FromJson,
     ObjectConstruct,
+    GetPath,
+    ObjectInsert,
+    ObjectDelete,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -118,8 +127,11 @@ impl ScalarUDFImpl for JsonFunction {
             Kind::Value {
                 scalars_only: false,
             }
-            | Kind::FromJson => (2, 2),
+            | Kind::FromJson
+            | Kind::GetPath => (2, 2),
             Kind::ObjectConstruct => (0, usize::MAX),
+            Kind::ObjectInsert => (3, 4),
+            Kind::ObjectDelete => (1, usize::MAX),
         };
         check_arity(self.name, count, min, max)?;
         Ok(match self.kind {
@@ -240,6 +252,22 @@ impl ScalarUDFImpl for JsonFunction {
                 from_json(&text(&arrays[0])?, &element)?
             }
             Kind::ObjectConstruct => object_construct(&arrays, rows)?,
+            Kind::GetPath => {
+                let (texts, paths) = (text(&arrays[0])?, text(&arrays[1])?);
+                let mut out = StringBuilder::new();
+                for (value, path) in texts.iter().zip(paths.iter()) {
+                    let json = value.map(|v| parse(self.name, v)).transpose()?.flatten();
+                    let found = match (json, path) {
+                        (Some(json), Some(path)) => {
+                            at_snowflake_path(&json, path)?.and_then(element_text)
+                        }
+                        _ => None,
+                    };
+                    out.append_option(found);
+                }
+                Arc::new(out.finish())
+            }
+            Kind::ObjectInsert | Kind::ObjectDelete => edit_objects(self.kind, &arrays, rows)?,
         };
         columnar(result, all_scalar)
     }
@@ -432,6 +460,69 @@ fn object_construct(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+/// `object_insert` and `object_delete`, row by row.
+fn edit_objects(kind: Kind, arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    let name = if kind == Kind::ObjectInsert {
+        "object_insert"
+    } else {
+        "object_delete"
+    };
+    let objects = text(&arrays[0])?;
+    let mut out = StringBuilder::new();
+    for row in 0..rows {
+        let Some(object) = objects.is_valid(row).then(|| objects.value(row)) else {
+            out.append_null();
+            continue;
+        };
+        let mut object = match parse(name, object)? {
+            Some(Value::Object(fields)) => fields,
+            Some(_) => return exec_err!("{name}(): {} is not a JSON object", excerpt(object)),
+            None => {
+                out.append_null();
+                continue;
+            }
+        };
+        let key_of = |array: &ArrayRef| -> Result<Option<String>> {
+            let key = ScalarValue::try_from_array(array, row)?;
+            Ok((!key.is_null()).then(|| match key.try_as_str().flatten() {
+                Some(k) => k.to_string(),
+                None => key.to_string(),
+            }))
+        };
+        if kind == Kind::ObjectDelete {
+            for keys in &arrays[1..] {
+                if let Some(key) = key_of(keys)? {
+                    object.remove(&key);
+                }
+            }
+        } else {
+            let Some(key) = key_of(&arrays[1])? else {
+                return exec_err!("object_insert(): the key is NULL");
+            };
+            let update = match arrays.get(3) {
+                Some(flags) => {
+                    ScalarValue::try_from_array(flags, row)? == ScalarValue::Boolean(Some(true))
+                }
+                None => false,
+            };
+            if object.contains_key(&key) && !update {
+                return exec_err!(
+                    "object_insert(): the object already has the key '{key}'; pass TRUE as the \
+                     fourth argument to replace its value"
+                );
+            }
+            let value = ScalarValue::try_from_array(&arrays[2], row)?;
+            if value.is_null() {
+                object.remove(&key);
+            } else {
+                object.insert(key, scalar_json(&value));
+            }
+        }
+        out.append_value(Value::Object(object).to_string());
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 fn scalar_json(value: &ScalarValue) -> Value {
     if let Some(text) = value.try_as_str().flatten() {
         // Text that holds JSON (from parse_json) nests as JSON.
@@ -455,5 +546,67 @@ fn scalar_json(value: &ScalarValue) -> Value {
             .map(Value::Number)
             .unwrap_or_else(|| Value::String(v.to_string())),
         other => Value::String(other.to_string()),
+    }
+}
+
+/// An element as field access reads one (`x['a']`, `x:a`): a string without its quotes
+/// (so `value::string` is the string, as Snowflake casts a variant), JSON `null` as
+/// NULL, anything else as JSON text (`value:sku` reads inside it).
+pub(super) fn element_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// The value at a Snowflake path (`a.b`, `a[0].b`, `"a b".c`), if there is one.
+pub(super) fn at_snowflake_path<'a>(json: &'a Value, path: &str) -> Result<Option<&'a Value>> {
+    let mut current = json;
+    let mut rest = path.trim();
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+        let next = if let Some(after) = rest.strip_prefix('[') {
+            let Some(end) = after.find(']') else {
+                return exec_err!("PATH '{path}' has a '[' without its ']'");
+            };
+            let inside = after[..end].trim();
+            rest = &after[end + 1..];
+            match inside.parse::<usize>() {
+                Ok(i) => current.get(i),
+                Err(_) => current.get(inside.trim_matches(['\'', '"'])),
+            }
+        } else if let Some(after) = rest.strip_prefix('"') {
+            let Some(end) = after.find('"') else {
+                return exec_err!("PATH '{path}' has an unclosed '\"'");
+            };
+            rest = &after[end + 1..];
+            current.get(&after[..end])
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            let key = &rest[..end];
+            rest = &rest[end..];
+            current.get(key)
+        };
+        match next {
+            Some(value) => current = value,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(current))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_walk_fields_and_elements() {
+        let json: Value = serde_json::from_str(r#"{"a": {"b c": [10, {"d": [1, 2]}]}}"#).unwrap();
+        let at = |p: &str| at_snowflake_path(&json, p).unwrap().map(|v| v.to_string());
+        assert_eq!(at("a.\"b c\"[1].d").as_deref(), Some("[1,2]"));
+        assert_eq!(at("a['b c'][0]").as_deref(), Some("10"));
+        assert_eq!(at("a.missing"), None);
+        assert!(at_snowflake_path(&json, "a[0").is_err());
     }
 }

@@ -56,6 +56,7 @@ pub(crate) const RENAMES: &[(&str, &str)] = &[
     ("array_intersection", "array_intersect"),
     ("approx_percentile", "approx_percentile_cont"),
     ("split", "string_to_array"),
+    ("editdistance", "levenshtein"),
 ];
 
 /// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the

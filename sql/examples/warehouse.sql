@@ -52,6 +52,12 @@ FROM (SELECT '[{"sku":"a1","qty":2},{"sku":"b7","qty":1}]' AS items) AS o,
      LATERAL FLATTEN(input => parse_json(o.items)) AS t
 ORDER BY sku;
 
+-- BigQuery's quantiles: the median order amount per status, a value of the group.
+SELECT status, approx_quantiles(total, 2)[OFFSET(1)] AS median_total
+FROM orders
+GROUP BY status
+ORDER BY status;
+
 -- FLATTEN over an object gives a row per field; OUTER => TRUE keeps a row whose input
 -- has none.
 SELECT o.customer, t.key AS field, t.value AS value

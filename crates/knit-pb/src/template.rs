@@ -95,6 +95,8 @@ pub(crate) struct VarTable {
     pub sql: String,
     /// The entities whose id graphs it reads.
     pub entities: Vec<String>,
+    /// The `sql_template` model whose rows it holds, if the input is one.
+    pub model: Option<String>,
 }
 
 /// The result of rendering one text.
@@ -521,6 +523,7 @@ mod tests {
             VarTable {
                 sql: "(vt)".into(),
                 entities: vec!["user".into()],
+                model: None,
             },
         );
         Arc::new(names)

@@ -937,17 +937,9 @@ fn begin_time_matches_pb() {
 fn project_sql_runs_to_the_same_outputs() {
     for (project, tables, end) in [PROJECTS[1], PROJECTS[7]] {
         let out = scratch(&format!("sql-{}", project.replace('/', "_")));
-        let output = knit()
-            .args(project_args("sql", project, tables, end, &out))
-            .output()
-            .unwrap();
-        let (script, stderr) = text(&output);
-        assert!(output.status.success(), "{project}: {stderr}");
-        assert!(script.contains("CREATE ENTITY"), "{script}");
+        let file = project_script(project, tables, end, &out);
         // Nothing runs when a script is only printed.
         assert!(!out.exists());
-        let file = std::env::temp_dir().join(format!("knit-project-{}.sql", std::process::id()));
-        std::fs::write(&file, &script).unwrap();
         let output = knit()
             .args(["-q", "-f", &file.display().to_string()])
             .output()
@@ -979,15 +971,7 @@ fn var_tables_match_pb() {
             continue;
         }
         let out = scratch(&format!("vt-{}", project.replace('/', "_")));
-        let output = knit()
-            .args(project_args("sql", project, tables, end, &out))
-            .output()
-            .unwrap();
-        let (script, stderr) = text(&output);
-        assert!(output.status.success(), "{project}: {stderr}");
-        std::fs::create_dir_all(&out).unwrap();
-        let file = out.join("script.sql");
-        std::fs::write(&file, &script).unwrap();
+        let file = project_script(project, tables, end, &out);
         let mut knit_args = vec!["-q".to_string(), "-f".into(), file.display().to_string()];
         for entity in &entities {
             let target = out.join(format!("{entity}_var_table.csv"));
@@ -1021,7 +1005,27 @@ fn var_tables_match_pb() {
             assert_eq!(expected, got, "{project}: {name}");
         }
         let _ = std::fs::remove_dir_all(&out);
+        let _ = std::fs::remove_file(&file);
     }
+}
+
+/// `knit project sql` of an oracle case, its outputs going to `out`, written to a file
+/// of its own (returned) for `knit -f`.
+fn project_script(project: &str, tables: &str, end: &str, out: &Path) -> PathBuf {
+    let output = knit()
+        .args(project_args("sql", project, tables, end, out))
+        .output()
+        .unwrap();
+    let (script, stderr) = text(&output);
+    assert!(output.status.success(), "{project}: {stderr}");
+    assert!(script.contains("CREATE ENTITY"), "{script}");
+    let file = std::env::temp_dir().join(format!(
+        "knit-project-{}-{}.sql",
+        std::process::id(),
+        project.replace('/', "_")
+    ));
+    std::fs::write(&file, &script).unwrap();
+    file
 }
 
 #[test]

@@ -31,6 +31,7 @@ pub(crate) mod json_access;
 mod list_element;
 mod mode;
 mod ordered_first_last;
+mod quantiles;
 pub(crate) mod text_arithmetic;
 pub(crate) mod text_boolean;
 pub(crate) mod to_json;
@@ -64,6 +65,7 @@ pub(crate) fn all_aggregate_functions() -> Vec<AggregateUDF> {
     vec![
         AggregateUDF::from(checked_sum::CheckedSum::default()),
         AggregateUDF::from(mode::Mode::new()),
+        AggregateUDF::from(quantiles::ApproxQuantiles::new()),
         AggregateUDF::from(ordered_first_last::OrderedFirstLast::first_value()),
         AggregateUDF::from(ordered_first_last::OrderedFirstLast::last_value()),
     ]

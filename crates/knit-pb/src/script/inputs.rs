@@ -508,5 +508,13 @@ fn var_table(
         computed.join(", "),
         joins.join(" ")
     );
-    Ok(Some(VarTable { sql, entities }))
+    let model = match &input.source {
+        Source::Model(model) => Some(model.clone()),
+        _ => None,
+    };
+    Ok(Some(VarTable {
+        sql,
+        entities,
+        model,
+    }))
 }

@@ -132,6 +132,7 @@ impl This {
         };
         self.scope.record(|found| {
             found.graphs.extend(table.entities.iter().cloned());
+            found.models.extend(table.model.iter().cloned());
         });
         // pb prints the column's name: the main id's, `input_row_id`, an input var's.
         Ok(match column {

@@ -37,7 +37,7 @@ pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
 /// call (so `CAST(x AS INT64)`'s type is the argument's last word).
 fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpan> {
     let rewritten = |t: &TokenWithSpan| match &t.token {
-        Token::Word(w) => is_rewritten(w) || type_name(w).is_some(),
+        Token::Word(w) => is_rewritten(w) || type_name(w).is_some() || position_word(w).is_some(),
         Token::Colon => true,
         _ => false,
     };
@@ -69,6 +69,39 @@ fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpa
             ));
             out.push(TokenWithSpan::new(Token::RParen, span));
             i += 2;
+            continue;
+        }
+        // BigQuery's `list[OFFSET(k)]` (from 0) and `list[ORDINAL(k)]` (from 1), and
+        // their SAFE_ forms, as `array_element`, which counts from 1 whatever
+        // `knit.list_index_base` says (past the end is NULL, as the SAFE_ forms answer).
+        if tokens[i].token == Token::LBracket
+            && let Some(at) = next_significant(&tokens, i + 1)
+            && let Token::Word(word) = &tokens[at].token
+            && let Some(from_zero) = position_word(word)
+            && let Some(open) = next_significant(&tokens, at + 1)
+            && tokens[open].token == Token::LParen
+            && let Some((args, close)) = arguments(&tokens, open)
+            && let [(start, end)] = args.as_slice()
+            && let Some(bracket) = next_significant(&tokens, close + 1)
+            && tokens[bracket].token == Token::RBracket
+            && let Some(primary) = primary_start(&out)
+        {
+            let span = tokens[i].span;
+            let token = |t: Token| TokenWithSpan::new(t, span);
+            let value: Vec<TokenWithSpan> = out.drain(primary..).collect();
+            out.push(token(Token::make_word("array_element", None)));
+            out.push(token(Token::LParen));
+            out.extend(value);
+            out.push(token(Token::Comma));
+            out.push(token(Token::LParen));
+            out.extend(rewrite_tokens(tokens[*start..*end].to_vec(), true));
+            out.push(token(Token::RParen));
+            if from_zero {
+                out.push(token(Token::Plus));
+                out.push(token(Token::Number("1".into(), false)));
+            }
+            out.push(token(Token::RParen));
+            i = bracket + 1;
             continue;
         }
         if let Token::Word(word) = &tokens[i].token
@@ -131,6 +164,19 @@ fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpa
         i += 1;
     }
     out
+}
+
+/// BigQuery's array positions: `OFFSET`/`SAFE_OFFSET` count from 0 (`Some(true)`),
+/// `ORDINAL`/`SAFE_ORDINAL` from 1.
+fn position_word(word: &Word) -> Option<bool> {
+    if word.quote_style.is_some() {
+        return None;
+    }
+    match word.value.to_lowercase().as_str() {
+        "offset" | "safe_offset" => Some(true),
+        "ordinal" | "safe_ordinal" => Some(false),
+        _ => None,
+    }
 }
 
 /// DataFusion's spelling of a warehouse type name.
@@ -607,6 +653,27 @@ mod tests {
             "datediff('day', date(x), datediff('hour', a, b))",
         );
         check("t.datediff(day, a)", "t.datediff(day, a)");
+    }
+
+    #[test]
+    fn array_positions_count_from_their_base() {
+        check(
+            "approx_quantiles(x, 4)[OFFSET(2)]",
+            "array_element(approx_quantiles(x, 4), (2) + 1)",
+        );
+        check(
+            "t.list[SAFE_ORDINAL(k + 1)]",
+            "array_element(t.list, (k + 1))",
+        );
+        check(
+            "a[offset(0)][offset(1)]",
+            "array_element(array_element(a, (0) + 1), (1) + 1)",
+        );
+        // LIMIT .. OFFSET and a subscript that is no position stay as written.
+        check(
+            "select a[1] from t limit 1 offset 2",
+            "select a[1] from t limit 1 offset 2",
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   single `LIKE`s.
 //! - Snowflake's and Oracle's `MINUS` is `EXCEPT`.
 //! - `EXTRACT(DAYOFWEEK FROM t)` and `EXTRACT(DAYOFYEAR FROM t)` are DataFusion's `DOW`
-//!   and `DOY` (Sunday is 0, as in Snowflake's default).
+//!   and `DOY` (Sunday is 0, as in Snowflake's default); BigQuery's `EXTRACT(DATE FROM t)`
+//!   is `CAST(t AS DATE)`.
 //! - `SELECT TOP n ...` (Snowflake, SQL Server) is `... LIMIT n`.
 //! - `x RLIKE p` and `x REGEXP p` (Spark, MySQL) are `regexp_like(x, p)`: the pattern
 //!   found anywhere in `x`, as those engines match. (Snowflake's function forms match
@@ -85,6 +86,15 @@ impl VisitorMut for WarehouseForms {
                 let not = if *negated { "NOT " } else { "" };
                 if let Some(call) = parse_expr(&format!("{not}regexp_like({value}, {pattern})")) {
                     *expr = Expr::Nested(Box::new(call));
+                }
+            }
+            Expr::Extract {
+                field: DateTimeField::Date,
+                expr: value,
+                ..
+            } => {
+                if let Some(date) = parse_expr(&format!("CAST({value} AS DATE)")) {
+                    *expr = date;
                 }
             }
             Expr::Extract { field, .. } => {
@@ -266,6 +276,10 @@ mod tests {
         assert_eq!(
             rewritten("SELECT EXTRACT(DAYOFWEEK FROM t), EXTRACT(dayofyear FROM t) FROM x"),
             "SELECT EXTRACT(DOW FROM t), EXTRACT(DOY FROM t) FROM x"
+        );
+        assert_eq!(
+            rewritten("SELECT EXTRACT(DATE FROM t + INTERVAL '1' DAY) FROM x"),
+            "SELECT CAST(t + INTERVAL '1' DAY AS DATE) FROM x"
         );
         assert_eq!(
             rewritten("SELECT a RLIKE 'x.*' OR b NOT REGEXP '^y' FROM t"),

@@ -1203,6 +1203,25 @@ fn broken_projects_fail_before_any_output() {
         "inputs: [unclosed",
         "models/profiles.yaml: not valid YAML",
     );
+    // pb's first schema versions' feature table, which pb 0.26 neither runs nor migrates.
+    assert_fails(
+        "first-schema-features",
+        GOOD_PROJECT,
+        &format!(
+            "{GOOD_INPUTS}models:
+  - name: t
+    model_type: feature_table_model
+    model_spec:
+      features:
+        - tablevar:
+            name: first_seen
+            ref: inputs/events
+            value: min(timestamp)
+"
+        ),
+        "models/profiles.yaml: models[0].model_spec.features[0]: this is the feature table of \
+         pb's first schema versions",
+    );
     assert_fails(
         "unsupported-key",
         &format!("{GOOD_PROJECT}frobnicate: true\n"),

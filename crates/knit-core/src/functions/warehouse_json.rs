@@ -11,6 +11,7 @@
 //! | `array_size(j)`, `get_array_length(j)` | Snowflake, Redshift | elements of a JSON array (or a list); NULL for other JSON |
 //! | `json_query_array(j [, path])` | BigQuery | the array at `path` as a list of JSON texts |
 //! | `json_value(j [, path])` | BigQuery | the scalar at `path` as text; NULL for objects, arrays, missing paths |
+//! | `json_query(j [, path])`, `json_extract` | BigQuery | the value at `path` as JSON text (a string in its quotes); NULL for missing paths |
 //! | `get_json_object(j, path)` | Spark | the value at `path` as text (objects as JSON); NULL for missing paths or text that is not JSON |
 //! | `from_json(j, 'array<string>')` | Spark | a list of the element type (`string`, `int`, `bigint`, `double`, `boolean`) |
 //! | `object_construct(k, v, ...)` | Snowflake | a JSON object, leaving out NULL values |
@@ -68,6 +69,7 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
             &[][..],
         ),
         (Kind::FromJson, "from_json", &[][..]),
+        (Kind::Query, "json_query", &["json_extract"][..]),
         (Kind::ObjectConstruct, "object_construct", &[][..]),
         (Kind::GetPath, "get_path", &[][..]),
         (Kind::ObjectInsert, "object_insert", &[][..]),
@@ -92,6 +94,7 @@ enum Kind {
     QueryArray,
     Value { scalars_only: bool },
     FromJson,
+    Query,
     ObjectConstruct,
     GetPath,
     ObjectInsert,
@@ -123,7 +126,7 @@ impl ScalarUDFImpl for JsonFunction {
         let count = arg_types.len();
         let (min, max) = match self.kind {
             Kind::Parse { .. } | Kind::ArraySize => (1, 1),
-            Kind::QueryArray | Kind::Value { scalars_only: true } => (1, 2),
+            Kind::QueryArray | Kind::Value { scalars_only: true } | Kind::Query => (1, 2),
             Kind::Value {
                 scalars_only: false,
             }
@@ -241,6 +244,20 @@ impl ScalarUDFImpl for JsonFunction {
                         Some(Value::Array(_) | Value::Object(_)) if scalars_only => None,
                         Some(other) => Some(other.to_string()),
                     });
+                }
+                Arc::new(out.finish())
+            }
+            Kind::Query => {
+                let texts = text(&arrays[0])?;
+                let paths = path_texts(&arrays, rows)?;
+                let mut out = StringBuilder::new();
+                for (value, path) in texts.iter().zip(paths.iter()) {
+                    let json = value.map(|v| parse(self.name, v)).transpose()?.flatten();
+                    let found = match (json, path) {
+                        (Some(json), Some(path)) => select(&json, path)?.map(Value::to_string),
+                        _ => None,
+                    };
+                    out.append_option(found);
                 }
                 Arc::new(out.finish())
             }

@@ -117,6 +117,7 @@ impl Project {
                 });
             }
             "feature_table_model" => {
+                refuse_first_schema_features(&spec)?;
                 spec.only_keys(
                     &[
                         "entity_key",
@@ -318,4 +319,33 @@ fn read_filter_expression(node: &Node<'_>) -> Result<FilterExpression> {
             "'{operator}' is not an operator of filter_expression; use AND or OR"
         ))),
     }
+}
+
+/// The feature tables of pb's first schema versions (`id_stitching`, and `features`
+/// entries `tablevar`, `tablefeature`, `feature`, `macro`) are refused by name: pb 0.26's
+/// `pb migrate` does not rewrite them and its `pb run` refuses them, so no run can check
+/// what they compute; the error says how to write them today.
+fn refuse_first_schema_features(spec: &Node<'_>) -> Result<()> {
+    const FORMS: &[&str] = &["tablevar", "tablefeature", "feature", "macro"];
+    let old_entry = spec
+        .get("features")
+        .and_then(|features| features.items().ok())
+        .and_then(|items| {
+            items
+                .into_iter()
+                .find(|item| FORMS.iter().any(|form| item.get(form).is_some()))
+        });
+    let offending = match (old_entry, spec.get("id_stitching")) {
+        (Some(entry), _) => entry,
+        (None, Some(stitching)) => stitching,
+        (None, None) => return Ok(()),
+    };
+    Err(offending.error(
+        "this is the feature table of pb's first schema versions (id_stitching; features \
+         as tablevar, tablefeature, feature, macro), which pb 0.26 neither runs nor migrates: \
+         write each tablevar or tablefeature as an entity_var under var_groups (from: its \
+         ref, select: its value, where: its filter; is_feature: false for a tablevar), each \
+         feature as an entity_var without from, and name the stitcher in the entity's \
+         id_stitcher",
+    ))
 }

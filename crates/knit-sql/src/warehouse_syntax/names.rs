@@ -57,6 +57,13 @@ pub(crate) const RENAMES: &[(&str, &str)] = &[
     ("approx_percentile", "approx_percentile_cont"),
     ("split", "string_to_array"),
     ("editdistance", "levenshtein"),
+    ("logical_or", "bool_or"),
+    ("logical_and", "bool_and"),
+    ("regexp_contains", "regexp_like"),
+    ("timestamp_seconds", "to_timestamp_seconds"),
+    ("timestamp_millis", "to_timestamp_millis"),
+    ("timestamp_micros", "to_timestamp_micros"),
+    ("ceiling", "ceil"),
 ];
 
 /// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the
@@ -201,6 +208,71 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
         "dateadd('second', $6, dateadd('minute', $5, dateadd('hour', $4, \
          CAST(make_date($1, $2, $3) AS TIMESTAMP))))",
     ),
+    // BigQuery, Spark, Redshift.
+    (
+        "safe_divide",
+        2,
+        "(CASE WHEN $2 = 0 THEN NULL ELSE CAST($1 AS DOUBLE) / $2 END)",
+    ),
+    // Seconds (milli-, microseconds) since 1970 in UTC, rounded down.
+    (
+        "unix_seconds",
+        1,
+        "CAST(floor(date_part('epoch', $1)) AS BIGINT)",
+    ),
+    (
+        "unix_millis",
+        1,
+        "CAST(floor(date_part('epoch', $1) * 1000) AS BIGINT)",
+    ),
+    (
+        "unix_micros",
+        1,
+        "CAST(floor(date_part('epoch', $1) * 1000000) AS BIGINT)",
+    ),
+    (
+        "unix_timestamp",
+        0,
+        "CAST(floor(date_part('epoch', now())) AS BIGINT)",
+    ),
+    (
+        "unix_timestamp",
+        1,
+        "CAST(floor(date_part('epoch', CAST($1 AS TIMESTAMP))) AS BIGINT)",
+    ),
+    (
+        "to_unix_timestamp",
+        1,
+        "CAST(floor(date_part('epoch', CAST($1 AS TIMESTAMP))) AS BIGINT)",
+    ),
+    // BigQuery's format comes first; its `%` words are chrono's.
+    ("parse_timestamp", 2, "to_timestamp($2, $1)"),
+    ("parse_datetime", 2, "to_timestamp($2, $1)"),
+    ("parse_date", 2, "to_date($2, $1)"),
+    // `timestamp_add(t, INTERVAL 1 DAY)`: the interval is the second argument.
+    ("timestamp_add", 2, "($1 + $2)"),
+    ("timestamp_sub", 2, "($1 - $2)"),
+    ("datetime_add", 2, "($1 + $2)"),
+    ("datetime_sub", 2, "($1 - $2)"),
+    // Spark's datediff(end, start): days from start to end.
+    (
+        "datediff",
+        2,
+        "datediff('day', CAST($2 AS DATE), CAST($1 AS DATE))",
+    ),
+    ("locate", 2, "strpos($2, $1)"),
+    (
+        "percentile",
+        2,
+        "percentile_cont($2) WITHIN GROUP (ORDER BY $1)",
+    ),
+    (
+        "is_valid_json",
+        1,
+        "(CASE WHEN $1 IS NULL THEN NULL ELSE try_parse_json($1) IS NOT NULL END)",
+    ),
+    ("json_serialize", 1, "CAST($1 AS VARCHAR)"),
+    ("current_timezone", 0, "'UTC'"),
     // Snowflake anchors a regular expression at both ends (pb projects in the Snowflake
     // dialect call this for `regexp_like` and `rlike`; DataFusion's `regexp_like`, as
     // Spark's, finds the pattern anywhere).

@@ -27,8 +27,8 @@ use datafusion::logical_expr::{
 use serde_json::Value;
 
 use super::to_json::json_text;
-use super::warehouse_json::{at_snowflake_path, element_text};
-use super::{argument_arrays, check_arity, columnar};
+use super::warehouse_json::{at_path, element_text};
+use super::{argument_arrays, check_arity, columnar, constant_text};
 
 /// The function's name, which `knit_sql`'s `FLATTEN` rewrite calls.
 pub(crate) const FLATTEN_PART: &str = "flatten_part";
@@ -69,17 +69,6 @@ impl FlattenPart {
     }
 }
 
-/// The constant text argument at `index`, named `what` in the error.
-fn constant_text<'a>(args: &'a ReturnFieldArgs<'_>, index: usize, what: &str) -> Result<&'a str> {
-    match args.scalar_arguments.get(index).copied().flatten() {
-        Some(value) => match value.try_as_str().flatten() {
-            Some(text) => Ok(text),
-            None => plan_err!("{FLATTEN_PART}(): the {what} must be constant text"),
-        },
-        None => plan_err!("{FLATTEN_PART}(): the {what} must be constant text"),
-    }
-}
-
 impl ScalarUDFImpl for FlattenPart {
     fn name(&self) -> &str {
         FLATTEN_PART
@@ -96,7 +85,10 @@ impl ScalarUDFImpl for FlattenPart {
 
     fn return_field_from_args(&self, args: ReturnFieldArgs<'_>) -> Result<FieldRef> {
         check_arity(FLATTEN_PART, args.arg_fields.len(), 3, 4)?;
-        let element = match Part::parse(constant_text(&args, 1, "part")?)? {
+        let Some(part) = constant_text(&args, 1) else {
+            return plan_err!("{FLATTEN_PART}(): the part must be constant text");
+        };
+        let element = match Part::parse(part)? {
             Part::Index => DataType::Int64,
             Part::Value | Part::Key | Part::This => DataType::Utf8,
         };
@@ -150,7 +142,7 @@ impl ScalarUDFImpl for FlattenPart {
                 _ => None,
             };
             let json = match (&json, &path) {
-                (Some(json), Some(path)) => at_snowflake_path(json, path)?,
+                (Some(json), Some(path)) => at_path(json, path, true)?,
                 (json, None) => json.as_ref(),
                 (None, Some(_)) => None,
             };

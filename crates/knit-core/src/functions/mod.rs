@@ -41,7 +41,9 @@ mod warehouse_misc;
 
 use datafusion::arrow::array::ArrayRef;
 use datafusion::common::{Result, ScalarValue, plan_err};
-use datafusion::logical_expr::{AggregateUDF, ColumnarValue, ScalarFunctionArgs, ScalarUDF};
+use datafusion::logical_expr::{
+    AggregateUDF, ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
+};
 
 /// Every scalar function Knit adds, for the session builder to register.
 pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
@@ -93,6 +95,16 @@ pub(crate) fn check_arity(name: &str, count: usize, min: usize, max: usize) -> R
         format!("{min} to {max}")
     };
     plan_err!("{name}() takes {takes} arguments, got {count}")
+}
+
+/// The argument at `index` of a call being planned, when it is constant text (a date
+/// part, a zone, a schema), which decides the result's type.
+pub(crate) fn constant_text<'a>(args: &'a ReturnFieldArgs<'_>, index: usize) -> Option<&'a str> {
+    args.scalar_arguments
+        .get(index)
+        .copied()
+        .flatten()
+        .and_then(|value| value.try_as_str().flatten())
 }
 
 /// A call's arguments as arrays of the batch's rows, and whether every one was a constant.

@@ -28,7 +28,7 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 
-use super::columnar;
+use super::{columnar, constant_text};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
@@ -299,13 +299,7 @@ impl ScalarUDFImpl for DateAdd {
             .collect();
         let mut data_type = self.return_type(&types)?;
         // A date moved by days or coarser parts stays a date, as in Snowflake.
-        let part = args
-            .scalar_arguments
-            .first()
-            .copied()
-            .flatten()
-            .and_then(|p| p.try_as_str().flatten())
-            .and_then(Part::parse);
+        let part = constant_text(&args, 0).and_then(Part::parse);
         if matches!(types.get(2), Some(DataType::Date32 | DataType::Date64))
             && part.is_some_and(|p| p.micros().is_none() || matches!(p, Part::Week | Part::Day))
         {

@@ -23,7 +23,7 @@
 
 use std::sync::Arc;
 
-use super::{argument_arrays, check_arity, columnar};
+use super::{argument_arrays, check_arity, columnar, constant_text};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Array, Int64Builder,
     ListBuilder, StringArray, StringBuilder,
@@ -154,18 +154,11 @@ impl ScalarUDFImpl for JsonFunction {
             .collect();
         let mut data_type = self.return_type(&types)?;
         if self.kind == Kind::FromJson {
-            let schema = args
-                .scalar_arguments
-                .get(1)
-                .copied()
-                .flatten()
-                .and_then(|s| s.try_as_str().flatten())
-                .ok_or_else(|| {
-                    DataFusionError::Plan(
-                        "from_json(): the schema must be constant text such as 'array<string>'"
-                            .into(),
-                    )
-                })?;
+            let schema = constant_text(&args, 1).ok_or_else(|| {
+                DataFusionError::Plan(
+                    "from_json(): the schema must be constant text such as 'array<string>'".into(),
+                )
+            })?;
             data_type = DataType::new_list(element_type(schema)?, true);
         }
         if self.kind == Kind::ObjectConstruct && !types.len().is_multiple_of(2) {
@@ -209,7 +202,7 @@ impl ScalarUDFImpl for JsonFunction {
                         value.map(|v| parse(self.name, v)).transpose()?.flatten(),
                         path,
                     ) {
-                        (Some(json), Some(path)) => match select(&json, path)? {
+                        (Some(json), Some(path)) => match at_path(&json, path, false)? {
                             Some(Value::Array(items)) => {
                                 for item in items {
                                     out.values().append_value(item.to_string());
@@ -223,41 +216,35 @@ impl ScalarUDFImpl for JsonFunction {
                 }
                 Arc::new(out.finish())
             }
-            Kind::Value { scalars_only } => {
+            Kind::Value { .. } | Kind::Query | Kind::GetPath => {
                 let texts = text(&arrays[0])?;
                 let paths = path_texts(&arrays, rows)?;
+                let lenient = self.kind
+                    == Kind::Value {
+                        scalars_only: false,
+                    };
                 let mut out = StringBuilder::new();
                 for (value, path) in texts.iter().zip(paths.iter()) {
-                    // Spark answers NULL for text that is not JSON; BigQuery fails.
+                    // Spark answers NULL for text that is not JSON; the others fail.
                     let json = match value {
-                        Some(v) if scalars_only => parse(self.name, v)?,
-                        Some(v) => serde_json::from_str(v).ok(),
+                        Some(v) if lenient => serde_json::from_str(v).ok(),
+                        Some(v) => parse(self.name, v)?,
                         None => None,
                     };
-                    let found = match (json, path) {
-                        (Some(json), Some(path)) => select(&json, path)?.cloned(),
+                    let found = match (&json, path) {
+                        (Some(json), Some(path)) => {
+                            at_path(json, path, self.kind == Kind::GetPath)?
+                        }
                         _ => None,
                     };
-                    out.append_option(match found {
-                        Some(Value::String(s)) => Some(s),
-                        Some(Value::Null) | None => None,
-                        Some(Value::Array(_) | Value::Object(_)) if scalars_only => None,
-                        Some(other) => Some(other.to_string()),
+                    out.append_option(match (self.kind, found) {
+                        (Kind::Query, found) => found.map(Value::to_string),
+                        (
+                            Kind::Value { scalars_only: true },
+                            Some(Value::Array(_) | Value::Object(_)),
+                        ) => None,
+                        (_, found) => found.and_then(element_text),
                     });
-                }
-                Arc::new(out.finish())
-            }
-            Kind::Query => {
-                let texts = text(&arrays[0])?;
-                let paths = path_texts(&arrays, rows)?;
-                let mut out = StringBuilder::new();
-                for (value, path) in texts.iter().zip(paths.iter()) {
-                    let json = value.map(|v| parse(self.name, v)).transpose()?.flatten();
-                    let found = match (json, path) {
-                        (Some(json), Some(path)) => select(&json, path)?.map(Value::to_string),
-                        _ => None,
-                    };
-                    out.append_option(found);
                 }
                 Arc::new(out.finish())
             }
@@ -269,21 +256,6 @@ impl ScalarUDFImpl for JsonFunction {
                 from_json(&text(&arrays[0])?, &element)?
             }
             Kind::ObjectConstruct => object_construct(&arrays, rows)?,
-            Kind::GetPath => {
-                let (texts, paths) = (text(&arrays[0])?, text(&arrays[1])?);
-                let mut out = StringBuilder::new();
-                for (value, path) in texts.iter().zip(paths.iter()) {
-                    let json = value.map(|v| parse(self.name, v)).transpose()?.flatten();
-                    let found = match (json, path) {
-                        (Some(json), Some(path)) => {
-                            at_snowflake_path(&json, path)?.and_then(element_text)
-                        }
-                        _ => None,
-                    };
-                    out.append_option(found);
-                }
-                Arc::new(out.finish())
-            }
             Kind::ObjectInsert | Kind::ObjectDelete => edit_objects(self.kind, &arrays, rows)?,
         };
         columnar(result, all_scalar)
@@ -355,41 +327,64 @@ fn array_size(function: &str, array: &ArrayRef) -> Result<ArrayRef> {
     Ok(Arc::new(lengths))
 }
 
-/// The value at a JSONPath (`$`, `$.a.b`, `$.a[0]`, `$['a']`), if there is one.
-fn select<'a>(json: &'a Value, path: &str) -> Result<Option<&'a Value>> {
+/// The value at `path`, if there is one: a JSONPath as BigQuery and Spark write it
+/// (`$`, `$.a.b`, `$.a[0]`, `$['a']`), or (`snowflake`) a Snowflake path, which starts
+/// without `$` and may quote a name (`a.b[0]`, `"a b".c`, `a['b']`).
+pub(super) fn at_path<'a>(
+    json: &'a Value,
+    path: &str,
+    snowflake: bool,
+) -> Result<Option<&'a Value>> {
     let bad = || {
-        DataFusionError::Execution(format!(
-            "'{path}' is not a JSON path such as $.a.b or $.items[0]"
-        ))
+        DataFusionError::Execution(if snowflake {
+            format!("'{path}' is not a path such as a.b or a[0].b")
+        } else {
+            format!("'{path}' is not a JSON path such as $.a.b or $.items[0]")
+        })
     };
-    let mut rest = path.trim().strip_prefix('$').ok_or_else(bad)?;
+    let mut rest = path.trim();
+    if !snowflake {
+        rest = rest.strip_prefix('$').ok_or_else(bad)?;
+    }
     let mut current = json;
+    let mut first = true;
     while !rest.is_empty() {
-        let next = if let Some(after) = rest.strip_prefix('.') {
-            let end = after.find(['.', '[']).unwrap_or(after.len());
-            let key = &after[..end];
-            if key.is_empty() {
-                return Err(bad());
+        // A name: after a dot, or first in a Snowflake path.
+        let name = match rest.strip_prefix('.') {
+            Some(after) => Some(after),
+            None if snowflake && first && !rest.starts_with('[') => Some(rest),
+            None => None,
+        };
+        let next = if let Some(after) = name {
+            if let Some(quoted) = after.strip_prefix('"').filter(|_| snowflake) {
+                let end = quoted.find('"').ok_or_else(bad)?;
+                rest = &quoted[end + 1..];
+                current.get(&quoted[..end])
+            } else {
+                let end = after.find(['.', '[']).unwrap_or(after.len());
+                let key = &after[..end];
+                if key.is_empty() {
+                    return Err(bad());
+                }
+                rest = &after[end..];
+                current.get(key)
             }
-            rest = &after[end..];
-            current.get(key)
         } else if let Some(after) = rest.strip_prefix('[') {
             let end = after.find(']').ok_or_else(bad)?;
             let inside = after[..end].trim();
             rest = &after[end + 1..];
-            if let Some(key) = inside
+            let quoted = inside
                 .strip_prefix('\'')
                 .and_then(|k| k.strip_suffix('\''))
-                .or_else(|| inside.strip_prefix('"').and_then(|k| k.strip_suffix('"')))
-            {
-                current.get(key)
-            } else {
-                let index: usize = inside.parse().map_err(|_| bad())?;
-                current.get(index)
+                .or_else(|| inside.strip_prefix('"').and_then(|k| k.strip_suffix('"')));
+            match quoted {
+                Some(key) => current.get(key),
+                None => current.get(inside.parse::<usize>().map_err(|_| bad())?),
             }
         } else {
             return Err(bad());
         };
+        first = false;
         match next {
             Some(value) => current = value,
             None => return Ok(None),
@@ -577,42 +572,6 @@ pub(super) fn element_text(value: &Value) -> Option<String> {
     }
 }
 
-/// The value at a Snowflake path (`a.b`, `a[0].b`, `"a b".c`), if there is one.
-pub(super) fn at_snowflake_path<'a>(json: &'a Value, path: &str) -> Result<Option<&'a Value>> {
-    let mut current = json;
-    let mut rest = path.trim();
-    while !rest.is_empty() {
-        rest = rest.strip_prefix('.').unwrap_or(rest);
-        let next = if let Some(after) = rest.strip_prefix('[') {
-            let Some(end) = after.find(']') else {
-                return exec_err!("PATH '{path}' has a '[' without its ']'");
-            };
-            let inside = after[..end].trim();
-            rest = &after[end + 1..];
-            match inside.parse::<usize>() {
-                Ok(i) => current.get(i),
-                Err(_) => current.get(inside.trim_matches(['\'', '"'])),
-            }
-        } else if let Some(after) = rest.strip_prefix('"') {
-            let Some(end) = after.find('"') else {
-                return exec_err!("PATH '{path}' has an unclosed '\"'");
-            };
-            rest = &after[end + 1..];
-            current.get(&after[..end])
-        } else {
-            let end = rest.find(['.', '[']).unwrap_or(rest.len());
-            let key = &rest[..end];
-            rest = &rest[end..];
-            current.get(key)
-        };
-        match next {
-            Some(value) => current = value,
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(current))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,10 +579,22 @@ mod tests {
     #[test]
     fn paths_walk_fields_and_elements() {
         let json: Value = serde_json::from_str(r#"{"a": {"b c": [10, {"d": [1, 2]}]}}"#).unwrap();
-        let at = |p: &str| at_snowflake_path(&json, p).unwrap().map(|v| v.to_string());
+        let at = |p: &str| at_path(&json, p, true).unwrap().map(|v| v.to_string());
         assert_eq!(at("a.\"b c\"[1].d").as_deref(), Some("[1,2]"));
-        assert_eq!(at("a['b c'][0]").as_deref(), Some("10"));
+        assert_eq!(at("\"a\"['b c'][0]").as_deref(), Some("10"));
         assert_eq!(at("a.missing"), None);
-        assert!(at_snowflake_path(&json, "a[0").is_err());
+        assert!(at_path(&json, "a[0", true).is_err());
+        // JSONPath: from `$`, names after dots, quoted names in brackets only.
+        let at = |p: &str| at_path(&json, p, false).unwrap().map(|v| v.to_string());
+        assert_eq!(at("$.a['b c'][1].d").as_deref(), Some("[1,2]"));
+        assert_eq!(at("$").as_deref(), Some(json.to_string().as_str()));
+        assert_eq!(
+            at("$.a.\"b c\""),
+            None,
+            "quotes are part of a JSONPath name"
+        );
+        for bad in ["a.b", "$a", "$.a[x]", "$.a."] {
+            assert!(at_path(&json, bad, false).is_err(), "{bad}");
+        }
     }
 }

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use super::{argument_arrays, check_arity, columnar};
+use super::{argument_arrays, check_arity, columnar, constant_text};
 use chrono::{NaiveDateTime, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
@@ -149,19 +149,13 @@ impl ScalarUDFImpl for MiscFunction {
         let mut data_type = self.return_type(&types)?;
         if self.kind == Kind::ConvertTimezone && types.len() == 2 {
             // The two-argument form keeps the instant and shows it in the target zone.
-            let zone = args
-                .scalar_arguments
-                .first()
-                .copied()
-                .flatten()
-                .and_then(|z| z.try_as_str().flatten())
-                .ok_or_else(|| {
-                    DataFusionError::Plan(
-                        "convert_timezone(): the zone must be constant text such as \
+            let zone = constant_text(&args, 0).ok_or_else(|| {
+                DataFusionError::Plan(
+                    "convert_timezone(): the zone must be constant text such as \
                          'America/New_York'"
-                            .into(),
-                    )
-                })?;
+                        .into(),
+                )
+            })?;
             zone_of(zone)?;
             data_type = DataType::Timestamp(TimeUnit::Microsecond, Some(zone.into()));
         }

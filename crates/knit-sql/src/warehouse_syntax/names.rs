@@ -66,6 +66,22 @@ pub(crate) const RENAMES: &[(&str, &str)] = &[
     ("ceiling", "ceil"),
 ];
 
+/// The weekday a day's name (`$2`) gives, Sunday 0, read by its first two letters as
+/// Snowflake reads it.
+macro_rules! weekday_number {
+    () => {
+        "(CASE lower(substr(trim($2), 1, 2)) WHEN 'su' THEN 0 WHEN 'mo' THEN 1 WHEN 'tu' THEN 2 \
+         WHEN 'we' THEN 3 WHEN 'th' THEN 4 WHEN 'fr' THEN 5 WHEN 'sa' THEN 6 END)"
+    };
+}
+
+/// A time from its year, month, day, hour, minute and second.
+const TIMESTAMP_FROM_PARTS: &str = "dateadd('second', $6, dateadd('minute', $5, \
+     dateadd('hour', $4, CAST(make_date($1, $2, $3) AS TIMESTAMP))))";
+
+/// Seconds since 1970 of a time (or text of one), rounded down.
+const UNIX_TIMESTAMP: &str = "CAST(floor(date_part('epoch', CAST($1 AS TIMESTAMP))) AS BIGINT)";
+
 /// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the
 /// SQL, where `$1`, `$2` stand for the arguments (each put in parentheses).
 pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
@@ -183,31 +199,23 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     (
         "next_day",
         2,
-        "dateadd('day', CAST(((CASE lower(substr(trim($2), 1, 2)) WHEN 'su' THEN 0 \
-         WHEN 'mo' THEN 1 WHEN 'tu' THEN 2 WHEN 'we' THEN 3 WHEN 'th' THEN 4 WHEN 'fr' THEN 5 \
-         WHEN 'sa' THEN 6 END) - date_part('dow', CAST($1 AS DATE)) + 6) % 7 + 1 AS BIGINT), \
-         CAST($1 AS DATE))",
+        concat!(
+            "dateadd('day', CAST((",
+            weekday_number!(),
+            " - date_part('dow', CAST($1 AS DATE)) + 6) % 7 + 1 AS BIGINT), CAST($1 AS DATE))"
+        ),
     ),
     (
         "previous_day",
         2,
-        "dateadd('day', -CAST((date_part('dow', CAST($1 AS DATE)) - (CASE \
-         lower(substr(trim($2), 1, 2)) WHEN 'su' THEN 0 WHEN 'mo' THEN 1 WHEN 'tu' THEN 2 \
-         WHEN 'we' THEN 3 WHEN 'th' THEN 4 WHEN 'fr' THEN 5 WHEN 'sa' THEN 6 END) + 6) % 7 + 1 \
-         AS BIGINT), CAST($1 AS DATE))",
+        concat!(
+            "dateadd('day', -CAST((date_part('dow', CAST($1 AS DATE)) - ",
+            weekday_number!(),
+            " + 6) % 7 + 1 AS BIGINT), CAST($1 AS DATE))"
+        ),
     ),
-    (
-        "timestamp_from_parts",
-        6,
-        "dateadd('second', $6, dateadd('minute', $5, dateadd('hour', $4, \
-         CAST(make_date($1, $2, $3) AS TIMESTAMP))))",
-    ),
-    (
-        "timestamp_ntz_from_parts",
-        6,
-        "dateadd('second', $6, dateadd('minute', $5, dateadd('hour', $4, \
-         CAST(make_date($1, $2, $3) AS TIMESTAMP))))",
-    ),
+    ("timestamp_from_parts", 6, TIMESTAMP_FROM_PARTS),
+    ("timestamp_ntz_from_parts", 6, TIMESTAMP_FROM_PARTS),
     // BigQuery, Spark, Redshift.
     (
         "safe_divide",
@@ -235,16 +243,8 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
         0,
         "CAST(floor(date_part('epoch', now())) AS BIGINT)",
     ),
-    (
-        "unix_timestamp",
-        1,
-        "CAST(floor(date_part('epoch', CAST($1 AS TIMESTAMP))) AS BIGINT)",
-    ),
-    (
-        "to_unix_timestamp",
-        1,
-        "CAST(floor(date_part('epoch', CAST($1 AS TIMESTAMP))) AS BIGINT)",
-    ),
+    ("unix_timestamp", 1, UNIX_TIMESTAMP),
+    ("to_unix_timestamp", 1, UNIX_TIMESTAMP),
     // BigQuery's format comes first; its `%` words are chrono's.
     ("parse_timestamp", 2, "to_timestamp($2, $1)"),
     ("parse_datetime", 2, "to_timestamp($2, $1)"),

@@ -77,3 +77,12 @@ FROM orders
 GROUP BY status
 ORDER BY status;
 SET knit.list_index_base = 1;
+
+-- BigQuery's latest value per group: array_agg(... ORDER BY t DESC LIMIT 1)[OFFSET(0)];
+-- Snowflake's strtok picks a token between delimiter characters.
+SELECT status,
+       array_agg(order_id IGNORE NULLS ORDER BY created_at DESC LIMIT 1)[OFFSET(0)] AS last_order,
+       strtok(max(email), '@', 2) AS mail_domain
+FROM orders
+GROUP BY status
+ORDER BY status;

@@ -21,7 +21,7 @@ use crate::keys::{
     VAR_IGNORED,
 };
 use crate::template::Macro;
-use crate::yaml::Node;
+use crate::yaml::{Node, read_yaml};
 
 mod models;
 
@@ -710,21 +710,6 @@ fn model_path(node: &Node<'_>, folder: &str) -> Result<String> {
 
 fn last_segment(path: &str) -> String {
     path.rsplit('/').next().unwrap_or(path).to_lowercase()
-}
-
-pub(crate) fn read_yaml(dir: &Path, file: &str) -> Result<Value> {
-    let path = dir.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|source| PbError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    // Editors on Windows start files with a byte-order mark, which YAML allows.
-    serde_yaml::from_str(text.strip_prefix('\u{feff}').unwrap_or(&text)).map_err(|source| {
-        PbError::Yaml {
-            file: file.to_string(),
-            source,
-        }
-    })
 }
 
 fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {

@@ -172,36 +172,45 @@ pub(crate) fn render(
         .lock()
         .map(|found| found.clone())
         .unwrap_or_default();
-    // Where Snowflake means another thing than DataFusion by a function, a project in the
-    // Snowflake dialect means Snowflake's.
-    if names.dialect == "snowflake" {
-        sql = snowflake_meanings(&sql);
-    }
+    // Where the project's warehouse means another thing than DataFusion by a function,
+    // the project means its warehouse's.
+    sql = dialect_meanings(&sql, &names.dialect);
     rendered.sql = sql;
     Ok(rendered)
 }
 
-/// Snowflake's meanings of functions DataFusion has with another: `random()` is a 64-bit
-/// integer (`mod(random(), 3)`), not a fraction, as `random_int64()`; `regexp_like` and
-/// `rlike` match the whole text (`regexp_full_match`), not a part of it.
-fn snowflake_meanings(sql: &str) -> String {
-    static PATTERNS: std::sync::LazyLock<Vec<(regex::Regex, &'static str)>> =
-        std::sync::LazyLock::new(|| {
-            [
-                (r"(?i)\brandom\s*\(\s*\)", "random_int64()"),
-                (r"(?i)\b(regexp_like|rlike)\s*\(", "regexp_full_match("),
-            ]
-            .into_iter()
-            .filter_map(|(pattern, with)| Some((regex::Regex::new(pattern).ok()?, with)))
+/// A warehouse's meanings of functions DataFusion has with another, as the calls that
+/// give them. Snowflake: `random()` is a 64-bit integer (`mod(random(), 3)`), not a
+/// fraction, as `random_int64()`; `regexp_like` and `rlike` match the whole text
+/// (`regexp_full_match`), not a part of it; `array_slice` counts from 0 and stops before
+/// its end. Databricks: `dayofweek` counts Sunday as 1.
+fn dialect_meanings(sql: &str, dialect: &str) -> String {
+    type Meanings = Vec<(regex::Regex, &'static str)>;
+    fn compile(pairs: &[(&str, &'static str)]) -> Meanings {
+        pairs
+            .iter()
+            .filter_map(|(pattern, with)| Some((regex::Regex::new(pattern).ok()?, *with)))
             .collect()
-        });
-    let lower = sql.to_ascii_lowercase();
-    if !(lower.contains("random") || lower.contains("like")) {
-        return sql.to_string();
     }
+    static SNOWFLAKE: std::sync::LazyLock<Meanings> = std::sync::LazyLock::new(|| {
+        compile(&[
+            (r"(?i)\brandom\s*\(\s*\)", "random_int64()"),
+            (r"(?i)\b(regexp_like|rlike)\s*\(", "regexp_full_match("),
+            (r"(?i)\barray_slice\s*\(", "snowflake_array_slice("),
+        ])
+    });
+    static DATABRICKS: std::sync::LazyLock<Meanings> =
+        std::sync::LazyLock::new(|| compile(&[(r"(?i)\bdayofweek\s*\(", "spark_dayofweek(")]));
+    let meanings = match dialect {
+        "snowflake" => &*SNOWFLAKE,
+        "databricks" => &*DATABRICKS,
+        _ => return sql.to_string(),
+    };
     let mut sql = sql.to_string();
-    for (pattern, with) in PATTERNS.iter() {
-        sql = pattern.replace_all(&sql, *with).into_owned();
+    for (pattern, with) in meanings {
+        if pattern.is_match(&sql) {
+            sql = pattern.replace_all(&sql, *with).into_owned();
+        }
     }
     sql
 }
@@ -665,7 +674,7 @@ mod tests {
     }
 
     #[test]
-    fn snowflake_meanings_of_random_and_regexp_like() {
+    fn dialect_meanings_of_functions() {
         assert_eq!(
             run("mod(RANDOM(), 3) + random ( )").unwrap().sql,
             "mod(random_int64(), 3) + random_int64()"
@@ -677,6 +686,15 @@ mod tests {
             "regexp_full_match(email, '.+@.+') and regexp_full_match(x, 'a', 'i') and \
              not_regexp_like(y)"
         );
+        assert_eq!(
+            dialect_meanings("ARRAY_SLICE(a, 0, 2), dayofweek(t)", "snowflake"),
+            "snowflake_array_slice(a, 0, 2), dayofweek(t)"
+        );
+        assert_eq!(
+            dialect_meanings("DAYOFWEEK (t), array_slice(a, 1, 2)", "databricks"),
+            "spark_dayofweek(t), array_slice(a, 1, 2)"
+        );
+        assert_eq!(dialect_meanings("random()", "bigquery"), "random()");
     }
 
     #[test]

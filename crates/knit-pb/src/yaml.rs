@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! A YAML value together with where it sits (file and key path), so that every error
-//! about a project can say which key is wrong.
+//! Project files read as YAML (merge keys applied), and a value together with where it
+//! sits (file and key path), so that every error about a project can say which key is wrong.
+
+use std::path::Path;
 
 use serde_yaml::Value;
 
@@ -190,4 +192,106 @@ fn closest<'k>(key: &str, candidates: impl Iterator<Item = &'k &'k str>) -> Opti
         .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
         .min()
         .map(|(_, c)| c)
+}
+
+/// A project file, parsed, with its merge keys applied.
+pub(crate) fn read_yaml(dir: &Path, file: &str) -> Result<Value> {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).map_err(|source| PbError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let yaml_error = |source| PbError::Yaml {
+        file: file.to_string(),
+        source,
+    };
+    // Editors on Windows start files with a byte-order mark, which YAML allows.
+    let mut value: Value =
+        serde_yaml::from_str(text.strip_prefix('\u{feff}').unwrap_or(&text)).map_err(yaml_error)?;
+    apply_merge_keys(&mut value).map_err(yaml_error)?;
+    Ok(value)
+}
+
+/// Projects share blocks of YAML with anchors and merge keys (`<<: *spec`, also written
+/// `!!merge <<: *spec`), which pb's YAML reader applies: the keys of the merged mapping
+/// join the mapping, its own keys winning. A merged block can hold a merge key of its own,
+/// so merging repeats until none is left (anchors cannot form cycles).
+fn apply_merge_keys(value: &mut Value) -> std::result::Result<(), serde_yaml::Error> {
+    loop {
+        untag_merge_keys(value);
+        value.apply_merge()?;
+        if !has_merge_key(value) {
+            return Ok(());
+        }
+    }
+}
+
+/// `!!merge <<` is the merge key with its tag written out; serde_yaml keeps the tag.
+fn untag_merge_keys(value: &mut Value) {
+    match value {
+        Value::Mapping(mapping) => {
+            let tagged: Vec<Value> = mapping
+                .keys()
+                .filter(|k| matches!(k, Value::Tagged(t) if t.value == "<<"))
+                .cloned()
+                .collect();
+            for key in tagged {
+                if let Some(merged) = mapping.remove(&key) {
+                    mapping.insert(Value::from("<<"), merged);
+                }
+            }
+            mapping.values_mut().for_each(untag_merge_keys);
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(untag_merge_keys),
+        Value::Tagged(tagged) => untag_merge_keys(&mut tagged.value),
+        _ => {}
+    }
+}
+
+fn has_merge_key(value: &Value) -> bool {
+    match value {
+        Value::Mapping(mapping) => {
+            mapping.contains_key("<<") || mapping.values().any(has_merge_key)
+        }
+        Value::Sequence(items) => items.iter().any(has_merge_key),
+        Value::Tagged(tagged) => has_merge_key(&tagged.value),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Value {
+        let mut value: Value = serde_yaml::from_str(text).unwrap();
+        apply_merge_keys(&mut value).unwrap();
+        value
+    }
+
+    #[test]
+    fn merge_keys_join_the_mapping_and_its_own_keys_win() {
+        let value = parse(
+            "base: &base {a: 1, b: 2}\n\
+             plain: {<<: *base, b: 3}\n\
+             tagged: {!!merge <<: *base, c: 4}\n\
+             nested: &nested {<<: *base, d: 5}\n\
+             twice: {<<: *nested, e: 6}\n\
+             listed: {<<: [*base, {f: 7}]}\n",
+        );
+        assert_eq!(value["plain"]["a"], 1);
+        assert_eq!(value["plain"]["b"], 3);
+        assert_eq!(value["tagged"]["a"], 1);
+        assert_eq!(value["tagged"]["c"], 4);
+        assert_eq!(value["twice"]["a"], 1);
+        assert_eq!(value["twice"]["d"], 5);
+        assert_eq!(value["listed"]["f"], 7);
+        assert!(!has_merge_key(&value));
+    }
+
+    #[test]
+    fn merging_a_scalar_is_an_error() {
+        let mut value: Value = serde_yaml::from_str("a: {<<: 3}").unwrap();
+        assert!(apply_merge_keys(&mut value).is_err());
+    }
 }

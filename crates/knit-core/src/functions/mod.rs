@@ -6,6 +6,7 @@
 //! answers.
 //!
 //! - [`date`]: `date(x)`, PostgreSQL's date of a timestamp, date or timestamp text.
+//! - [`date_array`]: BigQuery's `generate_date_array`, each date counted from the first.
 //! - [`checked_sum`]: `sum` of integers that fails on overflow, as PostgreSQL's
 //!   arithmetic does, instead of wrapping around.
 //! - [`json_access`]: `x['key']` on JSON text, and `list[i]` as [`list_element`].
@@ -26,6 +27,7 @@
 
 mod checked_sum;
 mod date;
+mod date_array;
 mod flatten_parts;
 pub(crate) mod json_access;
 mod list_element;
@@ -56,6 +58,7 @@ pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(warehouse_dates::DateAdd::new()),
         ScalarUDF::from(list_element::ListElement::new()),
         ScalarUDF::from(flatten_parts::FlattenPart::new()),
+        ScalarUDF::from(date_array::GenerateDateArray::new()),
     ];
     functions.extend(warehouse_json::functions());
     functions.extend(warehouse_misc::functions());

@@ -12,6 +12,8 @@
 //! | `uniform(lo, hi, gen)` | Snowflake | a number from `lo` to `hi` picked by `gen` (`random()`, or a constant seed) |
 //! | `sha1(t)`, `sha1_hex(t)` | Snowflake | SHA-1 as 40 hex digits |
 //! | `random_int64()` | Snowflake | a pseudo-random 64-bit integer per row (Snowflake's `random()`; pb projects in the Snowflake dialect read `random()` as it) |
+//! | `strtok(s [, delimiters [, n]])` | Snowflake | the n-th (from 1; default 1) of the non-empty tokens between any of the delimiter characters (default a space); NULL past the last |
+//! | `strtok_to_array(s [, delimiters])` | Snowflake | every such token, as a list |
 //!
 //! Renamed spellings (`getdate()`, `listagg`, `split_to_array`, `array_construct`, ...)
 //! are rewritten to DataFusion's names before parsing, in `knit-sql`.
@@ -22,12 +24,13 @@ use super::{argument_arrays, check_arity, columnar, constant_text};
 use chrono::{NaiveDateTime, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Float64Array, Int64Array, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BooleanBuilder, Float64Array, Int64Array, ListBuilder, StringBuilder,
+    TimestampMicrosecondArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::numeric::rem;
 use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Float64Type, TimeUnit, TimestampMicrosecondType,
+    DataType, Field, FieldRef, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -42,7 +45,8 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
         (
             Kind::ToTimestamp { zone: true },
             "to_timestamp_tz",
-            &["to_timestamp_ltz"][..],
+            // BigQuery's timestamp(x): an instant, text without an offset read as UTC.
+            &["to_timestamp_ltz", "timestamp"][..],
         ),
         (
             Kind::ToTimestamp { zone: false },
@@ -53,6 +57,8 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
         (Kind::Uniform, "uniform", &[][..]),
         (Kind::Sha1, "sha1", &["sha1_hex"][..]),
         (Kind::RandomInt, "random_int64", &[][..]),
+        (Kind::Strtok, "strtok", &[][..]),
+        (Kind::StrtokToArray, "strtok_to_array", &[][..]),
     ]
     .into_iter()
     .map(|(kind, name, aliases)| function(kind, name, aliases))
@@ -87,6 +93,8 @@ enum Kind {
     Uniform,
     Sha1,
     RandomInt,
+    Strtok,
+    StrtokToArray,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -118,6 +126,8 @@ impl ScalarUDFImpl for MiscFunction {
             Kind::Mod => (2, 2),
             Kind::ConvertTimezone => (2, 3),
             Kind::Uniform => (3, 3),
+            Kind::Strtok => (1, 3),
+            Kind::StrtokToArray => (1, 2),
         };
         check_arity(self.name, count, min, max)?;
         Ok(match self.kind {
@@ -135,7 +145,10 @@ impl ScalarUDFImpl for MiscFunction {
                 DataType::Timestamp(TimeUnit::Microsecond, zone.then(|| "UTC".into()))
             }
             Kind::ConvertTimezone => DataType::Timestamp(TimeUnit::Microsecond, None),
-            Kind::Sha1 => DataType::Utf8,
+            Kind::Sha1 | Kind::Strtok => DataType::Utf8,
+            Kind::StrtokToArray => {
+                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+            }
             Kind::RandomInt => DataType::Int64,
         })
     }
@@ -179,6 +192,7 @@ impl ScalarUDFImpl for MiscFunction {
             Kind::Uniform => uniform(&arrays, args.return_field.data_type())?,
             Kind::Sha1 => sha1_hex(&arrays[0])?,
             Kind::RandomInt => random_int64(rows),
+            Kind::Strtok | Kind::StrtokToArray => strtok(&arrays, self.kind == Kind::Strtok)?,
         };
         columnar(result, all_scalar)
     }
@@ -338,6 +352,64 @@ fn sha1_hex(array: &ArrayRef) -> Result<ArrayRef> {
         })
         .collect();
     Ok(Arc::new(hex))
+}
+
+/// Snowflake's `strtok` (`nth`: one token) and `strtok_to_array` (every token): text split
+/// at any of the delimiter characters, empty tokens left out; an empty delimiter makes
+/// the whole text one token, and empty text has none.
+fn strtok(arrays: &[ArrayRef], nth: bool) -> Result<ArrayRef> {
+    let texts = cast(&arrays[0], &DataType::Utf8)?;
+    let texts = texts.as_string::<i32>();
+    let delimiters = match arrays.get(1) {
+        Some(d) => Some(cast(d, &DataType::Utf8)?),
+        None => None,
+    };
+    let delimiters = delimiters.as_ref().map(|d| d.as_string::<i32>());
+    let parts = match arrays.get(2) {
+        Some(p) if nth => Some(cast(p, &DataType::Int64)?),
+        _ => None,
+    };
+    let parts = parts.as_ref().map(|p| p.as_primitive::<Int64Type>());
+    let mut one = StringBuilder::new();
+    let mut lists = ListBuilder::new(StringBuilder::new());
+    for row in 0..texts.len() {
+        let delimiter = match delimiters {
+            Some(d) if d.is_null(row) => None,
+            Some(d) => Some(d.value(row)),
+            None => Some(" "),
+        };
+        let part = match parts {
+            Some(p) if p.is_null(row) => None,
+            Some(p) => Some(p.value(row)),
+            None => Some(1),
+        };
+        let (Some(delimiter), Some(part), false) = (delimiter, part, texts.is_null(row)) else {
+            one.append_null();
+            lists.append_null();
+            continue;
+        };
+        let mut tokens = texts
+            .value(row)
+            .split(|c: char| delimiter.contains(c))
+            .filter(|t| !t.is_empty());
+        if nth {
+            let token = usize::try_from(part)
+                .ok()
+                .and_then(|p| p.checked_sub(1))
+                .and_then(|p| tokens.nth(p));
+            one.append_option(token);
+        } else {
+            for token in tokens {
+                lists.values().append_value(token);
+            }
+            lists.append(true);
+        }
+    }
+    Ok(if nth {
+        Arc::new(one.finish())
+    } else {
+        Arc::new(lists.finish())
+    })
 }
 
 /// `rows` pseudo-random 64-bit integers (splitmix64, seeded from the clock and a

@@ -11,7 +11,7 @@
 //! - `iff(c, a, b)` becomes `(CASE WHEN c THEN a ELSE b END)`, so that, as in Snowflake,
 //!   only the branch taken is evaluated (`iff(n = 0, 0, x / n)` does not divide by 0);
 //!   `decode(x, s1, r1, .., default)` becomes a `CASE` whose searches match NULL too.
-//! - Functions DataFusion has under another name are renamed ([`RENAMES`]): `getdate()`
+//! - Functions DataFusion has under another name are renamed ([`names::RENAMES`]): `getdate()`
 //!   is `now()`, `listagg(x, ',') WITHIN GROUP (ORDER BY t)` is
 //!   `string_agg(x, ',' ORDER BY t)` (and `listagg(x)` joins with `''`, as Snowflake's);
 //!   `array_agg(x) WITHIN GROUP (ORDER BY t)` is `array_agg(x ORDER BY t)`.
@@ -21,12 +21,16 @@
 use datafusion_sql::sqlparser::keywords::Keyword;
 use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
 
+mod calls;
 mod formats;
 mod names;
+mod tokens;
 
-use formats::{java_format, snowflake_format};
-use names::{DATE_PART_WORDS, PART_FIRST, PART_LAST};
-pub(crate) use names::{RENAMES, REWRITES, TYPE_NAMES};
+use calls::{expand, is_rewritten, rewrite_call, window_partition, within_group};
+use names::TYPE_NAMES;
+use tokens::{
+    arguments, follows_dot, follows_value, is_whitespace, next_significant, primary_start,
+};
 
 /// The tokens with warehouse spellings rewritten (see the module doc).
 pub fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
@@ -130,10 +134,14 @@ fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpa
             && let Some((args, close)) = arguments(&tokens, open)
         {
             let name = word.value.to_lowercase();
-            // `listagg(...) WITHIN GROUP (ORDER BY ...)`: the ordering moves inside.
-            let (within, close_all) = match name.as_str() {
-                "listagg" | "array_agg" => {
+            // What follows the call and belongs to it: `listagg(...) WITHIN GROUP
+            // (ORDER BY ...)`'s ordering, which moves inside, or ratio_to_report's window.
+            let (after, close_all) = match name.as_str() {
+                "listagg" | "array_agg" | "percentile_disc" => {
                     within_group(&tokens, close).unwrap_or((Vec::new(), close))
+                }
+                "ratio_to_report" => {
+                    window_partition(&tokens, close).unwrap_or((Vec::new(), close))
                 }
                 _ => (Vec::new(), close),
             };
@@ -143,7 +151,7 @@ fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpa
                 .iter()
                 .map(|(start, end)| rewrite_tokens(tokens[*start..*end].to_vec(), true))
                 .collect();
-            if let Some(replaced) = rewrite_call(&name, &tokens[i], &rewritten, within) {
+            if let Some(replaced) = rewrite_call(&name, &tokens[i], &rewritten, after) {
                 out.extend(replaced);
             } else {
                 out.push(tokens[i].clone());
@@ -156,6 +164,8 @@ fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpa
                 }
                 out.extend(tokens[at..close].iter().cloned());
                 out.push(tokens[close].clone());
+                // What followed the call (a WITHIN GROUP, a window) stays as written.
+                out.extend(tokens[close + 1..=close_all].iter().cloned());
             }
             i = close_all + 1;
             continue;
@@ -213,398 +223,6 @@ fn is_type_position(
         }
         _ => false,
     })
-}
-
-fn is_rewritten(word: &Word) -> bool {
-    if word.quote_style.is_some() {
-        return false;
-    }
-    let name = word.value.to_lowercase();
-    name == "iff"
-        || name == "decode"
-        || name == "date_add"
-        || name == "date_sub"
-        || name == "concat_ws"
-        || name == "to_char"
-        || name == "to_varchar"
-        || name == "date_format"
-        || name == "to_date"
-        || name == "to_timestamp"
-        || PART_FIRST.contains(&name.as_str())
-        || PART_LAST.contains(&name.as_str())
-        || name == "array_agg"
-        || RENAMES.iter().any(|(from, _)| *from == name)
-        || REWRITES.iter().any(|(from, _, _)| *from == name)
-}
-
-/// A call's rewritten tokens, or `None` to keep it as written.
-fn rewrite_call(
-    name: &str,
-    head: &TokenWithSpan,
-    args: &[Vec<TokenWithSpan>],
-    order_by: Vec<TokenWithSpan>,
-) -> Option<Vec<TokenWithSpan>> {
-    let token = |t: Token| TokenWithSpan::new(t, head.span);
-    let keyword = |k: &str| token(Token::make_keyword(k));
-    let mut args: Vec<Vec<TokenWithSpan>> = args.to_vec();
-    if let Some((_, _, sql)) = REWRITES
-        .iter()
-        .find(|(from, count, _)| *from == name && *count == args.len())
-    {
-        return expand(sql, &args, head);
-    }
-    // A time format in Snowflake's (`YYYY-MM-DD HH24:MI`) or Spark's (`yyyy-MM-dd`)
-    // words, as chrono's `%Y-%m-%d`: to write a time, or to read one (`to_date(s, fmt)`,
-    // `to_timestamp(s, fmt)`, whose format is Spark's when written as Spark writes one).
-    if matches!(
-        name,
-        "to_char" | "to_varchar" | "date_format" | "to_date" | "to_timestamp"
-    ) && args.len() == 2
-        && let Some(format) = single_string(&args[1])
-        && !format.contains('%')
-    {
-        let spark = name == "date_format"
-            || (matches!(name, "to_date" | "to_timestamp")
-                && format.contains("yy")
-                && format.contains("MM"));
-        let chrono = if spark {
-            java_format(&format)
-        } else {
-            snowflake_format(&format)
-        };
-        args[1] = vec![token(Token::SingleQuotedString(chrono))];
-        let function = match name {
-            "to_date" | "to_timestamp" => name,
-            _ => "to_char",
-        };
-        let mut out = vec![
-            token(Token::make_word(function, None)),
-            token(Token::LParen),
-        ];
-        out.extend(args[0].iter().cloned());
-        out.push(token(Token::Comma));
-        out.extend(args[1].iter().cloned());
-        out.push(token(Token::RParen));
-        return Some(out);
-    }
-    // Spark's `concat_ws(sep, collect_list(x))` joins an array's elements.
-    if name == "concat_ws"
-        && args.len() == 2
-        && args[1]
-            .iter()
-            .find(|t| !is_whitespace(&t.token))
-            .is_some_and(|t| matches!(&t.token, Token::Word(w) if matches!(w.value.to_lowercase().as_str(), "collect_list" | "collect_set" | "array_agg")))
-    {
-        return expand("array_to_string($2, $1)", &args, head);
-    }
-    // `date_add(d, n)` / `date_sub(d, n)` add days (Spark); with an INTERVAL (BigQuery)
-    // they are date arithmetic.
-    if matches!(name, "date_add" | "date_sub") && args.len() == 2 {
-        let is_interval = args[1]
-            .iter()
-            .find(|t| !is_whitespace(&t.token))
-            .is_some_and(|t| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::INTERVAL));
-        let sql = match (name, is_interval) {
-            ("date_add", true) => "($1 + $2)",
-            ("date_sub", true) => "($1 - $2)",
-            ("date_add", false) => "dateadd('day', $2, $1)",
-            _ => "dateadd('day', -$2, $1)",
-        };
-        return expand(sql, &args, head);
-    }
-    let renamed = match name {
-        // array_agg keeps its name; only a WITHIN GROUP moves inside.
-        "array_agg" if !order_by.is_empty() => Some("array_agg"),
-        _ => RENAMES
-            .iter()
-            .find(|(from, _)| *from == name)
-            .map(|(_, to)| *to),
-    };
-    if let Some(to) = renamed {
-        if name == "listagg" && args.len() == 1 {
-            args.push(vec![token(Token::SingleQuotedString(String::new()))]);
-        }
-        let mut out = vec![token(Token::make_word(to, None)), token(Token::LParen)];
-        for (n, arg) in args.into_iter().enumerate() {
-            if n > 0 {
-                out.push(token(Token::Comma));
-            }
-            out.extend(arg);
-        }
-        out.extend(order_by);
-        out.push(token(Token::RParen));
-        return Some(out);
-    }
-    // Snowflake's and Redshift's `decode(x, search, result, ..., default)`: the result of
-    // the first search `x` equals, NULL matching NULL. DataFusion's two-argument
-    // `decode(binary, format)` keeps its meaning.
-    if name == "decode" && args.len() >= 3 {
-        let mut sql = String::from("(CASE");
-        let pairs = (args.len() - 1) / 2;
-        for pair in 0..pairs {
-            let search = 2 + 2 * pair;
-            sql.push_str(&format!(
-                " WHEN $1 IS NOT DISTINCT FROM ${search} THEN ${}",
-                search + 1
-            ));
-        }
-        if args.len().is_multiple_of(2) {
-            sql.push_str(&format!(" ELSE ${}", args.len()));
-        }
-        sql.push_str(" END)");
-        return expand(&sql, &args, head);
-    }
-    if name == "iff" {
-        let [condition, then, otherwise] = args.as_slice() else {
-            return None;
-        };
-        let mut out = vec![token(Token::LParen), keyword("CASE"), keyword("WHEN")];
-        out.extend(condition.iter().cloned());
-        out.push(keyword("THEN"));
-        out.extend(then.iter().cloned());
-        out.push(keyword("ELSE"));
-        out.extend(otherwise.iter().cloned());
-        out.extend([keyword("END"), token(Token::RParen)]);
-        return Some(out);
-    }
-    let first_is_part = args.first().and_then(|a| bare_part(a)).is_some();
-    if PART_FIRST.contains(&name) && first_is_part {
-        let part = args.first().and_then(|a| bare_part(a))?;
-        // Snowflake's whole seconds since the epoch.
-        if matches!(name, "date_part" | "datepart") && part.starts_with("epoch_second") {
-            return expand("CAST(date_part('epoch', $2) AS BIGINT)", &args, head);
-        }
-        args[0] = vec![token(Token::SingleQuotedString(part))];
-    } else if PART_LAST.contains(&name) && args.len() >= 2 {
-        let last = args.len() - 1;
-        let part = bare_part(&args[last])?;
-        args[last] = vec![token(Token::SingleQuotedString(part))];
-        // BigQuery's date_trunc(t, part) is DataFusion's date_trunc('part', t).
-        if name.ends_with("_trunc") && args.len() == 2 {
-            args.swap(0, 1);
-        }
-    } else {
-        return None;
-    }
-    let mut out = vec![head.clone(), token(Token::LParen)];
-    for (n, arg) in args.into_iter().enumerate() {
-        if n > 0 {
-            out.push(token(Token::Comma));
-        }
-        out.extend(arg);
-    }
-    out.push(token(Token::RParen));
-    Some(out)
-}
-
-/// The tokens of `sql` with each `$n` replaced by the n-th argument in parentheses.
-fn expand(
-    sql: &str,
-    args: &[Vec<TokenWithSpan>],
-    head: &TokenWithSpan,
-) -> Option<Vec<TokenWithSpan>> {
-    let dialect = datafusion_sql::sqlparser::dialect::GenericDialect {};
-    let tokens = datafusion_sql::sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
-        .tokenize()
-        .ok()?;
-    let mut out = Vec::with_capacity(tokens.len() + args.iter().map(Vec::len).sum::<usize>());
-    for token in tokens {
-        match &token {
-            Token::Placeholder(p) => {
-                let n: usize = p.strip_prefix('$')?.parse().ok()?;
-                out.push(TokenWithSpan::new(Token::LParen, head.span));
-                out.extend(args.get(n.checked_sub(1)?)?.iter().cloned());
-                out.push(TokenWithSpan::new(Token::RParen, head.span));
-            }
-            _ => out.push(TokenWithSpan::new(token, head.span)),
-        }
-    }
-    Some(out)
-}
-
-/// The text of an argument that is one string literal.
-fn single_string(arg: &[TokenWithSpan]) -> Option<String> {
-    let mut significant = arg.iter().filter(|t| !is_whitespace(&t.token));
-    let only = significant.next()?;
-    if significant.next().is_some() {
-        return None;
-    }
-    match &only.token {
-        Token::SingleQuotedString(text) => Some(text.clone()),
-        _ => None,
-    }
-}
-
-/// The `ORDER BY ...` tokens of a `WITHIN GROUP (ORDER BY ...)` after the `)` at `close`,
-/// and the index of its own `)`.
-fn within_group(tokens: &[TokenWithSpan], close: usize) -> Option<(Vec<TokenWithSpan>, usize)> {
-    let within = next_significant(tokens, close + 1)?;
-    let group = next_significant(tokens, within + 1)?;
-    let open = next_significant(tokens, group + 1)?;
-    let is_keyword =
-        |i: usize, k: Keyword| matches!(&tokens[i].token, Token::Word(w) if w.keyword == k);
-    if !is_keyword(within, Keyword::WITHIN)
-        || !is_keyword(group, Keyword::GROUP)
-        || tokens[open].token != Token::LParen
-    {
-        return None;
-    }
-    let (_, end) = arguments(tokens, open)?;
-    let mut order = vec![TokenWithSpan::new(
-        Token::Whitespace(datafusion_sql::sqlparser::tokenizer::Whitespace::Space),
-        tokens[open].span,
-    )];
-    order.extend(tokens[open + 1..end].iter().cloned());
-    Some((order, end))
-}
-
-/// The date part an argument names as a single bare word, in lower case.
-fn bare_part(arg: &[TokenWithSpan]) -> Option<String> {
-    let mut significant = arg.iter().filter(|t| !is_whitespace(&t.token));
-    let only = significant.next()?;
-    if significant.next().is_some() {
-        return None;
-    }
-    match &only.token {
-        Token::Word(word) if word.quote_style.is_none() => {
-            let value = word.value.to_lowercase();
-            DATE_PART_WORDS.contains(&value.as_str()).then_some(value)
-        }
-        _ => None,
-    }
-}
-
-fn is_whitespace(token: &Token) -> bool {
-    matches!(token, Token::Whitespace(_))
-}
-
-fn next_significant(tokens: &[TokenWithSpan], from: usize) -> Option<usize> {
-    (from..tokens.len()).find(|&i| !is_whitespace(&tokens[i].token))
-}
-
-/// Whether what was written last ends a value (a name, `)` or `]`) that a `:field`
-/// path can follow, outside `[..]` (where `:` is a slice) and `{..}`.
-fn follows_value(out: &[TokenWithSpan]) -> bool {
-    let mut depth = 0i32;
-    for t in out {
-        match t.token {
-            Token::LBracket | Token::LBrace => depth += 1,
-            Token::RBracket | Token::RBrace => depth -= 1,
-            _ => {}
-        }
-    }
-    if depth > 0 {
-        return false;
-    }
-    let mut significant = out.iter().rev().filter(|t| !is_whitespace(&t.token));
-    let Some(last) = significant.next() else {
-        return false;
-    };
-    match &last.token {
-        // A keyword is a name here when it is qualified (`t.value:sku`) or one that
-        // names a column where a path may follow: `FLATTEN`'s output columns
-        // (`value:sku`, `key`, `path`, `index`) are keywords to the tokenizer.
-        Token::Word(w) => {
-            w.keyword == Keyword::NoKeyword
-                || w.quote_style.is_some()
-                || significant.next().is_some_and(|t| t.token == Token::Period)
-                || matches!(
-                    w.keyword,
-                    Keyword::VALUE | Keyword::KEY | Keyword::PATH | Keyword::INDEX
-                )
-        }
-        other => matches!(other, Token::RParen | Token::RBracket),
-    }
-}
-
-/// Where the value that ends `out` starts: a name (`a.b.c`), or a call or parenthesized
-/// expression with what follows it in brackets.
-fn primary_start(out: &[TokenWithSpan]) -> Option<usize> {
-    let mut i = out.len();
-    // Past trailing whitespace.
-    while i > 0 && is_whitespace(&out[i - 1].token) {
-        i -= 1;
-    }
-    loop {
-        let last = i.checked_sub(1)?;
-        match &out[last].token {
-            Token::RParen | Token::RBracket => {
-                let (open, close) = match out[last].token {
-                    Token::RParen => (Token::LParen, Token::RParen),
-                    _ => (Token::LBracket, Token::RBracket),
-                };
-                let mut depth = 0usize;
-                let mut j = last;
-                loop {
-                    if out[j].token == close {
-                        depth += 1;
-                    } else if out[j].token == open {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    j = j.checked_sub(1)?;
-                }
-                i = j;
-                // A call's name, or the value a subscript applies to.
-                if matches!(
-                    out.get(i.wrapping_sub(1)).map(|t| &t.token),
-                    Some(Token::Word(_))
-                ) || close == Token::RBracket
-                {
-                    continue;
-                }
-                return Some(i);
-            }
-            Token::Word(_) => {
-                i = last;
-                if i >= 2 && out[i - 1].token == Token::Period {
-                    i -= 1;
-                    continue;
-                }
-                return Some(i);
-            }
-            _ => return Some(i),
-        }
-    }
-}
-
-/// Whether the last token written is a `.` (so the word is a qualified name's part).
-fn follows_dot(out: &[TokenWithSpan]) -> bool {
-    out.iter()
-        .rev()
-        .find(|t| !is_whitespace(&t.token))
-        .is_some_and(|t| t.token == Token::Period)
-}
-
-/// The token ranges of the arguments of the call whose `(` is at `open`, and the index
-/// of its `)`.
-fn arguments(tokens: &[TokenWithSpan], open: usize) -> Option<(Vec<(usize, usize)>, usize)> {
-    let mut depth = 0usize;
-    let mut args = Vec::new();
-    let mut start = open + 1;
-    for (i, token) in tokens.iter().enumerate().skip(open) {
-        match &token.token {
-            Token::LParen | Token::LBracket | Token::LBrace => depth += 1,
-            Token::RParen | Token::RBracket | Token::RBrace => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    if tokens[start..i].iter().any(|t| !is_whitespace(&t.token)) {
-                        args.push((start, i));
-                    }
-                    return Some((args, i));
-                }
-            }
-            Token::Comma if depth == 1 => {
-                args.push((start, i));
-                start = i + 1;
-            }
-            Token::Word(word) if depth == 1 && word.keyword == Keyword::SELECT => return None,
-            _ => {}
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -673,6 +291,41 @@ mod tests {
         check(
             "select a[1] from t limit 1 offset 2",
             "select a[1] from t limit 1 offset 2",
+        );
+    }
+
+    #[test]
+    fn array_agg_limit_is_a_slice() {
+        check(
+            "array_agg(x IGNORE NULLS ORDER BY t DESC LIMIT 1)[OFFSET(0)]",
+            "array_element(array_slice(array_agg(x IGNORE NULLS ORDER BY t DESC ), 1, 1), (0) + 1)",
+        );
+        check(
+            "ARRAY_AGG(DISTINCT x LIMIT 2)",
+            "array_slice(array_agg(DISTINCT x ), 1, 2)",
+        );
+        check("array_agg(x ORDER BY t)", "array_agg(x ORDER BY t)");
+    }
+
+    #[test]
+    fn ratio_to_report_and_percentile_disc_are_aggregates_of_datafusion() {
+        check(
+            "ratio_to_report(x) OVER (PARTITION BY g ORDER BY t)",
+            "(CAST((x) AS DOUBLE) / nullif(sum((x)) OVER ( PARTITION BY g ), 0))",
+        );
+        check(
+            "ratio_to_report(x)",
+            "(CAST((x) AS DOUBLE) / nullif(sum((x)) OVER (), 0))",
+        );
+        check(
+            "percentile_disc(0.5) WITHIN GROUP (ORDER BY f(a, b) DESC)",
+            "array_element(array_agg((f(a, b)) ORDER BY f(a, b) DESC) FILTER (WHERE \
+             (f(a, b)) IS NOT NULL), greatest(1, CAST(ceil((0.5) * count((f(a, b)))) AS BIGINT)))",
+        );
+        // Two sort keys are not percentile_disc's: kept as written.
+        check(
+            "percentile_disc(0.5) WITHIN GROUP (ORDER BY a, b)",
+            "percentile_disc(0.5) WITHIN GROUP (ORDER BY a, b)",
         );
     }
 

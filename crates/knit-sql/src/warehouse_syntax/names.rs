@@ -64,6 +64,11 @@ pub(crate) const RENAMES: &[(&str, &str)] = &[
     ("timestamp_millis", "to_timestamp_millis"),
     ("timestamp_micros", "to_timestamp_micros"),
     ("ceiling", "ceil"),
+    ("array_generate_range", "range"),
+    ("greatest_ignore_nulls", "greatest"),
+    ("least_ignore_nulls", "least"),
+    ("sequence", "generate_series"),
+    ("explode", "unnest"),
 ];
 
 /// The weekday a day's name (`$2`) gives, Sunday 0, read by its first two letters as
@@ -273,6 +278,40 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ),
     ("json_serialize", 1, "CAST($1 AS VARCHAR)"),
     ("current_timezone", 0, "'UTC'"),
+    // BigQuery's and Spark's if(c, a, b): only the branch taken is evaluated.
+    ("if", 3, "(CASE WHEN $1 THEN $2 ELSE $3 END)"),
+    // The first match, or its first group when the pattern has groups (BigQuery's
+    // REGEXP_EXTRACT; Spark's with its default group 1).
+    ("regexp_extract", 2, "(regexp_match($1, $2))[1]"),
+    // BigQuery's timestamp(s, zone): the wall time `s` in the zone, as an instant.
+    (
+        "timestamp",
+        2,
+        "to_timestamp_tz(convert_timezone($2, 'UTC', $1))",
+    ),
+    // BigQuery's days since 1970-01-01, and the date so many days after it.
+    (
+        "unix_date",
+        1,
+        "datediff('day', DATE '1970-01-01', CAST($1 AS DATE))",
+    ),
+    (
+        "date_from_unix_date",
+        1,
+        "CAST(dateadd('day', $1, DATE '1970-01-01') AS DATE)",
+    ),
+    // Snowflake's array_slice(a, from, to) counts from 0 and stops before `to`, negative
+    // positions from the end; projects in the Snowflake dialect call it under this name
+    // (DataFusion's array_slice counts from 1 and includes its end).
+    (
+        "snowflake_array_slice",
+        3,
+        "array_slice($1, CASE WHEN $2 >= 0 THEN $2 + 1 ELSE $2 END, \
+         CASE WHEN $3 < 0 THEN $3 - 1 ELSE $3 END)",
+    ),
+    // Spark's dayofweek counts Sunday as 1 (Snowflake's, 0); projects in the Databricks
+    // dialect call it under this name.
+    ("spark_dayofweek", 1, "(date_part('dow', $1) + 1)"),
     // Snowflake anchors a regular expression at both ends (pb projects in the Snowflake
     // dialect call this for `regexp_like` and `rlike`; DataFusion's `regexp_like`, as
     // Spark's, finds the pattern anywhere).

@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! A warehouse function call rewritten as DataFusion's: renamed, expanded from
+//! [`REWRITES`], its date part made text or moved, its format words made chrono's, or a
+//! form DataFusion lacks (`array_agg(.. LIMIT n)`, `ratio_to_report`, `percentile_disc`,
+//! `decode`, `iff`) written with DataFusion's functions.
+
+use datafusion_sql::sqlparser::keywords::Keyword;
+use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
+
+use super::formats::{java_format, snowflake_format};
+use super::names::{DATE_PART_WORDS, PART_FIRST, PART_LAST, RENAMES, REWRITES};
+use super::tokens::{arguments, is_whitespace, next_significant};
+
+/// Whether a word names a function [`rewrite_call`] may rewrite.
+pub(super) fn is_rewritten(word: &Word) -> bool {
+    if word.quote_style.is_some() {
+        return false;
+    }
+    let name = word.value.to_lowercase();
+    name == "iff"
+        || name == "decode"
+        || name == "date"
+        || name == "date_add"
+        || name == "date_sub"
+        || name == "concat_ws"
+        || name == "to_char"
+        || name == "to_varchar"
+        || name == "date_format"
+        || name == "to_date"
+        || name == "to_timestamp"
+        || PART_FIRST.contains(&name.as_str())
+        || PART_LAST.contains(&name.as_str())
+        || name == "array_agg"
+        || name == "ratio_to_report"
+        || name == "percentile_disc"
+        || RENAMES.iter().any(|(from, _)| *from == name)
+        || REWRITES.iter().any(|(from, _, _)| *from == name)
+}
+
+/// A call's rewritten tokens, or `None` to keep it as written. `after` is what follows
+/// the call and belongs to it: a `WITHIN GROUP`'s `ORDER BY ...`, or what partitions
+/// `ratio_to_report`'s window.
+pub(super) fn rewrite_call(
+    name: &str,
+    head: &TokenWithSpan,
+    args: &[Vec<TokenWithSpan>],
+    after: Vec<TokenWithSpan>,
+) -> Option<Vec<TokenWithSpan>> {
+    let token = |t: Token| TokenWithSpan::new(t, head.span);
+    let keyword = |k: &str| token(Token::make_keyword(k));
+    let mut args: Vec<Vec<TokenWithSpan>> = args.to_vec();
+    // `date(t, zone)` is BigQuery's date of the time in a zone; `date(s, format)` is
+    // Snowflake's text read with a format (`YYYY-MM-DD`), as `to_date` reads it.
+    let name = if name == "date" && args.len() == 2 {
+        let format = single_string(&args[1]).is_some_and(|f| {
+            ["YY", "MM", "DD"]
+                .iter()
+                .any(|w| f.to_uppercase().contains(w))
+        });
+        if !format {
+            return expand("CAST(convert_timezone($2, $1) AS DATE)", &args, head);
+        }
+        "to_date"
+    } else {
+        name
+    };
+    if let Some((_, _, sql)) = REWRITES
+        .iter()
+        .find(|(from, count, _)| *from == name && *count == args.len())
+    {
+        return expand(sql, &args, head);
+    }
+    // A time format in Snowflake's (`YYYY-MM-DD HH24:MI`) or Spark's (`yyyy-MM-dd`)
+    // words, as chrono's `%Y-%m-%d`: to write a time, or to read one (`to_date(s, fmt)`,
+    // `to_timestamp(s, fmt)`, whose format is Spark's when written as Spark writes one).
+    if matches!(
+        name,
+        "to_char" | "to_varchar" | "date_format" | "to_date" | "to_timestamp"
+    ) && args.len() == 2
+        && let Some(format) = single_string(&args[1])
+        && !format.contains('%')
+    {
+        let spark = name == "date_format"
+            || (matches!(name, "to_date" | "to_timestamp")
+                && format.contains("yy")
+                && format.contains("MM"));
+        let chrono = if spark {
+            java_format(&format)
+        } else {
+            snowflake_format(&format)
+        };
+        args[1] = vec![token(Token::SingleQuotedString(chrono))];
+        let function = match name {
+            "to_date" | "to_timestamp" => name,
+            _ => "to_char",
+        };
+        let mut out = vec![
+            token(Token::make_word(function, None)),
+            token(Token::LParen),
+        ];
+        out.extend(args[0].iter().cloned());
+        out.push(token(Token::Comma));
+        out.extend(args[1].iter().cloned());
+        out.push(token(Token::RParen));
+        return Some(out);
+    }
+    // Spark's `concat_ws(sep, collect_list(x))` joins an array's elements.
+    if name == "concat_ws"
+        && args.len() == 2
+        && args[1]
+            .iter()
+            .find(|t| !is_whitespace(&t.token))
+            .is_some_and(|t| matches!(&t.token, Token::Word(w) if matches!(w.value.to_lowercase().as_str(), "collect_list" | "collect_set" | "array_agg")))
+    {
+        return expand("array_to_string($2, $1)", &args, head);
+    }
+    // `date_add(d, n)` / `date_sub(d, n)` add days (Spark); with an INTERVAL (BigQuery)
+    // they are date arithmetic.
+    if matches!(name, "date_add" | "date_sub") && args.len() == 2 {
+        let is_interval = args[1]
+            .iter()
+            .find(|t| !is_whitespace(&t.token))
+            .is_some_and(|t| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::INTERVAL));
+        let sql = match (name, is_interval) {
+            ("date_add", true) => "($1 + $2)",
+            ("date_sub", true) => "($1 - $2)",
+            ("date_add", false) => "dateadd('day', $2, $1)",
+            _ => "dateadd('day', -$2, $1)",
+        };
+        return expand(sql, &args, head);
+    }
+    // Snowflake's ratio_to_report(x) OVER (PARTITION BY ..): x over the sum of its
+    // partition (NULL when that is 0); an ORDER BY in the window changes nothing, so
+    // only the partition is kept (with it, `sum` would be a running sum).
+    if name == "ratio_to_report" && args.len() == 1 {
+        let mut out = expand("(CAST($1 AS DOUBLE) / nullif(sum($1) OVER (", &args, head)?;
+        out.extend(after);
+        out.extend(expand("), 0))", &[], head)?);
+        return Some(out);
+    }
+    // Snowflake's percentile_disc(p) WITHIN GROUP (ORDER BY x): the first value, in that
+    // order, whose cumulative share of the non-NULL values reaches p, which is the
+    // value at position ceil(p * count) of the ordered list (the first for p = 0).
+    if name == "percentile_disc"
+        && args.len() == 1
+        && let Some(key) = sort_key(&after)
+    {
+        let key = vec![key];
+        let mut out = expand("array_element(array_agg($1 ", &key, head)?;
+        out.extend(after);
+        out.extend(expand(
+            ") FILTER (WHERE $1 IS NOT NULL), greatest(1, CAST(ceil($2 * count($1)) AS BIGINT)))",
+            &[key[0].clone(), args[0].clone()],
+            head,
+        )?);
+        return Some(out);
+    }
+    // BigQuery's `array_agg(x ORDER BY t LIMIT n)` (the latest value is
+    // `array_agg(x ORDER BY t DESC LIMIT 1)[OFFSET(0)]`): DataFusion's array_agg takes no
+    // LIMIT, so the first n elements are sliced from the whole ordered list.
+    if name == "array_agg"
+        && let Some((limited, limit)) = args.split_last_mut().and_then(|(last, _)| {
+            let at = last
+                .iter()
+                .rposition(|t| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::LIMIT))?;
+            let limit = last.split_off(at + 1);
+            last.truncate(at);
+            Some((last.clone(), limit))
+        })
+    {
+        let last = args.len() - 1;
+        args[last] = limited;
+        let mut out = vec![
+            token(Token::make_word("array_slice", None)),
+            token(Token::LParen),
+            token(Token::make_word("array_agg", None)),
+            token(Token::LParen),
+        ];
+        for (n, arg) in args.into_iter().enumerate() {
+            if n > 0 {
+                out.push(token(Token::Comma));
+            }
+            out.extend(arg);
+        }
+        out.extend(after);
+        out.extend([
+            token(Token::RParen),
+            token(Token::Comma),
+            token(Token::Number("1".into(), false)),
+            token(Token::Comma),
+        ]);
+        out.extend(limit);
+        out.push(token(Token::RParen));
+        return Some(out);
+    }
+    let renamed = match name {
+        // array_agg keeps its name; only a WITHIN GROUP moves inside.
+        "array_agg" if !after.is_empty() => Some("array_agg"),
+        _ => RENAMES
+            .iter()
+            .find(|(from, _)| *from == name)
+            .map(|(_, to)| *to),
+    };
+    if let Some(to) = renamed {
+        if name == "listagg" && args.len() == 1 {
+            args.push(vec![token(Token::SingleQuotedString(String::new()))]);
+        }
+        let mut out = vec![token(Token::make_word(to, None)), token(Token::LParen)];
+        for (n, arg) in args.into_iter().enumerate() {
+            if n > 0 {
+                out.push(token(Token::Comma));
+            }
+            out.extend(arg);
+        }
+        out.extend(after);
+        out.push(token(Token::RParen));
+        return Some(out);
+    }
+    // Snowflake's and Redshift's `decode(x, search, result, ..., default)`: the result of
+    // the first search `x` equals, NULL matching NULL. DataFusion's two-argument
+    // `decode(binary, format)` keeps its meaning.
+    if name == "decode" && args.len() >= 3 {
+        let mut sql = String::from("(CASE");
+        let pairs = (args.len() - 1) / 2;
+        for pair in 0..pairs {
+            let search = 2 + 2 * pair;
+            sql.push_str(&format!(
+                " WHEN $1 IS NOT DISTINCT FROM ${search} THEN ${}",
+                search + 1
+            ));
+        }
+        if args.len().is_multiple_of(2) {
+            sql.push_str(&format!(" ELSE ${}", args.len()));
+        }
+        sql.push_str(" END)");
+        return expand(&sql, &args, head);
+    }
+    if name == "iff" {
+        let [condition, then, otherwise] = args.as_slice() else {
+            return None;
+        };
+        let mut out = vec![token(Token::LParen), keyword("CASE"), keyword("WHEN")];
+        out.extend(condition.iter().cloned());
+        out.push(keyword("THEN"));
+        out.extend(then.iter().cloned());
+        out.push(keyword("ELSE"));
+        out.extend(otherwise.iter().cloned());
+        out.extend([keyword("END"), token(Token::RParen)]);
+        return Some(out);
+    }
+    let first_is_part = args.first().and_then(|a| bare_part(a)).is_some();
+    if PART_FIRST.contains(&name) && first_is_part {
+        let part = args.first().and_then(|a| bare_part(a))?;
+        // Snowflake's whole seconds since the epoch.
+        if matches!(name, "date_part" | "datepart") && part.starts_with("epoch_second") {
+            return expand("CAST(date_part('epoch', $2) AS BIGINT)", &args, head);
+        }
+        args[0] = vec![token(Token::SingleQuotedString(part))];
+    } else if PART_LAST.contains(&name) && args.len() >= 2 {
+        let last = args.len() - 1;
+        let part = bare_part(&args[last])?;
+        args[last] = vec![token(Token::SingleQuotedString(part))];
+        // BigQuery's date_trunc(t, part) is DataFusion's date_trunc('part', t).
+        if name.ends_with("_trunc") && args.len() == 2 {
+            args.swap(0, 1);
+        }
+    } else {
+        return None;
+    }
+    // BigQuery's timestamp_trunc and datetime_trunc are DataFusion's date_trunc.
+    let head = match name {
+        "timestamp_trunc" | "datetime_trunc" => token(Token::make_word("date_trunc", None)),
+        _ => head.clone(),
+    };
+    let mut out = vec![head, token(Token::LParen)];
+    for (n, arg) in args.into_iter().enumerate() {
+        if n > 0 {
+            out.push(token(Token::Comma));
+        }
+        out.extend(arg);
+    }
+    out.push(token(Token::RParen));
+    Some(out)
+}
+
+/// The tokens of `sql` with each `$n` replaced by the n-th argument in parentheses.
+pub(super) fn expand(
+    sql: &str,
+    args: &[Vec<TokenWithSpan>],
+    head: &TokenWithSpan,
+) -> Option<Vec<TokenWithSpan>> {
+    let dialect = datafusion_sql::sqlparser::dialect::GenericDialect {};
+    let tokens = datafusion_sql::sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .ok()?;
+    let mut out = Vec::with_capacity(tokens.len() + args.iter().map(Vec::len).sum::<usize>());
+    for token in tokens {
+        match &token {
+            Token::Placeholder(p) => {
+                let n: usize = p.strip_prefix('$')?.parse().ok()?;
+                out.push(TokenWithSpan::new(Token::LParen, head.span));
+                out.extend(args.get(n.checked_sub(1)?)?.iter().cloned());
+                out.push(TokenWithSpan::new(Token::RParen, head.span));
+            }
+            _ => out.push(TokenWithSpan::new(token, head.span)),
+        }
+    }
+    Some(out)
+}
+
+/// The text of an argument that is one string literal.
+fn single_string(arg: &[TokenWithSpan]) -> Option<String> {
+    let mut significant = arg.iter().filter(|t| !is_whitespace(&t.token));
+    let only = significant.next()?;
+    if significant.next().is_some() {
+        return None;
+    }
+    match &only.token {
+        Token::SingleQuotedString(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// The `ORDER BY ...` tokens of a `WITHIN GROUP (ORDER BY ...)` after the `)` at `close`,
+/// and the index of its own `)`.
+pub(super) fn within_group(
+    tokens: &[TokenWithSpan],
+    close: usize,
+) -> Option<(Vec<TokenWithSpan>, usize)> {
+    let within = next_significant(tokens, close + 1)?;
+    let group = next_significant(tokens, within + 1)?;
+    let open = next_significant(tokens, group + 1)?;
+    let is_keyword =
+        |i: usize, k: Keyword| matches!(&tokens[i].token, Token::Word(w) if w.keyword == k);
+    if !is_keyword(within, Keyword::WITHIN)
+        || !is_keyword(group, Keyword::GROUP)
+        || tokens[open].token != Token::LParen
+    {
+        return None;
+    }
+    let (_, end) = arguments(tokens, open)?;
+    let mut order = vec![TokenWithSpan::new(
+        Token::Whitespace(datafusion_sql::sqlparser::tokenizer::Whitespace::Space),
+        tokens[open].span,
+    )];
+    order.extend(tokens[open + 1..end].iter().cloned());
+    Some((order, end))
+}
+
+/// The tokens inside `OVER (...)` after the call's `)` at `close`, up to its `ORDER BY`
+/// if it has one, and the index of the window's own `)`.
+pub(super) fn window_partition(
+    tokens: &[TokenWithSpan],
+    close: usize,
+) -> Option<(Vec<TokenWithSpan>, usize)> {
+    let over = next_significant(tokens, close + 1)?;
+    let open = next_significant(tokens, over + 1)?;
+    if !matches!(&tokens[over].token, Token::Word(w) if w.keyword == Keyword::OVER)
+        || tokens[open].token != Token::LParen
+    {
+        return None;
+    }
+    let (_, end) = arguments(tokens, open)?;
+    let mut depth = 0usize;
+    let mut inside = Vec::new();
+    for token in &tokens[open + 1..end] {
+        match &token.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Word(w) if depth == 0 && w.keyword == Keyword::ORDER => break,
+            _ => {}
+        }
+        inside.push(token.clone());
+    }
+    Some((inside, end))
+}
+
+/// The expression an `ORDER BY x [ASC | DESC] [NULLS FIRST | LAST]` sorts by.
+fn sort_key(order_by: &[TokenWithSpan]) -> Option<Vec<TokenWithSpan>> {
+    let is = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(w) if w.keyword == k);
+    let start = order_by.iter().position(|t| is(t, Keyword::BY))? + 1;
+    let mut end = order_by.len();
+    while end > start {
+        let t = &order_by[end - 1];
+        let trailing = is_whitespace(&t.token)
+            || [
+                Keyword::ASC,
+                Keyword::DESC,
+                Keyword::NULLS,
+                Keyword::FIRST,
+                Keyword::LAST,
+            ]
+            .iter()
+            .any(|k| is(t, *k));
+        if !trailing {
+            break;
+        }
+        end -= 1;
+    }
+    let key = order_by[start..end].to_vec();
+    // One key only: a comma outside parentheses starts a second.
+    let mut depth = 0usize;
+    let second_key = key.iter().any(|t| match t.token {
+        Token::LParen => {
+            depth += 1;
+            false
+        }
+        Token::RParen => {
+            depth = depth.saturating_sub(1);
+            false
+        }
+        Token::Comma => depth == 0,
+        _ => false,
+    });
+    (!key.is_empty() && !second_key).then_some(key)
+}
+
+/// The date part an argument names as a single bare word, in lower case.
+fn bare_part(arg: &[TokenWithSpan]) -> Option<String> {
+    let mut significant = arg.iter().filter(|t| !is_whitespace(&t.token));
+    let only = significant.next()?;
+    if significant.next().is_some() {
+        return None;
+    }
+    match &only.token {
+        Token::Word(word) if word.quote_style.is_none() => {
+            let value = word.value.to_lowercase();
+            DATE_PART_WORDS.contains(&value.as_str()).then_some(value)
+        }
+        _ => None,
+    }
+}

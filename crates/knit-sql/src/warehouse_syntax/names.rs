@@ -148,7 +148,7 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("try_to_timestamp_ntz", 1, "TRY_CAST($1 AS TIMESTAMP)"),
     // The first match of the pattern: regexp_match gives the whole match of a pattern
     // without groups (with groups, the first group, where Snowflake gives the match).
-    ("regexp_substr", 2, "(regexp_match($1, $2))[1]"),
+    ("regexp_substr", 2, "array_element(regexp_match($1, $2), 1)"),
     // An element or field, as `x[i]` reads it (JSON text from 0, lists from 1).
     ("get", 2, "($1)[$2]"),
     ("bitand", 2, "($1 & $2)"),
@@ -282,7 +282,11 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("if", 3, "(CASE WHEN $1 THEN $2 ELSE $3 END)"),
     // The first match, or its first group when the pattern has groups (BigQuery's
     // REGEXP_EXTRACT; Spark's with its default group 1).
-    ("regexp_extract", 2, "(regexp_match($1, $2))[1]"),
+    (
+        "regexp_extract",
+        2,
+        "array_element(regexp_match($1, $2), 1)",
+    ),
     // BigQuery's timestamp(s, zone): the wall time `s` in the zone, as an instant.
     (
         "timestamp",
@@ -308,6 +312,16 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
         3,
         "array_slice($1, CASE WHEN $2 >= 0 THEN $2 + 1 ELSE $2 END, \
          CASE WHEN $3 < 0 THEN $3 - 1 ELSE $3 END)",
+    ),
+    // Snowflake's width_bucket(x, lo, hi, n): which of n equal buckets from lo to hi holds
+    // x, 0 before the first and n + 1 past the last (buckets count down when lo > hi).
+    (
+        "width_bucket",
+        4,
+        "(CASE WHEN $2 < $3 THEN (CASE WHEN $1 < $2 THEN 0 WHEN $1 >= $3 THEN $4 + 1 \
+         ELSE CAST(floor(CAST($1 - $2 AS DOUBLE) * $4 / ($3 - $2)) AS BIGINT) + 1 END) \
+         WHEN $2 > $3 THEN (CASE WHEN $1 > $2 THEN 0 WHEN $1 <= $3 THEN $4 + 1 \
+         ELSE CAST(floor(CAST($2 - $1 AS DOUBLE) * $4 / ($2 - $3)) AS BIGINT) + 1 END) END)",
     ),
     // Spark's dayofweek counts Sunday as 1 (Snowflake's, 0); projects in the Databricks
     // dialect call it under this name.

@@ -183,7 +183,8 @@ pub(crate) fn render(
 /// give them. Snowflake: `random()` is a 64-bit integer (`mod(random(), 3)`), not a
 /// fraction, as `random_int64()`; `regexp_like` and `rlike` match the whole text
 /// (`regexp_full_match`), not a part of it; `array_slice` counts from 0 and stops before
-/// its end. Databricks: `dayofweek` counts Sunday as 1.
+/// its end. Databricks: `dayofweek` counts Sunday as 1; `regexp_extract` takes a group
+/// number and gives empty text, not NULL, without a match.
 fn dialect_meanings(sql: &str, dialect: &str) -> String {
     type Meanings = Vec<(regex::Regex, &'static str)>;
     fn compile(pairs: &[(&str, &'static str)]) -> Meanings {
@@ -199,8 +200,12 @@ fn dialect_meanings(sql: &str, dialect: &str) -> String {
             (r"(?i)\barray_slice\s*\(", "snowflake_array_slice("),
         ])
     });
-    static DATABRICKS: std::sync::LazyLock<Meanings> =
-        std::sync::LazyLock::new(|| compile(&[(r"(?i)\bdayofweek\s*\(", "spark_dayofweek(")]));
+    static DATABRICKS: std::sync::LazyLock<Meanings> = std::sync::LazyLock::new(|| {
+        compile(&[
+            (r"(?i)\bdayofweek\s*\(", "spark_dayofweek("),
+            (r"(?i)\bregexp_extract\s*\(", "spark_regexp_extract("),
+        ])
+    });
     let meanings = match dialect {
         "snowflake" => &*SNOWFLAKE,
         "databricks" => &*DATABRICKS,
@@ -691,8 +696,11 @@ mod tests {
             "snowflake_array_slice(a, 0, 2), dayofweek(t)"
         );
         assert_eq!(
-            dialect_meanings("DAYOFWEEK (t), array_slice(a, 1, 2)", "databricks"),
-            "spark_dayofweek(t), array_slice(a, 1, 2)"
+            dialect_meanings(
+                "DAYOFWEEK (t), array_slice(a, 1, 2), regexp_extract(s, p)",
+                "databricks"
+            ),
+            "spark_dayofweek(t), array_slice(a, 1, 2), spark_regexp_extract(s, p)"
         );
         assert_eq!(dialect_meanings("random()", "bigquery"), "random()");
     }

@@ -11,7 +11,7 @@ use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
 
 use super::formats::{java_format, snowflake_format};
 use super::names::{DATE_PART_WORDS, PART_FIRST, PART_LAST, RENAMES, REWRITES};
-use super::tokens::{arguments, is_whitespace, next_significant};
+use super::tokens::{arguments, is_whitespace, next_significant, only_significant};
 
 /// Whether a word names a function [`rewrite_call`] may rewrite.
 pub(super) fn is_rewritten(word: &Word) -> bool {
@@ -161,17 +161,11 @@ pub(super) fn rewrite_call(
     // `array_agg(x ORDER BY t DESC LIMIT 1)[OFFSET(0)]`): DataFusion's array_agg takes no
     // LIMIT, so the first n elements are sliced from the whole ordered list.
     if name == "array_agg"
-        && let Some((limited, limit)) = args.split_last_mut().and_then(|(last, _)| {
-            let at = last
-                .iter()
-                .rposition(|t| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::LIMIT))?;
-            let limit = last.split_off(at + 1);
-            last.truncate(at);
-            Some((last.clone(), limit))
-        })
+        && let Some(last) = args.last_mut()
+        && let Some(at) = top_level_limit(last)
     {
-        let last = args.len() - 1;
-        args[last] = limited;
+        let limit = last.split_off(at + 1);
+        last.truncate(at);
         let mut out = vec![
             token(Token::make_word("array_slice", None)),
             token(Token::LParen),
@@ -312,12 +306,7 @@ pub(super) fn expand(
 
 /// The text of an argument that is one string literal.
 fn single_string(arg: &[TokenWithSpan]) -> Option<String> {
-    let mut significant = arg.iter().filter(|t| !is_whitespace(&t.token));
-    let only = significant.next()?;
-    if significant.next().is_some() {
-        return None;
-    }
-    match &only.token {
+    match only_significant(arg)? {
         Token::SingleQuotedString(text) => Some(text.clone()),
         _ => None,
     }
@@ -347,6 +336,21 @@ pub(super) fn within_group(
     )];
     order.extend(tokens[open + 1..end].iter().cloned());
     Some((order, end))
+}
+
+/// Where an argument's own `LIMIT` is (not one of a subquery inside it).
+fn top_level_limit(arg: &[TokenWithSpan]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut found = None;
+    for (i, t) in arg.iter().enumerate() {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Word(w) if depth == 0 && w.keyword == Keyword::LIMIT => found = Some(i),
+            _ => {}
+        }
+    }
+    found
 }
 
 /// The tokens inside `OVER (...)` after the call's `)` at `close`, up to its `ORDER BY`
@@ -419,12 +423,7 @@ fn sort_key(order_by: &[TokenWithSpan]) -> Option<Vec<TokenWithSpan>> {
 
 /// The date part an argument names as a single bare word, in lower case.
 fn bare_part(arg: &[TokenWithSpan]) -> Option<String> {
-    let mut significant = arg.iter().filter(|t| !is_whitespace(&t.token));
-    let only = significant.next()?;
-    if significant.next().is_some() {
-        return None;
-    }
-    match &only.token {
+    match only_significant(arg)? {
         Token::Word(word) if word.quote_style.is_none() => {
             let value = word.value.to_lowercase();
             DATE_PART_WORDS.contains(&value.as_str()).then_some(value)

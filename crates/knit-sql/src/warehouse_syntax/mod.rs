@@ -305,6 +305,11 @@ mod tests {
             "array_slice(array_agg(DISTINCT x ), 1, 2)",
         );
         check("array_agg(x ORDER BY t)", "array_agg(x ORDER BY t)");
+        // A subquery's LIMIT inside the argument is its own.
+        check(
+            "array_agg((SELECT y FROM t LIMIT 1))",
+            "array_agg((SELECT y FROM t LIMIT 1))",
+        );
     }
 
     #[test]

@@ -323,6 +323,22 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
          WHEN $2 > $3 THEN (CASE WHEN $1 > $2 THEN 0 WHEN $1 <= $3 THEN $4 + 1 \
          ELSE CAST(floor(CAST($2 - $1 AS DOUBLE) * $4 / ($2 - $3)) AS BIGINT) + 1 END) END)",
     ),
+    // Spark's regexp_extract(s, p [, group]): the group's text (0 the whole match, 1 by
+    // default), empty text when the pattern or the group does not match; projects in the
+    // Databricks dialect call it under this name. The pattern is wrapped in a group so
+    // that the whole match is the first element.
+    (
+        "spark_regexp_extract",
+        2,
+        "(CASE WHEN $1 IS NULL OR $2 IS NULL THEN NULL ELSE \
+         coalesce(array_element(regexp_match($1, '(' || $2 || ')'), 2), '') END)",
+    ),
+    (
+        "spark_regexp_extract",
+        3,
+        "(CASE WHEN $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN NULL ELSE \
+         coalesce(array_element(regexp_match($1, '(' || $2 || ')'), $3 + 1), '') END)",
+    ),
     // Spark's dayofweek counts Sunday as 1 (Snowflake's, 0); projects in the Databricks
     // dialect call it under this name.
     ("spark_dayofweek", 1, "(date_part('dow', $1) + 1)"),

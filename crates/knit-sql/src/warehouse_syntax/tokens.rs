@@ -12,6 +12,14 @@ pub(super) fn is_whitespace(token: &Token) -> bool {
     matches!(token, Token::Whitespace(_))
 }
 
+/// The one token of an argument that is a single token (whitespace aside).
+pub(super) fn only_significant(arg: &[TokenWithSpan]) -> Option<&Token> {
+    let mut significant = arg.iter().filter(|t| !is_whitespace(&t.token));
+    let only = significant.next()?;
+    significant.next().is_none().then_some(&only.token)
+}
+
+/// The index of the first token from `from` on that is not whitespace.
 pub(super) fn next_significant(tokens: &[TokenWithSpan], from: usize) -> Option<usize> {
     (from..tokens.len()).find(|&i| !is_whitespace(&tokens[i].token))
 }

@@ -213,8 +213,9 @@ fn dialect_meanings(sql: &str, dialect: &str) -> String {
     };
     let mut sql = sql.to_string();
     for (pattern, with) in meanings {
-        if pattern.is_match(&sql) {
-            sql = pattern.replace_all(&sql, *with).into_owned();
+        // A pattern that does not match borrows the text: nothing is copied.
+        if let std::borrow::Cow::Owned(replaced) = pattern.replace_all(&sql, *with) {
+            sql = replaced;
         }
     }
     sql

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Days, Months, NaiveDate};
 use datafusion::arrow::array::{Array, AsArray, Date32Builder, ListBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
@@ -82,7 +82,10 @@ impl ScalarUDFImpl for GenerateDateArray {
                 out.append_null();
                 continue;
             };
-            let (start, end) = (day(starts.value(row)), day(ends.value(row)));
+            let (start, end) = (
+                Date32Type::to_naive_date_opt(starts.value(row)),
+                Date32Type::to_naive_date_opt(ends.value(row)),
+            );
             let (Some(start), Some(end)) = (start, end) else {
                 out.append_null();
                 continue;
@@ -109,20 +112,12 @@ impl ScalarUDFImpl for GenerateDateArray {
                         "generate_date_array(): more than {MAX_DATES} dates from {start} to {end}"
                     );
                 }
-                out.values()
-                    .append_value(date.num_days_from_ce() - EPOCH_DAYS_FROM_CE);
+                out.values().append_value(Date32Type::from_naive_date(date));
             }
             out.append(true);
         }
         columnar(Arc::new(out.finish()), constants)
     }
-}
-
-/// Days from 0001-01-01 to 1970-01-01, Date32's zero.
-const EPOCH_DAYS_FROM_CE: i32 = 719_163;
-
-fn day(days_since_epoch: i32) -> Option<NaiveDate> {
-    NaiveDate::from_num_days_from_ce_opt(days_since_epoch.checked_add(EPOCH_DAYS_FROM_CE)?)
 }
 
 /// `start` plus `k` times the step; `None` past the calendar's end.

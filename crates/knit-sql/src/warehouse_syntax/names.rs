@@ -87,6 +87,11 @@ const TIMESTAMP_FROM_PARTS: &str = "dateadd('second', $6, dateadd('minute', $5, 
 /// Seconds since 1970 of a time (or text of one), rounded down.
 const UNIX_TIMESTAMP: &str = "CAST(floor(date_part('epoch', CAST($1 AS TIMESTAMP))) AS BIGINT)";
 
+/// The first match of a pattern, or its first group when it has groups (regexp_match
+/// gives the groups, or the whole match of a pattern without any). `array_element`
+/// counts from 1 whatever `knit.list_index_base` says (pb project scripts set it to 0).
+const FIRST_MATCH: &str = "array_element(regexp_match($1, $2), 1)";
+
 /// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the
 /// SQL, where `$1`, `$2` stand for the arguments (each put in parentheses).
 pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
@@ -146,9 +151,9 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("try_to_date", 1, "TRY_CAST($1 AS DATE)"),
     ("try_to_timestamp", 1, "TRY_CAST($1 AS TIMESTAMP)"),
     ("try_to_timestamp_ntz", 1, "TRY_CAST($1 AS TIMESTAMP)"),
-    // The first match of the pattern: regexp_match gives the whole match of a pattern
-    // without groups (with groups, the first group, where Snowflake gives the match).
-    ("regexp_substr", 2, "array_element(regexp_match($1, $2), 1)"),
+    // Snowflake's first match (with groups, the first group, where Snowflake gives the
+    // whole match).
+    ("regexp_substr", 2, FIRST_MATCH),
     // An element or field, as `x[i]` reads it (JSON text from 0, lists from 1).
     ("get", 2, "($1)[$2]"),
     ("bitand", 2, "($1 & $2)"),
@@ -280,13 +285,8 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("current_timezone", 0, "'UTC'"),
     // BigQuery's and Spark's if(c, a, b): only the branch taken is evaluated.
     ("if", 3, "(CASE WHEN $1 THEN $2 ELSE $3 END)"),
-    // The first match, or its first group when the pattern has groups (BigQuery's
-    // REGEXP_EXTRACT; Spark's with its default group 1).
-    (
-        "regexp_extract",
-        2,
-        "array_element(regexp_match($1, $2), 1)",
-    ),
+    // BigQuery's REGEXP_EXTRACT, and Spark's with its default group 1.
+    ("regexp_extract", 2, FIRST_MATCH),
     // BigQuery's timestamp(s, zone): the wall time `s` in the zone, as an instant.
     (
         "timestamp",

@@ -86,3 +86,24 @@ SELECT status,
 FROM orders
 GROUP BY status
 ORDER BY status;
+
+-- Snowflake's time_slice and object_agg: each month's orders by status, as one object;
+-- BigQuery's string_agg(... LIMIT n): the month's first two orders.
+SELECT slice,
+       object_agg(status, orders) AS orders_by_status,
+       string_agg(first_orders, ' ' ORDER BY status LIMIT 2) AS first_orders
+FROM (SELECT time_slice(created_at, 1, 'MONTH') AS slice, status, count(*) AS orders,
+             string_agg(order_id, ',' ORDER BY created_at LIMIT 2) AS first_orders
+      FROM orders GROUP BY 1, 2)
+GROUP BY slice
+ORDER BY slice
+LIMIT 3;
+
+-- Snowflake's regexp_substr: the second word of an address, and a group of the pattern.
+SELECT DISTINCT email,
+       regexp_substr(email, '[a-z]+', 1, 2) AS second_word,
+       regexp_substr(email, '@([a-z]+)[.]', 1, 1, 'e') AS domain
+FROM orders
+WHERE email IS NOT NULL
+ORDER BY email
+LIMIT 3;

@@ -37,7 +37,7 @@ use crate::delta::functions::{
 use crate::delta::{DELTA, DeltaTableFactory};
 use crate::error::{CoreError, Result};
 use crate::features::count_distinct::CountDistinct;
-use crate::features::{AggregateNames, expand_feature_functions};
+use crate::features::{AggregateNames, SingleStageEntityAggregate, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
 use crate::functions::to_json::{ToJson, is_nested};
 use crate::kept::KeepRelationPlanner;
@@ -183,6 +183,7 @@ impl SessionBuilder {
             .with_table_factory(DELTA.to_string(), Arc::new(DeltaTableFactory))
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
             .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))
+            .with_physical_optimizer_rule(Arc::new(SingleStageEntityAggregate))
             .with_relation_planners(vec![
                 Arc::new(ConnectedComponentsRelationPlanner),
                 Arc::new(KeepRelationPlanner),

@@ -11,8 +11,10 @@
 //! fixed-width value's little-endian bytes, any other type in arrow's row format: equal
 //! bytes exactly for equal values) and one [`Interner`] of `(group, value bytes)` keys
 //! serves every group: a key seen for the first time is a new distinct value of its
-//! group. Between partial and final aggregation the state of a group is its distinct
-//! values, as a list of their bytes. NULLs are not counted.
+//! group. Values of at most 4 bytes (dates) are kept as `(group, value)` integers
+//! instead, sorted and deduplicated in bulk. Between partial and final aggregation the
+//! state of a group is its distinct values, as a list of their bytes. NULLs are not
+//! counted.
 //!
 //! The feature composer rewrites `count(DISTINCT x)` into this function.
 
@@ -23,12 +25,13 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::arrow::row::{RowConverter, SortField};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
+use super::packed_pairs::PackedPairs;
 use crate::kernels::intern::Interner;
 
 /// The function's name.
@@ -215,27 +218,57 @@ fn for_each_state_value(states: &ArrayRef, mut f: impl FnMut(usize, &[u8])) {
     }
 }
 
-/// The distinct values of every group, as interned `(group, value bytes)` keys.
+/// The distinct values of every group.
 #[derive(Debug)]
 struct GroupsDistinctValues {
     value_bytes: ValueBytes,
-    /// Keys: the group (8 bytes, little-endian), then the value's bytes.
-    seen: Interner,
-    /// Per group: how many distinct values it has.
+    seen: Seen,
+    /// Per group: how many distinct values it has (with [`Seen::Packed`], as of the
+    /// last count; one per group seen so far in any case).
     counts: Vec<i64>,
+}
+
+/// The `(group, value)` pairs seen.
+#[derive(Debug)]
+enum Seen {
+    /// Interned `(group, value bytes)` keys: a key seen for the first time is a new
+    /// distinct value of its group.
+    Interned(Interner),
+    /// Values of at most 4 bytes (dates, 32-bit numbers), as `group << 32 | value`
+    /// integers.
+    Packed(PackedPairs),
 }
 
 impl GroupsDistinctValues {
     fn new(data_type: &DataType) -> Result<Self> {
+        let value_bytes = ValueBytes::new(data_type)?;
+        let seen = match value_bytes {
+            ValueBytes::Fixed(width) if width <= 4 => Seen::Packed(PackedPairs::new(width)),
+            _ => Seen::Interned(Interner::default()),
+        };
         Ok(Self {
-            value_bytes: ValueBytes::new(data_type)?,
-            seen: Interner::default(),
+            value_bytes,
+            seen,
             counts: Vec::new(),
         })
     }
 
-    /// Adds the keys; each not seen before counts for its group.
+    /// Makes room for `groups` groups.
+    fn resize(&mut self, groups: usize) -> Result<()> {
+        if matches!(self.seen, Seen::Packed(_)) && groups > 1 << 32 {
+            return exec_err!(
+                "count(DISTINCT) of short values counts at most 2^32 groups, not {groups}"
+            );
+        }
+        self.counts.resize(groups, 0);
+        Ok(())
+    }
+
+    /// Adds interned keys; each not seen before counts for its group.
     fn insert_all(&mut self, new: &NewKeys) {
+        let Seen::Interned(seen) = &mut self.seen else {
+            return;
+        };
         let mut keys = Vec::with_capacity(new.keys.len());
         let mut start = 0;
         for &(_, end) in &new.keys {
@@ -243,8 +276,8 @@ impl GroupsDistinctValues {
             start = end;
         }
         let mut nodes = Vec::with_capacity(keys.len());
-        let mut next_new = self.seen.len() as u32;
-        self.seen.intern_all(&keys, &mut nodes);
+        let mut next_new = seen.len() as u32;
+        seen.intern_all(&keys, &mut nodes);
         // New keys are numbered in order of first sight: the first sight of each is
         // the next number not yet counted.
         for (&node, &(group, _)) in nodes.iter().zip(&new.keys) {
@@ -255,10 +288,70 @@ impl GroupsDistinctValues {
         }
     }
 
+    /// Brings the counts up to date.
+    fn count(&mut self) {
+        if let Seen::Packed(packed) = &mut self.seen {
+            packed.count(&mut self.counts);
+        }
+    }
+
+    /// The distinct values of each of the first `groups` groups, as lists of their bytes
+    /// (with [`Seen::Packed`], once counted: the pairs are then in order of group).
+    fn state_lists(&self, groups: usize) -> ListArray {
+        match &self.seen {
+            Seen::Interned(seen) => {
+                let mut by_group: Vec<Vec<&[u8]>> = vec![Vec::new(); groups];
+                let mut value_bytes = 0;
+                for node in 0..seen.len() as u32 {
+                    let (_, key) = seen.key(node);
+                    if let Some(values) = by_group.get_mut(group_of(key)) {
+                        values.push(&key[8..]);
+                        value_bytes += key.len() - 8;
+                    }
+                }
+                let mut lists = ListBuilder::with_capacity(
+                    BinaryBuilder::with_capacity(seen.len(), value_bytes),
+                    groups,
+                );
+                for values in by_group {
+                    for value in values {
+                        lists.values().append_value(value);
+                    }
+                    lists.append(true);
+                }
+                lists.finish()
+            }
+            Seen::Packed(packed) => {
+                let pairs = &packed.pairs;
+                let mut lists = ListBuilder::with_capacity(
+                    BinaryBuilder::with_capacity(pairs.len(), pairs.len() * packed.width),
+                    groups,
+                );
+                let mut at = 0;
+                for group in 0..groups {
+                    while let Some(&pair) = pairs.get(at)
+                        && packed.split(pair).0 == group
+                    {
+                        lists
+                            .values()
+                            .append_value(&packed.split(pair).1[..packed.width]);
+                        at += 1;
+                    }
+                    lists.append(true);
+                }
+                lists.finish()
+            }
+        }
+    }
+
     /// Drops the values of the groups `emit_to` takes, and renumbers the others as
     /// DataFusion does (group `n + g` becomes `g` when the first `n` are taken).
     fn forget(&mut self, emit_to: EmitTo) {
-        let old = std::mem::take(&mut self.seen);
+        let seen = match &mut self.seen {
+            Seen::Packed(packed) => return packed.forget(emit_to),
+            Seen::Interned(seen) => seen,
+        };
+        let old = std::mem::take(seen);
         if let EmitTo::First(taken) = emit_to {
             let mut key = Vec::new();
             for node in 0..old.len() as u32 {
@@ -268,7 +361,7 @@ impl GroupsDistinctValues {
                     key.clear();
                     key.extend_from_slice(&((group - taken) as u64).to_le_bytes());
                     key.extend_from_slice(&old_key[8..]);
-                    self.seen.intern(0, &key);
+                    seen.intern(0, &key);
                 }
             }
         }
@@ -291,7 +384,7 @@ impl NewKeys {
     }
 }
 
-/// The group of a key of [`GroupsDistinctValues::seen`].
+/// The group of an interned key.
 fn group_of(key: &[u8]) -> usize {
     let mut group = [0u8; 8];
     group.copy_from_slice(&key[..8]);
@@ -306,7 +399,15 @@ impl GroupsAccumulator for GroupsDistinctValues {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.counts.resize(total_num_groups, 0);
+        self.resize(total_num_groups)?;
+        if let Seen::Packed(packed) = &mut self.seen {
+            self.value_bytes
+                .for_each(&values[0], opt_filter, |row, value| {
+                    packed.push(group_indices[row], value)
+                })?;
+            packed.compact_if_grown();
+            return Ok(());
+        }
         let mut new = NewKeys::default();
         self.value_bytes
             .for_each(&values[0], opt_filter, |row, value| {
@@ -317,6 +418,7 @@ impl GroupsAccumulator for GroupsDistinctValues {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.count();
         let counts = emit_to.take_needed(&mut self.counts);
         self.forget(emit_to);
         Ok(Arc::new(Int64Array::from(counts)))
@@ -327,26 +429,8 @@ impl GroupsAccumulator for GroupsDistinctValues {
             EmitTo::All => self.counts.len(),
             EmitTo::First(n) => n,
         };
-        let mut by_group: Vec<Vec<&[u8]>> = vec![Vec::new(); groups];
-        let mut value_bytes = 0;
-        for node in 0..self.seen.len() as u32 {
-            let (_, key) = self.seen.key(node);
-            if let Some(values) = by_group.get_mut(group_of(key)) {
-                values.push(&key[8..]);
-                value_bytes += key.len() - 8;
-            }
-        }
-        let mut lists = ListBuilder::with_capacity(
-            BinaryBuilder::with_capacity(self.seen.len(), value_bytes),
-            groups,
-        );
-        for values in by_group {
-            for value in values {
-                lists.values().append_value(value);
-            }
-            lists.append(true);
-        }
-        let lists = lists.finish();
+        self.count();
+        let lists = self.state_lists(groups);
         emit_to.take_needed(&mut self.counts);
         self.forget(emit_to);
         Ok(vec![Arc::new(lists)])
@@ -358,7 +442,14 @@ impl GroupsAccumulator for GroupsDistinctValues {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.counts.resize(total_num_groups, 0);
+        self.resize(total_num_groups)?;
+        if let Seen::Packed(packed) = &mut self.seen {
+            for_each_state_value(&values[0], |row, value| {
+                packed.push(group_indices[row], value)
+            });
+            packed.compact_if_grown();
+            return Ok(());
+        }
         let mut new = NewKeys::default();
         for_each_state_value(&values[0], |row, value| new.push(group_indices[row], value));
         self.insert_all(&new);
@@ -390,7 +481,11 @@ impl GroupsAccumulator for GroupsDistinctValues {
     }
 
     fn size(&self) -> usize {
-        self.seen.allocated_bytes() + self.counts.capacity() * 8 + self.value_bytes.size()
+        let seen = match &self.seen {
+            Seen::Interned(seen) => seen.allocated_bytes(),
+            Seen::Packed(packed) => packed.allocated_bytes(),
+        };
+        seen + self.counts.capacity() * 8 + self.value_bytes.size()
     }
 }
 
@@ -512,6 +607,45 @@ mod tests {
         merged.merge_batch(&state, &[0], 1)?;
         assert_eq!(counts(merged.evaluate(EmitTo::All)?), vec![1]);
         assert_eq!(counts(acc.evaluate(EmitTo::All)?), vec![3]);
+        Ok(())
+    }
+
+    #[test]
+    fn packed_pairs_count_as_a_set_does() -> Result<()> {
+        use std::collections::HashSet;
+        // More rows than a compaction's threshold, in batches, with many repeats; then
+        // the first groups emitted, the rest as states merged elsewhere.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let groups = 5_000;
+        let mut acc = GroupsDistinctValues::new(&DataType::Date32)?;
+        let mut expected = vec![HashSet::new(); groups];
+        for _ in 0..20 {
+            let rows: Vec<(usize, i32)> = (0..10_000)
+                .map(|_| ((next() % groups as u64) as usize, (next() % 40) as i32 - 20))
+                .collect();
+            for &(group, value) in &rows {
+                expected[group].insert(value);
+            }
+            let values: ArrayRef = Arc::new(Date32Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            ));
+            let group_indices: Vec<usize> = rows.iter().map(|r| r.0).collect();
+            acc.update_batch(&[values], &group_indices, None, groups)?;
+        }
+        let expected: Vec<i64> = expected.iter().map(|s| s.len() as i64).collect();
+        assert_eq!(counts(acc.evaluate(EmitTo::First(100))?), expected[..100]);
+        let states = acc.state(EmitTo::All)?;
+        let mut merged = GroupsDistinctValues::new(&DataType::Date32)?;
+        let all: Vec<usize> = (0..groups - 100).collect();
+        merged.merge_batch(&states, &all, groups - 100)?;
+        merged.merge_batch(&states, &all, groups - 100)?;
+        assert_eq!(counts(merged.evaluate(EmitTo::All)?), expected[100..]);
         Ok(())
     }
 

@@ -24,16 +24,20 @@
 //!   cohorts it extends, are true (NULL is not true).
 //!
 //! The functions are expanded into SQL ([`expand`], [`compose`]) that DataFusion plans
-//! with the statement around them.
+//! with the statement around them; [`entity_aggregate`] aggregates each input's rows per
+//! entity in one stage.
 
 mod compose;
 pub mod count_distinct;
 mod define;
+mod entity_aggregate;
 mod expand;
 mod model;
 mod names;
+mod packed_pairs;
 
 pub(crate) use compose::AggregateNames;
 pub(crate) use define::{create_cohort, create_entity_var, create_input_var};
+pub(crate) use entity_aggregate::SingleStageEntityAggregate;
 pub(crate) use expand::expand_feature_functions;
 pub use names::normalize;

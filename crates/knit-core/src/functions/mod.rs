@@ -22,6 +22,8 @@
 //!   Snowflake's and BigQuery's counting.
 //! - [`warehouse_json`]: JSON kept as text: `parse_json`, `array_size`, `json_value`,
 //!   `get_json_object`, `from_json`, `object_construct`, ...
+//! - [`warehouse_regexp`]: Snowflake's `regexp_substr` and `regexp_substr_all`, with
+//!   position, occurrence, parameters and group.
 //! - [`warehouse_misc`]: the rest of the warehouse names pb projects use (`to_boolean`,
 //!   `getdate`, `listagg`, `mod`, ...), most as aliases of DataFusion's functions.
 
@@ -40,6 +42,7 @@ pub(crate) mod to_json;
 mod warehouse_dates;
 mod warehouse_json;
 mod warehouse_misc;
+mod warehouse_regexp;
 
 use datafusion::arrow::array::ArrayRef;
 use datafusion::common::{Result, ScalarValue, plan_err};
@@ -62,6 +65,7 @@ pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
     ];
     functions.extend(warehouse_json::functions());
     functions.extend(warehouse_misc::functions());
+    functions.extend(warehouse_regexp::functions());
     functions
 }
 

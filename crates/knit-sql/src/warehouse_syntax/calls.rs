@@ -33,6 +33,7 @@ pub(super) fn is_rewritten(word: &Word) -> bool {
         || PART_FIRST.contains(&name.as_str())
         || PART_LAST.contains(&name.as_str())
         || name == "array_agg"
+        || name == "string_agg"
         || name == "ratio_to_report"
         || name == "percentile_disc"
         || RENAMES.iter().any(|(from, _)| *from == name)
@@ -66,6 +67,13 @@ pub(super) fn rewrite_call(
     } else {
         name
     };
+    // Snowflake's `last_day(d, month)` names its part as a bare word.
+    if name == "last_day"
+        && args.len() == 2
+        && let Some(part) = bare_part(&args[1])
+    {
+        args[1] = vec![token(Token::SingleQuotedString(part))];
+    }
     if let Some((_, _, sql)) = REWRITES
         .iter()
         .find(|(from, count, _)| *from == name && *count == args.len())
@@ -160,12 +168,15 @@ pub(super) fn rewrite_call(
     // BigQuery's `array_agg(x ORDER BY t LIMIT n)` (the latest value is
     // `array_agg(x ORDER BY t DESC LIMIT 1)[OFFSET(0)]`): DataFusion's array_agg takes no
     // LIMIT, so the first n elements are sliced from the whole ordered list.
-    if name == "array_agg"
+    if matches!(name, "array_agg" | "string_agg")
         && let Some(last) = args.last_mut()
-        && let Some(at) = top_level_limit(last)
+        && let Some(at) = top_level_keyword(last, Keyword::LIMIT)
     {
         let limit = last.split_off(at + 1);
         last.truncate(at);
+        if name == "string_agg" {
+            return string_agg_limited(args, after, limit, head);
+        }
         let mut out = vec![
             token(Token::make_word("array_slice", None)),
             token(Token::LParen),
@@ -338,15 +349,57 @@ pub(super) fn within_group(
     Some((order, end))
 }
 
-/// Where an argument's own `LIMIT` is (not one of a subquery inside it).
-fn top_level_limit(arg: &[TokenWithSpan]) -> Option<usize> {
+/// BigQuery's `string_agg(x [, sep] [ORDER BY t] LIMIT n)` (the limit already split off
+/// the last argument): the first n non-NULL values in that order, joined by `sep` (`,`
+/// by default), as `array_to_string` of the sliced ordered list.
+fn string_agg_limited(
+    mut args: Vec<Vec<TokenWithSpan>>,
+    after: Vec<TokenWithSpan>,
+    limit: Vec<TokenWithSpan>,
+    head: &TokenWithSpan,
+) -> Option<Vec<TokenWithSpan>> {
+    let token = |t: Token| TokenWithSpan::new(t, head.span);
+    let last = args.last_mut()?;
+    let order = match top_level_keyword(last, Keyword::ORDER) {
+        Some(at) => last.split_off(at),
+        None => Vec::new(),
+    };
+    let value = args.first()?.clone();
+    let separator = match args.get(1) {
+        Some(separator) => separator.clone(),
+        None => vec![token(Token::SingleQuotedString(",".into()))],
+    };
+    // The value without its DISTINCT, for the filter that leaves NULLs out.
+    let mut plain = value.clone();
+    if let Some(at) = top_level_keyword(&plain, Keyword::DISTINCT) {
+        plain.remove(at);
+    }
+    let mut out = expand("array_to_string(array_slice(array_agg(", &[], head)?;
+    out.extend(value);
+    out.extend(order);
+    out.extend(after);
+    out.extend(expand(
+        ") FILTER (WHERE $1 IS NOT NULL), 1, ",
+        &[plain],
+        head,
+    )?);
+    out.extend(limit);
+    out.extend([token(Token::RParen), token(Token::Comma)]);
+    out.extend(separator);
+    out.push(token(Token::RParen));
+    Some(out)
+}
+
+/// Where the last `keyword` of an argument is, outside parentheses (an argument's own
+/// `LIMIT`, not one of a subquery inside it).
+fn top_level_keyword(arg: &[TokenWithSpan], keyword: Keyword) -> Option<usize> {
     let mut depth = 0usize;
     let mut found = None;
     for (i, t) in arg.iter().enumerate() {
         match &t.token {
             Token::LParen => depth += 1,
             Token::RParen => depth = depth.saturating_sub(1),
-            Token::Word(w) if depth == 0 && w.keyword == Keyword::LIMIT => found = Some(i),
+            Token::Word(w) if depth == 0 && w.keyword == keyword => found = Some(i),
             _ => {}
         }
     }

@@ -108,9 +108,13 @@ fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpa
             i = bracket + 1;
             continue;
         }
+        // A type name where a type is read, or before text as a typed literal
+        // (BigQuery's `DATETIME '2024-01-01 10:00:00'`).
         if let Token::Word(word) = &tokens[i].token
             && let Some(sql) = type_name(word)
-            && is_type_position(&out, &tokens, i, in_call)
+            && (is_type_position(&out, &tokens, i, in_call)
+                || next_significant(&tokens, i + 1)
+                    .is_some_and(|n| matches!(tokens[n].token, Token::SingleQuotedString(_))))
         {
             // `NUMBER(p, s)` keeps its precision: only the name changes.
             let has_arguments =

@@ -87,11 +87,6 @@ const TIMESTAMP_FROM_PARTS: &str = "dateadd('second', $6, dateadd('minute', $5, 
 /// Seconds since 1970 of a time (or text of one), rounded down.
 const UNIX_TIMESTAMP: &str = "CAST(floor(date_part('epoch', CAST($1 AS TIMESTAMP))) AS BIGINT)";
 
-/// The first match of a pattern, or its first group when it has groups (regexp_match
-/// gives the groups, or the whole match of a pattern without any). `array_element`
-/// counts from 1 whatever `knit.list_index_base` says (pb project scripts set it to 0).
-const FIRST_MATCH: &str = "array_element(regexp_match($1, $2), 1)";
-
 /// Warehouse functions written in DataFusion's SQL: name, number of arguments, and the
 /// SQL, where `$1`, `$2` stand for the arguments (each put in parentheses).
 pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
@@ -151,9 +146,6 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("try_to_date", 1, "TRY_CAST($1 AS DATE)"),
     ("try_to_timestamp", 1, "TRY_CAST($1 AS TIMESTAMP)"),
     ("try_to_timestamp_ntz", 1, "TRY_CAST($1 AS TIMESTAMP)"),
-    // Snowflake's first match (with groups, the first group, where Snowflake gives the
-    // whole match).
-    ("regexp_substr", 2, FIRST_MATCH),
     // An element or field, as `x[i]` reads it (JSON text from 0, lists from 1).
     ("get", 2, "($1)[$2]"),
     ("bitand", 2, "($1 & $2)"),
@@ -285,8 +277,50 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
     ("current_timezone", 0, "'UTC'"),
     // BigQuery's and Spark's if(c, a, b): only the branch taken is evaluated.
     ("if", 3, "(CASE WHEN $1 THEN $2 ELSE $3 END)"),
-    // BigQuery's REGEXP_EXTRACT, and Spark's with its default group 1.
-    ("regexp_extract", 2, FIRST_MATCH),
+    // Snowflake's object_agg(k, v): an object of the group's keys and values (pairs with
+    // a NULL left out; {} when none is left), as JSON text; a key seen twice is an error.
+    (
+        "object_agg",
+        2,
+        "coalesce(to_json(map(array_agg($1) FILTER (WHERE $1 IS NOT NULL AND $2 IS NOT NULL), \
+         array_agg($2) FILTER (WHERE $1 IS NOT NULL AND $2 IS NOT NULL))), '{}')",
+    ),
+    // Snowflake's time_slice(t, n, part [, 'START' | 'END']): the start (or end) of the
+    // slice of n parts holding t, slices counted from 1970-01-01 (weeks from Monday
+    // 1970-01-05). A date gives the slice's start as a time.
+    (
+        "time_slice",
+        3,
+        "date_bin(CAST($2 || ' ' || $3 AS INTERVAL), $1, CASE WHEN lower($3) LIKE 'w%' \
+         THEN TIMESTAMP '1970-01-05' ELSE TIMESTAMP '1970-01-01' END)",
+    ),
+    (
+        "time_slice",
+        4,
+        "(date_bin(CAST($2 || ' ' || $3 AS INTERVAL), $1, CASE WHEN lower($3) LIKE 'w%' \
+         THEN TIMESTAMP '1970-01-05' ELSE TIMESTAMP '1970-01-01' END) + CASE upper($4) \
+         WHEN 'END' THEN CAST($2 || ' ' || $3 AS INTERVAL) ELSE INTERVAL '0 second' END)",
+    ),
+    // Snowflake's last_day(d, part): the last day of d's year, quarter, month or week
+    // (weeks from Monday, so a Sunday).
+    (
+        "last_day",
+        2,
+        "CAST(date_trunc(lower($2), $1) + CASE lower($2) WHEN 'year' THEN INTERVAL '1 year' \
+         WHEN 'quarter' THEN INTERVAL '3 month' WHEN 'month' THEN INTERVAL '1 month' \
+         WHEN 'week' THEN INTERVAL '7 day' END - INTERVAL '1 day' AS DATE)",
+    ),
+    // BigQuery's regexp_extract(s, p [, position [, occurrence]]) and regexp_extract_all:
+    // the pattern's group when it has one, else the whole match (Knit's regexp_substr
+    // with Snowflake's `e`); NULL without a match.
+    ("regexp_extract", 2, "regexp_substr($1, $2, 1, 1, 'e')"),
+    ("regexp_extract", 3, "regexp_substr($1, $2, $3, 1, 'e')"),
+    ("regexp_extract", 4, "regexp_substr($1, $2, $3, $4, 'e')"),
+    (
+        "regexp_extract_all",
+        2,
+        "regexp_substr_all($1, $2, 1, 1, 'e')",
+    ),
     // BigQuery's timestamp(s, zone): the wall time `s` in the zone, as an instant.
     (
         "timestamp",
@@ -437,4 +471,5 @@ pub(crate) const TYPE_NAMES: &[(&str, &str)] = &[
     ("int64", "BIGINT"),
     ("float64", "DOUBLE"),
     ("number", "DECIMAL(38, 0)"),
+    ("datetime", "TIMESTAMP"),
 ];

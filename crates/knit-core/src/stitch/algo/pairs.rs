@@ -15,6 +15,7 @@
 use super::edge::Edge;
 use super::time::Time;
 use crate::kernels::intern::Interner;
+use crate::kernels::radix::radix_sort_by_key;
 
 /// One side of an edge: a node, or no node of a given id type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,56 +236,10 @@ fn dedup(pairs: &mut Vec<Pair>, sorted: usize, scratch: &mut Vec<Pair>) {
     pairs.extend_from_slice(scratch);
 }
 
-/// Sorts `pairs` by key, a byte at a time from the lowest (least significant digit
-/// radix sort), skipping the bytes every key shares: a partition's first sides mostly
-/// share their upper bits. Several times faster than a comparison sort here, where it
-/// is the bulk of grouping's work. `scratch` is the second buffer.
+/// Sorts `pairs` by key (a partition's first sides mostly share their upper bits, which
+/// the radix sort skips): the bulk of grouping's work.
 fn radix_sort(pairs: &mut [Pair], scratch: &mut Vec<Pair>) {
-    if pairs.len() < 64 {
-        pairs.sort_unstable_by_key(|p| p.key);
-        return;
-    }
-    let (all, any) = pairs
-        .iter()
-        .fold((u64::MAX, 0u64), |(all, any), p| (all & p.key, any | p.key));
-    let varying = all ^ any;
-    scratch.clear();
-    scratch.resize(
-        pairs.len(),
-        Pair {
-            key: 0,
-            time: Time::NULL,
-        },
-    );
-    let mut sorted_in_scratch = false;
-    for shift in (0..64).step_by(8) {
-        if (varying >> shift) & 0xFF == 0 {
-            continue;
-        }
-        let (from, to): (&[Pair], &mut [Pair]) = if sorted_in_scratch {
-            (scratch, pairs)
-        } else {
-            (pairs, scratch)
-        };
-        let digit = |p: &Pair| (p.key >> shift) as u8 as usize;
-        let mut next = [0usize; 256];
-        for p in from.iter() {
-            next[digit(p)] += 1;
-        }
-        let mut start = 0;
-        for slot in &mut next {
-            (*slot, start) = (start, start + *slot);
-        }
-        for p in from {
-            let at = &mut next[digit(p)];
-            to[*at] = *p;
-            *at += 1;
-        }
-        sorted_in_scratch = !sorted_in_scratch;
-    }
-    if sorted_in_scratch {
-        pairs.copy_from_slice(scratch);
-    }
+    radix_sort_by_key(pairs, scratch, |p| p.key);
 }
 
 /// The distinct pairs in order, kept in the [`EdgeSet`]'s partitions: joining them into

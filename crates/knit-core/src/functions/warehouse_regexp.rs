@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Snowflake's (and Redshift's) `regexp_substr` and `regexp_substr_all`, with their
+//! position, occurrence, parameters and group:
+//!
+//! `regexp_substr(subject, pattern [, position [, occurrence [, parameters [, group]]]])`
+//! is the `occurrence`-th match (from 1) of `pattern` in `subject`, searching from the
+//! `position`-th character (from 1); NULL when there is no such match or any argument is
+//! NULL. `regexp_substr_all` gives every match from the `occurrence`-th on, as a list
+//! (empty when none). The parameters are letters: `c` case-sensitive (the default), `i`
+//! case-insensitive (the last of the two wins), `m` multi-line, `s` `.` matches a newline,
+//! `e` the first group rather than the whole match (the whole match when the pattern has
+//! no group), and Redshift's `p` (Perl's syntax, which the patterns always have). A
+//! `group` (0 the whole match) extracts that group with or without `e`; a group the
+//! pattern lacks is an error naming it.
+//!
+//! BigQuery's `regexp_extract(s, p [, position [, occurrence]])` and
+//! `regexp_extract_all(s, p)`, which give the pattern's group when it has one, are these
+//! with `e` (rewritten in `knit-sql`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int64Array, ListBuilder, StringArray, StringBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
+use datafusion::common::{Result, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use regex::{Regex, RegexBuilder};
+
+use super::{argument_arrays, check_arity, columnar};
+
+/// The functions, for the session to register.
+pub(crate) fn functions() -> Vec<ScalarUDF> {
+    vec![
+        ScalarUDF::from(RegexpSubstr::new("regexp_substr", false)),
+        ScalarUDF::from(RegexpSubstr::new("regexp_substr_all", true)),
+    ]
+}
+
+/// `regexp_substr` (`all`: `regexp_substr_all`): see the module doc.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RegexpSubstr {
+    name: &'static str,
+    all: bool,
+    signature: Signature,
+}
+
+impl RegexpSubstr {
+    fn new(name: &'static str, all: bool) -> Self {
+        Self {
+            name,
+            all,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for RegexpSubstr {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        check_arity(self.name, arg_types.len(), 2, 6)?;
+        Ok(if self.all {
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+        } else {
+            DataType::Utf8
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (arrays, constants) = argument_arrays(&args)?;
+        let subjects = texts(&arrays, 0)?;
+        let patterns = texts(&arrays, 1)?;
+        let positions = numbers(&arrays, 2)?;
+        let occurrences = numbers(&arrays, 3)?;
+        let parameters = texts(&arrays, 4)?;
+        let groups = numbers(&arrays, 5)?;
+
+        let mut compiled: HashMap<(&str, &str), Arc<Regex>> = HashMap::new();
+        let mut one = StringBuilder::new();
+        let mut lists = ListBuilder::new(StringBuilder::new());
+        for row in 0..args.number_rows {
+            // An argument left out takes its default; one that is NULL makes the answer NULL.
+            let call = (
+                text_at(&subjects, row, ""),
+                text_at(&patterns, row, ""),
+                number_at(&positions, row, 1),
+                number_at(&occurrences, row, 1),
+                text_at(&parameters, row, "c"),
+                number_at(&groups, row, i64::MIN),
+            );
+            let (Some(subject), Some(pattern), Some(position), Some(n), Some(flags), Some(group)) =
+                call
+            else {
+                one.append_null();
+                lists.append_null();
+                continue;
+            };
+            let regex = match compiled.get(&(pattern, flags)) {
+                Some(regex) => Arc::clone(regex),
+                None => {
+                    let regex = Arc::new(compile(self.name, pattern, flags)?);
+                    compiled.insert((pattern, flags), Arc::clone(&regex));
+                    regex
+                }
+            };
+            let group = which_group(
+                self.name,
+                &regex,
+                pattern,
+                flags,
+                (group != i64::MIN).then_some(group),
+            )?;
+            if position < 1 || n < 1 {
+                return exec_err!(
+                    "{}(): position {position} and occurrence {n} count from 1; write 1 for \
+                     the first character and the first match",
+                    self.name
+                );
+            }
+            let mut matches =
+                matches_from(&regex, subject, position as usize, group).skip(n as usize - 1);
+            if self.all {
+                for found in matches {
+                    lists.values().append_option(found);
+                }
+                lists.append(true);
+            } else {
+                one.append_option(matches.next().flatten());
+            }
+        }
+        let result: ArrayRef = if self.all {
+            Arc::new(lists.finish())
+        } else {
+            Arc::new(one.finish())
+        };
+        columnar(result, constants)
+    }
+}
+
+/// The argument at `index` as text, if the call has it.
+fn texts(arrays: &[ArrayRef], index: usize) -> Result<Option<StringArray>> {
+    match arrays.get(index) {
+        Some(array) => Ok(Some(
+            cast(array, &DataType::Utf8)?.as_string::<i32>().clone(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The argument at `index` as integers, if the call has it.
+fn numbers(arrays: &[ArrayRef], index: usize) -> Result<Option<Int64Array>> {
+    match arrays.get(index) {
+        Some(array) => Ok(Some(
+            cast(array, &DataType::Int64)?
+                .as_primitive::<Int64Type>()
+                .clone(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// A row's text: `default` when the argument was left out, `None` when it is NULL.
+fn text_at<'a>(array: &'a Option<StringArray>, row: usize, default: &'a str) -> Option<&'a str> {
+    match array {
+        None => Some(default),
+        Some(array) if array.is_null(row) => None,
+        Some(array) => Some(array.value(row)),
+    }
+}
+
+/// A row's integer: `default` when the argument was left out, `None` when it is NULL.
+fn number_at(array: &Option<Int64Array>, row: usize, default: i64) -> Option<i64> {
+    match array {
+        None => Some(default),
+        Some(array) if array.is_null(row) => None,
+        Some(array) => Some(array.value(row)),
+    }
+}
+
+/// The pattern with Snowflake's parameter letters.
+fn compile(name: &str, pattern: &str, flags: &str) -> Result<Regex> {
+    let mut builder = RegexBuilder::new(pattern);
+    for flag in flags.chars() {
+        match flag {
+            'c' => builder.case_insensitive(false),
+            'i' => builder.case_insensitive(true),
+            'm' => builder.multi_line(true),
+            's' => builder.dot_matches_new_line(true),
+            // Redshift's `p` asks for Perl's syntax, which Rust's already is.
+            'e' | 'p' => &mut builder,
+            other => {
+                return exec_err!(
+                    "{name}(): '{other}' is not a regular expression parameter; use c, i, m, \
+                     s, e or p"
+                );
+            }
+        };
+    }
+    builder.build().or_else(|e| {
+        exec_err!("{name}(): the pattern '{pattern}' is not a regular expression: {e}")
+    })
+}
+
+/// The group a match gives: the one asked for, else with `e` the first group (the whole
+/// match without groups), else the whole match.
+fn which_group(
+    name: &str,
+    regex: &Regex,
+    pattern: &str,
+    flags: &str,
+    group: Option<i64>,
+) -> Result<usize> {
+    let groups = regex.captures_len() - 1;
+    match group {
+        Some(g) if g < 0 || g as usize > groups => exec_err!(
+            "{name}(): the pattern '{pattern}' has {groups} group(s), so group {g} does not \
+             exist; write 0 for the whole match or 1 to {groups}"
+        ),
+        Some(g) => Ok(g as usize),
+        None if flags.contains('e') && groups > 0 => Ok(1),
+        None => Ok(0),
+    }
+}
+
+/// The matches of `regex` in `subject` from its `position`-th character on, each as the
+/// text of `group` (`None` where that group took no part in the match). A match may be
+/// empty; the search then moves on by one character.
+fn matches_from<'a>(
+    regex: &'a Regex,
+    subject: &'a str,
+    position: usize,
+    group: usize,
+) -> impl Iterator<Item = Option<&'a str>> + 'a {
+    let mut at = subject
+        .char_indices()
+        .nth(position - 1)
+        .map(|(byte, _)| Some(byte))
+        .unwrap_or(None);
+    std::iter::from_fn(move || {
+        let start = at?;
+        let captures = regex.captures_at(subject, start)?;
+        let whole = captures.get(0)?;
+        at = if whole.end() > whole.start() {
+            Some(whole.end())
+        } else {
+            subject[whole.end()..]
+                .chars()
+                .next()
+                .map(|c| whole.end() + c.len_utf8())
+        };
+        Some(captures.get(group).map(|m| m.as_str()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(pattern: &str, subject: &str, position: usize, group: usize) -> Vec<Option<String>> {
+        let regex = Regex::new(pattern).unwrap();
+        matches_from(&regex, subject, position, group)
+            .map(|m| m.map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn matches_from_a_character_position() {
+        let some = |s: &[&str]| s.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            found("[0-9]+", "a1b22c333", 1, 0),
+            some(&["1", "22", "333"])
+        );
+        assert_eq!(found("[0-9]+", "a1b22c333", 5, 0), some(&["2", "333"]));
+        assert_eq!(found("[0-9]+", "a1b22c333", 10, 0), vec![]);
+        // Positions count characters, not bytes.
+        assert_eq!(found("[a-z]", "ééxy", 3, 0), some(&["x", "y"]));
+        // An empty match moves on by one character.
+        assert_eq!(found("x*", "ab", 1, 0), some(&["", "", ""]));
+        // A group that takes no part in a match is None.
+        assert_eq!(
+            found("(a)|b", "ba", 1, 1),
+            vec![None, Some("a".to_string())]
+        );
+    }
+
+    #[test]
+    fn groups_by_parameters() {
+        let regex = Regex::new("user=([a-z]+)").unwrap();
+        assert_eq!(which_group("f", &regex, "p", "c", None).unwrap(), 0);
+        assert_eq!(which_group("f", &regex, "p", "e", None).unwrap(), 1);
+        assert_eq!(which_group("f", &regex, "p", "c", Some(1)).unwrap(), 1);
+        let error = which_group("f", &regex, "p", "c", Some(2)).unwrap_err();
+        assert!(error.to_string().contains("has 1 group(s)"), "{error}");
+        let plain = Regex::new("[0-9]+").unwrap();
+        assert_eq!(which_group("f", &plain, "p", "e", None).unwrap(), 0);
+        assert!(compile("f", "a", "x").is_err());
+        assert!(compile("f", "(", "c").is_err());
+        assert!(compile("f", "A", "ci").unwrap().is_match("a"));
+        assert!(!compile("f", "A", "ic").unwrap().is_match("a"));
+    }
+}

@@ -12,6 +12,7 @@
 
 mod cohort_scope;
 mod definitions;
+mod dialect;
 mod error;
 mod keys;
 mod load;

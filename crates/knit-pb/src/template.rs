@@ -174,51 +174,9 @@ pub(crate) fn render(
         .unwrap_or_default();
     // Where the project's warehouse means another thing than DataFusion by a function,
     // the project means its warehouse's.
-    sql = dialect_meanings(&sql, &names.dialect);
+    sql = crate::dialect::dialect_meanings(&sql, &names.dialect);
     rendered.sql = sql;
     Ok(rendered)
-}
-
-/// A warehouse's meanings of functions DataFusion has with another, as the calls that
-/// give them. Snowflake: `random()` is a 64-bit integer (`mod(random(), 3)`), not a
-/// fraction, as `random_int64()`; `regexp_like` and `rlike` match the whole text
-/// (`regexp_full_match`), not a part of it; `array_slice` counts from 0 and stops before
-/// its end. Databricks: `dayofweek` counts Sunday as 1; `regexp_extract` takes a group
-/// number and gives empty text, not NULL, without a match.
-fn dialect_meanings(sql: &str, dialect: &str) -> String {
-    type Meanings = Vec<(regex::Regex, &'static str)>;
-    fn compile(pairs: &[(&str, &'static str)]) -> Meanings {
-        pairs
-            .iter()
-            .filter_map(|(pattern, with)| Some((regex::Regex::new(pattern).ok()?, *with)))
-            .collect()
-    }
-    static SNOWFLAKE: std::sync::LazyLock<Meanings> = std::sync::LazyLock::new(|| {
-        compile(&[
-            (r"(?i)\brandom\s*\(\s*\)", "random_int64()"),
-            (r"(?i)\b(regexp_like|rlike)\s*\(", "regexp_full_match("),
-            (r"(?i)\barray_slice\s*\(", "snowflake_array_slice("),
-        ])
-    });
-    static DATABRICKS: std::sync::LazyLock<Meanings> = std::sync::LazyLock::new(|| {
-        compile(&[
-            (r"(?i)\bdayofweek\s*\(", "spark_dayofweek("),
-            (r"(?i)\bregexp_extract\s*\(", "spark_regexp_extract("),
-        ])
-    });
-    let meanings = match dialect {
-        "snowflake" => &*SNOWFLAKE,
-        "databricks" => &*DATABRICKS,
-        _ => return sql.to_string(),
-    };
-    let mut sql = sql.to_string();
-    for (pattern, with) in meanings {
-        // A pattern that does not match borrows the text: nothing is copied.
-        if let std::borrow::Cow::Owned(replaced) = pattern.replace_all(&sql, *with) {
-            sql = replaced;
-        }
-    }
-    sql
 }
 
 /// A template error in words, with the text it is about.
@@ -692,18 +650,6 @@ mod tests {
             "regexp_full_match(email, '.+@.+') and regexp_full_match(x, 'a', 'i') and \
              not_regexp_like(y)"
         );
-        assert_eq!(
-            dialect_meanings("ARRAY_SLICE(a, 0, 2), dayofweek(t)", "snowflake"),
-            "snowflake_array_slice(a, 0, 2), dayofweek(t)"
-        );
-        assert_eq!(
-            dialect_meanings(
-                "DAYOFWEEK (t), array_slice(a, 1, 2), regexp_extract(s, p)",
-                "databricks"
-            ),
-            "spark_dayofweek(t), array_slice(a, 1, 2), spark_regexp_extract(s, p)"
-        );
-        assert_eq!(dialect_meanings("random()", "bigquery"), "random()");
     }
 
     #[test]

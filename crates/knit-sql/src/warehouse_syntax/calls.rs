@@ -167,7 +167,8 @@ pub(super) fn rewrite_call(
     }
     // BigQuery's `array_agg(x ORDER BY t LIMIT n)` (the latest value is
     // `array_agg(x ORDER BY t DESC LIMIT 1)[OFFSET(0)]`): DataFusion's array_agg takes no
-    // LIMIT, so the first n elements are sliced from the whole ordered list.
+    // LIMIT, so the first n elements are sliced from the whole ordered list; string_agg's
+    // LIMIT likewise ([`string_agg_limited`]).
     if matches!(name, "array_agg" | "string_agg")
         && let Some(last) = args.last_mut()
         && let Some(at) = top_level_keyword(last, Keyword::LIMIT)

@@ -373,6 +373,13 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
         "(CASE WHEN $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN NULL ELSE \
          coalesce(array_element(regexp_match($1, '(' || $2 || ')'), $3 + 1), '') END)",
     ),
+    // Snowflake's array_position(v, a): the value first, the position from 0 (NULL when
+    // absent); projects in the Snowflake dialect call it under this name.
+    (
+        "snowflake_array_position",
+        2,
+        "(CAST(array_position($2, $1) AS BIGINT) - 1)",
+    ),
     // Spark's dayofweek counts Sunday as 1 (Snowflake's, 0); projects in the Databricks
     // dialect call it under this name.
     ("spark_dayofweek", 1, "(date_part('dow', $1) + 1)"),

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! A warehouse's meanings of functions DataFusion has with another, given to a pb
+//! project's rendered SQL as the Knit SQL calls that have them.
+//!
+//! Snowflake: `random()` is a 64-bit integer (`mod(random(), 3)`), not a fraction, as
+//! `random_int64()`; `regexp_like` and `rlike` match the whole text
+//! (`regexp_full_match`), not a part of it; `array_slice` counts from 0 and stops before
+//! its end; `array_position(v, a)` takes the value first and counts from 0. Databricks:
+//! `dayofweek` counts Sunday as 1; `regexp_extract` takes a group number and gives empty
+//! text, not NULL, without a match.
+//!
+//! Only the SQL outside quotes and comments is read, so that a string such as
+//! `'dayofweek('` stays as written.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+type Meanings = Vec<(Regex, &'static str)>;
+
+fn compile(pairs: &[(&str, &'static str)]) -> Meanings {
+    pairs
+        .iter()
+        .filter_map(|(pattern, with)| Some((Regex::new(pattern).ok()?, *with)))
+        .collect()
+}
+
+static SNOWFLAKE: LazyLock<Meanings> = LazyLock::new(|| {
+    compile(&[
+        (r"(?i)\brandom\s*\(\s*\)", "random_int64()"),
+        (r"(?i)\b(regexp_like|rlike)\s*\(", "regexp_full_match("),
+        (r"(?i)\barray_slice\s*\(", "snowflake_array_slice("),
+        (r"(?i)\barray_position\s*\(", "snowflake_array_position("),
+    ])
+});
+
+static DATABRICKS: LazyLock<Meanings> = LazyLock::new(|| {
+    compile(&[
+        (r"(?i)\bdayofweek\s*\(", "spark_dayofweek("),
+        (r"(?i)\bregexp_extract\s*\(", "spark_regexp_extract("),
+    ])
+});
+
+/// `sql` with the calls whose meaning differs in `dialect` replaced (see the module doc).
+pub(crate) fn dialect_meanings(sql: &str, dialect: &str) -> String {
+    let meanings = match dialect {
+        "snowflake" => &*SNOWFLAKE,
+        "databricks" => &*DATABRICKS,
+        _ => return sql.to_string(),
+    };
+    let mut out = String::with_capacity(sql.len());
+    for (range, is_code) in segments(sql) {
+        let text = &sql[range];
+        if !is_code {
+            out.push_str(text);
+            continue;
+        }
+        let mut code = Cow::Borrowed(text);
+        for (pattern, with) in meanings {
+            // A pattern that does not match borrows the text: nothing is copied.
+            if let Cow::Owned(replaced) = pattern.replace_all(&code, *with) {
+                code = Cow::Owned(replaced);
+            }
+        }
+        out.push_str(&code);
+    }
+    out
+}
+
+/// `sql` cut into consecutive parts, each either code (`true`) or a quoted string,
+/// quoted name or comment (`false`). A quote ends at the next same quote not escaped by
+/// a backslash or doubled (`'it''s'`); an unterminated one runs to the end.
+fn segments(sql: &str) -> Vec<(Range<usize>, bool)> {
+    let bytes = sql.as_bytes();
+    let mut parts = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let end = match (bytes[i], bytes.get(i + 1)) {
+            (quote @ (b'\'' | b'"' | b'`'), _) => {
+                let mut j = i + 1;
+                loop {
+                    match bytes.get(j) {
+                        None => break bytes.len(),
+                        Some(b'\\') => j += 2,
+                        Some(&b) if b == quote && bytes.get(j + 1) == Some(&quote) => j += 2,
+                        Some(&b) if b == quote => break j + 1,
+                        Some(_) => j += 1,
+                    }
+                }
+            }
+            (b'-', Some(b'-')) => sql[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            (b'/', Some(b'*')) => sql[i + 2..].find("*/").map_or(bytes.len(), |n| i + n + 4),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let end = end.min(bytes.len());
+        if start < i {
+            parts.push((start..i, true));
+        }
+        parts.push((i..end, false));
+        (start, i) = (end, end);
+    }
+    if start < bytes.len() {
+        parts.push((start..bytes.len(), true));
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_take_the_dialects_meaning() {
+        assert_eq!(
+            dialect_meanings(
+                "ARRAY_SLICE(a, 0, 2), dayofweek(t), array_position(1, a)",
+                "snowflake"
+            ),
+            "snowflake_array_slice(a, 0, 2), dayofweek(t), snowflake_array_position(1, a)"
+        );
+        assert_eq!(
+            dialect_meanings(
+                "DAYOFWEEK (t), array_slice(a, 1, 2), regexp_extract(s, p)",
+                "databricks"
+            ),
+            "spark_dayofweek(t), array_slice(a, 1, 2), spark_regexp_extract(s, p)"
+        );
+        assert_eq!(dialect_meanings("random()", "bigquery"), "random()");
+    }
+
+    #[test]
+    fn quotes_and_comments_stay_as_written() {
+        let sql = "SELECT random(), 'random()', \"rlike(\", 'it''s random()', 'a\\'random()' \
+                   -- random()\n, random() /* rlike( */ FROM t WHERE x = `random()`";
+        assert_eq!(
+            dialect_meanings(sql, "snowflake"),
+            "SELECT random_int64(), 'random()', \"rlike(\", 'it''s random()', 'a\\'random()' \
+             -- random()\n, random_int64() /* rlike( */ FROM t WHERE x = `random()`"
+        );
+        // Unterminated quotes and comments run to the end; multi-byte text is kept whole.
+        assert_eq!(dialect_meanings("'é random()", "snowflake"), "'é random()");
+        assert_eq!(
+            dialect_meanings("é /* random()", "snowflake"),
+            "é /* random()"
+        );
+        assert_eq!(
+            dialect_meanings("é -- random()", "snowflake"),
+            "é -- random()"
+        );
+        assert_eq!(
+            dialect_meanings("random() 'x\\", "snowflake"),
+            "random_int64() 'x\\"
+        );
+    }
+}

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! `(group, value)` pairs of short values as integers, for `count(DISTINCT)` of dates
-//! and 32-bit numbers over millions of groups (see `super::count_distinct`).
+//! `(group, value)` pairs of short values as integers, sorted and deduplicated in bulk:
+//! distinct values of dates and 32-bit numbers over millions of groups.
 
 use datafusion::logical_expr::EmitTo;
 

@@ -36,6 +36,7 @@
 #![deny(clippy::clone_on_ref_ptr)]
 
 pub mod catalog;
+mod column_names;
 mod components;
 mod copy;
 mod csv_check;

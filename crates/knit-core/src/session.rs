@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use datafusion::catalog::{DynamicFileCatalog, UrlTableFactory};
+use datafusion::catalog::{DynamicFileCatalog, TableProviderFactory, UrlTableFactory};
 use datafusion::common::Column;
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::SessionStateDefaults;
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::dml::CopyTo;
@@ -28,6 +29,7 @@ use knit_sql::Statement;
 use url::Url;
 
 use crate::catalog::Catalog;
+use crate::column_names::ColumnNamesFactory;
 use crate::components::ConnectedComponentsRelationPlanner;
 use crate::copy::StagedCopy;
 use crate::delta::copy::{copy_options, copy_to_delta, is_delta_copy};
@@ -180,7 +182,7 @@ impl SessionBuilder {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
-            .with_table_factory(DELTA.to_string(), Arc::new(DeltaTableFactory))
+            .with_table_factories(table_factories())
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
             .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))
             .with_physical_optimizer_rule(Arc::new(SingleStageEntityAggregate))
@@ -541,4 +543,18 @@ fn nested_columns_as_json(mut copy: CopyTo) -> Result<CopyTo> {
         .build()?;
     copy.input = Arc::new(input);
     Ok(copy)
+}
+
+/// `STORED AS` formats and their factories: DataFusion's, and Delta, each taking
+/// Knit's `knit.column_names` option.
+fn table_factories() -> HashMap<String, Arc<dyn TableProviderFactory>> {
+    let mut factories = SessionStateDefaults::default_table_factories();
+    factories.insert(DELTA.to_string(), Arc::new(DeltaTableFactory));
+    factories
+        .into_iter()
+        .map(|(format, factory)| {
+            let factory: Arc<dyn TableProviderFactory> = Arc::new(ColumnNamesFactory::new(factory));
+            (format, factory)
+        })
+        .collect()
 }

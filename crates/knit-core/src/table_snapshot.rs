@@ -16,12 +16,14 @@
 use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
 use futures::TryStreamExt;
 use knit_delta::DeltaTableScan;
 
+use crate::column_names::LowercaseColumns;
 use crate::error::{CoreError, Result};
 use crate::session::KnitSession;
 
@@ -40,13 +42,18 @@ pub struct TableFile {
 }
 
 impl KnitSession {
-    /// The table registered as `table`: a table over files, or a Delta table.
+    /// The table registered as `table`: a table over files, or a Delta table (under the
+    /// renaming of its columns to lower case, if it has one).
     async fn file_table(&self, table: &str) -> Result<Arc<dyn TableProvider>> {
-        let provider = self
+        let registered = self
             .context()
             .table_provider(table)
             .await
             .map_err(|e| CoreError::invalid(format!("table '{table}': {e}")))?;
+        let provider = match registered.downcast_ref::<LowercaseColumns>() {
+            Some(renamed) => Arc::clone(renamed.source()),
+            None => registered,
+        };
         if !provider.is::<ListingTable>() && !provider.is::<DeltaTableScan>() {
             return Err(CoreError::invalid(format!(
                 "table '{table}' is not read from files (a view or a table in memory), so \
@@ -148,6 +155,16 @@ impl KnitSession {
                 }
             };
         let context = self.context();
+        let renamed = context
+            .table_provider(table)
+            .await?
+            .downcast_ref::<LowercaseColumns>()
+            .is_some();
+        let pinned = if renamed {
+            LowercaseColumns::wrap(&TableReference::from(table), pinned)?
+        } else {
+            pinned
+        };
         context.deregister_table(table)?;
         context.register_table(table, pinned)?;
         Ok(())

@@ -9,7 +9,9 @@
 //! A CSV table is read with the column types a warehouse loader gives it: those of a
 //! `table.types.yaml` sidecar (`column: postgres_type`), `timestamptz` for columns named
 //! `timestamp` or ending in `_timestamp`, `_at` or `_ts`, and text for the rest, with
-//! column names in lower case. Parquet files carry their own types.
+//! column names in lower case. Parquet files and Delta tables carry their own types, and
+//! their columns are renamed to lower case too: the project's SQL names them unquoted, as
+//! a warehouse matches such names in any case.
 //!
 //! A `csv:` input is different: pb pastes each cell into SQL as a literal (`'a@b.com'`,
 //! `NULL`, `1`), so its rows become a `VALUES` list.
@@ -84,18 +86,29 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
         _ => {}
     }
     let location = quote_literal(&path.display().to_string());
-    creates.push(if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
-        let columns = csv_columns(&path, origin)?;
-        format!(
-            "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} ({}) STORED AS CSV \
+    creates.push(
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        {
+            let columns = csv_columns(&path, origin)?;
+            format!(
+                "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} ({}) STORED AS CSV \
              LOCATION {location} OPTIONS ('format.has_header' 'true')",
-            columns.join(", ")
-        )
-    } else if path.join("_delta_log").is_dir() {
-        format!("CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} STORED AS DELTA LOCATION {location}")
-    } else {
-        format!("CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} STORED AS PARQUET LOCATION {location}")
-    });
+                columns.join(", ")
+            )
+        } else {
+            let format = if path.join("_delta_log").is_dir() {
+                "DELTA"
+            } else {
+                "PARQUET"
+            };
+            format!(
+                "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} STORED AS {format} LOCATION \
+             {location} OPTIONS ('knit.column_names' 'lowercase')"
+            )
+        },
+    );
     Ok(TableSql {
         name: qualified,
         creates,

@@ -20,6 +20,7 @@ mod repl;
 mod report;
 mod s3;
 mod store;
+mod warehouse_tables;
 mod workers;
 
 use std::path::{Path, PathBuf};

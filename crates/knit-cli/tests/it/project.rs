@@ -106,6 +106,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2024-01-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/main_id_models",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
 ];
 
 pub(crate) fn scratch(name: &str) -> PathBuf {
@@ -837,7 +842,7 @@ fn run_in_place(dir: &Path, extra: &[&str]) -> (std::process::Output, PathBuf) {
     (output, out)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
@@ -1068,7 +1073,7 @@ pub(crate) fn assert_outputs_match(fixture: &str, out: &Path) {
 }
 
 /// pb's CSV output `expected` equals Knit's `got`, in one rendering (see above).
-fn assert_csv_equal(expected: &Path, got: &Path) {
+pub(crate) fn assert_csv_equal(expected: &Path, got: &Path) {
     assert!(got.exists(), "Knit wrote no {}", got.display());
     let (expected_rows, got_rows) = (read_csv(expected), read_csv(got));
     let name = expected.display();

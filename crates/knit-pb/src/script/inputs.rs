@@ -162,15 +162,16 @@ impl<'a> Writer<'a> {
                     quote_ident_if_needed(&id.id_type)
                 ));
             }
-            // A model's rows keyed by the main id itself (`type: rudder_id`, as pb reads
-            // it): each is mapped by one id of its cluster, found in the id graph.
+            // A model's rows keyed by the main id itself (`type: rudder_id` or `main_id`,
+            // as pb reads it): each is mapped by one id of its cluster, found in the id
+            // graph.
             for (k, id) in main_ids.iter().enumerate() {
                 if !is_lookup {
                     return Err(input.origin.error(format!(
-                        "ids: a rudder_id (the main id of entity '{}') maps a model's rows to \
+                        "ids: a {} (the main id of entity '{}') maps a model's rows to \
                          their entity but cannot add edges to its id graph: leave this input \
                          out of the id stitcher's edge_sources",
-                        entity.name
+                        id.id_type, entity.name
                     )));
                 }
                 let select = self.render(&id.select, None, &input.origin, "ids")?.sql;
@@ -335,17 +336,23 @@ impl<'a> Writer<'a> {
 }
 
 /// Whether `id` maps an input's rows to `entity`: an id of one of its id types, or its
-/// main id (`type: rudder_id`, unless the entity has an id type of that name).
+/// main id (`type: rudder_id` or `main_id`, unless the entity has an id type of that
+/// name).
 fn maps_rows(entity: &Entity, id: &InputId) -> bool {
     id.entity == entity.name && (entity.id_types.contains(&id.id_type) || is_main_id(entity, id))
 }
 
-/// Whether `id` is `entity`'s main id (pb's `type: rudder_id`).
+/// Whether `id` is `entity`'s main id: pb reads `type: rudder_id` and `type: main_id`
+/// as the main id itself (checked against pb: a model's `user_main_id` column of type
+/// `main_id` keys its rows, where another type the entity lacks matches no row).
 fn is_main_id(entity: &Entity, id: &InputId) -> bool {
     id.entity == entity.name
-        && id.id_type == "rudder_id"
-        && !entity.id_types.iter().any(|t| t == "rudder_id")
+        && MAIN_ID_TYPES.contains(&id.id_type.as_str())
+        && !entity.id_types.contains(&id.id_type)
 }
+
+/// The id types that name an entity's main id rather than an id of its graph.
+const MAIN_ID_TYPES: &[&str] = &["rudder_id", "main_id"];
 
 /// An input's `occurred_at_col` as SQL. pb writes it into its queries as it is, so it
 /// may be an expression (`to_timestamp(created)`, checked against pb); a bare name is a

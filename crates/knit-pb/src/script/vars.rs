@@ -10,7 +10,7 @@ use knit_sql::{quote_ident_if_needed, quote_literal};
 use super::Writer;
 use super::order::dependency_order;
 use crate::error::Result;
-use crate::project::{Origin, Var, VarKind};
+use crate::project::{Origin, Project, Var, VarKind};
 use crate::template::sql_type;
 
 /// A var's statement and its entity.
@@ -148,10 +148,8 @@ impl Writer<'_> {
                     .get(&(from.clone(), var.entity.clone()))
                     .cloned()
                     .ok_or_else(|| {
-                        var.origin.error(format!(
-                            "from: input '{from}' has no ids of entity '{}'",
-                            var.entity
-                        ))
+                        var.origin
+                            .error(no_ids_of_entity(self.project, from, &var.entity))
                     })?,
             ),
             None => None,
@@ -283,4 +281,32 @@ fn ordered_aggregate(select: &str, order: &[String]) -> Option<String> {
         "{function}({argument} ORDER BY {})",
         order.join(", ")
     ))
+}
+
+/// Why the rows of input (or model) `from` cannot be read by a var of `entity`: it has
+/// no ids of the entity, or only ids of types the entity lacks.
+fn no_ids_of_entity(project: &Project, from: &str, entity: &str) -> String {
+    let types: Vec<&str> = project
+        .inputs
+        .iter()
+        .filter(|input| input.name == from)
+        .flat_map(|input| &input.ids)
+        .filter(|id| id.entity == entity)
+        .map(|id| id.id_type.as_str())
+        .collect();
+    if types.is_empty() {
+        return format!("from: input '{from}' has no ids of entity '{entity}'");
+    }
+    let known = project
+        .entities
+        .iter()
+        .find(|e| e.name == entity)
+        .map(|e| e.id_types.join(", "))
+        .unwrap_or_default();
+    format!(
+        "from: input '{from}' has ids of entity '{entity}' only of types ({}) that are not \
+         among the entity's id types ({known}): give each id one of those types, or \
+         `main_id` for a column holding the entity's main id",
+        types.join(", ")
+    )
 }

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! pb projects over tables exported from a warehouse, whose files name columns in the
+//! warehouse's case (`USER_ID`) while the project's SQL names them unquoted.
+
+use std::path::Path;
+
+use crate::project::{assert_csv_equal, copy_dir, scratch};
+use crate::{knit, text, workspace_root};
+
+/// Writes `sql`'s rows to `file` as Parquet, with `knit -c "COPY ..."`.
+fn write_parquet(sql: &str, file: &Path) {
+    let output = knit()
+        .args(["-c", &format!("COPY ({sql}) TO '{}'", file.display())])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+}
+
+/// The Snowflake project's identifies table as Parquet with its columns in upper and
+/// mixed case: the project's `user_id`, `email` and `timestamp` find them, and the
+/// outputs are pb's, as with the CSV table.
+#[test]
+fn upper_case_columns_answer_to_unquoted_names() {
+    let project = workspace_root().join("testdata/pb_projects/snowflake_shop");
+    let tables = scratch("upper-case-columns");
+    copy_dir(&project.join("tables"), &tables);
+    let shop = tables.join("RS_DB/SHOP");
+    let csv = shop.join("IDENTIFIES.csv");
+    write_parquet(
+        &format!(
+            "SELECT user_id AS \"USER_ID\", anonymous_id AS \"ANONYMOUS_ID\", email AS \
+             \"Email\", CAST(\"timestamp\" AS TIMESTAMP WITH TIME ZONE) AS \"TIMESTAMP\" \
+             FROM '{}'",
+            csv.display()
+        ),
+        &shop.join("IDENTIFIES.parquet"),
+    );
+    std::fs::remove_file(&csv).unwrap();
+    let out = tables.join("out");
+    let output = knit()
+        .args(["project", "run"])
+        .arg(project.join("project"))
+        .arg("--tables")
+        .arg(&tables)
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "csv", "--end-time", "2024-07-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    let expected = workspace_root().join("testdata/oracle/cases/warehouse_project/expected");
+    for name in ["user_graph.csv", "user_graph_edges.csv", "user_profile.csv"] {
+        assert_csv_equal(&expected.join(name), &out.join(name));
+    }
+    std::fs::remove_dir_all(&tables).unwrap();
+}
+
+/// Two columns whose names differ only in case cannot both answer to one name: the
+/// run fails naming the table and both columns, and writes nothing.
+#[test]
+fn columns_equal_in_lower_case_are_refused() {
+    let project = workspace_root().join("testdata/pb_projects/snowflake_shop");
+    let tables = scratch("same-lower-case");
+    copy_dir(&project.join("tables"), &tables);
+    let shop = tables.join("RS_DB/SHOP");
+    let csv = shop.join("IDENTIFIES.csv");
+    write_parquet(
+        &format!(
+            "SELECT user_id, user_id AS \"USER_ID\", anonymous_id, email, \
+             CAST(\"timestamp\" AS TIMESTAMP WITH TIME ZONE) AS \"timestamp\" FROM '{}'",
+            csv.display()
+        ),
+        &shop.join("IDENTIFIES.parquet"),
+    );
+    std::fs::remove_file(&csv).unwrap();
+    let out = tables.join("out");
+    let output = knit()
+        .args(["project", "run"])
+        .arg(project.join("project"))
+        .arg("--tables")
+        .arg(&tables)
+        .arg("--out")
+        .arg(&out)
+        .args(["--end-time", "2024-07-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    let stderr = text(&output).1;
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("rs_db.shop.identifies")
+            && stderr.contains("columns 'user_id' and 'USER_ID' have the same name in lower case"),
+        "{stderr}"
+    );
+    let written = std::fs::read_dir(&out).map_or(0, |files| files.count());
+    assert_eq!(written, 0, "a failed run wrote into {}", out.display());
+    std::fs::remove_dir_all(&tables).unwrap();
+}
+
+/// A refresh of a profile store pins each table to the files it has not read yet; a
+/// table whose columns are renamed stays renamed: the second run reads only the new
+/// file of upper-case identifies and gives pb's outputs over all rows.
+#[test]
+fn a_refresh_reads_new_files_of_upper_case_columns() {
+    let project = workspace_root().join("testdata/oracle/ecommerce");
+    let dir = scratch("upper-case-refresh");
+    let tables = dir.join("tables");
+    std::fs::create_dir_all(tables.join("identifies")).unwrap();
+    std::fs::copy(project.join("tables/tracks.csv"), tables.join("tracks.csv")).unwrap();
+    let csv = project.join("tables/identifies.csv");
+    let header = std::fs::read_to_string(&csv).unwrap();
+    let upper: Vec<String> = header
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|c| format!("{c} AS \"{}\"", c.to_uppercase()))
+        .collect();
+    let rows = |part: &str| {
+        format!(
+            "SELECT {} FROM '{}' ORDER BY \"timestamp\", id {part}",
+            upper.join(", "),
+            csv.display()
+        )
+    };
+    let store = dir.join("store");
+    let run = || {
+        let output = knit()
+            .args(["project", "run"])
+            .arg(project.join("project"))
+            .arg("--tables")
+            .arg(&tables)
+            .arg("--store")
+            .arg(&store)
+            .args(["--end-time", "2100-01-01T00:00:00Z"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output).1);
+        text(&output).1
+    };
+    write_parquet(&rows("LIMIT 5"), &tables.join("identifies/first.parquet"));
+    assert!(run().contains("run 1: full"));
+    write_parquet(&rows("OFFSET 5"), &tables.join("identifies/second.parquet"));
+    let second = run();
+    assert!(
+        second.contains("run 2: incremental (1 new input files)"),
+        "{second}"
+    );
+    for name in ["user_feature_view", "user_id_stitcher"] {
+        let output = knit()
+            .args(["-q", "--format", "csv", "-c"])
+            .arg(format!("SELECT * FROM '{}'", store.join(name).display()))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output).1);
+        let got = dir.join(format!("{name}.csv"));
+        std::fs::write(&got, &output.stdout).unwrap();
+        assert_csv_equal(&project.join(format!("expected/{name}.csv")), &got);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

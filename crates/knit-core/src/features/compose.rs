@@ -38,6 +38,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::cast_blind::{AggregateCall, aggregate_calls, collide};
 use super::count_distinct::COUNT_DISTINCT;
 use super::model::{EntityModel, Step};
 use knit_sql::{quote_ident, quote_literal};
@@ -290,15 +291,24 @@ impl Composer<'_> {
             };
             let distinct = distinct_arguments(&with_count_distinct(&step.var.definition.expr));
             let reads = !step.var.references.is_empty();
-            match groups
-                .iter_mut()
-                .find(|g| g.input == *from && g.distinct == distinct && g.reads == reads)
-            {
-                Some(group) => group.members.push(step),
+            let calls = aggregate_calls(&step.var.definition.expr, |name| {
+                self.aggregates.is_aggregate(name)
+            });
+            match groups.iter_mut().find(|g| {
+                g.input == *from
+                    && g.distinct == distinct
+                    && g.reads == reads
+                    && !collide(&g.calls, &calls)
+            }) {
+                Some(group) => {
+                    group.members.push(step);
+                    group.calls.extend(calls);
+                }
                 None => groups.push(AggregateGroup {
                     input: from.clone(),
                     distinct,
                     reads,
+                    calls,
                     members: vec![step],
                 }),
             }
@@ -470,6 +480,9 @@ struct AggregateGroup<'a> {
     distinct: Option<String>,
     /// Whether its vars read other vars.
     reads: bool,
+    /// Its aggregate calls: one that DataFusion would name as one of these goes to
+    /// another group.
+    calls: Vec<AggregateCall>,
     members: Vec<&'a Step>,
 }
 

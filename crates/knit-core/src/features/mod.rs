@@ -27,6 +27,7 @@
 //! with the statement around them; [`entity_aggregate`] aggregates each input's rows per
 //! entity in one stage.
 
+mod cast_blind;
 mod compose;
 pub mod count_distinct;
 mod define;

@@ -72,11 +72,36 @@ pub fn json_text(array: &ArrayRef) -> Result<ArrayRef> {
     let mut out = StringBuilder::new();
     for (i, mut row) in rows.into_iter().enumerate() {
         match row.remove("v") {
-            Some(value) if array.is_valid(i) => out.append_value(value.to_string()),
+            Some(mut value) if array.is_valid(i) => {
+                // Only text inside lists and structs: a string itself stays a string.
+                if !value.is_string() {
+                    nest_json_text(&mut value);
+                }
+                out.append_value(value.to_string())
+            }
             _ => out.append_null(),
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// Text inside `value` that holds a JSON object or array (an `object_construct` or a
+/// `parse_json` gathered by `array_agg`) nested as JSON, as a warehouse nests the
+/// variants it gathers; other text stays text.
+fn nest_json_text(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => {
+            let trimmed = text.trim_start();
+            if (trimmed.starts_with('{') || trimmed.starts_with('['))
+                && let Ok(nested) = serde_json::from_str::<serde_json::Value>(text)
+            {
+                *value = nested;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(nest_json_text),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(nest_json_text),
+        _ => {}
+    }
 }
 
 /// Whether a type has no CSV form (lists, structs, maps).

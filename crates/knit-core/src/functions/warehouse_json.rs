@@ -557,6 +557,13 @@ fn scalar_json(value: &ScalarValue) -> Value {
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
             .unwrap_or_else(|| Value::String(v.to_string())),
+        // Dates and times as their text (`2024-01-01T10:00:00`), as `to_json` writes
+        // them, not as the integers that hold them.
+        other if other.data_type().is_temporal() => other
+            .cast_to(&DataType::Utf8)
+            .ok()
+            .and_then(|text| text.try_as_str().flatten().map(str::to_string))
+            .map_or_else(|| Value::String(other.to_string()), Value::String),
         other => Value::String(other.to_string()),
     }
 }

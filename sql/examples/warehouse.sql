@@ -107,3 +107,9 @@ FROM orders
 WHERE email IS NOT NULL
 ORDER BY email
 LIMIT 3;
+
+-- A fraction cast to an integer rounds, as the warehouse rounds it (arrow truncates).
+SELECT status, avg(total) AS mean, avg(total)::int AS mean_rounded
+FROM orders
+GROUP BY status
+ORDER BY status;

@@ -50,6 +50,7 @@ mod features;
 mod file_tables;
 mod files;
 mod functions;
+mod integer_casts;
 mod kept;
 mod kernels;
 mod memory;

@@ -42,6 +42,7 @@ use crate::features::count_distinct::CountDistinct;
 use crate::features::{AggregateNames, SingleStageEntityAggregate, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
 use crate::functions::to_json::{ToJson, is_nested};
+use crate::integer_casts::RoundingIntegerCasts;
 use crate::kept::KeepRelationPlanner;
 use crate::memory::default_memory_limit;
 use crate::memory_table::create_memory_table;
@@ -184,6 +185,7 @@ impl SessionBuilder {
             .with_default_features()
             .with_table_factories(table_factories())
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
+            .with_analyzer_rule(Arc::new(RoundingIntegerCasts))
             .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))
             .with_physical_optimizer_rule(Arc::new(SingleStageEntityAggregate))
             .with_relation_planners(vec![

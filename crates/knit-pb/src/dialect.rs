@@ -4,6 +4,10 @@
 //! A warehouse's meanings of functions DataFusion has with another, given to a pb
 //! project's rendered SQL as the Knit SQL calls that have them.
 //!
+//! Every warehouse's `regexp_replace` replaces every match (PostgreSQL's, DataFusion's,
+//! only the first): `warehouse_regexp_replace`, or `redshift_regexp_replace`, whose
+//! fifth argument is the parameters.
+//!
 //! Snowflake: `random()` is a 64-bit integer (`mod(random(), 3)`), not a fraction, as
 //! `random_int64()`; `regexp_like` and `rlike` match the whole text
 //! (`regexp_full_match`), not a part of it; `array_slice` counts from 0 and stops before
@@ -13,6 +17,10 @@
 //!
 //! Only the SQL outside quotes and comments is read, so that a string such as
 //! `'dayofweek('` stays as written.
+//!
+//! A quoted name in capitals (`"USER_ID"` in Snowflake and Redshift, `` `USER_ID` `` in
+//! BigQuery and Databricks) is the unquoted name to the warehouse, and Knit names the
+//! columns of a project's tables in lower case, so it is written in lower case.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -32,6 +40,7 @@ fn compile(pairs: &[(&str, &'static str)]) -> Meanings {
 static SNOWFLAKE: LazyLock<Meanings> = LazyLock::new(|| {
     compile(&[
         (r"(?i)\brandom\s*\(\s*\)", "random_int64()"),
+        (r"(?i)\bregexp_replace\s*\(", "warehouse_regexp_replace("),
         (r"(?i)\b(regexp_like|rlike)\s*\(", "regexp_full_match("),
         (r"(?i)\barray_slice\s*\(", "snowflake_array_slice("),
         (r"(?i)\barray_position\s*\(", "snowflake_array_position("),
@@ -40,23 +49,33 @@ static SNOWFLAKE: LazyLock<Meanings> = LazyLock::new(|| {
 
 static DATABRICKS: LazyLock<Meanings> = LazyLock::new(|| {
     compile(&[
+        (r"(?i)\bregexp_replace\s*\(", "warehouse_regexp_replace("),
         (r"(?i)\bdayofweek\s*\(", "spark_dayofweek("),
         (r"(?i)\bregexp_extract\s*\(", "spark_regexp_extract("),
     ])
 });
 
-/// `sql` with the calls whose meaning differs in `dialect` replaced (see the module doc).
+static BIGQUERY: LazyLock<Meanings> =
+    LazyLock::new(|| compile(&[(r"(?i)\bregexp_replace\s*\(", "warehouse_regexp_replace(")]));
+
+static REDSHIFT: LazyLock<Meanings> =
+    LazyLock::new(|| compile(&[(r"(?i)\bregexp_replace\s*\(", "redshift_regexp_replace(")]));
+
+/// `sql` with the calls whose meaning differs in `dialect` replaced, and its quoted
+/// names in capitals in lower case (see the module doc).
 pub(crate) fn dialect_meanings(sql: &str, dialect: &str) -> String {
-    let meanings = match dialect {
-        "snowflake" => &*SNOWFLAKE,
-        "databricks" => &*DATABRICKS,
+    let (meanings, name_quote) = match dialect {
+        "snowflake" => (&*SNOWFLAKE, '"'),
+        "databricks" => (&*DATABRICKS, '`'),
+        "redshift" => (&*REDSHIFT, '"'),
+        "bigquery" => (&*BIGQUERY, '`'),
         _ => return sql.to_string(),
     };
     let mut out = String::with_capacity(sql.len());
     for (range, is_code) in segments(sql) {
         let text = &sql[range];
         if !is_code {
-            out.push_str(text);
+            out.push_str(&capitals_in_lower_case(text, name_quote));
             continue;
         }
         let mut code = Cow::Borrowed(text);
@@ -69,6 +88,32 @@ pub(crate) fn dialect_meanings(sql: &str, dialect: &str) -> String {
         out.push_str(&code);
     }
     out
+}
+
+/// A quoted name (`"USER_ID"`, in the dialect's name quotes) written in capitals, in
+/// lower case: a warehouse matches it as it matches the unquoted name, and Knit names
+/// the columns of a project's tables in lower case. Names with a lower-case letter,
+/// strings and comments stay as written.
+fn capitals_in_lower_case(part: &str, name_quote: char) -> Cow<'_, str> {
+    let Some(name) = part
+        .strip_prefix(name_quote)
+        .and_then(|rest| rest.strip_suffix(name_quote))
+    else {
+        return Cow::Borrowed(part);
+    };
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '$')
+        && name.chars().any(|c| c.is_ascii_uppercase());
+    if plain {
+        Cow::Owned(format!(
+            "{name_quote}{}{name_quote}",
+            name.to_ascii_lowercase()
+        ))
+    } else {
+        Cow::Borrowed(part)
+    }
 }
 
 /// `sql` cut into consecutive parts, each either code (`true`) or a quoted string,
@@ -133,6 +178,39 @@ mod tests {
             "spark_dayofweek(t), array_slice(a, 1, 2), spark_regexp_extract(s, p)"
         );
         assert_eq!(dialect_meanings("random()", "bigquery"), "random()");
+        assert_eq!(
+            dialect_meanings("REGEXP_REPLACE(p, '[^0-9]')", "bigquery"),
+            "warehouse_regexp_replace(p, '[^0-9]')"
+        );
+        assert_eq!(
+            dialect_meanings("regexp_replace (p, 'a', 'b', 1, 'i')", "redshift"),
+            "redshift_regexp_replace(p, 'a', 'b', 1, 'i')"
+        );
+        assert_eq!(
+            dialect_meanings("regexp_replace(p, 'a')", "postgres"),
+            "regexp_replace(p, 'a')"
+        );
+    }
+
+    #[test]
+    fn quoted_names_in_capitals_are_lower_case() {
+        let sql = "SELECT \"USER_ID\", \"Email\", \"A$1\", '\"X\"', \"2\", `AMOUNT` -- \"Y\"\n";
+        assert_eq!(
+            dialect_meanings(sql, "snowflake"),
+            "SELECT \"user_id\", \"Email\", \"a$1\", '\"X\"', \"2\", `AMOUNT` -- \"Y\"\n"
+        );
+        assert_eq!(
+            dialect_meanings(sql, "bigquery"),
+            "SELECT \"USER_ID\", \"Email\", \"A$1\", '\"X\"', \"2\", `amount` -- \"Y\"\n"
+        );
+        assert_eq!(
+            dialect_meanings("\"TOTAL\" + `N`", "redshift"),
+            "\"total\" + `N`"
+        );
+        assert_eq!(
+            dialect_meanings("`TOTAL` + \"N\"", "databricks"),
+            "`total` + \"N\""
+        );
     }
 
     #[test]

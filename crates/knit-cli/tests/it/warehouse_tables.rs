@@ -18,6 +18,33 @@ fn write_parquet(sql: &str, file: &Path) {
     assert!(output.status.success(), "{}", text(&output).1);
 }
 
+/// Runs the Snowflake test project `project` over `tables` into `out` as CSV, to pb's
+/// end time of its expected outputs.
+fn run_shop(project: &Path, tables: &Path, out: &Path) -> std::process::Output {
+    knit()
+        .args(["project", "run"])
+        .arg(project)
+        .arg("--tables")
+        .arg(tables)
+        .arg("--out")
+        .arg(out)
+        .args(["--format", "csv", "--end-time", "2024-07-01T00:00:00Z"])
+        .output()
+        .unwrap()
+}
+
+/// The identifies table of the Snowflake test project as Parquet (`select` over its
+/// CSV), the CSV removed.
+fn identifies_as_parquet(tables: &Path, select: &str) {
+    let shop = tables.join("RS_DB/SHOP");
+    let csv = shop.join("IDENTIFIES.csv");
+    write_parquet(
+        &format!("{select} FROM '{}'", csv.display()),
+        &shop.join("IDENTIFIES.parquet"),
+    );
+    std::fs::remove_file(&csv).unwrap();
+}
+
 /// The Snowflake project's identifies table as Parquet with its columns in upper and
 /// mixed case: the project's `user_id`, `email` and `timestamp` find them, and the
 /// outputs are pb's, as with the CSV table.
@@ -26,34 +53,35 @@ fn upper_case_columns_answer_to_unquoted_names() {
     let project = workspace_root().join("testdata/pb_projects/snowflake_shop");
     let tables = scratch("upper-case-columns");
     copy_dir(&project.join("tables"), &tables);
-    let shop = tables.join("RS_DB/SHOP");
-    let csv = shop.join("IDENTIFIES.csv");
-    write_parquet(
-        &format!(
-            "SELECT user_id AS \"USER_ID\", anonymous_id AS \"ANONYMOUS_ID\", email AS \
-             \"Email\", CAST(\"timestamp\" AS TIMESTAMP WITH TIME ZONE) AS \"TIMESTAMP\" \
-             FROM '{}'",
-            csv.display()
-        ),
-        &shop.join("IDENTIFIES.parquet"),
+    identifies_as_parquet(
+        &tables,
+        "SELECT user_id AS \"USER_ID\", anonymous_id AS \"ANONYMOUS_ID\", email AS \"Email\", \
+         CAST(\"timestamp\" AS TIMESTAMP WITH TIME ZONE) AS \"TIMESTAMP\"",
     );
-    std::fs::remove_file(&csv).unwrap();
     let out = tables.join("out");
-    let output = knit()
-        .args(["project", "run"])
-        .arg(project.join("project"))
-        .arg("--tables")
-        .arg(&tables)
-        .arg("--out")
-        .arg(&out)
-        .args(["--format", "csv", "--end-time", "2024-07-01T00:00:00Z"])
-        .output()
-        .unwrap();
+    let output = run_shop(&project.join("project"), &tables, &out);
     assert!(output.status.success(), "{}", text(&output).1);
     let expected = workspace_root().join("testdata/oracle/cases/warehouse_project/expected");
     for name in ["user_graph.csv", "user_graph_edges.csv", "user_profile.csv"] {
         assert_csv_equal(&expected.join(name), &out.join(name));
     }
+    // Quoted names in capitals are Snowflake's unquoted names: the same outputs.
+    let quoted = tables.join("quoted_project");
+    copy_dir(&project.join("project"), &quoted);
+    let profiles = quoted.join("models/profiles.yaml");
+    let yaml = std::fs::read_to_string(&profiles).unwrap();
+    let edited = yaml
+        .replace("select: max(timestamp)", "select: max(\"TIMESTAMP\")")
+        .replace("select: sum(amount)", "select: sum(\"AMOUNT\")");
+    assert_ne!(yaml, edited, "the project's vars changed");
+    std::fs::write(&profiles, edited).unwrap();
+    let quoted_out = tables.join("quoted_out");
+    let output = run_shop(&quoted, &tables, &quoted_out);
+    assert!(output.status.success(), "{}", text(&output).1);
+    assert_csv_equal(
+        &expected.join("user_profile.csv"),
+        &quoted_out.join("user_profile.csv"),
+    );
     std::fs::remove_dir_all(&tables).unwrap();
 }
 
@@ -64,28 +92,13 @@ fn columns_equal_in_lower_case_are_refused() {
     let project = workspace_root().join("testdata/pb_projects/snowflake_shop");
     let tables = scratch("same-lower-case");
     copy_dir(&project.join("tables"), &tables);
-    let shop = tables.join("RS_DB/SHOP");
-    let csv = shop.join("IDENTIFIES.csv");
-    write_parquet(
-        &format!(
-            "SELECT user_id, user_id AS \"USER_ID\", anonymous_id, email, \
-             CAST(\"timestamp\" AS TIMESTAMP WITH TIME ZONE) AS \"timestamp\" FROM '{}'",
-            csv.display()
-        ),
-        &shop.join("IDENTIFIES.parquet"),
+    identifies_as_parquet(
+        &tables,
+        "SELECT user_id, user_id AS \"USER_ID\", anonymous_id, email, \
+         CAST(\"timestamp\" AS TIMESTAMP WITH TIME ZONE) AS \"timestamp\"",
     );
-    std::fs::remove_file(&csv).unwrap();
     let out = tables.join("out");
-    let output = knit()
-        .args(["project", "run"])
-        .arg(project.join("project"))
-        .arg("--tables")
-        .arg(&tables)
-        .arg("--out")
-        .arg(&out)
-        .args(["--end-time", "2024-07-01T00:00:00Z"])
-        .output()
-        .unwrap();
+    let output = run_shop(&project.join("project"), &tables, &out);
     let stderr = text(&output).1;
     assert!(!output.status.success());
     assert!(

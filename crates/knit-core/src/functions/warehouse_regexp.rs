@@ -40,7 +40,178 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(RegexpSubstr::new("regexp_substr", false)),
         ScalarUDF::from(RegexpSubstr::new("regexp_substr_all", true)),
+        ScalarUDF::from(RegexpReplace::new("warehouse_regexp_replace", false)),
+        ScalarUDF::from(RegexpReplace::new("redshift_regexp_replace", true)),
     ]
+}
+
+/// A warehouse's `regexp_replace`, which replaces every match (PostgreSQL's, and so
+/// DataFusion's, replaces the first unless told `'g'`):
+/// `warehouse_regexp_replace(subject, pattern [, replacement [, position [, occurrence
+/// [, parameters]]]])` as Snowflake has it (BigQuery's and Databricks' calls are its
+/// first three and four arguments); `redshift_regexp_replace` takes the parameters
+/// fifth, as Redshift has no occurrence.
+///
+/// The replacement defaults to empty text and may name groups as `\1` or `$1`; the
+/// search starts at the `position`-th character (from 1); an occurrence of 0 (the
+/// default) replaces every match, `n` only the `n`-th. Parameters are those of
+/// `regexp_substr`. A NULL argument gives NULL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RegexpReplace {
+    name: &'static str,
+    redshift: bool,
+    signature: Signature,
+}
+
+impl RegexpReplace {
+    fn new(name: &'static str, redshift: bool) -> Self {
+        Self {
+            name,
+            redshift,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for RegexpReplace {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        check_arity(
+            self.name,
+            arg_types.len(),
+            2,
+            if self.redshift { 5 } else { 6 },
+        )?;
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (arrays, constants) = argument_arrays(&args)?;
+        let subjects = texts(&arrays, 0)?;
+        let patterns = texts(&arrays, 1)?;
+        let replacements = texts(&arrays, 2)?;
+        let positions = numbers(&arrays, 3)?;
+        let (occurrences, parameters) = if self.redshift {
+            (None, texts(&arrays, 4)?)
+        } else {
+            (numbers(&arrays, 4)?, texts(&arrays, 5)?)
+        };
+
+        let mut compiled: HashMap<(&str, &str), Arc<Regex>> = HashMap::new();
+        let mut templates: HashMap<&str, String> = HashMap::new();
+        let mut out = StringBuilder::new();
+        for row in 0..args.number_rows {
+            let call = (
+                text_at(&subjects, row, ""),
+                text_at(&patterns, row, ""),
+                text_at(&replacements, row, ""),
+                number_at(&positions, row, 1),
+                number_at(&occurrences, row, 0),
+                text_at(&parameters, row, "c"),
+            );
+            let (
+                Some(subject),
+                Some(pattern),
+                Some(replacement),
+                Some(position),
+                Some(n),
+                Some(flags),
+            ) = call
+            else {
+                out.append_null();
+                continue;
+            };
+            if position < 1 || n < 0 {
+                return exec_err!(
+                    "{}(): position {position} counts from 1 and occurrence {n} from 1 (0 \
+                     replaces every match)",
+                    self.name
+                );
+            }
+            let regex = match compiled.get(&(pattern, flags)) {
+                Some(regex) => Arc::clone(regex),
+                None => {
+                    let regex = Arc::new(compile(self.name, pattern, flags)?);
+                    compiled.insert((pattern, flags), Arc::clone(&regex));
+                    regex
+                }
+            };
+            let template = templates
+                .entry(replacement)
+                .or_insert_with(|| replacement_template(replacement));
+            out.append_value(replace_from(
+                &regex,
+                subject,
+                position as usize,
+                n as usize,
+                template,
+            ));
+        }
+        columnar(Arc::new(out.finish()), constants)
+    }
+}
+
+/// A warehouse's replacement text as a template of Rust's `regex`: `\1` and `$1` name
+/// group 1, `\\` is a backslash, and any other `$` is itself.
+fn replacement_template(replacement: &str) -> String {
+    let mut template = String::with_capacity(replacement.len());
+    let mut chars = replacement.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek().copied()) {
+            ('\\' | '$', Some(d)) if d.is_ascii_digit() => {
+                chars.next();
+                template.push_str(&format!("${{{d}}}"));
+            }
+            ('\\', Some('\\')) => {
+                chars.next();
+                template.push('\\');
+            }
+            ('$', _) => template.push_str("$$"),
+            (c, _) => template.push(c),
+        }
+    }
+    template
+}
+
+/// `subject` with the matches of `regex` from its `position`-th character on replaced
+/// by `template`: every one (`occurrence` 0) or only the `occurrence`-th.
+fn replace_from(
+    regex: &Regex,
+    subject: &str,
+    position: usize,
+    occurrence: usize,
+    template: &str,
+) -> String {
+    let Some((start, _)) = subject.char_indices().nth(position - 1) else {
+        return subject.to_string();
+    };
+    let (head, tail) = subject.split_at(start);
+    let mut out = String::with_capacity(subject.len());
+    out.push_str(head);
+    let mut last = 0;
+    for (i, captures) in regex.captures_iter(tail).enumerate() {
+        if occurrence != 0 && i + 1 != occurrence {
+            continue;
+        }
+        let Some(whole) = captures.get(0) else {
+            continue;
+        };
+        out.push_str(&tail[last..whole.start()]);
+        captures.expand(template, &mut out);
+        last = whole.end();
+        if occurrence != 0 {
+            break;
+        }
+    }
+    out.push_str(&tail[last..]);
+    out
 }
 
 /// `regexp_substr` (`all`: `regexp_substr_all`): see the module doc.
@@ -294,6 +465,35 @@ mod tests {
             found("(a)|b", "ba", 1, 1),
             vec![None, Some("a".to_string())]
         );
+    }
+
+    #[test]
+    fn replacements_from_a_position_and_of_one_occurrence() {
+        let replace = |pattern: &str, subject: &str, position, occurrence, with: &str| {
+            let regex = Regex::new(pattern).unwrap();
+            replace_from(
+                &regex,
+                subject,
+                position,
+                occurrence,
+                &replacement_template(with),
+            )
+        };
+        assert_eq!(replace("[^0-9]", "(555) 123-4567", 1, 0, ""), "5551234567");
+        assert_eq!(replace("[0-9]", "a1b2c3", 1, 2, "#"), "a1b#c3");
+        assert_eq!(replace("[0-9]", "a1b2c3", 4, 0, "#"), "a1b#c#");
+        assert_eq!(replace("[0-9]", "a1b2", 9, 0, "#"), "a1b2");
+        assert_eq!(replace("[0-9]", "a1b2", 1, 5, "#"), "a1b2");
+        assert_eq!(replace("é", "ééx", 2, 0, "e"), "éex");
+        // Groups as \\1 or $1; a $ not before a digit is itself.
+        assert_eq!(replace("(\\w+)@(\\w+)", "ann@x", 1, 0, "\\2:\\1"), "x:ann");
+        assert_eq!(
+            replace("(\\w+)@(\\w+)", "ann@x", 1, 0, "$2 $$ $1a"),
+            "x $$ anna"
+        );
+        assert_eq!(replace("a", "a", 1, 0, "\\\\"), "\\");
+        // An empty match replaces between characters.
+        assert_eq!(replace("x*", "ab", 1, 0, "-"), "-a-b-");
     }
 
     #[test]

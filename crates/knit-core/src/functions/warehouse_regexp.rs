@@ -135,14 +135,7 @@ impl ScalarUDFImpl for RegexpReplace {
                     self.name
                 );
             }
-            let regex = match compiled.get(&(pattern, flags)) {
-                Some(regex) => Arc::clone(regex),
-                None => {
-                    let regex = Arc::new(compile(self.name, pattern, flags)?);
-                    compiled.insert((pattern, flags), Arc::clone(&regex));
-                    regex
-                }
-            };
+            let regex = compiled_once(&mut compiled, self.name, pattern, flags)?;
             let template = templates
                 .entry(replacement)
                 .or_insert_with(|| replacement_template(replacement));
@@ -279,14 +272,7 @@ impl ScalarUDFImpl for RegexpSubstr {
                 lists.append_null();
                 continue;
             };
-            let regex = match compiled.get(&(pattern, flags)) {
-                Some(regex) => Arc::clone(regex),
-                None => {
-                    let regex = Arc::new(compile(self.name, pattern, flags)?);
-                    compiled.insert((pattern, flags), Arc::clone(&regex));
-                    regex
-                }
-            };
+            let regex = compiled_once(&mut compiled, self.name, pattern, flags)?;
             let group = which_group(
                 self.name,
                 &regex,
@@ -359,6 +345,22 @@ fn number_at(array: &Option<Int64Array>, row: usize, default: i64) -> Option<i64
         Some(array) if array.is_null(row) => None,
         Some(array) => Some(array.value(row)),
     }
+}
+
+/// The pattern with its parameters, compiled on its first row and taken from `compiled`
+/// on the others (a column of patterns usually repeats a few).
+fn compiled_once<'a>(
+    compiled: &mut HashMap<(&'a str, &'a str), Arc<Regex>>,
+    name: &str,
+    pattern: &'a str,
+    flags: &'a str,
+) -> Result<Arc<Regex>> {
+    if let Some(regex) = compiled.get(&(pattern, flags)) {
+        return Ok(Arc::clone(regex));
+    }
+    let regex = Arc::new(compile(name, pattern, flags)?);
+    compiled.insert((pattern, flags), Arc::clone(&regex));
+    Ok(regex)
 }
 
 /// The pattern with Snowflake's parameter letters.

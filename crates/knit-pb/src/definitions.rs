@@ -252,6 +252,10 @@ pub(crate) struct FeatureTable {
 pub(crate) struct SqlModel {
     pub name: String,
     pub sql: String,
+    /// Whether pb keeps its rows (`materialization.output_type` `table`, the default, or
+    /// `view`): Knit writes them as an output of the model's name. An `ephemeral` model
+    /// is only read by others.
+    pub written: bool,
     pub origin: Origin,
 }
 

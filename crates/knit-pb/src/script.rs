@@ -176,7 +176,9 @@ impl Project {
                 outputs.insert(format!("{name}_edges"));
                 outputs.insert(name.clone());
             }
-            if self.feature_tables.iter().any(|t| t.name == name) {
+            if self.feature_tables.iter().any(|t| t.name == name)
+                || self.sql_models.iter().any(|m| m.name == name && m.written)
+            {
                 outputs.insert(name.clone());
             }
             if let Some(cohort) = self.cohorts.iter().find(|c| c.name == name) {
@@ -419,6 +421,7 @@ impl<'a> Writer<'a> {
             self.outputs(entity, &cohorts)?;
         }
         self.feature_tables()?;
+        self.written_sql_models();
         Ok(self.script)
     }
 

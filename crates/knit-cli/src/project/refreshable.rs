@@ -12,7 +12,8 @@
 //! - a SQL model that joins, groups, unions, de-duplicates or limits rows (a new row of
 //!   one table may change rows read from another);
 //! - an input read by URL rather than through a table whose files a run lists;
-//! - an entity without its id graph among the outputs, which a refresh starts from.
+//! - an entity without its id graph among the outputs, which a refresh starts from;
+//! - an output of a SQL model's rows (a `sql_template` pb keeps as a table or view).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -55,6 +56,17 @@ pub(super) fn not_incremental(script: &Script) -> Option<String> {
             }
             _ => {}
         }
+    }
+    // A SQL model's rows are not an entity's: nothing scopes them to the touched clusters.
+    if let Some(output) = script
+        .statements
+        .iter()
+        .find(|s| s.output.is_some() && s.entity.is_none())
+        .and_then(|s| s.output.as_deref())
+    {
+        return Some(format!(
+            "output {output} holds a SQL model's rows, which belong to no entity's clusters"
+        ));
     }
     for (statement, parsed) in &parsed {
         if let Some(reason) = not_local(statement, parsed.as_ref(), &input_ids, &mains) {

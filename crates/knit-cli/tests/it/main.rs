@@ -19,6 +19,7 @@ mod project;
 mod repl;
 mod report;
 mod s3;
+mod sql_models;
 mod store;
 mod warehouse_tables;
 mod workers;

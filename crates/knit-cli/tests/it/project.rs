@@ -111,6 +111,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2100-01-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/sql_model_outputs",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
 ];
 
 pub(crate) fn scratch(name: &str) -> PathBuf {

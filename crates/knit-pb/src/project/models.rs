@@ -183,7 +183,13 @@ impl Project {
                     .collect::<Vec<_>>()
                     .join(" UNION ALL BY NAME ");
                 self.unions.push((name.clone(), sources));
-                self.sql_models.push(SqlModel { name, sql, origin });
+                let written = is_written(&spec)?;
+                self.sql_models.push(SqlModel {
+                    name,
+                    sql,
+                    written,
+                    origin,
+                });
             }
             "sql_template" => {
                 if spec.get("multi_sql").is_some() {
@@ -219,7 +225,13 @@ impl Project {
                         origin: origin.clone(),
                     });
                 }
-                self.sql_models.push(SqlModel { name, sql, origin });
+                let written = is_written(&spec)?;
+                self.sql_models.push(SqlModel {
+                    name,
+                    sql,
+                    written,
+                    origin,
+                });
             }
             other => {
                 // Refused when the script is written, unless the run leaves it out.
@@ -348,4 +360,23 @@ fn refuse_first_schema_features(spec: &Node<'_>) -> Result<()> {
          feature as an entity_var without from, and name the stitcher in the entity's \
          id_stitcher",
     ))
+}
+
+/// Whether pb keeps a SQL model's rows: its `materialization.output_type` is `table` (the
+/// default: pb 0.26 makes a table of a model without one) or `view`; `ephemeral` models
+/// are only read by others. Another output type is refused by name, as pb refuses it.
+fn is_written(spec: &Node<'_>) -> Result<bool> {
+    let Some(output_type) = spec
+        .get("materialization")
+        .and_then(|m| m.get("output_type"))
+    else {
+        return Ok(true);
+    };
+    match output_type.text()?.to_lowercase().as_str() {
+        "table" | "view" => Ok(true),
+        "ephemeral" => Ok(false),
+        other => Err(output_type.error(format!(
+            "'{other}' is not an output type; write table, view or ephemeral"
+        ))),
+    }
 }

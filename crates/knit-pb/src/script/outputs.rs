@@ -31,14 +31,14 @@ impl Writer<'_> {
         let origin = Some(entity.origin.clone());
         let by_main = [main.clone()];
         self.copy(
-            &entity.name,
+            Some(&entity.name),
             &stitcher,
             format!("SELECT * FROM id_stitch({name})"),
             &origin,
             &["other_id", "other_id_type"].map(String::from),
         );
         self.copy(
-            &entity.name,
+            Some(&entity.name),
             &format!("{stitcher}_edges"),
             format!("SELECT * FROM id_stitch_edges({name})"),
             &origin,
@@ -47,7 +47,7 @@ impl Writer<'_> {
         let views = served_views(&main, entity.view_names());
         self.views(entity, &main, None, views);
         self.copy(
-            &entity.name,
+            Some(&entity.name),
             &format!("{}_all", entity.name),
             format!(
                 "SELECT DISTINCT {} FROM id_stitch({name})",
@@ -59,7 +59,7 @@ impl Writer<'_> {
         for (cohort, _) in cohorts.iter().filter(|(_, e)| *e == entity.name) {
             let literal = quote_literal(cohort);
             self.copy(
-                &entity.name,
+                Some(&entity.name),
                 &format!("{}_{cohort}", entity.name),
                 format!("SELECT * FROM cohort({literal})"),
                 &origin,
@@ -114,7 +114,7 @@ impl Writer<'_> {
                 ),
             };
             let key = id.unwrap_or_else(|| main.to_string());
-            self.copy(&entity.name, &view, sql, &origin, &[key]);
+            self.copy(Some(&entity.name), &view, sql, &origin, &[key]);
         }
     }
 
@@ -133,7 +133,7 @@ impl Writer<'_> {
                 })
                 .unwrap_or_default();
             self.copy(
-                &table.entity,
+                Some(&table.entity),
                 &table.name,
                 query,
                 &Some(table.origin.clone()),
@@ -143,10 +143,25 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Writes `query` as `output`, whose rows are identified by the `keys` columns.
+    /// The rows of each `sql_template` model that pb keeps (a table or a view, not an
+    /// ephemeral model), as the model's query gives them, under its name.
+    pub(super) fn written_sql_models(&mut self) {
+        for model in self.project.sql_models.iter().filter(|m| m.written) {
+            self.copy(
+                None,
+                &model.name,
+                format!("SELECT * FROM {}", quote_ident_if_needed(&model.name)),
+                &Some(model.origin.clone()),
+                &[],
+            );
+        }
+    }
+
+    /// Writes `query` as `output`, whose rows are identified by the `keys` columns (none:
+    /// a SQL model's rows, which a Delta output replaces whole) and belong to `entity`.
     fn copy(
         &mut self,
-        entity: &str,
+        entity: Option<&str>,
         output: &str,
         query: String,
         origin: &Option<Origin>,
@@ -161,6 +176,9 @@ impl Writer<'_> {
             ),
             // Merged on the output's keys: a run changes only the rows that changed,
             // and the table's change feed says which.
+            OutputFormat::Delta if keys.is_empty() => {
+                format!("COPY ({query}) TO {path} STORED AS DELTA OPTIONS ('mode' 'overwrite')")
+            }
             OutputFormat::Delta => format!(
                 "COPY ({query}) TO {path} STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' {})",
                 quote_literal(&keys.join(", "))
@@ -171,7 +189,7 @@ impl Writer<'_> {
             origin: origin.clone(),
             output: Some(output.to_string()),
             keys: keys.to_vec(),
-            entity: Some(entity.to_string()),
+            entity: entity.map(str::to_string),
             table: None,
         });
     }

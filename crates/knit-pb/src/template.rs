@@ -18,6 +18,7 @@
 //! | `{{warehouse.DataType("float")}}` | the SQL type |
 //! | `{{warehouse.DatabaseType()}}` | the dialect the run takes the branches of (`--dialect`) |
 //! | `{{end_time.Format("2006-01-02")}}`, `begin_time` | the run's time window (Go layouts); `nil` without one |
+//! | `{{end_time_sql}}`, `{{begin_time_sql}}` | the same as a SQL timestamp; `NULL` without one |
 //! | `{{ some_macro('a', b) }}`, `{{ macro_without_inputs }}` | the macro's `value` with its inputs bound |
 //! | `{% exec %}{{this.ReadFile("models/q.sql")}}{% endexec %}` | the file's text, rendered in turn |
 //!
@@ -42,7 +43,7 @@ mod time;
 use args::{one_string, unknown_method};
 use material::printed_disabled;
 use this::This;
-use time::time_value;
+use time::{time_sql, time_value};
 
 /// A macro from a `macros:` list.
 #[derive(Debug, Clone)]
@@ -238,6 +239,8 @@ impl Object for Context {
             }),
             "end_time" => time_value(names.end_time.as_deref()),
             "begin_time" => time_value(names.begin_time.as_deref()),
+            "end_time_sql" => time_sql(names.end_time.as_deref()),
+            "begin_time_sql" => time_sql(names.begin_time.as_deref()),
             "nil" => Value::from(()),
             _ if names.entities.contains(&lower) => Value::from_object(Entity {
                 name: lower,
@@ -569,6 +572,13 @@ mod tests {
                 .unwrap()
                 .sql,
             "Jul 1, 2025 at 12:00am (UTC)"
+        );
+        // pb's SQL forms of the window's ends: a timestamp, NULL without a begin time.
+        assert_eq!(
+            run("ts > {{ end_time_sql }} - INTERVAL '90 day' and ts >= {{begin_time_sql}}")
+                .unwrap()
+                .sql,
+            "ts > CAST('2025-07-01T00:00:00Z' AS TIMESTAMP) - INTERVAL '90 day' and ts >= NULL"
         );
     }
 

@@ -20,6 +20,20 @@ pub(super) fn time_value(time: Option<&str>) -> Value {
     }
 }
 
+/// `end_time_sql`, `begin_time_sql`: the time as a SQL timestamp, as pb prints it
+/// (`CAST('2024-06-20T00:00:00Z' AS timestamp)`, checked with pb 0.26.4), or `NULL`
+/// without one.
+pub(super) fn time_sql(time: Option<&str>) -> Value {
+    match time.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+        Some(time) => Value::from(format!(
+            "CAST('{}' AS TIMESTAMP)",
+            time.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        )),
+        None => Value::from("NULL"),
+    }
+}
+
 /// A time of the run: `Format(layout)` with Go's layouts, as pb's `time.Time`.
 #[derive(Debug)]
 struct Time(chrono::DateTime<chrono::Utc>);

@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::project::{LoadOptions, Project, source_name};
+use crate::project::{LoadOptions, Project, source_name, union_sql};
 use crate::yaml::Node;
 
 /// Packages of packages nested deeper than this are taken to import one another.
@@ -251,17 +251,64 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
         return;
     }
     let off = |path: String| disabled.contains(&path);
-    let inputs: Vec<String> = package
+    let mut inputs: Vec<String> = package
         .inputs
         .iter()
         .filter(|i| off(format!("inputs/{}", i.name)))
         .map(|i| i.name.clone())
         .collect();
+    // A union of inputs (`common_column_union`) reads those still there, as pb's does;
+    // with none left it is off too, with what reads it.
+    for (name, sources) in &mut package.unions {
+        sources.retain(|s| !inputs.contains(s));
+        if sources.is_empty() {
+            inputs.push(name.clone());
+        } else if let Some(model) = package.sql_models.iter_mut().find(|m| &m.name == name) {
+            model.sql = union_sql(sources);
+        }
+    }
+    // A SQL model that reads what is off is off too, as pb turns off what depends on a
+    // disabled model; so is a var that reads what is off, or a var that is.
+    inputs.extend(
+        (package.sql_models.iter())
+            .filter(|m| off(format!("models/{}", m.name)))
+            .map(|m| m.name.clone()),
+    );
+    loop {
+        let reading: Vec<String> = (package.sql_models.iter())
+            .filter(|m| !inputs.contains(&m.name))
+            .filter(|m| dereferenced(&m.sql).iter().any(|r| inputs.contains(r)))
+            .map(|m| m.name.clone())
+            .collect();
+        if reading.is_empty() {
+            break;
+        }
+        inputs.extend(reading);
+    }
+    package.unions.retain(|(name, _)| !inputs.contains(name));
+    package.sql_models.retain(|m| !inputs.contains(&m.name));
     package.inputs.retain(|i| !inputs.contains(&i.name));
-    package.vars.retain(|v| {
-        !off(format!("{}/all/{}", v.entity, v.name))
-            && !v.from.as_ref().is_some_and(|f| inputs.contains(f))
-    });
+    let mut vars_off: Vec<(String, String)> = Vec::new();
+    loop {
+        let more: Vec<(String, String)> = (package.vars.iter())
+            .filter(|v| !vars_off.contains(&(v.entity.clone(), v.name.clone())))
+            .filter(|v| {
+                off(format!("{}/all/{}", v.entity, v.name))
+                    || v.from.as_ref().is_some_and(|f| inputs.contains(f))
+                    || var_reads(v)
+                        .iter()
+                        .any(|name| vars_off.contains(&(v.entity.clone(), name.clone())))
+            })
+            .map(|v| (v.entity.clone(), v.name.clone()))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        vars_off.extend(more);
+    }
+    package
+        .vars
+        .retain(|v| !vars_off.contains(&(v.entity.clone(), v.name.clone())));
     for stitcher in &mut package.stitchers {
         stitcher.edge_sources.retain(|s| !inputs.contains(s));
     }
@@ -294,6 +341,53 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
     }
 }
 
+/// The inputs and models a template reads through `this.DeRef("inputs/x")` or
+/// `this.DeRef("models/x")`, by name.
+fn dereferenced(sql: &str) -> Vec<String> {
+    static DEREF: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"DeRef\(\s*["'](?:inputs|models)/([^"'/]+)"#).ok()
+    });
+    let Some(deref) = DEREF.as_ref() else {
+        return Vec::new();
+    };
+    deref
+        .captures_iter(sql)
+        .map(|c| c[1].to_lowercase())
+        .collect()
+}
+
+/// The vars a var reads: by `Var("x")` (also `~/entity/user/all/x`, `./x`), by
+/// `{{entity.x}}`, and older schemas' `dependencies`. A name that is an input's column
+/// is among them too, which can only turn off a var that reads an input var or column
+/// of that name.
+fn var_reads(var: &crate::definitions::Var) -> Vec<String> {
+    static READS: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"Var\(\s*["'](?:[^"']*/)?([^"'/]+)["']\s*\)|\{\{\s*\w+\.(\w+)\s*\}\}"#)
+            .ok()
+    });
+    let Some(reads) = READS.as_ref() else {
+        return var.dependencies.clone();
+    };
+    let window = var
+        .window
+        .iter()
+        .flat_map(|w| w.partition_by.iter().chain(&w.order_by));
+    let texts = std::iter::once(&var.select)
+        .chain(&var.filter)
+        .chain(window);
+    let mut names: Vec<String> = texts
+        .flat_map(|text| {
+            reads
+                .captures_iter(text)
+                .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+                .map(|m| m.as_str().to_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    names.extend(var.dependencies.iter().map(|d| d.to_lowercase()));
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,5 +404,17 @@ mod tests {
         assert_eq!(name("https://github.com/org/lib.git"), Some("lib".into()));
         assert_eq!(name("git@github.com:org/lib.git"), Some("lib".into()));
         assert_eq!(name("https://github.com/org"), None);
+    }
+
+    #[test]
+    fn what_templates_dereference() {
+        assert_eq!(
+            dereferenced(
+                "{% with a = this.DeRef(\"inputs/rsTracks\") b = this.DeRef('models/m/var_table') %}\
+                 {{ this.DeRef( \"inputs/x\" ) }}"
+            ),
+            ["rstracks", "m", "x"]
+        );
+        assert!(dereferenced("select * from t").is_empty());
     }
 }

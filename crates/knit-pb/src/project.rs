@@ -25,6 +25,8 @@ use crate::yaml::{Node, read_yaml};
 
 mod models;
 
+pub(crate) use models::union_sql;
+
 /// Everything a project defines.
 #[derive(Debug, Default)]
 pub struct Project {

@@ -636,12 +636,20 @@ fn packages_merge_into_the_project() {
         .collect();
     counts.sort();
     assert_eq!(counts, ["1.000000000", "1.000000000", "2.000000000"]);
-    // rsTracks (mapped to nil) and last_seen (turned off) are left out, with their vars.
+    // rsTracks (mapped to nil) and last_seen (turned off) are left out, with the vars
+    // and the SQL model that read them; the union of rsIdentifies and rsTracks reads
+    // rsIdentifies alone.
     let header = std::fs::read_to_string(out.join("lib_users.csv")).unwrap();
     assert!(
-        header.starts_with("user_main_id,valid_at,identify_count\n"),
+        header.starts_with("user_main_id,valid_at,identify_count,event_count,twice\n"),
         "{header}"
     );
+    for row in read_csv(&out.join("lib_users.csv")) {
+        assert_eq!(row["event_count"], row["identify_count"], "{row:?}");
+        let count: f64 = row["identify_count"].parse().unwrap();
+        let twice: f64 = row["twice"].parse().unwrap();
+        assert_eq!(twice, 2.0 * count, "{row:?}");
+    }
     let ids: Vec<String> = read_csv(&out.join("user_default_id_stitcher.csv"))
         .into_iter()
         .map(|row| row["other_id"].clone())

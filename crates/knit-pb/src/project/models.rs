@@ -177,11 +177,7 @@ impl Project {
                 if sources.is_empty() {
                     return Err(spec.error("inputs: a union needs at least one input"));
                 }
-                let sql = sources
-                    .iter()
-                    .map(|s| format!("SELECT * FROM {{{{this.DeRef(\"models/{s}\")}}}}"))
-                    .collect::<Vec<_>>()
-                    .join(" UNION ALL BY NAME ");
+                let sql = union_sql(&sources);
                 self.unions.push((name.clone(), sources));
                 let written = is_written(&spec)?;
                 self.sql_models.push(SqlModel {
@@ -379,4 +375,13 @@ fn is_written(spec: &Node<'_>) -> Result<bool> {
             "'{other}' is not an output type; write table, view or ephemeral"
         ))),
     }
+}
+
+/// The SQL of a union of inputs: their rows, by column name.
+pub(crate) fn union_sql(sources: &[String]) -> String {
+    sources
+        .iter()
+        .map(|s| format!("SELECT * FROM {{{{this.DeRef(\"models/{s}\")}}}}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL BY NAME ")
 }

@@ -15,6 +15,8 @@
 //! `dayofweek` counts Sunday as 1; `regexp_extract` takes a group number and gives empty
 //! text, not NULL, without a match.
 //!
+//! Snowflake's and Databricks' `array_agg` leaves NULLs out (see `array_agg`).
+//!
 //! Only the SQL outside quotes and comments is read, so that a string such as
 //! `'dayofweek('` stays as written.
 //!
@@ -27,6 +29,8 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+mod array_agg;
 
 type Meanings = Vec<(Regex, &'static str)>;
 
@@ -86,6 +90,9 @@ pub(crate) fn dialect_meanings(sql: &str, dialect: &str) -> String {
             }
         }
         out.push_str(&code);
+    }
+    if matches!(dialect, "snowflake" | "databricks") {
+        return array_agg::nulls_left_out(&out);
     }
     out
 }

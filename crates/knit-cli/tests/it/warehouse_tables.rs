@@ -173,3 +173,54 @@ fn a_refresh_reads_new_files_of_upper_case_columns() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Snowflake's and Databricks' `array_agg` leaves NULLs out, and a group of NULLs only
+/// gathers an empty array (PostgreSQL's and DataFusion's keep them).
+#[test]
+fn array_agg_leaves_nulls_out_in_snowflake_and_databricks() {
+    let source = workspace_root().join("testdata/pb_projects/snowflake_shop");
+    let dir = scratch("array-agg-nulls");
+    let project = dir.join("project");
+    copy_dir(&source.join("project"), &project);
+    let profiles = project.join("models/profiles.yaml");
+    let yaml = std::fs::read_to_string(&profiles).unwrap();
+    let edited = yaml.replace(
+        "      features:\n        - amounts\n",
+        "      features:\n        - amounts\n        - emails_seen\n        - no_emails\n",
+    ) + "      - entity_var:\n          name: emails_seen\n          select: array_agg(lower(email)) within group (order by timestamp)\n          from: inputs/rsIdentifies\n      - entity_var:\n          name: no_emails\n          select: array_agg(case when email = 'none' then email end)\n          from: inputs/rsIdentifies\n";
+    assert_ne!(yaml, edited, "the project's vars changed");
+    std::fs::write(&profiles, edited).unwrap();
+    let out = dir.join("out");
+    let output = run_shop(&project, &source.join("tables"), &out);
+    assert!(output.status.success(), "{}", text(&output).1);
+    let file = out.join("user_extras.csv").display().to_string();
+    let output = knit()
+        .args(["--format", "csv", "-c"])
+        .arg(format!(
+            "SELECT emails_seen, no_emails FROM '{file}' ORDER BY emails_seen"
+        ))
+        .output()
+        .unwrap();
+    let (rows, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    // a1's first identify has no email, and u1's cluster is {u1, a1}: one email.
+    assert!(rows.contains("\"[\"\"ann@example.com\"\"]\",[]"), "{rows}");
+    assert!(!rows.contains("null"), "{rows}");
+    // Databricks' too; BigQuery's stays as written (BigQuery fails on a NULL in an array).
+    let sql = |dialect: &str| {
+        let output = knit()
+            .args(["project", "sql"])
+            .arg(&project)
+            .arg("--tables")
+            .arg(source.join("tables"))
+            .args(["--end-time", "2024-07-01T00:00:00Z", "--dialect", dialect])
+            .output()
+            .unwrap();
+        text(&output).0
+    };
+    let ignoring = "coalesce(array_agg(lower(email)) within group (order by timestamp) \
+                    IGNORE NULLS, make_array())";
+    assert!(sql("databricks").contains(ignoring));
+    assert!(!sql("bigquery").contains("IGNORE NULLS"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

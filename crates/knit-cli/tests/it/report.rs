@@ -5,15 +5,12 @@
 //! renders in headless Chromium without console errors (when scripts/test has set
 //! `KNIT_TEST_CHROMIUM`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::{knit, text, workspace_root};
+use crate::{Scratch, knit, text, workspace_root};
 
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("knit-report-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(test: &str) -> Scratch {
+    Scratch::new("knit-report", test)
 }
 
 /// A graph with shared emails and devices, under limits that refuse some edges.

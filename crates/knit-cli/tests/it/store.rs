@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::{knit, text};
+use crate::{Scratch, knit, text};
 
 /// A project of the features a refresh must get right: aggregates that combine
 /// (count, sum, min, max), ordered first and last values, count distinct, a derived
@@ -55,11 +55,8 @@ const PROJECT: &[(&str, &str)] = &[
     ),
 ];
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("knit-store-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new("knit-store", name)
 }
 
 fn write_project(dir: &Path) -> PathBuf {

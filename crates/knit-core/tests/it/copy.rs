@@ -4,18 +4,17 @@
 //! `COPY ... TO 'file'` is atomic: a failing query leaves no file under the target name,
 //! nor its staging file; a successful one leaves exactly the target.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use knit_core::SessionBuilder;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("knit-copy-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+use crate::Scratch;
+
+fn scratch(name: &str) -> Scratch {
+    Scratch::new("knit-copy", name)
 }
 
-fn listing(dir: &PathBuf) -> Vec<String> {
+fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

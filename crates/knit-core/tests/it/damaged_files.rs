@@ -5,16 +5,15 @@
 //! Parquet, one whose footer claims more bytes than the file has, one damaged file in a
 //! directory of good ones, and a few hundred files each with one byte flipped.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use futures::TryStreamExt;
 use knit_core::{ErrorReport, KnitSession, SessionBuilder};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("knit-damaged-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+use crate::Scratch;
+
+fn scratch(name: &str) -> Scratch {
+    Scratch::new("knit-damaged", name)
 }
 
 /// Runs a query to its end: its rows, or the one-line error a user sees.

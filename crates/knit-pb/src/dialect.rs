@@ -126,7 +126,7 @@ fn capitals_in_lower_case(part: &str, name_quote: char) -> Cow<'_, str> {
 /// `sql` cut into consecutive parts, each either code (`true`) or a quoted string,
 /// quoted name or comment (`false`). A quote ends at the next same quote not escaped by
 /// a backslash or doubled (`'it''s'`); an unterminated one runs to the end.
-fn segments(sql: &str) -> Vec<(Range<usize>, bool)> {
+pub(crate) fn segments(sql: &str) -> Vec<(Range<usize>, bool)> {
     let bytes = sql.as_bytes();
     let mut parts = Vec::new();
     let (mut start, mut i) = (0, 0);

@@ -16,6 +16,7 @@ mod dialect;
 mod error;
 mod keys;
 mod load;
+mod multi_sql;
 mod packages;
 mod pongo;
 mod project;

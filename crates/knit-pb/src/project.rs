@@ -109,11 +109,18 @@ impl Project {
             project.read_entity(&node)?;
         }
         project.read_models_file(&root)?;
-        let folders = root
-            .items_of("model_folders")?
-            .iter()
-            .map(|n| n.text())
-            .collect::<Result<Vec<_>>>()?;
+        let mut folders = Vec::new();
+        for node in root.items_of("model_folders")? {
+            let folder = node.text()?;
+            if !dir.join(&folder).is_dir() {
+                return Err(node.error(format!(
+                    "no folder '{folder}' in the project ({}); model_folders names the \
+                     project's folders of model YAML files",
+                    dir.display()
+                )));
+            }
+            folders.push(folder);
+        }
         for folder in folders {
             let mut files = Vec::new();
             collect_yaml(&dir.join(&folder), &mut files)?;

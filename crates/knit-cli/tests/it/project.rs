@@ -116,6 +116,12 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2100-01-01T00:00:00Z",
     ),
+    // Its input is a `csv:` file of the project: no warehouse tables.
+    (
+        "testdata/oracle/cases/multi_sql_models",
+        "project",
+        "2100-01-01T00:00:00Z",
+    ),
 ];
 
 pub(crate) fn scratch(name: &str) -> PathBuf {
@@ -1406,7 +1412,17 @@ fn broken_projects_fail_before_any_output() {
         "multi-sql",
         GOOD_PROJECT,
         &model("      multi_sql: \"CREATE TABLE {{this}} AS (select 1 as x); select 2\"\n"),
-        "models[0].model_spec: multi_sql: Knit runs a sql_template written as one query",
+        "models[0].model_spec.multi_sql: a statement comes after the one that makes {{this}}; \
+         Knit runs a multi_sql of one statement that makes {{this}}",
+    );
+    assert_fails(
+        "model-folder-missing",
+        &GOOD_PROJECT.replace(
+            "model_folders: [models]",
+            "model_folders: [models, more_models]",
+        ),
+        GOOD_INPUTS,
+        "pb_project.yaml: model_folders[1]: no folder 'more_models' in the project",
     );
     assert_fails(
         "rudder-id-edge-source",

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::keys::{MODEL_IGNORED, STITCHER_IGNORED};
+use crate::multi_sql::multi_sql_query;
 use crate::yaml::Node;
 
 impl Project {
@@ -188,15 +189,10 @@ impl Project {
                 });
             }
             "sql_template" => {
-                if spec.get("multi_sql").is_some() {
-                    return Err(spec.error(
-                        "multi_sql: Knit runs a sql_template written as one query; write \
-                         the query that makes {{this}} as single_sql (without CREATE TABLE)",
-                    ));
-                }
                 spec.only_keys(
                     &[
                         "single_sql",
+                        "multi_sql",
                         "occurred_at_col",
                         "ids",
                         "time_grain",
@@ -205,7 +201,18 @@ impl Project {
                     ],
                     ignored,
                 )?;
-                let sql = spec.require("single_sql")?.text()?;
+                let sql = match (spec.get("single_sql"), spec.get("multi_sql")) {
+                    (Some(single), None) => single.text()?,
+                    (None, Some(multi)) => {
+                        multi_sql_query(&multi.text()?).map_err(|reason| multi.error(reason))?
+                    }
+                    (Some(_), Some(multi)) => {
+                        return Err(multi.error(
+                            "a sql_template has single_sql or multi_sql, not both; keep one",
+                        ));
+                    }
+                    (None, None) => spec.require("single_sql")?.text()?,
+                };
                 if is_append_only(&spec)? {
                     self.append_only.insert(name.clone());
                 }

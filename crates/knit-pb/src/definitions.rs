@@ -259,6 +259,17 @@ pub(crate) struct SqlModel {
     pub origin: Origin,
 }
 
+/// A cohort's `filter_pipeline` step by SQL (`sql: {select, from}`): its members are the
+/// main ids the query selects. The step's condition reads `var`, which counts them.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberStep {
+    pub cohort: String,
+    pub var: String,
+    pub select: String,
+    pub from: String,
+    pub origin: Origin,
+}
+
 /// A model of a type Knit cannot run.
 #[derive(Debug, Clone)]
 pub(crate) struct UnsupportedModel {

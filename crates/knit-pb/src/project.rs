@@ -13,7 +13,7 @@ use serde_yaml::Value;
 pub use crate::definitions::Origin;
 pub(crate) use crate::definitions::{
     Cohort, Entity, FeatureTable, FeatureViews, Filter, FilterExpression, IdType, Input, InputId,
-    Source, SqlFilter, SqlModel, Stitcher, UnsupportedModel, Var, VarKind, Window,
+    MemberStep, Source, SqlFilter, SqlModel, Stitcher, UnsupportedModel, Var, VarKind, Window,
 };
 use crate::error::{PbError, Result};
 use crate::keys::{
@@ -23,6 +23,9 @@ use crate::keys::{
 use crate::template::Macro;
 use crate::yaml::{Node, read_yaml};
 
+mod member_sets;
+
+pub(crate) use member_sets::MEMBER_SET_PREFIX;
 mod models;
 
 pub(crate) use models::union_sql;
@@ -53,6 +56,8 @@ pub struct Project {
     /// Inputs and `sql_template` models whose `contract` says `is_append_only: true`
     /// (lower case): the sources pb lets a var with `merge` read.
     pub(crate) append_only: BTreeSet<String>,
+    /// Cohort steps by SQL, made into vars once every cohort's entity is known.
+    pub(crate) member_steps: Vec<MemberStep>,
 }
 
 /// Where a project's packages are, for [`Project::load_with`].
@@ -143,6 +148,7 @@ impl Project {
         project.union_inputs()?;
         project.stitcher_main_ids();
         project.cohort_var_entities()?;
+        project.member_sets()?;
         project.check_merges()?;
         Ok((project, value.clone()))
     }

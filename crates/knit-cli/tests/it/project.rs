@@ -1402,6 +1402,22 @@ fn broken_projects_fail_before_any_output() {
         ),
         "filter_expression and filter_pipeline cannot be used together",
     );
+    assert_fails(
+        "filter-pipeline-value-and-sql",
+        GOOD_PROJECT,
+        &cohort(
+            "      filter_pipeline:\n        - type: include\n          value: \"1 = 1\"\n          sql:\n            select: user_main_id\n            from: t\n",
+        ),
+        "models[0].model_spec.filter_pipeline[0].sql: a step filters by value or by sql, not both",
+    );
+    assert_fails(
+        "filter-pipeline-sql-without-from",
+        GOOD_PROJECT,
+        &cohort(
+            "      filter_pipeline:\n        - type: include\n          sql:\n            select: user_main_id\n",
+        ),
+        "models[0].model_spec.filter_pipeline[0].sql.from: missing",
+    );
     let model = |spec: &str| {
         format!(
             "{GOOD_INPUTS}models:\n  - name: m\n    model_type: sql_template\n    model_spec:\n{spec}"

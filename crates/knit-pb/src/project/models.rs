@@ -7,9 +7,10 @@
 
 use std::collections::BTreeSet;
 
+use super::member_sets::MEMBER_SET_PREFIX;
 use super::{
-    Cohort, FeatureTable, FilterExpression, Input, InputId, Origin, Project, Source, SqlModel,
-    Stitcher, UnsupportedModel, Var, VarKind, cohort_scope, entity_scope, is_append_only,
+    Cohort, FeatureTable, FilterExpression, Input, InputId, MemberStep, Origin, Project, Source,
+    SqlModel, Stitcher, UnsupportedModel, Var, VarKind, cohort_scope, entity_scope, is_append_only,
     is_include, last_segment, read_feature_views, read_ids, source_name,
 };
 use crate::error::Result;
@@ -88,10 +89,38 @@ impl Project {
                     (None, None) => String::new(),
                 };
                 let mut steps = Vec::new();
-                for step in spec.items_of("filter_pipeline")? {
-                    step.only_keys(&["type", "value"], &["description"])?;
+                for (n, step) in spec.items_of("filter_pipeline")?.iter().enumerate() {
+                    step.only_keys(&["type", "value", "sql"], &["description"])?;
                     let include = is_include(&step.require("type")?)?;
-                    steps.push((include, step.require("value")?.text()?));
+                    match (step.get("value"), step.get("sql")) {
+                        (Some(value), None) => steps.push((include, value.text()?)),
+                        (None, Some(sql)) => {
+                            sql.only_keys(&["select", "from"], &[])?;
+                            let var = format!("{MEMBER_SET_PREFIX}{name}_{n}");
+                            steps.push((include, format!("{var} IS NOT NULL")));
+                            self.member_steps.push(MemberStep {
+                                cohort: name.clone(),
+                                var,
+                                select: sql.require("select")?.text()?,
+                                from: sql.require("from")?.text()?,
+                                origin: Origin {
+                                    key: format!(
+                                        "{}.model_spec.filter_pipeline[{n}].sql",
+                                        origin.key
+                                    ),
+                                    ..origin.clone()
+                                },
+                            });
+                        }
+                        (Some(_), Some(sql)) => {
+                            return Err(
+                                sql.error("a step filters by value or by sql, not both; keep one")
+                            );
+                        }
+                        (None, None) => {
+                            return Err(step.error("missing value (or sql); write the condition"));
+                        }
+                    }
                 }
                 let expression = match spec.get("filter_expression") {
                     Some(_) if !steps.is_empty() => {

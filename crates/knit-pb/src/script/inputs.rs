@@ -13,7 +13,9 @@ use knit_sql::{quote_ident_if_needed, quote_literal};
 
 use super::{ScriptOptions, Writer};
 use crate::error::Result;
-use crate::project::{Entity, Filter, IdType, Input, InputId, Origin, Project, Source};
+use crate::project::{
+    Entity, Filter, IdType, Input, InputId, MEMBER_SET_PREFIX, Origin, Project, Source,
+};
 use crate::template::{Names, VarTable, render};
 
 impl<'a> Writer<'a> {
@@ -63,9 +65,11 @@ impl<'a> Writer<'a> {
     pub(super) fn is_lookup(&self, entity: &Entity, input: &str) -> Result<bool> {
         let (_, stitcher) = self.stitcher(entity)?;
         let is_union = self.project.unions.iter().any(|(name, _)| name == input);
+        // A cohort step's members are keyed by the main id: they add no edge.
+        let members = input.starts_with(MEMBER_SET_PREFIX);
         Ok(match stitcher {
             Some(stitcher) => !stitcher.edge_sources.iter().any(|s| s == input),
-            None => is_union,
+            None => is_union || members,
         })
     }
 

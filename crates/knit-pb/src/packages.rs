@@ -251,7 +251,8 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
         return;
     }
     let off = |path: String| disabled.contains(&path);
-    let mut inputs: Vec<String> = package
+    // The inputs and models that are off, by name: vars `from` them are off too.
+    let mut sources_off: Vec<String> = package
         .inputs
         .iter()
         .filter(|i| off(format!("inputs/{}", i.name)))
@@ -260,41 +261,45 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
     // A union of inputs (`common_column_union`) reads those still there, as pb's does;
     // with none left it is off too, with what reads it.
     for (name, sources) in &mut package.unions {
-        sources.retain(|s| !inputs.contains(s));
+        sources.retain(|s| !sources_off.contains(s));
         if sources.is_empty() {
-            inputs.push(name.clone());
+            sources_off.push(name.clone());
         } else if let Some(model) = package.sql_models.iter_mut().find(|m| &m.name == name) {
             model.sql = union_sql(sources);
         }
     }
     // A SQL model that reads what is off is off too, as pb turns off what depends on a
     // disabled model; so is a var that reads what is off, or a var that is.
-    inputs.extend(
+    sources_off.extend(
         (package.sql_models.iter())
             .filter(|m| off(format!("models/{}", m.name)))
             .map(|m| m.name.clone()),
     );
     loop {
         let reading: Vec<String> = (package.sql_models.iter())
-            .filter(|m| !inputs.contains(&m.name))
-            .filter(|m| dereferenced(&m.sql).iter().any(|r| inputs.contains(r)))
+            .filter(|m| !sources_off.contains(&m.name))
+            .filter(|m| dereferenced(&m.sql).iter().any(|r| sources_off.contains(r)))
             .map(|m| m.name.clone())
             .collect();
         if reading.is_empty() {
             break;
         }
-        inputs.extend(reading);
+        sources_off.extend(reading);
     }
-    package.unions.retain(|(name, _)| !inputs.contains(name));
-    package.sql_models.retain(|m| !inputs.contains(&m.name));
-    package.inputs.retain(|i| !inputs.contains(&i.name));
+    package
+        .unions
+        .retain(|(name, _)| !sources_off.contains(name));
+    package
+        .sql_models
+        .retain(|m| !sources_off.contains(&m.name));
+    package.inputs.retain(|i| !sources_off.contains(&i.name));
     let mut vars_off: Vec<(String, String)> = Vec::new();
     loop {
         let more: Vec<(String, String)> = (package.vars.iter())
             .filter(|v| !vars_off.contains(&(v.entity.clone(), v.name.clone())))
             .filter(|v| {
                 off(format!("{}/all/{}", v.entity, v.name))
-                    || v.from.as_ref().is_some_and(|f| inputs.contains(f))
+                    || v.from.as_ref().is_some_and(|f| sources_off.contains(f))
                     || var_reads(v)
                         .iter()
                         .any(|name| vars_off.contains(&(v.entity.clone(), name.clone())))
@@ -310,7 +315,7 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
         .vars
         .retain(|v| !vars_off.contains(&(v.entity.clone(), v.name.clone())));
     for stitcher in &mut package.stitchers {
-        stitcher.edge_sources.retain(|s| !inputs.contains(s));
+        stitcher.edge_sources.retain(|s| !sources_off.contains(s));
     }
     package
         .stitchers

@@ -15,7 +15,7 @@
 //!
 //! and references to `src`'s alias in the same `SELECT` are re-pointed at `t`.
 //! `flatten_part` (a Knit function) lists one of `FLATTEN`'s columns per row: `value`,
-//! `index` (from 0), and `key` and `this` where the query reads them; `OUTER => TRUE`
+//! `index` (from 0), and `key`, `this`, `path` and `seq` where the query reads them; `OUTER => TRUE`
 //! and `PATH => 'a.b'` are passed on. Like Snowflake's, a row whose input has no
 //! element yields no row, or one row of NULLs with `OUTER => TRUE`.
 
@@ -76,8 +76,8 @@ fn rewrite_select(select: &mut Select) {
             None => "*".to_string(),
         };
         // One unnest per column, side by side (DataFusion zips the unnests of one
-        // SELECT). `key` and `this` only where the query reads them: a source column of
-        // that name would otherwise be doubled.
+        // SELECT). `key`, `this`, `path` and `seq` only where the query reads them: a
+        // source column of that name would otherwise be doubled.
         let part = |name: &str| {
             let path = call
                 .path
@@ -93,8 +93,10 @@ fn rewrite_select(select: &mut Select) {
         if reads_name(select, "key") {
             columns.push(part("key"));
         }
-        if reads_name(select, "this") {
-            columns.push(part("this"));
+        for name in ["this", "path", "seq"] {
+            if reads_name(select, name) {
+                columns.push(part(name));
+            }
         }
         let sql = format!(
             "SELECT 1 FROM (SELECT {all}, {} FROM {source}) AS {alias}",

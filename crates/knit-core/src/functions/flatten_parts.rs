@@ -11,10 +11,12 @@
 //! object a row per field (`key` its name, `index` NULL), in the order of its keys.
 //! NULL, an empty array or object, and a scalar give no row, or with `OUTER => TRUE` one
 //! row of NULLs. `path` (`PATH => 'a.b[0]'`) flattens the value found there, which
-//! `this` is. The container is JSON text or a list (`split(s, ',')`). A value is read as
+//! `this` is. The `path` column is an entry's path as Snowflake writes it (`[0]`, `name`,
+//! `a.b[0]`), and `seq` a number of the input row, the same for all its entries. The container is JSON text or a list (`split(s, ',')`). A value is read as
 //! field access reads one: a string without its quotes, an object or array as JSON text.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Builder, ListBuilder, StringBuilder,
@@ -40,6 +42,8 @@ enum Part {
     Index,
     Key,
     This,
+    Path,
+    Seq,
 }
 
 impl Part {
@@ -49,8 +53,11 @@ impl Part {
             "index" => Ok(Self::Index),
             "key" => Ok(Self::Key),
             "this" => Ok(Self::This),
+            "path" => Ok(Self::Path),
+            "seq" => Ok(Self::Seq),
             _ => plan_err!(
-                "{FLATTEN_PART}(): the part is 'value', 'index', 'key' or 'this', not '{text}'"
+                "{FLATTEN_PART}(): the part is 'value', 'index', 'key', 'this', 'path' or \
+                 'seq', not '{text}'"
             ),
         }
     }
@@ -89,8 +96,8 @@ impl ScalarUDFImpl for FlattenPart {
             return plan_err!("{FLATTEN_PART}(): the part must be constant text");
         };
         let element = match Part::parse(part)? {
-            Part::Index => DataType::Int64,
-            Part::Value | Part::Key | Part::This => DataType::Utf8,
+            Part::Index | Part::Seq => DataType::Int64,
+            Part::Value | Part::Key | Part::This | Part::Path => DataType::Utf8,
         };
         Ok(Arc::new(Field::new(
             FLATTEN_PART,
@@ -148,12 +155,20 @@ impl ScalarUDFImpl for FlattenPart {
             };
             let entries = entries(json);
             let count = entries.len();
+            let seq = (part == Part::Seq && (count > 0 || outer))
+                .then(|| NEXT_SEQ.fetch_add(1, Ordering::Relaxed));
             for (key, index, value) in entries {
                 match part {
                     Part::Value => values.values().append_option(element_text(value)),
                     Part::Key => values.values().append_option(key),
                     Part::Index => indexes.values().append_option(index),
                     Part::This => values.values().append_option(json.map(Value::to_string)),
+                    Part::Path => {
+                        values
+                            .values()
+                            .append_value(element_path(path.as_deref(), key, index))
+                    }
+                    Part::Seq => indexes.values().append_option(seq),
                 }
             }
             if count == 0 && outer {
@@ -161,16 +176,46 @@ impl ScalarUDFImpl for FlattenPart {
                     Part::This => values.values().append_option(json.map(Value::to_string)),
                     _ => values.values().append_null(),
                 }
-                indexes.values().append_null();
+                match part {
+                    Part::Seq => indexes.values().append_option(seq),
+                    _ => indexes.values().append_null(),
+                }
             }
             values.append(true);
             indexes.append(true);
         }
         let result: ArrayRef = match part {
-            Part::Index => Arc::new(indexes.finish()),
-            Part::Value | Part::Key | Part::This => Arc::new(values.finish()),
+            Part::Index | Part::Seq => Arc::new(indexes.finish()),
+            Part::Value | Part::Key | Part::This | Part::Path => Arc::new(values.finish()),
         };
         columnar(result, all_scalar)
+    }
+}
+
+/// The number `seq` gives the next input row: unique within the process, as Snowflake's
+/// is unique, though not gap-free or ordered.
+static NEXT_SEQ: AtomicI64 = AtomicI64::new(1);
+
+/// An entry's `path`, as Snowflake writes it: `[2]` for an array's element, `name` for
+/// an object's field (`['a b']` when the name is not a plain identifier), after `PATH`
+/// when one is given (`p[2]`, `p.name`).
+fn element_path(path: Option<&str>, key: Option<&str>, index: Option<i64>) -> String {
+    let prefix = path.unwrap_or_default();
+    match (key, index) {
+        (_, Some(index)) => format!("{prefix}[{index}]"),
+        (Some(key), None) => {
+            let plain = key
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            match (plain, prefix.is_empty()) {
+                (true, true) => key.to_string(),
+                (true, false) => format!("{prefix}.{key}"),
+                (false, _) => format!("{prefix}['{}']", key.replace('\'', "\\'")),
+            }
+        }
+        (None, None) => prefix.to_string(),
     }
 }
 
@@ -215,5 +260,15 @@ mod tests {
         assert!(keys.contains(&Some("z")) && keys.contains(&Some("a")));
         assert!(entries(Some(&Value::from(3))).is_empty());
         assert!(entries(None).is_empty());
+    }
+
+    #[test]
+    fn paths_as_snowflake_writes_them() {
+        assert_eq!(element_path(None, None, Some(2)), "[2]");
+        assert_eq!(element_path(Some("b"), None, Some(0)), "b[0]");
+        assert_eq!(element_path(None, Some("name"), None), "name");
+        assert_eq!(element_path(Some("a.b"), Some("c_1"), None), "a.b.c_1");
+        assert_eq!(element_path(None, Some("a b"), None), "['a b']");
+        assert_eq!(element_path(Some("p"), Some("it's"), None), "p['it\\'s']");
     }
 }

@@ -123,6 +123,22 @@ fn capitals_in_lower_case(part: &str, name_quote: char) -> Cow<'_, str> {
     }
 }
 
+/// Whether byte `at` of `sql` is code, not a quote or a comment.
+pub(crate) fn in_code(sql: &str, at: usize) -> bool {
+    segments(sql)
+        .into_iter()
+        .any(|(range, is_code)| is_code && range.contains(&at))
+}
+
+/// The code of `sql`, its quotes and comments left out.
+pub(crate) fn code_only(sql: &str) -> String {
+    segments(sql)
+        .into_iter()
+        .filter(|(_, is_code)| *is_code)
+        .map(|(range, _)| &sql[range])
+        .collect()
+}
+
 /// `sql` cut into consecutive parts, each either code (`true`) or a quoted string,
 /// quoted name or comment (`false`). A quote ends at the next same quote not escaped by
 /// a backslash or doubled (`'it''s'`); an unterminated one runs to the end.

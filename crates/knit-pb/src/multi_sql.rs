@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::dialect::segments;
+use crate::dialect::{code_only, in_code, segments};
 
 static CREATE_THIS: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
@@ -41,7 +41,7 @@ pub(crate) fn multi_sql_query(text: &str) -> Result<String, String> {
             if creates.is_empty() { "no" } else { "several" }
         ));
     };
-    if !outside_tags(&text[..start]).trim().is_empty() {
+    if !code_only(&outside_tags(&text[..start])).trim().is_empty() {
         return Err(format!(
             "a statement comes before the one that makes {{{{this}}}}; {HOW}"
         ));
@@ -53,7 +53,7 @@ pub(crate) fn multi_sql_query(text: &str) -> Result<String, String> {
         .filter(|(_, is_code)| *is_code)
         .find_map(|(range, _)| query[range.clone()].find(';').map(|i| range.start + i));
     if let Some(stop) = stop {
-        let after = outside_tags(&query[stop + 1..]);
+        let after = code_only(&outside_tags(&query[stop + 1..]));
         if !after.trim().trim_matches(';').trim().is_empty() {
             return Err(format!(
                 "a statement comes after the one that makes {{{{this}}}}; {HOW}"
@@ -71,13 +71,6 @@ pub(crate) fn multi_sql_query(text: &str) -> Result<String, String> {
         return Ok(format!("{}{}\n{tags}", &text[..start], &query[..stop]));
     }
     Ok(format!("{}{query}", &text[..start]))
-}
-
-/// Whether byte `at` of `text` is code, not a quote or a comment.
-fn in_code(text: &str, at: usize) -> bool {
-    segments(text)
-        .into_iter()
-        .any(|(range, is_code)| is_code && range.contains(&at))
 }
 
 /// A template tag (`{% .. %}`, `{# .. #}`).
@@ -113,6 +106,11 @@ mod tests {
             multi_sql_query("{%- set x = 1 -%} CREATE VIEW IF NOT EXISTS {{-this-}} AS SELECT 1;;")
                 .unwrap(),
             "{%- set x = 1 -%}  SELECT 1\n"
+        );
+        // Comments around the statement are no statement.
+        assert_eq!(
+            multi_sql_query("-- makes it\nCREATE TABLE {{this}} AS SELECT 1; -- done\n").unwrap(),
+            "-- makes it\n SELECT 1\n"
         );
     }
 

@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
-use crate::project::{LoadOptions, Project, source_name, union_sql};
+use crate::project::{LoadOptions, Project, grow_to_fixpoint, source_name, union_sql};
 use crate::yaml::Node;
 
 /// Packages of packages nested deeper than this are taken to import one another.
@@ -275,17 +275,14 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
             .filter(|m| off(format!("models/{}", m.name)))
             .map(|m| m.name.clone()),
     );
-    loop {
-        let reading: Vec<String> = (package.sql_models.iter())
-            .filter(|m| !sources_off.contains(&m.name))
-            .filter(|m| dereferenced(&m.sql).iter().any(|r| sources_off.contains(r)))
+    let models = &package.sql_models;
+    grow_to_fixpoint(&mut sources_off, |off| {
+        (models.iter())
+            .filter(|m| !off.contains(&m.name))
+            .filter(|m| dereferenced(&m.sql).iter().any(|r| off.contains(r)))
             .map(|m| m.name.clone())
-            .collect();
-        if reading.is_empty() {
-            break;
-        }
-        sources_off.extend(reading);
-    }
+            .collect()
+    });
     package
         .unions
         .retain(|(name, _)| !sources_off.contains(name));
@@ -294,8 +291,9 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
         .retain(|m| !sources_off.contains(&m.name));
     package.inputs.retain(|i| !sources_off.contains(&i.name));
     let mut vars_off: Vec<(String, String)> = Vec::new();
-    loop {
-        let more: Vec<(String, String)> = (package.vars.iter())
+    let vars = &package.vars;
+    grow_to_fixpoint(&mut vars_off, |vars_off| {
+        (vars.iter())
             .filter(|v| !vars_off.contains(&(v.entity.clone(), v.name.clone())))
             .filter(|v| {
                 off(format!("{}/all/{}", v.entity, v.name))
@@ -305,12 +303,8 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
                         .any(|name| vars_off.contains(&(v.entity.clone(), name.clone())))
             })
             .map(|v| (v.entity.clone(), v.name.clone()))
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        vars_off.extend(more);
-    }
+            .collect()
+    });
     package
         .vars
         .retain(|v| !vars_off.contains(&(v.entity.clone(), v.name.clone())));

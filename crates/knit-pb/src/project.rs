@@ -703,6 +703,18 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
     })
 }
 
+/// `set` grown until `more` (what else belongs, given the set so far) adds nothing: what
+/// depends on what is left out is left out, however long the chain.
+pub(crate) fn grow_to_fixpoint<T>(set: &mut Vec<T>, more: impl Fn(&[T]) -> Vec<T>) {
+    loop {
+        let added = more(set);
+        if added.is_empty() {
+            return;
+        }
+        set.extend(added);
+    }
+}
+
 /// The name in `inputs/<name>` or `models/<name>`.
 pub(crate) fn source_name(node: &Node<'_>) -> Result<String> {
     let text = node.text()?;

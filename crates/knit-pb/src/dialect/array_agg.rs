@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::segments;
+use super::{in_code, segments};
 
 static CALL: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)\barray_agg\s*\(").ok());
 
@@ -37,13 +37,6 @@ pub(super) fn nulls_left_out(sql: &str) -> String {
         }
     }
     sql
-}
-
-/// Whether byte `at` of `sql` is code, not a quote or a comment.
-fn in_code(sql: &str, at: usize) -> bool {
-    segments(sql)
-        .into_iter()
-        .any(|(range, is_code)| is_code && range.contains(&at))
 }
 
 /// `sql` with the call at `start` rewritten, or `None` to leave it (it says how it

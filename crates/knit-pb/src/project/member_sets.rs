@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Input, InputId, Project, Source, SqlModel, Var, VarKind};
+use super::{Input, InputId, Project, Source, SqlModel, Var, VarKind, grow_to_fixpoint};
 use crate::error::Result;
 
 /// How the models, inputs and vars Knit makes of cohort steps are named:
@@ -107,17 +107,14 @@ impl Project {
         if cohorts.is_empty() {
             return cohorts;
         }
-        loop {
-            let extending: Vec<String> = (self.cohorts.iter())
-                .filter(|c| !cohorts.contains(&c.name))
-                .filter(|c| c.extends.as_ref().is_some_and(|p| cohorts.contains(p)))
+        let all = &self.cohorts;
+        grow_to_fixpoint(&mut cohorts, |off| {
+            (all.iter())
+                .filter(|c| !off.contains(&c.name))
+                .filter(|c| c.extends.as_ref().is_some_and(|p| off.contains(p)))
                 .map(|c| c.name.clone())
-                .collect();
-            if extending.is_empty() {
-                break;
-            }
-            cohorts.extend(extending);
-        }
+                .collect()
+        });
         let off = |cohort: &Option<String>| cohort.as_ref().is_some_and(|c| cohorts.contains(c));
         self.cohorts.retain(|c| !cohorts.contains(&c.name));
         self.vars.retain(|v| !off(&v.cohort));

@@ -12,10 +12,16 @@ use minijinja::{Error, ErrorKind, State};
 
 use super::args::{one_string, unknown_method};
 
+/// The instant an RFC 3339 text names, in UTC.
+fn utc(time: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    time.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// The time an RFC 3339 text names, or nil (pb's `nil` for a run without one).
 pub(super) fn time_value(time: Option<&str>) -> Value {
-    match time.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
-        Some(time) => Value::from_object(Time(time.with_timezone(&chrono::Utc))),
+    match utc(time) {
+        Some(time) => Value::from_object(Time(time)),
         None => Value::from(()),
     }
 }
@@ -24,11 +30,10 @@ pub(super) fn time_value(time: Option<&str>) -> Value {
 /// (`CAST('2024-06-20T00:00:00Z' AS timestamp)`, checked with pb 0.26.4), or `NULL`
 /// without one.
 pub(super) fn time_sql(time: Option<&str>) -> Value {
-    match time.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+    match utc(time) {
         Some(time) => Value::from(format!(
             "CAST('{}' AS TIMESTAMP)",
-            time.with_timezone(&chrono::Utc)
-                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
         )),
         None => Value::from("NULL"),
     }

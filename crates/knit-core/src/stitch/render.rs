@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, RecordBatch, RecordBatchOptions, StringBuilder, TimestampMicrosecondArray,
-    UInt32Array,
+    ArrayRef, BinaryBuilder, RecordBatch, RecordBatchOptions, StringArray, StringBuilder,
+    TimestampMicrosecondArray, UInt32Array,
 };
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::hash_utils::create_hashes;
@@ -35,6 +35,17 @@ fn timestamps(values: impl Iterator<Item = Time>) -> ArrayRef {
             .map(Time::micros)
             .collect::<TimestampMicrosecondArray>(),
     )
+}
+
+/// A text column of id values' bytes (UTF-8: the stitch reads ids as text), checked
+/// once for the whole column rather than value by value.
+fn text_column<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> Result<ArrayRef> {
+    let rows = values.size_hint().0;
+    let mut column = BinaryBuilder::with_capacity(rows, rows * 16);
+    column.extend(values);
+    let text = StringArray::try_from_binary(column.finish())
+        .map_err(|e| internal(format!("an id value is not UTF-8 ({e})")))?;
+    Ok(Arc::new(text))
 }
 
 /// How an operator lays out its rows across partitions.
@@ -279,19 +290,20 @@ impl Output<'_> {
         let (state, graph) = (self.state, &self.state.graph);
         let node_ids = || nodes.iter().copied();
         let times = |of: &[Time]| timestamps(node_ids().map(|node| of[node as usize]));
-        let key_column = |pick: for<'k> fn((&'k str, &'k str)) -> &'k str| -> Result<ArrayRef> {
-            let mut column = StringBuilder::with_capacity(nodes.len(), nodes.len() * 16);
+        let value_column = || text_column(node_ids().map(|node| Some(state.node_bytes(node).1)));
+        let type_column = || {
+            let mut column = StringBuilder::with_capacity(nodes.len(), nodes.len() * 8);
             for node in node_ids() {
-                column.append_value(pick(state.node_key(self.spec, node)?));
+                column.append_value(self.spec.type_name(state.node_bytes(node).0));
             }
-            Ok(Arc::new(column.finish()))
+            Arc::new(column.finish()) as ArrayRef
         };
         self.columns
             .iter()
             .map(|&column| match column {
                 StitchColumn::MainId => Ok(Self::main_ids(runs)),
-                StitchColumn::OtherId => key_column(|(_, value)| value),
-                StitchColumn::OtherIdType => key_column(|(id_type, _)| id_type),
+                StitchColumn::OtherId => value_column(),
+                StitchColumn::OtherIdType => Ok(type_column()),
                 StitchColumn::ValidAt => Ok(times(&graph.valid_at)),
                 StitchColumn::FirstSeenAt => Ok(times(&graph.first_seen_at)),
                 other => Err(not_in(other, StitchOutput::IdGraph)),
@@ -307,25 +319,21 @@ impl Output<'_> {
             let (a, b) = pair.sides();
             if second { b } else { a }
         };
-        let id_column = |second: bool| -> Result<ArrayRef> {
-            let mut column = StringBuilder::with_capacity(edges.len(), edges.len() * 16);
-            for pair in edges {
-                match side(pair, second) {
-                    Side::Node(node) => column.append_value(state.node_key(self.spec, node)?.1),
-                    Side::Missing(_) => column.append_null(),
-                }
-            }
-            Ok(Arc::new(column.finish()))
+        let id_column = |second: bool| {
+            text_column(edges.iter().map(|pair| match side(pair, second) {
+                Side::Node(node) => Some(state.node_bytes(node).1),
+                Side::Missing(_) => None,
+            }))
         };
-        let type_column = |second: bool| -> Result<ArrayRef> {
+        let type_column = |second: bool| -> ArrayRef {
             let mut column = StringBuilder::with_capacity(edges.len(), edges.len() * 8);
             for pair in edges {
-                column.append_value(match side(pair, second) {
-                    Side::Node(node) => state.node_key(self.spec, node)?.0,
-                    Side::Missing(id_type) => self.spec.type_name(id_type),
-                });
+                column.append_value(self.spec.type_name(match side(pair, second) {
+                    Side::Node(node) => state.node_bytes(node).0,
+                    Side::Missing(id_type) => id_type,
+                }));
             }
-            Ok(Arc::new(column.finish()))
+            Arc::new(column.finish())
         };
         let label_column = || -> Result<ArrayRef> {
             let mut column = StringBuilder::with_capacity(edges.len(), edges.len() * 35);
@@ -347,9 +355,9 @@ impl Output<'_> {
             .iter()
             .map(|&column| match column {
                 StitchColumn::Id1 => id_column(false),
-                StitchColumn::Id1Type => type_column(false),
+                StitchColumn::Id1Type => Ok(type_column(false)),
                 StitchColumn::Id2 => id_column(true),
-                StitchColumn::Id2Type => type_column(true),
+                StitchColumn::Id2Type => Ok(type_column(true)),
                 StitchColumn::MainId => label_column(),
                 StitchColumn::ValidAt => Ok(timestamps(edges.iter().map(|e| e.time()))),
                 other => Err(not_in(other, StitchOutput::Edges)),
@@ -378,14 +386,11 @@ fn not_in(column: StitchColumn, output: StitchOutput) -> datafusion::error::Data
     internal(format!("the {output} output has no column {column:?}"))
 }
 
-/// How many clusters [`main_id_order`] hashes at once.
+/// How many clusters [`place_clusters`] hashes at once.
 const HASH_CHUNK: usize = 8192;
 
 /// The clusters in `partition` of `partitions`, with their main ids, in order of main
-/// id when `sorted`. A cluster is in the partition DataFusion's hash repartitioning (`RepartitionExec`)
-/// sends its main id to, the same hash of the same text modulo the partition count, so
-/// that the `Hash` partitioning the operator declares holds for joins and aggregates
-/// alike. `memory` holds the list's size.
+/// id when `sorted`. `memory` holds the list's size.
 fn main_id_order(
     state: &StitchState,
     partition: usize,
@@ -394,14 +399,36 @@ fn main_id_order(
     memory: &mut MemoryReservation,
 ) -> Result<Vec<(Rid, u32)>> {
     let graph = &state.graph;
-    let mut order: Vec<(Rid, u32)> = Vec::new();
+    let mut order: Vec<(Rid, u32)> = if partitions == 1 {
+        (0..graph.clusters)
+            .map(|cluster| (graph.main_rid(cluster), cluster as u32))
+            .collect()
+    } else {
+        let placed = state.cluster_partitions(partitions, || place_clusters(state, partitions))?;
+        placed
+            .iter()
+            .enumerate()
+            .filter(|&(_, &placed)| placed as usize == partition)
+            .map(|(cluster, _)| (graph.main_rid(cluster), cluster as u32))
+            .collect()
+    };
+    memory.try_resize(order.capacity() * size_of::<(Rid, u32)>())?;
+    if sorted {
+        order.sort_unstable();
+    }
+    Ok(order)
+}
+
+/// The partition of each cluster among `partitions`: the one DataFusion's hash
+/// repartitioning (`RepartitionExec`) sends its main id to, the same hash of the same
+/// text modulo the partition count, so that the `Hash` partitioning the operator
+/// declares holds for joins and aggregates alike.
+fn place_clusters(state: &StitchState, partitions: usize) -> Result<Vec<u32>> {
+    let graph = &state.graph;
+    let mut placed = Vec::with_capacity(graph.clusters);
     let mut hashes: Vec<u64> = Vec::new();
     for start in (0..graph.clusters).step_by(HASH_CHUNK) {
         let chunk = start..graph.clusters.min(start + HASH_CHUNK);
-        if partitions == 1 {
-            order.extend(chunk.map(|cluster| (graph.main_rid(cluster), cluster as u32)));
-            continue;
-        }
         let mut texts = StringBuilder::with_capacity(chunk.len(), chunk.len() * 35);
         for cluster in chunk.clone() {
             texts.append_value(graph.main_rid(cluster).text().as_str());
@@ -414,15 +441,7 @@ fn main_id_order(
             REPARTITION_RANDOM_STATE.random_state(),
             &mut hashes,
         )?;
-        for (cluster, hash) in chunk.zip(&hashes) {
-            if hash % partitions as u64 == partition as u64 {
-                order.push((graph.main_rid(cluster), cluster as u32));
-            }
-        }
-        memory.try_resize(order.capacity() * size_of::<(Rid, u32)>())?;
+        placed.extend(hashes.iter().map(|hash| (hash % partitions as u64) as u32));
     }
-    if sorted {
-        order.sort_unstable();
-    }
-    Ok(order)
+    Ok(placed)
 }

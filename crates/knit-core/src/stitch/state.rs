@@ -11,8 +11,8 @@
 //! ([`crate::shared_build`]: it runs once, and a failure is kept). The state keeps its
 //! memory reservation for as long as an operator can still read it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::runtime::SpawnedTask;
@@ -52,8 +52,11 @@ pub(crate) struct StitchState {
     pub(crate) refused: Vec<RefusedEdge>,
     /// The edges the entity's rules exclude, as `(smaller, larger)` nodes.
     pub(crate) excluded: NodePairs,
+    /// Per count of output partitions, the partition of each cluster (see
+    /// [`StitchState::cluster_partitions`]).
+    cluster_partitions: Mutex<Vec<(usize, Arc<[u32]>)>>,
     /// Holds the state's memory in the pool until the state is dropped.
-    _reservation: MemoryReservation,
+    reservation: MemoryReservation,
 }
 
 impl StitchState {
@@ -65,6 +68,34 @@ impl StitchState {
         for cluster in &mut clusters[start..] {
             *cluster = cluster.map(|node| self.graph.main[node as usize]);
         }
+    }
+
+    /// The output partition of each cluster among `partitions`, as `place` computes it:
+    /// every rendering of the id graph laid out by main id reads it (each feature view
+    /// of a project run renders the graph again), so it is computed once per partition
+    /// count and kept, its memory in the state's reservation. A partition asking while
+    /// another computes it waits for that one result.
+    pub(crate) fn cluster_partitions(
+        &self,
+        partitions: usize,
+        place: impl FnOnce() -> Result<Vec<u32>>,
+    ) -> Result<Arc<[u32]>> {
+        let mut kept = self
+            .cluster_partitions
+            .lock()
+            .map_err(|_| internal("the stitch's partition lock is poisoned"))?;
+        if let Some((_, placed)) = kept.iter().find(|(count, _)| *count == partitions) {
+            return Ok(Arc::clone(placed));
+        }
+        let placed: Arc<[u32]> = place()?.into();
+        self.reservation.try_grow(placed.len() * size_of::<u32>())?;
+        kept.push((partitions, Arc::clone(&placed)));
+        Ok(placed)
+    }
+
+    /// The id type and bytes of a node's value (UTF-8: ids are read as text).
+    pub(crate) fn node_bytes(&self, node: u32) -> (u16, &[u8]) {
+        self.collector.nodes.key(node)
     }
 
     /// The id type name and value of a node.
@@ -483,7 +514,8 @@ pub(crate) async fn compute(
             rids,
             refused,
             excluded,
-            _reservation: reservation,
+            cluster_partitions: Mutex::default(),
+            reservation,
         })
     })
     .join()

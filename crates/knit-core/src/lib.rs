@@ -74,6 +74,7 @@ mod statement_visit;
 mod stitch;
 mod table_snapshot;
 mod udtf;
+mod volatile_case;
 
 pub use entity_scope::EntityScope;
 pub use error::{CoreError, InternalError, Result};

@@ -127,6 +127,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "project",
         "2024-07-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/where_without_from",
+        "project",
+        "2100-01-01T00:00:00Z",
+    ),
 ];
 
 pub(crate) fn scratch(name: &str) -> PathBuf {

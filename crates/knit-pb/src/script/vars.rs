@@ -198,6 +198,15 @@ impl Writer<'_> {
         if let Some(data_type) = data_type {
             select = format!("CAST(({select}) AS {data_type})");
         }
+        // Without from, a var reads other vars of its entity, and pb's where keeps the
+        // entities it holds for: the others get NULL (then the default), as in pb.
+        let filter = match filter {
+            Some(filter) if var.kind == VarKind::Entity && knit_input.is_none() => {
+                select = format!("CASE WHEN ({filter}) THEN ({select}) END");
+                None
+            }
+            filter => filter,
+        };
         let (key, mut sql) = match (var.kind, &knit_input) {
             (VarKind::Entity, _) => (
                 format!("entity {}.{}", var.entity, var.name),
@@ -229,11 +238,6 @@ impl Writer<'_> {
             sql.push_str(&format!(" FROM {}", quote_ident_if_needed(input)));
         }
         if let Some(filter) = filter {
-            if var.kind == VarKind::Entity && knit_input.is_none() {
-                return Err(var
-                    .origin
-                    .error("where needs from: an entity var without from has no rows to filter"));
-            }
             sql.push_str(&format!(" WHERE {filter}"));
         }
         if let Some(default) = default {

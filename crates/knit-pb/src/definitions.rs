@@ -83,6 +83,14 @@ pub(crate) struct FeatureViews {
 }
 
 impl Entity {
+    /// The name of the entity's main id column: `id_column_name`, else
+    /// `<entity>_main_id`, as pb names it.
+    pub fn main_id_column(&self) -> String {
+        self.main_id
+            .clone()
+            .unwrap_or_else(|| format!("{}_main_id", self.name))
+    }
+
     /// The entity's feature views as pb names them: `(view, id type)`, the id type
     /// `None` for the view keyed by the main id.
     pub fn view_names(&self) -> Vec<(String, Option<String>)> {

@@ -19,7 +19,7 @@ use knit_sql::{quote_ident_if_needed, quote_literal};
 use crate::error::Result;
 use crate::project::{Entity, Origin, Project, Source, Stitcher};
 use crate::tables::{external_table, pasted_csv};
-use crate::template::{Names, Rendered, render};
+use crate::template::{ModelEntity, Names, Rendered, render};
 
 mod cohorts;
 mod inputs;
@@ -249,6 +249,15 @@ impl<'a> Writer<'a> {
                 let query = format!("(SELECT * FROM cohort({}))", quote_literal(&cohort.name));
                 names.models.insert(cohort.name.clone(), query);
                 model_entities.insert(cohort.name.clone(), entity);
+            }
+        }
+        for (model, entity) in &model_entities {
+            if let Some(entity) = project.entities.iter().find(|e| &e.name == entity) {
+                let shown = ModelEntity {
+                    name: entity.name.clone(),
+                    id_column: entity.main_id_column(),
+                };
+                names.model_entities.insert(model.clone(), shown);
             }
         }
         let mut script = Script::default();

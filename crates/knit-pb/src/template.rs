@@ -78,6 +78,9 @@ pub(crate) struct Names {
     pub input_var_tables: BTreeMap<String, VarTable>,
     /// Model names (lower case) to the SQL name of their rows, for `this.DeRef("models/..")`.
     pub models: BTreeMap<String, String>,
+    /// Models of an entity (id stitchers, feature tables, cohorts; lower case) to it:
+    /// `this.DeRef("models/x").Model.GetEntity()`.
+    pub model_entities: BTreeMap<String, ModelEntity>,
     /// What `warehouse.DatabaseType()` answers.
     pub dialect: String,
     /// The run's end time (RFC 3339), `end_time` in templates.
@@ -86,6 +89,15 @@ pub(crate) struct Names {
     pub begin_time: Option<String>,
     /// The project folder, which `this.ReadFile(path)` reads below.
     pub project_dir: std::path::PathBuf,
+}
+
+/// The entity of a model, as `.Model.GetEntity()` shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct ModelEntity {
+    /// The entity's name.
+    pub name: String,
+    /// Its main id column, `IdColumnName`.
+    pub id_column: String,
 }
 
 /// An input's var table, as pb makes it: the input's rows (those `this.DeRef("inputs/x")`
@@ -494,6 +506,14 @@ mod tests {
             .input_rows
             .insert("tbl_c".into(), "sample.tbl_c".into());
         names.models.insert("m".into(), "m".into());
+        names.models.insert("graph".into(), "g".into());
+        names.model_entities.insert(
+            "graph".into(),
+            ModelEntity {
+                name: "user".into(),
+                id_column: "person_key".into(),
+            },
+        );
         names.input_var_tables.insert(
             "tbl_c".into(),
             VarTable {
@@ -551,6 +571,18 @@ mod tests {
             run("{{frame}}").unwrap().sql,
             "rows between unbounded preceding and unbounded following"
         );
+    }
+
+    #[test]
+    fn a_model_of_an_entity_names_its_main_id_column() {
+        let r = run(r#"{% with g = this.DeRef("models/graph") %}select {{g.Model.GetEntity().IdColumnName}} from {{g}} -- {{g.Model.GetEntity().Name}}{% endwith %}"#)
+            .unwrap();
+        assert_eq!(r.sql, "select person_key from g -- user");
+        let error =
+            run(r#"{{this.DeRef("models/m").Model.GetEntity().IdColumnName}}"#).unwrap_err();
+        assert!(error.contains("the model is not of an entity"), "{error}");
+        let error = run(r#"{{this.DeRef("models/graph").Model.GetName()}}"#).unwrap_err();
+        assert!(error.contains("it has GetEntity()"), "{error}");
     }
 
     #[test]

@@ -179,12 +179,7 @@ impl<'a> Writer<'a> {
                     )));
                 }
                 let select = self.render(&id.select, None, &input.origin, "ids")?.sql;
-                let main = quote_ident_if_needed(
-                    entity
-                        .main_id
-                        .as_deref()
-                        .unwrap_or(&format!("{}_main_id", entity.name)),
-                );
+                let main = quote_ident_if_needed(&entity.main_id_column());
                 let alias = format!("\"__knit_r{k}\"");
                 let first = |column: &str| {
                     format!("first_value({column} ORDER BY other_id_type, other_id)")
@@ -479,11 +474,7 @@ fn var_table(
         if ids.is_empty() {
             continue;
         }
-        let main = entity
-            .main_id
-            .clone()
-            .unwrap_or_else(|| format!("{}_main_id", entity.name));
-        let main = quote_ident_if_needed(&main);
+        let main = quote_ident_if_needed(&entity.main_id_column());
         let mut found = Vec::new();
         for id in ids {
             let select = render(&id.select, names, &BTreeMap::new())

@@ -23,10 +23,7 @@ fn served_views(main: &str, views: Vec<(String, Option<String>)>) -> Vec<(String
 impl Writer<'_> {
     pub(super) fn outputs(&mut self, entity: &Entity, cohorts: &[(String, String)]) -> Result<()> {
         let name = quote_literal(&entity.name);
-        let main = entity
-            .main_id
-            .clone()
-            .unwrap_or_else(|| format!("{}_main_id", entity.name));
+        let main = entity.main_id_column();
         let (stitcher, _) = self.stitcher(entity)?;
         let origin = Some(entity.origin.clone());
         let by_main = [main.clone()];
@@ -126,11 +123,7 @@ impl Writer<'_> {
                 .entities
                 .iter()
                 .find(|e| e.name == table.entity)
-                .map(|e| {
-                    e.main_id
-                        .clone()
-                        .unwrap_or_else(|| format!("{}_main_id", e.name))
-                })
+                .map(|e| e.main_id_column())
                 .unwrap_or_default();
             self.copy(
                 Some(&table.entity),
@@ -212,10 +205,7 @@ pub(super) fn feature_table_query(
                 table.entity
             ))
         })?;
-    let main = entity
-        .main_id
-        .clone()
-        .unwrap_or_else(|| format!("{}_main_id", entity.name));
+    let main = entity.main_id_column();
     // A table of a cohort's members shows the entity's vars and those of the cohort and
     // the cohorts it extends. pb takes a var that is not a feature (`is_feature: false`)
     // too, so the table reads the var table, hidden vars included.

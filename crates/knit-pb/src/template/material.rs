@@ -18,6 +18,8 @@ use std::sync::Arc;
 use minijinja::value::{Kwargs, Object, ObjectRepr, Value, from_args};
 use minijinja::{Error, ErrorKind, State};
 
+use super::ModelEntity;
+
 /// Printed by a disabled model in place of SQL, around its reference; no SQL holds it.
 pub(super) const DISABLED_MARK: char = '\u{1}';
 
@@ -103,11 +105,24 @@ pub(super) struct Material {
     pub sql: Option<String>,
     /// The `DeRef` call, for messages.
     pub call: String,
+    /// The model's entity, for a model of one (`.Model.GetEntity()`).
+    pub entity: Option<ModelEntity>,
 }
 
 impl Object for Material {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
+    }
+
+    /// `.Model`: the model behind the rows, whose `GetEntity()` pb templates read for
+    /// the main id column's name (`.Model.GetEntity().IdColumnName`).
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        (key.as_str()? == "Model").then(|| {
+            Value::from_object(ModelOf {
+                call: self.call.clone(),
+                entity: self.entity.clone(),
+            })
+        })
     }
 
     fn call_method(
@@ -129,6 +144,7 @@ impl Object for Material {
             "Except" => Ok(Value::from_object(Material {
                 sql: None,
                 call: format!("{}.Except()", self.call),
+                entity: None,
             })),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
@@ -144,6 +160,65 @@ impl Object for Material {
         match &self.sql {
             Some(sql) => f.write_str(sql),
             None => write!(f, "{DISABLED_MARK}{}{DISABLED_MARK}", self.call),
+        }
+    }
+}
+
+/// `this.DeRef(..).Model`: the model, of which templates read its entity.
+#[derive(Debug)]
+struct ModelOf {
+    call: String,
+    entity: Option<ModelEntity>,
+}
+
+impl Object for ModelOf {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        if method != "GetEntity" || !args.is_empty() {
+            return Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!(
+                    "{}.Model has no method {method} (it has GetEntity())",
+                    self.call
+                ),
+            ));
+        }
+        let entity = self.entity.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "{}.Model.GetEntity(): the model is not of an entity (id stitchers, \
+                     feature tables and cohorts are)",
+                    self.call
+                ),
+            )
+        })?;
+        Ok(Value::from_object(EntityOf(entity)))
+    }
+}
+
+/// `.Model.GetEntity()`: `Name` and `IdColumnName`, the main id column's name.
+#[derive(Debug)]
+struct EntityOf(ModelEntity);
+
+impl Object for EntityOf {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "IdColumnName" => Some(Value::from(self.0.id_column.clone())),
+            "Name" => Some(Value::from(self.0.name.clone())),
+            _ => None,
         }
     }
 }

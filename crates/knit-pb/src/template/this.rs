@@ -45,6 +45,7 @@ impl Object for This {
             Value::from_object(Material {
                 sql: None,
                 call: call.describe(),
+                entity: None,
             })
         };
         if call.is_incremental() {
@@ -52,9 +53,14 @@ impl Object for This {
         }
         let path = call.path.as_deref().unwrap_or_default();
         let sql = self.deref_sql(path)?;
+        let entity = path
+            .strip_prefix("models/")
+            .and_then(|model| self.scope.names.model_entities.get(&model.to_lowercase()))
+            .cloned();
         Ok(Value::from_object(Material {
             sql: Some(sql),
             call: call.describe(),
+            entity,
         }))
     }
 }

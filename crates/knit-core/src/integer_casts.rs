@@ -16,14 +16,14 @@
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, ExprSchema};
 use datafusion::error::Result;
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{Cast, Expr, ExprSchemable, LogicalPlan, TryCast};
 use datafusion::optimizer::AnalyzerRule;
+
+use crate::expr_rewrite::rewrite_expressions;
 
 /// Rounds fractional numbers before they are cast to integers (see the module doc).
 #[derive(Debug, Default)]
@@ -31,25 +31,7 @@ pub(crate) struct RoundingIntegerCasts;
 
 impl AnalyzerRule for RoundingIntegerCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|plan| {
-            // Expressions read the columns of the node's inputs (a scan's, its own).
-            let schema = if plan.inputs().is_empty() {
-                plan.schema().as_ref().clone()
-            } else {
-                merge_schema(&plan.inputs())
-            };
-            let names = NamePreserver::new(&plan);
-            plan.map_expressions(|expr| {
-                let saved = names.save(&expr);
-                let rewritten = expr.transform_up(|e| Ok(rounded(e, &schema)))?;
-                Ok(if rewritten.transformed {
-                    rewritten.update_data(|e| saved.restore(e))
-                } else {
-                    rewritten
-                })
-            })
-        })
-        .data()
+        rewrite_expressions(plan, rounded)
     }
 
     fn name(&self) -> &str {

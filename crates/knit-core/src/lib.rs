@@ -46,6 +46,7 @@ mod delta;
 pub mod distributed;
 mod entity_scope;
 mod error;
+mod expr_rewrite;
 mod features;
 mod file_tables;
 mod files;

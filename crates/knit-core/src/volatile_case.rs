@@ -23,11 +23,12 @@
 //! each condition is evaluated once, and each branch counts as reachable.
 
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::error::Result;
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{Case, Expr, LogicalPlan, lit};
 use datafusion::optimizer::AnalyzerRule;
+
+use crate::expr_rewrite::rewrite_expressions;
 
 /// Writes searched `CASE`s with volatile conditions with operands (see the module doc).
 #[derive(Debug, Default)]
@@ -35,19 +36,7 @@ pub(crate) struct VolatileCaseOnce;
 
 impl AnalyzerRule for VolatileCaseOnce {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|plan| {
-            let names = NamePreserver::new(&plan);
-            plan.map_expressions(|expr| {
-                let saved = names.save(&expr);
-                let rewritten = expr.transform_up(|e| Ok(with_operands(e)))?;
-                Ok(if rewritten.transformed {
-                    rewritten.update_data(|e| saved.restore(e))
-                } else {
-                    rewritten
-                })
-            })
-        })
-        .data()
+        rewrite_expressions(plan, |expr, _| with_operands(expr))
     }
 
     fn name(&self) -> &str {

@@ -399,20 +399,24 @@ fn main_id_order(
     memory: &mut MemoryReservation,
 ) -> Result<Vec<(Rid, u32)>> {
     let graph = &state.graph;
-    let mut order: Vec<(Rid, u32)> = if partitions == 1 {
-        (0..graph.clusters)
-            .map(|cluster| (graph.main_rid(cluster), cluster as u32))
-            .collect()
-    } else {
-        let placed = state.cluster_partitions(partitions, || place_clusters(state, partitions))?;
-        placed
-            .iter()
-            .enumerate()
-            .filter(|&(_, &placed)| placed as usize == partition)
-            .map(|(cluster, _)| (graph.main_rid(cluster), cluster as u32))
-            .collect()
+    let placed = match partitions {
+        1 => None,
+        _ => Some(state.cluster_partitions(partitions, || place_clusters(state, partitions))?),
     };
-    memory.try_resize(order.capacity() * size_of::<(Rid, u32)>())?;
+    let ours = |cluster: usize| {
+        placed
+            .as_ref()
+            .is_none_or(|p| p[cluster] as usize == partition)
+    };
+    // The list is reserved before it is made.
+    let clusters = (0..graph.clusters).filter(|&c| ours(c)).count();
+    memory.try_resize(clusters * size_of::<(Rid, u32)>())?;
+    let mut order = Vec::with_capacity(clusters);
+    order.extend(
+        (0..graph.clusters)
+            .filter(|&c| ours(c))
+            .map(|cluster| (graph.main_rid(cluster), cluster as u32)),
+    );
     if sorted {
         order.sort_unstable();
     }

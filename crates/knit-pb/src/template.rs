@@ -125,6 +125,9 @@ pub(crate) struct Rendered {
     pub models: BTreeSet<String>,
     /// The entities whose id graphs it reads (through an input's var table).
     pub graphs: BTreeSet<String>,
+    /// The rows `this.DeRef` printed as a subquery, by its SQL, with the name of the
+    /// input or model they are (see [`qualify_subqueries`]).
+    pub subqueries: BTreeMap<String, String>,
 }
 
 /// Rendering passes (a macro's output holding templates takes one more) beyond this
@@ -185,11 +188,33 @@ pub(crate) fn render(
         .lock()
         .map(|found| found.clone())
         .unwrap_or_default();
+    sql = qualify_subqueries(sql, &rendered.subqueries);
     // Where the project's warehouse means another thing than DataFusion by a function,
     // the project means its warehouse's.
     sql = crate::dialect::dialect_meanings(&sql, &names.dialect);
     rendered.sql = sql;
     Ok(rendered)
+}
+
+/// `sql` with the columns of `this.DeRef`'s rows qualified by the input's or model's
+/// name. pb prints a table's name, so projects write `{{t}}.col` and
+/// `ON {{t}}.id = {{g}}.other_id`; Knit prints a subquery, which cannot qualify a column.
+/// Where the text has `<subquery>.`, that becomes `<name>.`, and the subquery elsewhere
+/// (where it is read, in `FROM` or `JOIN`) takes the name as its alias.
+fn qualify_subqueries(mut sql: String, subqueries: &BTreeMap<String, String>) -> String {
+    // Longer first: a subquery may hold a shorter one.
+    let mut by_length: Vec<_> = subqueries.iter().collect();
+    by_length.sort_by_key(|(subquery, _)| std::cmp::Reverse(subquery.len()));
+    for (subquery, name) in by_length {
+        let qualifier = format!("{subquery}.");
+        if !sql.contains(&qualifier) {
+            continue;
+        }
+        let alias = quote_ident_if_needed(name);
+        sql = sql.replace(&qualifier, &format!("{alias}."));
+        sql = sql.replace(subquery.as_str(), &format!("{subquery} AS {alias}"));
+    }
+    sql
 }
 
 /// A template error in words, with the text it is about.
@@ -507,6 +532,10 @@ mod tests {
             .insert("tbl_c".into(), "sample.tbl_c".into());
         names.models.insert("m".into(), "m".into());
         names.models.insert("graph".into(), "g".into());
+        names.models.insert(
+            "stitched".into(),
+            "(SELECT * FROM id_stitch('user'))".into(),
+        );
         names.model_entities.insert(
             "graph".into(),
             ModelEntity {
@@ -571,6 +600,20 @@ mod tests {
             run("{{frame}}").unwrap().sql,
             "rows between unbounded preceding and unbounded following"
         );
+    }
+
+    #[test]
+    fn columns_of_derefed_subqueries_are_qualified_by_their_names() {
+        let r = run(r#"{% with s = this.DeRef("models/stitched") %}SELECT {{s}}.user_main_id, t.x FROM t JOIN {{s}} ON t.id = {{s}}.other_id{% endwith %}"#)
+            .unwrap();
+        assert_eq!(
+            r.sql,
+            "SELECT stitched.user_main_id, t.x FROM t JOIN (SELECT * FROM id_stitch('user')) \
+             AS stitched ON t.id = stitched.other_id"
+        );
+        // Read without a qualifier, the subquery stays as it is, free to take an alias.
+        let r = run(r#"SELECT x FROM {{this.DeRef("models/stitched")}} s"#).unwrap();
+        assert_eq!(r.sql, "SELECT x FROM (SELECT * FROM id_stitch('user')) s");
     }
 
     #[test]

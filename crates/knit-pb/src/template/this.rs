@@ -53,6 +53,13 @@ impl Object for This {
         }
         let path = call.path.as_deref().unwrap_or_default();
         let sql = self.deref_sql(path)?;
+        if sql.starts_with('(')
+            && let Some(name) = path.trim_end_matches('/').rsplit('/').next()
+        {
+            self.scope.record(|found| {
+                found.subqueries.insert(sql.clone(), name.to_lowercase());
+            });
+        }
         let entity = path
             .strip_prefix("models/")
             .and_then(|model| self.scope.names.model_entities.get(&model.to_lowercase()))

@@ -200,9 +200,6 @@ struct Writer<'a> {
     names: Arc<Names>,
     /// `(pb input, entity)` to the Knit input's name.
     knit_inputs: BTreeMap<(String, String), String>,
-    /// Id stitcher and feature table models, by name, to their entity: read through
-    /// `this.DeRef`, they need the entity's inputs and vars first.
-    model_entities: BTreeMap<String, String>,
     script: Script,
 }
 
@@ -226,6 +223,8 @@ impl<'a> Writer<'a> {
             project_dir: project.dir.clone(),
             ..Names::default()
         };
+        // Id stitchers, feature tables and cohorts are of an entity: read through
+        // `this.DeRef`, they need the entity's inputs and vars first.
         let mut model_entities = BTreeMap::new();
         for table in &project.feature_tables {
             let query = outputs::feature_table_query(project, table, &options.end_time)?;
@@ -251,13 +250,13 @@ impl<'a> Writer<'a> {
                 model_entities.insert(cohort.name.clone(), entity);
             }
         }
-        for (model, entity) in &model_entities {
-            if let Some(entity) = project.entities.iter().find(|e| &e.name == entity) {
+        for (model, entity) in model_entities {
+            if let Some(entity) = project.entities.iter().find(|e| e.name == entity) {
                 let shown = ModelEntity {
                     name: entity.name.clone(),
                     id_column: entity.main_id_column(),
                 };
-                names.model_entities.insert(model.clone(), shown);
+                names.model_entities.insert(model, shown);
             }
         }
         let mut script = Script::default();
@@ -317,7 +316,6 @@ impl<'a> Writer<'a> {
             options,
             names,
             knit_inputs: BTreeMap::new(),
-            model_entities,
             script,
         })
     }
@@ -346,13 +344,15 @@ impl<'a> Writer<'a> {
             let reads = rendered
                 .models
                 .iter()
-                .map(|model| match self.model_entities.get(model) {
-                    Some(entity) if self.project.stitchers.iter().any(|s| &s.name == model) => {
-                        format!("graph {entity}")
-                    }
-                    Some(entity) => format!("entity {entity}"),
-                    None => format!("view {model}"),
-                })
+                .map(
+                    |model| match self.names.model_entities.get(model).map(|e| &e.name) {
+                        Some(entity) if self.project.stitchers.iter().any(|s| &s.name == model) => {
+                            format!("graph {entity}")
+                        }
+                        Some(entity) => format!("entity {entity}"),
+                        None => format!("view {model}"),
+                    },
+                )
                 .chain(
                     rendered
                         .graphs

@@ -104,7 +104,7 @@ impl StitchState {
         spec: &'a StitchSpec,
         node: u32,
     ) -> Result<(&'a str, &'a str)> {
-        let (id_type, bytes) = self.collector.nodes.key(node);
+        let (id_type, bytes) = self.node_bytes(node);
         let value = std::str::from_utf8(bytes)
             .map_err(|e| internal(format!("id value is not UTF-8 ({e})")))?;
         Ok((spec.type_name(id_type), value))

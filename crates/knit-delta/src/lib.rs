@@ -12,10 +12,12 @@
 //! [`extension_planner`] plans.
 
 mod changes;
+mod deletion_vectors;
 mod error;
 mod history;
 mod location;
 mod read;
+mod schema_check;
 mod write;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use datafusion::physical_planner::ExtensionPlanner;
 
 pub use changes::changes;
+pub use deletion_vectors::DELETION_VECTORS;
 pub use error::{DeltaError, Result};
 pub use history::{history, history_schema};
 pub use location::{TableLocation, TimeTravel};

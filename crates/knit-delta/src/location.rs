@@ -72,6 +72,15 @@ impl TableLocation {
         Path::from_url_path(path).unwrap_or_else(|_| Path::from(path))
     }
 
+    /// The path in the store of the table's file `relative` (as its log names it,
+    /// decoded: `part-0.parquet`, `_change_data/cdc-1.parquet`).
+    pub(crate) fn file_path(&self, relative: &str) -> Path {
+        relative
+            .split('/')
+            .filter(|part| !part.is_empty())
+            .fold(self.store_path(), |path, part| path.join(part))
+    }
+
     /// True when the folder holds a Delta log (`_delta_log/` with at least one file).
     pub async fn is_delta_table(&self) -> bool {
         let log = self.store_path().clone().join("_delta_log");

@@ -17,8 +17,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::TimeUnit;
-use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::catalog::Session;
 use datafusion::common::Column;
 use datafusion::common::config::TableParquetOptions;
@@ -27,13 +27,14 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator, cast};
 use datafusion::parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use deltalake_core::DeltaTable;
-use deltalake_core::kernel::engine::arrow_conversion::TryIntoArrow as _;
 use deltalake_core::kernel::transaction::CommitBuilder;
 use deltalake_core::operations::write::SchemaMode;
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 
+use crate::deletion_vectors::{self, DELETION_VECTORS};
 use crate::error::{DeltaError, Result};
 use crate::location::TableLocation;
+use crate::schema_check::{check_append_schema, check_keys, column_difference};
 
 /// The table property that makes a table record its change data feed.
 pub const CHANGE_DATA_FEED: &str = "delta.enableChangeDataFeed";
@@ -116,6 +117,11 @@ pub struct Written {
 /// deleted, and the table's other rows stay as they are. Only those rows are compared
 /// with the new ones, which is what makes replacing a few customers' rows of a large
 /// table cheap.
+///
+/// `deletion_vectors` chooses how a merge removes rows: `Some(true)` turns the table's
+/// deletion vectors on (on a table it creates, or on an existing one with its first
+/// merge that changes rows) and marks rows deleted; `Some(false)` rewrites the files that
+/// hold them; `None` does as the table's `delta.enableDeletionVectors` says.
 pub async fn write(
     location: &TableLocation,
     state: &SessionState,
@@ -123,6 +129,7 @@ pub async fn write(
     mode: &WriteMode,
     partition_by: &[String],
     replaced: Option<LogicalPlan>,
+    deletion_vectors: Option<bool>,
 ) -> Result<Written> {
     if replaced.is_some() && !matches!(mode, WriteMode::Merge(_)) {
         return Err(DeltaError::Invalid(format!(
@@ -187,6 +194,7 @@ pub async fn write(
             plan,
             save_mode,
             partition_by,
+            deletion_vectors == Some(true),
         )
     };
     match mode {
@@ -224,6 +232,7 @@ pub async fn write(
                 keys,
                 delete_missing,
                 replaced,
+                deletion_vectors,
             )
             .await
         }
@@ -304,7 +313,8 @@ fn data_type_zone(data_type: &DataType) -> Option<&str> {
 }
 
 /// Appends (or, with `Overwrite`, replaces) the table's rows; creates the table, with
-/// its change data feed on, when there is none.
+/// its change data feed on (and its deletion vectors, with `deletion_vectors`), when
+/// there is none.
 async fn append(
     location: &TableLocation,
     table: DeltaTable,
@@ -312,6 +322,7 @@ async fn append(
     plan: LogicalPlan,
     save_mode: SaveMode,
     partition_by: &[String],
+    deletion_vectors: bool,
 ) -> Result<Written> {
     let properties = writer_properties(session.as_ref()).map_err(|e| {
         DeltaError::Invalid(format!(
@@ -325,7 +336,11 @@ async fn append(
         .with_session_state(session)
         .with_save_mode(save_mode)
         .with_writer_properties(properties)
-        .with_configuration([(CHANGE_DATA_FEED, Some("true"))]);
+        .with_configuration(
+            [(CHANGE_DATA_FEED, Some("true"))]
+                .into_iter()
+                .chain(deletion_vectors.then_some((DELETION_VECTORS, Some("true")))),
+        );
     if save_mode == SaveMode::Overwrite {
         builder = builder.with_schema_mode(SchemaMode::Overwrite);
     }
@@ -392,6 +407,7 @@ async fn merge(
     keys: &[String],
     delete_missing: bool,
     replaced: Option<DataFrame>,
+    deletion_vectors: Option<bool>,
 ) -> Result<Written> {
     let snapshot = table
         .snapshot()
@@ -428,17 +444,6 @@ async fn merge(
     let changes = changed_rows(&table, state, &source, keys, delete_missing, replaced)
         .await
         .map_err(query)?;
-    let (changes, rows_before) = match changes {
-        Some(changes) => changes,
-        // The table lacks some of the rows' columns (an upsert that adds one): every
-        // row goes to the merge, which adds the columns.
-        None => (
-            source
-                .with_column(DELETE_MARK, datafusion::prelude::lit(false))
-                .map_err(query)?,
-            None,
-        ),
-    };
     let target = |name: &str| Expr::Column(Column::new(Some("target"), name));
     let from_source = |name: &str| Expr::Column(Column::new(Some("source"), name));
     let on = keys
@@ -453,6 +458,49 @@ async fn merge(
         .reduce(Expr::and)
         .ok_or_else(|| DeltaError::Invalid("a merge needs key columns".to_string()))?;
     let on_sql = on.to_string();
+    let (changes, rows_before) = match changes {
+        Some((changes, rows_before))
+            if deletion_vectors::applies(snapshot.snapshot(), deletion_vectors) =>
+        {
+            let properties = writer_properties(session.as_ref()).map_err(query)?;
+            let before = rows_before.unwrap_or_default();
+            let merged = deletion_vectors::merge(
+                location, &table, state, changes, keys, properties, &on_sql,
+            )
+            .await?;
+            let Some(merged) = merged else {
+                let rows = source_count.unwrap_or(before);
+                let version = commit_unchanged(location, &table, &on_sql, rows).await?;
+                return Ok(Written {
+                    version,
+                    source_rows: rows,
+                    ..Written::default()
+                });
+            };
+            let written = Written {
+                version: merged.version,
+                // After a merge the table holds the query's rows; after an upsert, more.
+                source_rows: source_count
+                    .unwrap_or((before + merged.inserted).saturating_sub(merged.deleted)),
+                inserted: merged.inserted,
+                updated: merged.updated,
+                deleted: merged.deleted,
+            };
+            tracing::debug!(table = %location.url, ?written, "committed a merge by deletion vectors");
+            return Ok(written);
+        }
+        Some((changes, rows_before)) => {
+            (merge_source(changes, &columns).map_err(query)?, rows_before)
+        }
+        // The table lacks some of the rows' columns (an upsert that adds one): every
+        // row goes to the merge, which adds the columns.
+        None => (
+            source
+                .with_column(DELETE_MARK, datafusion::prelude::lit(false))
+                .map_err(query)?,
+            None,
+        ),
+    };
     let marked = from_source(DELETE_MARK);
     let kept = Expr::Not(Box::new(marked.clone()));
     let others: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
@@ -515,9 +563,9 @@ async fn merge(
 const DELETE_MARK: &str = "__knit_delete";
 
 /// The rows of `source` that change `table` (new keys, or other columns that differ),
-/// marked `false` in [`DELETE_MARK`], and, when `delete_missing`, the keys of the table
-/// (of its `replaced` rows, when given) that `source` lacks, marked `true`; with the
-/// table's row count. `None` when the table lacks a column of `source`.
+/// and, when `delete_missing`, the keys of the table (of its `replaced` rows, when
+/// given) that `source` lacks; with the table's row count. `None` when the table lacks
+/// a column of `source`.
 async fn changed_rows(
     table: &DeltaTable,
     state: &SessionState,
@@ -598,19 +646,49 @@ async fn changed_rows(
     if delete_missing {
         wanted = wanted.or(present("s").is_null());
     }
+    // Each change row carries both images: the query's values by name (NULL for a gone
+    // key) and the table's under `BEFORE` (NULL for a new key), with where it was found.
     let mut rows: Vec<Expr> = source_schema
         .fields()
         .iter()
-        .map(|f| {
-            // A gone row carries the table's values, which meet its constraints.
-            datafusion::logical_expr::when(present("s").is_not_null(), column("s", f.name()))
-                .otherwise(column("t", f.name()))
-                .map(|e| e.alias(f.name()))
-        })
-        .collect::<datafusion::error::Result<_>>()?;
-    rows.push(present("s").is_null().alias(DELETE_MARK));
+        .map(|f| column("s", f.name()).alias(f.name()))
+        .collect();
+    rows.extend(
+        source_schema.fields().iter().map(|f| {
+            column("t", f.name()).alias(format!("{}{}", deletion_vectors::BEFORE, f.name()))
+        }),
+    );
+    rows.push(
+        present("s")
+            .is_not_null()
+            .alias(deletion_vectors::IN_SOURCE),
+    );
+    rows.push(present("t").is_not_null().alias(deletion_vectors::IN_TABLE));
     let changes = joined.filter(wanted)?.select(rows)?;
     Ok(Some((changes, Some(rows_before))))
+}
+
+/// The source of the library's merge for `changes` (see [`changed_rows`]): each row with
+/// the query's values, or for a gone key the table's (which meet its constraints),
+/// marked `true` in [`DELETE_MARK`] when its key is to be deleted.
+fn merge_source(changes: DataFrame, columns: &[String]) -> datafusion::error::Result<DataFrame> {
+    let in_source = Expr::Column(Column::new_unqualified(deletion_vectors::IN_SOURCE));
+    let mut rows = columns
+        .iter()
+        .map(|name| {
+            datafusion::logical_expr::when(
+                in_source.clone(),
+                Expr::Column(Column::new_unqualified(name)),
+            )
+            .otherwise(Expr::Column(Column::new_unqualified(format!(
+                "{}{name}",
+                deletion_vectors::BEFORE
+            ))))
+            .map(|e| e.alias(name))
+        })
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    rows.push(Expr::Not(Box::new(in_source)).alias(DELETE_MARK));
+    changes.select(rows)
 }
 
 /// The column marking rows present on one side of a merge's join.
@@ -649,89 +727,6 @@ async fn commit_unchanged(
     Ok(commit.version)
 }
 
-/// Refuses key columns the rows do not have.
-fn check_keys(location: &TableLocation, schema: &Schema, keys: &[String]) -> Result<()> {
-    for key in keys {
-        if schema.field_with_name(key).is_err() {
-            let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-            return Err(DeltaError::Invalid(format!(
-                "key column '{key}' of the merge into '{}' is not a column of the query; its \
-                 columns are {}",
-                location.display,
-                columns.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses an append whose columns are not the table's, naming the first that differs.
-fn check_append_schema(
-    location: &TableLocation,
-    table: &deltalake_core::kernel::StructType,
-    rows: &Schema,
-) -> Result<()> {
-    match column_difference(table, rows) {
-        None => Ok(()),
-        Some(difference) => Err(DeltaError::Schema {
-            path: location.display.clone(),
-            detail: format!(
-                "{difference}; make the query's columns the table's, or replace the table \
-                 with OPTIONS ('mode' 'overwrite')"
-            ),
-        }),
-    }
-}
-
-/// The first way the rows' columns are not the table's (a column one has and the other
-/// lacks, or of another kind), or `None` when they are the same, in any order.
-fn column_difference(table: &deltalake_core::kernel::StructType, rows: &Schema) -> Option<String> {
-    if let Some(missing) = table
-        .fields()
-        .find(|field| rows.field_with_name(field.name()).is_err())
-    {
-        return Some(format!(
-            "the table has column '{}', which the query does not",
-            missing.name()
-        ));
-    }
-    rows.fields().iter().find_map(|field| {
-        let Some(column) = table.field(field.name()) else {
-            return Some(format!(
-                "the query has column '{}', which the table does not",
-                field.name()
-            ));
-        };
-        let table_type: DataType = column.data_type().try_into_arrow().ok()?;
-        (!same_kind(&table_type, field.data_type())).then(|| {
-            format!(
-                "column '{}' is {} in the table and {} in the query",
-                field.name(),
-                table_type,
-                field.data_type()
-            )
-        })
-    })
-}
-
-/// True when values of `query` can be stored in a column of `table` as they are:
-/// the same type up to string and binary encodings and time zones.
-fn same_kind(table: &DataType, query: &DataType) -> bool {
-    use DataType::*;
-    let canonical = |t: &DataType| match t {
-        Utf8 | LargeUtf8 | Utf8View => Utf8,
-        Binary | LargeBinary | BinaryView => Binary,
-        Timestamp(_, zone) => Timestamp(TimeUnit::Microsecond, zone.clone().map(|_| "UTC".into())),
-        Dictionary(_, value) => value.as_ref().clone(),
-        other => other.clone(),
-    };
-    match (canonical(table), canonical(query)) {
-        (List(a) | LargeList(a), List(b) | LargeList(b)) => same_kind(a.data_type(), b.data_type()),
-        (Struct(_), Struct(_)) | (Map(..), Map(..)) => true,
-        (a, b) => a == b,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -763,19 +758,5 @@ mod tests {
             error.contains("unknown Delta write mode 'replace'"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn types_of_one_kind_append_as_they_are() {
-        assert!(same_kind(&DataType::Utf8, &DataType::Utf8View));
-        assert!(same_kind(
-            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            &DataType::Timestamp(TimeUnit::Nanosecond, Some("+00:00".into()))
-        ));
-        assert!(!same_kind(&DataType::Utf8, &DataType::Int64));
-        assert!(!same_kind(
-            &DataType::Timestamp(TimeUnit::Microsecond, None),
-            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-        ));
     }
 }

@@ -107,6 +107,13 @@ pub struct ProjectArgs {
     #[arg(long, requires = "store")]
     rebuild: bool,
 
+    /// With --store or --format delta: a merge marks the rows it replaces deleted
+    /// (Delta's deletion vectors, which readers need to support: Spark and Databricks,
+    /// DuckDB, Trino, delta-rs's DataFusion scan) rather than rewrite the files that
+    /// hold them. `false` rewrites them, for readers without deletion vectors.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    deletion_vectors: bool,
+
     /// Memory that queries may use, such as 512M or 4G (default: 80% of physical memory).
     #[arg(short = 'm', long, value_name = "SIZE")]
     memory_limit: Option<String>,
@@ -310,7 +317,8 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
         async move {
             let entry = if args.format == Format::Delta {
                 let rows = staged_rows(staging, output);
-                publish_delta(session, script, output, &rows, out, None).await
+                let dv = args.deletion_vectors;
+                publish_delta(session, script, output, &rows, out, None, dv).await
             } else {
                 let file = output_format(args.format).file_name(output);
                 session
@@ -386,7 +394,8 @@ fn staged_rows(staging: &Path, output: &str) -> String {
 /// Merges the rows of `rows` (a query: the staged output) into the Delta table
 /// `out/<output>`, on the output's keys: one new version, which changes only the rows
 /// that changed. With `replace_where`, the rows replace only the table's rows it holds
-/// for (see `COPY ... OPTIONS ('replace_where' ...)`). Returns the manifest's entry.
+/// for (see `COPY ... OPTIONS ('replace_where' ...)`). With `deletion_vectors`, the
+/// rows replaced are marked deleted, not rewritten. Returns the manifest's entry.
 async fn publish_delta(
     session: &KnitSession,
     script: &Script,
@@ -394,6 +403,7 @@ async fn publish_delta(
     rows: &str,
     out: &Path,
     replace_where: Option<&str>,
+    deletion_vectors: bool,
 ) -> Result<serde_json::Value, String> {
     let keys = script
         .statements
@@ -412,7 +422,7 @@ async fn publish_delta(
     };
     let table = out.join(output).display().to_string();
     let sql = format!(
-        "COPY ({rows}) TO {} STORED AS DELTA OPTIONS ({mode})",
+        "COPY ({rows}) TO {} STORED AS DELTA OPTIONS ({mode}, 'deletion_vectors' '{deletion_vectors}')",
         knit_sql::quote_literal(&table),
     );
     let batches = collect(session, &sql).await?;

@@ -225,6 +225,7 @@ async fn run_locked(args: &ProjectArgs, session: &KnitSession, store: &Path) -> 
                 &rows,
                 store,
                 replace_where.as_deref(),
+                args.deletion_vectors,
             )
             .await
             .map_err(|e| format!("publishing {output}: {e}"))?;

@@ -479,6 +479,42 @@ fn another_delta_reader_agrees() {
             "SELECT id, name, _change_type, _commit_version FROM table_changes('{table}', 1)"
         ))
     );
+    // A table whose merges mark rows deleted (deletion vectors), read by the other
+    // reader, with its change feed.
+    let marked = dir.join("marked").display().to_string();
+    let merge_marked = |rows: &str| {
+        format!(
+            "COPY (SELECT * FROM (VALUES {rows}) t(id, name)) TO '{marked}' STORED AS DELTA \
+             OPTIONS ('mode' 'merge', 'keys' 'id', 'deletion_vectors' 'true')"
+        )
+    };
+    query(&[
+        &merge_marked("(1, 'ann'), (2, 'bob'), (3, 'cat'), (4, 'dan')"),
+        &merge_marked("(1, 'ann'), (2, 'ben'), (5, 'eve')"),
+        &merge_marked("(2, 'ben'), (5, 'eva')"),
+    ]);
+    let latest = other_reader(&["read", &marked]).unwrap();
+    assert_eq!(latest["version"], 2);
+    assert_eq!(
+        latest["rows"],
+        serde_json::json!([{"id": 2, "name": "ben"}, {"id": 5, "name": "eva"}])
+    );
+    assert_eq!(
+        latest["rows"],
+        knit_rows(&format!("SELECT * FROM '{marked}'"))
+    );
+    assert_eq!(
+        other_reader(&["read", &marked, "1"]).unwrap()["rows"],
+        serde_json::json!([
+            {"id": 1, "name": "ann"}, {"id": 2, "name": "ben"}, {"id": 5, "name": "eve"}
+        ])
+    );
+    assert_eq!(
+        other_reader(&["changes", &marked, "1"]).unwrap(),
+        knit_rows(&format!(
+            "SELECT id, name, _change_type, _commit_version FROM table_changes('{marked}', 1)"
+        ))
+    );
     // A table the other writer made, read by Knit at each version.
     let theirs = dir.join("theirs").display().to_string();
     other_reader(&["write", &theirs, r#"[{"id": 1, "city": "Oslo"}]"#]);

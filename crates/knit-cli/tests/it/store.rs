@@ -229,6 +229,20 @@ fn differences_with(mut command: std::process::Command, a: &Path, b: &str) -> Ve
         .collect()
 }
 
+/// The deletion vector files of a store's tables.
+fn deletion_vector_files(store: &Path) -> usize {
+    std::fs::read_dir(store)
+        .unwrap()
+        .flatten()
+        .filter(|table| table.path().is_dir())
+        .flat_map(|table| std::fs::read_dir(table.path()).unwrap().flatten())
+        .filter(|file| {
+            let name = file.file_name().to_string_lossy().into_owned();
+            name.starts_with("deletion_vector_") && name.ends_with(".bin")
+        })
+        .count()
+}
+
 const EVENTS: &str = "user_id,anonymous_id,email,channel,ts";
 const ORDERS: &str = "user_id,amount,ts";
 const END: &str = "2100-01-01T00:00:00Z";
@@ -257,10 +271,23 @@ fn refreshes_over_random_arrivals_equal_one_full_run() {
             } else {
                 END.to_string()
             };
-            let stderr = run_ok(&project, &tables, &store, &end);
+            // Odd seeds merge by deletion vectors (the default), even ones rewrite files.
+            let rewrite: &[&str] = if seed % 2 == 0 {
+                &["--deletion-vectors", "false"]
+            } else {
+                &[]
+            };
+            let output = run(&project, &tables, &store, &end, rewrite);
+            let (_, stderr) = text(&output);
+            assert!(output.status.success(), "{stderr}");
             incremental += usize::from(stderr.contains("incremental"));
         }
         assert!(incremental >= 1, "seed {seed}: no run was incremental");
+        assert_eq!(
+            deletion_vector_files(&store) > 0,
+            seed % 2 == 1,
+            "seed {seed}: deletion vectors written only when asked"
+        );
         let full = dir.join(format!("full-{seed}"));
         run_ok(&project, &tables, &full, END);
         assert_eq!(

@@ -11,8 +11,11 @@
 //! `'replace_where' 'predicate'` limits a merge to the table's rows the predicate holds
 //! for (over the table's columns, as `target.col` or `col`; subqueries allowed): those
 //! become the rows, and the others stay, as Delta's `replaceWhere` does for an
-//! overwrite. The result is one row: the rows written, the version committed, and the rows
-//! inserted, updated and deleted.
+//! overwrite. `'deletion_vectors' 'true'` makes merges mark the rows they replace
+//! deleted rather than rewrite the files holding them (Delta's deletion vectors, turned
+//! on for the table); `'false'` rewrites them; without it the table's
+//! `delta.enableDeletionVectors` decides. The result is one row: the rows written, the
+//! version committed, and the rows inserted, updated and deleted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +34,7 @@ use knit_delta::{WriteMode, write};
 use super::{DELTA, table_location};
 
 /// The options of a Delta `COPY` (besides `aws.*`).
-const COPY_OPTIONS: &[&str] = &["mode", "keys", "replace_where"];
+const COPY_OPTIONS: &[&str] = &["mode", "keys", "replace_where", "deletion_vectors"];
 
 /// True for a `COPY ... STORED AS DELTA`.
 pub(crate) fn is_delta_copy(statement: &DFStatement) -> bool {
@@ -69,7 +72,8 @@ pub(crate) async fn copy_to_delta(
             return Err(DataFusionError::Plan(format!(
                 "COPY to Delta table '{target}' has no option '{key}': its options are \
                  'mode' ('overwrite', 'append', 'merge' or 'upsert'), 'keys' (for merge \
-                 and upsert) and 'replace_where' (for merge)"
+                 and upsert), 'replace_where' (for merge) and 'deletion_vectors' \
+                 ('true' or 'false')"
             )));
         }
     }
@@ -85,6 +89,20 @@ pub(crate) async fn copy_to_delta(
             "COPY to Delta table '{target}': 'replace_where' applies to mode 'merge' only"
         )));
     }
+    let deletion_vectors = match options
+        .get("deletion_vectors")
+        .map(|v| v.to_ascii_lowercase())
+    {
+        None => None,
+        Some(value) if value == "true" => Some(true),
+        Some(value) if value == "false" => Some(false),
+        Some(other) => {
+            return Err(DataFusionError::Plan(format!(
+                "COPY to Delta table '{target}': 'deletion_vectors' is 'true' or 'false', \
+                 not '{other}'"
+            )));
+        }
+    };
     let partitioned_by = copy.partitioned_by.clone();
     let query = match copy.source {
         CopyToSource::Query(query) => query,
@@ -119,7 +137,16 @@ pub(crate) async fn copy_to_delta(
         // A table the statement creates has no rows to replace.
         _ => None,
     };
-    let written = write(&location, &state, plan, &mode, &partitioned_by, replaced).await?;
+    let written = write(
+        &location,
+        &state,
+        plan,
+        &mode,
+        &partitioned_by,
+        replaced,
+        deletion_vectors,
+    )
+    .await?;
     tracing::debug!(%target, ?written, "wrote a Delta table");
     let schema = Arc::new(Schema::new(
         ["count", "version", "inserted", "updated", "deleted"]

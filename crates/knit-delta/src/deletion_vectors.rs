@@ -42,7 +42,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use deltalake_core::DeltaTable;
 use deltalake_core::kernel::transaction::CommitBuilder;
 use deltalake_core::kernel::{
-    Action, Add, AddCDCFile, DeletionVectorDescriptor, EagerSnapshot, StorageType,
+    Action, Add, AddCDCFile, DeletionVectorDescriptor, EagerSnapshot, Remove, StorageType,
 };
 use deltalake_core::protocol::DeltaOperation;
 use deltalake_core::writer::{DeltaWriter as _, record_batch::RecordBatchWriter};
@@ -480,19 +480,7 @@ async fn mark_deleted(
         let mut writer = StreamingDeletionVectorWriter::new(&mut bytes);
         for (file, deleted) in found {
             let records = num_records(&file);
-            let remove = deltalake_core::kernel::Remove {
-                path: file.path.clone(),
-                data_change: true,
-                deletion_timestamp: Some(now),
-                extended_file_metadata: Some(true),
-                partition_values: Some(file.partition_values.clone()),
-                size: Some(file.size),
-                tags: file.tags.clone(),
-                deletion_vector: file.deletion_vector.clone(),
-                base_row_id: file.base_row_id,
-                default_row_commit_version: file.default_row_commit_version,
-            };
-            actions.push(Action::Remove(remove));
+            actions.push(Action::Remove(removal(&file, true, now)));
             if records.is_some_and(|n| deleted.len() >= n) {
                 continue;
             }
@@ -534,8 +522,25 @@ fn dv_error(location: &TableLocation, e: impl std::fmt::Display) -> DeltaError {
     }
 }
 
+/// The action that removes `file` (as the log adds it, with its deletion vector) at
+/// `now` (milliseconds since the Unix epoch).
+pub(crate) fn removal(file: &Add, data_change: bool, now: i64) -> Remove {
+    Remove {
+        path: file.path.clone(),
+        data_change,
+        deletion_timestamp: Some(now),
+        extended_file_metadata: Some(true),
+        partition_values: Some(file.partition_values.clone()),
+        size: Some(file.size),
+        tags: file.tags.clone(),
+        deletion_vector: file.deletion_vector.clone(),
+        base_row_id: file.base_row_id,
+        default_row_commit_version: file.default_row_commit_version,
+    }
+}
+
 /// The rows a file holds, from its statistics.
-fn num_records(file: &Add) -> Option<u64> {
+pub(crate) fn num_records(file: &Add) -> Option<u64> {
     let stats: serde_json::Value = serde_json::from_str(file.stats.as_deref()?).ok()?;
     stats.get("numRecords")?.as_u64()
 }

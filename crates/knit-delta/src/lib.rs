@@ -16,6 +16,7 @@ mod deletion_vectors;
 mod error;
 mod history;
 mod location;
+mod purge;
 mod read;
 mod schema_check;
 mod write;
@@ -29,6 +30,7 @@ pub use deletion_vectors::DELETION_VECTORS;
 pub use error::{DeltaError, Result};
 pub use history::{history, history_schema};
 pub use location::{TableLocation, TimeTravel};
+pub use purge::{Purged, purge};
 pub use read::{DeltaFile, DeltaTableScan};
 pub use write::{CHANGE_DATA_FEED, WriteMode, Written, write};
 

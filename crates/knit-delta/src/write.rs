@@ -364,7 +364,9 @@ async fn append(
 /// The Parquet writer settings of `session` (compression, row group and page sizes,
 /// statistics), so that a Delta table's data files are written as `COPY ... STORED AS
 /// PARQUET` writes files (zstd at level 1 in a Knit session), and read back as fast.
-fn writer_properties(session: &dyn Session) -> datafusion::error::Result<WriterProperties> {
+pub(crate) fn writer_properties(
+    session: &dyn Session,
+) -> datafusion::error::Result<WriterProperties> {
     let mut options = TableParquetOptions {
         global: session.config().options().execution.parquet.clone(),
         ..TableParquetOptions::default()

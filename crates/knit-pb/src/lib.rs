@@ -27,7 +27,7 @@ mod yaml;
 
 pub use error::{PbError, Result};
 pub use project::{LoadOptions, Origin, Project};
-pub use script::{OutputFormat, Script, ScriptOptions, ScriptStatement};
+pub use script::{DELTA_PURGE_SHARE, OutputFormat, Script, ScriptOptions, ScriptStatement};
 
 /// The current time as RFC 3339 UTC text (`2026-11-28T16:00:00Z`), pb's default end time.
 pub fn now_rfc3339() -> String {

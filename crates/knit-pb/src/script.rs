@@ -29,6 +29,7 @@ mod vars;
 
 use inputs::input_rows;
 use order::{check_time_grain, dependency_order};
+pub use outputs::DELTA_PURGE_SHARE;
 
 /// The file format of outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

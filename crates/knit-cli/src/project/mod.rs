@@ -420,9 +420,16 @@ async fn publish_delta(
             knit_sql::quote_literal(predicate)
         ),
     };
+    // Rows a merge marks deleted stay in their files until those are written again:
+    // once half of a file's rows are, it is (see `COPY ... OPTIONS ('purge' ...)`).
+    let purge = if deletion_vectors && !keys.is_empty() {
+        format!(", 'purge' '{}'", knit_pb::DELTA_PURGE_SHARE)
+    } else {
+        String::new()
+    };
     let table = out.join(output).display().to_string();
     let sql = format!(
-        "COPY ({rows}) TO {} STORED AS DELTA OPTIONS ({mode}, 'deletion_vectors' '{deletion_vectors}')",
+        "COPY ({rows}) TO {} STORED AS DELTA OPTIONS ({mode}, 'deletion_vectors' '{deletion_vectors}'{purge})",
         knit_sql::quote_literal(&table),
     );
     let batches = collect(session, &sql).await?;

@@ -340,10 +340,10 @@ fn project_sql_merges_each_output_on_its_keys() {
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     for expected in [
-        "TO 'out/user_id_stitcher' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'other_id, other_id_type')",
-        "TO 'out/user_id_stitcher_edges' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'id1, id1_type, id2, id2_type')",
-        "TO 'out/user_active_users' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'user_main_id')",
-        "TO 'out/user_feature_view_with_email' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'email')",
+        "TO 'out/user_id_stitcher' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'other_id, other_id_type', 'deletion_vectors' 'true', 'purge' '0.5')",
+        "TO 'out/user_id_stitcher_edges' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'id1, id1_type, id2, id2_type', 'deletion_vectors' 'true', 'purge' '0.5')",
+        "TO 'out/user_active_users' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'user_main_id', 'deletion_vectors' 'true', 'purge' '0.5')",
+        "TO 'out/user_feature_view_with_email' STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' 'email', 'deletion_vectors' 'true', 'purge' '0.5')",
     ] {
         assert!(stdout.contains(expected), "{expected} not in:\n{stdout}");
     }

@@ -366,6 +366,7 @@ fn a_merge_across_days_leaves_a_redirect_and_cohort_changes() {
         "SELECT count(DISTINCT user_main_id) AS clusters FROM '{graph}'"
     ));
     assert_eq!(expected, "clusters\n1\n");
+
     let redirect = query(&format!(
         "SELECT r.run, r.new_main_id = (SELECT min(user_main_id) FROM '{graph}') AS to_today \
          FROM '{redirects}' r"

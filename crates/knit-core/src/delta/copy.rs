@@ -14,7 +14,9 @@
 //! overwrite. `'deletion_vectors' 'true'` makes merges mark the rows they replace
 //! deleted rather than rewrite the files holding them (Delta's deletion vectors, turned
 //! on for the table); `'false'` rewrites them; without it the table's
-//! `delta.enableDeletionVectors` decides. The result is one row: the rows written, the
+//! `delta.enableDeletionVectors` decides. `'purge' '0.25'` then writes again, without
+//! those rows, each file of which at least that share of rows is marked deleted (one
+//! more version, with no data change). The result is one row: the rows written, the
 //! version committed, and the rows inserted, updated and deleted.
 
 use std::collections::HashMap;
@@ -34,7 +36,7 @@ use knit_delta::{WriteMode, write};
 use super::{DELTA, table_location};
 
 /// The options of a Delta `COPY` (besides `aws.*`).
-const COPY_OPTIONS: &[&str] = &["mode", "keys", "replace_where", "deletion_vectors"];
+const COPY_OPTIONS: &[&str] = &["mode", "keys", "replace_where", "deletion_vectors", "purge"];
 
 /// True for a `COPY ... STORED AS DELTA`.
 pub(crate) fn is_delta_copy(statement: &DFStatement) -> bool {
@@ -72,8 +74,8 @@ pub(crate) async fn copy_to_delta(
             return Err(DataFusionError::Plan(format!(
                 "COPY to Delta table '{target}' has no option '{key}': its options are \
                  'mode' ('overwrite', 'append', 'merge' or 'upsert'), 'keys' (for merge \
-                 and upsert), 'replace_where' (for merge) and 'deletion_vectors' \
-                 ('true' or 'false')"
+                 and upsert), 'replace_where' (for merge), 'deletion_vectors' ('true' or \
+                 'false') and 'purge' (a share of deleted rows, 0 to 1)"
             )));
         }
     }
@@ -102,6 +104,19 @@ pub(crate) async fn copy_to_delta(
                  not '{other}'"
             )));
         }
+    };
+    let purge = match options.get("purge") {
+        None => None,
+        Some(text) => match text.trim().parse::<f64>() {
+            Ok(share) if (0.0..=1.0).contains(&share) => Some(share),
+            _ => {
+                return Err(DataFusionError::Plan(format!(
+                    "COPY to Delta table '{target}': 'purge' is the share of a file's rows \
+                     that are deleted from which it is written again, from 0 to 1 (such as \
+                     '0.25'), not '{text}'"
+                )));
+            }
+        },
     };
     let partitioned_by = copy.partitioned_by.clone();
     let query = match copy.source {
@@ -148,6 +163,10 @@ pub(crate) async fn copy_to_delta(
     )
     .await?;
     tracing::debug!(%target, ?written, "wrote a Delta table");
+    if let Some(share) = purge {
+        let purged = knit_delta::purge(&location, &state, share).await?;
+        tracing::debug!(%target, ?purged, "purged the rows deletion vectors mark");
+    }
     let schema = Arc::new(Schema::new(
         ["count", "version", "inserted", "updated", "deleted"]
             .map(|name| Field::new(name, DataType::UInt64, false))

@@ -10,6 +10,10 @@ use crate::error::Result;
 use crate::project::{Entity, FeatureTable, Origin, Project};
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
+/// The share of a Delta output file's rows that, once marked deleted by merges, has a
+/// run write the file again without them (`COPY ... OPTIONS ('purge' ...)`).
+pub const DELTA_PURGE_SHARE: f64 = 0.5;
+
 /// The feature views to write: a view by the main id's name is dropped (pb makes none).
 /// A view by an id type the entity does not have is kept: pb writes it empty, and so
 /// does [`Writer::views`], with a warning naming it.
@@ -172,8 +176,11 @@ impl Writer<'_> {
             OutputFormat::Delta if keys.is_empty() => {
                 format!("COPY ({query}) TO {path} STORED AS DELTA OPTIONS ('mode' 'overwrite')")
             }
+            // Replaced rows are marked deleted (deletion vectors) rather than rewritten,
+            // and a file half of whose rows are marked is written again without them.
             OutputFormat::Delta => format!(
-                "COPY ({query}) TO {path} STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' {})",
+                "COPY ({query}) TO {path} STORED AS DELTA OPTIONS ('mode' 'merge', 'keys' {}, \
+                 'deletion_vectors' 'true', 'purge' '{DELTA_PURGE_SHARE}')",
                 quote_literal(&keys.join(", "))
             ),
         };

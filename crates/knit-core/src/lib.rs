@@ -75,6 +75,7 @@ mod statement_visit;
 mod stitch;
 mod table_snapshot;
 mod udtf;
+mod volatile_between;
 mod volatile_case;
 
 pub use entity_scope::EntityScope;

@@ -57,6 +57,7 @@ use crate::profile_statements::execute_profile;
 use crate::query::{self, RunningQuery};
 use crate::stitch::MainIdLookupRelationPlanner;
 use crate::udtf::all_table_functions;
+use crate::volatile_between::VolatileBetweenOnce;
 use crate::volatile_case::VolatileCaseOnce;
 use knit_delta::DeltaTableScan;
 
@@ -188,6 +189,7 @@ impl SessionBuilder {
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
             .with_analyzer_rule(Arc::new(RoundingIntegerCasts))
             .with_analyzer_rule(Arc::new(VolatileCaseOnce))
+            .with_analyzer_rule(Arc::new(VolatileBetweenOnce::default()))
             .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))
             .with_physical_optimizer_rule(Arc::new(SingleStageEntityAggregate))
             .with_relation_planners(vec![

@@ -5,6 +5,7 @@
 //! for a warehouse (and pasted from pb projects) run unchanged and give a warehouse's
 //! answers.
 //!
+//! - [`between_once`]: `x BETWEEN low AND high` as one call, for a volatile `x`.
 //! - [`date`]: `date(x)`, PostgreSQL's date of a timestamp, date or timestamp text.
 //! - [`date_array`]: BigQuery's `generate_date_array`, each date counted from the first.
 //! - [`checked_sum`]: `sum` of integers that fails on overflow, as PostgreSQL's
@@ -27,6 +28,7 @@
 //! - [`warehouse_misc`]: the rest of the warehouse names pb projects use (`to_boolean`,
 //!   `getdate`, `listagg`, `mod`, ...), most as aliases of DataFusion's functions.
 
+pub(crate) mod between_once;
 mod checked_sum;
 mod date;
 mod date_array;
@@ -53,6 +55,7 @@ use datafusion::logical_expr::{
 /// Every scalar function Knit adds, for the session builder to register.
 pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
     let mut functions = vec![
+        ScalarUDF::from(between_once::BetweenOnce::new()),
         ScalarUDF::from(date::DateFunc::new()),
         ScalarUDF::from(to_json::ToJson::new()),
         ScalarUDF::from(warehouse_dates::DateDiff::snowflake()),

@@ -168,10 +168,9 @@ pub(crate) async fn merge(
         let updates = and(&in_source, &in_table).map_err(arrow)?;
         let deletes = not(&in_source).map_err(arrow)?;
 
-        for row in keyer.keys(
-            &filter_record_batch(&after, &in_source).map_err(arrow)?,
-            keys,
-        )? {
+        // The query's rows: new files, and their keys checked for repeats.
+        let written = filter_record_batch(&after, &in_source).map_err(arrow)?;
+        for row in keyer.keys(&written, keys)? {
             if !given.insert(row) {
                 return Err(DeltaError::Invalid(format!(
                     "cannot merge into Delta table '{}': two of the query's rows have the \
@@ -187,7 +186,6 @@ pub(crate) async fn merge(
         )? {
             replaced.insert(row);
         }
-        let written = filter_record_batch(&after, &in_source).map_err(arrow)?;
         if written.num_rows() > 0 {
             data.write(written).await.map_err(delta)?;
         }
@@ -270,7 +268,7 @@ pub(crate) async fn merge(
 
 /// The rows of one side of a change batch as the table's columns: the columns named as
 /// the table's after `prefix`, cast to the table's types.
-fn image(
+pub(crate) fn image(
     batch: &RecordBatch,
     schema: &SchemaRef,
     prefix: &str,

@@ -21,7 +21,7 @@ use deltalake_core::protocol::DeltaOperation;
 use deltalake_core::writer::{DeltaWriter as _, record_batch::RecordBatchWriter};
 use futures::StreamExt;
 
-use crate::deletion_vectors::{num_records, removal};
+use crate::deletion_vectors::{image, num_records, removal};
 use crate::error::{DeltaError, Result};
 use crate::location::TableLocation;
 use crate::write::writer_properties;
@@ -99,23 +99,7 @@ pub async fn purge(
     let mut stream = execute_stream(plan, state.task_ctx()).map_err(query)?;
     let mut kept_rows = 0;
     while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(query)?;
-        let columns = schema
-            .fields()
-            .iter()
-            .map(|field| {
-                let column = batch.column_by_name(field.name()).ok_or_else(|| {
-                    datafusion::error::DataFusionError::Internal(format!(
-                        "the scan lacks column {}",
-                        field.name()
-                    ))
-                })?;
-                Ok(datafusion::arrow::compute::cast(column, field.data_type())?)
-            })
-            .collect::<datafusion::error::Result<Vec<_>>>()
-            .map_err(query)?;
-        let batch = datafusion::arrow::array::RecordBatch::try_new(schema.clone(), columns)
-            .map_err(|e| query(e.into()))?;
+        let batch = image(&batch.map_err(query)?, &schema, "").map_err(query)?;
         kept_rows += batch.num_rows() as u64;
         if batch.num_rows() > 0 {
             writer.write(batch).await.map_err(delta)?;

@@ -97,30 +97,19 @@ mod tests {
 
     use super::*;
 
-    fn fields() -> Vec<Arc<Field>> {
-        (0..3)
+    /// `knit_between` of `values` between two scalar bounds.
+    fn between(values: Vec<Option<f64>>, low: Option<f64>, high: Option<f64>) -> Vec<Option<bool>> {
+        let fields = (0..3)
             .map(|_| Arc::new(Field::new("x", DataType::Float64, true)))
-            .collect()
-    }
-
-    #[test]
-    fn bounds_are_inclusive_and_nulls_are_three_valued() {
-        let value: ArrayRef = Arc::new(Float64Array::from(vec![
-            Some(0.1),
-            Some(0.25),
-            Some(0.5),
-            Some(0.75),
-            Some(0.9),
-            None,
-        ]));
+            .collect();
         let args = ScalarFunctionArgs {
+            number_rows: values.len(),
             args: vec![
-                ColumnarValue::Array(value),
-                ColumnarValue::Scalar(ScalarValue::Float64(Some(0.25))),
-                ColumnarValue::Scalar(ScalarValue::Float64(Some(0.75))),
+                ColumnarValue::Array(Arc::new(Float64Array::from(values))),
+                ColumnarValue::Scalar(ScalarValue::Float64(low)),
+                ColumnarValue::Scalar(ScalarValue::Float64(high)),
             ],
-            arg_fields: fields(),
-            number_rows: 6,
+            arg_fields: fields,
             return_field: Arc::new(Field::new("b", DataType::Boolean, true)),
             config_options: Arc::new(ConfigOptions::default()),
         };
@@ -129,9 +118,24 @@ mod tests {
             panic!("an array");
         };
         let result = result.as_any().downcast_ref::<BooleanArray>().unwrap();
-        let values: Vec<Option<bool>> = result.iter().collect();
+        result.iter().collect()
+    }
+
+    #[test]
+    fn bounds_are_inclusive_and_nulls_are_three_valued() {
         assert_eq!(
-            values,
+            between(
+                vec![
+                    Some(0.1),
+                    Some(0.25),
+                    Some(0.5),
+                    Some(0.75),
+                    Some(0.9),
+                    None
+                ],
+                Some(0.25),
+                Some(0.75)
+            ),
             vec![
                 Some(false),
                 Some(true),
@@ -142,22 +146,9 @@ mod tests {
             ]
         );
         // A NULL bound with a false comparison is false; with a true one, NULL.
-        let args = ScalarFunctionArgs {
-            args: vec![
-                ColumnarValue::Array(Arc::new(Float64Array::from(vec![0.1, 0.5]))),
-                ColumnarValue::Scalar(ScalarValue::Float64(Some(0.25))),
-                ColumnarValue::Scalar(ScalarValue::Float64(None)),
-            ],
-            arg_fields: fields(),
-            number_rows: 2,
-            return_field: Arc::new(Field::new("b", DataType::Boolean, true)),
-            config_options: Arc::new(ConfigOptions::default()),
-        };
-        let ColumnarValue::Array(result) = BetweenOnce::new().invoke_with_args(args).unwrap()
-        else {
-            panic!("an array");
-        };
-        let result = result.as_any().downcast_ref::<BooleanArray>().unwrap();
-        assert_eq!(result.iter().collect::<Vec<_>>(), vec![Some(false), None]);
+        assert_eq!(
+            between(vec![Some(0.1), Some(0.5)], Some(0.25), None),
+            vec![Some(false), None]
+        );
     }
 }

@@ -478,8 +478,11 @@ impl<'a> Writer<'a> {
 
     /// Registers the warehouse tables that `sql_template` models name directly
     /// (`FROM shop.exclusions`), as inputs' tables are: qualified names that are no
-    /// input's table, found under the tables folder. A name not found is left for the
-    /// query to report (it may be a view or a CTE of the model).
+    /// input's table, found under the tables folder. A qualified name not found there is
+    /// an error naming every place looked at, as for an input's table, unless its last
+    /// part names one of the project's models or it is in DataFusion's own catalog: the
+    /// query would otherwise report it under DataFusion's name (`datafusion.shop.x`),
+    /// which is no file a user can put anywhere.
     fn tables_read_by_models(
         &mut self,
         views: &BTreeMap<String, (Rendered, &'a Origin)>,
@@ -508,17 +511,41 @@ impl<'a> Writer<'a> {
                 if !qualified || known || !seen.insert(lower.clone()) {
                     continue;
                 }
-                if let Ok(table) = external_table(&self.options.tables, &lower, origin) {
-                    for statement in table.creates {
-                        self.script.push(statement, Some((*origin).clone()));
+                match external_table(&self.options.tables, &lower, origin) {
+                    Ok(table) => {
+                        for statement in table.creates {
+                            self.script.push(statement, Some((*origin).clone()));
+                        }
+                        if let Some(last) = self.script.statements.last_mut() {
+                            last.table = Some(table.name.clone());
+                        }
                     }
-                    if let Some(last) = self.script.statements.last_mut() {
-                        last.table = Some(table.name.clone());
-                    }
+                    Err(error) if self.names_no_model_table(&lower) => return Err(error),
+                    Err(_) => {}
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether a qualified name a model reads can only be a warehouse table: its last
+    /// part names no model of the project (in any case), and it is not in DataFusion's
+    /// own catalog.
+    fn names_no_model_table(&self, qualified: &str) -> bool {
+        let parts: Vec<&str> = qualified.split('.').collect();
+        let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+            return false;
+        };
+        let internal = ["datafusion", "public", "information_schema"];
+        let project = self.project;
+        let model = |name: &str| name.eq_ignore_ascii_case(last);
+        let models = project.sql_models.iter().map(|m| &m.name);
+        let models = models
+            .chain(project.stitchers.iter().map(|m| &m.name))
+            .chain(project.cohorts.iter().map(|m| &m.name))
+            .chain(project.feature_tables.iter().map(|m| &m.name))
+            .chain(project.unsupported_models.iter().map(|m| &m.name));
+        !internal.contains(first) && !models.into_iter().any(|name| model(name))
     }
 
     fn entity(&mut self, entity: &Entity) -> Result<()> {

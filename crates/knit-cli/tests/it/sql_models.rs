@@ -228,3 +228,37 @@ fn an_unknown_output_type_is_refused() {
     assert!(!out.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A model that names a warehouse table absent from the tables folder fails before
+/// anything runs, naming the table as the project writes it and every file looked for,
+/// not DataFusion's name for it (`datafusion.shop.exclusions`).
+#[test]
+fn a_table_a_model_names_and_the_folder_lacks_is_an_error_naming_the_places() {
+    let case = workspace_root().join("testdata/oracle/cases/id_type_sql_filter");
+    let tables = scratch("model_table_missing");
+    crate::project::copy_dir(&case.join("tables"), &tables);
+    std::fs::remove_file(tables.join("shop/exclusions.csv")).unwrap();
+    let out = tables.join("out");
+    let output = knit()
+        .args(["project", "run"])
+        .arg(case.join("project"))
+        .arg("--tables")
+        .arg(&tables)
+        .arg("--out")
+        .arg(&out)
+        .args(["--end-time", END])
+        .output()
+        .unwrap();
+    let stderr = text(&output).1;
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("models/profiles.yaml")
+            && stderr.contains("table 'shop.exclusions' not found: looked for")
+            && stderr.contains(&tables.join("shop/exclusions.csv").display().to_string())
+            && stderr.contains(&tables.join("exclusions.parquet").display().to_string())
+            && !stderr.contains("datafusion."),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing is written");
+    let _ = std::fs::remove_dir_all(&tables);
+}

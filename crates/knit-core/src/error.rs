@@ -6,6 +6,11 @@
 use datafusion::error::DataFusionError;
 use knit_sql::SqlError;
 
+/// What an Arrow offset overflow means: the text (or binary) values a query builds in
+/// one batch of a column add up to more than its 32-bit offsets reach.
+pub(crate) const TEXT_OVER_2GIB: &str = "the text values one batch of a column holds add up to more than 2 GiB, the most an \
+     Arrow text column holds";
+
 /// A failure of Knit's own code: a bug, reported as Knit's (what failed, that it is a
 /// bug in Knit, where to report it, the version), never as the user's or DataFusion's.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use datafusion::error::DataFusionError;
 use futures::FutureExt;
 
-use crate::error::{CoreError, internal};
+use crate::error::{CoreError, TEXT_OVER_2GIB, internal};
 
 /// What a panic said and where it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +153,12 @@ pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> DataFusionError {
     let record = caught(payload);
     match record.decoder() {
         Some(decoder) => decoder.error(&record.message),
+        // Arrow's string builders panic when a batch's values outgrow 32-bit offsets
+        // (`repeat(s, 1000000)` over a batch of long rows): the query's data is too
+        // large for one batch, not a bug.
+        None if record.message.contains("offset overflow") => {
+            DataFusionError::Execution(format!("{} ({})", TEXT_OVER_2GIB, record.message))
+        }
         None => {
             let place = record
                 .location
@@ -194,5 +200,24 @@ mod tests {
             at("crates/knit-core/src/stitch/exec.rs:1:1").decoder(),
             None
         );
+    }
+
+    #[test]
+    fn text_past_2_gib_in_a_batch_is_the_querys_size_not_a_bug() {
+        let overflow = String::from(
+            "byte array offset overflow: Execution(\"output size exceeds 2147483647 bytes\")",
+        );
+        let text = panic_error(&overflow).to_string();
+        assert!(text.contains("add up to more than 2 GiB"), "{text}");
+        assert!(!text.contains("bug in Knit"), "{text}");
+        let report = crate::ErrorReport::new(&CoreError::DataFusion(panic_error(&overflow)), None);
+        assert!(
+            report
+                .to_string()
+                .contains("lower datafusion.execution.batch_size"),
+            "{report}"
+        );
+        let other = panic_error(&String::from("index out of bounds")).to_string();
+        assert!(other.contains("bug in Knit"), "{other}");
     }
 }

@@ -14,7 +14,7 @@ use std::fmt;
 use datafusion::error::DataFusionError;
 use knit_sql::SqlError;
 
-use crate::error::{CoreError, ReadFailure, read_failure};
+use crate::error::{CoreError, ReadFailure, TEXT_OVER_2GIB, read_failure};
 
 /// Phrases of errors that come from the network between Knit and an object store, not
 /// from the data.
@@ -33,11 +33,14 @@ const NETWORK_FAILURES: &[&str] = &[
 ];
 
 /// Whether an error's text comes from reading an object store (where a network phrase
-/// such as "timeout" means the network, not a setting or a statement timeout).
+/// such as "timeout" means the network, not a setting or a statement timeout), not
+/// from a worker.
 fn is_remote(lower: &str) -> bool {
-    ["object store", "s3 error", "http"]
-        .iter()
-        .any(|phrase| lower.contains(phrase))
+    // A worker's failure names the worker and says what to check itself.
+    !lower.contains("knit worker")
+        && ["object store", "s3 error", "http"]
+            .iter()
+            .any(|phrase| lower.contains(phrase))
 }
 
 /// The longest message kept; S3 error bodies can run to kilobytes.
@@ -141,6 +144,18 @@ fn from_datafusion(error: &DataFusionError, memory_limit: Option<usize>) -> Erro
              repetitions ({n} counts)"
                 .to_string(),
         )
+    } else if lower.contains("offset overflow") {
+        // The message says what overflowed when the panic was caught here; a worker's
+        // panic arrives as its bare text.
+        let why = if text.contains(TEXT_OVER_2GIB) {
+            String::new()
+        } else {
+            format!("{TEXT_OVER_2GIB}: ")
+        };
+        Some(format!(
+            "{why}make the values shorter, or lower datafusion.execution.batch_size \
+             (SET datafusion.execution.batch_size = 1024)"
+        ))
     } else if lower.contains("arithmetic overflow") {
         Some(
             "an integer result is out of range: cast the values to DECIMAL(38, 0) or DOUBLE"

@@ -5,13 +5,15 @@
 //! `KNIT_WORKERS`, `SET knit.workers`) send plan stages to.
 //!
 //! It listens on 127.0.0.1 unless told otherwise, refuses to start without a token
-//! (`KNIT_WORKER_TOKEN`), prints the address it listens on as its first line (so that
-//! a script can start it on port 0), and stops on Ctrl-C or SIGTERM.
+//! (`KNIT_WORKER_TOKEN`), serves TLS with `--tls-cert` and `--tls-key`, prints the
+//! address it listens on as its first line (so that a script can start it on port 0),
+//! and stops on Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use knit_core::distributed::{WORKER_TOKEN_ENV, token_from_env};
+use knit_core::distributed::{WORKER_TOKEN_ENV, WorkerTls, token_from_env};
 use knit_core::{SessionBuilder, parse_memory_size};
 
 /// The address a worker listens on unless told otherwise: loopback only.
@@ -29,6 +31,16 @@ pub struct WorkerArgs {
     /// memory).
     #[arg(short = 'm', long, value_name = "SIZE")]
     memory_limit: Option<String>,
+
+    /// Serve TLS with this certificate (PEM, the worker's first, then any intermediate
+    /// authorities'); coordinators then list the worker as https://host:port and trust
+    /// its authority through KNIT_WORKER_CA.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Runs the worker until it is stopped.
@@ -59,6 +71,12 @@ async fn serve(args: WorkerArgs) -> Result<(), String> {
                 args.listen
             )
         })?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(WorkerTls::from_files(cert, key).map_err(|e| format!("--tls-cert: {e}"))?)
+        }
+        _ => None,
+    };
     let mut builder = SessionBuilder::new();
     if let Some(limit) = &args.memory_limit {
         let bytes = parse_memory_size(limit).map_err(|e| format!("--memory-limit: {e}"))?;
@@ -70,10 +88,12 @@ async fn serve(args: WorkerArgs) -> Result<(), String> {
     let bound = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    println!("knit worker listening on {bound}");
+    // The address as coordinators list it.
+    let scheme = if tls.is_some() { "https://" } else { "" };
+    println!("knit worker listening on {scheme}{bound}");
     let session = builder.build().map_err(|e| e.to_string())?;
     session
-        .serve_worker(listener, token, stopped())
+        .serve_worker(listener, token, tls.as_ref(), stopped())
         .await
         .map_err(|e| e.to_string())
 }

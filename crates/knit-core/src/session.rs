@@ -291,15 +291,17 @@ impl std::fmt::Debug for KnitSession {
 impl KnitSession {
     /// Serves as a knit worker on `listener` until `shutdown` completes: the stages
     /// coordinators send (with `token`, see [`crate::distributed`]) run with this
-    /// session's functions, object stores and memory pool.
+    /// session's functions, object stores and memory pool. With `tls`, it accepts TLS
+    /// connections only.
     #[cfg(feature = "distributed")]
     pub async fn serve_worker(
         self,
         listener: tokio::net::TcpListener,
         token: String,
+        tls: Option<&crate::distributed::WorkerTls>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<()> {
-        crate::distributed::serve(listener, token, self.ctx.state(), shutdown).await
+        crate::distributed::serve(listener, token, tls, self.ctx.state(), shutdown).await
     }
 
     /// The underlying DataFusion context, for DataFrame-level work.

@@ -19,7 +19,7 @@ use crate::knit;
 const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A `knit` REPL on the slave side of a pseudo-terminal; the test holds the master.
-struct Terminal {
+pub(crate) struct Terminal {
     child: Child,
     master: File,
     /// Everything the shell wrote, echo included.
@@ -30,6 +30,11 @@ struct Terminal {
 
 impl Terminal {
     fn start(name: &str) -> Terminal {
+        Terminal::start_with(name, &[])
+    }
+
+    /// A shell with the environment variables `env` set besides the terminal's.
+    pub(crate) fn start_with(name: &str, env: &[(&str, &str)]) -> Terminal {
         let size = Winsize {
             ws_row: 40,
             ws_col: 120,
@@ -45,6 +50,7 @@ impl Terminal {
             .env("HOME", &home)
             .env("XDG_DATA_HOME", &home)
             .env("TERM", "xterm")
+            .envs(env.iter().copied())
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave))
@@ -76,19 +82,19 @@ impl Terminal {
     }
 
     /// Types `bytes` as fast as the terminal takes them, as a paste does.
-    fn send(&mut self, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(4096) {
             self.master.write_all(chunk).unwrap();
         }
     }
 
     /// The screen so far, as text.
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
     }
 
     /// Waits until `text` is on the screen, and returns the screen.
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         self.wait_for_nth(text, 1)
     }
 
@@ -110,7 +116,7 @@ impl Terminal {
     }
 
     /// Waits for the shell to leave, and returns its exit code.
-    fn wait_for_exit(&mut self) -> i32 {
+    pub(crate) fn wait_for_exit(&mut self) -> i32 {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

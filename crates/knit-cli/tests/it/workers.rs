@@ -8,6 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::project::{PROJECTS, assert_outputs_match, project_args, scratch};
+use crate::repl::Terminal;
 use crate::{knit, text};
 
 const TOKEN: &str = "cli-test-token-5c1e";
@@ -27,8 +28,29 @@ impl Drop for WorkerProcess {
 
 /// Starts a worker on a free port of 127.0.0.1 and reads the address it prints.
 fn start_worker() -> WorkerProcess {
+    start_worker_with(&[])
+}
+
+/// The test certificates (`testdata/tls`).
+const TLS: &str = "testdata/tls";
+
+/// Starts a worker serving TLS with the test certificate, trusting the test authority
+/// for the workers it reads from.
+fn start_tls_worker() -> WorkerProcess {
+    start_worker_with(&[
+        "--tls-cert",
+        &format!("{TLS}/worker.pem"),
+        "--tls-key",
+        &format!("{TLS}/worker.key"),
+    ])
+}
+
+/// Starts a worker with `extra` arguments, as [`start_worker`].
+fn start_worker_with(extra: &[&str]) -> WorkerProcess {
     let mut child = knit()
         .args(["worker", "--listen", "127.0.0.1:0", "--memory-limit", "1G"])
+        .args(extra)
+        .env("KNIT_WORKER_CA", format!("{TLS}/ca.pem"))
         .env("KNIT_WORKER_TOKEN", TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -173,4 +195,180 @@ fn a_killed_worker_fails_the_query_naming_it() {
     assert!(stderr.contains(&dead), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(60));
     drop(workers);
+}
+
+/// The CPU time a process has used, in clock ticks (Linux's `/proc/PID/stat`).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's name (in parentheses, which may hold spaces):
+    // utime and stime are the 12th and 13th of them.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+#[test]
+fn a_worker_killed_mid_query_fails_it_naming_the_worker_and_the_shell_goes_on() {
+    let mut workers: Vec<_> = (0..2).map(|_| start_worker()).collect();
+    let all = list(&workers);
+    let mut shell = Terminal::start_with(
+        "worker-killed",
+        &[("KNIT_WORKERS", all.as_str()), ("KNIT_WORKER_TOKEN", TOKEN)],
+    );
+    // A scan spread over the workers, each row's work long enough (tens of seconds in
+    // a debug build) that the kill lands while a worker computes; small batches keep
+    // each batch's text far below 2 GiB.
+    shell.send(b"SET distributed.file_scan_config_bytes_per_partition = 1;\r");
+    shell.send(b"SET datafusion.execution.batch_size = 64;\r");
+    shell.send(b"SELECT 'settings' || ' done' AS s;\r");
+    shell.wait_for("settings done");
+    let before: Vec<u64> = workers.iter().map(|w| cpu_ticks(w.child.id())).collect();
+    shell.send(
+        format!(
+            "SELECT event, sum(length(regexp_replace(repeat(event, 20000), 'o', 'x', 'g'))) \
+             FROM '{EVENTS}' GROUP BY event;\r"
+        )
+        .as_bytes(),
+    );
+    // The worker to kill is one that runs a task of the query (the engine may place
+    // both tasks on one worker).
+    let started = Instant::now();
+    let busy = loop {
+        let busy = (0..workers.len()).find(|&i| cpu_ticks(workers[i].child.id()) > before[i] + 50);
+        if let Some(busy) = busy {
+            break busy;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no worker ran the query: {}",
+            shell.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let dead = workers[busy].address.clone();
+    let alive = workers[1 - busy].address.clone();
+    workers[busy].child.kill().unwrap();
+    workers[busy].child.wait().unwrap();
+    let killed_at = Instant::now();
+    let screen = shell.wait_for(&format!(
+        "knit worker {dead} failed or could not be reached"
+    ));
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        killed_at.elapsed()
+    );
+    assert!(
+        screen.contains("leave it out of the worker list"),
+        "{screen}"
+    );
+    // The session goes on: on the worker left, the same scan answers.
+    shell.send(format!("SET knit.workers = '{alive}';\r").as_bytes());
+    shell.send(
+        format!("SELECT event, count(*) AS n FROM '{EVENTS}' GROUP BY event ORDER BY event;\r")
+            .as_bytes(),
+    );
+    let screen = shell.wait_for("| product_viewed  | 2864 ");
+    assert!(screen.contains("| added_to_cart   | 1455 "), "{screen}");
+    shell.send(b"\\q\r");
+    assert_eq!(shell.wait_for_exit(), 0);
+    drop(workers);
+}
+
+#[test]
+fn tls_workers_answer_coordinators_that_trust_their_authority() {
+    let workers: Vec<_> = (0..2).map(|_| start_tls_worker()).collect();
+    let all = list(&workers);
+    assert!(all.starts_with("https://127.0.0.1:"), "{all}");
+    let count = |ca: Option<&str>, list: &str| {
+        let mut command = knit_on(list, TOKEN);
+        match ca {
+            Some(ca) => command.env("KNIT_WORKER_CA", format!("{TLS}/{ca}")),
+            None => command.env_remove("KNIT_WORKER_CA"),
+        };
+        let output = command
+            .args([
+                "--format",
+                "csv",
+                "-c",
+                "SET distributed.file_scan_config_bytes_per_partition = 1",
+                "-c",
+                &format!(
+                    "EXPLAIN ANALYZE SELECT event, count(*) AS n FROM '{EVENTS}' GROUP BY event"
+                ),
+                "-c",
+                &format!(
+                    "SELECT event, count(*) AS n FROM '{EVENTS}' GROUP BY event ORDER BY event"
+                ),
+            ])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&output);
+        (output.status.success(), stdout, stderr)
+    };
+    // Trusted: the query runs on the workers (their shuffle too is over TLS).
+    let (ok, stdout, stderr) = count(Some("ca.pem"), &all);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("NetworkShuffleExec"), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "event,n\nadded_to_cart,1455\norder_completed,235\npage_viewed,1416\nproduct_viewed,2864\n"
+        ),
+        "{stdout}"
+    );
+    // Another authority: the certificate is refused, naming the worker.
+    let (ok, _, stderr) = count(Some("other_ca.pem"), &all);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&workers[0].address.replace("https://", ""))
+            || stderr.contains(&workers[1].address.replace("https://", "")),
+        "{stderr}"
+    );
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+    // No authority named: the error says which variable to set.
+    let (ok, _, stderr) = count(None, &all);
+    assert!(!ok);
+    assert!(stderr.contains("KNIT_WORKER_CA is not set"), "{stderr}");
+    // In clear to a worker that serves TLS: refused, naming the worker.
+    let plain = all.replace("https://", "");
+    let (ok, _, stderr) = count(Some("ca.pem"), &plain);
+    assert!(!ok);
+    assert!(
+        stderr.contains("failed or could not be reached")
+            && stderr.contains("the list does not say https://"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("object store"), "{stderr}");
+}
+
+#[test]
+fn a_worker_refuses_a_certificate_file_that_holds_none() {
+    let output = knit()
+        .args(["worker", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(format!("{TLS}/README.md"))
+        .arg("--tls-key")
+        .arg(format!("{TLS}/worker.key"))
+        .env("KNIT_WORKER_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("README.md' holds no PEM certificate"),
+        "{stderr}"
+    );
+    let output = knit()
+        .args(["worker", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(format!("{TLS}/worker.pem"))
+        .env("KNIT_WORKER_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(text(&output).1.contains("--tls-key"), "{}", text(&output).1);
 }

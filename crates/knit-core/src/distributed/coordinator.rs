@@ -47,8 +47,10 @@ use http::{HeaderMap, HeaderValue};
 use url::Url;
 
 use super::access::{KNIT_VERSION, TOKEN_HEADER, VERSION_HEADER, WORKER_TOKEN_ENV, token_from_env};
+use super::channel::NamedWorkerChannel;
 use super::codec::KnitCodec;
 use super::merge::{MergePartitionsExec, merge_in_task};
+use super::tls::{client_config, install_crypto_provider};
 use crate::components::ConnectedComponentsExec;
 use crate::error::internal;
 use crate::options::KnitOptions;
@@ -62,8 +64,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Parses a worker list, `host:port` (or `http://host:port`) separated by commas,
-/// into the URLs datafusion-distributed dials.
+/// Parses a worker list, `host:port` (or `http://host:port`, or `https://host:port` for
+/// a worker that serves TLS) separated by commas, into the URLs datafusion-distributed
+/// dials.
 pub fn parse_workers(list: &str) -> crate::Result<Vec<Url>> {
     let mut urls = Vec::new();
     for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -73,7 +76,7 @@ pub fn parse_workers(list: &str) -> crate::Result<Vec<Url>> {
             format!("http://{entry}")
         };
         let url = Url::parse(&text).ok().filter(|url| {
-            url.scheme() == "http"
+            matches!(url.scheme(), "http" | "https")
                 && url.host_str().is_some()
                 && url.port().is_some()
                 && url.path() == "/"
@@ -81,7 +84,8 @@ pub fn parse_workers(list: &str) -> crate::Result<Vec<Url>> {
         let Some(url) = url else {
             return Err(crate::CoreError::invalid(format!(
                 "worker '{entry}' is not an address: write host:port, as `knit worker \
-                 --listen` prints it (e.g. 127.0.0.1:7701)"
+                 --listen` prints it (e.g. 127.0.0.1:7701), or https://host:port for a \
+                 worker that serves TLS"
             )));
         };
         if !urls.contains(&url) {
@@ -121,8 +125,17 @@ impl ChannelResolver for KnitChannels {
             match channels.get(url) {
                 Some(channel) => channel.clone(),
                 None => {
-                    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
-                        .map_err(|e| DataFusionError::Configuration(format!("worker {url}: {e}")))?
+                    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
+                        .map_err(|e| {
+                            DataFusionError::Configuration(format!("worker {url}: {e}"))
+                        })?;
+                    if url.scheme() == "https" {
+                        install_crypto_provider();
+                        endpoint = endpoint.tls_config(client_config(url)?).map_err(|e| {
+                            DataFusionError::Configuration(format!("worker {url}: {e}"))
+                        })?;
+                    }
+                    let endpoint = endpoint
                         .connect_timeout(CONNECT_TIMEOUT)
                         .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
                         .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
@@ -133,7 +146,8 @@ impl ChannelResolver for KnitChannels {
                 }
             }
         };
-        Ok(create_worker_client(BoxCloneSyncChannel::new(channel)))
+        let client = create_worker_client(BoxCloneSyncChannel::new(channel));
+        Ok(Box::new(NamedWorkerChannel::new(client, url)))
     }
 }
 

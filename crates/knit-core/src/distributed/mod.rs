@@ -9,17 +9,21 @@
 //! coordinating session, so Knit's planners, table functions and catalog work as they
 //! do locally; only the physical operators travel, Knit's through one codec.
 //!
-//! Layers: `access` (token and version), `merge`, `codec`, `coordinator`, `worker`.
+//! Layers: `access` (token and version), `tls`, `channel`, `merge`, `codec`,
+//! `coordinator`, `worker`.
 
 mod access;
+mod channel;
 mod codec;
 mod coordinator;
 mod merge;
+mod tls;
 mod worker;
 
 pub use access::{WORKER_TOKEN_ENV, token_from_env};
 pub(crate) use coordinator::distribute;
 pub use coordinator::parse_workers;
+pub use tls::{WORKER_CA_ENV, WorkerTls};
 pub(crate) use worker::serve;
 
 /// The environment variable naming the workers of a session (`host:port,...`), as

@@ -25,6 +25,7 @@ use tonic::transport::server::TcpIncoming;
 use super::access::{AccessCheck, KNIT_VERSION};
 use super::codec::KnitCodec;
 use super::coordinator::{KnitChannels, passthrough_headers};
+use super::tls::{WorkerTls, install_crypto_provider};
 use crate::error::{CoreError, Result};
 use crate::stitch::SharedStitches;
 
@@ -58,12 +59,13 @@ impl WorkerSessionBuilder for WorkerSessions {
     }
 }
 
-/// Serves plans on `listener` until `shutdown` completes, accepting only requests that
-/// carry `token`; each stage runs with the functions, object stores and memory pool of
+/// Serves plans on `listener` (over TLS with `tls`) until `shutdown` completes,
+/// accepting only requests that carry `token`; each stage runs with the functions, object stores and memory pool of
 /// `state` (a Knit session's, see `KnitSession::serve_worker`).
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     token: String,
+    tls: Option<&WorkerTls>,
     state: SessionState,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
@@ -91,7 +93,14 @@ pub(crate) async fn serve(
     );
     let address = listener.local_addr().ok();
     tracing::info!(?address, "knit worker listening");
-    Server::builder()
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        install_crypto_provider();
+        server = server
+            .tls_config(tls.server_config())
+            .map_err(|e| CoreError::invalid(format!("the worker's certificate and key: {e}")))?;
+    }
+    server
         .add_service(service)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await

@@ -47,7 +47,7 @@ pub(crate) async fn start_workers(n: usize, token: &str) -> Workers {
         servers.push(SpawnedTask::spawn(async move {
             let session = session.build().unwrap();
             session
-                .serve_worker(listener, token, async {
+                .serve_worker(listener, token, None, async {
                     let _ = stopped.await;
                 })
                 .await

@@ -168,17 +168,24 @@ fn workers_refuse_a_wrong_token_and_need_one() {
     assert!(!output.status.success());
     assert!(stderr.contains("set KNIT_WORKER_TOKEN"), "{stderr}");
 
-    let output = knit()
-        .args(["worker", "--listen", "nowhere"])
-        .env("KNIT_WORKER_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert!(!output.status.success());
+    let stderr = refused_start(&["--listen", "nowhere"]);
     assert!(
         stderr.contains("--listen 'nowhere' is not an address"),
         "{stderr}"
     );
+}
+
+/// Starts `knit worker` with the token and `args`, which it must refuse; its stderr.
+fn refused_start(args: &[&str]) -> String {
+    let output = knit()
+        .arg("worker")
+        .args(args)
+        .env("KNIT_WORKER_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success(), "{stderr}");
+    stderr
 }
 
 #[test]
@@ -349,26 +356,13 @@ fn tls_workers_answer_coordinators_that_trust_their_authority() {
 
 #[test]
 fn a_worker_refuses_a_certificate_file_that_holds_none() {
-    let output = knit()
-        .args(["worker", "--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(format!("{TLS}/README.md"))
-        .arg("--tls-key")
-        .arg(format!("{TLS}/worker.key"))
-        .env("KNIT_WORKER_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert!(!output.status.success());
+    let readme = format!("{TLS}/README.md");
+    let key = format!("{TLS}/worker.key");
+    let stderr = refused_start(&["--tls-cert", &readme, "--tls-key", &key]);
     assert!(
         stderr.contains("README.md' holds no PEM certificate"),
         "{stderr}"
     );
-    let output = knit()
-        .args(["worker", "--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(format!("{TLS}/worker.pem"))
-        .env("KNIT_WORKER_TOKEN", TOKEN)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(text(&output).1.contains("--tls-key"), "{}", text(&output).1);
+    let stderr = refused_start(&["--tls-cert", &format!("{TLS}/worker.pem")]);
+    assert!(stderr.contains("--tls-key"), "{stderr}");
 }

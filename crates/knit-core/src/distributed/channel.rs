@@ -155,31 +155,41 @@ impl WorkerChannel for NamedWorkerChannel {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_broken_stream_names_the_worker_and_what_to_check() {
-        let status = tonic::Status::unknown(
-            "h2 protocol error: error reading a body from connection: stream closed because \
-             of a broken pipe",
-        );
-        let error = name_worker("10.0.0.7:7701", DataFusionError::External(Box::new(status)));
-        let text = error.to_string();
-        assert!(
-            text.contains("knit worker 10.0.0.7:7701 failed or could not be reached (h2 protocol")
-                && text.contains("leave it out of the worker list"),
-            "{text}"
-        );
+    /// The message a query gets for a worker's gRPC `status`.
+    fn reported(status: tonic::Status) -> String {
+        name_worker("h:1", DataFusionError::External(Box::new(status))).to_string()
     }
 
     #[test]
-    fn a_worker_not_reached_or_not_trusted_says_what_to_check() {
-        let refused = tonic::Status::unavailable("tcp connect error: Connection refused");
-        let text = name_worker("h:1", DataFusionError::External(Box::new(refused))).to_string();
-        assert!(
-            text.contains("knit worker h:1 failed or could not be reached (tcp connect"),
-            "{text}"
-        );
-        let untrusted = tonic::Status::unknown("invalid peer certificate: UnknownIssuer");
-        let text = name_worker("h:1", DataFusionError::External(Box::new(untrusted))).to_string();
+    fn a_broken_stream_or_a_worker_not_reached_names_it_and_what_to_check() {
+        for (status, detail) in [
+            (
+                tonic::Status::unknown(
+                    "h2 protocol error: error reading a body from connection: stream closed \
+                     because of a broken pipe",
+                ),
+                "(h2 protocol",
+            ),
+            (
+                tonic::Status::unavailable("tcp connect error: Connection refused"),
+                "(tcp connect",
+            ),
+        ] {
+            let text = reported(status);
+            assert!(
+                text.contains(&format!(
+                    "knit worker h:1 failed or could not be reached {detail}"
+                )) && text.contains("leave it out of the worker list"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_untrusted_certificate_says_which_variable_names_the_authority() {
+        let text = reported(tonic::Status::unknown(
+            "invalid peer certificate: UnknownIssuer",
+        ));
         assert!(
             text.contains("knit worker h:1 is not trusted (invalid peer certificate")
                 && text.contains("KNIT_WORKER_CA"),
@@ -189,10 +199,10 @@ mod tests {
 
     #[test]
     fn a_refusal_keeps_the_workers_reason() {
-        let status = tonic::Status::unauthenticated("the knit worker refused the plan");
-        let error = name_worker("h:1", DataFusionError::External(Box::new(status)));
         assert_eq!(
-            error.to_string(),
+            reported(tonic::Status::unauthenticated(
+                "the knit worker refused the plan"
+            )),
             "Execution error: knit worker h:1: the knit worker refused the plan"
         );
     }

@@ -73,7 +73,8 @@ async fn serve(args: WorkerArgs) -> Result<(), String> {
         })?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
-            Some(WorkerTls::from_files(cert, key).map_err(|e| format!("--tls-cert: {e}"))?)
+            // The error names the file (certificate or key) at fault.
+            Some(WorkerTls::from_files(cert, key).map_err(|e| e.to_string())?)
         }
         _ => None,
     };

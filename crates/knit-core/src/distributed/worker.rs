@@ -60,8 +60,9 @@ impl WorkerSessionBuilder for WorkerSessions {
 }
 
 /// Serves plans on `listener` (over TLS with `tls`) until `shutdown` completes,
-/// accepting only requests that carry `token`; each stage runs with the functions, object stores and memory pool of
-/// `state` (a Knit session's, see `KnitSession::serve_worker`).
+/// accepting only requests that carry `token`; each stage runs with the functions,
+/// object stores and memory pool of `state` (a Knit session's, see
+/// `KnitSession::serve_worker`).
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     token: String,

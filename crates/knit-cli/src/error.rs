@@ -41,6 +41,9 @@ pub enum CliError {
     /// `knit report` could not be made or written.
     #[error("{0}")]
     Report(String),
+    /// `REFRESH PROFILE STORE` failed; the store is as the last refresh left it.
+    #[error("{0}")]
+    Store(String),
 }
 
 impl From<DataFusionError> for CliError {

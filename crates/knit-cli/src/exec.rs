@@ -5,16 +5,18 @@
 //! (`-f`), commands (`-c`), standard input, `\i` and typed input.
 
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use datafusion::common::runtime::SpawnedTask;
 use knit_core::{ErrorReport, KnitSession};
-use knit_sql::{StatementText, split_statements};
+use knit_sql::{Statement, StatementText, split_statements};
 
+use crate::deadline::expire;
 use crate::error::{CliError, Result};
 use crate::print::{PrintFormat, PrintOptions};
 use crate::progress::Progress;
+use crate::project::{self, SqlProfile};
 
 /// The largest script Knit reads (`-f`, `\\i`, standard input): a bound, so that a path
 /// such as `/dev/zero` is an error rather than all of memory.
@@ -91,6 +93,8 @@ pub struct Runner {
     pub print: PrintOptions,
     /// Whether long statements show progress on stderr.
     show_progress: bool,
+    /// The statements that defined the session's profile, for `REFRESH PROFILE STORE`.
+    profile: Mutex<SqlProfile>,
 }
 
 impl Runner {
@@ -101,6 +105,7 @@ impl Runner {
             session,
             print,
             show_progress,
+            profile: Mutex::default(),
         }
     }
 
@@ -136,6 +141,49 @@ impl Runner {
     /// Runs one statement, giving up when the user presses Ctrl-C or when it runs past
     /// the session's statement timeout (which covers printing its result too).
     pub async fn run_statement(&self, sql: &str) -> Result<()> {
+        // A statement that does not parse is run anyway, for the engine's error.
+        let parsed = knit_sql::parse_statement(sql).ok();
+        if let Some(Statement::RefreshProfileStore { full }) = parsed {
+            return self.refresh_profile_store(full).await;
+        }
+        self.run_engine_statement(sql).await?;
+        if let Some(statement) = &parsed {
+            self.profile
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(sql, statement);
+        }
+        Ok(())
+    }
+
+    /// `REFRESH PROFILE STORE`: the statements that defined the session's profile, run
+    /// into its store, within the statement timeout for its outputs. Ctrl-C stops it
+    /// as a kill would, and gives the store's lock up.
+    async fn refresh_profile_store(&self, full: bool) -> Result<()> {
+        let profile = self
+            .profile
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let started = Instant::now();
+        let stop = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                // No handler for Ctrl-C: nothing stops the refresh.
+                std::future::pending::<()>().await;
+            }
+            "cancelled".to_string()
+        };
+        project::refresh_profile_store(&self.session, &profile, full, stop)
+            .await
+            .map_err(CliError::Store)?;
+        if !self.print.quiet {
+            eprintln!("refreshed in {:.2}s", started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    /// Runs one statement in the engine.
+    async fn run_engine_statement(&self, sql: &str) -> Result<()> {
         let timeout = self.session.statement_timeout();
         let session = self.session.clone();
         let print = self.print.clone();
@@ -190,23 +238,6 @@ impl Runner {
             error,
             report,
         }
-    }
-}
-
-/// Parses `--timeout`.
-pub fn parse_timeout(text: &str) -> Result<Duration, String> {
-    knit_core::parse_duration(text)
-        .ok_or_else(|| format!("'{text}' is not a duration: write one such as 30s, 10m or 1h"))
-}
-
-/// Resolves with the timeout once it has passed; never, without one.
-pub async fn expire(timeout: Option<Duration>) -> Option<Duration> {
-    match timeout {
-        Some(limit) => {
-            tokio::time::sleep(limit).await;
-            Some(limit)
-        }
-        None => std::future::pending().await,
     }
 }
 

@@ -14,6 +14,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod command;
+mod deadline;
 mod error;
 mod exec;
 mod print;
@@ -34,8 +35,9 @@ use std::time::Duration;
 use clap::Parser;
 use knit_core::{SessionBuilder, parse_memory_size};
 
+use crate::deadline::parse_timeout;
 use crate::error::CliError;
-use crate::exec::{Runner, StatementFailure, parse_timeout, read_script};
+use crate::exec::{Runner, StatementFailure, read_script};
 use crate::print::{MaxRows, PrintFormat, PrintOptions};
 
 /// Rows a table shows in the REPL unless told otherwise; scripts show every row.

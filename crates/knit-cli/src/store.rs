@@ -19,7 +19,8 @@ use crate::project::store_state::{STATE_FOLDER, StoreState};
 pub enum StoreCommand {
     /// Show a profile store's last run, the files it read and its tables.
     Status {
-        /// The store's folder (as given to `knit project run --store`).
+        /// The store's folder (as given to `knit project run --store` or `CREATE PROFILE
+        /// STORE`).
         path: PathBuf,
     },
 }
@@ -50,7 +51,8 @@ async fn status(store: &Path) -> Result<String, String> {
     let session = SessionBuilder::new().build().map_err(|e| e.to_string())?;
     let Some(state) = StoreState::read(&session, store).await? else {
         return Err(format!(
-            "'{}' holds no completed run: run `knit project run DIR --store {}` first",
+            "'{}' holds no completed run: run `knit project run DIR --store {}` (or, in a \
+             Knit SQL script, REFRESH PROFILE STORE) first",
             store.display(),
             store.display()
         ));

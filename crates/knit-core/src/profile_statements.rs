@@ -192,8 +192,48 @@ pub(crate) async fn execute_profile(
                 ],
             )?
         }
+        Statement::CreateProfileStore(location) => {
+            create_profile_store(ctx, location)?;
+            empty(ctx)?
+        }
+        Statement::RefreshProfileStore { .. } => {
+            return Err(CoreError::invalid(
+                "REFRESH PROFILE STORE is run by the knit command, which keeps the store's \
+                 runs: put it in a script run with knit -f, or type it in knit's shell",
+            ));
+        }
     };
     Ok(Some(frame))
+}
+
+/// Names the session's profile store (`knit.profile_store`), making its folder if it is
+/// a local one.
+fn create_profile_store(ctx: &SessionContext, location: &str) -> Result<()> {
+    if location.trim().is_empty() {
+        return Err(CoreError::invalid(
+            "CREATE PROFILE STORE: name the store's folder or s3:// URL, such as 'profiles/'",
+        ));
+    }
+    if !location.contains("://") {
+        let path = std::path::Path::new(location);
+        if path.exists() && !path.is_dir() {
+            return Err(CoreError::invalid(format!(
+                "CREATE PROFILE STORE: '{location}' is a file: name a folder (it is made if \
+                 missing)"
+            )));
+        }
+        std::fs::create_dir_all(path).map_err(|e| {
+            CoreError::invalid(format!(
+                "CREATE PROFILE STORE: cannot make '{location}': {e}"
+            ))
+        })?;
+    }
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .set("knit.profile_store", location)?;
+    Ok(())
 }
 
 /// Checks an input and plans its rows: one VARCHAR column per id, then the time.

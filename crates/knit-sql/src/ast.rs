@@ -44,6 +44,15 @@ pub enum Statement {
     Show(ShowObject),
     /// `DESCRIBE ENTITY name`.
     DescribeEntity(Ident),
+    /// `CREATE PROFILE STORE 'location'`: the session's profile store, a folder or an
+    /// `s3://` URL.
+    CreateProfileStore(String),
+    /// `REFRESH PROFILE STORE [FULL]`: the session's entities, vars and cohorts into its
+    /// profile store, incrementally unless `FULL` (or nothing allows it).
+    RefreshProfileStore {
+        /// `FULL`: compute everything from all input files.
+        full: bool,
+    },
 }
 
 impl fmt::Display for Statement {
@@ -58,6 +67,16 @@ impl fmt::Display for Statement {
             Statement::Drop(drop) => write!(f, "{drop}"),
             Statement::Show(object) => write!(f, "{object}"),
             Statement::DescribeEntity(name) => write!(f, "DESCRIBE ENTITY {name}"),
+            Statement::CreateProfileStore(location) => {
+                write!(f, "CREATE PROFILE STORE {}", crate::quote_literal(location))
+            }
+            Statement::RefreshProfileStore { full } => {
+                write!(
+                    f,
+                    "REFRESH PROFILE STORE{}",
+                    if *full { " FULL" } else { "" }
+                )
+            }
         }
     }
 }

@@ -183,6 +183,9 @@ mod tests {
             "CREATE INPUT var FOR user IDS (a AS id)",
             "SHOW VARS",
             "SHOW COHORTS",
+            "CREATE PROFILE STORE 's3://acme/profiles/it''s'",
+            "REFRESH PROFILE STORE",
+            "REFRESH PROFILE STORE FULL",
         ] {
             assert_round_trip(sql);
             let printed = parse_statement(sql).unwrap().to_string();
@@ -226,6 +229,8 @@ mod tests {
                 "CREATE ENTITY VAR user.x AS 1 DESCRIPTION 2",
                 "Expected: literal string",
             ),
+            ("CREATE PROFILE STORE store", "Expected: literal string"),
+            ("REFRESH PROFILE STORE NOW", "end of statement"),
         ] {
             let err = parse_statement(sql).unwrap_err().to_string();
             assert!(err.contains(expected), "{sql}: {err}");

@@ -53,6 +53,10 @@ pub(crate) fn parse_profile_statement(
                 skip(parser, prefix + 1);
                 Statement::CreateCohort(Box::new(parse_create_cohort(parser, or_replace)?))
             }
+            ["PROFILE", "STORE", ..] if !or_replace => {
+                skip(parser, prefix + 2);
+                Statement::CreateProfileStore(parse_location(parser)?)
+            }
             _ => return Ok(None),
         };
         return Ok(Some(statement));
@@ -98,6 +102,12 @@ pub(crate) fn parse_profile_statement(
             };
             skip(parser, 2);
             Statement::Show(object)
+        }
+        ["REFRESH", "PROFILE", "STORE", ..] => {
+            skip(parser, 3);
+            Statement::RefreshProfileStore {
+                full: eat_words(parser, &["FULL"]),
+            }
         }
         ["DESCRIBE", "ENTITY", ..] => {
             skip(parser, 2);
@@ -336,6 +346,18 @@ fn word_at(parser: &Parser<'_>, n: usize) -> String {
     match parser.peek_nth_token(n).token {
         Token::Word(word) if word.quote_style.is_none() => word.value.to_ascii_uppercase(),
         _ => String::new(),
+    }
+}
+
+/// A store's location: a quoted string (a bare word would read as a name).
+fn parse_location(parser: &mut Parser<'_>) -> Result<String, ParserError> {
+    let token = parser.next_token();
+    match &token.token {
+        Token::SingleQuotedString(location) => Ok(location.clone()),
+        _ => parser.expected(
+            "literal string: the store's folder or s3:// URL, such as 'profiles/'",
+            token,
+        ),
     }
 }
 

@@ -25,11 +25,19 @@ use futures::{StreamExt, TryStreamExt};
 use knit_core::{ErrorReport, KnitSession, SessionBuilder, parse_memory_size};
 use knit_pb::{LoadOptions, OutputFormat, Project, Script, ScriptOptions, ScriptStatement};
 
-use crate::exec::{expire, parse_timeout};
+use crate::deadline::{expire, parse_timeout};
+use store_run::StoreRun;
 
 mod refresh;
 mod refreshable;
+mod run_plan;
+mod sql_profile;
+mod sql_refresh;
+mod store_run;
 pub(crate) mod store_state;
+
+pub(crate) use sql_profile::SqlProfile;
+pub(crate) use sql_refresh::refresh_profile_store;
 
 /// `knit project ...`.
 #[derive(Debug, Subcommand)]
@@ -124,6 +132,16 @@ pub struct ProjectArgs {
     timeout: Option<Duration>,
 }
 
+impl ProjectArgs {
+    /// `--memory-limit` in bytes.
+    fn memory_limit_bytes(&self) -> Result<Option<usize>, String> {
+        self.memory_limit
+            .as_deref()
+            .map(|limit| parse_memory_size(limit).map_err(|e| format!("--memory-limit: {e}")))
+            .transpose()
+    }
+}
+
 /// The warehouses a project's templates may branch on.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Dialect {
@@ -154,7 +172,11 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
         .clone()
         .unwrap_or_else(|| args.dir.join("knit-output"));
     let result = if let (true, Some(store)) = (execute, &args.store) {
-        Box::pin(refresh::run_store(&args, store)).await
+        match StoreRun::of_project(&args) {
+            // Ctrl-C ends the process, as a kill would.
+            Ok(run) => Box::pin(refresh::run_store(&run, store, std::future::pending())).await,
+            Err(e) => Err(e),
+        }
     } else if execute {
         Box::pin(run_project(&args, &out)).await
     } else {
@@ -299,7 +321,7 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
             .map_err(|e| format!("--out: cannot create '{}': {e}", out.display()))?;
         remove_stale_staging(out);
     }
-    let session = new_session(args)?;
+    let session = new_session(args.memory_limit_bytes()?)?;
     let staging_text = staging.display().to_string();
     let written = run_staged(
         &session,
@@ -371,13 +393,11 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// A session under the run's memory limit.
-fn new_session(args: &ProjectArgs) -> Result<KnitSession, String> {
+/// A session under a memory limit (in bytes).
+fn new_session(memory_limit: Option<usize>) -> Result<KnitSession, String> {
     let mut builder = SessionBuilder::new();
-    if let Some(limit) = &args.memory_limit {
-        builder = builder.with_memory_limit(
-            parse_memory_size(limit).map_err(|e| format!("--memory-limit: {e}"))?,
-        );
+    if let Some(limit) = memory_limit {
+        builder = builder.with_memory_limit(limit);
     }
     builder.build().map_err(|e| e.to_string())
 }

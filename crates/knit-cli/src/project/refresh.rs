@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! `knit project run DIR --store PATH`: a project run that keeps its outputs as Delta
-//! tables in a profile store and refreshes them incrementally.
+//! `knit project run DIR --store PATH` and Knit SQL's `REFRESH PROFILE STORE`: a run that
+//! keeps its outputs as Delta tables in a profile store and refreshes them
+//! incrementally.
 //!
 //! Every run lists the files of each input table once and reads exactly those (files
 //! landing meanwhile wait for the next run). The first run, and any run that cannot
 //! only add rows, computes everything. A later run compares the files with those the
 //! last run read:
 //!
-//! - none new, and the same end time: the store is current, and nothing is written;
+//! - none new, and the same end time (a pb project's; Knit SQL inputs have none): the
+//!   store is current, and nothing is written;
 //! - a file changed or deleted, other definitions, a new `--begin-time`, an earlier
 //!   end time, or a definition that an incremental run cannot compute from some
 //!   clusters alone (a window over entities, a SQL model that joins or aggregates, a var
@@ -30,41 +32,25 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::Utc;
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
-use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use futures::{StreamExt, TryStreamExt};
 use knit_core::{EntityScope, KnitSession, TableFile};
-use knit_pb::{OutputFormat, Script};
+use knit_pb::Script;
 use knit_sql::{quote_ident, quote_literal};
 
-use super::refreshable::{graph_output, normal, not_incremental, row_tables};
-use super::store_state::{STATE_FOLDER, StoreLock, StoreState, file_changes, fingerprint};
+use super::refreshable::graph_output;
+use super::run_plan::{Plan, plan};
+use super::store_run::StoreRun;
+use super::store_state::{STATE_FOLDER, StoreLock, StoreState, fingerprint};
 use super::{
-    PUBLISHES_AT_ONCE, ProjectArgs, STAGING_PREFIX, collect, execute, load_between, new_session,
-    publish_delta, redirects_table, run_staged, staged_rows, write_changes, write_redirects,
+    PUBLISHES_AT_ONCE, STAGING_PREFIX, collect, execute, publish_delta, redirects_table,
+    run_staged, staged_rows, write_changes, write_redirects,
 };
 
 /// How many times a scope may grow to take in clusters that refused or excluded edges
 /// reach (see [`scope_entity`]) before the run is made full instead.
 const SCOPE_ROUNDS: usize = 16;
-
-/// What a run does.
-#[derive(Debug)]
-enum Plan {
-    /// Everything, for this reason.
-    Full(String),
-    /// Nothing: no input file is new or changed, and the end time is the same.
-    Current,
-    /// Refresh the clusters the new rows touch: the new files of each table, and the
-    /// end time of the last run when this one is later (rows of old files between the
-    /// two are new).
-    Incremental {
-        added: BTreeMap<String, Vec<TableFile>>,
-        window_from: Option<String>,
-    },
-}
 
 /// What an entity's refresh is scoped to.
 struct EntityRefresh {
@@ -79,9 +65,14 @@ struct EntityRefresh {
     rounds: usize,
 }
 
-/// Runs the project into the store at `store` (a local folder or an `s3://` URL),
-/// holding the store's lock.
-pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), String> {
+/// Runs the definitions into the store at `store` (a local folder or an `s3://` URL),
+/// holding the store's lock, unless `stop` resolves first (with why): the run is then
+/// dropped where it is, as a killed run would be, and the lock given up.
+pub(crate) async fn run_store(
+    run: &StoreRun<'_>,
+    store: &Path,
+    stop: impl Future<Output = String>,
+) -> Result<(), String> {
     if !store.display().to_string().contains("://") {
         if store.exists() && !store.is_dir() {
             return Err(format!(
@@ -92,15 +83,25 @@ pub(super) async fn run_store(args: &ProjectArgs, store: &Path) -> Result<(), St
         std::fs::create_dir_all(store.join(STATE_FOLDER))
             .map_err(|e| format!("--store: cannot create '{}': {e}", store.display()))?;
     }
-    let session = new_session(args)?;
+    let session = run.session()?;
     let lock = StoreLock::acquire(&session, store).await?;
-    let result = Box::pin(run_locked(args, &session, store)).await;
+    let result = tokio::select! {
+        result = Box::pin(run_locked(run, &session, store)) => result,
+        why = stop => Err(format!(
+            "{why}: the store keeps its last complete run (the next refresh reads what this \
+             one would have)"
+        )),
+    };
     lock.release(&session).await;
     result
 }
 
 /// Runs the project into the store, whose lock this process holds.
-async fn run_locked(args: &ProjectArgs, session: &KnitSession, store: &Path) -> Result<(), String> {
+async fn run_locked(
+    args: &StoreRun<'_>,
+    session: &KnitSession,
+    store: &Path,
+) -> Result<(), String> {
     remove_staging_folders(session, store).await?;
     let previous = StoreState::read(session, store).await?;
     let started_at = knit_pb::now_rfc3339();
@@ -111,13 +112,7 @@ async fn run_locked(args: &ProjectArgs, session: &KnitSession, store: &Path) -> 
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let staging = store.join(format!("{STAGING_PREFIX}{}-{stamp}", std::process::id()));
-    let script = load_between(
-        args,
-        &staging,
-        OutputFormat::Parquet,
-        args.begin_time.clone(),
-        end_time.clone(),
-    )?;
+    let script = args.script(&staging, args.begin_time.clone(), end_time.clone())?;
     let staging_text = staging.display().to_string();
     let statements: Vec<&str> = script.statements.iter().map(|s| s.sql.as_str()).collect();
     let print = fingerprint(&statements, &staging_text, &end_time);
@@ -128,9 +123,13 @@ async fn run_locked(args: &ProjectArgs, session: &KnitSession, store: &Path) -> 
     let (mode, refreshes) = match &plan {
         Plan::Current => {
             eprintln!(
-                "the store is current: no input file is new or changed since run {}, and \
-                 the end time is the same",
-                previous.as_ref().map_or(0, |p| p.run)
+                "the store is current: no input file is new or changed since run {}{}",
+                previous.as_ref().map_or(0, |p| p.run),
+                if args.bounded_by_end_time() {
+                    ", and the end time is the same"
+                } else {
+                    ""
+                }
             );
             return Ok(());
         }
@@ -358,102 +357,11 @@ async fn define(
     Ok(tables)
 }
 
-/// Decides what the run does, from the last run's state and the files there are now.
-fn plan(
-    args: &ProjectArgs,
-    previous: Option<&StoreState>,
-    script: &Script,
-    tables: &BTreeMap<String, Option<Vec<TableFile>>>,
-    print: &str,
-    end_time: &str,
-) -> Plan {
-    let Some(previous) = previous else {
-        return Plan::Full("the store's first run".to_string());
-    };
-    if args.rebuild {
-        return Plan::Full("--rebuild".to_string());
-    }
-    if previous.knit_version != env!("CARGO_PKG_VERSION") {
-        return Plan::Full(format!(
-            "the last run was made by Knit {}",
-            previous.knit_version
-        ));
-    }
-    if previous.fingerprint != print {
-        return Plan::Full("the project's definitions changed".to_string());
-    }
-    if previous.begin_time != args.begin_time {
-        return Plan::Full("--begin-time changed".to_string());
-    }
-    if let Some(reason) = not_incremental(script) {
-        return Plan::Full(reason);
-    }
-    let mut added = BTreeMap::new();
-    for (table, files) in tables {
-        let Some(files) = files else {
-            return Plan::Full(format!(
-                "input table {table} is not read from files (a view or a table in memory), so \
-                 its new rows cannot be told apart"
-            ));
-        };
-        let before = previous.tables.get(table).map_or(&[][..], Vec::as_slice);
-        let changes = file_changes(before, files);
-        if let Some(changed) = changes.changed {
-            return Plan::Full(format!("input file {changed} since run {}", previous.run));
-        }
-        if !changes.added.is_empty() {
-            added.insert(table.clone(), changes.added);
-        }
-    }
-    let rows = row_tables(script);
-    if let Some(table) = added.keys().find(|t| !rows.contains(&normal(t))) {
-        return Plan::Full(format!(
-            "table {table} has new files, and it is read beside input rows (by an id type \
-             filter or a join), so they may change rows read before"
-        ));
-    }
-    let (Some(before), Some(now)) = (time(&previous.end_time), time(end_time)) else {
-        return Plan::Full("the end times cannot be compared".to_string());
-    };
-    if now < before {
-        return Plan::Full(format!(
-            "the end time {end_time} is before the last run's, {}",
-            previous.end_time
-        ));
-    }
-    let moved = now > before;
-    if moved
-        && let Some(statement) = script.statements.iter().find(|s| {
-            s.sql.contains(end_time) && !s.sql.starts_with("CREATE INPUT ") && s.table.is_none()
-        })
-    {
-        let what = statement.origin.as_ref().map_or_else(
-            || statement.sql.clone(),
-            |o| format!("{}: {}", o.file, o.key),
-        );
-        return Plan::Full(format!("{what} reads the end time, which moved"));
-    }
-    if added.is_empty() && !moved {
-        return Plan::Current;
-    }
-    Plan::Incremental {
-        added,
-        window_from: moved.then(|| previous.end_time.clone()),
-    }
-}
-
-/// A time given as RFC 3339 (or SQL's date and time), in microseconds.
-fn time(text: &str) -> Option<i64> {
-    string_to_datetime(&Utc, text)
-        .ok()
-        .map(|t| t.timestamp_micros())
-}
-
 /// Scopes every entity of the script to the clusters the new rows touch. `None` when
 /// a scope did not settle (see [`SCOPE_ROUNDS`]).
 #[allow(clippy::too_many_arguments)]
 async fn scope(
-    args: &ProjectArgs,
+    args: &StoreRun<'_>,
     session: &KnitSession,
     script: &Script,
     store: &Path,
@@ -471,20 +379,14 @@ async fn scope(
     // between the last end time and this one.
     let mut new_ids: BTreeMap<String, HashSet<(String, String)>> = BTreeMap::new();
     let step = Instant::now();
-    let fresh = new_session(args)?;
+    let fresh = args.session()?;
     define(&fresh, script, Some(added)).await?;
     stitched_ids(&fresh, &entities, &mut new_ids).await?;
     tracing::debug!(elapsed = ?step.elapsed(), "stitched the new files' rows");
     if let Some(from) = window_from {
-        let window = new_session(args)?;
+        let window = args.session()?;
         let staging = store.join(format!("{STAGING_PREFIX}window"));
-        let late = load_between(
-            args,
-            &staging,
-            OutputFormat::Parquet,
-            Some(from.to_string()),
-            end_time.to_string(),
-        )?;
+        let late = args.script(&staging, Some(from.to_string()), end_time.to_string())?;
         define(&window, &late, Some(old)).await?;
         stitched_ids(&window, &entities, &mut new_ids).await?;
     }

@@ -20,6 +20,8 @@ fn examples_print_their_expected_output() {
     // The Delta example's table gains versions each time it runs; it is shown from
     // its first version.
     let _ = std::fs::remove_dir_all("/tmp/knit-example-delta");
+    // The profile store example's first run is full; it starts from an empty store.
+    let _ = std::fs::remove_dir_all("/tmp/knit-example-store");
     for script in scripts {
         let output = knit().arg("-q").arg("-f").arg(&script).output().unwrap();
         let (stdout, stderr) = text(&output);

@@ -20,6 +20,7 @@ mod repl;
 mod report;
 mod s3;
 mod sql_models;
+mod sql_store;
 mod store;
 mod warehouse_tables;
 mod workers;

@@ -70,10 +70,10 @@ fn write_project(dir: &Path) -> PathBuf {
 }
 
 /// A small deterministic generator.
-struct Lcg(u64);
+pub(crate) struct Lcg(pub(crate) u64);
 
 impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
+    pub(crate) fn next(&mut self, n: u64) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -92,7 +92,11 @@ impl Lcg {
 }
 
 /// Random events and orders rows as CSV lines (without header).
-fn random_rows(rng: &mut Lcg, events: usize, orders: usize) -> (Vec<String>, Vec<String>) {
+pub(crate) fn random_rows(
+    rng: &mut Lcg,
+    events: usize,
+    orders: usize,
+) -> (Vec<String>, Vec<String>) {
     let time = |rng: &mut Lcg| {
         if rng.next(12) == 0 {
             String::new()
@@ -124,7 +128,13 @@ fn random_rows(rng: &mut Lcg, events: usize, orders: usize) -> (Vec<String>, Vec
 }
 
 /// Writes `rows` of a table as `tables/shop/<table>/<file>.parquet`.
-fn write_table_file(tables: &Path, table: &str, file: &str, header: &str, rows: &[String]) {
+pub(crate) fn write_table_file(
+    tables: &Path,
+    table: &str,
+    file: &str,
+    header: &str,
+    rows: &[String],
+) {
     let folder = tables.join("shop").join(table);
     std::fs::create_dir_all(&folder).unwrap();
     let csv = folder.with_extension(format!("{file}.csv"));
@@ -198,11 +208,17 @@ fn run_ok(project: &Path, tables: &Path, store: &Path, end: &str) -> String {
 
 /// The outputs of two stores that differ, as `output: rows only in a, rows only in b`.
 fn differences(a: &Path, b: &Path) -> Vec<String> {
-    differences_with(knit(), a, &b.display().to_string())
+    differences_with(knit(), a, &b.display().to_string(), 10)
 }
 
-/// [`differences`] of a local store `a` and a store `b` that `command` reads (one on S3).
-fn differences_with(mut command: std::process::Command, a: &Path, b: &str) -> Vec<String> {
+/// [`differences`] of a local store `a` of at least `tables` tables and a store `b` that
+/// `command` reads (one on S3).
+pub(crate) fn differences_with(
+    mut command: std::process::Command,
+    a: &Path,
+    b: &str,
+    tables: usize,
+) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(a)
         .unwrap()
         .flatten()
@@ -210,7 +226,7 @@ fn differences_with(mut command: std::process::Command, a: &Path, b: &str) -> Ve
         .filter(|n| !n.starts_with('_') && !n.starts_with('.') && !n.ends_with("_redirects"))
         .collect();
     names.sort();
-    assert!(names.len() >= 10, "{names:?}");
+    assert!(names.len() >= tables, "{names:?}");
     command.args(["-q", "--format", "csv"]);
     for name in &names {
         let (x, y) = (a.join(name).display().to_string(), format!("{b}/{name}"));
@@ -243,8 +259,8 @@ fn deletion_vector_files(store: &Path) -> usize {
         .count()
 }
 
-const EVENTS: &str = "user_id,anonymous_id,email,channel,ts";
-const ORDERS: &str = "user_id,amount,ts";
+pub(crate) const EVENTS: &str = "user_id,anonymous_id,email,channel,ts";
+pub(crate) const ORDERS: &str = "user_id,amount,ts";
 const END: &str = "2100-01-01T00:00:00Z";
 
 #[test]
@@ -619,7 +635,7 @@ fn a_store_on_s3_refreshes_and_locks_as_a_local_one() {
     let full = dir.join("full");
     run_ok(&project, &tables, &full, END);
     assert_eq!(
-        differences_with(s3.knit(), &full, &store),
+        differences_with(s3.knit(), &full, &store, 10),
         Vec::<String>::new()
     );
     let status = s3
@@ -691,7 +707,7 @@ fn a_store_on_s3_refreshes_and_locks_as_a_local_one() {
     let full = dir.join("full-3");
     run_ok(&project, &tables, &full, END);
     assert_eq!(
-        differences_with(s3.knit(), &full, &store),
+        differences_with(s3.knit(), &full, &store, 10),
         Vec::<String>::new()
     );
 }

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Time limits of statements and runs: `--timeout` values, and waiting one out.
+
+use std::time::Duration;
+
+/// Parses `--timeout`.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    knit_core::parse_duration(text)
+        .ok_or_else(|| format!("'{text}' is not a duration: write one such as 30s, 10m or 1h"))
+}
+
+/// Resolves with the timeout once it has passed; never, without one.
+pub async fn expire(timeout: Option<Duration>) -> Option<Duration> {
+    match timeout {
+        Some(limit) => {
+            tokio::time::sleep(limit).await;
+            Some(limit)
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! What a run into a profile store computes: a pb project (`knit project run --store`)
+//! or a Knit SQL session's definitions (`REFRESH PROFILE STORE`), as a script of
+//! statements whose outputs go to a staging folder; and how it runs (times, memory,
+//! what it writes beside the store).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use knit_core::KnitSession;
+use knit_pb::{OutputFormat, Script};
+
+use super::sql_profile::SqlProfile;
+use super::{ProjectArgs, load_between, new_session};
+
+/// A run into a profile store: what it computes, and how.
+pub(crate) struct StoreRun<'a> {
+    /// Where its definitions come from.
+    pub(crate) definitions: Definitions<'a>,
+    /// Input rows that occurred earlier are left out (pb projects only).
+    pub(crate) begin_time: Option<String>,
+    /// Input rows that occurred later are left out (pb projects only; default: now).
+    pub(crate) end_time: Option<String>,
+    /// Compute everything from all input files.
+    pub(crate) rebuild: bool,
+    /// Where each output's changes of the run are written, if anywhere.
+    pub(crate) changes_out: Option<PathBuf>,
+    /// Merges mark replaced rows deleted rather than rewrite their files.
+    pub(crate) deletion_vectors: bool,
+    /// The memory the run's queries may use, in bytes.
+    pub(crate) memory_limit: Option<usize>,
+    /// How long writing the outputs may take.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// Where a store run's definitions come from.
+pub(crate) enum Definitions<'a> {
+    /// A pb project, whose script bounds each input's rows by the run's times.
+    Project(&'a ProjectArgs),
+    /// A Knit SQL session's statements and the outputs they make, with no time bound:
+    /// an input reads every row of its files.
+    Sql(&'a SqlProfile),
+}
+
+impl<'a> StoreRun<'a> {
+    /// `knit project run --store`'s run of the project `args` name.
+    pub(super) fn of_project(args: &'a ProjectArgs) -> Result<Self, String> {
+        Ok(Self {
+            definitions: Definitions::Project(args),
+            begin_time: args.begin_time.clone(),
+            end_time: args.end_time.clone(),
+            rebuild: args.rebuild,
+            changes_out: args.changes_out.clone(),
+            deletion_vectors: args.deletion_vectors,
+            memory_limit: args.memory_limit_bytes()?,
+            timeout: args.timeout,
+        })
+    }
+
+    /// The script of the run over the rows from `begin_time` to `end_time`, writing its
+    /// outputs to `staging` as Parquet files.
+    pub(super) fn script(
+        &self,
+        staging: &Path,
+        begin_time: Option<String>,
+        end_time: String,
+    ) -> Result<Script, String> {
+        match &self.definitions {
+            Definitions::Project(args) => {
+                load_between(args, staging, OutputFormat::Parquet, begin_time, end_time)
+            }
+            Definitions::Sql(profile) => Ok(profile.script(staging)),
+        }
+    }
+
+    /// Whether the run's end time bounds the rows inputs read, so that rows of files
+    /// read before become new when it moves.
+    pub(super) fn bounded_by_end_time(&self) -> bool {
+        matches!(self.definitions, Definitions::Project(_))
+    }
+
+    /// How the user asked for a full run.
+    pub(super) fn rebuild_flag(&self) -> &'static str {
+        match self.definitions {
+            Definitions::Project(_) => "--rebuild",
+            Definitions::Sql(_) => "REFRESH PROFILE STORE FULL",
+        }
+    }
+
+    /// A session under the run's memory limit.
+    pub(super) fn session(&self) -> Result<KnitSession, String> {
+        new_session(self.memory_limit)
+    }
+}

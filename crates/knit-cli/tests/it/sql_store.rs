@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! `CREATE PROFILE STORE` and `REFRESH PROFILE STORE` in Knit SQL scripts: refreshes
+//! over rows that arrive in files equal one full refresh row for row; `FULL`, a store
+//! that is current, and an input read by its path say so; what a refresh needs and
+//! lacks is an error naming the fix.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::store::{EVENTS, Lcg, ORDERS, differences_with, random_rows, write_table_file};
+use crate::{Scratch, knit, text};
+
+/// The tables, entity, vars and cohort of the pb project the store tests use, in SQL:
+/// aggregates that combine, an ordered first value (ordered on every column it returns,
+/// as ties on time are read in another order by a refresh), count distinct, a var over
+/// vars, a filter and a default, and a cohort. `{from}` is each input's source.
+fn profile(tables: &Path, store: &Path, refresh: &str, by_path: bool) -> String {
+    let events = tables.join("shop/events/");
+    let orders = tables.join("shop/orders/");
+    let (events_from, orders_from) = if by_path {
+        (
+            format!("'{}'", events.display()),
+            format!("'{}'", orders.display()),
+        )
+    } else {
+        ("events".to_string(), "orders".to_string())
+    };
+    format!(
+        "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION '{}';
+         CREATE EXTERNAL TABLE orders STORED AS PARQUET LOCATION '{}';
+         CREATE ENTITY user ID TYPES (user_id, anonymous_id EXCLUDE ('unknown'), email);
+         CREATE INPUT events FOR user FROM {events_from}
+           IDS (user_id AS user_id, anonymous_id AS anonymous_id, lower(email) AS email)
+           OCCURRED AT ts;
+         CREATE INPUT orders FOR user FROM {orders_from} IDS (user_id AS user_id) OCCURRED AT ts;
+         SELECT count(*) FROM events;
+         CREATE ENTITY VAR user.n_events AS count(*) FROM events;
+         CREATE ENTITY VAR user.first_seen AS min(ts) FROM events;
+         CREATE ENTITY VAR user.last_seen AS max(ts) FROM events;
+         CREATE ENTITY VAR user.channels AS count(DISTINCT channel) FROM events;
+         CREATE ENTITY VAR user.first_channel AS first_value(channel ORDER BY ts, channel)
+           FROM events;
+         CREATE ENTITY VAR user.spent AS sum(amount) FROM orders DEFAULT 0;
+         CREATE ENTITY VAR user.big_orders AS count(*) FROM orders WHERE amount > 40;
+         CREATE ENTITY VAR user.per_event AS user.spent / nullif(user.n_events, 0);
+         CREATE COHORT buyers FOR user WHERE spent >= 50;
+         CREATE PROFILE STORE '{}';
+         {refresh};",
+        events.display(),
+        orders.display(),
+        store.display()
+    )
+}
+
+/// Runs `script` with `knit -f`.
+fn run_script(dir: &Path, script: &str) -> Output {
+    let path = dir.join("profile.sql");
+    std::fs::write(&path, script).unwrap();
+    knit().arg("-q").arg("-f").arg(&path).output().unwrap()
+}
+
+fn refresh_ok(dir: &Path, script: &str) -> String {
+    let output = run_script(dir, script);
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    stderr
+}
+
+/// Writes one arrival of random rows as files `part-<arrival>` of both tables.
+fn arrive(rng: &mut Lcg, tables: &Path, arrival: usize) {
+    let (n_events, n_orders) = (10 + rng.next(25) as usize, 1 + rng.next(8) as usize);
+    let (events, orders) = random_rows(rng, n_events, n_orders);
+    let file = format!("part-{arrival}");
+    write_table_file(tables, "events", &file, EVENTS, &events);
+    write_table_file(tables, "orders", &file, ORDERS, &orders);
+}
+
+#[test]
+fn sql_refreshes_over_random_arrivals_equal_one_full_refresh() {
+    let dir = Scratch::new("knit-sql-store", "random");
+    for seed in 1..=3u64 {
+        let mut rng = Lcg(seed * 104_729);
+        let tables = dir.join(format!("tables-{seed}"));
+        let store = dir.join(format!("store-{seed}"));
+        let arrivals = 2 + rng.next(3) as usize;
+        let mut runs = Vec::new();
+        for arrival in 0..arrivals {
+            arrive(&mut rng, &tables, arrival);
+            let script = profile(&tables, &store, "REFRESH PROFILE STORE", false);
+            runs.push(refresh_ok(&dir, &script));
+        }
+        assert!(
+            runs[0].contains("run 1: full (the store's first run)"),
+            "{}",
+            runs[0]
+        );
+        for (n, stderr) in runs.iter().enumerate().skip(1) {
+            assert!(
+                stderr.contains(&format!("run {}: incremental (2 new input files)", n + 1)),
+                "seed {seed}, run {}: {stderr}",
+                n + 1
+            );
+        }
+        let full = dir.join(format!("full-{seed}"));
+        let stderr = refresh_ok(
+            &dir,
+            &profile(&tables, &full, "REFRESH PROFILE STORE", false),
+        );
+        assert!(stderr.contains("run 1: full"), "{stderr}");
+        assert_eq!(
+            differences_with(knit(), &full, &store.display().to_string(), 5),
+            Vec::<String>::new(),
+            "seed {seed}"
+        );
+        // The outputs are the entity's and the cohort's, with real rows.
+        let mut names: Vec<String> = std::fs::read_dir(&store)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('_'))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "buyers_features",
+                "user_buyers",
+                "user_features",
+                "user_id_graph",
+                "user_id_graph_edges",
+                "user_id_graph_redirects"
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_current_store_full_and_inputs_read_by_path_say_what_the_refresh_does() {
+    let dir = Scratch::new("knit-sql-store", "plans");
+    let tables = dir.join("tables");
+    let store = dir.join("store");
+    let mut rng = Lcg(17);
+    arrive(&mut rng, &tables, 0);
+    let script = profile(&tables, &store, "REFRESH PROFILE STORE", false);
+    refresh_ok(&dir, &script);
+    let stderr = refresh_ok(&dir, &script);
+    assert!(
+        stderr.contains("the store is current: no input file is new or changed since run 1\n"),
+        "{stderr}"
+    );
+    let stderr = refresh_ok(
+        &dir,
+        &profile(&tables, &store, "REFRESH PROFILE STORE FULL", false),
+    );
+    assert!(
+        stderr.contains("run 2: full (REFRESH PROFILE STORE FULL)"),
+        "{stderr}"
+    );
+    // Inputs that read their files by path: a refresh cannot list which are new, so
+    // each one is full, and says why; the result is still right.
+    let by_path = dir.join("by-path");
+    refresh_ok(
+        &dir,
+        &profile(&tables, &by_path, "REFRESH PROFILE STORE", true),
+    );
+    arrive(&mut rng, &tables, 1);
+    let stderr = refresh_ok(
+        &dir,
+        &profile(&tables, &by_path, "REFRESH PROFILE STORE", true),
+    );
+    assert!(
+        stderr.contains("run 2: full (input rows are read from ")
+            && stderr.contains("which is not a table of CREATE EXTERNAL TABLE"),
+        "{stderr}"
+    );
+    let stderr = refresh_ok(&dir, &script);
+    assert!(
+        stderr.contains("run 3: incremental (2 new input files)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        differences_with(knit(), &by_path, &store.display().to_string(), 5),
+        Vec::<String>::new()
+    );
+    // The store reads back as tables, and `knit store status` shows its runs.
+    let output = knit()
+        .args(["-q", "--format", "csv", "-c"])
+        .arg(format!(
+            "SELECT count(*) = count(DISTINCT user_main_id) AS one_row_each FROM '{}'",
+            store.join("user_features").display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&output).0,
+        "one_row_each\ntrue\n",
+        "{}",
+        text(&output).1
+    );
+    let output = knit()
+        .args(["store", "status"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("last run: 3 (incremental)"), "{stdout}");
+    assert!(stdout.contains("events: 2 files"), "{stdout}");
+}
+
+#[test]
+fn a_refresh_without_a_store_or_an_entity_is_an_error_naming_the_fix() {
+    let dir = Scratch::new("knit-sql-store", "errors");
+    let cases: [(&str, &str); 4] = [
+        (
+            "REFRESH PROFILE STORE",
+            "REFRESH PROFILE STORE: the session has no profile store: name one first with \
+             CREATE PROFILE STORE 'path'",
+        ),
+        (
+            "CREATE PROFILE STORE '{dir}'; REFRESH PROFILE STORE",
+            "REFRESH PROFILE STORE: the session defines no entity: define one with CREATE \
+             ENTITY",
+        ),
+        (
+            "CREATE PROFILE STORE '{dir}/profile.sql'",
+            "is a file: name a folder",
+        ),
+        ("REFRESH PROFILE STORE NOW", "Expected: end of statement"),
+    ];
+    for (script, expected) in cases {
+        let script = script.replace("{dir}", &dir.display().to_string());
+        let output = run_script(&dir, &script);
+        let (_, stderr) = text(&output);
+        assert!(!output.status.success(), "{script}");
+        assert!(stderr.contains(expected), "{script}: {stderr}");
+    }
+    // Nothing was written for a refresh that failed before it ran.
+    assert!(!dir.join("_knit").exists());
+}
+
+#[test]
+fn ctrl_c_stops_a_refresh_and_gives_the_lock_up() {
+    use std::io::{BufRead, BufReader};
+    let dir = Scratch::new("knit-sql-store", "ctrl-c");
+    let tables = dir.join("tables");
+    let store = dir.join("store");
+    let mut rng = Lcg(5);
+    let (events, orders) = random_rows(&mut rng, 60_000, 8_000);
+    write_table_file(&tables, "events", "part-0", EVENTS, &events);
+    write_table_file(&tables, "orders", "part-0", ORDERS, &orders);
+    let script = profile(&tables, &store, "REFRESH PROFILE STORE", false);
+    let path = dir.join("profile.sql");
+    std::fs::write(&path, &script).unwrap();
+    let mut child = knit()
+        .arg("-q")
+        .arg("-f")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Once the run has started computing its outputs, as a user's Ctrl-C.
+    while !seen.contains("run 1: full") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{seen}");
+        seen.push_str(&line);
+    }
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signal.success());
+    std::io::Read::read_to_string(&mut stderr, &mut seen).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{seen}");
+    assert!(
+        seen.contains("error: cancelled: the store keeps its last complete run"),
+        "{seen}"
+    );
+    assert!(!store.join("_knit/lock").exists());
+    assert!(!store.join("_knit/state.json").exists());
+    // The next refresh takes the store as new.
+    let stderr = refresh_ok(&dir, &script);
+    assert!(
+        stderr.contains("run 1: full (the store's first run)"),
+        "{stderr}"
+    );
+}

@@ -65,6 +65,13 @@ FROM (VALUES ('ann', '{"plan":"gold","seats":3}'), ('bob', NULL)) AS o(customer,
      LATERAL FLATTEN(input => parse_json(o.attrs), outer => true) AS t
 ORDER BY customer, field;
 
+-- RECURSIVE => TRUE walks the whole document: every leaf with its path from the top.
+SELECT t.path, t.value
+FROM (SELECT '{"plan":"gold","addons":[{"name":"sso"},{"name":"audit"}]}' AS doc) AS o,
+     LATERAL FLATTEN(input => parse_json(o.doc), recursive => true) AS t
+WHERE t.value NOT LIKE '{%' AND t.value NOT LIKE '[%'
+ORDER BY t.path;
+
 -- Snowflake's decode, LIKE ANY and arrays counted from 0 (knit project scripts set
 -- knit.list_index_base = 0; Knit SQL counts from 1 unless told).
 SET knit.list_index_base = 0;

@@ -15,8 +15,9 @@
 //!
 //! and references to `src`'s alias in the same `SELECT` are re-pointed at `t`.
 //! `flatten_part` (a Knit function) lists one of `FLATTEN`'s columns per row: `value`,
-//! `index` (from 0), and `key`, `this`, `path` and `seq` where the query reads them; `OUTER => TRUE`
-//! and `PATH => 'a.b'` are passed on. Like Snowflake's, a row whose input has no
+//! `index` (from 0), and `key`, `this`, `path` and `seq` where the query reads them;
+//! `OUTER => TRUE`, `PATH => 'a.b'`, `RECURSIVE => TRUE` and `MODE => 'ARRAY'` are
+//! passed on. Like Snowflake's, a row whose input has no
 //! element yields no row, or one row of NULLs with `OUTER => TRUE`.
 
 use std::ops::ControlFlow;
@@ -78,14 +79,25 @@ fn rewrite_select(select: &mut Select) {
         // One unnest per column, side by side (DataFusion zips the unnests of one
         // SELECT). `key`, `this`, `path` and `seq` only where the query reads them: a
         // source column of that name would otherwise be doubled.
+        // The optional arguments are positional: each one given needs those before it.
+        let mut optional = Vec::new();
+        if call.path.is_some() || call.recursive || call.mode.is_some() {
+            optional.push(
+                call.path
+                    .as_ref()
+                    .map_or("NULL".into(), ToString::to_string),
+            );
+        }
+        if call.recursive || call.mode.is_some() {
+            optional.push(call.recursive.to_string());
+        }
+        if let Some(mode) = &call.mode {
+            optional.push(mode.to_string());
+        }
+        let optional: String = optional.iter().map(|a| format!(", {a}")).collect();
         let part = |name: &str| {
-            let path = call
-                .path
-                .as_ref()
-                .map(|p| format!(", {p}"))
-                .unwrap_or_default();
             format!(
-                "unnest(flatten_part({}, '{name}', {}{path})) AS \"{name}\"",
+                "unnest(flatten_part({}, '{name}', {}{optional})) AS \"{name}\"",
                 call.input, call.outer
             )
         };
@@ -121,6 +133,10 @@ struct FlattenCall {
     outer: bool,
     /// `PATH => 'a.b'`: the element of the input to flatten.
     path: Option<Expr>,
+    /// `RECURSIVE => TRUE`: the entries below the input's entries too.
+    recursive: bool,
+    /// `MODE => 'OBJECT' | 'ARRAY' | 'BOTH'`: which containers are expanded.
+    mode: Option<Expr>,
     alias: Option<Ident>,
 }
 
@@ -161,11 +177,14 @@ fn flattened(factor: &TableFactor) -> Option<FlattenCall> {
             _ => None,
         })
         .or_else(|| named("input"))?;
-    let outer = named("outer").is_some_and(|e| e.to_string().eq_ignore_ascii_case("true"));
+    let is_true =
+        |key: &str| named(key).is_some_and(|e| e.to_string().eq_ignore_ascii_case("true"));
     Some(FlattenCall {
         input,
-        outer,
+        outer: is_true("outer"),
         path: named("path"),
+        recursive: is_true("recursive"),
+        mode: named("mode"),
         alias: alias.as_ref().map(|a| a.name.clone()),
     })
 }
@@ -266,6 +285,22 @@ mod tests {
         );
         assert!(
             sql.contains("unnest(flatten_part(o.j, 'this', true, 'a.b')) AS \"this\""),
+            "{sql}"
+        );
+        // RECURSIVE and MODE follow the path, NULL when none is given.
+        let sql = rewritten(
+            "SELECT f.path FROM o, LATERAL FLATTEN(input => o.j, recursive => true, \
+             mode => 'OBJECT') f",
+        );
+        assert!(
+            sql.contains(
+                "unnest(flatten_part(o.j, 'path', false, NULL, true, 'OBJECT')) AS \"path\""
+            ),
+            "{sql}"
+        );
+        let sql = rewritten("SELECT f.value FROM o, LATERAL FLATTEN(o.j, recursive => TRUE) f");
+        assert!(
+            sql.contains("flatten_part(o.j, 'value', false, NULL, true)"),
             "{sql}"
         );
         // No `key` column where the query reads none: a source column may hold the name.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! `flatten_part(container, part, outer [, path])`: one column of Snowflake's `FLATTEN`
+//! `flatten_part(container, part, outer [, path [, recursive [, mode]]])`: one column of
+//! Snowflake's `FLATTEN`
 //! as a list per row, for `unnest`. `knit_sql` writes `TABLE(FLATTEN(..)) t` as a derived
 //! table that unnests one call per column it reads (`value`, `index`, `key`), side by
 //! side: DataFusion zips the unnests of one `SELECT`, so the lists of a row must be as
@@ -12,8 +13,13 @@
 //! NULL, an empty array or object, and a scalar give no row, or with `OUTER => TRUE` one
 //! row of NULLs. `path` (`PATH => 'a.b[0]'`) flattens the value found there, which
 //! `this` is. The `path` column is an entry's path as Snowflake writes it (`[0]`, `name`,
-//! `a.b[0]`), and `seq` a number of the input row, the same for all its entries. The container is JSON text or a list (`split(s, ',')`). A value is read as
-//! field access reads one: a string without its quotes, an object or array as JSON text.
+//! `a.b[0]`), and `seq` a number of the input row, the same for all its entries.
+//! `RECURSIVE => TRUE` lists every entry below the container too, each right after its
+//! parent (depth first), with its own parent as `this` and its path from the top;
+//! `MODE => 'OBJECT'` or `'ARRAY'` expands only objects or arrays (`'BOTH'`, the
+//! default, both). The container is JSON text or a list (`split(s, ',')`). A value is
+//! read as field access reads one: a string without its quotes, an object or array as
+//! JSON text.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -86,12 +92,12 @@ impl ScalarUDFImpl for FlattenPart {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        check_arity(FLATTEN_PART, arg_types.len(), 3, 4)?;
+        check_arity(FLATTEN_PART, arg_types.len(), 3, 6)?;
         Ok(DataType::new_list(DataType::Utf8, true))
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs<'_>) -> Result<FieldRef> {
-        check_arity(FLATTEN_PART, args.arg_fields.len(), 3, 4)?;
+        check_arity(FLATTEN_PART, args.arg_fields.len(), 3, 6)?;
         let Some(part) = constant_text(&args, 1) else {
             return plan_err!("{FLATTEN_PART}(): the part must be constant text");
         };
@@ -129,6 +135,23 @@ impl ScalarUDFImpl for FlattenPart {
                 return exec_err!("{FLATTEN_PART}(): PATH must be constant text");
             }
         };
+        let recursive = match args.args.get(4) {
+            None => false,
+            Some(ColumnarValue::Scalar(ScalarValue::Boolean(b))) => b.unwrap_or(false),
+            Some(_) => return exec_err!("FLATTEN: RECURSIVE must be TRUE or FALSE"),
+        };
+        let mode = match args.args.get(5) {
+            None => Mode::Both,
+            Some(ColumnarValue::Scalar(value)) => Mode::parse(value.try_as_str().flatten())?,
+            Some(ColumnarValue::Array(_)) => {
+                return exec_err!("FLATTEN: MODE must be 'OBJECT', 'ARRAY' or 'BOTH'");
+            }
+        };
+        let expand = Expand {
+            recursive,
+            mode,
+            paths: part == Part::Path || recursive,
+        };
         let containers = match arrays[0].data_type() {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
                 datafusion::arrow::compute::cast(&arrays[0], &DataType::Utf8)?
@@ -153,21 +176,20 @@ impl ScalarUDFImpl for FlattenPart {
                 (json, None) => json.as_ref(),
                 (None, Some(_)) => None,
             };
-            let entries = entries(json);
+            let mut entries = Vec::new();
+            if let Some(json) = json {
+                expand.entries(json, path.as_deref(), &mut entries);
+            }
             let count = entries.len();
             let seq = (part == Part::Seq && (count > 0 || outer))
                 .then(|| NEXT_SEQ.fetch_add(1, Ordering::Relaxed));
-            for (key, index, value) in entries {
+            for entry in entries {
                 match part {
-                    Part::Value => values.values().append_option(element_text(value)),
-                    Part::Key => values.values().append_option(key),
-                    Part::Index => indexes.values().append_option(index),
-                    Part::This => values.values().append_option(json.map(Value::to_string)),
-                    Part::Path => {
-                        values
-                            .values()
-                            .append_value(element_path(path.as_deref(), key, index))
-                    }
+                    Part::Value => values.values().append_option(element_text(entry.value)),
+                    Part::Key => values.values().append_option(entry.key),
+                    Part::Index => indexes.values().append_option(entry.index),
+                    Part::This => values.values().append_value(entry.this.to_string()),
+                    Part::Path => values.values().append_value(entry.path),
                     Part::Seq => indexes.values().append_option(seq),
                 }
             }
@@ -219,25 +241,139 @@ fn element_path(path: Option<&str>, key: Option<&str>, index: Option<i64>) -> St
     }
 }
 
-/// A container's entries as `(key, index, value)`; none for a scalar or NULL.
-fn entries(json: Option<&Value>) -> Vec<(Option<&str>, Option<i64>, &Value)> {
-    match json {
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| (None, i64::try_from(i).ok(), item))
-            .collect(),
-        Some(Value::Object(fields)) => fields
-            .iter()
-            .map(|(key, value)| (Some(key.as_str()), None, value))
-            .collect(),
-        _ => Vec::new(),
+/// `MODE`: which containers `FLATTEN` expands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Object,
+    Array,
+    Both,
+}
+
+impl Mode {
+    fn parse(text: Option<&str>) -> Result<Self> {
+        match text.map(str::to_ascii_uppercase).as_deref() {
+            Some("OBJECT") => Ok(Self::Object),
+            Some("ARRAY") => Ok(Self::Array),
+            Some("BOTH") | None => Ok(Self::Both),
+            Some(other) => exec_err!("FLATTEN: MODE is 'OBJECT', 'ARRAY' or 'BOTH', not '{other}'"),
+        }
+    }
+}
+
+/// How a container is expanded: below its entries too, which containers, and whether
+/// entries' paths are needed.
+#[derive(Debug, Clone, Copy)]
+struct Expand {
+    recursive: bool,
+    mode: Mode,
+    paths: bool,
+}
+
+/// One row of `FLATTEN`: an entry of a container.
+#[derive(Debug)]
+struct Entry<'a> {
+    /// The field's name, in an object.
+    key: Option<&'a str>,
+    /// The element's position from 0, in an array.
+    index: Option<i64>,
+    value: &'a Value,
+    /// The container it is an entry of.
+    this: &'a Value,
+    /// Its path from the top (empty when not needed).
+    path: String,
+}
+
+impl Expand {
+    /// Appends the entries of `container` (whose path is `prefix`) to `out`, each
+    /// followed by its own when recursive; none for a scalar, or a container `MODE`
+    /// leaves alone. Nesting is bounded: JSON text deeper than 128 levels does not parse.
+    fn entries<'a>(self, container: &'a Value, prefix: Option<&str>, out: &mut Vec<Entry<'a>>) {
+        let children: Vec<(Option<&'a str>, Option<i64>, &'a Value)> = match container {
+            Value::Array(items) if self.mode != Mode::Object => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (None, i64::try_from(i).ok(), item))
+                .collect(),
+            Value::Object(fields) if self.mode != Mode::Array => fields
+                .iter()
+                .map(|(key, value)| (Some(key.as_str()), None, value))
+                .collect(),
+            _ => return,
+        };
+        for (key, index, value) in children {
+            let path = if self.paths {
+                element_path(prefix, key, index)
+            } else {
+                String::new()
+            };
+            let below = self.recursive.then(|| path.clone());
+            out.push(Entry {
+                key,
+                index,
+                value,
+                this: container,
+                path,
+            });
+            if let Some(below) = below {
+                self.entries(value, Some(&below), out);
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entries(json: Option<&Value>) -> Vec<(Option<&str>, Option<i64>, &Value)> {
+        let mut out = Vec::new();
+        let expand = Expand {
+            recursive: false,
+            mode: Mode::Both,
+            paths: false,
+        };
+        if let Some(json) = json {
+            expand.entries(json, None, &mut out);
+        }
+        out.into_iter().map(|e| (e.key, e.index, e.value)).collect()
+    }
+
+    #[test]
+    fn recursive_entries_follow_their_parent_with_paths_from_the_top() {
+        let json: Value =
+            serde_json::from_str(r#"{"a": 1, "b": [77, {"x": null}], "c": {"d": "X"}}"#).unwrap();
+        let listed = |recursive: bool, mode: Mode| {
+            let mut out = Vec::new();
+            let expand = Expand {
+                recursive,
+                mode,
+                paths: true,
+            };
+            expand.entries(&json, None, &mut out);
+            out.into_iter()
+                .map(|e| format!("{} {} {}", e.path, e.value, e.this))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            listed(true, Mode::Both),
+            [
+                r#"a 1 {"a":1,"b":[77,{"x":null}],"c":{"d":"X"}}"#,
+                r#"b [77,{"x":null}] {"a":1,"b":[77,{"x":null}],"c":{"d":"X"}}"#,
+                r#"b[0] 77 [77,{"x":null}]"#,
+                r#"b[1] {"x":null} [77,{"x":null}]"#,
+                r#"b[1].x null {"x":null}"#,
+                r#"c {"d":"X"} {"a":1,"b":[77,{"x":null}],"c":{"d":"X"}}"#,
+                r#"c.d "X" {"d":"X"}"#,
+            ]
+        );
+        // Only objects are expanded: the array is an entry, not its elements.
+        assert_eq!(listed(true, Mode::Object).len(), 4);
+        // An object at the top is not expanded as an array.
+        assert!(listed(true, Mode::Array).is_empty());
+        assert_eq!(listed(false, Mode::Both).len(), 3);
+        assert!(Mode::parse(Some("tree")).is_err());
+        assert_eq!(Mode::parse(Some("array")).unwrap(), Mode::Array);
+    }
 
     #[test]
     fn entries_of_arrays_objects_and_scalars() {

@@ -448,9 +448,15 @@ impl Project {
             None => FeatureViews::default(),
         };
         // Older schemas' `serve_traits` are the same views: the features by an id type.
+        // pb's migration names one without a name `<id>_<entity>_default_entity_serve_360`
+        // (checked against pb 0.26.4; a cohort's views still take the default names).
         for serve in node.items_of("serve_traits")? {
             serve.only_keys(&["id_served", "name"], &["description"])?;
-            (views.by_id).push((serve.require("id_served")?.text()?, serve.text_of("name")?));
+            let id = serve.require("id_served")?.text()?;
+            let view = serve
+                .text_of("name")?
+                .unwrap_or_else(|| format!("{id}_{name}_default_entity_serve_360"));
+            (views.by_id).push((id, Some(view)));
         }
         self.entities.push(Entity {
             name,

@@ -137,6 +137,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "project",
         "2100-01-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/serve_traits",
+        "project",
+        "2100-01-01T00:00:00Z",
+    ),
 ];
 
 pub(crate) fn scratch(name: &str) -> PathBuf {

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use datafusion::common::runtime::SpawnedTask;
+use datafusion::sql::parser::Statement as DFStatement;
 use knit_core::{ErrorReport, KnitSession};
+use knit_sql::sqlparser::ast::{Statement as SqlStatement, TableObject};
 use knit_sql::{Statement, StatementText, split_statements};
 
 use crate::deadline::expire;
@@ -148,12 +150,42 @@ impl Runner {
         }
         self.run_engine_statement(sql).await?;
         if let Some(statement) = &parsed {
-            self.profile
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .record(sql, statement);
+            let unreplayable = self.unreplayable(statement).await;
+            let mut profile = self.profile.lock().unwrap_or_else(PoisonError::into_inner);
+            profile.record(sql, statement);
+            if let Some(what) = unreplayable {
+                profile.note_unreplayable(what);
+            }
         }
         Ok(())
+    }
+
+    /// What `statement` (which ran) changed that a replay of the session's definitions
+    /// would not have: rows inserted into a table that is not read from files, or
+    /// updated or deleted in place.
+    async fn unreplayable(&self, statement: &Statement) -> Option<String> {
+        let Statement::DataFusion(df) = statement else {
+            return None;
+        };
+        let DFStatement::Statement(inner) = df.as_ref() else {
+            return None;
+        };
+        match inner.as_ref() {
+            SqlStatement::Insert(insert) => {
+                let TableObject::TableName(name) = &insert.table else {
+                    return Some("INSERT".to_string());
+                };
+                // Rows inserted into a table of files are in its files, which a replay reads.
+                match self.session.table_files(&name.to_string()).await {
+                    Ok(Some(_)) => None,
+                    _ => Some(format!("INSERT INTO {name}")),
+                }
+            }
+            SqlStatement::Update(_) => Some("UPDATE".to_string()),
+            SqlStatement::Delete(_) => Some("DELETE".to_string()),
+            SqlStatement::Truncate(_) => Some("TRUNCATE".to_string()),
+            _ => None,
+        }
     }
 
     /// `REFRESH PROFILE STORE`: the statements that defined the session's profile, run

@@ -33,12 +33,26 @@ pub(crate) struct SqlProfile {
     definitions: Vec<ScriptStatement>,
     /// The outputs: name, query, the columns that key its rows, its entity.
     outputs: Vec<(String, String, Vec<String>, String)>,
+    /// The first statement that changed rows a replay of the definitions would not
+    /// have (an `INSERT` into a table in memory), if any.
+    unreplayable: Option<String>,
 }
 
 impl SqlProfile {
     /// Whether it makes no output (it defines no entity).
     pub(super) fn has_no_outputs(&self) -> bool {
         self.outputs.is_empty()
+    }
+
+    /// Notes that `statement` changed rows that a replay of the definitions would not
+    /// have, so that a refresh refuses to run rather than compute without them.
+    pub(crate) fn note_unreplayable(&mut self, statement: String) {
+        self.unreplayable.get_or_insert(statement);
+    }
+
+    /// The first statement [`SqlProfile::note_unreplayable`] noted.
+    pub(super) fn unreplayable(&self) -> Option<&str> {
+        self.unreplayable.as_deref()
     }
 
     /// Keeps `sql` (parsed as `statement`, which ran) if it defines something a refresh
@@ -128,6 +142,7 @@ impl SqlProfile {
         Ok(Self {
             definitions: self.definitions.clone(),
             outputs,
+            unreplayable: self.unreplayable.clone(),
         })
     }
 

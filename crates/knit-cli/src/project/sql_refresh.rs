@@ -27,6 +27,14 @@ pub(crate) async fn refresh_profile_store(
                 .to_string(),
         );
     };
+    if let Some(statement) = definitions.unreplayable() {
+        return Err(format!(
+            "REFRESH PROFILE STORE: the session changed rows that a refresh cannot replay \
+             ({statement}): a refresh replays the session's definitions in sessions of its \
+             own and reads each table from its files; write those rows to files (COPY ... TO, \
+             then CREATE EXTERNAL TABLE) and define the profile over them"
+        ));
+    }
     let profile = definitions.with_outputs(session.catalog())?;
     if profile.has_no_outputs() {
         return Err(

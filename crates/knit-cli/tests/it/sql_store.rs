@@ -213,7 +213,7 @@ fn a_current_store_full_and_inputs_read_by_path_say_what_the_refresh_does() {
 #[test]
 fn a_refresh_without_a_store_or_an_entity_is_an_error_naming_the_fix() {
     let dir = Scratch::new("knit-sql-store", "errors");
-    let cases: [(&str, &str); 4] = [
+    let cases: [(&str, &str); 5] = [
         (
             "REFRESH PROFILE STORE",
             "REFRESH PROFILE STORE: the session has no profile store: name one first with \
@@ -229,6 +229,17 @@ fn a_refresh_without_a_store_or_an_entity_is_an_error_naming_the_fix() {
             "is a file: name a folder",
         ),
         ("REFRESH PROFILE STORE NOW", "Expected: end of statement"),
+        // Rows inserted into a table in memory are not in the definitions a refresh
+        // replays: it refuses to compute without them.
+        (
+            "CREATE TABLE t (user_id VARCHAR, ts TIMESTAMP);
+             INSERT INTO t VALUES ('u1', TIMESTAMP '2024-01-01 00:00:00');
+             CREATE ENTITY user ID TYPES (user_id);
+             CREATE INPUT t FOR user FROM t IDS (user_id AS user_id) OCCURRED AT ts;
+             CREATE PROFILE STORE '{dir}'; REFRESH PROFILE STORE",
+            "REFRESH PROFILE STORE: the session changed rows that a refresh cannot replay \
+             (INSERT INTO t)",
+        ),
     ];
     for (script, expected) in cases {
         let script = script.replace("{dir}", &dir.display().to_string());

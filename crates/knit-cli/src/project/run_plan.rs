@@ -80,12 +80,11 @@ pub(super) fn plan(
         }
     }
     let rows = row_tables(script);
-    // A Knit SQL input may read files by their path rather than through a table of
-    // listed files (a pb project's script registers every table it reads).
-    if !args.bounded_by_end_time()
-        && let Some(table) = rows
-            .iter()
-            .find(|t| !tables.keys().any(|k| normal(k) == **t))
+    // Input rows must come from tables whose files were listed: a Knit SQL input may
+    // read files by their path instead (a pb project's script registers every table).
+    if let Some(table) = rows
+        .iter()
+        .find(|t| !tables.keys().any(|k| normal(k) == **t))
     {
         return Plan::Full(format!(
             "input rows are read from {table}, which is not a table of CREATE EXTERNAL TABLE, \

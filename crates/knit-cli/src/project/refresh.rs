@@ -85,12 +85,15 @@ pub(crate) async fn run_store(
     }
     let session = run.session()?;
     let lock = StoreLock::acquire(&session, store).await?;
+    // `stop` is polled first, so that it listens (Ctrl-C's handler is registered when
+    // first polled) before the run starts and says so.
     let result = tokio::select! {
-        result = Box::pin(run_locked(run, &session, store)) => result,
+        biased;
         why = stop => Err(format!(
             "{why}: the store keeps its last complete run (the next refresh reads what this \
              one would have)"
         )),
+        result = Box::pin(run_locked(run, &session, store)) => result,
     };
     lock.release(&session).await;
     result

@@ -35,8 +35,10 @@ CREATE COHORT big_spenders FOR user WHERE ltv > 300;
 
 -- The store: per entity its id graph, edges and features; per cohort its members and
 -- their features; each a Delta table, with the merge history beside the id graph.
+-- CHANGES TO writes each output's changes of the run, `<output>_changes.parquet`:
+-- members that entered, exited or changed, for a sync that sends only those.
 CREATE PROFILE STORE '/tmp/knit-example-store';
-REFRESH PROFILE STORE;
+REFRESH PROFILE STORE CHANGES TO '/tmp/knit-example-store-changes';
 
 -- The store's tables read as tables.
 SELECT (SELECT count(*) FROM '/tmp/knit-example-store/user_id_graph') AS ids,
@@ -45,6 +47,10 @@ SELECT (SELECT count(*) FROM '/tmp/knit-example-store/user_id_graph') AS ids,
 
 SELECT user_main_id IS NOT NULL AS has_main_id, ltv, orders
 FROM '/tmp/knit-example-store/big_spenders_features' ORDER BY ltv DESC LIMIT 3;
+
+-- The first run's changes: every big spender entered.
+SELECT change, count(*) AS members
+FROM '/tmp/knit-example-store-changes/user_big_spenders_changes.parquet' GROUP BY change;
 
 -- The store is the session's: current_main_id reads its merge history (any id that
 -- was a main id, to the main id of its customer today).

@@ -5,6 +5,7 @@
 //! (`-f`), commands (`-c`), standard input, `\i` and typed input.
 
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -145,8 +146,8 @@ impl Runner {
     pub async fn run_statement(&self, sql: &str) -> Result<()> {
         // A statement that does not parse is run anyway, for the engine's error.
         let parsed = knit_sql::parse_statement(sql).ok();
-        if let Some(Statement::RefreshProfileStore { full }) = parsed {
-            return self.refresh_profile_store(full).await;
+        if let Some(Statement::RefreshProfileStore { full, changes_to }) = parsed {
+            return self.refresh_profile_store(full, changes_to).await;
         }
         self.run_engine_statement(sql).await?;
         if let Some(statement) = &parsed {
@@ -190,8 +191,9 @@ impl Runner {
 
     /// `REFRESH PROFILE STORE`: the statements that defined the session's profile, run
     /// into its store, within the statement timeout for its outputs. Ctrl-C stops it
-    /// as a kill would, and gives the store's lock up.
-    async fn refresh_profile_store(&self, full: bool) -> Result<()> {
+    /// as a kill would, and gives the store's lock up. `-q` leaves out its progress
+    /// lines.
+    async fn refresh_profile_store(&self, full: bool, changes_to: Option<String>) -> Result<()> {
         let profile = self
             .profile
             .lock()
@@ -205,7 +207,12 @@ impl Runner {
             }
             "cancelled".to_string()
         };
-        project::refresh_profile_store(&self.session, &profile, full, stop)
+        let options = project::RefreshOptions {
+            full,
+            changes_to: changes_to.map(PathBuf::from),
+            quiet: self.print.quiet,
+        };
+        project::refresh_profile_store(&self.session, &profile, &options, stop)
             .await
             .map_err(CliError::Store)?;
         if !self.print.quiet {

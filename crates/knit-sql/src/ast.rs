@@ -47,11 +47,15 @@ pub enum Statement {
     /// `CREATE PROFILE STORE 'location'`: the session's profile store, a folder or an
     /// `s3://` URL.
     CreateProfileStore(String),
-    /// `REFRESH PROFILE STORE [FULL]`: the session's entities, vars and cohorts into its
-    /// profile store, incrementally unless `FULL` (or nothing allows it).
+    /// `REFRESH PROFILE STORE [FULL] [CHANGES TO 'location']`: the session's entities,
+    /// vars and cohorts into its profile store, incrementally unless `FULL` (or nothing
+    /// allows it).
     RefreshProfileStore {
         /// `FULL`: compute everything from all input files.
         full: bool,
+        /// `CHANGES TO 'location'`: where each output's changes of the run are written,
+        /// a folder or an `s3://` URL.
+        changes_to: Option<String>,
     },
 }
 
@@ -70,12 +74,18 @@ impl fmt::Display for Statement {
             Statement::CreateProfileStore(location) => {
                 write!(f, "CREATE PROFILE STORE {}", crate::quote_literal(location))
             }
-            Statement::RefreshProfileStore { full } => {
+            Statement::RefreshProfileStore { full, changes_to } => {
                 write!(
                     f,
                     "REFRESH PROFILE STORE{}",
                     if *full { " FULL" } else { "" }
-                )
+                )?;
+                match changes_to {
+                    Some(location) => {
+                        write!(f, " CHANGES TO {}", crate::quote_literal(location))
+                    }
+                    None => Ok(()),
+                }
             }
         }
     }

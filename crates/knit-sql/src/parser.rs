@@ -186,6 +186,8 @@ mod tests {
             "CREATE PROFILE STORE 's3://acme/profiles/it''s'",
             "REFRESH PROFILE STORE",
             "REFRESH PROFILE STORE FULL",
+            "REFRESH PROFILE STORE CHANGES TO 'sync/'",
+            "REFRESH PROFILE STORE FULL CHANGES TO 's3://acme/sync/'",
         ] {
             assert_round_trip(sql);
             let printed = parse_statement(sql).unwrap().to_string();
@@ -231,6 +233,11 @@ mod tests {
             ),
             ("CREATE PROFILE STORE store", "Expected: literal string"),
             ("REFRESH PROFILE STORE NOW", "end of statement"),
+            (
+                "REFRESH PROFILE STORE CHANGES TO sync",
+                "Expected: literal string: the changes' folder",
+            ),
+            ("REFRESH PROFILE STORE CHANGES 'sync/'", "end of statement"),
         ] {
             let err = parse_statement(sql).unwrap_err().to_string();
             assert!(err.contains(expected), "{sql}: {err}");

@@ -105,9 +105,16 @@ pub(crate) fn parse_profile_statement(
         }
         ["REFRESH", "PROFILE", "STORE", ..] => {
             skip(parser, 3);
-            Statement::RefreshProfileStore {
-                full: eat_words(parser, &["FULL"]),
-            }
+            let full = eat_words(parser, &["FULL"]);
+            let changes_to = if eat_words(parser, &["CHANGES", "TO"]) {
+                Some(parse_quoted(
+                    parser,
+                    "literal string: the changes' folder or s3:// URL, such as 'changes/'",
+                )?)
+            } else {
+                None
+            };
+            Statement::RefreshProfileStore { full, changes_to }
         }
         ["DESCRIBE", "ENTITY", ..] => {
             skip(parser, 2);
@@ -351,13 +358,18 @@ fn word_at(parser: &Parser<'_>, n: usize) -> String {
 
 /// A store's location: a quoted string (a bare word would read as a name).
 fn parse_location(parser: &mut Parser<'_>) -> Result<String, ParserError> {
+    parse_quoted(
+        parser,
+        "literal string: the store's folder or s3:// URL, such as 'profiles/'",
+    )
+}
+
+/// A single-quoted string, or an error saying it is `expected`.
+fn parse_quoted(parser: &mut Parser<'_>, expected: &str) -> Result<String, ParserError> {
     let token = parser.next_token();
     match &token.token {
-        Token::SingleQuotedString(location) => Ok(location.clone()),
-        _ => parser.expected(
-            "literal string: the store's folder or s3:// URL, such as 'profiles/'",
-            token,
-        ),
+        Token::SingleQuotedString(text) => Ok(text.clone()),
+        _ => parser.expected(expected, token),
     }
 }
 

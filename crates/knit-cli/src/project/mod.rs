@@ -37,7 +37,7 @@ mod store_run;
 pub(crate) mod store_state;
 
 pub(crate) use sql_profile::SqlProfile;
-pub(crate) use sql_refresh::refresh_profile_store;
+pub(crate) use sql_refresh::{RefreshOptions, refresh_profile_store};
 
 /// `knit project ...`.
 #[derive(Debug, Subcommand)]
@@ -327,6 +327,7 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
         &session,
         &script,
         false,
+        false,
         &staging_text,
         args.timeout,
         "no output was changed",
@@ -604,8 +605,12 @@ async fn write_changes(
         knit_sql::quote_literal(&target),
     );
     if !target.contains("://") {
-        std::fs::create_dir_all(changes)
-            .map_err(|e| format!("--changes-out: cannot create '{}': {e}", changes.display()))?;
+        std::fs::create_dir_all(changes).map_err(|e| {
+            format!(
+                "cannot create the changes folder '{}': {e}",
+                changes.display()
+            )
+        })?;
     }
     let batches = collect(session, &sql).await?;
     let rows = copied_rows(&batches);
@@ -636,18 +641,20 @@ fn remove_stale_staging(out: &Path) {
 
 /// Runs the script's statements (only its outputs when `outputs_only`), writing them
 /// into the staging folder, until done, Ctrl-C or `timeout`; returns each output with
-/// the rows written. A run that fails or is stopped publishes nothing: its staged files
-/// go, and the error says so with `unchanged` (what was left as it was).
+/// the rows written, and a line per output unless `quiet`. A run that fails or is
+/// stopped publishes nothing: its staged files go, and the error says so with
+/// `unchanged` (what was left as it was).
 async fn run_staged(
     session: &KnitSession,
     script: &Script,
     outputs_only: bool,
+    quiet: bool,
     staging: &str,
     timeout: Option<Duration>,
     unchanged: &str,
 ) -> Result<Vec<(String, u64)>, String> {
     let written = tokio::select! {
-        result = run_statements(session, script, outputs_only) => result,
+        result = run_statements(session, script, outputs_only, quiet) => result,
         _ = tokio::signal::ctrl_c() => Err(format!("cancelled; {unchanged}")),
         Some(limit) = expire(timeout) => Err(format!(
             "the run took longer than --timeout {} and was stopped; {unchanged}",
@@ -675,6 +682,7 @@ async fn run_statements(
     session: &KnitSession,
     script: &Script,
     outputs_only: bool,
+    quiet: bool,
 ) -> Result<Vec<(String, u64)>, String> {
     let statements = &script.statements;
     let outputs = statements.iter().filter(|s| s.output.is_some()).count();
@@ -715,18 +723,22 @@ async fn run_statements(
                 }
             };
             written.push((output.clone(), rows));
-            eprintln!(
-                "[{}/{outputs}] {output}: {rows} rows in {:.2}s",
-                written.len(),
-                took.as_secs_f64()
-            );
+            if !quiet {
+                eprintln!(
+                    "[{}/{outputs}] {output}: {rows} rows in {:.2}s",
+                    written.len(),
+                    took.as_secs_f64()
+                );
+            }
         }
         index = end;
     }
-    eprintln!(
-        "wrote {outputs} outputs in {:.2}s",
-        started.elapsed().as_secs_f64()
-    );
+    if !quiet {
+        eprintln!(
+            "wrote {outputs} outputs in {:.2}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(written)
 }
 

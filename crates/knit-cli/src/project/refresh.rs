@@ -125,7 +125,7 @@ async fn run_locked(
     let run = previous.as_ref().map_or(1, |p| p.run + 1);
     let (mode, refreshes) = match &plan {
         Plan::Current => {
-            eprintln!(
+            args.say(format_args!(
                 "the store is current: no input file is new or changed since run {}{}",
                 previous.as_ref().map_or(0, |p| p.run),
                 if args.bounded_by_end_time() {
@@ -133,16 +133,18 @@ async fn run_locked(
                 } else {
                     ""
                 }
-            );
+            ));
             return Ok(());
         }
         Plan::Full(reason) => {
-            eprintln!("run {run}: full ({reason})");
+            args.say(format_args!("run {run}: full ({reason})"));
             ("full", Vec::new())
         }
         Plan::Incremental { added, window_from } => {
             let files: usize = added.values().map(Vec::len).sum();
-            eprintln!("run {run}: incremental ({files} new input files)");
+            args.say(format_args!(
+                "run {run}: incremental ({files} new input files)"
+            ));
             let step = Instant::now();
             let old = previous
                 .as_ref()
@@ -161,16 +163,16 @@ async fn run_locked(
             .await?;
             match scoped {
                 Some(refreshes) => {
-                    eprintln!(
+                    args.say(format_args!(
                         "scoped the run to the touched clusters in {:.2}s",
                         step.elapsed().as_secs_f64()
-                    );
+                    ));
                     ("incremental", refreshes)
                 }
                 None => {
-                    eprintln!(
+                    args.say(format_args!(
                         "run {run}: full (the touched clusters kept growing through refused edges)"
-                    );
+                    ));
                     ("full", Vec::new())
                 }
             }
@@ -185,19 +187,20 @@ async fn run_locked(
                 "stored_clusters": refresh.stored_clusters,
             }),
         );
-        eprintln!(
+        args.say(format_args!(
             "  {}: {} ids in {} stored clusters touched ({} rounds)",
             refresh.entity,
             refresh.ids.len(),
             refresh.stored_clusters,
             refresh.rounds
-        );
+        ));
     }
 
     let written = run_staged(
         session,
         &script,
         true,
+        args.quiet,
         &staging_text,
         args.timeout,
         "the store was not changed",
@@ -231,13 +234,13 @@ async fn run_locked(
             )
             .await
             .map_err(|e| format!("publishing {output}: {e}"))?;
-            eprintln!(
+            args.say(format_args!(
                 "published {output}: {} inserted, {} updated, {} deleted in {:.2}s",
                 entry["inserted"],
                 entry["updated"],
                 entry["deleted"],
                 step.elapsed().as_secs_f64()
-            );
+            ));
             Ok::<_, String>(entry)
         }
     });
@@ -282,10 +285,10 @@ async fn run_locked(
     if let Err(e) = session.remove_folder(&staging_text).await {
         tracing::warn!(%e, "could not remove the staging folder");
     }
-    eprintln!(
+    args.say(format_args!(
         "run {run} ({mode}) finished in {:.2}s",
         clock.elapsed().as_secs_f64()
-    );
+    ));
     Ok(())
 }
 

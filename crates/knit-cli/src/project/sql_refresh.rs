@@ -4,7 +4,7 @@
 //! `REFRESH PROFILE STORE`: a Knit SQL session's definitions run into its profile store
 //! as `knit project run --store` runs a pb project's, under the session's limits.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use knit_core::KnitSession;
 
@@ -12,12 +12,23 @@ use super::refresh::run_store;
 use super::sql_profile::SqlProfile;
 use super::store_run::{Definitions, StoreRun};
 
-/// `REFRESH PROFILE STORE [FULL]`: runs `definitions` (those `session` ran) into the
-/// session's profile store, unless `stop` resolves first (see [`run_store`]).
+/// How `REFRESH PROFILE STORE` was asked to run.
+pub(crate) struct RefreshOptions {
+    /// `FULL`: compute everything from all input files.
+    pub(crate) full: bool,
+    /// `CHANGES TO 'location'`: where each output's changes of the run go.
+    pub(crate) changes_to: Option<PathBuf>,
+    /// Leave out the run's progress lines (`knit -q`).
+    pub(crate) quiet: bool,
+}
+
+/// `REFRESH PROFILE STORE [FULL] [CHANGES TO 'location']`: runs `definitions` (those
+/// `session` ran) into the session's profile store, unless `stop` resolves first (see
+/// [`run_store`]).
 pub(crate) async fn refresh_profile_store(
     session: &KnitSession,
     definitions: &SqlProfile,
-    full: bool,
+    options: &RefreshOptions,
     stop: impl Future<Output = String>,
 ) -> Result<(), String> {
     let Some(store) = session.profile_store() else {
@@ -47,8 +58,9 @@ pub(crate) async fn refresh_profile_store(
         definitions: Definitions::Sql(&profile),
         begin_time: None,
         end_time: None,
-        rebuild: full,
-        changes_out: None,
+        rebuild: options.full,
+        changes_out: options.changes_to.clone(),
+        quiet: options.quiet,
         deletion_vectors: true,
         memory_limit: session.memory_limit(),
         timeout: session.statement_timeout(),

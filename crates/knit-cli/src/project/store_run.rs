@@ -33,6 +33,8 @@ pub(crate) struct StoreRun<'a> {
     pub(crate) memory_limit: Option<usize>,
     /// How long writing the outputs may take.
     pub(crate) timeout: Option<Duration>,
+    /// Leave out the run's progress lines (a Knit SQL session's `-q`).
+    pub(crate) quiet: bool,
 }
 
 /// Where a store run's definitions come from.
@@ -56,6 +58,7 @@ impl<'a> StoreRun<'a> {
             deletion_vectors: args.deletion_vectors,
             memory_limit: args.memory_limit_bytes()?,
             timeout: args.timeout,
+            quiet: false,
         })
     }
 
@@ -86,6 +89,13 @@ impl<'a> StoreRun<'a> {
         match self.definitions {
             Definitions::Project(_) => "--rebuild",
             Definitions::Sql(_) => "REFRESH PROFILE STORE FULL",
+        }
+    }
+
+    /// Prints a line of the run's progress, unless the run is quiet.
+    pub(super) fn say(&self, line: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            eprintln!("{line}");
         }
     }
 

@@ -22,6 +22,7 @@ fn examples_print_their_expected_output() {
     let _ = std::fs::remove_dir_all("/tmp/knit-example-delta");
     // The profile store example's first run is full; it starts from an empty store.
     let _ = std::fs::remove_dir_all("/tmp/knit-example-store");
+    let _ = std::fs::remove_dir_all("/tmp/knit-example-store-changes");
     for script in scripts {
         let output = knit().arg("-q").arg("-f").arg(&script).output().unwrap();
         let (stdout, stderr) = text(&output);

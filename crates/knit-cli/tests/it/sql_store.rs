@@ -54,11 +54,20 @@ fn profile(tables: &Path, store: &Path, refresh: &str, by_path: bool) -> String 
     )
 }
 
-/// Runs `script` with `knit -f`.
-fn run_script(dir: &Path, script: &str) -> Output {
+/// Runs `script` with `knit -f` (and `-q` when `quiet`).
+fn run_script_with(dir: &Path, script: &str, quiet: bool) -> Output {
     let path = dir.join("profile.sql");
     std::fs::write(&path, script).unwrap();
-    knit().arg("-q").arg("-f").arg(&path).output().unwrap()
+    let mut command = knit();
+    if quiet {
+        command.arg("-q");
+    }
+    command.arg("-f").arg(&path).output().unwrap()
+}
+
+/// Runs `script` with `knit -f`, which prints the refresh's progress lines.
+fn run_script(dir: &Path, script: &str) -> Output {
+    run_script_with(dir, script, false)
 }
 
 fn refresh_ok(dir: &Path, script: &str) -> String {
@@ -213,7 +222,7 @@ fn a_current_store_full_and_inputs_read_by_path_say_what_the_refresh_does() {
 #[test]
 fn a_refresh_without_a_store_or_an_entity_is_an_error_naming_the_fix() {
     let dir = Scratch::new("knit-sql-store", "errors");
-    let cases: [(&str, &str); 5] = [
+    let cases: [(&str, &str); 6] = [
         (
             "REFRESH PROFILE STORE",
             "REFRESH PROFILE STORE: the session has no profile store: name one first with \
@@ -229,6 +238,10 @@ fn a_refresh_without_a_store_or_an_entity_is_an_error_naming_the_fix() {
             "is a file: name a folder",
         ),
         ("REFRESH PROFILE STORE NOW", "Expected: end of statement"),
+        (
+            "REFRESH PROFILE STORE CHANGES TO changes",
+            "Expected: literal string: the changes' folder or s3:// URL",
+        ),
         // Rows inserted into a table in memory are not in the definitions a refresh
         // replays: it refuses to compute without them.
         (
@@ -266,7 +279,6 @@ fn ctrl_c_stops_a_refresh_and_gives_the_lock_up() {
     let path = dir.join("profile.sql");
     std::fs::write(&path, &script).unwrap();
     let mut child = knit()
-        .arg("-q")
         .arg("-f")
         .arg(&path)
         .stdout(std::process::Stdio::null())
@@ -301,4 +313,105 @@ fn ctrl_c_stops_a_refresh_and_gives_the_lock_up() {
         stderr.contains("run 1: full (the store's first run)"),
         "{stderr}"
     );
+}
+
+/// The members and columns of `changes` (a `CHANGES TO` file) as
+/// `change user_id column=value` lines, sorted, each member named by its user id.
+fn member_changes(store: &Path, changes: &Path, column: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT c.change || ' ' || g.other_id || ' ' || '{column}=' || \
+           coalesce(CAST(c.{column} AS VARCHAR), 'NULL') AS line \
+         FROM '{}' c JOIN '{}' g ON g.user_main_id = c.user_main_id \
+         WHERE g.other_id_type = 'user_id' ORDER BY line",
+        changes.display(),
+        store.join("user_id_graph").display()
+    );
+    let output = knit()
+        .args(["-q", "--format", "csv", "-c", &sql])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    stdout.lines().skip(1).map(str::to_string).collect()
+}
+
+#[test]
+fn changes_to_writes_what_each_refresh_changed_and_quiet_prints_nothing() {
+    let dir = Scratch::new("knit-sql-store", "changes");
+    let tables = dir.join("tables");
+    let store = dir.join("store");
+    // Day 1: u1 has spent 30 and u2 60 (a buyer); u3 has only browsed.
+    write_table_file(
+        &tables,
+        "events",
+        "part-0",
+        EVENTS,
+        &[
+            "u1,a1,,web,2024-01-01 10:00:00".to_string(),
+            "u2,a2,,app,2024-01-01 11:00:00".to_string(),
+            "u3,a3,,web,2024-01-01 12:00:00".to_string(),
+        ],
+    );
+    write_table_file(
+        &tables,
+        "orders",
+        "part-0",
+        ORDERS,
+        &[
+            "u1,30,2024-01-01 10:05:00".to_string(),
+            "u2,60,2024-01-01 11:05:00".to_string(),
+        ],
+    );
+    let day = |n: u32| {
+        let changes = dir.join(format!("changes-day-{n}"));
+        let refresh = format!("REFRESH PROFILE STORE CHANGES TO '{}'", changes.display());
+        let output = run_script_with(&dir, &profile(&tables, &store, &refresh, false), true);
+        let (stdout, stderr) = text(&output);
+        assert!(output.status.success(), "{stderr}");
+        // `-q`: the script's query result alone, no progress line.
+        assert_eq!(stderr, "", "day {n}");
+        assert!(stdout.contains("count(*)"), "{stdout}");
+        changes
+    };
+    let first = day(1);
+    // The first run: every member entered.
+    assert_eq!(
+        member_changes(
+            &store,
+            &first.join("user_buyers_changes.parquet"),
+            "version"
+        ),
+        ["entered u2 version=0"]
+    );
+    // Day 2: u1 orders 25 more (spent 55: enters the buyers), u3 spends 10 (no buyer,
+    // but its spent changes), u2 is unchanged.
+    write_table_file(
+        &tables,
+        "orders",
+        "part-1",
+        ORDERS,
+        &[
+            "u1,25,2024-01-02 10:00:00".to_string(),
+            "u3,10,2024-01-02 12:00:00".to_string(),
+        ],
+    );
+    let second = day(2);
+    assert_eq!(
+        member_changes(
+            &store,
+            &second.join("user_buyers_changes.parquet"),
+            "version"
+        ),
+        ["entered u1 version=1"]
+    );
+    assert_eq!(
+        member_changes(
+            &store,
+            &second.join("user_features_changes.parquet"),
+            "spent"
+        ),
+        ["changed u1 spent=55", "changed u3 spent=10"]
+    );
+    let state = std::fs::read_to_string(store.join("_knit/state.json")).unwrap();
+    assert!(state.contains("\"mode\": \"incremental\""), "{state}");
 }

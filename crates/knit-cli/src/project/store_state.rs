@@ -189,14 +189,16 @@ pub(crate) fn file_changes(before: &[TableFile], now: &[TableFile]) -> FileChang
 
 /// The fingerprint of a project's statements: what they compute, without where this
 /// run stages its outputs and without the run's end time (whose moves a refresh
-/// handles), so that two runs of the same definitions share it.
+/// handles), so that two runs of the same definitions share it. Comments and layout
+/// are not part of it: a script whose comments or line breaks were edited computes the
+/// same, and its next refresh stays incremental.
 pub(crate) fn fingerprint(statements: &[&str], staging: &str, end_time: &str) -> String {
     let mut hasher = Sha256::new();
     for statement in statements {
         let text = statement
             .replace(staging, "<out>")
             .replace(end_time, "<end>");
-        hasher.update(text.as_bytes());
+        hasher.update(tokens_of(&text).as_bytes());
         hasher.update([0]);
     }
     hasher
@@ -204,6 +206,22 @@ pub(crate) fn fingerprint(statements: &[&str], staging: &str, end_time: &str) ->
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The tokens of `sql` without its comments and whitespace, one space apart (words,
+/// literals and quoted names as written); `sql` itself when it does not tokenize.
+fn tokens_of(sql: &str) -> String {
+    use knit_sql::sqlparser::dialect::GenericDialect;
+    use knit_sql::sqlparser::tokenizer::{Token, Tokenizer};
+    match Tokenizer::new(&GenericDialect {}, sql).tokenize() {
+        Ok(tokens) => tokens
+            .iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .map(Token::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(_) => sql.to_string(),
+    }
 }
 
 /// The store's lock, held while a run changes the store: the file `_knit/lock`, created
@@ -332,6 +350,32 @@ mod tests {
         );
         assert_eq!(one, two);
         assert_ne!(one, fingerprint(&["COPY (y) TO 'o'"], "/s", "2024-01-01"));
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_comments_and_layout_but_not_what_is_computed() {
+        let print = |sql: &str| fingerprint(&[sql], "/s", "2024-01-01");
+        let one = print("CREATE ENTITY VAR user.n AS count(*) FROM events WHERE kind = 'a  b'");
+        assert_eq!(
+            one,
+            print(
+                "-- how many events\nCREATE ENTITY VAR user.n\n  AS count(*) /* all */ \
+                 FROM events\n  WHERE kind = 'a  b'"
+            )
+        );
+        for other in [
+            "CREATE ENTITY VAR user.n AS count(*) FROM events WHERE kind = 'a b'",
+            "CREATE ENTITY VAR user.n AS count(*) FROM events WHERE kind = 'A  b'",
+            "CREATE ENTITY VAR user.n AS count(*) FROM events WHERE \"kind\" = 'a  b'",
+            "CREATE ENTITY VAR user.n AS count(1) FROM events WHERE kind = 'a  b'",
+        ] {
+            assert_ne!(one, print(other), "{other}");
+        }
+        // Statements stay apart: two are not one.
+        assert_ne!(
+            fingerprint(&["SET a = 1", "SET b = 2"], "/s", "e"),
+            fingerprint(&["SET a = 1 SET b = 2"], "/s", "e")
+        );
     }
 
     #[tokio::test]

@@ -14,6 +14,10 @@
 //! - an input read by URL rather than through a table whose files a run lists;
 //! - an entity without its id graph among the outputs, which a refresh starts from;
 //! - an output of a SQL model's rows (a `sql_template` pb keeps as a table or view).
+//!
+//! And a definition that reads the time of the run (`now()`, `current_date`, ...) makes
+//! every run full, new files or not: its values move for every cluster (see
+//! [`reads_current_time`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -149,6 +153,66 @@ fn not_local(
     }
 }
 
+/// Functions whose value is the time of the run, as SQL and warehouses spell them;
+/// those of the first list are also written without parentheses.
+const CURRENT_TIME_KEYWORDS: &[&str] = &[
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+];
+const CURRENT_TIME_FUNCTIONS: &[&str] = &[
+    "now",
+    "getdate",
+    "sysdate",
+    "systimestamp",
+    "sysdatetime",
+    "current_datetime",
+    "today",
+];
+
+/// The first definition of `script` that reads the time of the run, with the function
+/// it calls, if one does. Its values change as time passes, for every cluster, so a
+/// refresh of the touched clusters would leave the others' stale: each run is full.
+pub(super) fn reads_current_time(script: &Script) -> Option<String> {
+    use knit_sql::sqlparser::dialect::GenericDialect;
+    use knit_sql::sqlparser::tokenizer::{Token, Tokenizer};
+    for statement in &script.statements {
+        let Ok(tokens) = Tokenizer::new(&GenericDialect {}, &statement.sql).tokenize() else {
+            continue;
+        };
+        let tokens: Vec<&Token> = tokens
+            .iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect();
+        for (at, token) in tokens.iter().enumerate() {
+            let Token::Word(word) = token else {
+                continue;
+            };
+            let name = word.value.to_lowercase();
+            // A column or table of that name is not a call: `x.now`, `now.x`.
+            let qualified = at > 0 && matches!(tokens[at - 1], Token::Period)
+                || matches!(tokens.get(at + 1), Some(Token::Period));
+            let called = matches!(tokens.get(at + 1), Some(Token::LParen));
+            let is_call = CURRENT_TIME_KEYWORDS.contains(&name.as_str())
+                || (CURRENT_TIME_FUNCTIONS.contains(&name.as_str()) && called);
+            if word.quote_style.is_none() && !qualified && is_call {
+                let what = statement.origin.as_ref().map_or_else(
+                    || statement.sql.clone(),
+                    |o| format!("{}: {}", o.file, o.key),
+                );
+                return Some(format!(
+                    "{what} reads the time of the run ({}{}), which moves for every customer",
+                    word.value,
+                    if called { "()" } else { "" }
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// The `PARTITION BY` of each window function in `expr` (`None` for a named window).
 fn windows(expr: &Expr) -> Vec<Option<Vec<Expr>>> {
     let mut found = Vec::new();
@@ -252,4 +316,62 @@ fn base_table(query: &Query) -> Option<String> {
         return None;
     };
     Some(normal(&name.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use knit_pb::{Script, ScriptStatement};
+
+    use super::reads_current_time;
+
+    fn script(sql: &str) -> Script {
+        Script {
+            statements: vec![ScriptStatement {
+                sql: sql.to_string(),
+                origin: None,
+                output: None,
+                keys: Vec::new(),
+                entity: None,
+                table: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn calls_of_the_run_time_are_found_and_names_alike_are_not() {
+        for (sql, call) in [
+            (
+                "CREATE ENTITY VAR user.recent AS count(*) FROM events \
+                 WHERE ts > now() - INTERVAL '7 days'",
+                "now()",
+            ),
+            (
+                "CREATE ENTITY VAR user.age AS date_diff('day', max(ts), CURRENT_DATE) FROM e",
+                "CURRENT_DATE",
+            ),
+            (
+                "CREATE VIEW v AS SELECT * FROM t WHERE d < current_timestamp()",
+                "current_timestamp()",
+            ),
+            (
+                "CREATE COHORT c FOR user WHERE last_seen > GETDATE ()",
+                "GETDATE()",
+            ),
+        ] {
+            let reason = reads_current_time(&script(sql)).expect(sql);
+            assert!(
+                reason.contains(&format!("reads the time of the run ({call})")),
+                "{sql}: {reason}"
+            );
+        }
+        for sql in [
+            "CREATE ENTITY VAR user.n AS count(*) FROM events WHERE kind = 'now()'",
+            "CREATE ENTITY VAR user.n AS max(\"now\") FROM events",
+            "CREATE ENTITY VAR user.n AS max(e.now) FROM events e",
+            "CREATE ENTITY VAR user.n AS max(today) FROM events",
+            "CREATE ENTITY VAR user.n AS max(ts) FROM events WHERE ts < '2024-01-01'",
+        ] {
+            assert_eq!(reads_current_time(&script(sql)), None, "{sql}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use knit_core::TableFile;
 use knit_pb::Script;
 
-use super::refreshable::{normal, not_incremental, row_tables};
+use super::refreshable::{normal, not_incremental, reads_current_time, row_tables};
 use super::store_run::StoreRun;
 use super::store_state::{StoreState, file_changes};
 
@@ -59,7 +59,7 @@ pub(super) fn plan(
     if previous.begin_time != args.begin_time {
         return Plan::Full("--begin-time changed".to_string());
     }
-    if let Some(reason) = not_incremental(script) {
+    if let Some(reason) = not_incremental(script).or_else(|| reads_current_time(script)) {
         return Plan::Full(reason);
     }
     let mut added = BTreeMap::new();

@@ -423,3 +423,32 @@ fn changes_to_writes_what_each_refresh_changed_and_quiet_prints_nothing() {
     let state = std::fs::read_to_string(store.join("_knit/state.json")).unwrap();
     assert!(state.contains("\"mode\": \"incremental\""), "{state}");
 }
+
+#[test]
+fn a_profile_that_reads_the_time_of_the_run_refreshes_in_full_every_time() {
+    let dir = Scratch::new("knit-sql-store", "now");
+    let tables = dir.join("tables");
+    let store = dir.join("store");
+    let mut rng = Lcg(23);
+    arrive(&mut rng, &tables, 0);
+    let script = profile(&tables, &store, "REFRESH PROFILE STORE", false).replace(
+        "CREATE PROFILE STORE",
+        "CREATE ENTITY VAR user.days_since AS \
+           date_part('day', now() - max(ts)) FROM events;\nCREATE PROFILE STORE",
+    );
+    refresh_ok(&dir, &script);
+    // No new file, yet each customer's days_since moved: a full run, saying why.
+    let stderr = refresh_ok(&dir, &script);
+    assert!(
+        stderr.contains("run 2: full (CREATE ENTITY VAR user.days_since")
+            && stderr
+                .contains("reads the time of the run (now()), which moves for every customer)"),
+        "{stderr}"
+    );
+    arrive(&mut rng, &tables, 1);
+    let stderr = refresh_ok(&dir, &script);
+    assert!(
+        stderr.contains("run 3: full (CREATE ENTITY VAR"),
+        "{stderr}"
+    );
+}

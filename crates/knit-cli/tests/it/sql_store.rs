@@ -452,3 +452,75 @@ fn a_profile_that_reads_the_time_of_the_run_refreshes_in_full_every_time() {
         "{stderr}"
     );
 }
+
+/// A profile whose tables, store and changes are all on S3 (the local server): the
+/// refresh lists the new file of the S3 table, reads it alone and writes its changes.
+#[test]
+fn a_profile_on_s3_refreshes_from_the_new_files_of_its_tables() {
+    let Some(s3) = crate::s3::local_s3() else {
+        eprintln!("skipped: no local S3 (run scripts/s3-server start and source its env)");
+        return;
+    };
+    let dir = Scratch::new("knit-sql-store", "s3");
+    let prefix = s3.prefix("sql-store");
+    let put = |file: &str, rows: &str| {
+        let output = s3
+            .knit()
+            .args(["-q", "-c"])
+            .arg(format!(
+                "COPY (SELECT * FROM (VALUES {rows}) t(user_id, anonymous_id, ts)) \
+                 TO '{prefix}/events/{file}.parquet'"
+            ))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output).1);
+    };
+    let script = format!(
+        "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION '{prefix}/events/';
+         CREATE ENTITY user ID TYPES (user_id, anonymous_id);
+         CREATE INPUT events FOR user FROM events
+           IDS (user_id AS user_id, anonymous_id AS anonymous_id) OCCURRED AT ts;
+         CREATE ENTITY VAR user.n AS count(*) FROM events;
+         CREATE PROFILE STORE '{prefix}/store/';
+         REFRESH PROFILE STORE CHANGES TO '{prefix}/changes/';"
+    );
+    let path = dir.join("profile.sql");
+    std::fs::write(&path, &script).unwrap();
+    let refresh = || {
+        let output = s3.knit().arg("-f").arg(&path).output().unwrap();
+        let (_, stderr) = text(&output);
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    };
+    put(
+        "part-0",
+        "('u1', 'a1', TIMESTAMP '2024-01-01 10:00:00'), \
+         ('u2', 'a2', TIMESTAMP '2024-01-01 11:00:00')",
+    );
+    assert!(refresh().contains("run 1: full (the store's first run)"));
+    // u1 comes back on a new device; u3 is new.
+    put(
+        "part-1",
+        "('u1', 'a3', TIMESTAMP '2024-01-02 10:00:00'), \
+         ('u3', 'a4', TIMESTAMP '2024-01-02 11:00:00')",
+    );
+    let stderr = refresh();
+    assert!(
+        stderr.contains("run 2: incremental (1 new input files)")
+            && stderr.contains("user: 5 ids in 1 stored clusters touched"),
+        "{stderr}"
+    );
+    let output = s3
+        .knit()
+        .args(["-q", "--format", "csv", "-c"])
+        .arg(format!(
+            "SELECT g.other_id, c.n, c.change FROM '{prefix}/changes/user_features_changes.parquet' c \
+             JOIN '{prefix}/store/user_id_graph' g ON g.user_main_id = c.user_main_id \
+             WHERE g.other_id_type = 'user_id' ORDER BY g.other_id"
+        ))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout, "other_id,n,change\nu1,2,changed\nu3,1,entered\n");
+}

@@ -59,6 +59,9 @@ struct EntityRefresh {
     ids: HashSet<(String, String)>,
     /// The main ids the touched clusters had and have now.
     mains: HashSet<String>,
+    /// The edges of the new rows, each in both orientations, as `[id1, id1_type, id2,
+    /// id2_type]` (a missing id as ''): the only edges whose rows can be new or change.
+    new_edges: HashSet<[String; 4]>,
     /// The clusters touched, as the stored graph had them.
     stored_clusters: usize,
     /// How many times the scope grew until it settled.
@@ -384,10 +387,12 @@ async fn scope(
     // The ids of the new rows: those of the new files, then those of the old files
     // between the last end time and this one.
     let mut new_ids: BTreeMap<String, HashSet<(String, String)>> = BTreeMap::new();
+    let mut new_edges: BTreeMap<String, HashSet<[String; 4]>> = BTreeMap::new();
     let step = Instant::now();
     let fresh = args.session()?;
     define(&fresh, script, Some(added)).await?;
     stitched_ids(&fresh, &entities, &mut new_ids).await?;
+    stitched_edges(&fresh, &entities, &mut new_edges).await?;
     tracing::debug!(elapsed = ?step.elapsed(), "stitched the new files' rows");
     if let Some(from) = window_from {
         let window = args.session()?;
@@ -395,11 +400,12 @@ async fn scope(
         let late = args.script(&staging, Some(from.to_string()), end_time.to_string())?;
         define(&window, &late, Some(old)).await?;
         stitched_ids(&window, &entities, &mut new_ids).await?;
+        stitched_edges(&window, &entities, &mut new_edges).await?;
     }
     let mut refreshes = Vec::new();
     for entity in &entities {
         let ids = new_ids.remove(entity).unwrap_or_default();
-        let Some(refresh) = scope_entity(session, script, store, entity, ids).await? else {
+        let Some(mut refresh) = scope_entity(session, script, store, entity, ids).await? else {
             for entity in &entities {
                 session
                     .catalog()
@@ -409,6 +415,7 @@ async fn scope(
             }
             return Ok(None);
         };
+        refresh.new_edges = new_edges.remove(entity).unwrap_or_default();
         refreshes.push(refresh);
     }
     Ok(Some(refreshes))
@@ -428,6 +435,42 @@ async fn stitched_ids(
         let set = ids.entry(entity.clone()).or_default();
         for (id_type, id) in pairs(&collect(session, &sql).await?) {
             set.insert((id_type, id));
+        }
+    }
+    Ok(())
+}
+
+/// Adds the edges of each entity's stitch in `session` to `edges`, in both orientations
+/// (a missing id as '').
+async fn stitched_edges(
+    session: &KnitSession,
+    entities: &BTreeSet<String>,
+    edges: &mut BTreeMap<String, HashSet<[String; 4]>>,
+) -> Result<(), String> {
+    for entity in entities {
+        let sql = format!(
+            "SELECT coalesce(id1, ''), id1_type, coalesce(id2, ''), id2_type \
+             FROM id_stitch_edges({})",
+            quote_literal(entity)
+        );
+        let set = edges.entry(entity.clone()).or_default();
+        for batch in collect(session, &sql).await? {
+            let columns: Vec<&StringArray> = (0..4)
+                .filter_map(|i| batch.column(i).as_any().downcast_ref::<StringArray>())
+                .collect();
+            let [id1, type1, id2, type2] = columns[..] else {
+                return Err(format!(
+                    "the edges of entity {entity} have unexpected columns"
+                ));
+            };
+            for row in 0..batch.num_rows() {
+                let side = |ids: &StringArray, types: &StringArray| {
+                    (ids.value(row).to_string(), types.value(row).to_string())
+                };
+                let ((a, a_type), (b, b_type)) = (side(id1, type1), side(id2, type2));
+                set.insert([b.clone(), b_type.clone(), a.clone(), a_type.clone()]);
+                set.insert([a, a_type, b, b_type]);
+            }
         }
     }
     Ok(())
@@ -574,6 +617,7 @@ async fn scope_entity(
             return Ok(Some(EntityRefresh {
                 entity: entity.to_string(),
                 ids,
+                new_edges: HashSet::new(),
                 stored_clusters: mains.len(),
                 mains,
                 rounds: round,
@@ -640,6 +684,12 @@ async fn register_scope(
     )?;
     register(
         session,
+        &scope_table("edges", &refresh.entity),
+        &["id1", "id1_type", "id2", "id2_type"],
+        refresh.new_edges.iter().map(|e| e.to_vec()).collect(),
+    )?;
+    register(
+        session,
         &scope_table("mains", &refresh.entity),
         &["main"],
         mains.into_iter().map(|m| vec![m]).collect(),
@@ -649,6 +699,11 @@ async fn register_scope(
 /// What an incremental run merges into `output`: this run's rows (the touched
 /// clusters'), and the predicate (over the table, as `target`) of the table's rows they
 /// replace, the touched clusters' rows; the table's other rows stay.
+///
+/// The edges are narrower: an edge's row (its ids, the smaller rid of the two, and the
+/// time of the earliest row holding it) depends on no other edge, so only the edges of
+/// the new rows can be new or change. Their rows alone are compared with the table's,
+/// rather than every edge of the touched clusters.
 fn scoped_rows(
     session: &KnitSession,
     script: &Script,
@@ -674,20 +729,32 @@ fn scoped_rows(
         .collect();
     let ids = scope_table("ids", entity);
     let mains = scope_table("mains", entity);
+    let edges = scope_table("edges", entity);
     let inside = |id_type: &str, id: &str| {
         format!(
             "EXISTS (SELECT 1 FROM {ids} s WHERE s.other_id_type = {id_type} \
              AND s.other_id = {id})"
         )
     };
+    // A missing id is '' on both sides, so that the probe is an equi-join.
+    let new_edge = |row: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM {edges} e WHERE e.id1_type = {row}.id1_type \
+             AND e.id2_type = {row}.id2_type AND e.id1 = coalesce({row}.id1, '') \
+             AND e.id2 = coalesce({row}.id2, ''))"
+        )
+    };
+    let staged = staged_rows(staging, output);
     let keys: Vec<&str> = statement.keys.iter().map(String::as_str).collect();
     let in_scope = match keys.as_slice() {
         ["other_id", "other_id_type"] => inside("target.other_id_type", "target.other_id"),
-        ["id1", "id1_type", "id2", "id2_type"] => format!(
-            "{} OR {}",
-            inside("target.id1_type", "target.id1"),
-            inside("target.id2_type", "target.id2")
-        ),
+        ["id1", "id1_type", "id2", "id2_type"] => {
+            let rows = format!(
+                "SELECT * FROM ({staged}) staged WHERE {}",
+                new_edge("staged")
+            );
+            return Ok((rows, new_edge("target")));
+        }
         [id] if id_types.iter().any(|t| t == id) => {
             inside(&quote_literal(id), &format!("target.{}", quote_ident(id)))
         }
@@ -702,5 +769,5 @@ fn scoped_rows(
             ));
         }
     };
-    Ok((staged_rows(staging, output), in_scope))
+    Ok((staged, in_scope))
 }

@@ -422,6 +422,48 @@ fn changes_to_writes_what_each_refresh_changed_and_quiet_prints_nothing() {
     );
     let state = std::fs::read_to_string(store.join("_knit/state.json")).unwrap();
     assert!(state.contains("\"mode\": \"incremental\""), "{state}");
+
+    // Day 3: a late event of u2's, older than its first: the edge of u2 and a2 is now
+    // valid from then (a refresh compares only the new rows' edges), and u2 changes.
+    write_table_file(
+        &tables,
+        "events",
+        "part-2",
+        EVENTS,
+        &["u2,a2,,web,2023-12-31 09:00:00".to_string()],
+    );
+    let third = day(3);
+    let sql = format!(
+        "SELECT change || ' ' || CAST(valid_at AS VARCHAR) AS line FROM '{}' \
+         WHERE coalesce(id1, '') IN ('u2', 'a2') AND coalesce(id2, '') IN ('u2', 'a2') \
+         ORDER BY line",
+        third.join("user_id_graph_edges_changes.parquet").display()
+    );
+    let output = knit()
+        .args(["-q", "--format", "csv", "-c", &sql])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout, "line\nchanged 2023-12-31T09:00:00\n");
+    assert_eq!(
+        member_changes(
+            &store,
+            &third.join("user_features_changes.parquet"),
+            "first_seen"
+        ),
+        ["changed u2 first_seen=2023-12-31T09:00:00"]
+    );
+    // And the store is a full run's, row for row.
+    let full = dir.join("full");
+    refresh_ok(
+        &dir,
+        &profile(&tables, &full, "REFRESH PROFILE STORE", false),
+    );
+    assert_eq!(
+        differences_with(knit(), &full, &store.display().to_string(), 5),
+        Vec::<String>::new()
+    );
 }
 
 #[test]

@@ -354,8 +354,13 @@ fn member_changes(store: &Path, changes: &Path, column: &str) -> Vec<String> {
         changes.display(),
         store.join("user_id_graph").display()
     );
+    query_lines(&sql)
+}
+
+/// The rows of the query `sql`, as CSV lines without the header.
+fn query_lines(sql: &str) -> Vec<String> {
     let output = knit()
-        .args(["-q", "--format", "csv", "-c", &sql])
+        .args(["-q", "--format", "csv", "-c", sql])
         .output()
         .unwrap();
     let (stdout, stderr) = text(&output);
@@ -459,13 +464,7 @@ fn changes_to_writes_what_each_refresh_changed_and_quiet_prints_nothing() {
          ORDER BY line",
         third.join("user_id_graph_edges_changes.parquet").display()
     );
-    let output = knit()
-        .args(["-q", "--format", "csv", "-c", &sql])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&output);
-    assert!(output.status.success(), "{stderr}");
-    assert_eq!(stdout, "line\nchanged 2023-12-31T09:00:00\n");
+    assert_eq!(query_lines(&sql), ["changed 2023-12-31T09:00:00"]);
     assert_eq!(
         member_changes(
             &store,

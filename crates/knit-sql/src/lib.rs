@@ -54,7 +54,7 @@ pub use profile_ast::{
     InputId, InputSource, ProfileObject, ShowObject,
 };
 pub use quote::{quote_ident, quote_ident_if_needed, quote_literal};
-pub use split::{StatementText, is_complete, split_statements};
+pub use split::{StatementText, is_complete, significant_tokens, split_statements};
 
 /// The sqlparser crate as DataFusion re-exports it, for callers that need its types.
 pub use datafusion_sql::sqlparser;

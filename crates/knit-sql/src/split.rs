@@ -71,6 +71,18 @@ pub fn is_complete(input: &str) -> bool {
         .is_some_and(|t| t.token == Token::SemiColon)
 }
 
+/// The tokens of `sql` that carry meaning: without whitespace and comments (which the
+/// tokenizer gives as whitespace). `None` when `sql` does not tokenize.
+pub fn significant_tokens(sql: &str) -> Option<Vec<Token>> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize().ok()?;
+    Some(
+        tokens
+            .into_iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect(),
+    )
+}
+
 fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>> {
     let dialect = GenericDialect {};
     Ok(Tokenizer::new(&dialect, sql).tokenize_with_location()?)

@@ -391,16 +391,14 @@ async fn scope(
     let step = Instant::now();
     let fresh = args.session()?;
     define(&fresh, script, Some(added)).await?;
-    stitched_ids(&fresh, &entities, &mut new_ids).await?;
-    stitched_edges(&fresh, &entities, &mut new_edges).await?;
+    stitched_edges(&fresh, &entities, &mut new_ids, &mut new_edges).await?;
     tracing::debug!(elapsed = ?step.elapsed(), "stitched the new files' rows");
     if let Some(from) = window_from {
         let window = args.session()?;
         let staging = store.join(format!("{STAGING_PREFIX}window"));
         let late = args.script(&staging, Some(from.to_string()), end_time.to_string())?;
         define(&window, &late, Some(old)).await?;
-        stitched_ids(&window, &entities, &mut new_ids).await?;
-        stitched_edges(&window, &entities, &mut new_edges).await?;
+        stitched_edges(&window, &entities, &mut new_ids, &mut new_edges).await?;
     }
     let mut refreshes = Vec::new();
     for entity in &entities {
@@ -441,19 +439,21 @@ async fn stitched_ids(
 }
 
 /// Adds the edges of each entity's stitch in `session` to `edges`, in both orientations
-/// (a missing id as '').
+/// (a missing id as ''), and their ids (every id of a stitch is on an edge: an id seen
+/// alone is an edge whose other side is missing) to `ids`.
 async fn stitched_edges(
     session: &KnitSession,
     entities: &BTreeSet<String>,
+    ids: &mut BTreeMap<String, HashSet<(String, String)>>,
     edges: &mut BTreeMap<String, HashSet<[String; 4]>>,
 ) -> Result<(), String> {
     for entity in entities {
         let sql = format!(
-            "SELECT coalesce(id1, ''), id1_type, coalesce(id2, ''), id2_type \
-             FROM id_stitch_edges({})",
+            "SELECT id1, id1_type, id2, id2_type FROM id_stitch_edges({})",
             quote_literal(entity)
         );
-        let set = edges.entry(entity.clone()).or_default();
+        let entity_ids = ids.entry(entity.clone()).or_default();
+        let entity_edges = edges.entry(entity.clone()).or_default();
         for batch in collect(session, &sql).await? {
             let columns: Vec<&StringArray> = (0..4)
                 .filter_map(|i| batch.column(i).as_any().downcast_ref::<StringArray>())
@@ -464,12 +464,18 @@ async fn stitched_edges(
                 ));
             };
             for row in 0..batch.num_rows() {
-                let side = |ids: &StringArray, types: &StringArray| {
-                    (ids.value(row).to_string(), types.value(row).to_string())
+                let mut side = |values: &StringArray, types: &StringArray| {
+                    let id_type = types.value(row).to_string();
+                    if values.is_null(row) {
+                        return (String::new(), id_type);
+                    }
+                    let id = values.value(row).to_string();
+                    entity_ids.insert((id_type.clone(), id.clone()));
+                    (id, id_type)
                 };
                 let ((a, a_type), (b, b_type)) = (side(id1, type1), side(id2, type2));
-                set.insert([b.clone(), b_type.clone(), a.clone(), a_type.clone()]);
-                set.insert([a, a_type, b, b_type]);
+                entity_edges.insert([b.clone(), b_type.clone(), a.clone(), a_type.clone()]);
+                entity_edges.insert([a, a_type, b, b_type]);
             }
         }
     }

@@ -176,16 +176,11 @@ const CURRENT_TIME_FUNCTIONS: &[&str] = &[
 /// it calls, if one does. Its values change as time passes, for every cluster, so a
 /// refresh of the touched clusters would leave the others' stale: each run is full.
 pub(super) fn reads_current_time(script: &Script) -> Option<String> {
-    use knit_sql::sqlparser::dialect::GenericDialect;
-    use knit_sql::sqlparser::tokenizer::{Token, Tokenizer};
+    use knit_sql::sqlparser::tokenizer::Token;
     for statement in &script.statements {
-        let Ok(tokens) = Tokenizer::new(&GenericDialect {}, &statement.sql).tokenize() else {
+        let Some(tokens) = knit_sql::significant_tokens(&statement.sql) else {
             continue;
         };
-        let tokens: Vec<&Token> = tokens
-            .iter()
-            .filter(|t| !matches!(t, Token::Whitespace(_)))
-            .collect();
         for (at, token) in tokens.iter().enumerate() {
             let Token::Word(word) = token else {
                 continue;

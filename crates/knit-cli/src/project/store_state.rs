@@ -211,16 +211,13 @@ pub(crate) fn fingerprint(statements: &[&str], staging: &str, end_time: &str) ->
 /// The tokens of `sql` without its comments and whitespace, one space apart (words,
 /// literals and quoted names as written); `sql` itself when it does not tokenize.
 fn tokens_of(sql: &str) -> String {
-    use knit_sql::sqlparser::dialect::GenericDialect;
-    use knit_sql::sqlparser::tokenizer::{Token, Tokenizer};
-    match Tokenizer::new(&GenericDialect {}, sql).tokenize() {
-        Ok(tokens) => tokens
+    match knit_sql::significant_tokens(sql) {
+        Some(tokens) => tokens
             .iter()
-            .filter(|t| !matches!(t, Token::Whitespace(_)))
-            .map(Token::to_string)
+            .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(" "),
-        Err(_) => sql.to_string(),
+        None => sql.to_string(),
     }
 }
 

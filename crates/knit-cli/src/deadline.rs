@@ -3,7 +3,7 @@
 
 //! Time limits of statements and runs: `--timeout` values, and waiting one out.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Parses `--timeout`.
 pub fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -20,4 +20,29 @@ pub async fn expire(timeout: Option<Duration>) -> Option<Duration> {
         }
         None => std::future::pending().await,
     }
+}
+
+/// A `--timeout` counted from when a run started, over the sessions it runs in turn.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    /// The timeout as given.
+    pub given: Duration,
+    started: Instant,
+}
+
+impl Deadline {
+    /// A deadline `given` from now.
+    pub fn starting_now(given: Duration) -> Self {
+        Self {
+            given,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// Resolves with the timeout as given once the deadline has passed; never, without one.
+pub async fn expire_deadline(deadline: Option<Deadline>) -> Option<Duration> {
+    let deadline = deadline?;
+    tokio::time::sleep(deadline.given.saturating_sub(deadline.started.elapsed())).await;
+    Some(deadline.given)
 }

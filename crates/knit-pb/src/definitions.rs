@@ -123,6 +123,9 @@ pub(crate) struct Input {
     pub name: String,
     pub source: Source,
     pub occurred_at: Option<String>,
+    /// An end time of its own, before the run's: that of the copy of an input that adds
+    /// the edges of an id stitcher with a time grain (see `grains`).
+    pub until: Option<String>,
     pub ids: Vec<InputId>,
     pub filter: Option<String>,
     pub origin: Origin,
@@ -166,6 +169,8 @@ pub(crate) struct Var {
     /// The name pb shows the var under, when Knit names it otherwise (a cohort's var
     /// that another var of the entity shares its name with: see `cohort_scope`).
     pub shown_as: Option<String>,
+    /// Its var group's `time_grain`: pb computes it as of the grain's last boundary.
+    pub time_grain: Option<String>,
     pub origin: Origin,
 }
 
@@ -174,6 +179,14 @@ impl Var {
     pub(crate) fn pb_name(&self) -> &str {
         self.shown_as.as_deref().unwrap_or(&self.name)
     }
+}
+
+/// A model's `time_grain` (an id stitcher's is on the stitcher).
+#[derive(Debug, Clone)]
+pub(crate) struct ModelGrain {
+    pub model: String,
+    pub grain: String,
+    pub origin: Origin,
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +198,8 @@ pub(crate) struct Stitcher {
     /// Old schemas' `main_id_type`: the name of the entity's main id column, which pb's
     /// migration moves to the entity's `id_column_name`.
     pub main_id_type: Option<String>,
+    /// Its `time_grain`: pb stitches as of the grain's last boundary.
+    pub time_grain: Option<String>,
     pub origin: Origin,
 }
 

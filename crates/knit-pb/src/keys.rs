@@ -20,7 +20,6 @@ pub(crate) const PROJECT_IGNORED: &[&str] = &[
     "allow_beta",
     "hooks",
     "time_to_live",
-    "default_time_grain",
     "description",
 ];
 

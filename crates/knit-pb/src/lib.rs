@@ -14,6 +14,7 @@ mod cohort_scope;
 mod definitions;
 mod dialect;
 mod error;
+mod grains;
 mod keys;
 mod load;
 mod multi_sql;
@@ -26,6 +27,7 @@ mod template;
 mod yaml;
 
 pub use error::{PbError, Result};
+pub use grains::GrainRun;
 pub use project::{LoadOptions, Origin, Project};
 pub use script::{DELTA_PURGE_SHARE, OutputFormat, Script, ScriptOptions, ScriptStatement};
 

@@ -13,7 +13,8 @@ use serde_yaml::Value;
 pub use crate::definitions::Origin;
 pub(crate) use crate::definitions::{
     Cohort, Entity, FeatureTable, FeatureViews, Filter, FilterExpression, IdType, Input, InputId,
-    MemberStep, Source, SqlFilter, SqlModel, Stitcher, UnsupportedModel, Var, VarKind, Window,
+    MemberStep, ModelGrain, Source, SqlFilter, SqlModel, Stitcher, UnsupportedModel, Var, VarKind,
+    Window,
 };
 use crate::error::{PbError, Result};
 use crate::keys::{
@@ -31,7 +32,7 @@ mod models;
 pub(crate) use models::union_sql;
 
 /// Everything a project defines.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Project {
     pub(crate) dir: PathBuf,
     pub(crate) id_types: BTreeMap<String, IdType>,
@@ -45,8 +46,12 @@ pub struct Project {
     pub(crate) macros: BTreeMap<String, Macro>,
     /// pb's `include_untimed`: whether rows without an occurred-at time are kept.
     pub(crate) include_untimed: bool,
-    /// Each `time_grain` and where it is set, checked against the run's end time.
-    pub(crate) time_grains: Vec<(String, Origin)>,
+    /// pb's `default_time_grain`: the grain of every model and var group without one,
+    /// so a run is as of its last boundary (see `grains`).
+    pub(crate) default_time_grain: Option<String>,
+    /// Each model's `time_grain` and where it is set: a pass as of its boundary writes
+    /// the model (an id stitcher's grain is on the stitcher, a var group's on its vars).
+    pub(crate) time_grains: Vec<ModelGrain>,
     /// Models of types Knit cannot run (Python models, propensity, attribution, ...).
     pub(crate) unsupported_models: Vec<UnsupportedModel>,
     /// `common_column_union` models and the inputs they union.
@@ -101,9 +106,11 @@ impl Project {
                 "macros",
                 "packages",
                 "include_untimed",
+                "default_time_grain",
             ],
             PROJECT_IGNORED,
         )?;
+        project.default_time_grain = grain_of(&root, "default_time_grain")?;
         if let Some(node) = root.get("include_untimed") {
             project.include_untimed = node.boolean()?;
         }
@@ -194,13 +201,14 @@ impl Project {
                 ],
                 VAR_GROUP_IGNORED,
             )?;
-            self.read_time_grain(&group)?;
+            let grain = time_grain(&group)?;
             // Vars of a cohort get their entity once every cohort is read.
             let (entity, cohort) = entity_scope(&group)?;
             let first = self.vars.len();
             self.read_vars(&group.items_of("vars")?, &entity)?;
             for var in &mut self.vars[first..] {
                 var.cohort = cohort.clone();
+                var.time_grain = grain.clone();
             }
         }
         Ok(())
@@ -244,6 +252,7 @@ impl Project {
                     name: name.clone(),
                     source: Source::Model(name.clone()),
                     occurred_at: first.occurred_at.clone(),
+                    until: None,
                     ids: first.ids.clone(),
                     filter: None,
                     origin: first.origin.clone(),
@@ -350,18 +359,15 @@ impl Project {
         Ok(())
     }
 
-    /// Records a `time_grain`, which pb applies by computing as of the grain's last
-    /// boundary; the script checks that the run's end time is one.
-    fn read_time_grain(&mut self, node: &Node<'_>) -> Result<()> {
-        if let Some(grain) = node.get("time_grain") {
-            let text = grain.text()?.to_lowercase();
-            if !TIME_GRAINS.contains(&text.as_str()) {
-                return Err(grain.error(format!(
-                    "'{text}' is not a time grain; use one of {}",
-                    TIME_GRAINS.join(", ")
-                )));
-            }
-            self.time_grains.push((text, Origin::of(&grain)));
+    /// Records a model's `time_grain`, which pb applies by computing as of the grain's
+    /// last boundary; the script checks that the run's end time is one.
+    fn read_time_grain(&mut self, node: &Node<'_>, model: &str) -> Result<()> {
+        if let (Some(grain), Some(key)) = (time_grain(node)?, node.get("time_grain")) {
+            self.time_grains.push(ModelGrain {
+                model: model.to_string(),
+                grain,
+                origin: Origin::of(&key),
+            });
         }
         Ok(())
     }
@@ -526,6 +532,7 @@ impl Project {
             name,
             source,
             occurred_at,
+            until: None,
             ids,
             filter,
             origin: Origin::of(node),
@@ -593,6 +600,30 @@ fn is_include(kind: &Node<'_>) -> Result<bool> {
 }
 
 /// The time grains pb knows, finest first.
+/// A node's `time_grain`, checked to be one pb knows.
+pub(crate) fn time_grain(node: &Node<'_>) -> Result<Option<String>> {
+    grain_of(node, "time_grain")
+}
+
+/// A node's time grain under `key`, checked to be one pb knows (`10minutes`, as pb's
+/// messages spell it, is `tenminutes`, as its docs do).
+fn grain_of(node: &Node<'_>, key: &str) -> Result<Option<String>> {
+    let Some(grain) = node.get(key) else {
+        return Ok(None);
+    };
+    let text = grain
+        .text()?
+        .to_lowercase()
+        .replace("10minutes", "tenminutes");
+    if !TIME_GRAINS.contains(&text.as_str()) {
+        return Err(grain.error(format!(
+            "'{text}' is not a time grain; use one of {}",
+            TIME_GRAINS.join(", ")
+        )));
+    }
+    Ok(Some(text))
+}
+
 pub(crate) const TIME_GRAINS: &[&str] =
     &["tick", "tenminutes", "hour", "day", "week", "month", "year"];
 
@@ -705,6 +736,7 @@ fn read_var(node: &Node<'_>, kind: VarKind, entity: &str) -> Result<Var> {
         merge: node.get("merge").is_some(),
         cohort: None,
         shown_as: None,
+        time_grain: None,
         origin: Origin::of(node),
     })
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
 use crate::error::Result;
+use crate::grains::{GrainRun, check_model_grain, late_reader};
 use crate::project::{Entity, Origin, Project, Source, Stitcher};
 use crate::tables::{external_table, pasted_csv};
 use crate::template::{ModelEntity, Names, Rendered, render};
@@ -28,7 +29,7 @@ mod outputs;
 mod vars;
 
 use inputs::input_rows;
-use order::{check_time_grain, dependency_order};
+use order::dependency_order;
 pub use outputs::DELTA_PURGE_SHARE;
 
 /// The file format of outputs.
@@ -77,6 +78,10 @@ pub struct ScriptOptions {
     /// What `warehouse.DatabaseType()` answers in templates (`snowflake`, `bigquery`,
     /// `redshift`, `databricks`), so that projects take the branch whose SQL Knit speaks.
     pub dialect: String,
+    /// Where the passes of var groups with a `time_grain` keep their vars, when the
+    /// run makes them (see [`Project::grain_passes`]); without it, a var group whose
+    /// grain's boundary is before the end time is an error.
+    pub grains: Option<GrainRun>,
 }
 
 /// One statement of the script.
@@ -157,13 +162,42 @@ impl Project {
                 )));
             }
         }
-        let mut script = Writer::new(self, options)?.write()?;
+        // The run is as of the default time grain's boundary; vars of a grain whose
+        // boundary is before that read their pass's file.
+        let end_time = self.run_end_time(&options.end_time)?;
+        let options = &ScriptOptions {
+            end_time,
+            ..options.clone()
+        };
+        let as_of_grains = self.as_of_grains(&options.end_time, options.grains.as_ref())?;
+        let project = as_of_grains.as_ref().unwrap_or(self);
+        let mut script = Writer::new(project, options)?.write()?;
         let dropped = self.outputs_of(&options.skip_models);
         let kept = self.outputs_of(&selected);
+        // Models of an earlier boundary are written by its pass, and only they are.
+        let (late, this_pass) = match &options.grains {
+            Some(grains) => {
+                let late = self.late_models(&grains.run_end)?;
+                let this_pass: Vec<String> = (late.iter())
+                    .filter(|(_, at)| grains.pass && *at == options.end_time)
+                    .map(|(model, _)| model.clone())
+                    .collect();
+                let late: Vec<String> = late.into_iter().map(|(model, _)| model).collect();
+                (self.outputs_of(&late), Some(self.outputs_of(&this_pass)))
+            }
+            None => (BTreeSet::new(), None),
+        };
+        let pass = options.grains.as_ref().is_some_and(|g| g.pass);
         script.statements.retain(|s| {
             s.output.as_ref().is_none_or(|output| {
                 let output = output.to_lowercase();
-                !dropped.contains(&output) && (selected.is_empty() || kept.contains(&output))
+                let written_here = match (&this_pass, pass) {
+                    (Some(outputs), true) => outputs.contains(&output),
+                    _ => !late.contains(&output),
+                };
+                written_here
+                    && !dropped.contains(&output)
+                    && (selected.is_empty() || kept.contains(&output))
             })
         });
         Ok(script)
@@ -183,7 +217,9 @@ impl Project {
                 outputs.insert(name.clone());
             }
             if let Some(cohort) = self.cohorts.iter().find(|c| c.name == name) {
-                for entity in self.entities.iter().filter(|e| e.name == cohort.entity) {
+                // A cohort extending another has its entity through it.
+                let entity = self.cohort_entity(&cohort.name);
+                for entity in (self.entities.iter()).filter(|e| Some(&e.name) == entity.as_ref()) {
                     outputs.insert(format!("{}_{name}", entity.name));
                     for (view, _) in cohort.view_names(entity) {
                         outputs.insert(view.to_lowercase());
@@ -322,14 +358,18 @@ impl<'a> Writer<'a> {
     }
 
     fn write(mut self) -> Result<Script> {
-        for (grain, origin) in &self.project.time_grains {
-            check_time_grain(grain, &self.options.end_time)
-                .map_err(|reason| origin.error(reason))?;
+        // A run that makes passes computes a model of an earlier boundary in its pass.
+        if self.options.grains.is_none() {
+            for model in &self.project.time_grains {
+                check_model_grain(&model.grain, &self.options.end_time)
+                    .map_err(|reason| model.origin.error(reason))?;
+            }
         }
         for entity in &self.project.entities {
             self.register_inputs(entity)?;
         }
         let views = self.sql_models()?;
+        self.check_late_reads(&views)?;
         self.tables_read_by_models(&views)?;
         for entity in &self.project.entities {
             self.entity(entity)?;
@@ -427,12 +467,69 @@ impl<'a> Writer<'a> {
             }
         }
         let cohorts = self.cohorts(None)?;
+        if let Some(grains) = self.options.grains.as_ref().filter(|g| g.pass) {
+            self.grain_files(grains);
+        }
         for entity in &self.project.entities {
             self.outputs(entity, &cohorts)?;
         }
         self.feature_tables()?;
         self.written_sql_models();
         Ok(self.script)
+    }
+
+    /// A `sql_template` that reads (`this.DeRef`) a model of a grain whose boundary is
+    /// before the run's end time must be of that time too: pb reads the model as of it.
+    fn check_late_reads(&self, views: &BTreeMap<String, (Rendered, &Origin)>) -> Result<()> {
+        let Some(grains) = &self.options.grains else {
+            return Ok(());
+        };
+        let late = self.project.late_models(&grains.run_end)?;
+        let pass_of = |name: &str| late.iter().find(|(m, _)| m == name).map(|(_, at)| at);
+        for (reader, (rendered, origin)) in views {
+            for model in &rendered.models {
+                if let Some(at) = pass_of(model)
+                    && pass_of(reader) != Some(at)
+                {
+                    return Err(late_reader(
+                        reader,
+                        "model",
+                        model,
+                        at,
+                        &grains.run_end,
+                        origin,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A pass's statements that write each entity's vars of the grains whose boundary
+    /// is its end time, keyed by main id, for the run to read.
+    fn grain_files(&mut self, grains: &GrainRun) {
+        for (entity, vars) in self.project.grained_vars(&self.options.end_time) {
+            let Some(main) = (self.project.entities.iter())
+                .find(|e| e.name == entity)
+                .map(|e| e.main_id_column())
+            else {
+                continue;
+            };
+            let columns: Vec<String> = std::iter::once(&main)
+                .chain(&vars)
+                .map(|c| quote_ident_if_needed(c))
+                .collect();
+            let file = grains.file(&self.options.end_time, &entity);
+            self.script.push(
+                format!(
+                    "COPY (SELECT {} FROM var_table({})) TO {} STORED AS PARQUET",
+                    columns.join(", "),
+                    quote_literal(&entity),
+                    quote_literal(&file)
+                ),
+                None,
+            );
+        }
     }
 
     fn render(

@@ -17,17 +17,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 use datafusion::arrow::array::{Array, UInt64Array};
-use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use futures::{StreamExt, TryStreamExt};
 use knit_core::{ErrorReport, KnitSession, SessionBuilder, parse_memory_size};
-use knit_pb::{LoadOptions, OutputFormat, Project, Script, ScriptOptions, ScriptStatement};
+use knit_pb::{OutputFormat, Script, ScriptStatement};
 
-use crate::deadline::{expire, parse_timeout};
+use crate::deadline::{Deadline, expire_deadline, parse_timeout};
+use grain_passes::ProjectScripts;
+pub use load::project_definitions;
 use store_run::StoreRun;
 
+mod grain_passes;
+mod load;
 mod refresh;
 mod refreshable;
 mod run_plan;
@@ -180,7 +182,8 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
     } else if execute {
         Box::pin(run_project(&args, &out)).await
     } else {
-        load(&args, &out, output_format(args.format)).map(|script| print!("{script}"))
+        ProjectScripts::load(&args, &out, output_format(args.format))
+            .map(|scripts| print!("{scripts}"))
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -191,91 +194,12 @@ pub async fn run(command: ProjectCommand) -> ExitCode {
     }
 }
 
-/// The project's script, writing its outputs to `out`.
-fn load(args: &ProjectArgs, out: &Path, format: OutputFormat) -> Result<Script, String> {
-    let end_time = args.end_time.clone().unwrap_or_else(knit_pb::now_rfc3339);
-    load_between(args, out, format, args.begin_time.clone(), end_time)
-}
-
-/// The project's script over the rows that occurred from `begin_time` to `end_time`.
-fn load_between(
-    args: &ProjectArgs,
-    out: &Path,
-    format: OutputFormat,
-    begin_time: Option<String>,
-    end_time: String,
-) -> Result<Script, String> {
-    let load = LoadOptions::with_packages(args.packages.clone());
-    let project = Project::load_with(&args.dir, &load).map_err(|e| e.to_string())?;
-    let options = ScriptOptions {
-        tables: args.tables.clone().unwrap_or_else(|| args.dir.clone()),
-        out: out.to_path_buf(),
-        format,
-        begin_time,
-        end_time,
-        dialect: format!("{:?}", args.dialect).to_lowercase(),
-        skip_models: args.skip_models.clone(),
-        model_refs: args.model_refs.clone(),
-    };
-    for (flag, time) in [
-        ("--begin-time", &options.begin_time),
-        ("--end-time", &Some(options.end_time.clone())),
-    ] {
-        if let Some(time) = time
-            && !looks_like_time(time)
-        {
-            return Err(format!(
-                "{flag} '{time}' is not a time; write it as 2024-06-30T00:00:00Z"
-            ));
-        }
-    }
-    project.script(&options).map_err(|e| e.to_string())
-}
-
-/// The statements of a pb project that define its entities, inputs, vars and cohorts,
-/// without those that write outputs: what `knit report` runs to look at its stitch.
-pub fn project_definitions(
-    dir: &Path,
-    tables: Option<PathBuf>,
-    end_time: Option<String>,
-) -> Result<Vec<String>, String> {
-    let project =
-        Project::load_with(dir, &LoadOptions::with_packages(None)).map_err(|e| e.to_string())?;
-    let options = ScriptOptions {
-        tables: tables.unwrap_or_else(|| dir.to_path_buf()),
-        // Outputs are not written: the statements that would write them are left out.
-        out: dir.join("knit-output"),
-        format: OutputFormat::Parquet,
-        begin_time: None,
-        end_time: end_time.unwrap_or_else(knit_pb::now_rfc3339),
-        dialect: "snowflake".to_string(),
-        skip_models: Vec::new(),
-        model_refs: Vec::new(),
-    };
-    let script = project.script(&options).map_err(|e| e.to_string())?;
-    Ok(script
-        .statements
-        .into_iter()
-        .filter(|s| s.output.is_none())
-        .map(|s| s.sql)
-        .collect())
-}
-
 fn output_format(format: Format) -> OutputFormat {
     match format {
         Format::Parquet => OutputFormat::Parquet,
         Format::Csv => OutputFormat::Csv,
         Format::Delta => OutputFormat::Delta,
     }
-}
-
-/// True for a time SQL reads (RFC 3339, or a date and time with a space).
-fn looks_like_time(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() >= 10
-        && bytes[..4].iter().all(u8::is_ascii_digit)
-        && bytes[4] == b'-'
-        && string_to_datetime(&Utc, text).is_ok()
 }
 
 /// The name of a run's staging folder: `.knit-run-<pid>-<time>`.
@@ -309,7 +233,7 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
                 .to_string(),
         );
     }
-    let script = load(args, &staging, staged_format)?;
+    let scripts = ProjectScripts::load(args, &staging, staged_format)?;
     if !out.display().to_string().contains("://") {
         if out.exists() && !out.is_dir() {
             return Err(format!(
@@ -321,18 +245,27 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
             .map_err(|e| format!("--out: cannot create '{}': {e}", out.display()))?;
         remove_stale_staging(out);
     }
-    let session = new_session(args.memory_limit_bytes()?)?;
     let staging_text = staging.display().to_string();
-    let written = run_staged(
+    let memory_limit = args.memory_limit_bytes()?;
+    let deadline = args.timeout.map(Deadline::starting_now);
+    let (mut written, pass_outputs) = scripts
+        .run_passes(memory_limit, &staging_text, deadline)
+        .await?;
+    let mut script = scripts.run;
+    let session = new_session(memory_limit)?;
+    let run_written = run_staged(
         &session,
         &script,
         false,
         false,
         &staging_text,
-        args.timeout,
+        deadline,
         "no output was changed",
     )
     .await?;
+    // The passes' outputs are published with the run's, found by their statements.
+    written.extend(run_written);
+    script.statements.extend(pass_outputs);
     // Every output is written: move each into place (or merge it into its Delta
     // table), then the manifest.
     let publishes = written.iter().map(|(output, rows)| {
@@ -640,7 +573,7 @@ fn remove_stale_staging(out: &Path) {
 }
 
 /// Runs the script's statements (only its outputs when `outputs_only`), writing them
-/// into the staging folder, until done, Ctrl-C or `timeout`; returns each output with
+/// into the staging folder, until done, Ctrl-C or `deadline`; returns each output with
 /// the rows written, and a line per output unless `quiet`. A run that fails or is
 /// stopped publishes nothing: its staged files go, and the error says so with
 /// `unchanged` (what was left as it was).
@@ -650,13 +583,13 @@ async fn run_staged(
     outputs_only: bool,
     quiet: bool,
     staging: &str,
-    timeout: Option<Duration>,
+    deadline: Option<Deadline>,
     unchanged: &str,
 ) -> Result<Vec<(String, u64)>, String> {
     let written = tokio::select! {
         result = run_statements(session, script, outputs_only, quiet) => result,
         _ = tokio::signal::ctrl_c() => Err(format!("cancelled; {unchanged}")),
-        Some(limit) = expire(timeout) => Err(format!(
+        Some(limit) = expire_deadline(deadline) => Err(format!(
             "the run took longer than --timeout {} and was stopped; {unchanged}",
             knit_core::format_duration(limit)
         )),

@@ -39,6 +39,8 @@ use knit_core::{EntityScope, KnitSession, TableFile};
 use knit_pb::Script;
 use knit_sql::{quote_ident, quote_literal};
 
+use crate::deadline::Deadline;
+
 use super::refreshable::graph_output;
 use super::run_plan::{Plan, plan};
 use super::store_run::StoreRun;
@@ -112,7 +114,8 @@ async fn run_locked(
     let previous = StoreState::read(session, store).await?;
     let started_at = knit_pb::now_rfc3339();
     let clock = Instant::now();
-    let end_time = args.end_time.clone().unwrap_or_else(|| started_at.clone());
+    let end_time =
+        args.run_end_time(args.end_time.clone().unwrap_or_else(|| started_at.clone()))?;
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -205,7 +208,7 @@ async fn run_locked(
         true,
         args.quiet,
         &staging_text,
-        args.timeout,
+        args.timeout.map(Deadline::starting_now),
         "the store was not changed",
     )
     .await?;

@@ -12,8 +12,9 @@ use std::time::Duration;
 use knit_core::KnitSession;
 use knit_pb::{OutputFormat, Script};
 
+use super::load::{load_between, load_project};
 use super::sql_profile::SqlProfile;
-use super::{ProjectArgs, load_between, new_session};
+use super::{ProjectArgs, new_session};
 
 /// A run into a profile store: what it computes, and how.
 pub(crate) struct StoreRun<'a> {
@@ -75,6 +76,18 @@ impl<'a> StoreRun<'a> {
                 load_between(args, staging, OutputFormat::Parquet, begin_time, end_time)
             }
             Definitions::Sql(profile) => Ok(profile.script(staging)),
+        }
+    }
+
+    /// The time a run at `end_time` is computed as of: for a pb project, the last
+    /// boundary of its `default_time_grain`, so that the rows the store has read are
+    /// those up to it.
+    pub(super) fn run_end_time(&self, end_time: String) -> Result<String, String> {
+        match &self.definitions {
+            Definitions::Project(args) => load_project(args)?
+                .run_end_time(&end_time)
+                .map_err(|e| e.to_string()),
+            Definitions::Sql(_) => Ok(end_time),
         }
     }
 

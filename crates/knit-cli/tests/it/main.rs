@@ -22,6 +22,7 @@ mod s3;
 mod sql_models;
 mod sql_store;
 mod store;
+mod time_grains;
 mod warehouse_tables;
 mod workers;
 

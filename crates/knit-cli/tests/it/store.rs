@@ -59,7 +59,7 @@ fn scratch(name: &str) -> Scratch {
     Scratch::new("knit-store", name)
 }
 
-fn write_project(dir: &Path) -> PathBuf {
+pub(crate) fn write_project(dir: &Path) -> PathBuf {
     let project = dir.join("project");
     for (file, text) in PROJECT {
         let path = project.join(file);

@@ -71,6 +71,7 @@ impl Project {
                 name: step.var.clone(),
                 source: Source::Model(step.var.clone()),
                 occurred_at: None,
+                until: None,
                 ids: vec![InputId {
                     select: MEMBER.to_string(),
                     id_type: "rudder_id".to_string(),
@@ -95,6 +96,7 @@ impl Project {
                 merge: false,
                 cohort: None,
                 shown_as: None,
+                time_grain: None,
                 origin: step.origin,
             });
         }

@@ -11,7 +11,7 @@ use super::member_sets::MEMBER_SET_PREFIX;
 use super::{
     Cohort, FeatureTable, FilterExpression, Input, InputId, MemberStep, Origin, Project, Source,
     SqlModel, Stitcher, UnsupportedModel, Var, VarKind, cohort_scope, entity_scope, is_append_only,
-    is_include, last_segment, read_feature_views, read_ids, source_name,
+    is_include, last_segment, read_feature_views, read_ids, source_name, time_grain,
 };
 use crate::error::Result;
 use crate::keys::{MODEL_IGNORED, STITCHER_IGNORED};
@@ -24,11 +24,17 @@ impl Project {
             &["name", "model_type", "model_spec", "time_grain"],
             MODEL_IGNORED,
         )?;
-        self.read_time_grain(node)?;
         let name = node.require("name")?.text()?.to_lowercase();
         let kind = node.require("model_type")?;
         let spec = node.require("model_spec")?;
-        self.read_time_grain(&spec)?;
+        // An id stitcher's grain is its own: the run stitches as of its boundary.
+        let stitcher_grain = if kind.text()? == "id_stitcher" {
+            time_grain(&spec)?.or(time_grain(node)?)
+        } else {
+            self.read_time_grain(node, &name)?;
+            self.read_time_grain(&spec, &name)?;
+            None
+        };
         let origin = Origin::of(node);
         let ignored = MODEL_IGNORED;
         match kind.text()?.as_str() {
@@ -56,6 +62,7 @@ impl Project {
                     entity: spec.require("entity_key")?.text()?.to_lowercase(),
                     edge_sources,
                     main_id_type: spec.text_of("main_id_type")?,
+                    time_grain: stitcher_grain,
                     origin,
                 });
             }
@@ -252,6 +259,7 @@ impl Project {
                         name: name.clone(),
                         source: Source::Model(name.clone()),
                         occurred_at: spec.text_of("occurred_at_col")?,
+                        until: None,
                         ids,
                         filter: None,
                         origin: origin.clone(),
@@ -335,6 +343,7 @@ impl Project {
                 merge: false,
                 cohort: cohort.clone(),
                 shown_as: None,
+                time_grain: None,
                 origin: Origin::of(&feature),
             });
         }

@@ -13,6 +13,7 @@ use knit_sql::{quote_ident_if_needed, quote_literal};
 
 use super::{ScriptOptions, Writer};
 use crate::error::Result;
+use crate::grains::GRAIN_INPUT_PREFIX;
 use crate::project::{
     Entity, Filter, IdType, Input, InputId, MEMBER_SET_PREFIX, Origin, Project, Source,
 };
@@ -67,9 +68,11 @@ impl<'a> Writer<'a> {
         let is_union = self.project.unions.iter().any(|(name, _)| name == input);
         // A cohort step's members are keyed by the main id: they add no edge.
         let members = input.starts_with(MEMBER_SET_PREFIX);
+        // A grain pass's vars are keyed by the main id too.
+        let grained = input.starts_with(GRAIN_INPUT_PREFIX);
         Ok(match stitcher {
             Some(stitcher) => !stitcher.edge_sources.iter().any(|s| s == input),
-            None => is_union || members,
+            None => is_union || members || grained,
         })
     }
 
@@ -376,7 +379,9 @@ fn occurred_at_sql(occurred_at: &str) -> String {
 fn time_window(input: &Input, options: &ScriptOptions, include_untimed: bool) -> Option<String> {
     let column = occurred_at_sql(input.occurred_at.as_ref()?);
     let micros = |sql: &str| format!("arrow_cast({sql}, 'Timestamp(Microsecond, None)')");
-    let end = micros(&quote_literal(&options.end_time));
+    let end = micros(&quote_literal(
+        input.until.as_ref().unwrap_or(&options.end_time),
+    ));
     let at = micros(&column);
     let window = match &options.begin_time {
         Some(begin) => format!("{at} BETWEEN {} AND {end}", micros(&quote_literal(begin))),

@@ -209,6 +209,7 @@ fn translate(dir: &Path) -> Result<usize, String> {
         dialect: "snowflake".to_string(),
         skip_models: Vec::new(),
         model_refs: Vec::new(),
+        grains: None,
     };
     let script = project.script(&options).map_err(|e| e.to_string())?;
     Ok(script.statements.len())

@@ -258,17 +258,11 @@ impl Project {
                      time only: run them with --end-time {at}"
                 )));
             };
-            if var.kind == VarKind::Input || var.cohort.is_some() {
+            if var.kind == VarKind::Input {
                 return Err(var.origin.error(format!(
-                    "time_grain {grain} on {}, whose boundary {at} is before the end time \
-                     {end_time}: Knit computes a grained var group as of its boundary only \
-                     for entity vars of the whole entity (not input vars, nor a cohort's); \
-                     run with --end-time {at}",
-                    if var.kind == VarKind::Input {
-                        "an input var"
-                    } else {
-                        "a cohort's var group"
-                    }
+                    "time_grain {grain} on an input var, whose boundary {at} is before the end \
+                     time {end_time}: Knit computes a grained var group as of its boundary for \
+                     entity vars only; run with --end-time {at}"
                 )));
             }
             let input = format!("{GRAIN_INPUT_PREFIX}{}_{}", tag(&at), var.entity);
@@ -382,7 +376,7 @@ impl Project {
             };
             let native =
                 matches!(boundary(grain, end_time), Ok(Some(at)) if same_instant(&at, end_time));
-            if !native || var.kind != VarKind::Entity || var.cohort.is_some() {
+            if !native || var.kind != VarKind::Entity {
                 continue;
             }
             match by_entity.iter_mut().find(|(e, _)| e == &var.entity) {

@@ -253,3 +253,26 @@ fn a_default_grain_moves_the_run_to_its_boundary_and_a_store_follows() {
     let (stdout, stderr) = text(&first_seen);
     assert!(stdout.contains("2024-01-04T10:00:00"), "{stdout}{stderr}");
 }
+
+/// The grain forms of pb's own test projects (`default_time_grain: day`, an id stitcher,
+/// cohorts, a `multi_sql` model and a feature table of grain day, var groups of grain
+/// week, one of a cohort) run on a Wednesday noon give pb's outputs of that run.
+#[test]
+fn pbs_own_grain_forms_off_their_boundaries_match_pb() {
+    let case = "testdata/oracle/cases/grains_and_cohorts";
+    let scratch = Scratch::new("knit-grains", "pb-forms");
+    let out = scratch.join("out");
+    let output = knit()
+        .args(crate::project::project_args(
+            "run",
+            case,
+            "project",
+            WEDNESDAY_NOON,
+            &out,
+        ))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    crate::project::assert_outputs_match(&format!("{case}/expected_wednesday"), &out);
+}

@@ -57,7 +57,7 @@ impl GrainRun {
     /// The file of the vars of `entity` computed as of `time` (RFC 3339).
     pub(crate) fn file(&self, time: &str, entity: &str) -> String {
         self.folder
-            .join(format!("grain_{}_{entity}.parquet", tag(time)))
+            .join(format!("grain_{}_{entity}.parquet", grain_tag(time)))
             .display()
             .to_string()
     }
@@ -213,9 +213,8 @@ impl Project {
             if grains.is_none() {
                 return Err(stitcher.origin.error(format!(
                     "pb stitches with time_grain {grain} as of its last boundary, {at}, not as \
-                     of the end time {end_time}; `knit project run` does so, but a profile \
-                     store (--store) and `knit report` read the project as of one time only: \
-                     run them with --end-time {at}"
+                     of the end time {end_time}; `knit project run` does so, but `knit report` \
+                     reads the project as of one time only: run it with --end-time {at}"
                 )));
             }
             early_stitchers.push((k, at));
@@ -253,9 +252,9 @@ impl Project {
                 return Err(var.origin.error(format!(
                     "pb computes a var group with time_grain {grain} as of its last \
                      boundary, {at}, not as of the end time {end_time}, with the id graph of \
-                     that time; `knit project run` does so, in a pass of its own, but a \
-                     profile store (--store) and `knit report` read the project as of one \
-                     time only: run them with --end-time {at}"
+                     that time; `knit project run` does so, in a pass of its own, but `knit \
+                     report` reads the project as of one time only: run it with --end-time \
+                     {at}"
                 )));
             };
             if var.kind == VarKind::Input {
@@ -265,7 +264,7 @@ impl Project {
                      entity vars only; run with --end-time {at}"
                 )));
             }
-            let input = format!("{GRAIN_INPUT_PREFIX}{}_{}", tag(&at), var.entity);
+            let input = format!("{GRAIN_INPUT_PREFIX}{}_{}", grain_tag(&at), var.entity);
             if added.insert(input.clone()) {
                 let main = project
                     .entities
@@ -300,6 +299,22 @@ impl Project {
             var.time_grain = None;
         }
         Ok(Some(project))
+    }
+
+    /// Whether a run at `end_time` computes anything as of an earlier time than its own
+    /// (a pass, or an id stitcher's grain): such a run is not an increment of the last.
+    pub fn has_early_grains(&self, end_time: &str) -> Result<bool> {
+        let end_time = &self.run_end_time(end_time)?;
+        for stitcher in &self.stitchers {
+            let Some(grain) = &stitcher.time_grain else {
+                continue;
+            };
+            let at = boundary(grain, end_time).map_err(|r| stitcher.origin.error(r))?;
+            if at.is_some_and(|at| !same_instant(&at, end_time)) {
+                return Ok(true);
+            }
+        }
+        Ok(!self.grain_passes(end_time)?.is_empty())
     }
 
     /// The models (not id stitchers) whose grain's last boundary is before `end_time`,
@@ -405,8 +420,8 @@ pub(crate) fn late_reader(
     ))
 }
 
-/// A time as a name's part: its digits and letters.
-fn tag(time: &str) -> String {
+/// A time as a name's part (of a pass's files and inputs): its digits and letters.
+pub fn grain_tag(time: &str) -> String {
     time.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
@@ -537,7 +552,7 @@ mod tests {
             .to_string();
         assert!(
             refused.contains("var_groups[0].vars.daily")
-                && refused.contains("run them with --end-time 2024-07-03T00:00:00Z"),
+                && refused.contains("run it with --end-time 2024-07-03T00:00:00Z"),
             "{refused}"
         );
         // A run reads each such var from its pass's file, by main id, without its

@@ -27,7 +27,7 @@ mod template;
 mod yaml;
 
 pub use error::{PbError, Result};
-pub use grains::GrainRun;
+pub use grains::{GrainRun, grain_tag};
 pub use project::{LoadOptions, Origin, Project};
 pub use script::{DELTA_PURGE_SHARE, OutputFormat, Script, ScriptOptions, ScriptStatement};
 

@@ -26,17 +26,33 @@ pub(super) struct ProjectScripts {
     pub passes: Vec<(String, Script)>,
     /// The run, which reads the passes' files.
     pub run: Script,
+    /// Whether anything is computed as of an earlier time than the run's (a pass, or an
+    /// id stitcher's grain), which makes a profile store's run full.
+    pub early: bool,
 }
 
 impl ProjectScripts {
-    /// The scripts of `args`' project writing to `out`, its passes' files in `out` too.
+    /// The scripts of `args`' project writing to `out`, its passes' files in `out` too,
+    /// at its own begin and end times.
     pub(super) fn load(
         args: &ProjectArgs,
         out: &Path,
         format: OutputFormat,
     ) -> Result<Self, String> {
         let end_time = args.end_time.clone().unwrap_or_else(knit_pb::now_rfc3339);
+        Self::load_between(args, out, format, args.begin_time.clone(), end_time)
+    }
+
+    /// The scripts over the rows from `begin_time` to `end_time`.
+    pub(super) fn load_between(
+        args: &ProjectArgs,
+        out: &Path,
+        format: OutputFormat,
+        begin_time: Option<String>,
+        end_time: String,
+    ) -> Result<Self, String> {
         let project = load_project(args)?;
+        let early = (project.has_early_grains(&end_time)).map_err(|e| e.to_string())?;
         let folder = out.join(GRAINS_FOLDER);
         let grains = |pass: bool| GrainRun {
             folder: folder.clone(),
@@ -44,7 +60,7 @@ impl ProjectScripts {
             run_end: end_time.clone(),
         };
         let script_at = |end_time: String, grains: GrainRun| -> Result<Script, String> {
-            let mut options = script_options(args, out, format, args.begin_time.clone(), end_time)?;
+            let mut options = script_options(args, out, format, begin_time.clone(), end_time)?;
             options.grains = Some(grains);
             project.script(&options).map_err(|e| e.to_string())
         };
@@ -53,7 +69,20 @@ impl ProjectScripts {
             passes.push((time.clone(), script_at(time, grains(true))?));
         }
         let run = script_at(end_time.clone(), grains(false))?;
-        Ok(Self { passes, run })
+        Ok(Self { passes, run, early })
+    }
+
+    /// The run's statements with the passes' times left out of its names: the passes'
+    /// files and inputs are named by their times, which move with the end time as it
+    /// does (what a profile store's fingerprint of the definitions reads).
+    pub(super) fn run_texts(&self) -> Vec<String> {
+        (self.run.statements.iter())
+            .map(|s| {
+                (self.passes.iter()).fold(s.sql.clone(), |sql, (time, _)| {
+                    sql.replace(&knit_pb::grain_tag(time), "<pass>")
+                })
+            })
+            .collect()
     }
 
     /// Runs the passes, each in a session of its own (a pass defines the project's
@@ -65,6 +94,7 @@ impl ProjectScripts {
         memory_limit: Option<usize>,
         staging: &str,
         deadline: Option<Deadline>,
+        quiet: bool,
     ) -> Result<(Vec<(String, u64)>, Vec<ScriptStatement>), String> {
         let (mut written, mut statements) = (Vec::new(), Vec::new());
         for (time, pass) in &self.passes {
@@ -74,7 +104,7 @@ impl ProjectScripts {
                 .iter()
                 .filter(|s| s.output.is_some())
                 .collect();
-            let quiet = outputs.is_empty();
+            let quiet = quiet || outputs.is_empty();
             if !quiet {
                 eprintln!("as of {time} (time_grain):");
             }

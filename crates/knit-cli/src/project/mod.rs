@@ -249,7 +249,7 @@ async fn run_project(args: &ProjectArgs, out: &Path) -> Result<(), String> {
     let memory_limit = args.memory_limit_bytes()?;
     let deadline = args.timeout.map(Deadline::starting_now);
     let (mut written, pass_outputs) = scripts
-        .run_passes(memory_limit, &staging_text, deadline)
+        .run_passes(memory_limit, &staging_text, deadline, false)
         .await?;
     let mut script = scripts.run;
     let session = new_session(memory_limit)?;

@@ -44,7 +44,9 @@ use crate::deadline::Deadline;
 use super::refreshable::graph_output;
 use super::run_plan::{Plan, plan};
 use super::store_run::StoreRun;
-use super::store_state::{STATE_FOLDER, StoreLock, StoreState, fingerprint};
+use super::store_state::{
+    STATE_FOLDER, StoreLock, StoreState, fingerprint, remove_staging_folders,
+};
 use super::{
     PUBLISHES_AT_ONCE, STAGING_PREFIX, collect, execute, publish_delta, redirects_table,
     run_staged, staged_rows, write_changes, write_redirects,
@@ -121,16 +123,37 @@ async fn run_locked(
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let staging = store.join(format!("{STAGING_PREFIX}{}-{stamp}", std::process::id()));
-    let script = args.script(&staging, args.begin_time.clone(), end_time.clone())?;
+    let scripts = args.scripts(&staging, args.begin_time.clone(), end_time.clone())?;
+    let mut script = scripts.run.clone();
     let staging_text = staging.display().to_string();
-    let statements: Vec<&str> = script.statements.iter().map(|s| s.sql.as_str()).collect();
+    // A pb project's time grains before the end time are computed first, in passes
+    // whose files the run's definitions read.
+    let deadline = args.timeout.map(Deadline::starting_now);
+    let (mut pass_written, pass_outputs) = scripts
+        .run_passes(args.memory_limit, &staging_text, deadline, args.quiet)
+        .await?;
+    let statements = scripts.run_texts();
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
     let print = fingerprint(&statements, &staging_text, &end_time);
 
     let tables = define(session, &script, None).await?;
-    let plan = plan(args, previous.as_ref(), &script, &tables, &print, &end_time);
+    let plan = plan(
+        args,
+        previous.as_ref(),
+        &script,
+        &tables,
+        &print,
+        &end_time,
+        scripts.early,
+    );
     let run = previous.as_ref().map_or(1, |p| p.run + 1);
     let (mode, refreshes) = match &plan {
         Plan::Current => {
+            if !scripts.passes.is_empty()
+                && let Err(e) = session.remove_folder(&staging_text).await
+            {
+                tracing::warn!(%e, "could not remove the staging folder");
+            }
             args.say(format_args!(
                 "the store is current: no input file is new or changed since run {}{}",
                 previous.as_ref().map_or(0, |p| p.run),
@@ -208,10 +231,16 @@ async fn run_locked(
         true,
         args.quiet,
         &staging_text,
-        args.timeout.map(Deadline::starting_now),
+        deadline,
         "the store was not changed",
     )
     .await?;
+    // The passes' outputs (models of a grain) are published with the run's.
+    let written = {
+        pass_written.extend(written);
+        pass_written
+    };
+    script.statements.extend(pass_outputs);
     if mode == "incremental" {
         for refresh in &refreshes {
             register_scope(session, &script, &staging, refresh).await?;
@@ -317,23 +346,6 @@ fn entity_tables(script: &Script) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Object(tables)
-}
-
-/// Removes the staging folders runs killed in the store left: with the store's lock
-/// held, no other run is writing one.
-async fn remove_staging_folders(session: &KnitSession, store: &Path) -> Result<(), String> {
-    let entries = session
-        .folder_entries(&store.display().to_string())
-        .await
-        .map_err(|e| format!("--store: {e}"))?;
-    for name in entries.iter().filter(|n| n.starts_with(STAGING_PREFIX)) {
-        tracing::debug!(folder = %name, "removing a killed run's staging folder");
-        session
-            .remove_folder(&store.join(name).display().to_string())
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }
 
 /// Runs the script's definitions (every statement but its outputs) in `session`. Each

@@ -33,6 +33,7 @@ pub(super) enum Plan {
 }
 
 /// Decides what the run does, from the last run's state and the files there are now.
+/// A run that computes time grains before its end time (`early`) is full unless current.
 pub(super) fn plan(
     args: &StoreRun<'_>,
     previous: Option<&StoreState>,
@@ -40,6 +41,7 @@ pub(super) fn plan(
     tables: &BTreeMap<String, Option<Vec<TableFile>>>,
     print: &str,
     end_time: &str,
+    early: bool,
 ) -> Plan {
     let Some(previous) = previous else {
         return Plan::Full("the store's first run".to_string());
@@ -78,6 +80,17 @@ pub(super) fn plan(
         if !changes.added.is_empty() {
             added.insert(table.clone(), changes.added);
         }
+    }
+    if early {
+        return if added.is_empty() && time(&previous.end_time) == time(end_time) {
+            Plan::Current
+        } else {
+            Plan::Full(
+                "the project computes time grains as of their boundaries before the end time, \
+                 which are no increment of the last run"
+                    .to_string(),
+            )
+        };
     }
     let rows = row_tables(script);
     // Input rows must come from tables whose files were listed: a Knit SQL input may

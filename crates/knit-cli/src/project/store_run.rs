@@ -12,6 +12,7 @@ use std::time::Duration;
 use knit_core::KnitSession;
 use knit_pb::{OutputFormat, Script};
 
+use super::grain_passes::ProjectScripts;
 use super::load::{load_between, load_project};
 use super::sql_profile::SqlProfile;
 use super::{ProjectArgs, new_session};
@@ -61,6 +62,31 @@ impl<'a> StoreRun<'a> {
             timeout: args.timeout,
             quiet: false,
         })
+    }
+
+    /// The scripts of the run over the rows from `begin_time` to `end_time`, writing
+    /// their outputs to `staging` as Parquet files: a pb project's passes (see
+    /// `ProjectScripts`), and the run.
+    pub(super) fn scripts(
+        &self,
+        staging: &Path,
+        begin_time: Option<String>,
+        end_time: String,
+    ) -> Result<ProjectScripts, String> {
+        match &self.definitions {
+            Definitions::Project(args) => ProjectScripts::load_between(
+                args,
+                staging,
+                OutputFormat::Parquet,
+                begin_time,
+                end_time,
+            ),
+            Definitions::Sql(profile) => Ok(ProjectScripts {
+                passes: Vec::new(),
+                run: profile.script(staging),
+                early: false,
+            }),
+        }
     }
 
     /// The script of the run over the rows from `begin_time` to `end_time`, writing its

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use knit_core::{KnitSession, TableFile};
+
+use super::STAGING_PREFIX;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -289,6 +291,26 @@ fn this_host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".to_string())
+}
+
+/// Removes the staging folders runs killed in the store left: with the store's lock
+/// held, no other run is writing one.
+pub(super) async fn remove_staging_folders(
+    session: &KnitSession,
+    store: &Path,
+) -> Result<(), String> {
+    let entries = session
+        .folder_entries(&store.display().to_string())
+        .await
+        .map_err(|e| format!("--store: {e}"))?;
+    for name in entries.iter().filter(|n| n.starts_with(STAGING_PREFIX)) {
+        tracing::debug!(folder = %name, "removing a killed run's staging folder");
+        session
+            .remove_folder(&store.join(name).display().to_string())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -92,23 +92,54 @@ fn the_script_has_a_part_per_boundary_before_the_end_time() {
     assert!(!script.contains("__knit_grain_"), "{script}");
 }
 
+/// A profile store of a project with grains before its end time runs its passes each
+/// run, in full, and equals a fresh store; with nothing new it is current.
 #[test]
-fn a_store_and_grained_vars_of_inputs_or_cohorts_are_refused_naming_the_time() {
-    let scratch = Scratch::new("knit-grains", "refused");
-    let dir = workspace_root().join(CASE).join("project");
-    let store = scratch.join("store");
-    let store_arg = store.display().to_string();
-    let (ok, _, stderr) = project("run", &dir, WEDNESDAY_NOON, &["--store", &store_arg]);
-    assert!(!ok);
+fn a_store_runs_the_passes_in_full_each_run() {
+    let scratch = Scratch::new("knit-grains", "store");
+    let dir = workspace_root().join("testdata/oracle/cases/time_grains_models/project");
+    let store = |name: &str| scratch.join(name).display().to_string();
+    let (kept, fresh) = (store("kept"), store("fresh"));
+    let thursday = "2024-07-04T12:00:00Z";
+    let (ok, _, stderr) = project("run", &dir, WEDNESDAY_NOON, &["--store", &kept]);
     assert!(
-        stderr.contains("var_groups[1].vars[0].entity_var: pb computes a var group with time_grain day as of its last boundary, 2024-07-03T00:00:00Z")
-            && stderr.contains("run them with --end-time 2024-07-03T00:00:00Z"),
+        ok && stderr.contains("run 1: full (the store's first run)"),
         "{stderr}"
     );
-    // Nothing but the store's (empty) lock folder.
-    let kept: Vec<_> = walk(&store);
-    assert!(kept.iter().all(|p| p.ends_with("_knit")), "{kept:?}");
+    assert!(stderr.contains("published week_table"), "{stderr}");
+    let (ok, _, stderr) = project("run", &dir, thursday, &["--store", &kept]);
+    assert!(
+        ok && stderr
+            .contains("run 2: full (the project computes time grains as of their boundaries"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = project("run", &dir, thursday, &["--store", &kept]);
+    assert!(ok && stderr.contains("the store is current"), "{stderr}");
+    let (ok, _, stderr) = project("run", &dir, thursday, &["--store", &fresh]);
+    assert!(ok, "{stderr}");
+    let differences = crate::store::differences_with(knit(), &scratch.join("kept"), &fresh, 10);
+    assert_eq!(differences, Vec::<String>::new());
+    // Thursday's day boundary lets u7 (first seen Wednesday 08:00) into the day cohort,
+    // and u5's cluster has merged into u6's (Wednesday 06:00).
+    let output = knit()
+        .args(["-q", "--format", "csv", "-c"])
+        .arg(format!(
+            "SELECT string_agg(user_main_id, ' ' ORDER BY user_main_id) AS m \
+             FROM '{kept}/user_day_buyers'"
+        ))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(
+        stdout.contains("rid0829ab5c535bea5e4190f8b8b2935e8e")
+            && !stdout.contains("rid3546bb6cabf3990e4339559d41c8d7fa"),
+        "{stdout}{stderr}"
+    );
+}
 
+#[test]
+fn grained_input_vars_and_readers_of_another_time_are_refused_naming_the_time() {
+    let scratch = Scratch::new("knit-grains", "refused");
     let input_var = edited(&scratch, |yaml| {
         yaml.replace(
             "      - entity_var:\n          name: events_hour",

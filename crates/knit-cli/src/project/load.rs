@@ -8,22 +8,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
-use knit_pb::{LoadOptions, OutputFormat, Project, Script, ScriptOptions};
+use knit_pb::{LoadOptions, OutputFormat, Project, ScriptOptions};
 
 use super::ProjectArgs;
-
-/// The project's script over the rows that occurred from `begin_time` to `end_time`.
-pub(super) fn load_between(
-    args: &ProjectArgs,
-    out: &Path,
-    format: OutputFormat,
-    begin_time: Option<String>,
-    end_time: String,
-) -> Result<Script, String> {
-    let project = load_project(args)?;
-    let options = script_options(args, out, format, begin_time, end_time)?;
-    project.script(&options).map_err(|e| e.to_string())
-}
 
 /// The project of `args`, with its packages.
 pub(super) fn load_project(args: &ProjectArgs) -> Result<Project, String> {

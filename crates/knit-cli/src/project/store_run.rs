@@ -13,7 +13,7 @@ use knit_core::KnitSession;
 use knit_pb::{OutputFormat, Script};
 
 use super::grain_passes::ProjectScripts;
-use super::load::{load_between, load_project};
+use super::load::load_project;
 use super::sql_profile::SqlProfile;
 use super::{ProjectArgs, new_session};
 
@@ -90,19 +90,16 @@ impl<'a> StoreRun<'a> {
     }
 
     /// The script of the run over the rows from `begin_time` to `end_time`, writing its
-    /// outputs to `staging` as Parquet files.
+    /// outputs to `staging` as Parquet files (without a pb project's passes: a run
+    /// that has them is full, see [`StoreRun::scripts`]).
     pub(super) fn script(
         &self,
         staging: &Path,
         begin_time: Option<String>,
         end_time: String,
     ) -> Result<Script, String> {
-        match &self.definitions {
-            Definitions::Project(args) => {
-                load_between(args, staging, OutputFormat::Parquet, begin_time, end_time)
-            }
-            Definitions::Sql(profile) => Ok(profile.script(staging)),
-        }
+        self.scripts(staging, begin_time, end_time)
+            .map(|scripts| scripts.run)
     }
 
     /// The time a run at `end_time` is computed as of: for a pb project, the last

@@ -307,3 +307,20 @@ fn pbs_own_grain_forms_off_their_boundaries_match_pb() {
     assert!(output.status.success(), "{stderr}");
     crate::project::assert_outputs_match(&format!("{case}/expected_wednesday"), &out);
 }
+
+/// With `--begin-time`, each pass reads the rows from the same begin time up to its
+/// boundary, as pb's runs of each grain do.
+#[test]
+fn a_begin_time_holds_for_every_pass() {
+    let scratch = Scratch::new("knit-grains", "begin");
+    let out = scratch.join("out");
+    let mut args = crate::project::project_args("run", CASE, "tables", WEDNESDAY_NOON, &out);
+    args.extend([
+        "--begin-time".to_string(),
+        "2024-06-26T00:00:00Z".to_string(),
+    ]);
+    let output = knit().args(args).output().unwrap();
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    crate::project::assert_outputs_match(&format!("{CASE}/expected_begin_time"), &out);
+}

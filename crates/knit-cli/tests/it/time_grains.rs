@@ -71,7 +71,7 @@ fn the_script_has_a_part_per_boundary_before_the_end_time() {
     // The run reads the day's vars from the pass at midnight, by main id.
     assert!(
         script[run..].contains(
-            "CREATE ENTITY VAR \"user\".spent_day AS first_value(spent_day) FROM \
+            "CREATE ENTITY VAR \"user\".spent_day AS max(spent_day) FROM \
              \"__knit_grain_20240703T000000Z_user\""
         ),
         "{script}"

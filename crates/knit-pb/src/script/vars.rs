@@ -10,7 +10,6 @@ use knit_sql::{quote_ident_if_needed, quote_literal};
 use super::Writer;
 use super::order::dependency_order;
 use crate::error::Result;
-use crate::grains::GRAIN_INPUT_PREFIX;
 use crate::project::{Origin, Project, Var, VarKind};
 use crate::template::sql_type;
 
@@ -184,12 +183,9 @@ impl Writer<'_> {
                 select = format!("{select} OVER ({})", over.join(" "));
             }
             // Snowflake, BigQuery, Redshift and PostgreSQL have first_value/last_value
-            // as window functions only: pb's SQL fails there without a window. (A grain
-            // pass's var is Knit's own, over one row per entity.)
-            (None, VarKind::Entity, Some(from))
-                if self.options.dialect != "databricks"
-                    && !from.starts_with(GRAIN_INPUT_PREFIX)
-                    && unordered_first_last(&select) =>
+            // as window functions only: pb's SQL fails there without a window.
+            (None, VarKind::Entity, Some(_))
+                if self.options.dialect != "databricks" && unordered_first_last(&select) =>
             {
                 return Err(var.origin.error(
                     "first_value/last_value without window.order_by: the warehouse refuses it \

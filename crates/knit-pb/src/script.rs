@@ -519,12 +519,17 @@ impl<'a> Writer<'a> {
                 .chain(&vars)
                 .map(|c| quote_ident_if_needed(c))
                 .collect();
+            // Only these vars and what they read are computed, not the whole var table.
+            let named: Vec<String> = std::iter::once(&entity)
+                .chain(&vars)
+                .map(|n| quote_literal(n))
+                .collect();
             let file = grains.file(&self.options.end_time, &entity);
             self.script.push(
                 format!(
-                    "COPY (SELECT {} FROM var_table({})) TO {} STORED AS PARQUET",
+                    "COPY (SELECT {} FROM entity_vars({})) TO {} STORED AS PARQUET",
                     columns.join(", "),
-                    quote_literal(&entity),
+                    named.join(", "),
                     quote_literal(&file)
                 ),
                 None,

@@ -81,7 +81,9 @@ fn the_script_has_a_part_per_boundary_before_the_end_time() {
     assert!(
         script[..midnight].contains(
             "COPY (SELECT user_main_id, events_day, spent_day, wk_plus, last_day, \
-             events_week, first_month, emails_month, events_hour FROM var_table('user'))"
+             events_week, first_month, emails_month, events_hour FROM entity_vars('user', \
+             'events_day', 'spent_day', 'wk_plus', 'last_day', 'events_week', 'first_month', \
+             'emails_month', 'events_hour'))"
         ),
         "{script}"
     );

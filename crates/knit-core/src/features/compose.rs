@@ -63,8 +63,9 @@ pub(crate) enum Shape<'a> {
     View(&'a str),
     /// The main ids.
     Members,
-    /// The main id and one var (to check a definition).
-    Var(&'a str),
+    /// The main id and the named vars, hidden ones too, computing only them and what
+    /// they read, not kept (`entity_vars`, and to check a definition).
+    Vars(&'a [&'a str]),
 }
 
 /// The names of the session's aggregate functions (lower case), to tell an aggregate
@@ -127,7 +128,7 @@ pub(crate) fn compose(
         Shape::Table | Shape::VarTable | Shape::View(_) | Shape::Members => {
             model.vars.iter().map(|v| v.name.as_str()).collect()
         }
-        Shape::Var(name) => vec![name],
+        Shape::Vars(names) => names.to_vec(),
     };
     wanted.extend(condition_refs.iter().map(String::as_str));
     let steps = model.steps(wanted)?;
@@ -183,7 +184,7 @@ pub(crate) fn compose(
         .map(|(name, sql)| format!("{name} AS ({sql})"))
         .collect();
     let mut last = stage_name(composer.state);
-    if !matches!(shape, Shape::Var(_)) {
+    if !matches!(shape, Shape::Vars(_)) {
         let vars = format!("WITH {} SELECT * FROM {last}", ctes.join(", "));
         last = "\"__knit_vars\"".to_string();
         ctes = vec![format!(
@@ -222,9 +223,9 @@ pub(crate) fn compose(
             "SELECT \"{MAIN}\" AS {main} FROM {last}{}",
             where_clause(&filter)
         ),
-        Shape::Var(name) => format!(
+        Shape::Vars(names) => format!(
             "SELECT \"{MAIN}\" AS {main}{} FROM {last}",
-            var_columns("", &[name])
+            var_columns("", names)
         ),
         Shape::View(id_type) => {
             if entity.id_type_index(id_type).is_none() {

@@ -100,8 +100,8 @@ pub(crate) async fn create_entity_var(
         )
         .map_err(|e| prefixed(&what, e))?;
     let aggregates = AggregateNames::of(&ctx.state());
-    let sql =
-        compose(&check, &[], Shape::Var(&name), &aggregates).map_err(|e| prefixed(&what, e))?;
+    let sql = compose(&check, &[], Shape::Vars(&[name.as_str()]), &aggregates)
+        .map_err(|e| prefixed(&what, e))?;
     let plan = check_plan(ctx, &sql, &what, from.is_some()).await?;
     var.data_type = column_type(&plan, &name)?;
     catalog.put_entity_var(Arc::new(var), create.or_replace)

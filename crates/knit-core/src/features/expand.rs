@@ -27,7 +27,13 @@ use crate::catalog::Catalog;
 use crate::error::{CoreError, Result};
 
 /// The names of the functions expanded here.
-const FEATURE_FUNCTIONS: [&str; 4] = ["feature_table", "var_table", "feature_view", "cohort"];
+const FEATURE_FUNCTIONS: [&str; 5] = [
+    "feature_table",
+    "var_table",
+    "feature_view",
+    "cohort",
+    "entity_vars",
+];
 
 /// Replaces every call of a feature function in `statement` by its query.
 pub(crate) fn expand_feature_functions(
@@ -129,6 +135,9 @@ fn usage(function: &str) -> CoreError {
         "var_table" => "var_table takes an entity and optionally a cohort, as in \
                         var_table('user') or var_table('user', 'engaged')"
             .to_string(),
+        "entity_vars" => "entity_vars takes an entity and one or more of its vars, as in \
+                          entity_vars('user', 'ltv') or entity_vars('user', 'ltv', 'orders')"
+            .to_string(),
         "feature_view" => "feature_view takes an entity, an id type and optionally a cohort, \
                            as in feature_view('user', 'email') or feature_view('user', 'email', \
                            'engaged')"
@@ -152,6 +161,7 @@ fn feature_query(
             (entity.clone(), Some(id_type), Some(cohort))
         }
         ("cohort", [cohort]) => (catalog.cohort(cohort)?.entity.clone(), None, Some(cohort)),
+        ("entity_vars", [entity, _, ..]) => (entity.clone(), None, None),
         _ => return Err(usage(function)),
     };
     let model = EntityModel::load(catalog, &entity)?;
@@ -168,7 +178,9 @@ fn feature_query(
         }
         None => Vec::new(),
     };
+    let named: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     let shape = match (function, id_type) {
+        ("entity_vars", _) => Shape::Vars(&named),
         ("cohort", _) => Shape::Members,
         ("var_table", _) => Shape::VarTable,
         (_, Some(id_type)) => Shape::View(id_type),

@@ -42,6 +42,11 @@ SELECT * FROM feature_table('user') ORDER BY ltv DESC, user_main_id LIMIT 5;
 SELECT user_main_id, first_seen, first_day FROM var_table('user')
 ORDER BY first_seen, user_main_id LIMIT 3;
 
+-- A few vars only: entity_vars computes them and what they read (is_engaged reads
+-- active_days and orders), not the whole var table.
+SELECT is_engaged, count(*) AS users FROM entity_vars('user', 'is_engaged', 'ltv')
+GROUP BY is_engaged ORDER BY is_engaged;
+
 -- An input var may read each row's main id (pb's user_main_id on the rows): each
 -- order's place among its user's orders, wherever the ids it was placed with.
 CREATE INPUT VAR orders.user_order_no

@@ -151,6 +151,12 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "../time_grains/tables",
         "2024-07-03T12:00:00Z",
     ),
+    // The same project on random tables (108 users at the end time, 300 events).
+    (
+        "testdata/oracle/cases/time_grains_random",
+        "tables",
+        "2024-07-03T12:00:00Z",
+    ),
     // And an id stitcher with a grain: the run stitches as of its boundary.
     (
         "testdata/oracle/cases/time_grains_stitcher",

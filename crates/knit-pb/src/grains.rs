@@ -134,15 +134,16 @@ fn same_instant(time: &str, end_time: &str) -> bool {
         )
 }
 
-/// Checks that `end_time` is a boundary of a model's `grain`. Knit computes every model
-/// as of the end time, so the two agree exactly when the end time is on a boundary.
+/// Checks that `end_time` is a boundary of a model's `grain`, for a script that runs no
+/// passes (`knit report`): it computes every model as of the end time, which agrees
+/// with pb exactly when the end time is on a boundary.
 pub(crate) fn check_model_grain(grain: &str, end_time: &str) -> std::result::Result<(), String> {
     match boundary(grain, end_time)? {
         Some(at) if !same_instant(&at, end_time) => Err(format!(
             "pb computes a model with time_grain {grain} as of its last boundary, {at}, \
-             not as of the end time {end_time}, with the id graph of that time; Knit runs \
-             var groups so but not models yet, so run with --end-time {at} (or remove \
-             time_grain)"
+             not as of the end time {end_time}, with the id graph of that time; `knit \
+             project run` does so, in a pass of its own, but `knit report` reads the \
+             project as of one time only: run it with --end-time {at}"
         )),
         _ => Ok(()),
     }
@@ -302,6 +303,17 @@ impl Project {
             var.time_grain = None;
         }
         Ok(Some(project))
+    }
+
+    /// The project as `knit report` reads it, to look at its stitch as of the end time:
+    /// its var groups and models without their time grains (which change no edge), its
+    /// id stitchers with theirs.
+    pub fn stitch_only(mut self) -> Project {
+        for var in &mut self.vars {
+            var.time_grain = None;
+        }
+        self.time_grains.clear();
+        self
     }
 
     /// Whether a run at `end_time` computes anything as of an earlier time than its own
@@ -499,7 +511,7 @@ mod tests {
         let refused = check_model_grain("week", "2024-07-03T12:00:00Z").unwrap_err();
         assert!(
             refused.contains("as of its last boundary, 2024-07-01T00:00:00Z")
-                && refused.contains("run with --end-time 2024-07-01T00:00:00Z"),
+                && refused.contains("run it with --end-time 2024-07-01T00:00:00Z"),
             "{refused}"
         );
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
-use knit_pb::{LoadOptions, OutputFormat, Project, ScriptOptions};
+use knit_pb::{GrainRun, LoadOptions, OutputFormat, Project, ScriptOptions};
 
 use super::ProjectArgs;
 
@@ -54,25 +54,34 @@ pub(super) fn script_options(
 }
 
 /// The statements of a pb project that define its entities, inputs, vars and cohorts,
-/// without those that write outputs: what `knit report` runs to look at its stitch.
+/// without those that write outputs: what `knit report` runs to look at its stitch, as
+/// of the end time (an id stitcher's time grain included; those of var groups and
+/// models, which change no edge, are left out).
 pub fn project_definitions(
     dir: &Path,
     tables: Option<PathBuf>,
     end_time: Option<String>,
 ) -> Result<Vec<String>, String> {
-    let project =
-        Project::load_with(dir, &LoadOptions::with_packages(None)).map_err(|e| e.to_string())?;
+    let project = Project::load_with(dir, &LoadOptions::with_packages(None))
+        .map_err(|e| e.to_string())?
+        .stitch_only();
+    let end_time = end_time.unwrap_or_else(knit_pb::now_rfc3339);
     let options = ScriptOptions {
         tables: tables.unwrap_or_else(|| dir.to_path_buf()),
         // Outputs are not written: the statements that would write them are left out.
         out: dir.join("knit-output"),
         format: OutputFormat::Parquet,
         begin_time: None,
-        end_time: end_time.unwrap_or_else(knit_pb::now_rfc3339),
+        end_time: end_time.clone(),
         dialect: "snowflake".to_string(),
         skip_models: Vec::new(),
         model_refs: Vec::new(),
-        grains: None,
+        // No pass is made: only an id stitcher's grain is left, which needs none.
+        grains: Some(GrainRun {
+            folder: dir.join("knit-output"),
+            pass: false,
+            run_end: end_time,
+        }),
     };
     let script = project.script(&options).map_err(|e| e.to_string())?;
     Ok(script

@@ -326,3 +326,30 @@ fn a_begin_time_holds_for_every_pass() {
     assert!(output.status.success(), "{stderr}");
     crate::project::assert_outputs_match(&format!("{CASE}/expected_begin_time"), &out);
 }
+
+/// `knit report` looks at the stitch as of the end time: var groups' and models' grains
+/// change no edge and are left out; an id stitcher's grain stitches as of its boundary
+/// (15 ids at Wednesday noon; 12 at its midnight, before u7 and a7).
+#[test]
+fn a_stitch_report_reads_the_stitch_as_of_its_grain() {
+    let scratch = Scratch::new("knit-grains", "report");
+    for (case, ids) in [("time_grains_models", 15), ("time_grains_stitcher", 12)] {
+        let page = scratch.join(format!("{case}.html"));
+        let output = knit()
+            .args(["report", "stitch", "user", "--project"])
+            .arg(workspace_root().join(format!("testdata/oracle/cases/{case}/project")))
+            .arg("--tables")
+            .arg(workspace_root().join(CASE).join("tables"))
+            .args(["--end-time", WEDNESDAY_NOON, "--out"])
+            .arg(&page)
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&output);
+        assert!(output.status.success(), "{case}: {stderr}");
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(
+            html.contains(&format!("(all)</td><td class=\"n\">{ids}</td>")),
+            "{case}: {html}"
+        );
+    }
+}

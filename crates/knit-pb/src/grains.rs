@@ -134,19 +134,27 @@ fn same_instant(time: &str, end_time: &str) -> bool {
         )
 }
 
-/// Checks that `end_time` is a boundary of a model's `grain`, for a script that runs no
-/// passes (`knit report`): it computes every model as of the end time, which agrees
-/// with pb exactly when the end time is on a boundary.
+/// Checks that `end_time` is a boundary of a model's `grain`, for a script written
+/// without passes (no [`GrainRun`]): it computes every model as of the end time, which
+/// agrees with pb exactly when the end time is on a boundary.
 pub(crate) fn check_model_grain(grain: &str, end_time: &str) -> std::result::Result<(), String> {
     match boundary(grain, end_time)? {
-        Some(at) if !same_instant(&at, end_time) => Err(format!(
-            "pb computes a model with time_grain {grain} as of its last boundary, {at}, \
-             not as of the end time {end_time}, with the id graph of that time; `knit \
-             project run` does so, in a pass of its own, but `knit report` reads the \
-             project as of one time only: run it with --end-time {at}"
-        )),
+        Some(at) if !same_instant(&at, end_time) => {
+            Err(one_time_only("computes a model", grain, &at, end_time))
+        }
         _ => Ok(()),
     }
+}
+
+/// Why a script written without passes (no [`GrainRun`]) refuses a grain off its
+/// boundary: pb `does` it as of the boundary `at`.
+fn one_time_only(does: &str, grain: &str, at: &str, end_time: &str) -> String {
+    format!(
+        "pb {does} with time_grain {grain} as of its last boundary, {at}, not as of the end \
+         time {end_time}, with the id graph of that time; `knit project run` does so, in a \
+         pass of its own, but this script is written as of one time only: run it with \
+         --end-time {at}"
+    )
 }
 
 impl Project {
@@ -212,11 +220,8 @@ impl Project {
                 continue;
             };
             if grains.is_none() {
-                return Err(stitcher.origin.error(format!(
-                    "pb stitches with time_grain {grain} as of its last boundary, {at}, not as \
-                     of the end time {end_time}; `knit project run` does so, but `knit report` \
-                     reads the project as of one time only: run it with --end-time {at}"
-                )));
+                let reason = one_time_only("stitches", grain, &at, end_time);
+                return Err(stitcher.origin.error(reason));
             }
             early_stitchers.push((k, at));
         }
@@ -250,13 +255,8 @@ impl Project {
                 continue;
             };
             let Some(grains) = grains else {
-                return Err(var.origin.error(format!(
-                    "pb computes a var group with time_grain {grain} as of its last \
-                     boundary, {at}, not as of the end time {end_time}, with the id graph of \
-                     that time; `knit project run` does so, in a pass of its own, but `knit \
-                     report` reads the project as of one time only: run it with --end-time \
-                     {at}"
-                )));
+                let reason = one_time_only("computes a var group", &grain, &at, end_time);
+                return Err(var.origin.error(reason));
             };
             if var.kind == VarKind::Input {
                 return Err(var.origin.error(format!(

@@ -353,3 +353,43 @@ fn a_stitch_report_reads_the_stitch_as_of_its_grain() {
         );
     }
 }
+
+/// Outputs a pass writes are published with the run's in Delta tables too, with their
+/// changes (`--changes-out`): the day cohort's members entered, the week table's rows.
+#[test]
+fn pass_outputs_are_published_as_delta_tables_with_their_changes() {
+    let scratch = Scratch::new("knit-grains", "delta");
+    let (out, changes) = (scratch.join("out"), scratch.join("changes"));
+    let dir = workspace_root().join("testdata/oracle/cases/time_grains_models/project");
+    let (ok, _, stderr) = project(
+        "run",
+        &dir,
+        WEDNESDAY_NOON,
+        &[
+            "--out",
+            &out.display().to_string(),
+            "--format",
+            "delta",
+            "--changes-out",
+            &changes.display().to_string(),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let output = knit()
+        .args(["-q", "--format", "csv"])
+        .arg("-c")
+        .arg(format!(
+            "SELECT count(*) AS n FROM '{}/week_table'",
+            out.display()
+        ))
+        .arg("-c")
+        .arg(format!(
+            "SELECT change, count(*) AS n FROM '{}/user_day_buyers_changes.parquet' GROUP BY change",
+            changes.display()
+        ))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout, "n\n3\nchange,n\nentered,4\n", "{stderr}");
+}

@@ -11,18 +11,8 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("'{text}' is not a duration: write one such as 30s, 10m or 1h"))
 }
 
-/// Resolves with the timeout once it has passed; never, without one.
-pub async fn expire(timeout: Option<Duration>) -> Option<Duration> {
-    match timeout {
-        Some(limit) => {
-            tokio::time::sleep(limit).await;
-            Some(limit)
-        }
-        None => std::future::pending().await,
-    }
-}
-
-/// A `--timeout` counted from when a run started, over the sessions it runs in turn.
+/// A `--timeout` counted from when a statement or a run started (a run's spans the
+/// sessions it runs in turn).
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     /// The timeout as given.
@@ -41,8 +31,12 @@ impl Deadline {
 }
 
 /// Resolves with the timeout as given once the deadline has passed; never, without one.
-pub async fn expire_deadline(deadline: Option<Deadline>) -> Option<Duration> {
-    let deadline = deadline?;
-    tokio::time::sleep(deadline.given.saturating_sub(deadline.started.elapsed())).await;
-    Some(deadline.given)
+pub async fn expire(deadline: Option<Deadline>) -> Option<Duration> {
+    match deadline {
+        Some(deadline) => {
+            tokio::time::sleep(deadline.given.saturating_sub(deadline.started.elapsed())).await;
+            Some(deadline.given)
+        }
+        None => std::future::pending().await,
+    }
 }

@@ -15,7 +15,7 @@ use knit_core::{ErrorReport, KnitSession};
 use knit_sql::sqlparser::ast::{Statement as SqlStatement, TableObject};
 use knit_sql::{Statement, StatementText, split_statements};
 
-use crate::deadline::expire;
+use crate::deadline::{Deadline, expire};
 use crate::error::{CliError, Result};
 use crate::print::{PrintFormat, PrintOptions};
 use crate::progress::Progress;
@@ -245,7 +245,7 @@ impl Runner {
                 )))),
             },
             _ = tokio::signal::ctrl_c() => Err(CliError::Cancelled),
-            Some(limit) = expire(timeout) => Err(CliError::TimedOut(limit)),
+            Some(limit) = expire(timeout.map(Deadline::starting_now)) => Err(CliError::TimedOut(limit)),
         }
     }
 

@@ -134,6 +134,13 @@ fn same_instant(time: &str, end_time: &str) -> bool {
         )
 }
 
+/// The last boundary of `grain` when it is before `end_time` (`None` on the boundary),
+/// an error at `origin` for a grain pb does not know.
+fn earlier_boundary(grain: &str, end_time: &str, origin: &Origin) -> Result<Option<String>> {
+    let at = boundary(grain, end_time).map_err(|reason| origin.error(reason))?;
+    Ok(at.filter(|at| !same_instant(at, end_time)))
+}
+
 /// Checks that `end_time` is a boundary of a model's `grain`, for a script written
 /// without passes (no [`GrainRun`]): it computes every model as of the end time, which
 /// agrees with pb exactly when the end time is on a boundary.
@@ -166,16 +173,11 @@ impl Project {
         let Some(grain) = &self.default_time_grain else {
             return Ok(end_time.to_string());
         };
-        let at = boundary(grain, end_time).map_err(|reason| {
-            Origin {
-                file: "pb_project.yaml".into(),
-                key: "default_time_grain".into(),
-            }
-            .error(reason)
-        })?;
-        Ok(at
-            .filter(|at| !same_instant(at, end_time))
-            .unwrap_or_else(|| end_time.to_string()))
+        let origin = Origin {
+            file: "pb_project.yaml".into(),
+            key: "default_time_grain".into(),
+        };
+        Ok(earlier_boundary(grain, end_time, &origin)?.unwrap_or_else(|| end_time.to_string()))
     }
 
     /// The boundaries before `end_time` at which a run must first compute the var
@@ -190,8 +192,7 @@ impl Project {
             let Some(grain) = &var.time_grain else {
                 continue;
             };
-            let at = boundary(grain, end_time).map_err(|reason| var.origin.error(reason))?;
-            if let Some(at) = at.filter(|at| !same_instant(at, end_time)) {
+            if let Some(at) = earlier_boundary(grain, end_time, &var.origin)? {
                 times.insert(at);
             }
         }
@@ -215,8 +216,7 @@ impl Project {
             let Some(grain) = &stitcher.time_grain else {
                 continue;
             };
-            let at = boundary(grain, end_time).map_err(|reason| stitcher.origin.error(reason))?;
-            let Some(at) = at.filter(|at| !same_instant(at, end_time)) else {
+            let Some(at) = earlier_boundary(grain, end_time, &stitcher.origin)? else {
                 continue;
             };
             if grains.is_none() {
@@ -248,10 +248,7 @@ impl Project {
             let Some(grain) = var.time_grain.clone() else {
                 continue;
             };
-            let Some(at) = boundary(&grain, end_time)
-                .map_err(|reason| var.origin.error(reason))?
-                .filter(|at| !same_instant(at, end_time))
-            else {
+            let Some(at) = earlier_boundary(&grain, end_time, &var.origin)? else {
                 continue;
             };
             let Some(grains) = grains else {
@@ -324,8 +321,7 @@ impl Project {
             let Some(grain) = &stitcher.time_grain else {
                 continue;
             };
-            let at = boundary(grain, end_time).map_err(|r| stitcher.origin.error(r))?;
-            if at.is_some_and(|at| !same_instant(&at, end_time)) {
+            if earlier_boundary(grain, end_time, &stitcher.origin)?.is_some() {
                 return Ok(true);
             }
         }
@@ -340,8 +336,7 @@ impl Project {
         let end_time = &self.run_end_time(end_time)?;
         let mut late = Vec::new();
         for model in &self.time_grains {
-            let at = boundary(&model.grain, end_time).map_err(|r| model.origin.error(r))?;
-            if let Some(at) = at.filter(|at| !same_instant(at, end_time)) {
+            if let Some(at) = earlier_boundary(&model.grain, end_time, &model.origin)? {
                 late.push((model.model.clone(), at));
             }
         }
@@ -378,7 +373,7 @@ impl Project {
                     continue;
                 }
                 let var_at = match &var.time_grain {
-                    Some(grain) => boundary(grain, end_time).map_err(|r| var.origin.error(r))?,
+                    Some(grain) => earlier_boundary(grain, end_time, &var.origin)?,
                     None => None,
                 };
                 if var_at.as_ref() != Some(at) {
@@ -404,8 +399,7 @@ impl Project {
             let Some(grain) = &var.time_grain else {
                 continue;
             };
-            let native =
-                matches!(boundary(grain, end_time), Ok(Some(at)) if same_instant(&at, end_time));
+            let native = matches!(earlier_boundary(grain, end_time, &var.origin), Ok(None));
             if !native || var.kind != VarKind::Entity {
                 continue;
             }

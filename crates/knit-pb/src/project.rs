@@ -359,8 +359,8 @@ impl Project {
         Ok(())
     }
 
-    /// Records a model's `time_grain`, which pb applies by computing as of the grain's
-    /// last boundary; the script checks that the run's end time is one.
+    /// Records a model's `time_grain`, which pb applies by computing the model as of the
+    /// grain's last boundary (a run writes it from a pass as of that boundary).
     fn read_time_grain(&mut self, node: &Node<'_>, model: &str) -> Result<()> {
         if let (Some(grain), Some(key)) = (time_grain(node)?, node.get("time_grain")) {
             self.time_grains.push(ModelGrain {
@@ -599,7 +599,6 @@ fn is_include(kind: &Node<'_>) -> Result<bool> {
     }
 }
 
-/// The time grains pb knows, finest first.
 /// A node's `time_grain`, checked to be one pb knows.
 pub(crate) fn time_grain(node: &Node<'_>) -> Result<Option<String>> {
     grain_of(node, "time_grain")
@@ -624,6 +623,7 @@ fn grain_of(node: &Node<'_>, key: &str) -> Result<Option<String>> {
     Ok(Some(text))
 }
 
+/// The time grains pb knows, finest first.
 pub(crate) const TIME_GRAINS: &[&str] =
     &["tick", "tenminutes", "hour", "day", "week", "month", "year"];
 

@@ -174,26 +174,28 @@ impl Project {
         let mut script = Writer::new(project, options)?.write()?;
         let dropped = self.outputs_of(&options.skip_models);
         let kept = self.outputs_of(&selected);
-        // Models of an earlier boundary are written by its pass, and only they are.
-        let (late, this_pass) = match &options.grains {
-            Some(grains) => {
-                let late = self.late_models(&grains.run_end)?;
-                let this_pass: Vec<String> = (late.iter())
-                    .filter(|(_, at)| grains.pass && *at == options.end_time)
-                    .map(|(model, _)| model.clone())
-                    .collect();
-                let late: Vec<String> = late.into_iter().map(|(model, _)| model).collect();
-                (self.outputs_of(&late), Some(self.outputs_of(&this_pass)))
-            }
-            None => (BTreeSet::new(), None),
+        // Models of an earlier boundary are written by its pass, and only they are: a
+        // pass keeps the outputs of its boundary's models, the run drops them all.
+        let late = match &options.grains {
+            Some(grains) => self.late_models(&grains.run_end)?,
+            None => Vec::new(),
         };
         let pass = options.grains.as_ref().is_some_and(|g| g.pass);
+        let late_outputs = |of_this_pass: bool| {
+            let models: Vec<String> = (late.iter())
+                .filter(|(_, at)| !of_this_pass || *at == options.end_time)
+                .map(|(model, _)| model.clone())
+                .collect();
+            self.outputs_of(&models)
+        };
+        let (late, this_pass) = (late_outputs(false), late_outputs(true));
         script.statements.retain(|s| {
             s.output.as_ref().is_none_or(|output| {
                 let output = output.to_lowercase();
-                let written_here = match (&this_pass, pass) {
-                    (Some(outputs), true) => outputs.contains(&output),
-                    _ => !late.contains(&output),
+                let written_here = if pass {
+                    this_pass.contains(&output)
+                } else {
+                    !late.contains(&output)
                 };
                 written_here
                     && !dropped.contains(&output)

@@ -23,7 +23,7 @@ use futures::{StreamExt, TryStreamExt};
 use knit_core::{ErrorReport, KnitSession, SessionBuilder, parse_memory_size};
 use knit_pb::{OutputFormat, Script, ScriptStatement};
 
-use crate::deadline::{Deadline, expire_deadline, parse_timeout};
+use crate::deadline::{Deadline, expire, parse_timeout};
 use grain_passes::ProjectScripts;
 pub use load::project_definitions;
 use store_run::StoreRun;
@@ -589,7 +589,7 @@ async fn run_staged(
     let written = tokio::select! {
         result = run_statements(session, script, outputs_only, quiet) => result,
         _ = tokio::signal::ctrl_c() => Err(format!("cancelled; {unchanged}")),
-        Some(limit) = expire_deadline(deadline) => Err(format!(
+        Some(limit) = expire(deadline) => Err(format!(
             "the run took longer than --timeout {} and was stopped; {unchanged}",
             knit_core::format_duration(limit)
         )),

@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use knit_core::{KnitSession, TableFile};
-
-use super::STAGING_PREFIX;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use super::STAGING_PREFIX;
 
 /// The state file's format; a store of another format is rebuilt.
 const STATE_FORMAT: u64 = 1;

@@ -45,6 +45,19 @@ fn edited(scratch: &Scratch, edit: impl Fn(String) -> String) -> std::path::Path
     dir
 }
 
+/// The CSV that `knit -q` prints for `queries`, run one after the other.
+fn query(queries: &[String]) -> String {
+    let mut command = knit();
+    command.args(["-q", "--format", "csv"]);
+    for sql in queries {
+        command.arg("-c").arg(sql);
+    }
+    let output = command.output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    stdout
+}
+
 /// Every file and folder under `dir`.
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
@@ -123,19 +136,14 @@ fn a_store_runs_the_passes_in_full_each_run() {
     assert_eq!(differences, Vec::<String>::new());
     // Thursday's day boundary lets u7 (first seen Wednesday 08:00) into the day cohort,
     // and u5's cluster has merged into u6's (Wednesday 06:00).
-    let output = knit()
-        .args(["-q", "--format", "csv", "-c"])
-        .arg(format!(
-            "SELECT string_agg(user_main_id, ' ' ORDER BY user_main_id) AS m \
-             FROM '{kept}/user_day_buyers'"
-        ))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&output);
+    let members = query(&[format!(
+        "SELECT string_agg(user_main_id, ' ' ORDER BY user_main_id) AS m \
+         FROM '{kept}/user_day_buyers'"
+    )]);
     assert!(
-        stdout.contains("rid0829ab5c535bea5e4190f8b8b2935e8e")
-            && !stdout.contains("rid3546bb6cabf3990e4339559d41c8d7fa"),
-        "{stdout}{stderr}"
+        members.contains("rid0829ab5c535bea5e4190f8b8b2935e8e")
+            && !members.contains("rid3546bb6cabf3990e4339559d41c8d7fa"),
+        "{members}"
     );
 }
 
@@ -275,16 +283,11 @@ fn a_default_grain_moves_the_run_to_its_boundary_and_a_store_follows() {
     assert_eq!(same(&noon, &midnight), Vec::<String>::new());
     assert_eq!(same(&noon, &refreshed), Vec::<String>::new());
     // Rows of 2024-01-05 10:00 are after the boundary: no run read them.
-    let first_seen = knit()
-        .args(["-q", "--format", "csv", "-c"])
-        .arg(format!(
-            "SELECT max(first_seen_at) FROM '{}/user_graph'",
-            noon.display()
-        ))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&first_seen);
-    assert!(stdout.contains("2024-01-04T10:00:00"), "{stdout}{stderr}");
+    let first_seen = query(&[format!(
+        "SELECT max(first_seen_at) FROM '{}/user_graph'",
+        noon.display()
+    )]);
+    assert!(first_seen.contains("2024-01-04T10:00:00"), "{first_seen}");
 }
 
 /// The grain forms of pb's own test projects (`default_time_grain: day`, an id stitcher,
@@ -375,21 +378,13 @@ fn pass_outputs_are_published_as_delta_tables_with_their_changes() {
         ],
     );
     assert!(ok, "{stderr}");
-    let output = knit()
-        .args(["-q", "--format", "csv"])
-        .arg("-c")
-        .arg(format!(
-            "SELECT count(*) AS n FROM '{}/week_table'",
-            out.display()
-        ))
-        .arg("-c")
-        .arg(format!(
-            "SELECT change, count(*) AS n FROM '{}/user_day_buyers_changes.parquet' GROUP BY change",
+    let counts = query(&[
+        format!("SELECT count(*) AS n FROM '{}/week_table'", out.display()),
+        format!(
+            "SELECT change, count(*) AS n FROM '{}/user_day_buyers_changes.parquet' \
+             GROUP BY change",
             changes.display()
-        ))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&output);
-    assert!(output.status.success(), "{stderr}");
-    assert_eq!(stdout, "n\n3\nchange,n\nentered,4\n", "{stderr}");
+        ),
+    ]);
+    assert_eq!(counts, "n\n3\nchange,n\nentered,4\n");
 }

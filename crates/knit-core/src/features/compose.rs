@@ -188,7 +188,7 @@ pub(crate) fn compose(
         let vars = format!("WITH {} SELECT * FROM {last}", ctes.join(", "));
         last = "\"__knit_vars\"".to_string();
         ctes = vec![format!(
-            "{last} AS (SELECT * FROM {KEEP_FUNCTION}(({vars})))"
+            "{last} AS (SELECT * FROM {KEEP_FUNCTION}(({vars}), '{MAIN}'))"
         )];
     }
     let main = quote_ident(&entity.main_id_column);

@@ -7,6 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::config::ConfigOptions;
@@ -18,8 +20,9 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
-    PlanProperties, ReplaceChildrenOptions, SendableRecordBatchStream,
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
+    ExecutionPlanProperties, InputDistributionRequirements, PlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream,
 };
 use futures::TryStreamExt;
 
@@ -42,10 +45,11 @@ pub(crate) struct KeptResults {
 }
 
 /// What a kept result is found by: its input's plan, the data the plan reads, and the
-/// partitions it is kept in.
+/// partitions it is kept in (how many, and by which columns).
 #[derive(Debug)]
 struct Key {
     input: LogicalPlan,
+    partition_by: Vec<String>,
     data: u64,
     partitions: usize,
 }
@@ -61,6 +65,7 @@ impl KeptResults {
     pub(crate) fn kept(
         &self,
         input: &LogicalPlan,
+        partition_by: &[String],
         physical: &Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<SharedBuild<Kept>>> {
@@ -69,11 +74,17 @@ impl KeptResults {
         };
         let partitions = physical.output_partitioning().partition_count();
         self.recent.find_or_insert(
-            |key| key.data == data && key.partitions == partitions && &key.input == input,
+            |key| {
+                key.data == data
+                    && key.partitions == partitions
+                    && key.partition_by == partition_by
+                    && &key.input == input
+            },
             SharedBuild::failed,
             || {
                 let key = Key {
                     input: input.clone(),
+                    partition_by: partition_by.to_vec(),
                     data,
                     partitions,
                 };
@@ -91,13 +102,16 @@ async fn keep(input: Arc<dyn ExecutionPlan>, ctx: Arc<TaskContext>) -> Result<Ar
             let stream = input.execute(partition, Arc::clone(&ctx));
             let memory = reservation.new_empty();
             SpawnedTask::spawn(async move {
-                let batches: Vec<RecordBatch> = stream?
+                let stream = stream?;
+                let schema = stream.schema();
+                let batches: Vec<RecordBatch> = stream
                     .and_then(|batch| {
                         let grown = memory.try_grow(batch.get_array_memory_size());
                         futures::future::ready(grown.map(|()| batch))
                     })
                     .try_collect()
                     .await?;
+                let batches = one_batch(&schema, batches, &memory)?;
                 Ok::<_, DataFusionError>((batches, memory))
             })
         })
@@ -117,20 +131,53 @@ async fn keep(input: Arc<dyn ExecutionPlan>, ctx: Arc<TaskContext>) -> Result<Ar
     }))
 }
 
+/// A partition's batches as one, when they fit in one: a hash join that builds on a
+/// kept result then takes its partition as it is, where it would copy every batch into
+/// one again, query after query (about a gigabyte per feature view of a 10M-edge
+/// project). Batches that do not fit in one (text columns of over 2 GB) stay as they
+/// are; so do they when the pool cannot hold the copy while it is made.
+fn one_batch(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+    memory: &MemoryReservation,
+) -> Result<Vec<RecordBatch>> {
+    if batches.len() < 2 {
+        return Ok(batches);
+    }
+    let size = memory.size();
+    if memory.try_grow(size).is_err() {
+        return Ok(batches);
+    }
+    let Ok(batch) = concat_batches(schema, &batches) else {
+        memory.shrink(size);
+        return Ok(batches);
+    };
+    memory.try_resize(batch.get_array_memory_size())?;
+    Ok(vec![batch])
+}
+
 /// Its input's rows, computed by the first query that reads them and kept for the next.
 #[derive(Debug)]
 pub(crate) struct KeepExec {
     input: Arc<dyn ExecutionPlan>,
     kept: Arc<SharedBuild<Kept>>,
+    /// The columns its input must be hash-partitioned by (none: any partitioning).
+    partition_by: Vec<Arc<dyn PhysicalExpr>>,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl KeepExec {
-    /// The operator over `input`, reading (or making) `kept`.
-    pub(crate) fn new(input: Arc<dyn ExecutionPlan>, kept: Arc<SharedBuild<Kept>>) -> Self {
+    /// The operator over `input`, reading (or making) `kept`, its rows partitioned by
+    /// `partition_by` (the optimizer puts the repartition below, so it is kept done).
+    pub(crate) fn new(
+        input: Arc<dyn ExecutionPlan>,
+        kept: Arc<SharedBuild<Kept>>,
+        partition_by: Vec<Arc<dyn PhysicalExpr>>,
+    ) -> Self {
         Self {
             input,
             kept,
+            partition_by,
             metrics: ExecutionPlanMetricsSet::new(),
         }
     }
@@ -138,7 +185,12 @@ impl KeepExec {
 
 impl DisplayAs for KeepExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeepExec")
+        write!(f, "KeepExec")?;
+        if !self.partition_by.is_empty() {
+            let keys: Vec<String> = self.partition_by.iter().map(|k| k.to_string()).collect();
+            write!(f, ": partition_by=[{}]", keys.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -164,7 +216,19 @@ impl ExecutionPlan for KeepExec {
             .pop()
             .ok_or_else(|| internal("KeepExec has one child"))?;
         // The optimizer's rewrite of the same input: the same result.
-        Ok(Arc::new(Self::new(input, Arc::clone(&self.kept))))
+        Ok(Arc::new(Self::new(
+            input,
+            Arc::clone(&self.kept),
+            self.partition_by.clone(),
+        )))
+    }
+
+    fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        InputDistributionRequirements::new(vec![if self.partition_by.is_empty() {
+            Distribution::UnspecifiedDistribution
+        } else {
+            Distribution::KeyPartitioned(self.partition_by.clone())
+        }])
     }
 
     fn with_new_children(

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! Planning `__knit_keep((query))`: the relation planner that recognises the call, its
+//! Planning `__knit_keep((query) [, 'column' ...])`: the relation planner that recognises the call, its
 //! logical node, and its physical planner.
 
 use std::fmt;
@@ -17,9 +17,13 @@ use datafusion::logical_expr::planner::{
 use datafusion::logical_expr::{
     Expr, Extension, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore,
 };
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
-use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, FunctionArg, FunctionArgExpr, TableFactor};
+use datafusion::sql::sqlparser::ast::{
+    Expr as SqlExpr, FunctionArg, FunctionArgExpr, TableFactor, Value,
+};
 use datafusion_session::Session;
 
 use super::exec::{KeepExec, KeptResults};
@@ -42,11 +46,29 @@ impl RelationPlanner for KeepRelationPlanner {
         let Some((args, alias)) = table_function_call(&relation, KEEP_FUNCTION) else {
             return Ok(RelationPlanning::Original(Box::new(relation)));
         };
-        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Subquery(query)))] = args else {
-            return Err(DataFusionError::Plan(format!(
-                "{KEEP_FUNCTION} takes one query, as in {KEEP_FUNCTION}((SELECT ...))"
-            )));
+        let usage = || {
+            DataFusionError::Plan(format!(
+                "{KEEP_FUNCTION} takes one query, then the names of the columns to keep its \
+                 rows partitioned by, if any, as in {KEEP_FUNCTION}((SELECT ...), 'id')"
+            ))
         };
+        let Some((FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Subquery(query))), keys)) =
+            args.split_first()
+        else {
+            return Err(usage());
+        };
+        let partition_by = keys
+            .iter()
+            .map(|key| match key {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Value(value))) => {
+                    match &value.value {
+                        Value::SingleQuotedString(column) => Ok(column.clone()),
+                        _ => Err(usage()),
+                    }
+                }
+                _ => Err(usage()),
+            })
+            .collect::<Result<Vec<_>>>()?;
         let input = context.plan(TableFactor::Derived {
             lateral: false,
             subquery: query.clone(),
@@ -54,7 +76,7 @@ impl RelationPlanner for KeepRelationPlanner {
             sample: None,
         })?;
         let plan = LogicalPlan::Extension(Extension {
-            node: Arc::new(KeepNode::try_new(input)?),
+            node: Arc::new(KeepNode::try_new(input, partition_by)?),
         });
         Ok(RelationPlanning::Planned(Box::new(PlannedRelation::new(
             plan,
@@ -67,21 +89,40 @@ impl RelationPlanner for KeepRelationPlanner {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KeepNode {
     input: LogicalPlan,
+    /// The columns the rows are kept hash-partitioned by (none: as the input makes
+    /// them), so that a join on them reads each partition as it is kept instead of
+    /// sending every kept row to another partition again, query after query.
+    partition_by: Vec<String>,
     /// The input's columns, unqualified: the call is a table of its own.
     schema: DFSchemaRef,
 }
 
 impl KeepNode {
-    fn try_new(input: LogicalPlan) -> Result<Self> {
+    fn try_new(input: LogicalPlan, partition_by: Vec<String>) -> Result<Self> {
         let schema = Arc::new(DFSchema::try_from(input.schema().as_arrow().clone())?);
-        Ok(Self { input, schema })
+        if let Some(missing) = partition_by
+            .iter()
+            .find(|column| schema.field_with_unqualified_name(column).is_err())
+        {
+            return Err(DataFusionError::Plan(format!(
+                "{KEEP_FUNCTION}: its query has no column '{missing}' to partition by"
+            )));
+        }
+        Ok(Self {
+            input,
+            partition_by,
+            schema,
+        })
     }
 }
 
 impl PartialOrd for KeepNode {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         // The schema follows from the input.
-        self.input.partial_cmp(&other.input)
+        match self.input.partial_cmp(&other.input) {
+            Some(std::cmp::Ordering::Equal) => self.partition_by.partial_cmp(&other.partition_by),
+            order => order,
+        }
     }
 }
 
@@ -103,7 +144,11 @@ impl UserDefinedLogicalNodeCore for KeepNode {
     }
 
     fn fmt_for_explain(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Keep")
+        write!(f, "Keep")?;
+        if !self.partition_by.is_empty() {
+            write!(f, ": partition_by=[{}]", self.partition_by.join(", "))?;
+        }
+        Ok(())
     }
 
     fn with_exprs_and_inputs(
@@ -112,7 +157,7 @@ impl UserDefinedLogicalNodeCore for KeepNode {
         mut inputs: Vec<LogicalPlan>,
     ) -> Result<Self> {
         let input = inputs.pop().ok_or_else(|| internal("Keep has one input"))?;
-        Self::try_new(input)
+        Self::try_new(input, self.partition_by.clone())
     }
 }
 
@@ -147,9 +192,24 @@ impl ExtensionPlanner for KeepPlanner {
         let [input] = physical_inputs else {
             return Err(internal("Keep has one input"));
         };
-        let kept = self
-            .results
-            .kept(&node.input, input, session.config_options())?;
-        Ok(Some(Arc::new(KeepExec::new(Arc::clone(input), kept))))
+        let kept = self.results.kept(
+            &node.input,
+            &node.partition_by,
+            input,
+            session.config_options(),
+        )?;
+        let schema = input.schema();
+        let partition_by = node
+            .partition_by
+            .iter()
+            .map(|name| {
+                Ok(Arc::new(Column::new_with_schema(name, &schema)?) as Arc<dyn PhysicalExpr>)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Arc::new(KeepExec::new(
+            Arc::clone(input),
+            kept,
+            partition_by,
+        ))))
     }
 }

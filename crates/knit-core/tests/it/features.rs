@@ -111,3 +111,71 @@ async fn distinct_counts_aggregate_with_the_other_vars_of_their_input() {
     .await;
     assert_eq!(values, expected);
 }
+
+#[tokio::test]
+async fn feature_views_read_the_kept_vars_in_the_partitions_they_join_on() {
+    let data = DATA;
+    let session = session_with(&[
+        "CREATE ENTITY user ID TYPES (user_id, anonymous_id, email)".to_string(),
+        format!(
+            "CREATE INPUT identifies FOR user FROM '{data}/identifies.csv' IDS (user_id AS \
+             user_id, anonymous_id AS anonymous_id, lower(properties_email) AS email)"
+        ),
+        "CREATE ENTITY VAR user.identifies AS count(*) FROM identifies".to_string(),
+    ])
+    .await;
+    let whole = table(&session, "SELECT count(*) AS n FROM feature_table('user')").await;
+    let plan = table(
+        &session,
+        "EXPLAIN ANALYZE SELECT * FROM feature_view('user', 'email')",
+    )
+    .await;
+    // The vars are kept hash-partitioned by main id, so the view's join on the main id
+    // reads each kept partition as it is: no repartition between the join and them.
+    let lines: Vec<&str> = plan.lines().collect();
+    let keep = lines
+        .iter()
+        .position(|l| l.contains("KeepExec: partition_by=[__knit_main"))
+        .unwrap_or_else(|| panic!("{plan}"));
+    let join = lines[..keep]
+        .iter()
+        .rposition(|l| l.contains("HashJoinExec"))
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(
+        !lines[join..keep]
+            .iter()
+            .any(|l| l.contains("RepartitionExec")),
+        "{plan}"
+    );
+    // The feature table's query found the same kept result: the view computed nothing.
+    assert!(lines[keep + 1].contains("RepartitionExec"), "{plan}");
+    assert!(lines[keep + 1].contains("metrics=[]"), "{plan}");
+    assert!(whole.contains("| 5 |"), "{whole}");
+}
+
+#[tokio::test]
+async fn a_kept_query_partitions_only_by_columns_it_has() {
+    let session = SessionBuilder::new().build().unwrap();
+    let missing = session
+        .sql("SELECT * FROM __knit_keep((SELECT 1 AS a), 'b')")
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        missing.contains("__knit_keep: its query has no column 'b' to partition by"),
+        "{missing}"
+    );
+    let not_a_name = session
+        .sql("SELECT * FROM __knit_keep((SELECT 1 AS a), 1)")
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        not_a_name.contains("then the names of the columns"),
+        "{not_a_name}"
+    );
+    let kept = table(&session, "SELECT a FROM __knit_keep((SELECT 1 AS a), 'a')").await;
+    assert!(kept.contains("| 1 |"), "{kept}");
+}

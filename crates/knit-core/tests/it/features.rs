@@ -27,10 +27,10 @@ async fn table(session: &KnitSession, sql: &str) -> String {
     pretty_format_batches(&batches).unwrap().to_string()
 }
 
-#[tokio::test]
-async fn the_id_graph_is_computed_once_per_query() {
+/// A session with the e-commerce example's users: two inputs, a var counting each.
+async fn users_with_two_vars() -> KnitSession {
     let data = DATA;
-    let session = session_with(&[
+    session_with(&[
         "CREATE ENTITY user ID TYPES (user_id, anonymous_id, email)".to_string(),
         format!(
             "CREATE INPUT identifies FOR user FROM '{data}/identifies.csv' IDS (user_id AS \
@@ -43,7 +43,12 @@ async fn the_id_graph_is_computed_once_per_query() {
         "CREATE ENTITY VAR user.tracks AS count(*) FROM tracks".to_string(),
         "CREATE ENTITY VAR user.identifies AS count(*) FROM identifies".to_string(),
     ])
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn the_id_graph_is_computed_once_per_query() {
+    let session = users_with_two_vars().await;
     let plan = table(
         &session,
         "EXPLAIN ANALYZE SELECT * FROM feature_view('user', 'email')",
@@ -114,16 +119,7 @@ async fn distinct_counts_aggregate_with_the_other_vars_of_their_input() {
 
 #[tokio::test]
 async fn feature_views_read_the_kept_vars_in_the_partitions_they_join_on() {
-    let data = DATA;
-    let session = session_with(&[
-        "CREATE ENTITY user ID TYPES (user_id, anonymous_id, email)".to_string(),
-        format!(
-            "CREATE INPUT identifies FOR user FROM '{data}/identifies.csv' IDS (user_id AS \
-             user_id, anonymous_id AS anonymous_id, lower(properties_email) AS email)"
-        ),
-        "CREATE ENTITY VAR user.identifies AS count(*) FROM identifies".to_string(),
-    ])
-    .await;
+    let session = users_with_two_vars().await;
     let whole = table(&session, "SELECT count(*) AS n FROM feature_table('user')").await;
     let plan = table(
         &session,
@@ -153,25 +149,26 @@ async fn feature_views_read_the_kept_vars_in_the_partitions_they_join_on() {
     assert!(whole.contains("| 5 |"), "{whole}");
 }
 
-#[tokio::test]
-async fn a_kept_query_partitions_only_by_columns_it_has() {
-    let session = SessionBuilder::new().build().unwrap();
-    let missing = session
-        .sql("SELECT * FROM __knit_keep((SELECT 1 AS a), 'b')")
+/// The error that planning `sql` gives, as text ('' if it plans).
+async fn planning_error(session: &KnitSession, sql: &str) -> String {
+    session
+        .sql(sql)
         .await
         .err()
         .map(|e| e.to_string())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_kept_query_partitions_only_by_columns_it_has() {
+    let session = SessionBuilder::new().build().unwrap();
+    let missing = planning_error(&session, "SELECT * FROM __knit_keep((SELECT 1 AS a), 'b')").await;
     assert!(
         missing.contains("__knit_keep: its query has no column 'b' to partition by"),
         "{missing}"
     );
-    let not_a_name = session
-        .sql("SELECT * FROM __knit_keep((SELECT 1 AS a), 1)")
-        .await
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let not_a_name =
+        planning_error(&session, "SELECT * FROM __knit_keep((SELECT 1 AS a), 1)").await;
     assert!(
         not_a_name.contains("then the names of the columns"),
         "{not_a_name}"

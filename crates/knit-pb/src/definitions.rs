@@ -175,6 +175,36 @@ pub(crate) struct Var {
 }
 
 impl Var {
+    /// An entity var Knit defines itself rather than reads from a var group: `select`
+    /// over the rows of `from`, every other setting as a var group's default.
+    pub(crate) fn entity_var(
+        entity: String,
+        name: String,
+        select: String,
+        from: String,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            kind: VarKind::Entity,
+            entity,
+            name,
+            select,
+            from: Some(from),
+            filter: None,
+            default: None,
+            window: None,
+            hidden: false,
+            description: None,
+            data_type: None,
+            dependencies: Vec::new(),
+            merge: false,
+            cohort: None,
+            shown_as: None,
+            time_grain: None,
+            origin,
+        }
+    }
+
     /// The var's name in the pb project.
     pub(crate) fn pb_name(&self) -> &str {
         self.shown_as.as_deref().unwrap_or(&self.name)

@@ -514,26 +514,17 @@ mod tests {
     fn passes_are_the_boundaries_before_the_end_time_once_each_earliest_first() {
         let mut project = Project::default();
         let var = |name: &str, grain: Option<&str>| crate::project::Var {
-            kind: VarKind::Entity,
-            entity: "user".into(),
-            name: name.into(),
-            select: "count(*)".into(),
-            from: Some("events".into()),
-            filter: None,
-            default: None,
-            window: None,
-            hidden: false,
-            description: None,
-            data_type: None,
-            dependencies: Vec::new(),
-            merge: false,
-            cohort: None,
-            shown_as: None,
             time_grain: grain.map(String::from),
-            origin: Origin {
-                file: "models/profiles.yaml".into(),
-                key: format!("var_groups[0].vars.{name}"),
-            },
+            ..crate::project::Var::entity_var(
+                "user".into(),
+                name.into(),
+                "count(*)".into(),
+                "events".into(),
+                Origin {
+                    file: "models/profiles.yaml".into(),
+                    key: format!("var_groups[0].vars.{name}"),
+                },
+            )
         };
         project.vars = vec![
             var("live", None),

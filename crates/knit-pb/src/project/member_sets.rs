@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Input, InputId, Project, Source, SqlModel, Var, VarKind, grow_to_fixpoint};
+use super::{Input, InputId, Project, Source, SqlModel, Var, grow_to_fixpoint};
 use crate::error::Result;
 
 /// How the models, inputs and vars Knit makes of cohort steps are named:
@@ -81,23 +81,14 @@ impl Project {
                 origin: step.origin.clone(),
             });
             self.vars.push(Var {
-                kind: VarKind::Entity,
-                entity,
-                name: step.var.clone(),
-                select: "count(*)".to_string(),
-                from: Some(step.var),
-                filter: None,
-                default: None,
-                window: None,
                 hidden: true,
-                description: None,
-                data_type: None,
-                dependencies: Vec::new(),
-                merge: false,
-                cohort: None,
-                shown_as: None,
-                time_grain: None,
-                origin: step.origin,
+                ..Var::entity_var(
+                    entity,
+                    step.var.clone(),
+                    "count(*)".to_string(),
+                    step.var,
+                    step.origin,
+                )
             });
         }
         Ok(())

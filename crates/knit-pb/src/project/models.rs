@@ -328,23 +328,14 @@ impl Project {
             };
             let column = column.to_lowercase();
             self.vars.push(Var {
-                kind: VarKind::Entity,
-                entity: entity.clone(),
-                name: column.clone(),
-                select: format!("max({})", knit_sql::quote_ident_if_needed(&column)),
-                from: Some(model.to_lowercase()),
-                filter: None,
-                default: None,
-                window: None,
-                hidden: false,
-                description: None,
-                data_type: None,
-                dependencies: Vec::new(),
-                merge: false,
                 cohort: cohort.clone(),
-                shown_as: None,
-                time_grain: None,
-                origin: Origin::of(&feature),
+                ..Var::entity_var(
+                    entity.clone(),
+                    column.clone(),
+                    format!("max({})", knit_sql::quote_ident_if_needed(&column)),
+                    model.to_lowercase(),
+                    Origin::of(&feature),
+                )
             });
         }
         Ok(())

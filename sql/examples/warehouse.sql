@@ -120,3 +120,15 @@ SELECT status, avg(total) AS mean, avg(total)::int AS mean_rounded
 FROM orders
 GROUP BY status
 ORDER BY status;
+
+-- Snowflake's hash: a stable bucket per customer (a 10% sample, the same in every run);
+-- typeof: the type of a variant, here to read only the arrays among JSON values.
+SELECT email, abs(hash(email)) % 10 AS bucket
+FROM (SELECT DISTINCT email FROM orders WHERE email IS NOT NULL)
+ORDER BY email
+LIMIT 3;
+
+SELECT typeof(v) AS kind, array_size(v) AS elements
+FROM (VALUES ('[1, 2, 3]'), ('{"sku": "a"}'), ('7')) t(v)
+WHERE typeof(v) IN ('ARRAY', 'OBJECT', 'INTEGER')
+ORDER BY kind;

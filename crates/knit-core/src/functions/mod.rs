@@ -25,6 +25,7 @@
 //!   `get_json_object`, `from_json`, `object_construct`, ...
 //! - [`warehouse_regexp`]: Snowflake's `regexp_substr` and `regexp_substr_all`, with
 //!   position, occurrence, parameters and group.
+//! - [`warehouse_values`]: Snowflake's `hash(x, ...)` and `typeof(x)`.
 //! - [`warehouse_misc`]: the rest of the warehouse names pb projects use (`to_boolean`,
 //!   `getdate`, `listagg`, `mod`, ...), most as aliases of DataFusion's functions.
 
@@ -45,6 +46,7 @@ mod warehouse_dates;
 mod warehouse_json;
 mod warehouse_misc;
 mod warehouse_regexp;
+mod warehouse_values;
 
 use datafusion::arrow::array::ArrayRef;
 use datafusion::common::{Result, ScalarValue, plan_err};
@@ -69,6 +71,7 @@ pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
     functions.extend(warehouse_json::functions());
     functions.extend(warehouse_misc::functions());
     functions.extend(warehouse_regexp::functions());
+    functions.extend(warehouse_values::functions());
     functions
 }
 
@@ -104,7 +107,8 @@ pub(crate) fn check_arity(name: &str, count: usize, min: usize, max: usize) -> R
     } else {
         format!("{min} to {max}")
     };
-    plan_err!("{name}() takes {takes} arguments, got {count}")
+    let noun = if max == 1 { "argument" } else { "arguments" };
+    plan_err!("{name}() takes {takes} {noun}, got {count}")
 }
 
 /// The argument at `index` of a call being planned, when it is constant text (a date

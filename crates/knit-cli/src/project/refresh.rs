@@ -42,7 +42,7 @@ use knit_sql::{quote_ident, quote_literal};
 use crate::deadline::Deadline;
 
 use super::refreshable::graph_output;
-use super::run_plan::{Plan, plan};
+use super::run_plan::{Plan, current_before_passes, plan, say_current};
 use super::store_run::StoreRun;
 use super::store_state::{
     STATE_FOLDER, StoreLock, StoreState, fingerprint, remove_staging_folders,
@@ -126,15 +126,18 @@ async fn run_locked(
     let scripts = args.scripts(&staging, args.begin_time.clone(), end_time.clone())?;
     let mut script = scripts.run.clone();
     let staging_text = staging.display().to_string();
+    let statements = scripts.run_texts();
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+    let print = fingerprint(&statements, &staging_text, &end_time);
+    if current_before_passes(args, previous.as_ref(), &scripts, &print, &end_time).await? {
+        return Ok(());
+    }
     // A pb project's time grains before the end time are computed first, in passes
     // whose files the run's definitions read.
     let deadline = args.timeout.map(Deadline::starting_now);
     let (mut pass_written, pass_outputs) = scripts
         .run_passes(args.memory_limit, &staging_text, deadline, args.quiet)
         .await?;
-    let statements = scripts.run_texts();
-    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
-    let print = fingerprint(&statements, &staging_text, &end_time);
 
     let tables = define(session, &script, None).await?;
     let plan = plan(
@@ -154,15 +157,7 @@ async fn run_locked(
             {
                 tracing::warn!(%e, "could not remove the staging folder");
             }
-            args.say(format_args!(
-                "the store is current: no input file is new or changed since run {}{}",
-                previous.as_ref().map_or(0, |p| p.run),
-                if args.bounded_by_end_time() {
-                    ", and the end time is the same"
-                } else {
-                    ""
-                }
-            ));
+            say_current(args, previous.as_ref());
             return Ok(());
         }
         Plan::Full(reason) => {

@@ -12,6 +12,8 @@ use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use knit_core::TableFile;
 use knit_pb::Script;
 
+use super::execute;
+use super::grain_passes::ProjectScripts;
 use super::refreshable::{normal, not_incremental, reads_current_time, row_tables};
 use super::store_run::StoreRun;
 use super::store_state::{StoreState, file_changes};
@@ -142,6 +144,68 @@ pub(super) fn plan(
         added,
         window_from: moved.then(|| previous.end_time.clone()),
     }
+}
+
+/// Whether the store is current, told before a pb project's passes run (and then said):
+/// the passes (time grains before the end time) write files that the run's definitions
+/// read, and each takes about as long as the run, so a current store runs none. The
+/// tables are listed in a session of their own, without the rest of the definitions.
+pub(super) async fn current_before_passes(
+    args: &StoreRun<'_>,
+    previous: Option<&StoreState>,
+    scripts: &ProjectScripts,
+    print: &str,
+    end_time: &str,
+) -> Result<bool, String> {
+    if scripts.passes.is_empty() || previous.is_none() {
+        return Ok(false);
+    }
+    let session = args.session()?;
+    let mut tables = BTreeMap::new();
+    for statement in scripts.run.statements.iter().filter(|s| s.output.is_none()) {
+        // The settings and the schemas the tables are registered in come before them.
+        let catalog = ["SET ", "CREATE DATABASE ", "CREATE SCHEMA "]
+            .iter()
+            .any(|start| statement.sql.starts_with(start));
+        if !catalog && statement.table.is_none() {
+            continue;
+        }
+        execute(&session, statement).await?;
+        if let Some(table) = &statement.table {
+            let files = session
+                .table_files(table)
+                .await
+                .map_err(|e| e.to_string())?;
+            tables.insert(table.clone(), files);
+        }
+    }
+    let planned = plan(
+        args,
+        previous,
+        &scripts.run,
+        &tables,
+        print,
+        end_time,
+        scripts.early,
+    );
+    let current = matches!(planned, Plan::Current);
+    if current {
+        say_current(args, previous);
+    }
+    Ok(current)
+}
+
+/// Says that the store is current (nothing is written).
+pub(super) fn say_current(args: &StoreRun<'_>, previous: Option<&StoreState>) {
+    args.say(format_args!(
+        "the store is current: no input file is new or changed since run {}{}",
+        previous.map_or(0, |p| p.run),
+        if args.bounded_by_end_time() {
+            ", and the end time is the same"
+        } else {
+            ""
+        }
+    ));
 }
 
 /// A time given as RFC 3339 (or SQL's date and time), in microseconds.

@@ -108,7 +108,8 @@ fn the_script_has_a_part_per_boundary_before_the_end_time() {
 }
 
 /// A profile store of a project with grains before its end time runs its passes each
-/// run, in full, and equals a fresh store; with nothing new it is current.
+/// run, in full, and equals a fresh store; with nothing new it is current, and says so
+/// without running a pass.
 #[test]
 fn a_store_runs_the_passes_in_full_each_run() {
     let scratch = Scratch::new("knit-grains", "store");
@@ -128,8 +129,17 @@ fn a_store_runs_the_passes_in_full_each_run() {
             .contains("run 2: full (the project computes time grains as of their boundaries"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("as of 2024-07-01T00:00:00Z (time_grain)"),
+        "{stderr}"
+    );
     let (ok, _, stderr) = project("run", &dir, thursday, &["--store", &kept]);
-    assert!(ok && stderr.contains("the store is current"), "{stderr}");
+    assert!(
+        ok && stderr
+            .starts_with("the store is current: no input file is new or changed since run 2"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("time_grain"), "{stderr}");
     let (ok, _, stderr) = project("run", &dir, thursday, &["--store", &fresh]);
     assert!(ok, "{stderr}");
     let differences = crate::store::differences_with(knit(), &scratch.join("kept"), &fresh, 10);

@@ -209,6 +209,37 @@ impl Var {
     pub(crate) fn pb_name(&self) -> &str {
         self.shown_as.as_deref().unwrap_or(&self.name)
     }
+
+    /// The vars it reads: by `Var("x")` (also `~/entity/user/all/x`, `./x`), by
+    /// `{{entity.x}}`, and older schemas' `dependencies`. A name that is an input's column
+    /// is among them too, which can only turn off a var that reads an input var or column
+    /// of that name.
+    pub(crate) fn reads(&self) -> Vec<String> {
+        static READS: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(
+                r#"Var\(\s*["'](?:[^"']*/)?([^"'/]+)["']\s*\)|\{\{\s*\w+\.(\w+)\s*\}\}"#,
+            )
+            .ok()
+        });
+        let Some(reads) = READS.as_ref() else {
+            return self.dependencies.clone();
+        };
+        let window = (self.window.iter()).flat_map(|w| w.partition_by.iter().chain(&w.order_by));
+        let texts = std::iter::once(&self.select)
+            .chain(&self.filter)
+            .chain(window);
+        let mut names: Vec<String> = texts
+            .flat_map(|text| {
+                reads
+                    .captures_iter(text)
+                    .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+                    .map(|m| m.as_str().to_lowercase())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        names.extend(self.dependencies.iter().map(|d| d.to_lowercase()));
+        names
+    }
 }
 
 /// A model's `time_grain` (an id stitcher's is on the stitcher).

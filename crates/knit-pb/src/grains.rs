@@ -31,7 +31,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
 use knit_sql::quote_ident_if_needed;
 
 use crate::error::{PbError, Result};
-use crate::project::{Input, InputId, Origin, Project, Source, VarKind};
+use crate::project::{Input, InputId, Origin, Project, Source, Var, VarKind};
 
 /// The prefix of the inputs that read a pass's file: they map rows by main id only.
 pub(crate) const GRAIN_INPUT_PREFIX: &str = "__knit_grain_";
@@ -243,6 +243,10 @@ impl Project {
                 project.inputs.push(edges);
             }
         }
+        let early_inputs = self.early_input_vars(end_time)?;
+        project.vars.retain(|v| {
+            v.kind != VarKind::Input || !early_inputs.contains(&(v.entity.clone(), v.name.clone()))
+        });
         let mut added = BTreeSet::new();
         for var in &mut project.vars {
             let Some(grain) = var.time_grain.clone() else {
@@ -255,13 +259,6 @@ impl Project {
                 let reason = one_time_only("computes a var group", &grain, &at, end_time);
                 return Err(var.origin.error(reason));
             };
-            if var.kind == VarKind::Input {
-                return Err(var.origin.error(format!(
-                    "time_grain {grain} on an input var, whose boundary {at} is before the end \
-                     time {end_time}: Knit computes a grained var group as of its boundary for \
-                     entity vars only; run with --end-time {at}"
-                )));
-            }
             let input = format!("{GRAIN_INPUT_PREFIX}{}_{}", grain_tag(&at), var.entity);
             if added.insert(input.clone()) {
                 let main = project
@@ -300,6 +297,41 @@ impl Project {
             var.time_grain = None;
         }
         Ok(Some(project))
+    }
+
+    /// The input vars of a grain whose boundary is before `end_time`, as `(entity,
+    /// name)`: pb computes one only in the run at its boundary, for the vars of that run,
+    /// so the run at `end_time` leaves it out. A var of another time that reads one is
+    /// refused: pb 0.26.4 fails on it (the column is not in that run's var table).
+    fn early_input_vars(&self, end_time: &str) -> Result<BTreeSet<(String, String)>> {
+        let boundary = |var: &Var| match &var.time_grain {
+            Some(grain) => earlier_boundary(grain, end_time, &var.origin),
+            None => Ok(None),
+        };
+        let mut early = BTreeSet::new();
+        for var in self.vars.iter().filter(|v| v.kind == VarKind::Input) {
+            let Some(at) = boundary(var)? else {
+                continue;
+            };
+            let name = var.pb_name().to_lowercase();
+            let readers = (self.vars.iter())
+                .filter(|r| r.entity == var.entity && r.name != var.name)
+                .filter(|r| r.reads().contains(&name));
+            for reader in readers {
+                if boundary(reader)?.as_ref() != Some(&at) {
+                    let grain = var.time_grain.as_deref().unwrap_or_default();
+                    return Err(reader.origin.error(format!(
+                        "reads input var {name} of time_grain {grain}, which pb computes only \
+                         as of the grain's last boundary, {at}, in a run of its own (the end \
+                         time is {end_time}); this var is not of that run, and pb fails on it \
+                         (column \"{name}\" does not exist): give its var group time_grain \
+                         {grain} too"
+                    )));
+                }
+            }
+            early.insert((var.entity.clone(), var.name.clone()));
+        }
+        Ok(early)
     }
 
     /// The project as `knit report` reads it, to look at its stitch as of the end time:

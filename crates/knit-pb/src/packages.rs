@@ -298,7 +298,7 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
             .filter(|v| {
                 off(format!("{}/all/{}", v.entity, v.name))
                     || v.from.as_ref().is_some_and(|f| sources_off.contains(f))
-                    || var_reads(v)
+                    || v.reads()
                         .iter()
                         .any(|name| vars_off.contains(&(v.entity.clone(), name.clone())))
             })
@@ -353,38 +353,6 @@ fn dereferenced(sql: &str) -> Vec<String> {
         .captures_iter(sql)
         .map(|c| c[1].to_lowercase())
         .collect()
-}
-
-/// The vars a var reads: by `Var("x")` (also `~/entity/user/all/x`, `./x`), by
-/// `{{entity.x}}`, and older schemas' `dependencies`. A name that is an input's column
-/// is among them too, which can only turn off a var that reads an input var or column
-/// of that name.
-fn var_reads(var: &crate::definitions::Var) -> Vec<String> {
-    static READS: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"Var\(\s*["'](?:[^"']*/)?([^"'/]+)["']\s*\)|\{\{\s*\w+\.(\w+)\s*\}\}"#)
-            .ok()
-    });
-    let Some(reads) = READS.as_ref() else {
-        return var.dependencies.clone();
-    };
-    let window = var
-        .window
-        .iter()
-        .flat_map(|w| w.partition_by.iter().chain(&w.order_by));
-    let texts = std::iter::once(&var.select)
-        .chain(&var.filter)
-        .chain(window);
-    let mut names: Vec<String> = texts
-        .flat_map(|text| {
-            reads
-                .captures_iter(text)
-                .filter_map(|c| c.get(1).or_else(|| c.get(2)))
-                .map(|m| m.as_str().to_lowercase())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    names.extend(var.dependencies.iter().map(|d| d.to_lowercase()));
-    names
 }
 
 #[cfg(test)]

@@ -157,6 +157,12 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2024-07-03T12:00:00Z",
     ),
+    // Input vars of a grain, read by entity vars of that grain: computed in its pass.
+    (
+        "testdata/oracle/cases/time_grains_input_vars",
+        "../time_grains/tables",
+        "2024-07-03T12:00:00Z",
+    ),
     // And an id stitcher with a grain: the run stitches as of its boundary.
     (
         "testdata/oracle/cases/time_grains_stitcher",

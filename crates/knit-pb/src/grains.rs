@@ -545,9 +545,9 @@ mod tests {
     #[test]
     fn passes_are_the_boundaries_before_the_end_time_once_each_earliest_first() {
         let mut project = Project::default();
-        let var = |name: &str, grain: Option<&str>| crate::project::Var {
+        let var = |name: &str, grain: Option<&str>| Var {
             time_grain: grain.map(String::from),
-            ..crate::project::Var::entity_var(
+            ..Var::entity_var(
                 "user".into(),
                 name.into(),
                 "count(*)".into(),

@@ -55,7 +55,7 @@ use crate::overflow::CheckedArithmetic;
 use crate::planner::KnitQueryPlanner;
 use crate::profile_statements::execute_profile;
 use crate::query::{self, RunningQuery};
-use crate::stitch::MainIdLookupRelationPlanner;
+use crate::stitch::{IdTypeFilter, MainIdLookupRelationPlanner};
 use crate::udtf::all_table_functions;
 use crate::volatile_between::VolatileBetweenOnce;
 use crate::volatile_case::VolatileCaseOnce;
@@ -192,6 +192,7 @@ impl SessionBuilder {
             .with_analyzer_rule(Arc::new(VolatileBetweenOnce::default()))
             .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))
             .with_physical_optimizer_rule(Arc::new(SingleStageEntityAggregate))
+            .with_physical_optimizer_rule(Arc::new(IdTypeFilter))
             .with_relation_planners(vec![
                 Arc::new(ConnectedComponentsRelationPlanner),
                 Arc::new(KeepRelationPlanner),

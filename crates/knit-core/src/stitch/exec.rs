@@ -60,6 +60,10 @@ pub(crate) struct IdStitchExec {
     /// The columns this operator renders, in order: a projection above it is folded
     /// in, so that columns nobody reads are never built.
     columns: Vec<StitchColumn>,
+    /// The id graph's rows it renders, by the node's id type (indexed by the entity's id
+    /// types), when a filter on `other_id_type` above it was folded in
+    /// ([`super::type_filter`]): the other nodes' rows are never built.
+    id_types: Option<Arc<[bool]>>,
     schema: SchemaRef,
     cache: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
@@ -160,6 +164,7 @@ impl IdStitchExec {
             routed,
             routed_rules: Arc::default(),
             columns,
+            id_types: None,
             schema,
             cache,
             metrics: ExecutionPlanMetricsSet::new(),
@@ -185,7 +190,7 @@ impl IdStitchExec {
             Some(rows) if self.routed => rows.properties().partitioning.partition_count(),
             _ => self.partitions,
         };
-        Self::build(
+        let derived = Self::build(
             Arc::clone(&self.spec),
             inputs,
             Arc::clone(&self.shared),
@@ -193,7 +198,36 @@ impl IdStitchExec {
             columns,
             schema,
             self.routed,
-        )
+        )?;
+        Ok(derived.rendering_types(self.id_types.clone()))
+    }
+
+    /// This operator rendering only the id graph's nodes whose id type is marked in
+    /// `id_types` (indexed by the entity's id types); `None` renders them all.
+    pub(super) fn rendering_types(mut self, id_types: Option<Arc<[bool]>>) -> Self {
+        self.id_types = id_types;
+        self
+    }
+
+    /// The id types whose nodes it renders, when not all (see [`Self::rendering_types`]).
+    pub(super) fn rendered_types(&self) -> Option<&Arc<[bool]>> {
+        self.id_types.as_ref()
+    }
+
+    /// What it stitches, and the columns it renders.
+    pub(super) fn spec_and_columns(&self) -> (&Arc<StitchSpec>, &[StitchColumn]) {
+        (&self.spec, &self.columns)
+    }
+
+    /// This operator, rendering only the nodes of `id_types` (as
+    /// [`Self::rendering_types`]).
+    pub(super) fn with_types(&self, id_types: Option<Arc<[bool]>>) -> Result<Self> {
+        let derived = self.derive(
+            self.inputs.clone(),
+            self.columns.clone(),
+            Arc::clone(&self.schema),
+        )?;
+        Ok(derived.rendering_types(id_types))
     }
 
     /// Laid out by main id, the id graph is hash-partitioned on it as DataFusion's
@@ -268,13 +302,25 @@ impl DisplayAs for IdStitchExec {
                 self.spec.output,
                 inputs.join(", ")
             ),
-            _ => write!(
-                f,
-                "IdStitchExec: entity={}, output={}, inputs=[{}]{projection}{shared}",
-                self.spec.entity.name,
-                self.spec.output,
-                inputs.join(", ")
-            ),
+            _ => {
+                let id_types = match &self.id_types {
+                    Some(marked) => {
+                        let names: Vec<&str> = (marked.iter().enumerate())
+                            .filter(|&(_, &rendered)| rendered)
+                            .map(|(index, _)| self.spec.entity.id_types[index].name.as_str())
+                            .collect();
+                        format!(", id_types=[{}]", names.join(", "))
+                    }
+                    None => String::new(),
+                };
+                write!(
+                    f,
+                    "IdStitchExec: entity={}, output={}, inputs=[{}]{projection}{id_types}{shared}",
+                    self.spec.entity.name,
+                    self.spec.output,
+                    inputs.join(", ")
+                )
+            }
         }
     }
 }
@@ -382,6 +428,7 @@ impl ExecutionPlan for IdStitchExec {
         let (partitions, batch_size) = (self.partitions, ctx.session_config().batch_size());
         let schema = self.schema();
         let columns = self.columns.clone();
+        let id_types = self.id_types.clone();
         let routed = self.routed;
         let routed_rules = Arc::clone(&self.routed_rules);
         let (layout, share, shares) = if routed {
@@ -437,6 +484,7 @@ impl ExecutionPlan for IdStitchExec {
                     spec: &spec,
                     schema: &schema,
                     columns: &columns,
+                    id_types: id_types.as_deref(),
                     state: &state,
                 };
                 match output.render_next(&mut cursor, batch_size.max(1)) {

@@ -95,6 +95,7 @@ mod spec;
 #[cfg(feature = "distributed")]
 mod spread;
 mod state;
+mod type_filter;
 #[cfg(feature = "distributed")]
 mod wire;
 
@@ -106,6 +107,7 @@ pub(crate) use planner::IdStitchPlanner;
 pub(crate) use spec::{CLUSTER_COLUMN, StitchOutput, StitchSpec};
 #[cfg(feature = "distributed")]
 pub(crate) use spread::{SpreadStitches, is_routed_stitch};
+pub(crate) use type_filter::IdTypeFilter;
 #[cfg(feature = "distributed")]
 pub(crate) use wire::{
     SharedStitches, StitchNode, decode as decode_node, encode as encode_node, reads_kept_stitch,

@@ -158,6 +158,8 @@ pub(crate) struct Output<'a> {
     pub(crate) schema: &'a SchemaRef,
     /// The columns, in the order of `schema`.
     pub(crate) columns: &'a [StitchColumn],
+    /// The id graph's nodes rendered, by id type; `None`: all.
+    pub(crate) id_types: Option<&'a [bool]>,
     pub(crate) state: &'a StitchState,
 }
 
@@ -170,6 +172,17 @@ impl Output<'_> {
         batch_size: usize,
     ) -> Result<Option<RecordBatch>> {
         let graph = &self.state.graph;
+        let node_types = match self.id_types {
+            Some(_) => Some(self.state.node_types()?),
+            None => None,
+        };
+        let rendered = |node: u32| match (self.id_types, &node_types) {
+            (Some(marked), Some(types)) => {
+                let id_type = usize::from(types[node as usize]);
+                marked.get(id_type).copied().unwrap_or(false)
+            }
+            _ => true,
+        };
         let (rows, arrays) = match cursor {
             Cursor::Clusters {
                 order,
@@ -184,8 +197,12 @@ impl Output<'_> {
                     let (main_rid, cluster) = order[*next];
                     let cluster_nodes = &graph.cluster_nodes(cluster as usize)[*within..];
                     let take = cluster_nodes.len().min(batch_size - nodes.len());
-                    nodes.extend_from_slice(&cluster_nodes[..take]);
-                    runs.push((main_rid, take));
+                    let before = nodes.len();
+                    let taken = cluster_nodes[..take].iter().copied();
+                    nodes.extend(taken.filter(|&node| rendered(node)));
+                    if nodes.len() > before {
+                        runs.push((main_rid, nodes.len() - before));
+                    }
                     if take == cluster_nodes.len() {
                         (*next, *within) = (*next + 1, 0);
                     } else {
@@ -200,7 +217,8 @@ impl Output<'_> {
             Cursor::Mains { mains, next } => {
                 let mut nodes = Vec::with_capacity(batch_size);
                 while nodes.len() < batch_size && *next < graph.main.len() {
-                    if mains[graph.main[*next] as usize] {
+                    // The type first: a sequential read, where `mains` is not.
+                    if rendered(*next as u32) && mains[graph.main[*next] as usize] {
                         nodes.push(*next as u32);
                     }
                     *next += 1;
@@ -217,9 +235,16 @@ impl Output<'_> {
                 }
                 match self.spec.output {
                     StitchOutput::IdGraph => {
-                        let chunk = *next..(*end).min(*next + batch_size);
-                        *next = chunk.end;
-                        let nodes: Vec<u32> = chunk.map(|node| node as u32).collect();
+                        let mut nodes = Vec::with_capacity(batch_size.min(*end - *next));
+                        while nodes.len() < batch_size && *next < *end {
+                            if rendered(*next as u32) {
+                                nodes.push(*next as u32);
+                            }
+                            *next += 1;
+                        }
+                        if nodes.is_empty() {
+                            return Ok(None);
+                        }
                         let runs = self.main_id_runs(&nodes);
                         (nodes.len(), self.id_graph_columns(&nodes, &runs)?)
                     }

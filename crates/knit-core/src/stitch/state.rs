@@ -55,6 +55,8 @@ pub(crate) struct StitchState {
     /// Per count of output partitions, the partition of each cluster (see
     /// [`StitchState::cluster_partitions`]).
     cluster_partitions: Mutex<Vec<(usize, Arc<[u32]>)>>,
+    /// The id type of every node (see [`StitchState::node_types`]).
+    node_types: Mutex<Option<Arc<[u16]>>>,
     /// Holds the state's memory in the pool until the state is dropped.
     reservation: MemoryReservation,
 }
@@ -91,6 +93,27 @@ impl StitchState {
         self.reservation.try_grow(placed.len() * size_of::<u32>())?;
         kept.push((partitions, Arc::clone(&placed)));
         Ok(placed)
+    }
+
+    /// The id type of every node, read from the keys once and kept (its memory in the
+    /// state's reservation): an id graph rendered for some id types only (each feature
+    /// view by an id type) tests every node's type, and this array is a sequential read
+    /// where the keys are not.
+    pub(crate) fn node_types(&self) -> Result<Arc<[u16]>> {
+        let mut kept = self
+            .node_types
+            .lock()
+            .map_err(|_| internal("the stitch's node type lock is poisoned"))?;
+        if let Some(types) = kept.as_ref() {
+            return Ok(Arc::clone(types));
+        }
+        let nodes = self.graph.main.len();
+        self.reservation.try_grow(nodes * size_of::<u16>())?;
+        let types: Arc<[u16]> = (0..nodes)
+            .map(|node| self.node_bytes(node as u32).0)
+            .collect();
+        *kept = Some(Arc::clone(&types));
+        Ok(types)
     }
 
     /// The id type and bytes of a node's value (UTF-8: ids are read as text).
@@ -515,6 +538,7 @@ pub(crate) async fn compute(
             refused,
             excluded,
             cluster_partitions: Mutex::default(),
+            node_types: Mutex::default(),
             reservation,
         })
     })

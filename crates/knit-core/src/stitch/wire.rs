@@ -62,6 +62,9 @@ pub(crate) enum StitchNode {
         /// Each partition stitches its own routed rows (module `spread`).
         #[serde(default)]
         routed: bool,
+        /// The id types whose nodes it renders, when not all (module `type_filter`).
+        #[serde(default)]
+        id_types: Option<Vec<bool>>,
     },
     /// An [`IdLabelsExec`].
     Labels,
@@ -129,6 +132,7 @@ pub(crate) fn encode(plan: &dyn ExecutionPlan) -> Result<Option<StitchNode>> {
             partitions,
             columns,
             routed: stitch.is_routed(),
+            id_types: stitch.rendered_types().map(|types| types.to_vec()),
         }));
     }
     if plan.is::<IdLabelsExec>() {
@@ -169,7 +173,9 @@ pub(crate) fn decode(
             partitions,
             columns,
             routed,
+            id_types,
         } => {
+            let id_types = id_types.map(Arc::from);
             let columns = columns
                 .into_iter()
                 .map(|n| {
@@ -182,7 +188,7 @@ pub(crate) fn decode(
             if routed {
                 let exec =
                     IdStitchExec::routed(spec.decode_spec()?, children.to_vec(), columns, schema)?;
-                return Ok(Arc::new(exec));
+                return Ok(Arc::new(exec.rendering_types(id_types)));
             }
             let (spec, shared) = spec.decode(builds)?;
             let exec = IdStitchExec::build(
@@ -194,7 +200,7 @@ pub(crate) fn decode(
                 schema,
                 false,
             )?;
-            Ok(Arc::new(exec))
+            Ok(Arc::new(exec.rendering_types(id_types)))
         }
         StitchNode::Labels => {
             let [pairs] = children else {

@@ -217,3 +217,49 @@ async fn output_rows_do_not_depend_on_partitions_or_batch_size() {
         assert_eq!(found, vec![partitions]);
     }
 }
+
+/// A filter on the id type folded into the stitch (module `stitch::type_filter`) gives
+/// the rows the filter gives above it, in every layout the operator renders in (sorted
+/// by main id, by main id unsorted, in ranges), any partitioning and batch size.
+#[tokio::test]
+async fn rows_of_some_id_types_are_those_the_filter_keeps() {
+    // `other_id_type || ''` is no column: that filter stays above the operator.
+    let queries = [
+        (
+            "SELECT user_main_id FROM id_stitch('user') WHERE {t} = 'email'",
+            "1",
+        ),
+        (
+            "SELECT user_main_id, other_id FROM id_stitch('user') \
+             WHERE {t} IN ('email', 'anonymous_id', 'phone', 'user_id')",
+            "2",
+        ),
+        (
+            "SELECT other_id, valid_at FROM id_stitch('user') \
+             WHERE {t} = 'user_id' OR {t} = 'email'",
+            "1",
+        ),
+        (
+            "SELECT other_id FROM id_stitch('user') WHERE {t} = 'anonymous_id' AND length(other_id) > 3",
+            "1",
+        ),
+    ];
+    for (partitions, batch_size) in [(1, 8192), (3, 2), (4, 5)] {
+        let session = session(partitions, batch_size).await;
+        for (query, order) in queries {
+            let folded = format!("{} ORDER BY {order}", query.replace("{t}", "other_id_type"));
+            let kept = format!(
+                "{} ORDER BY {order}",
+                query.replace("{t}", "(other_id_type || '')")
+            );
+            let stitch = stitch_of(&session, &folded).await;
+            let plan = datafusion::physical_plan::displayable(stitch.as_ref())
+                .one_line()
+                .to_string();
+            assert!(plan.contains("id_types=["), "{folded}: {plan}");
+            let rows = rows(&session, &folded).await;
+            assert!(rows.lines().count() > 4, "{folded}:\n{rows}");
+            assert_eq!(rows, self::rows(&session, &kept).await, "{folded}");
+        }
+    }
+}

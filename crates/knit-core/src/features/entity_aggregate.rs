@@ -20,7 +20,6 @@
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::error::Result;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -28,6 +27,7 @@ use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::{ExecutionPlan, Partitioning};
 
+use crate::plan_rewrite::rewrite_bottom_up;
 use crate::stitch::CLUSTER_COLUMN;
 
 /// The rule: see the module doc.
@@ -40,13 +40,7 @@ impl PhysicalOptimizerRule for SingleStageEntityAggregate {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
-            Ok(match single_stage(&node)? {
-                Some(rewritten) => Transformed::yes(rewritten),
-                None => Transformed::no(node),
-            })
-        })
-        .data()
+        rewrite_bottom_up(plan, single_stage)
     }
 
     fn name(&self) -> &str {

@@ -19,7 +19,6 @@
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::error::Result;
 use datafusion::logical_expr::Operator;
 use datafusion::physical_expr::PhysicalExpr;
@@ -32,6 +31,7 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 
 use super::exec::IdStitchExec;
 use super::spec::{StitchColumn, StitchOutput, StitchSpec};
+use crate::plan_rewrite::rewrite_bottom_up;
 
 /// The rule: see the module doc.
 #[derive(Debug, Default)]
@@ -43,13 +43,7 @@ impl PhysicalOptimizerRule for IdTypeFilter {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
-            Ok(match fold(&node)? {
-                Some(rewritten) => Transformed::yes(rewritten),
-                None => Transformed::no(node),
-            })
-        })
-        .data()
+        rewrite_bottom_up(plan, fold)
     }
 
     fn name(&self) -> &str {

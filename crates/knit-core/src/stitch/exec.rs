@@ -61,8 +61,8 @@ pub(crate) struct IdStitchExec {
     /// in, so that columns nobody reads are never built.
     columns: Vec<StitchColumn>,
     /// The id graph's rows it renders, by the node's id type (indexed by the entity's id
-    /// types), when a filter on `other_id_type` above it was folded in
-    /// ([`super::type_filter`]): the other nodes' rows are never built.
+    /// types), when a filter on `other_id_type` above it was folded in (by the id type
+    /// filter rule): the other nodes' rows are never built.
     id_types: Option<Arc<[bool]>>,
     schema: SchemaRef,
     cache: Arc<PlanProperties>,
@@ -171,8 +171,8 @@ impl IdStitchExec {
         })
     }
 
-    /// The parts of the operator that its wire form (module `wire`) carries.
-    #[cfg(feature = "distributed")]
+    /// What it stitches and renders: its spec, shared build, partitions and columns
+    /// (what its wire form carries, and what the id type filter rule reads).
     pub(super) fn parts(&self) -> (&Arc<StitchSpec>, &Arc<SharedStitch>, usize, &[StitchColumn]) {
         (&self.spec, &self.shared, self.partitions, &self.columns)
     }
@@ -190,7 +190,7 @@ impl IdStitchExec {
             Some(rows) if self.routed => rows.properties().partitioning.partition_count(),
             _ => self.partitions,
         };
-        let derived = Self::build(
+        let mut derived = Self::build(
             Arc::clone(&self.spec),
             inputs,
             Arc::clone(&self.shared),
@@ -199,35 +199,25 @@ impl IdStitchExec {
             schema,
             self.routed,
         )?;
-        Ok(derived.rendering_types(self.id_types.clone()))
+        derived.id_types = self.id_types.clone();
+        Ok(derived)
     }
 
-    /// This operator rendering only the id graph's nodes whose id type is marked in
-    /// `id_types` (indexed by the entity's id types); `None` renders them all.
-    pub(super) fn rendering_types(mut self, id_types: Option<Arc<[bool]>>) -> Self {
-        self.id_types = id_types;
-        self
-    }
-
-    /// The id types whose nodes it renders, when not all (see [`Self::rendering_types`]).
+    /// The id types whose nodes it renders, when not all (see [`Self::with_types`]).
     pub(super) fn rendered_types(&self) -> Option<&Arc<[bool]>> {
         self.id_types.as_ref()
     }
 
-    /// What it stitches, and the columns it renders.
-    pub(super) fn spec_and_columns(&self) -> (&Arc<StitchSpec>, &[StitchColumn]) {
-        (&self.spec, &self.columns)
-    }
-
-    /// This operator, rendering only the nodes of `id_types` (as
-    /// [`Self::rendering_types`]).
+    /// This operator rendering only the id graph's nodes whose id type is marked in
+    /// `id_types` (indexed by the entity's id types); `None` renders them all.
     pub(super) fn with_types(&self, id_types: Option<Arc<[bool]>>) -> Result<Self> {
-        let derived = self.derive(
+        let mut derived = self.derive(
             self.inputs.clone(),
             self.columns.clone(),
             Arc::clone(&self.schema),
         )?;
-        Ok(derived.rendering_types(id_types))
+        derived.id_types = id_types;
+        Ok(derived)
     }
 
     /// Laid out by main id, the id graph is hash-partitioned on it as DataFusion's

@@ -63,7 +63,7 @@ fn fold(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>>
     let Some(stitch) = filter.input().downcast_ref::<IdStitchExec>() else {
         return Ok(None);
     };
-    let (spec, columns) = stitch.spec_and_columns();
+    let (spec, _, _, columns) = stitch.parts();
     if spec.output != StitchOutput::IdGraph {
         return Ok(None);
     }

@@ -188,7 +188,7 @@ pub(crate) fn decode(
             if routed {
                 let exec =
                     IdStitchExec::routed(spec.decode_spec()?, children.to_vec(), columns, schema)?;
-                return Ok(Arc::new(exec.rendering_types(id_types)));
+                return Ok(Arc::new(exec.with_types(id_types)?));
             }
             let (spec, shared) = spec.decode(builds)?;
             let exec = IdStitchExec::build(
@@ -200,7 +200,7 @@ pub(crate) fn decode(
                 schema,
                 false,
             )?;
-            Ok(Arc::new(exec.rendering_types(id_types)))
+            Ok(Arc::new(exec.with_types(id_types)?))
         }
         StitchNode::Labels => {
             let [pairs] = children else {

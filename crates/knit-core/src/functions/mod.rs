@@ -80,6 +80,7 @@ pub(crate) fn all_aggregate_functions() -> Vec<AggregateUDF> {
     vec![
         AggregateUDF::from(checked_sum::CheckedSum::default()),
         AggregateUDF::from(mode::Mode::new()),
+        AggregateUDF::from(mode::Mode::largest_on_ties()),
         AggregateUDF::from(quantiles::ApproxQuantiles::new()),
         AggregateUDF::from(ordered_first_last::OrderedFirstLast::first_value()),
         AggregateUDF::from(ordered_first_last::OrderedFirstLast::last_value()),

@@ -4,6 +4,10 @@
 //! `mode(x)`: the most frequent non-NULL value of a group, as Snowflake's and
 //! Databricks' `mode`. Ties go to the smallest value, so that the answer does not
 //! depend on the order rows arrive in (the warehouses pick one of the tied values).
+//!
+//! PostgreSQL's `mode() WITHIN GROUP (ORDER BY x)` gives the first of the tied values
+//! in that order: the smallest, as `mode(x)`, or with `DESC` the largest, which the
+//! parser writes as [`MODE_DESC`]`(x)`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,23 +18,42 @@ use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
+/// The name of the mode whose ties go to the largest value.
+pub(crate) const MODE_DESC: &str = "__knit_mode_desc";
+
 /// `mode(x)`: see the module doc.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Mode {
     signature: Signature,
+    /// Ties go to the largest value rather than the smallest.
+    largest_on_ties: bool,
 }
 
 impl Mode {
+    /// `mode(x)`, ties to the smallest value.
     pub(crate) fn new() -> Self {
         Self {
             signature: Signature::any(1, Volatility::Immutable),
+            largest_on_ties: false,
+        }
+    }
+
+    /// [`MODE_DESC`]`(x)`, ties to the largest value.
+    pub(crate) fn largest_on_ties() -> Self {
+        Self {
+            largest_on_ties: true,
+            ..Self::new()
         }
     }
 }
 
 impl AggregateUDFImpl for Mode {
     fn name(&self) -> &str {
-        "mode"
+        if self.largest_on_ties {
+            MODE_DESC
+        } else {
+            "mode"
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -48,6 +71,7 @@ impl AggregateUDFImpl for Mode {
         Ok(Box::new(ModeAccumulator {
             data_type: args.return_field.data_type().clone(),
             counts: HashMap::new(),
+            largest_on_ties: self.largest_on_ties,
         }))
     }
 
@@ -72,6 +96,7 @@ impl AggregateUDFImpl for Mode {
 struct ModeAccumulator {
     data_type: DataType,
     counts: HashMap<ScalarValue, u64>,
+    largest_on_ties: bool,
 }
 
 impl Accumulator for ModeAccumulator {
@@ -131,8 +156,13 @@ impl Accumulator for ModeAccumulator {
             .counts
             .iter()
             .max_by(|(va, ca), (vb, cb)| {
-                ca.cmp(cb)
-                    .then_with(|| vb.partial_cmp(va).unwrap_or(std::cmp::Ordering::Equal))
+                let by_value = va.partial_cmp(vb).unwrap_or(std::cmp::Ordering::Equal);
+                let tie = if self.largest_on_ties {
+                    by_value
+                } else {
+                    by_value.reverse()
+                };
+                ca.cmp(cb).then(tie)
             })
             .map(|(v, _)| v.clone());
         match best {

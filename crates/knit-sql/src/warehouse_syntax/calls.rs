@@ -36,6 +36,7 @@ pub(super) fn is_rewritten(word: &Word) -> bool {
         || name == "string_agg"
         || name == "ratio_to_report"
         || name == "percentile_disc"
+        || name == "mode"
         || RENAMES.iter().any(|(from, _)| *from == name)
         || REWRITES.iter().any(|(from, _, _)| *from == name)
 }
@@ -201,6 +202,9 @@ pub(super) fn rewrite_call(
         out.push(token(Token::RParen));
         return Some(out);
     }
+    if name == "mode" && args.is_empty() && !after.is_empty() {
+        return mode_within_group(&after, head);
+    }
     let renamed = match name {
         // array_agg keeps its name; only a WITHIN GROUP moves inside.
         "array_agg" if !after.is_empty() => Some("array_agg"),
@@ -315,6 +319,49 @@ pub(super) fn expand(
     }
     Some(out)
 }
+
+/// PostgreSQL's `mode() WITHIN GROUP (ORDER BY x [ASC | DESC] [NULLS ..])` (`after` is
+/// the `ORDER BY ...`): the most frequent value of `x`, ties to the first in that
+/// order: `mode(x)` (ties to the smallest), or with `DESC` Knit's mode whose ties go to
+/// the largest value. NULLs count for neither, so `NULLS FIRST`/`LAST` changes nothing.
+fn mode_within_group(after: &[TokenWithSpan], head: &TokenWithSpan) -> Option<Vec<TokenWithSpan>> {
+    let token = |t: Token| TokenWithSpan::new(t, head.span);
+    let is_keyword = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(w) if w.keyword == k);
+    let order = after.iter().position(|t| is_keyword(t, Keyword::ORDER))?;
+    let by = next_significant(after, order + 1)?;
+    if !is_keyword(&after[by], Keyword::BY) {
+        return None;
+    }
+    // The value's tokens, whitespace kept (it separates words), less a trailing
+    // `NULLS FIRST`/`LAST` and `ASC`/`DESC`.
+    let mut value: Vec<TokenWithSpan> = after[by + 1..].to_vec();
+    let pop_keyword = |value: &mut Vec<TokenWithSpan>, keywords: &[Keyword]| {
+        while value.last().is_some_and(|t| is_whitespace(&t.token)) {
+            value.pop();
+        }
+        let found = value
+            .last()
+            .and_then(|t| keywords.iter().find(|k| is_keyword(t, **k)).copied());
+        if found.is_some() {
+            value.pop();
+        }
+        found
+    };
+    if pop_keyword(&mut value, &[Keyword::FIRST, Keyword::LAST]).is_some()
+        && pop_keyword(&mut value, &[Keyword::NULLS]).is_none()
+    {
+        return None;
+    }
+    let descending = pop_keyword(&mut value, &[Keyword::ASC, Keyword::DESC]) == Some(Keyword::DESC);
+    let function = if descending { MODE_DESC } else { "mode" };
+    let mut out = vec![token(Token::make_word(function, None)), token(Token::LParen)];
+    out.extend(value);
+    out.push(token(Token::RParen));
+    Some(out)
+}
+
+/// The name of Knit's mode whose ties go to the largest value (the engine's).
+const MODE_DESC: &str = "__knit_mode_desc";
 
 /// The text of an argument that is one string literal.
 fn single_string(arg: &[TokenWithSpan]) -> Option<String> {

@@ -14,9 +14,11 @@
 //! - Functions DataFusion has under another name are renamed ([`names::RENAMES`]): `getdate()`
 //!   is `now()`, `listagg(x, ',') WITHIN GROUP (ORDER BY t)` is
 //!   `string_agg(x, ',' ORDER BY t)` (and `listagg(x)` joins with `''`, as Snowflake's);
-//!   `array_agg(x) WITHIN GROUP (ORDER BY t)` is `array_agg(x ORDER BY t)`.
+//!   `array_agg(x) WITHIN GROUP (ORDER BY t)` is `array_agg(x ORDER BY t)`, and
+//!   PostgreSQL's `mode() WITHIN GROUP (ORDER BY x)` is `mode(x)`.
 //! - Warehouse type names ([`TYPE_NAMES`]) after `::` or `AS`: `TIMESTAMP_NTZ`,
-//!   `VARIANT` (JSON text), `NUMBER`, BigQuery's `INT64` and `FLOAT64`.
+//!   `VARIANT` (JSON text), `NUMBER`, BigQuery's `INT64` and `FLOAT64`, and `FLOAT`, a
+//!   double as the warehouses have it (DataFusion's is 4 bytes).
 
 use datafusion_sql::sqlparser::keywords::Keyword;
 use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
@@ -119,6 +121,19 @@ fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpa
             // `NUMBER(p, s)` keeps its precision: only the name changes.
             let has_arguments =
                 next_significant(&tokens, i + 1).is_some_and(|n| tokens[n].token == Token::LParen);
+            // PostgreSQL's `FLOAT(p)` is a 4-byte float up to 24 bits of precision, a
+            // double above: the precision goes, the type stays.
+            if has_arguments
+                && word.value.eq_ignore_ascii_case("float")
+                && let Some((bits, close)) = float_precision(&tokens, i)
+            {
+                let sql = if bits <= 24 { "REAL" } else { "DOUBLE" };
+                if let Some(replacement) = expand(sql, &[], &tokens[i]) {
+                    out.extend(replacement);
+                    i = close + 1;
+                    continue;
+                }
+            }
             let sql = if has_arguments {
                 sql.split('(').next().unwrap_or(sql)
             } else {
@@ -141,7 +156,7 @@ fn rewrite_tokens(tokens: Vec<TokenWithSpan>, in_call: bool) -> Vec<TokenWithSpa
             // What follows the call and belongs to it: `listagg(...) WITHIN GROUP
             // (ORDER BY ...)`'s ordering, which moves inside, or ratio_to_report's window.
             let (after, close_all) = match name.as_str() {
-                "listagg" | "array_agg" | "percentile_disc" => {
+                "listagg" | "array_agg" | "percentile_disc" | "mode" => {
                     within_group(&tokens, close).unwrap_or((Vec::new(), close))
                 }
                 "ratio_to_report" => {
@@ -191,6 +206,23 @@ fn position_word(word: &Word) -> Option<bool> {
         "ordinal" | "safe_ordinal" => Some(false),
         _ => None,
     }
+}
+
+/// The precision of `FLOAT(p)` whose `FLOAT` is at `at`, and the index of its `)`.
+fn float_precision(tokens: &[TokenWithSpan], at: usize) -> Option<(u32, usize)> {
+    let open = next_significant(tokens, at + 1)?;
+    let (args, close) = arguments(tokens, open)?;
+    let [(start, end)] = args[..] else {
+        return None;
+    };
+    let bits = tokens[start..end]
+        .iter()
+        .find(|t| !is_whitespace(&t.token))
+        .and_then(|t| match &t.token {
+            Token::Number(n, _) => n.parse().ok(),
+            _ => None,
+        })?;
+    Some((bits, close))
 }
 
 /// DataFusion's spelling of a warehouse type name.
@@ -399,6 +431,15 @@ mod tests {
             "SELECT 1 AS number, 2 AS variant",
         );
         check("CAST(x AS number(10, 2))", "CAST(x AS DECIMAL(10, 2))");
+        check(
+            "mode() within group (order by x), MODE() WITHIN GROUP (ORDER BY lower(y) DESC NULLS LAST)",
+            "mode( x), __knit_mode_desc( lower(y))",
+        );
+        check("mode(x), mode() within group (order by x asc)", "mode(x), mode( x)");
+        check(
+            "x::float, CAST(y AS FLOAT), 1 AS float, z::float(53), CAST(w AS float(24))",
+            "x::DOUBLE, CAST(y AS DOUBLE), 1 AS float, z::DOUBLE, CAST(w AS REAL)",
+        );
         check("safe_cast(x AS int64)", "try_cast(x AS BIGINT)");
         check(
             "coalesce(a:state::varchar, f(x):zip:code)",

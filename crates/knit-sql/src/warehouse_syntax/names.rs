@@ -470,7 +470,12 @@ pub(super) const DATE_PART_WORDS: &[&str] = &[
 ];
 
 /// Warehouse type names, after `::` or in `CAST(x AS type)`, and DataFusion's.
+///
+/// `FLOAT` is a double in PostgreSQL, Snowflake, Redshift and BigQuery (DataFusion reads
+/// it as a 4-byte float, which keeps 7 digits: `1234567.89::float` would be 1234567.9).
+/// Databricks' `FLOAT` is 4 bytes; projects for it write `DOUBLE` for money.
 pub(crate) const TYPE_NAMES: &[(&str, &str)] = &[
+    ("float", "DOUBLE"),
     ("timestamp_ntz", "TIMESTAMP"),
     ("timestamp_ltz", "TIMESTAMP WITH TIME ZONE"),
     ("timestamp_tz", "TIMESTAMP WITH TIME ZONE"),

@@ -27,10 +27,16 @@ use datafusion::logical_expr::{
 
 use crate::error::internal;
 
+/// A scope's ids of one type. The stitch's read probes the set once for each id of
+/// every input row (tens of millions per refresh), so it hashes with `ahash` rather
+/// than the standard library's SipHash: the scoped stitch of a 1% refresh at 10M edges
+/// (1.6M ids in scope, 23M input rows) took 4.6–4.7 s rather than 5.1–5.4 s.
+type IdSet = HashSet<String, ahash::RandomState>;
+
 /// The ids an entity is scoped to, by id type.
 #[derive(Debug, Clone, Default)]
 pub struct EntityScope {
-    ids: BTreeMap<String, Arc<HashSet<String>>>,
+    ids: BTreeMap<String, Arc<IdSet>>,
 }
 
 impl EntityScope {
@@ -87,12 +93,12 @@ impl EntityScope {
 #[derive(Debug)]
 struct InScope {
     id_type: String,
-    ids: Arc<HashSet<String>>,
+    ids: Arc<IdSet>,
     signature: Signature,
 }
 
 impl InScope {
-    fn new(id_type: &str, ids: Arc<HashSet<String>>) -> Self {
+    fn new(id_type: &str, ids: Arc<IdSet>) -> Self {
         Self {
             id_type: id_type.to_string(),
             ids,

@@ -11,6 +11,7 @@
 //! script; `knit project sql` prints it.
 
 mod cohort_scope;
+mod csv_quoting;
 mod definitions;
 mod dialect;
 mod error;

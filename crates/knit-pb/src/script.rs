@@ -315,18 +315,17 @@ impl<'a> Writer<'a> {
                             ..input.origin.clone()
                         };
                         let sql = external_table(&options.tables, table, &origin)?;
-                        let (create, qualifiers) = sql
-                            .creates
-                            .split_last()
-                            .ok_or_else(|| origin.error("no statement registers this table"))?;
-                        for statement in qualifiers {
+                        for statement in &sql.qualifiers {
                             if created.insert(statement.clone()) {
                                 script.push(statement.clone(), None);
                             }
                         }
-                        script.push(create.clone(), Some(input.origin.clone()));
+                        script.push(sql.table.clone(), Some(input.origin.clone()));
                         if let Some(last) = script.statements.last_mut() {
-                            last.table = Some(sql.name.clone());
+                            last.table = Some(sql.files_table.clone());
+                        }
+                        if let Some(view) = &sql.view {
+                            script.push(view.clone(), Some(input.origin.clone()));
                         }
                         tables.insert(table.clone(), sql.name.clone());
                         sql.name
@@ -617,11 +616,15 @@ impl<'a> Writer<'a> {
                 }
                 match external_table(&self.options.tables, &lower, origin) {
                     Ok(table) => {
-                        for statement in table.creates {
+                        for statement in table.qualifiers {
                             self.script.push(statement, Some((*origin).clone()));
                         }
+                        self.script.push(table.table, Some((*origin).clone()));
                         if let Some(last) = self.script.statements.last_mut() {
-                            last.table = Some(table.name.clone());
+                            last.table = Some(table.files_table.clone());
+                        }
+                        if let Some(view) = table.view {
+                            self.script.push(view, Some((*origin).clone()));
                         }
                     }
                     Err(error) if self.names_no_model_table(&lower) => return Err(error),

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
+use crate::csv_quoting;
 use crate::error::{PbError, Result};
 use crate::project::Origin;
 
@@ -27,8 +28,15 @@ use crate::project::Origin;
 pub(crate) struct TableSql {
     /// `db.schema.table`, `schema.table` or `table`, as the project names it (lower case).
     pub name: String,
-    /// `CREATE DATABASE` / `CREATE SCHEMA` for its qualifiers, then `CREATE EXTERNAL TABLE`.
-    pub creates: Vec<String>,
+    /// `CREATE DATABASE` / `CREATE SCHEMA` for its qualifiers.
+    pub qualifiers: Vec<String>,
+    /// The `CREATE EXTERNAL TABLE` of its files.
+    pub table: String,
+    /// The name `table` registers: `name`, or for a CSV file read raw (see
+    /// `csv_quoting`) the raw table's, which `view` reads.
+    pub files_table: String,
+    /// For a CSV file read raw, the view named `name` that gives its rows.
+    pub view: Option<String>,
 }
 
 /// Resolves `db.schema.table` (or `schema.table`, or `table`) under `tables` and writes
@@ -76,42 +84,97 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
         })?;
     let quoted: Vec<String> = parts.iter().map(|p| quote_ident_if_needed(p)).collect();
     let qualified = quoted.join(".");
-    let mut creates = Vec::new();
+    let mut qualifiers = Vec::new();
     match quoted.as_slice() {
         [db, schema, _] => {
-            creates.push(format!("CREATE DATABASE IF NOT EXISTS {db}"));
-            creates.push(format!("CREATE SCHEMA IF NOT EXISTS {db}.{schema}"));
+            qualifiers.push(format!("CREATE DATABASE IF NOT EXISTS {db}"));
+            qualifiers.push(format!("CREATE SCHEMA IF NOT EXISTS {db}.{schema}"));
         }
-        [schema, _] => creates.push(format!("CREATE SCHEMA IF NOT EXISTS {schema}")),
+        [schema, _] => qualifiers.push(format!("CREATE SCHEMA IF NOT EXISTS {schema}")),
         _ => {}
     }
     let location = quote_literal(&path.display().to_string());
-    creates.push(
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-        {
-            let columns = csv_columns(&path, origin)?;
-            format!(
-                "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} ({}) STORED AS CSV \
-             LOCATION {location} OPTIONS ('format.has_header' 'true')",
-                columns.join(", ")
-            )
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        let format = if path.join("_delta_log").is_dir() {
+            "DELTA"
         } else {
-            let format = if path.join("_delta_log").is_dir() {
-                "DELTA"
-            } else {
-                "PARQUET"
-            };
-            format!(
+            "PARQUET"
+        };
+        return Ok(TableSql {
+            table: format!(
                 "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} STORED AS {format} LOCATION \
-             {location} OPTIONS ('knit.column_names' 'lowercase')"
-            )
-        },
-    );
+                 {location} OPTIONS ('knit.column_names' 'lowercase')"
+            ),
+            files_table: qualified.clone(),
+            name: qualified,
+            qualifiers,
+            view: None,
+        });
+    }
+    let text = read(&path)?;
+    let columns = csv_columns(&text, &path, origin)?;
+    let declared = |column: &(String, String)| format!("{} {}", column.0, column.1);
+    let quoting = csv_quoting::quoting(&text);
+    let raw_quote = csv_quoting::unused_quote(&text);
+    let (true, false, Some(raw_quote)) = (quoting.quoted_empty, quoting.needs_reader, raw_quote)
+    else {
+        if quoting.quoted_empty {
+            tracing::warn!(
+                file = %path.display(),
+                "a quoted empty field (\"\") reads as NULL: a quoted field of this file holds \
+                 a comma, a line break or a quote, which only the CSV reader splits right"
+            );
+        }
+        return Ok(TableSql {
+            table: format!(
+                "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} ({}) STORED AS CSV \
+                 LOCATION {location} OPTIONS ('format.has_header' 'true')",
+                columns.iter().map(declared).collect::<Vec<_>>().join(", ")
+            ),
+            files_table: qualified.clone(),
+            name: qualified,
+            qualifiers,
+            view: None,
+        });
+    };
+    // Read raw (see `csv_quoting`): each field with its quotes, as text, under a name of
+    // its own; the view named as the project names the table gives the values.
+    let mut raw_parts = quoted.clone();
+    if let Some(last) = raw_parts.last_mut() {
+        *last = quote_ident_if_needed(&format!("__knit_csv_{}", name));
+    }
+    let raw = raw_parts.join(".");
+    let text_columns: Vec<String> = columns
+        .iter()
+        .map(|(column, _)| format!("{column} VARCHAR"))
+        .collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|(column, sql_type)| {
+            let value = csv_quoting::unquoted(column);
+            if sql_type == "VARCHAR" {
+                format!("{value} AS {column}")
+            } else {
+                format!("CAST({value} AS {sql_type}) AS {column}")
+            }
+        })
+        .collect();
     Ok(TableSql {
+        table: format!(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS {raw} ({}) STORED AS CSV LOCATION {location} \
+             OPTIONS ('format.has_header' 'true', 'format.quote' '{raw_quote}')",
+            text_columns.join(", ")
+        ),
+        view: Some(format!(
+            "CREATE OR REPLACE VIEW {qualified} AS SELECT {} FROM {raw}",
+            values.join(", ")
+        )),
+        files_table: raw,
         name: qualified,
-        creates,
+        qualifiers,
     })
 }
 
@@ -134,10 +197,9 @@ fn find_case_insensitive(root: &Path, wanted: &Path) -> Option<PathBuf> {
     Some(current)
 }
 
-/// `name TYPE` for each column of a CSV table.
-fn csv_columns(path: &Path, origin: &Origin) -> Result<Vec<String>> {
-    let text = read(path)?;
-    let records = csv_records(&text, path, origin)?;
+/// The name (as SQL) and the type of each column of a CSV table.
+fn csv_columns(text: &str, path: &Path, origin: &Origin) -> Result<Vec<(String, String)>> {
+    let records = csv_records(text, path, origin)?;
     let header = records.first().cloned().unwrap_or_default();
     let sidecar = path.with_extension("types.yaml");
     let types: Vec<(String, String)> = if sidecar.exists() {
@@ -178,7 +240,7 @@ fn csv_columns(path: &Path, origin: &Origin) -> Result<Vec<String>> {
             }
             None => "VARCHAR".to_string(),
         };
-        columns.push(format!("{} {sql_type}", quote_ident_if_needed(&name)));
+        columns.push((quote_ident_if_needed(&name), sql_type));
     }
     Ok(columns)
 }
@@ -288,4 +350,68 @@ fn read(path: &Path) -> Result<String> {
         Some(rest) => rest.to_string(),
         None => text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(csv: &str) -> TableSql {
+        let dir = std::env::temp_dir().join(format!("knit-pb-tables-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("shop")).unwrap();
+        std::fs::write(dir.join("shop/visits.csv"), csv).unwrap();
+        let origin = Origin {
+            file: "models/inputs.yaml".into(),
+            key: "inputs[0]".into(),
+        };
+        let sql = external_table(&dir, "shop.visits", &origin).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        sql
+    }
+
+    #[test]
+    fn a_csv_with_a_quoted_empty_field_is_read_raw_through_a_view() {
+        let sql = registered("user_id,page,created_at\nu1,\"\",2024-01-01\nu2,,\n");
+        assert_eq!(sql.name, "shop.visits");
+        assert_eq!(sql.files_table, "shop.__knit_csv_visits");
+        assert_eq!(sql.qualifiers, ["CREATE SCHEMA IF NOT EXISTS shop"]);
+        assert!(sql.table.starts_with(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS shop.__knit_csv_visits (user_id VARCHAR, \
+             page VARCHAR, created_at VARCHAR) STORED AS CSV"
+        ));
+        assert!(
+            sql.table.ends_with("'format.quote' '\u{1}')"),
+            "{}",
+            sql.table
+        );
+        let view = sql.view.unwrap();
+        assert!(view.starts_with("CREATE OR REPLACE VIEW shop.visits AS SELECT "));
+        assert!(
+            view.contains(" AS page, CAST(CASE WHEN created_at LIKE"),
+            "{view}"
+        );
+        assert!(
+            view.ends_with(
+                "AS TIMESTAMP WITH TIME ZONE) AS created_at FROM shop.__knit_csv_visits"
+            )
+        );
+    }
+
+    #[test]
+    fn a_csv_without_one_or_whose_quotes_hold_a_comma_is_read_as_ever() {
+        for csv in [
+            "user_id,page\nu1,\nu2,\"home\"\n",
+            "user_id,page\nu1,\"\"\nu2,\"a, b\"\n",
+        ] {
+            let sql = registered(csv);
+            assert_eq!(sql.files_table, "shop.visits");
+            assert!(sql.view.is_none());
+            assert!(sql.table.starts_with(
+                "CREATE EXTERNAL TABLE IF NOT EXISTS shop.visits (user_id VARCHAR, page VARCHAR) \
+                 STORED AS CSV LOCATION "
+            ));
+            assert!(sql.table.ends_with("OPTIONS ('format.has_header' 'true')"));
+        }
+    }
 }

@@ -179,6 +179,12 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "project",
         "2100-01-01T00:00:00Z",
     ),
+    // CSV tables whose quoted empty fields are empty text, as PostgreSQL loads them.
+    (
+        "testdata/oracle/cases/csv_quoted_empty",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
 ];
 
 pub(crate) fn scratch(name: &str) -> PathBuf {

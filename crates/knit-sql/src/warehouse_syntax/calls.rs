@@ -326,7 +326,8 @@ pub(super) fn expand(
 /// the largest value. NULLs count for neither, so `NULLS FIRST`/`LAST` changes nothing.
 fn mode_within_group(after: &[TokenWithSpan], head: &TokenWithSpan) -> Option<Vec<TokenWithSpan>> {
     let token = |t: Token| TokenWithSpan::new(t, head.span);
-    let is_keyword = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(w) if w.keyword == k);
+    let is_keyword =
+        |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(w) if w.keyword == k);
     let order = after.iter().position(|t| is_keyword(t, Keyword::ORDER))?;
     let by = next_significant(after, order + 1)?;
     if !is_keyword(&after[by], Keyword::BY) {
@@ -354,7 +355,10 @@ fn mode_within_group(after: &[TokenWithSpan], head: &TokenWithSpan) -> Option<Ve
     }
     let descending = pop_keyword(&mut value, &[Keyword::ASC, Keyword::DESC]) == Some(Keyword::DESC);
     let function = if descending { MODE_DESC } else { "mode" };
-    let mut out = vec![token(Token::make_word(function, None)), token(Token::LParen)];
+    let mut out = vec![
+        token(Token::make_word(function, None)),
+        token(Token::LParen),
+    ];
     out.extend(value);
     out.push(token(Token::RParen));
     Some(out)

@@ -435,7 +435,10 @@ mod tests {
             "mode() within group (order by x), MODE() WITHIN GROUP (ORDER BY lower(y) DESC NULLS LAST)",
             "mode( x), __knit_mode_desc( lower(y))",
         );
-        check("mode(x), mode() within group (order by x asc)", "mode(x), mode( x)");
+        check(
+            "mode(x), mode() within group (order by x asc)",
+            "mode(x), mode( x)",
+        );
         check(
             "x::float, CAST(y AS FLOAT), 1 AS float, z::float(53), CAST(w AS float(24))",
             "x::DOUBLE, CAST(y AS DOUBLE), 1 AS float, z::DOUBLE, CAST(w AS REAL)",

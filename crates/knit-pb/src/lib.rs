@@ -11,7 +11,7 @@
 //! script; `knit project sql` prints it.
 
 mod cohort_scope;
-mod csv_quoting;
+mod csv_values;
 mod definitions;
 mod dialect;
 mod error;

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use knit_sql::{quote_ident_if_needed, quote_literal};
 
-use crate::csv_quoting;
+use crate::csv_values;
 use crate::error::{PbError, Result};
 use crate::project::Origin;
 
@@ -33,7 +33,7 @@ pub(crate) struct TableSql {
     /// The `CREATE EXTERNAL TABLE` of its files.
     pub table: String,
     /// The name `table` registers: `name`, or for a CSV file read raw (see
-    /// `csv_quoting`) the raw table's, which `view` reads.
+    /// `csv_values`) the raw table's, which `view` reads.
     pub files_table: String,
     /// For a CSV file read raw, the view named `name` that gives its rows.
     pub view: Option<String>,
@@ -116,63 +116,83 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
     }
     let text = read(&path)?;
     let columns = csv_columns(&text, &path, origin)?;
-    let declared = |column: &(String, String)| format!("{} {}", column.0, column.1);
-    let quoting = csv_quoting::quoting(&text);
-    let raw_quote = csv_quoting::unused_quote(&text);
-    let (true, false, Some(raw_quote)) = (quoting.quoted_empty, quoting.needs_reader, raw_quote)
-    else {
-        if quoting.quoted_empty {
-            tracing::warn!(
-                file = %path.display(),
-                "a quoted empty field (\"\") reads as NULL: a quoted field of this file holds \
-                 a comma, a line break or a quote, which only the CSV reader splits right"
-            );
-        }
+    let quoting = csv_values::quoting(&text);
+    // Read raw (see `csv_values`) when a field is `""` and the file allows it.
+    let raw_quote =
+        csv_values::unused_quote(&text).filter(|_| quoting.quoted_empty && !quoting.needs_reader);
+    if quoting.quoted_empty && raw_quote.is_none() {
+        tracing::warn!(
+            file = %path.display(),
+            "a quoted empty field (\"\") reads as NULL: a quoted field of this file holds \
+             a comma, a line break or a quote, which only the CSV reader splits right"
+        );
+    }
+    let viewed = raw_quote.is_some() || columns.iter().any(|c| c.converted);
+    if !viewed {
+        let declared: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.sql_type))
+            .collect();
         return Ok(TableSql {
             table: format!(
                 "CREATE EXTERNAL TABLE IF NOT EXISTS {qualified} ({}) STORED AS CSV \
                  LOCATION {location} OPTIONS ('format.has_header' 'true')",
-                columns.iter().map(declared).collect::<Vec<_>>().join(", ")
+                declared.join(", ")
             ),
             files_table: qualified.clone(),
             name: qualified,
             qualifiers,
             view: None,
         });
-    };
-    // Read raw (see `csv_quoting`): each field with its quotes, as text, under a name of
-    // its own; the view named as the project names the table gives the values.
-    let mut raw_parts = quoted.clone();
-    if let Some(last) = raw_parts.last_mut() {
-        *last = quote_ident_if_needed(&format!("__knit_csv_{}", name));
     }
-    let raw = raw_parts.join(".");
-    let text_columns: Vec<String> = columns
+    // The file under a name of its own, its columns as text where the view reads them
+    // (all of them, read raw); the view, named as the project names the table, gives
+    // the values.
+    let mut file_parts = quoted.clone();
+    if let Some(last) = file_parts.last_mut() {
+        *last = quote_ident_if_needed(&format!("__knit_csv_{name}"));
+    }
+    let files_table = file_parts.join(".");
+    let as_text = |c: &CsvColumn| raw_quote.is_some() || c.converted;
+    let declared: Vec<String> = columns
         .iter()
-        .map(|(column, _)| format!("{column} VARCHAR"))
+        .map(|c| {
+            let sql_type = if as_text(c) { "VARCHAR" } else { &c.sql_type };
+            format!("{} {sql_type}", c.name)
+        })
         .collect();
     let values: Vec<String> = columns
         .iter()
-        .map(|(column, sql_type)| {
-            let value = csv_quoting::unquoted(column);
-            if sql_type == "VARCHAR" {
-                format!("{value} AS {column}")
+        .map(|c| {
+            let text = if raw_quote.is_some() {
+                csv_values::unquoted(&c.name)
             } else {
-                format!("CAST({value} AS {sql_type}) AS {column}")
-            }
+                c.name.clone()
+            };
+            let value = if c.converted {
+                csv_values::converted(&c.sql_type, &text)
+            } else if as_text(c) && c.sql_type != "VARCHAR" {
+                format!("CAST({text} AS {})", c.sql_type)
+            } else {
+                text
+            };
+            format!("{value} AS {}", c.name)
         })
         .collect();
+    let quote = raw_quote
+        .map(|q| format!(", 'format.quote' '{q}'"))
+        .unwrap_or_default();
     Ok(TableSql {
         table: format!(
-            "CREATE EXTERNAL TABLE IF NOT EXISTS {raw} ({}) STORED AS CSV LOCATION {location} \
-             OPTIONS ('format.has_header' 'true', 'format.quote' '{raw_quote}')",
-            text_columns.join(", ")
+            "CREATE EXTERNAL TABLE IF NOT EXISTS {files_table} ({}) STORED AS CSV LOCATION \
+             {location} OPTIONS ('format.has_header' 'true'{quote})",
+            declared.join(", ")
         ),
         view: Some(format!(
-            "CREATE OR REPLACE VIEW {qualified} AS SELECT {} FROM {raw}",
+            "CREATE OR REPLACE VIEW {qualified} AS SELECT {} FROM {files_table}",
             values.join(", ")
         )),
-        files_table: raw,
+        files_table,
         name: qualified,
         qualifiers,
     })
@@ -197,8 +217,19 @@ fn find_case_insensitive(root: &Path, wanted: &Path) -> Option<PathBuf> {
     Some(current)
 }
 
-/// The name (as SQL) and the type of each column of a CSV table.
-fn csv_columns(text: &str, path: &Path, origin: &Origin) -> Result<Vec<(String, String)>> {
+/// A column of a CSV table.
+struct CsvColumn {
+    /// Its name, as SQL.
+    name: String,
+    /// Its type, as Knit names it.
+    sql_type: String,
+    /// It holds a value that PostgreSQL's loader reads and Arrow's CSV reader refuses
+    /// (`t` for a boolean): it is read as text and converted.
+    converted: bool,
+}
+
+/// The columns of a CSV table.
+fn csv_columns(text: &str, path: &Path, origin: &Origin) -> Result<Vec<CsvColumn>> {
     let records = csv_records(text, path, origin)?;
     let header = records.first().cloned().unwrap_or_default();
     let sidecar = path.with_extension("types.yaml");
@@ -240,7 +271,17 @@ fn csv_columns(text: &str, path: &Path, origin: &Origin) -> Result<Vec<(String, 
             }
             None => "VARCHAR".to_string(),
         };
-        columns.push((quote_ident_if_needed(&name), sql_type));
+        let at = columns.len();
+        let converted = records
+            .iter()
+            .skip(1)
+            .filter_map(|record| record.get(at))
+            .any(|value| csv_values::needs_conversion(&sql_type, value));
+        columns.push(CsvColumn {
+            name: quote_ident_if_needed(&name),
+            sql_type,
+            converted,
+        });
     }
     Ok(columns)
 }
@@ -357,10 +398,20 @@ mod tests {
     use super::*;
 
     fn registered(csv: &str) -> TableSql {
-        let dir = std::env::temp_dir().join(format!("knit-pb-tables-{}", std::process::id()));
+        registered_with_types(csv, None)
+    }
+
+    fn registered_with_types(csv: &str, types: Option<&str>) -> TableSql {
+        // Tests run at once: each registration has a folder of its own.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("knit-pb-tables-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("shop")).unwrap();
         std::fs::write(dir.join("shop/visits.csv"), csv).unwrap();
+        if let Some(types) = types {
+            std::fs::write(dir.join("shop/visits.types.yaml"), types).unwrap();
+        }
         let origin = Origin {
             file: "models/inputs.yaml".into(),
             key: "inputs[0]".into(),
@@ -396,6 +447,37 @@ mod tests {
                 "AS TIMESTAMP WITH TIME ZONE) AS created_at FROM shop.__knit_csv_visits"
             )
         );
+    }
+
+    #[test]
+    fn booleans_and_times_arrow_refuses_are_read_as_text_and_converted() {
+        let sql = registered_with_types(
+            "user_id,active,n,created_at\nu1,t,1,2024-01-07 10:00\nu2,FALSE,2,\n",
+            Some("active: boolean\nn: integer\n"),
+        );
+        assert_eq!(sql.files_table, "shop.__knit_csv_visits");
+        assert!(
+            sql.table.contains(
+                "(user_id VARCHAR, active VARCHAR, n INT, created_at VARCHAR) STORED AS CSV"
+            ),
+            "{}",
+            sql.table
+        );
+        assert!(!sql.table.contains("format.quote"), "{}", sql.table);
+        let view = sql.view.unwrap();
+        assert!(
+            view.contains(
+                "SELECT user_id AS user_id, to_boolean(active) AS active, n AS n, \
+                 CAST(regexp_replace(created_at, "
+            ),
+            "{view}"
+        );
+        // Values Arrow reads need no view.
+        let plain = registered_with_types(
+            "user_id,active,created_at\nu1,true,2024-01-07 10:00:00\n",
+            Some("active: boolean\n"),
+        );
+        assert!(plain.view.is_none());
     }
 
     #[test]

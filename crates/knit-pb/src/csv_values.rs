@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! A quoted empty field (`""`) of a CSV table, read as the empty string, as
-//! PostgreSQL's loader (`COPY ... CSV`) reads it, while an empty field without quotes
-//! stays NULL.
+//! A CSV table's values as PostgreSQL's loader (`COPY ... CSV`) reads them, where Arrow's
+//! CSV reader reads them otherwise:
 //!
-//! Arrow's CSV reader cannot tell the two apart: both are NULL. The difference shows in
-//! pb's answers (`count(DISTINCT x)` counts `''`, `count(x)` counts it, `x IS NULL` is
-//! false for it), so a CSV table that holds a quoted empty field is read raw: the file
-//! is registered with a quote character it does not contain, so that each field comes
-//! with its quotes, every column as text, and a view takes the quotes off and casts
-//! each column to its type. That reading is exact only when no quoted field holds what
-//! only quotes allow (the delimiter, a line break, a doubled quote); a file with such a
-//! field is read as before, both empty fields NULL, and a warning says so.
+//! - A quoted empty field (`""`) is the empty string, while an empty field without
+//!   quotes is NULL. Arrow's reader makes both NULL, and the difference shows in pb's
+//!   answers (`count(DISTINCT x)` and `count(x)` count `''`; `x IS NULL` is false for
+//!   it). So a file holding `""` is read raw: registered with a quote character it
+//!   does not contain, so that each field comes with its quotes, every column as text,
+//!   under a view that takes the quotes off ([`unquoted`]) and casts each column to its
+//!   type. That reading is exact only when no quoted field holds what only quotes
+//!   allow (the delimiter, a line break, a doubled quote); a file with such a field is
+//!   read as before, both empty fields NULL, with a warning.
+//! - A boolean written `t`/`f`, `yes`/`no`, `on`/`off` or `1`/`0`, and a time without
+//!   its seconds (`2024-01-07 10:00`): Arrow's reader refuses them. Such a column is
+//!   read as text and converted by the view ([`converted`]).
 
 /// What the quoting of a CSV text needs.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -94,6 +97,55 @@ pub(crate) fn unquoted(column: &str) -> String {
     )
 }
 
+/// Whether text `value` of a column of type `sql_type` (Knit's type name) is one that
+/// PostgreSQL's loader reads and Arrow's CSV reader refuses, which [`converted`] reads.
+pub(crate) fn needs_conversion(sql_type: &str, value: &str) -> bool {
+    let value = value.trim();
+    if value.is_empty() {
+        return false;
+    }
+    match sql_type {
+        "BOOLEAN" => !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false"),
+        "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => minutes_only(value),
+        _ => false,
+    }
+}
+
+/// A time written to the minute: `YYYY-MM-DD HH:MM`, then nothing or a zone.
+fn minutes_only(value: &str) -> bool {
+    let b = value.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        range
+            .into_iter()
+            .all(|i| b.get(i).is_some_and(u8::is_ascii_digit))
+    };
+    b.len() >= 16
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b' ' | b'T')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b.get(16).is_none_or(|c| *c != b':' && !c.is_ascii_digit())
+}
+
+/// The SQL that reads text `value` as `sql_type`, for a column [`needs_conversion`]
+/// found: a boolean in any of PostgreSQL's spellings (`to_boolean`), a time to the
+/// minute with its seconds added.
+pub(crate) fn converted(sql_type: &str, value: &str) -> String {
+    match sql_type {
+        "BOOLEAN" => format!("to_boolean({value})"),
+        _ => format!(
+            "CAST(regexp_replace({value}, \
+             '^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9]{{2}}:[0-9]{{2}})($|[^:0-9])', \
+             '\\1:00\\2') AS {sql_type})"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +169,26 @@ mod tests {
         assert_eq!(of("a,b\n\"\",\"say \"\"hi\"\"\"\n"), (true, true));
         assert_eq!(of("a,b\n\"\",\"x\"y\n"), (true, true));
         assert_eq!(of("a\n\"x"), (false, true));
+    }
+
+    #[test]
+    fn values_arrow_refuses_are_told_by_type() {
+        assert!(needs_conversion("BOOLEAN", "t"));
+        assert!(needs_conversion("BOOLEAN", " yes"));
+        assert!(!needs_conversion("BOOLEAN", "TRUE"));
+        assert!(!needs_conversion("BOOLEAN", ""));
+        assert!(needs_conversion("TIMESTAMP", "2024-01-07 10:00"));
+        assert!(needs_conversion(
+            "TIMESTAMP WITH TIME ZONE",
+            "2024-01-07T10:00+02"
+        ));
+        assert!(!needs_conversion(
+            "TIMESTAMP WITH TIME ZONE",
+            "2024-01-07 10:00:00+00"
+        ));
+        assert!(!needs_conversion("TIMESTAMP", "2024-01-07"));
+        assert!(!needs_conversion("VARCHAR", "t"));
+        assert_eq!(converted("BOOLEAN", "b"), "to_boolean(b)");
     }
 
     #[test]

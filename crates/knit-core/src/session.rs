@@ -79,6 +79,8 @@ pub struct SessionBuilder {
     target_partitions: Option<usize>,
     statement_timeout: Option<Duration>,
     workers: Option<String>,
+    // Read only by a build with workers (the `distributed` feature).
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
     worker_token: Option<String>,
 }
 

@@ -51,6 +51,7 @@ impl<T: Send + Sync + 'static> SharedBuild<T> {
     }
 
     /// True when the build has started (and may have ended).
+    #[cfg(feature = "distributed")]
     pub(crate) fn started(&self) -> bool {
         self.build.lock().is_ok_and(|build| build.is_some())
     }

@@ -82,7 +82,8 @@ impl ConnectedComponentsExec {
 }
 
 impl ConnectedComponentsExec {
-    /// How many partitions it emits.
+    /// How many partitions it emits (the wire form of a distributed plan carries it).
+    #[cfg(feature = "distributed")]
     pub fn partitions(&self) -> usize {
         self.partitions
     }

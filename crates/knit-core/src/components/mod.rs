@@ -36,5 +36,6 @@ mod exec;
 mod plan;
 mod values;
 
+#[cfg(feature = "distributed")]
 pub(crate) use exec::ConnectedComponentsExec;
 pub(crate) use plan::{ConnectedComponentsPlanner, ConnectedComponentsRelationPlanner};

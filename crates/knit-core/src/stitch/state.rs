@@ -142,6 +142,7 @@ pub(crate) struct SharedStitch {
     uses: AtomicUsize,
     /// Names this build among all builds of all processes, so that the operators of a
     /// plan sent to a worker share one build there too (module `wire`).
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
     key: u64,
 }
 
@@ -173,6 +174,7 @@ impl SharedStitch {
     }
 
     /// The name of this build across processes.
+    #[cfg(feature = "distributed")]
     pub(crate) fn key(&self) -> u64 {
         self.key
     }
@@ -194,6 +196,7 @@ impl SharedStitch {
 
     /// True when an earlier query started the build, so that this query's operators
     /// will not read their inputs.
+    #[cfg(feature = "distributed")]
     pub(crate) fn started(&self) -> bool {
         self.build.started()
     }

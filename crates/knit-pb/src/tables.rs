@@ -289,6 +289,26 @@ fn csv_columns(text: &str, path: &Path, origin: &Origin) -> Result<Vec<CsvColumn
 /// The DataFusion type of a PostgreSQL column type.
 fn postgres_type(pg: &str) -> Option<String> {
     let pg = pg.trim().to_lowercase();
+    // A length (`varchar(255)`) or a fractional-seconds precision (`timestamp(3)`,
+    // `timestamp(3) with time zone`) changes no value Knit reads.
+    let sized = |name: &str| {
+        pg.strip_prefix(name)
+            .and_then(|rest| rest.trim_start().strip_prefix('('))
+            .and_then(|rest| rest.split_once(')'))
+            .filter(|(size, _)| size.trim().chars().all(|c| c.is_ascii_digit()))
+            .map(|(_, after)| format!("{name}{after}"))
+    };
+    let pg = [
+        "varchar",
+        "character varying",
+        "char",
+        "character",
+        "timestamptz",
+        "timestamp",
+    ]
+    .iter()
+    .find_map(|name| sized(name))
+    .unwrap_or(pg);
     if let Some(args) = pg
         .strip_prefix("numeric")
         .or_else(|| pg.strip_prefix("decimal"))
@@ -302,11 +322,13 @@ fn postgres_type(pg: &str) -> Option<String> {
     }
     Some(
         match pg.as_str() {
-            "text" | "varchar" | "character varying" | "char" | "character" => "VARCHAR",
-            "integer" | "int" | "int4" => "INT",
-            "bigint" | "int8" => "BIGINT",
+            // uuid and JSON are text to Knit (JSON functions read JSON text).
+            "text" | "varchar" | "character varying" | "char" | "character" | "uuid" | "json"
+            | "jsonb" | "citext" => "VARCHAR",
+            "integer" | "int" | "int4" | "serial" | "serial4" => "INT",
+            "bigint" | "int8" | "bigserial" | "serial8" => "BIGINT",
             "smallint" | "int2" => "SMALLINT",
-            "double precision" | "float8" | "float" => "DOUBLE",
+            "double precision" | "float8" | "float" | "double" => "DOUBLE",
             "real" | "float4" => "REAL",
             "boolean" | "bool" => "BOOLEAN",
             "date" => "DATE",
@@ -419,6 +441,28 @@ mod tests {
         let sql = external_table(&dir, "shop.visits", &origin).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         sql
+    }
+
+    #[test]
+    fn postgres_types_with_sizes_and_aliases_are_read() {
+        for (pg, knit) in [
+            ("varchar(255)", "VARCHAR"),
+            ("character varying (64)", "VARCHAR"),
+            ("uuid", "VARCHAR"),
+            ("jsonb", "VARCHAR"),
+            ("numeric(10, 2)", "DECIMAL(10, 2)"),
+            ("numeric", "DOUBLE"),
+            ("bigserial", "BIGINT"),
+            ("timestamp(3)", "TIMESTAMP"),
+            ("timestamp(6) with time zone", "TIMESTAMP WITH TIME ZONE"),
+            ("TIMESTAMPTZ(3)", "TIMESTAMP WITH TIME ZONE"),
+            ("Boolean", "BOOLEAN"),
+        ] {
+            assert_eq!(postgres_type(pg).as_deref(), Some(knit), "{pg}");
+        }
+        for unknown in ["interval", "varchar(x)", "text[]"] {
+            assert_eq!(postgres_type(unknown), None, "{unknown}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! A CSV table is read with the column types a warehouse loader gives it: those of a
 //! `table.types.yaml` sidecar (`column: postgres_type`), `timestamptz` for columns named
 //! `timestamp` or ending in `_timestamp`, `_at` or `_ts`, and text for the rest, with
-//! column names in lower case. Parquet files and Delta tables carry their own types, and
+//! column names in lower case; where Arrow's CSV reader reads a file otherwise than
+//! PostgreSQL's loader (`""`, `t` for a boolean), the file is read through a view (see
+//! `csv_values`). Parquet files and Delta tables carry their own types, and
 //! their columns are renamed to lower case too: the project's SQL names them unquoted, as
 //! a warehouse matches such names in any case.
 //!
@@ -32,10 +34,10 @@ pub(crate) struct TableSql {
     pub qualifiers: Vec<String>,
     /// The `CREATE EXTERNAL TABLE` of its files.
     pub table: String,
-    /// The name `table` registers: `name`, or for a CSV file read raw (see
-    /// `csv_values`) the raw table's, which `view` reads.
+    /// The name `table` registers: `name`, or for a CSV file read through a view (see
+    /// `csv_values`) a name of its own, which `view` reads.
     pub files_table: String,
-    /// For a CSV file read raw, the view named `name` that gives its rows.
+    /// For a CSV file read through a view, the view named `name` that gives its rows.
     pub view: Option<String>,
 }
 

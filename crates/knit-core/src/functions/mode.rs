@@ -7,7 +7,7 @@
 //!
 //! PostgreSQL's `mode() WITHIN GROUP (ORDER BY x)` gives the first of the tied values
 //! in that order: the smallest, as `mode(x)`, or with `DESC` the largest, which the
-//! parser writes as [`MODE_DESC`]`(x)`.
+//! parser writes as `knit_sql::MODE_DESC(x)`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,9 +17,7 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
-
-/// The name of the mode whose ties go to the largest value.
-pub(crate) const MODE_DESC: &str = "__knit_mode_desc";
+use knit_sql::MODE_DESC;
 
 /// `mode(x)`: see the module doc.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -38,7 +36,7 @@ impl Mode {
         }
     }
 
-    /// [`MODE_DESC`]`(x)`, ties to the largest value.
+    /// `knit_sql::MODE_DESC(x)`, ties to the largest value.
     pub(crate) fn largest_on_ties() -> Self {
         Self {
             largest_on_ties: true,

@@ -10,7 +10,7 @@ use datafusion_sql::sqlparser::keywords::Keyword;
 use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
 
 use super::formats::{java_format, snowflake_format};
-use super::names::{DATE_PART_WORDS, PART_FIRST, PART_LAST, RENAMES, REWRITES};
+use super::names::{DATE_PART_WORDS, MODE_DESC, PART_FIRST, PART_LAST, RENAMES, REWRITES};
 use super::tokens::{arguments, is_whitespace, next_significant, only_significant};
 
 /// Whether a word names a function [`rewrite_call`] may rewrite.
@@ -363,9 +363,6 @@ fn mode_within_group(after: &[TokenWithSpan], head: &TokenWithSpan) -> Option<Ve
     out.push(token(Token::RParen));
     Some(out)
 }
-
-/// The name of Knit's mode whose ties go to the largest value (the engine's).
-const MODE_DESC: &str = "__knit_mode_desc";
 
 /// The text of an argument that is one string literal.
 fn single_string(arg: &[TokenWithSpan]) -> Option<String> {

@@ -469,6 +469,10 @@ pub(super) const DATE_PART_WORDS: &[&str] = &[
     "epoch_seconds",
 ];
 
+/// The name of the engine's mode whose ties go to the largest value, which PostgreSQL's
+/// `mode() WITHIN GROUP (ORDER BY x DESC)` is written as.
+pub const MODE_DESC: &str = "__knit_mode_desc";
+
 /// Warehouse type names, after `::` or in `CAST(x AS type)`, and DataFusion's.
 ///
 /// `FLOAT` is a double in PostgreSQL, Snowflake, Redshift and BigQuery (DataFusion reads

@@ -13,9 +13,10 @@
 //!   type. That reading is exact only when no quoted field holds what only quotes
 //!   allow (the delimiter, a line break, a doubled quote); a file with such a field is
 //!   read as before, both empty fields NULL, with a warning.
-//! - A boolean written `t`/`f`, `yes`/`no`, `on`/`off` or `1`/`0`, and a time without
-//!   its seconds (`2024-01-07 10:00`): Arrow's reader refuses them. Such a column is
-//!   read as text and converted by the view ([`converted`]).
+//! - A boolean written `t`/`f`, `yes`/`no`, `on`/`off` or `1`/`0`, a time without its
+//!   seconds (`2024-01-07 10:00`), and a boolean, time or decimal with spaces around
+//!   it: Arrow's reader refuses them. Such a column is read as text and converted by
+//!   the view ([`converted`]).
 
 /// What the quoting of a CSV text needs.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -100,10 +101,14 @@ pub(crate) fn unquoted(column: &str) -> String {
 /// Whether text `value` of a column of type `sql_type` (Knit's type name) is one that
 /// PostgreSQL's loader reads and Arrow's CSV reader refuses, which [`converted`] reads.
 pub(crate) fn needs_conversion(sql_type: &str, value: &str) -> bool {
-    let value = value.trim();
-    if value.is_empty() {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || sql_type == "VARCHAR" {
         return false;
     }
+    if trimmed.len() != value.len() {
+        return true;
+    }
+    let value = trimmed;
     match sql_type {
         "BOOLEAN" => !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false"),
         "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => minutes_only(value),
@@ -132,17 +137,19 @@ fn minutes_only(value: &str) -> bool {
         && b.get(16).is_none_or(|c| *c != b':' && !c.is_ascii_digit())
 }
 
-/// The SQL that reads text `value` as `sql_type`, for a column [`needs_conversion`]
-/// found: a boolean in any of PostgreSQL's spellings (`to_boolean`), a time to the
-/// minute with its seconds added.
+/// The SQL that reads text `value` as `sql_type` as PostgreSQL's loader reads it:
+/// without the spaces around it, a boolean in any of PostgreSQL's spellings
+/// (`to_boolean`), a time to the minute with its seconds added.
 pub(crate) fn converted(sql_type: &str, value: &str) -> String {
     match sql_type {
-        "BOOLEAN" => format!("to_boolean({value})"),
-        _ => format!(
-            "CAST(regexp_replace({value}, \
+        "VARCHAR" => value.to_string(),
+        "BOOLEAN" => format!("to_boolean(trim({value}))"),
+        "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => format!(
+            "CAST(regexp_replace(trim({value}), \
              '^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9]{{2}}:[0-9]{{2}})($|[^:0-9])', \
              '\\1:00\\2') AS {sql_type})"
         ),
+        _ => format!("CAST(trim({value}) AS {sql_type})"),
     }
 }
 
@@ -188,7 +195,13 @@ mod tests {
         ));
         assert!(!needs_conversion("TIMESTAMP", "2024-01-07"));
         assert!(!needs_conversion("VARCHAR", "t"));
-        assert_eq!(converted("BOOLEAN", "b"), "to_boolean(b)");
+        assert!(!needs_conversion("VARCHAR", " t "));
+        assert!(needs_conversion("DECIMAL(10, 2)", " 3.25"));
+        assert!(needs_conversion("TIMESTAMP", " 2024-01-07 10:00:00"));
+        assert!(!needs_conversion("INT", "12"));
+        assert_eq!(converted("BOOLEAN", "b"), "to_boolean(trim(b))");
+        assert_eq!(converted("INT", "n"), "CAST(trim(n) AS INT)");
+        assert_eq!(converted("VARCHAR", "s"), "s");
     }
 
     #[test]

@@ -171,10 +171,8 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
             } else {
                 c.name.clone()
             };
-            let value = if c.converted {
+            let value = if as_text(c) {
                 csv_values::converted(&c.sql_type, &text)
-            } else if as_text(c) && c.sql_type != "VARCHAR" {
-                format!("CAST({text} AS {})", c.sql_type)
             } else {
                 text
             };
@@ -485,7 +483,7 @@ mod tests {
         let view = sql.view.unwrap();
         assert!(view.starts_with("CREATE OR REPLACE VIEW shop.visits AS SELECT "));
         assert!(
-            view.contains(" AS page, CAST(CASE WHEN created_at LIKE"),
+            view.contains(" AS page, CAST(regexp_replace(trim(CASE WHEN created_at LIKE"),
             "{view}"
         );
         assert!(
@@ -513,8 +511,8 @@ mod tests {
         let view = sql.view.unwrap();
         assert!(
             view.contains(
-                "SELECT user_id AS user_id, to_boolean(active) AS active, n AS n, \
-                 CAST(regexp_replace(created_at, "
+                "SELECT user_id AS user_id, to_boolean(trim(active)) AS active, n AS n, \
+                 CAST(regexp_replace(trim(created_at), "
             ),
             "{view}"
         );

@@ -125,8 +125,9 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
     if quoting.quoted_empty && raw_quote.is_none() {
         tracing::warn!(
             file = %path.display(),
-            "a quoted empty field (\"\") reads as NULL: a quoted field of this file holds \
-             a comma, a line break or a quote, which only the CSV reader splits right"
+            "a quoted empty field (\"\") reads as NULL, not as PostgreSQL's empty text: a \
+             quoted field of this file holds a comma, a line break or a quote, which only \
+             the CSV reader splits right; to keep '', give the table as Parquet"
         );
     }
     let viewed = raw_quote.is_some() || columns.iter().any(|c| c.converted);

@@ -1619,3 +1619,55 @@ fn a_failing_run_changes_no_output() {
     assert!(feature_view.ends_with(",2\n"), "{feature_view}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A CSV table with a quoted empty field (`""`) whose other quoted fields hold a comma
+/// cannot be read raw: it is read by the CSV reader, `""` as NULL, and a warning names
+/// the file and the fix.
+#[test]
+fn a_csv_that_cannot_be_read_raw_warns_naming_the_file() {
+    let dir = scratch("csv_fallback");
+    std::fs::create_dir_all(dir.join("project/models")).unwrap();
+    std::fs::create_dir_all(dir.join("tables/shop")).unwrap();
+    std::fs::write(
+        dir.join("project/pb_project.yaml"),
+        "name: p\nschema_version: 99\nconnection: local\nmodel_folders: [models]\n\
+         id_types: [{name: user_id}]\nentities: [{name: user, id_types: [user_id]}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("project/models/inputs.yaml"),
+        "inputs:\n- name: visits\n  app_defaults:\n    table: shop.visits\n    ids:\n    \
+         - {select: user_id, type: user_id, entity: user}\n\
+         var_groups:\n- name: v\n  entity_key: user\n  vars:\n  \
+         - entity_var: {name: n_pages, select: count(page), from: inputs/visits}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tables/shop/visits.csv"),
+        "user_id,page\nu1,\"\"\nu1,\"a, b\"\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let output = knit()
+        .args(["project", "run"])
+        .arg(dir.join("project"))
+        .arg("--tables")
+        .arg(dir.join("tables"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--format", "csv"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("a quoted empty field (\"\") reads as NULL")
+            && stderr.contains("give the table as Parquet")
+            && stderr.contains("visits.csv"),
+        "{stderr}"
+    );
+    // The quoted comma is one value; `""` is NULL, so one page counts.
+    let view = std::fs::read_to_string(out.join("user_feature_view.csv")).unwrap();
+    assert!(view.lines().nth(1).unwrap().ends_with(",1"), "{view}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -111,9 +111,14 @@ pub(crate) fn needs_conversion(sql_type: &str, value: &str) -> bool {
     let value = trimmed;
     match sql_type {
         "BOOLEAN" => !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false"),
-        "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => minutes_only(value),
+        _ if is_time(sql_type) => minutes_only(value),
         _ => false,
     }
+}
+
+/// Whether Knit's type name `sql_type` is a time (with a zone or without).
+fn is_time(sql_type: &str) -> bool {
+    matches!(sql_type, "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE")
 }
 
 /// A time written to the minute: `YYYY-MM-DD HH:MM`, then nothing or a zone.
@@ -144,7 +149,7 @@ pub(crate) fn converted(sql_type: &str, value: &str) -> String {
     match sql_type {
         "VARCHAR" => value.to_string(),
         "BOOLEAN" => format!("to_boolean(trim({value}))"),
-        "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => format!(
+        _ if is_time(sql_type) => format!(
             "CAST(regexp_replace(trim({value}), \
              '^([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ T][0-9]{{2}}:[0-9]{{2}})($|[^:0-9])', \
              '\\1:00\\2') AS {sql_type})"

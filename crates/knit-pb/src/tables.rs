@@ -120,8 +120,9 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
     let columns = csv_columns(&text, &path, origin)?;
     let quoting = csv_values::quoting(&text);
     // Read raw (see `csv_values`) when a field is `""` and the file allows it.
-    let raw_quote =
-        csv_values::unused_quote(&text).filter(|_| quoting.quoted_empty && !quoting.needs_reader);
+    let raw_quote = (quoting.quoted_empty && !quoting.needs_reader)
+        .then(|| csv_values::unused_quote(&text))
+        .flatten();
     if quoting.quoted_empty && raw_quote.is_none() {
         tracing::warn!(
             file = %path.display(),

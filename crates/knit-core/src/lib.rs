@@ -62,6 +62,7 @@ mod options;
 mod overflow;
 mod panics;
 mod parquet_check;
+mod plan_identity;
 mod plan_rewrite;
 mod planner;
 mod profile_statements;

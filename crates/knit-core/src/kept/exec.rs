@@ -28,6 +28,7 @@ use futures::TryStreamExt;
 
 use crate::data_version::data_version;
 use crate::error::internal;
+use crate::plan_identity::comparable_plan;
 use crate::recent::Recent;
 use crate::shared_build::SharedBuild;
 
@@ -44,7 +45,8 @@ pub(crate) struct KeptResults {
     recent: Recent<Key, SharedBuild<Kept>>,
 }
 
-/// What a kept result is found by: its input's plan, the data the plan reads, and the
+/// What a kept result is found by: its input's plan (as `crate::plan_identity`
+/// compares plans), the data the plan reads, and the
 /// partitions it is kept in (how many, and by which columns).
 #[derive(Debug)]
 struct Key {
@@ -73,12 +75,13 @@ impl KeptResults {
             return Ok(Arc::default());
         };
         let partitions = physical.output_partitioning().partition_count();
+        let input = comparable_plan(input)?;
         self.recent.find_or_insert(
             |key| {
                 key.data == data
                     && key.partitions == partitions
                     && key.partition_by == partition_by
-                    && &key.input == input
+                    && key.input == input
             },
             SharedBuild::failed,
             || {

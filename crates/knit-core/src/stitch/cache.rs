@@ -45,7 +45,8 @@ impl StitchCache {
     }
 
     /// The kept stitch of `spec` over `inputs` (planned as `physical_inputs` under
-    /// `config`), or a new one, kept if its inputs' data can be known.
+    /// `config`), or a new one, kept if its inputs' data can be known. `inputs` are
+    /// compared as given: the planner passes them as `crate::plan_identity` makes them.
     pub(crate) fn shared(
         &self,
         spec: &Arc<StitchSpec>,

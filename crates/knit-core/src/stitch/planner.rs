@@ -26,14 +26,16 @@ use super::lookup_exec::MainIdLookupExec;
 use super::spec::StitchSpec;
 use super::state::SharedStitch;
 use crate::error::internal;
+use crate::plan_identity::comparable_plan;
 
 /// A stitch planned in the current query: what it stitches, its inputs' plans, and the
 /// result its operators share.
 type PlannedStitch = (Arc<StitchSpec>, Vec<LogicalPlan>, Arc<SharedStitch>);
 
 /// Plans `IdStitch` and `MainIdLookup` nodes. Within one query (one planner), every
-/// node over the same stitch (same entity, same inputs) shares one result, so the
-/// stitch runs once; across queries, the session's [`StitchCache`] keeps it.
+/// node over the same stitch (same entity, same inputs, compared as
+/// `crate::plan_identity` does) shares one result, so the stitch runs once; across
+/// queries, the session's [`StitchCache`] keeps it.
 #[derive(Debug)]
 pub(crate) struct IdStitchPlanner {
     planned: Mutex<Vec<PlannedStitch>>,
@@ -56,20 +58,24 @@ impl IdStitchPlanner {
         physical_inputs: &[Arc<dyn ExecutionPlan>],
         config: &ConfigOptions,
     ) -> Result<Arc<SharedStitch>> {
+        let inputs = inputs
+            .iter()
+            .map(comparable_plan)
+            .collect::<Result<Vec<_>>>()?;
         let mut planned = self
             .planned
             .lock()
             .map_err(|_| internal("the stitch planner's lock is poisoned"))?;
         if let Some((_, _, shared)) = planned
             .iter()
-            .find(|(s, i, _)| s.same_stitch(spec) && i.as_slice() == inputs)
+            .find(|(s, i, _)| s.same_stitch(spec) && *i == inputs)
         {
             shared.add_use(false);
             return Ok(Arc::clone(shared));
         }
-        let shared = self.cache.shared(spec, inputs, physical_inputs, config)?;
+        let shared = self.cache.shared(spec, &inputs, physical_inputs, config)?;
         shared.add_use(true);
-        planned.push((Arc::clone(spec), inputs.to_vec(), Arc::clone(&shared)));
+        planned.push((Arc::clone(spec), inputs, Arc::clone(&shared)));
         Ok(shared)
     }
 }

@@ -139,7 +139,7 @@ pub async fn write(
     }
     let table = location.open_for_write().await?;
     let session: Arc<dyn Session> = Arc::new(state.clone());
-    let plan = with_delta_timestamps(plan).map_err(|e| DeltaError::Query {
+    let plan = with_delta_types(plan).map_err(|e| DeltaError::Query {
         path: location.display.clone(),
         detail: e.to_string(),
     })?;
@@ -246,12 +246,17 @@ pub async fn write(
     }
 }
 
-/// `plan` with its time columns as Delta stores them: microseconds, and a time zone of
-/// `UTC` for instants (Delta's `timestamp`) or none for wall-clock times
-/// (`timestamp_ntz`). An instant in another zone (`+00:00`, as `now()` gives, or
-/// `Europe/Paris`) is the same instant in UTC; left alone, the library would refuse it,
-/// or store it without its zone.
-fn with_delta_timestamps(plan: LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
+/// `plan` with its columns of types Delta does not have as the types Delta stores them
+/// in.
+/// - Times: microseconds, and a time zone of `UTC` for instants (Delta's `timestamp`) or
+///   none for wall-clock times (`timestamp_ntz`). An instant in another zone (`+00:00`,
+///   as `now()` gives, or `Europe/Paris`) is the same instant in UTC; left alone, the
+///   library would refuse it, or store it without its zone.
+/// - Unsigned integers (`rank()` and `row_number()` give `UInt64`): a signed type that
+///   holds every value (`UInt64` as `Int64`: a value past `i64::MAX` fails the write).
+///   Left alone, the library would create the column as signed and every later write
+///   would bring `UInt64`, which a merge cannot compare with the table's column.
+fn with_delta_types(plan: LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
     let delta_type = |data_type: &DataType| match data_type {
         DataType::Timestamp(unit, zone) => {
             let zone = zone.as_ref().map(|_| Arc::<str>::from("UTC"));
@@ -259,6 +264,9 @@ fn with_delta_timestamps(plan: LogicalPlan) -> datafusion::error::Result<Logical
             (*unit != TimeUnit::Microsecond || zone.as_deref() != data_type_zone(data_type))
                 .then_some(wanted)
         }
+        DataType::UInt8 => Some(DataType::Int16),
+        DataType::UInt16 => Some(DataType::Int32),
+        DataType::UInt32 | DataType::UInt64 => Some(DataType::Int64),
         _ => None,
     };
     let schema = plan.schema().clone();

@@ -100,13 +100,22 @@ fn spread_count(workers: &str, token: &str) -> Output {
         .unwrap()
 }
 
+/// pb projects on three workers give pb's outputs, with scans spread however small
+/// (the engine's option set from the environment, as a project run has no `SET`): the
+/// id graph's stitch is routed to the workers, and outputs computed two at a time.
 #[test]
 fn a_project_runs_on_three_workers_with_pb_outputs() {
     let workers: Vec<_> = (0..3).map(|_| start_worker()).collect();
     let workers = list(&workers);
-    for (project, tables, end) in [PROJECTS[0], PROJECTS[2]] {
+    // The bundled sample's tracks are two files: rows arrive in a different order
+    // from run to run.
+    for (project, tables, end) in [PROJECTS[0], PROJECTS[2], PROJECTS[6]] {
         let out = scratch(&format!("workers-{}", project.replace('/', "_")));
         let output = knit_on(&workers, TOKEN)
+            .env(
+                "DATAFUSION_DISTRIBUTED_FILE_SCAN_CONFIG_BYTES_PER_PARTITION",
+                "1",
+            )
             .args(project_args("run", project, tables, end, &out))
             .output()
             .unwrap();
@@ -171,6 +180,23 @@ fn workers_refuse_a_wrong_token_and_need_one() {
     let stderr = refused_start(&["--listen", "nowhere"]);
     assert!(
         stderr.contains("--listen 'nowhere' is not an address"),
+        "{stderr}"
+    );
+
+    // An engine option from the environment that does not parse names the variable.
+    let output = knit_on(&list(&workers), TOKEN)
+        .env(
+            "DATAFUSION_DISTRIBUTED_FILE_SCAN_CONFIG_BYTES_PER_PARTITION",
+            "lots",
+        )
+        .args(["-q", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("DATAFUSION_DISTRIBUTED_FILE_SCAN_CONFIG_BYTES_PER_PARTITION")
+            && stderr.contains("'lots'"),
         "{stderr}"
     );
 }

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::config::{ConfigExtension, ConfigOptions, ExtensionOptions};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::QueryPlanner;
@@ -37,7 +38,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_distributed::grpc::{BoxCloneSyncChannel, create_worker_client};
 use datafusion_distributed::{
     ChannelResolver, DesiredTaskCountEvent, DesiredTaskCountEventResponse, DistributedCodec,
-    DistributedExec, DistributedExt, DistributedLeafExec, NetworkBoundaryExt,
+    DistributedConfig, DistributedExec, DistributedExt, DistributedLeafExec, NetworkBoundaryExt,
     SessionStateBuilderExt, WorkerChannel, WorkerResolver,
 };
 use datafusion_proto::physical_plan::AsExecutionPlan;
@@ -53,6 +54,7 @@ use super::merge::{MergePartitionsExec, merge_in_task};
 use super::tls::{client_config, install_crypto_provider};
 use crate::components::ConnectedComponentsExec;
 use crate::error::internal;
+use crate::kept::KeepExec;
 use crate::options::KnitOptions;
 use crate::stitch::{SharedStitches, SpreadStitches, is_routed_stitch, reads_kept_stitch};
 
@@ -176,9 +178,9 @@ fn is_graph_operator(plan: &dyn ExecutionPlan) -> bool {
 
 /// How many tasks Knit's operators may run in. The operators that emit a graph (the
 /// stitch, its reports, `connected_components`) run as one task: each task would emit
-/// all of it. A lookup runs in as many tasks as its rows spread over, each building
-/// the stitch from the whole inputs its merges hold; a merge is run whole by every
-/// task of its stage.
+/// all of it. A lookup would run in as many tasks as its rows spread over (a query
+/// holding one runs locally, see [`DistributingPlanner`]); a merge is run whole by
+/// every task of its stage.
 fn knit_task_counts(
     event: DesiredTaskCountEvent<'_>,
 ) -> Option<Result<DesiredTaskCountEventResponse>> {
@@ -272,11 +274,32 @@ impl QueryPlanner for DistributingPlanner {
             .await?;
         // `EXPLAIN ANALYZE` wraps the distributed plan.
         if !plan.exists(|node| Ok(node.is::<DistributedExec>()))? {
-            if plan.exists(|node| Ok(is_routed_stitch(node.as_ref())))? {
-                // Nothing spread: the stitch is faster whole than routed in one process.
-                return self.local.create_physical_plan(logical_plan, session).await;
-            }
-            return Ok(plan);
+            // Nothing spread: the query runs as a local session would run it. The plan
+            // made for workers is not that plan: its stitch may be routed (slower whole
+            // in one process), and its graph operators' inputs are merged for a worker's
+            // task, hidden from the optimizer; run here beside a query that builds the
+            // same stitch (a project run computes two outputs at once), such a plan
+            // built it from the wrong rows.
+            return self.local.create_physical_plan(logical_plan, session).await;
+        }
+        if plan.exists(|node| Ok(node.name() == "MainIdLookupExec"))? {
+            // A lookup maps rows to cluster numbers of the stitch it builds, and the
+            // entity list beside it numbers clusters by its own build: two builds, in two
+            // processes, number clusters in the order their inputs' partitions deliver
+            // rows, which differs from run to run once an input has several files. So
+            // the vars of one entity could land on another. Until clusters are
+            // numbered the same by every build, rows are mapped where the stitch is.
+            tracing::debug!("running the query locally: it maps rows to their entity");
+            return self.local.create_physical_plan(logical_plan, session).await;
+        }
+        if plan.exists(|node| Ok(node.is::<KeepExec>()))? {
+            // A kept result (a feature table's vars, kept for the next outputs) is
+            // shared by the session's queries, and computed by the first to run it from
+            // its own plan. Computed in a plan cut for workers, beside a query that
+            // builds the same stitch from its local plan (a project run computes two
+            // outputs at once), it mapped rows to clusters of another build.
+            tracing::debug!("running the query locally: it keeps a result");
+            return self.local.create_physical_plan(logical_plan, session).await;
         }
         if reads_kept_stitch_anywhere(&plan)? {
             // The stitch an earlier query built is in this process; its inputs' stages
@@ -385,6 +408,7 @@ pub(crate) fn distribute(
             .options_mut()
             .optimizer
             .enable_physical_uncorrelated_scalar_subquery = scalar_subqueries;
+        distributed_options_from_env(config.options_mut())?;
     }
     let distributed = builder
         .query_planner()
@@ -396,4 +420,36 @@ pub(crate) fn distribute(
         workers,
         has_token: token.is_some(),
     })))
+}
+
+/// Sets the engine's `distributed.*` options from the environment, as DataFusion sets
+/// its own (`DATAFUSION_EXECUTION_BATCH_SIZE`): `distributed.file_scan_config_bytes_per_partition`
+/// from `DATAFUSION_DISTRIBUTED_FILE_SCAN_CONFIG_BYTES_PER_PARTITION`. DataFusion reads
+/// the environment for its own options only, and a `knit project run` has no `SET`.
+fn distributed_options_from_env(options: &mut ConfigOptions) -> Result<()> {
+    // The extension lists its options by field name, without its prefix.
+    let keys: Vec<String> = options
+        .extensions
+        .get::<DistributedConfig>()
+        .map(|config| {
+            config
+                .entries()
+                .into_iter()
+                .map(|entry| entry.key)
+                .collect()
+        })
+        .unwrap_or_default();
+    for field in keys {
+        let key = format!("{}.{field}", DistributedConfig::PREFIX);
+        let variable = format!("DATAFUSION_{}", key.to_uppercase().replace('.', "_"));
+        if let Some(value) = std::env::var_os(&variable) {
+            let value = value.to_string_lossy();
+            options.set(&key, &value).map_err(|e| {
+                DataFusionError::Configuration(format!(
+                    "environment variable {variable}: {e}; unset it or give it a valid value"
+                ))
+            })?;
+        }
+    }
+    Ok(())
 }

@@ -12,9 +12,8 @@
 //! query waiting for them). So, in distributed plans, those merges become this node,
 //! which shows the distributed planner no children: it is a leaf run whole by every
 //! task of its stage, and its input (encoded inside it) is read only when the operator
-//! reads it. A lookup can so run in many tasks, each over a share of the rows and each
-//! building the stitch from all of its inputs (once per worker: the builds are shared
-//! there by key).
+//! reads it. (A query holding a lookup runs in the session's process: see the
+//! coordinator.)
 
 use std::fmt;
 use std::sync::Arc;

@@ -20,5 +20,7 @@
 mod exec;
 mod plan;
 
+#[cfg(feature = "distributed")]
+pub(crate) use exec::KeepExec;
 pub(crate) use exec::KeptResults;
 pub(crate) use plan::{KEEP_FUNCTION, KeepPlanner, KeepRelationPlanner};

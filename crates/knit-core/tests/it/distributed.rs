@@ -431,3 +431,48 @@ fn tempfile_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A project run computes two outputs at once. Over workers, an id graph output spreads
+/// (its stitch routed to the workers); the feature table and a feature view that follow
+/// it, side by side, still give a local session's rows. Queries that map rows to their
+/// entity run where the stitch is: a lookup on a worker numbered clusters by a build of
+/// its own, in the order the input's files arrived, so vars could land on another
+/// entity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outputs_computed_side_by_side_on_workers_match_a_local_session() {
+    let dir = tempfile_dir("distributed_side_by_side");
+    write_tables(&dir).await;
+    let workers = start_workers(3, TOKEN).await;
+    let remote = session_on(&workers.list, TOKEN).await;
+    let local = local_session();
+    let mut setup = profile_statements(&dir);
+    setup.extend([
+        "CREATE ENTITY VAR user.events_count AS count(*) FROM events".to_string(),
+        "CREATE ENTITY VAR user.last_amount AS last_value(amount ORDER BY ts) FROM events"
+            .to_string(),
+    ]);
+    let setup: Vec<&str> = setup.iter().map(String::as_str).collect();
+    run_all(&remote, &setup).await;
+    run_all(&local, &setup).await;
+    let graph =
+        "SELECT count(*) AS ids, count(DISTINCT user_main_id) AS clusters FROM id_stitch('user')";
+    let edges = "SELECT count(*) FROM id_stitch_edges('user')";
+    let table = "SELECT * FROM feature_table('user') ORDER BY user_main_id";
+    let view = "SELECT * FROM feature_view('user', 'user_id') ORDER BY user_id";
+    let expected = (
+        rows(&local, graph).await,
+        rows(&local, table).await,
+        rows(&local, view).await,
+    );
+    let (graph_rows, _) = tokio::join!(rows(&remote, graph), rows(&remote, edges));
+    let (table_rows, view_rows) = tokio::join!(rows(&remote, table), rows(&remote, view));
+    assert_eq!(graph_rows, expected.0);
+    assert_eq!(table_rows, expected.1);
+    assert_eq!(view_rows, expected.2);
+    for sql in [table, view] {
+        let explained = plan(&remote, sql).await;
+        assert!(!explained.contains("DistributedExec"), "{explained}");
+    }
+    drop(workers);
+    let _ = std::fs::remove_dir_all(&dir);
+}

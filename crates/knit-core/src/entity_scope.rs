@@ -87,6 +87,9 @@ impl EntityScope {
     }
 }
 
+/// The name of [`InScope`].
+pub(crate) const IN_SCOPE_FUNCTION: &str = "__knit_in_scope";
+
 /// `__knit_in_scope(id)`: true when the id is one of a scope's ids of one type (false
 /// for NULL). Two are equal when they hold the same set, so that plans of one scope
 /// compare equal (and a kept stitch is found again) while plans of two scopes do not.
@@ -124,7 +127,7 @@ impl Hash for InScope {
 
 impl ScalarUDFImpl for InScope {
     fn name(&self) -> &str {
-        "__knit_in_scope"
+        IN_SCOPE_FUNCTION
     }
 
     fn signature(&self) -> &Signature {

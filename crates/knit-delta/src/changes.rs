@@ -70,6 +70,13 @@ pub async fn changes(
     }))
 }
 
+/// True when `provider` is a table of [`changes`]: its scan reads the table's files
+/// through an object store that delta-rs registers in the planning session alone, so
+/// it plans and runs only in the session that reads it.
+pub fn is_change_feed(provider: &dyn TableProvider) -> bool {
+    provider.is::<ChangeFeed>()
+}
+
 /// The change feed's table: Delta's, whose scan is a union of the scans of the change
 /// files, the added files and the removed ones, any of which may have no file.
 #[derive(Debug)]

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use datafusion::physical_planner::ExtensionPlanner;
 
-pub use changes::changes;
+pub use changes::{changes, is_change_feed};
 pub use deletion_vectors::DELETION_VECTORS;
 pub use error::{DeltaError, Result};
 pub use history::{history, history_schema};

@@ -392,3 +392,67 @@ fn a_worker_refuses_a_certificate_file_that_holds_none() {
     let stderr = refused_start(&["--tls-cert", &format!("{TLS}/worker.pem")]);
     assert!(stderr.contains("--tls-key"), "{stderr}");
 }
+
+/// A profile store filled and refreshed on three workers, scans spread however small:
+/// the store's own tables (Delta, with deletion vectors and change feeds), a refresh's
+/// scope of ids and its lookups are read in the coordinator, and the store ends equal,
+/// row for row, to one full local run over the same files.
+#[test]
+fn a_store_refreshes_on_three_workers_as_a_local_full_run() {
+    use crate::store::{
+        EVENTS, Lcg, ORDERS, differences_with, random_rows, write_project, write_table_file,
+    };
+
+    let workers: Vec<_> = (0..3).map(|_| start_worker()).collect();
+    let workers = list(&workers);
+    let dir = scratch("workers-store");
+    let _ = std::fs::remove_dir_all(&dir);
+    let project = write_project(&dir);
+    let tables = dir.join("tables");
+    let run = |store: &std::path::Path, on_workers: bool| {
+        let mut command = if on_workers {
+            let mut command = knit_on(&workers, TOKEN);
+            command.env(
+                "DATAFUSION_DISTRIBUTED_FILE_SCAN_CONFIG_BYTES_PER_PARTITION",
+                "1",
+            );
+            command
+        } else {
+            knit()
+        };
+        let output = command
+            .args(["project", "run"])
+            .arg(&project)
+            .arg("--tables")
+            .arg(&tables)
+            .arg("--store")
+            .arg(store)
+            .args(["--end-time", "2100-01-01T00:00:00Z"])
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&output);
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    };
+    let mut rng = Lcg(4242);
+    let mut incremental = 0;
+    for arrival in 0..3 {
+        let (events, orders) = random_rows(&mut rng, 30, 6);
+        let file = format!("part-{arrival}");
+        write_table_file(&tables, "events", &file, EVENTS, &events);
+        write_table_file(&tables, "orders", &file, ORDERS, &orders);
+        incremental += usize::from(run(&dir.join("store"), true).contains("incremental"));
+    }
+    assert_eq!(incremental, 2);
+    run(&dir.join("full"), false);
+    assert_eq!(
+        differences_with(
+            knit(),
+            &dir.join("full"),
+            &dir.join("store").display().to_string(),
+            10
+        ),
+        Vec::<String>::new()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -34,6 +34,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use knit_delta::{WriteMode, write};
 
 use super::{DELTA, table_location};
+use crate::options::KnitOptions;
 
 /// The options of a Delta `COPY` (besides `aws.*`).
 const COPY_OPTIONS: &[&str] = &["mode", "keys", "replace_where", "deletion_vectors", "purge"];
@@ -123,7 +124,18 @@ pub(crate) async fn copy_to_delta(
         CopyToSource::Query(query) => query,
         CopyToSource::Relation(name) => select_all_from(name)?,
     };
-    let state = ctx.state();
+    // A Delta write runs in this process, as workers would not: the library walks the
+    // plans it is given (a merge looks for the scans whose rows it marks deleted),
+    // which a plan cut into stages for workers hides from it.
+    let mut state = ctx.state();
+    if let Some(options) = state
+        .config_mut()
+        .options_mut()
+        .extensions
+        .get_mut::<KnitOptions>()
+    {
+        options.workers = None;
+    }
     let plan = state
         .statement_to_plan(DFStatement::Statement(Box::new(SqlStatement::Query(query))))
         .await?;

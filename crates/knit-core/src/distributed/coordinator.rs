@@ -29,11 +29,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::config::{ConfigExtension, ConfigOptions, ExtensionOptions};
+use datafusion::datasource::source_as_provider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::session_state::SessionState;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_distributed::grpc::{BoxCloneSyncChannel, create_worker_client};
 use datafusion_distributed::{
@@ -45,6 +46,7 @@ use datafusion_proto::physical_plan::AsExecutionPlan;
 use datafusion_proto::protobuf::PhysicalPlanNode;
 use datafusion_session::Session;
 use http::{HeaderMap, HeaderValue};
+use knit_delta::DeltaTableScan;
 use url::Url;
 
 use super::access::{KNIT_VERSION, TOKEN_HEADER, VERSION_HEADER, WORKER_TOKEN_ENV, token_from_env};
@@ -52,7 +54,9 @@ use super::channel::NamedWorkerChannel;
 use super::codec::KnitCodec;
 use super::merge::{MergePartitionsExec, merge_in_task};
 use super::tls::{client_config, install_crypto_provider};
+use crate::column_names::LowercaseColumns;
 use crate::components::ConnectedComponentsExec;
+use crate::entity_scope::IN_SCOPE_FUNCTION;
 use crate::error::internal;
 use crate::kept::KeepExec;
 use crate::options::KnitOptions;
@@ -268,6 +272,10 @@ impl QueryPlanner for DistributingPlanner {
             .0
             .write()
             .map_err(|_| internal("the worker list is poisoned"))? = urls;
+        if let Some(reason) = needs_this_process(logical_plan)? {
+            tracing::debug!("running the query locally: {reason}");
+            return self.local.create_physical_plan(logical_plan, session).await;
+        }
         let plan = self
             .distributed
             .create_physical_plan(logical_plan, session)
@@ -282,29 +290,36 @@ impl QueryPlanner for DistributingPlanner {
             // built it from the wrong rows.
             return self.local.create_physical_plan(logical_plan, session).await;
         }
-        if plan.exists(|node| Ok(node.name() == "MainIdLookupExec"))? {
+        let local_only: [(&dyn Fn(&dyn ExecutionPlan) -> bool, &str); 3] = [
             // A lookup maps rows to cluster numbers of the stitch it builds, and the
-            // entity list beside it numbers clusters by its own build: two builds, in two
-            // processes, number clusters in the order their inputs' partitions deliver
-            // rows, which differs from run to run once an input has several files. So
-            // the vars of one entity could land on another. Until clusters are
-            // numbered the same by every build, rows are mapped where the stitch is.
-            tracing::debug!("running the query locally: it maps rows to their entity");
-            return self.local.create_physical_plan(logical_plan, session).await;
-        }
-        if plan.exists(|node| Ok(node.is::<KeepExec>()))? {
+            // entity list beside it numbers clusters by its own build: two builds, in
+            // two processes, number clusters in the order their inputs' partitions
+            // deliver rows, which differs from run to run once an input has several
+            // files, so the vars of one entity could land on another. Until clusters
+            // are numbered the same by every build, rows are mapped where the stitch is.
+            (
+                &|node| node.name() == "MainIdLookupExec",
+                "it maps rows to their entity",
+            ),
             // A kept result (a feature table's vars, kept for the next outputs) is
             // shared by the session's queries, and computed by the first to run it from
-            // its own plan. Computed in a plan cut for workers, beside a query that
+            // its own plan: computed in a plan cut for workers, beside a query that
             // builds the same stitch from its local plan (a project run computes two
             // outputs at once), it mapped rows to clusters of another build.
-            tracing::debug!("running the query locally: it keeps a result");
-            return self.local.create_physical_plan(logical_plan, session).await;
-        }
-        if reads_kept_stitch_anywhere(&plan)? {
+            (&|node| node.is::<KeepExec>(), "it keeps a result"),
             // The stitch an earlier query built is in this process; its inputs' stages
             // would run on the workers for nothing (and hold the query's end).
-            tracing::debug!("running the query locally: it reads a kept stitch");
+            (&reads_kept_stitch, "it reads a kept stitch"),
+        ];
+        let mut local_reason = None;
+        for (found, reason) in local_only {
+            if exists_in_any_stage(&plan, found)? {
+                local_reason = Some(reason);
+                break;
+            }
+        }
+        if let Some(reason) = local_reason {
+            tracing::debug!("running the query locally: {reason}");
             return self.local.create_physical_plan(logical_plan, session).await;
         }
         match stage_that_cannot_travel(&plan, session)? {
@@ -317,26 +332,73 @@ impl QueryPlanner for DistributingPlanner {
     }
 }
 
-/// True when a stitch operator of `plan` or of any of its stages reads a kept stitch.
-fn reads_kept_stitch_anywhere(plan: &Arc<dyn ExecutionPlan>) -> Result<bool> {
-    let mut found = false;
+/// True when a node of `plan`, or of any stage below its network boundaries (which a
+/// plain walk does not enter), is one `found` holds for.
+fn exists_in_any_stage(
+    plan: &Arc<dyn ExecutionPlan>,
+    found: &dyn Fn(&dyn ExecutionPlan) -> bool,
+) -> Result<bool> {
+    let mut exists = false;
     plan.apply(|node| {
-        if reads_kept_stitch(node.as_ref()) {
-            found = true;
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        if let Some(stage) = node
-            .as_network_boundary()
-            .and_then(|boundary| boundary.input_stage().local_plan())
-        {
-            found = reads_kept_stitch_anywhere(stage)?;
-            if found {
-                return Ok(TreeNodeRecursion::Stop);
-            }
-        }
-        Ok(TreeNodeRecursion::Continue)
+        exists = found(node.as_ref())
+            || match node
+                .as_network_boundary()
+                .and_then(|boundary| boundary.input_stage().local_plan())
+            {
+                Some(stage) => exists_in_any_stage(stage, found)?,
+                None => false,
+            };
+        Ok(if exists {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
     })?;
-    Ok(found)
+    Ok(exists)
+}
+
+/// Why `plan` can only be planned and run in this process, if it can: it reads a Delta
+/// table (whose scan cannot be sent, and whose deletion vectors' filter cannot take the
+/// nodes the distributed planner puts below it), or its change data feed
+/// (`table_changes`: delta-rs registers the store its scan reads through in the session
+/// that plans it, which the distributed planner's steps do not find), or it filters on
+/// a refresh's scope of ids (`__knit_in_scope`, whose set of ids lives here and is not
+/// encoded).
+fn needs_this_process(plan: &LogicalPlan) -> Result<Option<&'static str>> {
+    let mut reason = None;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && let Ok(provider) = source_as_provider(&scan.source)
+        {
+            let provider = match provider.downcast_ref::<LowercaseColumns>() {
+                Some(renamed) => Arc::clone(renamed.source()),
+                None => provider,
+            };
+            if knit_delta::is_change_feed(provider.as_ref()) {
+                reason = Some("it reads a Delta table's change data feed");
+            } else if provider.is::<DeltaTableScan>() {
+                reason = Some("it reads a Delta table");
+            }
+        } else {
+            node.apply_expressions(|expr| {
+                expr.apply(|expr| {
+                    if let Expr::ScalarFunction(call) = expr
+                        && call.name() == IN_SCOPE_FUNCTION
+                    {
+                        reason = Some("it reads a refresh's scope of ids");
+                        return Ok(TreeNodeRecursion::Stop);
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })
+            })?;
+        }
+        Ok(if reason.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })?;
+    Ok(reason)
 }
 
 /// Why a stage of the distributed `plan` cannot be sent to a worker, if one cannot.

@@ -379,7 +379,9 @@ fn needs_this_process(plan: &LogicalPlan) -> Result<Option<&'static str>> {
             } else if provider.is::<DeltaTableScan>() {
                 reason = Some("it reads a Delta table");
             }
-        } else {
+        }
+        // A scan's own filters too: the optimizer pushes filters into scans.
+        if reason.is_none() {
             node.apply_expressions(|expr| {
                 expr.apply(|expr| {
                     if let Expr::ScalarFunction(call) = expr

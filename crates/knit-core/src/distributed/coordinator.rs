@@ -272,7 +272,7 @@ impl QueryPlanner for DistributingPlanner {
             .0
             .write()
             .map_err(|_| internal("the worker list is poisoned"))? = urls;
-        if let Some(reason) = needs_this_process(logical_plan)? {
+        if let Some(reason) = reason_to_plan_here(logical_plan)? {
             tracing::debug!("running the query locally: {reason}");
             return self.local.create_physical_plan(logical_plan, session).await;
         }
@@ -290,35 +290,7 @@ impl QueryPlanner for DistributingPlanner {
             // built it from the wrong rows.
             return self.local.create_physical_plan(logical_plan, session).await;
         }
-        let local_only: [(&dyn Fn(&dyn ExecutionPlan) -> bool, &str); 3] = [
-            // A lookup maps rows to cluster numbers of the stitch it builds, and the
-            // entity list beside it numbers clusters by its own build: two builds, in
-            // two processes, number clusters in the order their inputs' partitions
-            // deliver rows, which differs from run to run once an input has several
-            // files, so the vars of one entity could land on another. Until clusters
-            // are numbered the same by every build, rows are mapped where the stitch is.
-            (
-                &|node| node.name() == "MainIdLookupExec",
-                "it maps rows to their entity",
-            ),
-            // A kept result (a feature table's vars, kept for the next outputs) is
-            // shared by the session's queries, and computed by the first to run it from
-            // its own plan: computed in a plan cut for workers, beside a query that
-            // builds the same stitch from its local plan (a project run computes two
-            // outputs at once), it mapped rows to clusters of another build.
-            (&|node| node.is::<KeepExec>(), "it keeps a result"),
-            // The stitch an earlier query built is in this process; its inputs' stages
-            // would run on the workers for nothing (and hold the query's end).
-            (&reads_kept_stitch, "it reads a kept stitch"),
-        ];
-        let mut local_reason = None;
-        for (found, reason) in local_only {
-            if exists_in_any_stage(&plan, found)? {
-                local_reason = Some(reason);
-                break;
-            }
-        }
-        if let Some(reason) = local_reason {
+        if let Some(reason) = reason_to_run_here(&plan)? {
             tracing::debug!("running the query locally: {reason}");
             return self.local.create_physical_plan(logical_plan, session).await;
         }
@@ -332,29 +304,52 @@ impl QueryPlanner for DistributingPlanner {
     }
 }
 
-/// True when a node of `plan`, or of any stage below its network boundaries (which a
-/// plain walk does not enter), is one `found` holds for.
-fn exists_in_any_stage(
-    plan: &Arc<dyn ExecutionPlan>,
-    found: &dyn Fn(&dyn ExecutionPlan) -> bool,
-) -> Result<bool> {
-    let mut exists = false;
+/// Why the distributed `plan` must run in this process, if one of its operators, in any
+/// stage (below the network boundaries, which a plain walk does not enter), says so.
+fn reason_to_run_here(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<&'static str>> {
+    let mut reason = None;
     plan.apply(|node| {
-        exists = found(node.as_ref())
-            || match node
+        reason = reason_for_operator(node.as_ref());
+        if reason.is_none()
+            && let Some(stage) = node
                 .as_network_boundary()
                 .and_then(|boundary| boundary.input_stage().local_plan())
-            {
-                Some(stage) => exists_in_any_stage(stage, found)?,
-                None => false,
-            };
-        Ok(if exists {
+        {
+            reason = reason_to_run_here(stage)?;
+        }
+        Ok(if reason.is_some() {
             TreeNodeRecursion::Stop
         } else {
             TreeNodeRecursion::Continue
         })
     })?;
-    Ok(exists)
+    Ok(reason)
+}
+
+/// Why `node` keeps its query in this process, if it does.
+fn reason_for_operator(node: &dyn ExecutionPlan) -> Option<&'static str> {
+    if node.name() == "MainIdLookupExec" {
+        // A lookup maps rows to cluster numbers of the stitch it builds, and the entity
+        // list beside it numbers clusters by its own build: two builds, in two
+        // processes, number clusters in the order their inputs' partitions deliver
+        // rows, which differs from run to run once an input has several files, so the
+        // vars of one entity could land on another. Until clusters are numbered the
+        // same by every build, rows are mapped where the stitch is.
+        Some("it maps rows to their entity")
+    } else if node.is::<KeepExec>() {
+        // A kept result (a feature table's vars, kept for the next outputs) is shared
+        // by the session's queries, and computed by the first to run it from its own
+        // plan: computed in a plan cut for workers, beside a query that builds the same
+        // stitch from its local plan (a project run computes two outputs at once), it
+        // mapped rows to clusters of another build.
+        Some("it keeps a result")
+    } else if reads_kept_stitch(node) {
+        // The stitch an earlier query built is in this process; its inputs' stages
+        // would run on the workers for nothing (and hold the query's end).
+        Some("it reads a kept stitch")
+    } else {
+        None
+    }
 }
 
 /// Why `plan` can only be planned and run in this process, if it can: it reads a Delta
@@ -364,7 +359,7 @@ fn exists_in_any_stage(
 /// that plans it, which the distributed planner's steps do not find), or it filters on
 /// a refresh's scope of ids (`__knit_in_scope`, whose set of ids lives here and is not
 /// encoded).
-fn needs_this_process(plan: &LogicalPlan) -> Result<Option<&'static str>> {
+fn reason_to_plan_here(plan: &LogicalPlan) -> Result<Option<&'static str>> {
     let mut reason = None;
     plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node

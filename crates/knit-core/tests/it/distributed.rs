@@ -473,6 +473,16 @@ async fn outputs_computed_side_by_side_on_workers_match_a_local_session() {
         let explained = plan(&remote, sql).await;
         assert!(!explained.contains("DistributedExec"), "{explained}");
     }
+    // Vars without a kept result, in a session with no stitch yet: nothing else keeps
+    // the lookups in this process, where they would otherwise spread.
+    let fresh = session_on(&workers.list, TOKEN).await;
+    run_all(&fresh, &setup).await;
+    let vars = "SELECT * FROM entity_vars('user', 'events_count', 'last_amount') \
+                ORDER BY user_main_id";
+    let explained = plan(&fresh, vars).await;
+    assert!(explained.contains("MainIdLookupExec"), "{explained}");
+    assert!(!explained.contains("DistributedExec"), "{explained}");
+    assert_eq!(rows(&fresh, vars).await, rows(&local, vars).await);
     drop(workers);
     let _ = std::fs::remove_dir_all(&dir);
 }

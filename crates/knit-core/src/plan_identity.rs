@@ -64,11 +64,10 @@ pub(crate) fn comparable_plan(plan: &LogicalPlan) -> Result<LogicalPlan> {
                     })
                 })
             })?;
-            if node.transformed {
-                node.map_data(LogicalPlan::recompute_schema)
-            } else {
-                Ok(node)
-            }
+            // Every node's schema is derived again, renamed or not: a node above a
+            // renamed one (a window over a projection that defines a common
+            // expression) passes the renamed column on under its new name.
+            node.map_data(LogicalPlan::recompute_schema)
         })
         .data()
 }
@@ -114,5 +113,51 @@ mod tests {
             comparable_plan(left).unwrap(),
             comparable_plan(&other).unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn names_renumbered_under_a_window_stay_resolvable() {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE TABLE t (u VARCHAR, an VARCHAR, amount INT, ts BIGINT) AS VALUES ('u1', 'a1', 10, 1)")
+            .await
+            .unwrap();
+        // A window partitions by an extracted expression defined below two other
+        // windows, and a projection above them extracts another: the windows in
+        // between pass the first on under its renumbered name.
+        let sql = "SELECT *, row_number() OVER (PARTITION BY u ORDER BY ts) AS v, \
+                   sum(amount) OVER (PARTITION BY an ORDER BY ts) AS s, \
+                   CASE WHEN coalesce(amount > 5, false) \
+                   THEN count(*) OVER (PARTITION BY coalesce(amount > 5, false), u) END AS r FROM t";
+        let plan = optimized(&ctx, sql).await;
+        let text = format!("{plan}");
+        assert!(
+            text.contains("__common_expr_1") && text.contains("__common_expr_2"),
+            "{text}"
+        );
+        let comparable = comparable_plan(&plan).unwrap();
+        // Each window passes its input's columns on under the input's names.
+        let mut windows = 0;
+        comparable
+            .apply(|node| {
+                if let LogicalPlan::Window(window) = node {
+                    let names = |schema: &datafusion::common::DFSchema| {
+                        schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect::<Vec<_>>()
+                    };
+                    let input = names(window.input.schema());
+                    assert_eq!(
+                        names(&window.schema)[..input.len()],
+                        input[..],
+                        "{comparable}"
+                    );
+                    windows += 1;
+                }
+                Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+            })
+            .unwrap();
+        assert_eq!(windows, 3, "{comparable}");
     }
 }

@@ -569,11 +569,20 @@ fn where_clause(filter: &str) -> String {
 /// The rows of an input with its input vars, each with its entity's cluster.
 pub(crate) fn rows_sql(model: &EntityModel, input: &Input) -> Result<String> {
     let rows = input_rows_sql(model, input)?;
-    if reads_main_id(model, input) {
+    if maps_rows_first(model, input) {
         // The rows were mapped to their entities before their input vars.
         return Ok(rows);
     }
     Ok(lookup_sql(model, input, &rows))
+}
+
+/// Whether the rows of `input` are mapped to their entities before its input vars are
+/// computed: always when it has input vars, since pb computes them over the rows of an
+/// entity only (`WHERE user_main_id IS NOT NULL`), so a row of no entity takes no part
+/// in a window (`row_number() OVER (PARTITION BY user_id ...)` counts no row whose ids
+/// are all NULL or filtered out).
+fn maps_rows_first(model: &EntityModel, input: &Input) -> bool {
+    !model.input_vars_of(&input.name).is_empty()
 }
 
 /// pb's name of the column that holds an input row's main id, which input vars may
@@ -657,6 +666,8 @@ pub(crate) fn input_rows_sql(model: &EntityModel, input: &Input) -> Result<Strin
             "SELECT *, \"{CLUSTER_COLUMN}\" AS {ROW_MAIN_ID} FROM ({})",
             lookup_sql(model, input, &raw)
         )
+    } else if maps_rows_first(model, input) {
+        lookup_sql(model, input, &raw)
     } else {
         raw
     };

@@ -121,6 +121,10 @@ FROM orders
 GROUP BY status
 ORDER BY status;
 
+-- A quotient of exact numbers keeps 16 decimals, as PostgreSQL's: 105.3238461538461538
+-- (arrow alone would keep the dividend's 2 decimals plus 4: 105.323846).
+SELECT CAST(1369.21 AS DECIMAL(10, 2)) / 13 AS per_order;
+
 -- Snowflake's hash: a stable bucket per customer (a 10% sample, the same in every run);
 -- typeof: the type of a variant, here to read only the arrays among JSON values.
 SELECT email, abs(hash(email)) % 10 AS bucket

@@ -41,6 +41,7 @@ mod components;
 mod copy;
 mod csv_check;
 mod data_version;
+mod decimal_division;
 mod delta;
 #[cfg(feature = "distributed")]
 pub mod distributed;

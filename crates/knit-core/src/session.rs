@@ -22,6 +22,8 @@ use datafusion::logical_expr::planner::ExprPlanner;
 use datafusion::logical_expr::{
     AggregateUDF, DdlStatement, Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF,
 };
+use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
+use datafusion::optimizer::{Analyzer, AnalyzerRule};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
@@ -32,6 +34,7 @@ use crate::catalog::Catalog;
 use crate::column_names::ColumnNamesFactory;
 use crate::components::ConnectedComponentsRelationPlanner;
 use crate::copy::StagedCopy;
+use crate::decimal_division::DecimalDivisionScale;
 use crate::delta::copy::{copy_options, copy_to_delta, is_delta_copy};
 use crate::delta::functions::{
     DELTA_HISTORY, DeltaTableFunction, ResolvedCalls, TABLE_CHANGES, resolve_calls,
@@ -189,6 +192,7 @@ impl SessionBuilder {
             .with_default_features()
             .with_table_factories(table_factories())
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
+            .with_analyzer_rules(analyzer_rules())
             .with_analyzer_rule(Arc::new(RoundingIntegerCasts))
             .with_analyzer_rule(Arc::new(VolatileCaseOnce))
             .with_analyzer_rule(Arc::new(VolatileBetweenOnce::default()))
@@ -558,6 +562,18 @@ fn nested_columns_as_json(mut copy: CopyTo) -> Result<CopyTo> {
 
 /// `STORED AS` formats and their factories: DataFusion's, and Delta, each taking
 /// Knit's `knit.column_names` option.
+/// DataFusion's analyzer rules, with Knit's that must see the plan before its types are
+/// coerced: [`DecimalDivisionScale`] widens a dividend, which coercion then follows.
+fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
+    let mut rules = Analyzer::new().rules;
+    let coercion = rules
+        .iter()
+        .position(|rule| rule.name() == TypeCoercion::new().name())
+        .unwrap_or(rules.len());
+    rules.insert(coercion, Arc::new(DecimalDivisionScale));
+    rules
+}
+
 fn table_factories() -> HashMap<String, Arc<dyn TableProviderFactory>> {
     let mut factories = SessionStateDefaults::default_table_factories();
     factories.insert(DELTA.to_string(), Arc::new(DeltaTableFactory));

@@ -40,6 +40,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 
 use super::cast_blind::{AggregateCall, aggregate_calls, collide};
 use super::count_distinct::COUNT_DISTINCT;
+use super::group_keys::{distinct_arguments, hard_orderings};
 use super::model::{EntityModel, Step};
 use knit_sql::{quote_ident, quote_literal};
 
@@ -271,7 +272,8 @@ struct Composer<'a> {
 
 impl Composer<'_> {
     /// The aggregates of one stage: one `GROUP BY` per input (and per argument of other
-    /// `DISTINCT` aggregates, see [`distinct_arguments`]).
+    /// `DISTINCT` aggregates, and per ordering their aggregates require, see
+    /// [`distinct_arguments`] and [`hard_orderings`]).
     ///
     /// The vars of a group that read no other var aggregate the input's rows alone and
     /// are joined to the stage before. A group whose vars read other vars aggregates the
@@ -291,6 +293,7 @@ impl Composer<'_> {
                 continue;
             };
             let distinct = distinct_arguments(&with_count_distinct(&step.var.definition.expr));
+            let ordering = hard_orderings(&step.var.definition.expr);
             let reads = !step.var.references.is_empty();
             let calls = aggregate_calls(&step.var.definition.expr, |name| {
                 self.aggregates.is_aggregate(name)
@@ -298,16 +301,19 @@ impl Composer<'_> {
             match groups.iter_mut().find(|g| {
                 g.input == *from
                     && g.distinct == distinct
+                    && (g.ordering.is_none() || ordering.is_none() || g.ordering == ordering)
                     && g.reads == reads
                     && !collide(&g.calls, &calls)
             }) {
                 Some(group) => {
                     group.members.push(step);
                     group.calls.extend(calls);
+                    group.ordering = group.ordering.take().or(ordering);
                 }
                 None => groups.push(AggregateGroup {
                     input: from.clone(),
                     distinct,
+                    ordering,
                     reads,
                     calls,
                     members: vec![step],
@@ -479,6 +485,8 @@ struct AggregateGroup<'a> {
     input: String,
     /// The arguments of its `DISTINCT` aggregates, if it has any.
     distinct: Option<String>,
+    /// The orderings its aggregates must read their rows in, if any.
+    ordering: Option<String>,
     /// Whether its vars read other vars.
     reads: bool,
     /// Its aggregate calls: one that DataFusion would name as one of these goes to
@@ -528,30 +536,6 @@ fn with_count_distinct(expr: &Expr) -> Expr {
         ControlFlow::<()>::Continue(())
     });
     expr
-}
-
-/// The arguments of the `DISTINCT` aggregates of an expression, other than the
-/// `count(DISTINCT x)` that [`with_count_distinct`] rewrites (`sum(DISTINCT x)`).
-///
-/// DataFusion computes a `GROUP BY` whose aggregates are all `DISTINCT` over one
-/// argument (besides plain sum, min and max) by grouping on that argument first. Any
-/// other mix falls back to a hash set per group and entity, several times slower and
-/// taking many times the memory it reports to the pool. So vars with such aggregates
-/// aggregate in a `GROUP BY` of their own per distinct argument, apart from the other
-/// vars of their input.
-fn distinct_arguments(expr: &Expr) -> Option<String> {
-    let mut found = BTreeSet::new();
-    let _ = visit_expressions(expr, |e| {
-        if let Expr::Function(function) = e
-            && let FunctionArguments::List(list) = &function.args
-            && list.duplicate_treatment == Some(DuplicateTreatment::Distinct)
-        {
-            let args: Vec<String> = list.args.iter().map(ToString::to_string).collect();
-            found.insert(args.join(", "));
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    (!found.is_empty()).then(|| found.into_iter().collect::<Vec<_>>().join("; "))
 }
 
 fn stage_name(n: usize) -> String {
@@ -735,17 +719,6 @@ pub(crate) fn parse_expr(sql: &str) -> Result<Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn distinct_arguments_name_each_distinct_aggregate() {
-        let args = |sql: &str| distinct_arguments(&parse_expr(sql).unwrap());
-        assert_eq!(args("count(*) + sum(x)"), None);
-        assert_eq!(args("count(DISTINCT a)").as_deref(), Some("a"));
-        assert_eq!(
-            args("sum(DISTINCT CAST(ts AS DATE)) * 2 + avg(DISTINCT a)").as_deref(),
-            Some("CAST(ts AS DATE); a")
-        );
-    }
 
     #[test]
     fn count_distinct_is_rewritten_everywhere_in_an_expression() {

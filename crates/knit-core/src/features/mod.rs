@@ -33,6 +33,7 @@ pub mod count_distinct;
 mod define;
 mod entity_aggregate;
 mod expand;
+mod group_keys;
 mod model;
 mod names;
 mod packed_pairs;

@@ -560,8 +560,6 @@ fn nested_columns_as_json(mut copy: CopyTo) -> Result<CopyTo> {
     Ok(copy)
 }
 
-/// `STORED AS` formats and their factories: DataFusion's, and Delta, each taking
-/// Knit's `knit.column_names` option.
 /// DataFusion's analyzer rules, with Knit's that must see the plan before its types are
 /// coerced: [`DecimalDivisionScale`] widens a dividend, which coercion then follows.
 fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
@@ -574,6 +572,8 @@ fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     rules
 }
 
+/// `STORED AS` formats and their factories: DataFusion's, and Delta, each taking
+/// Knit's `knit.column_names` option.
 fn table_factories() -> HashMap<String, Arc<dyn TableProviderFactory>> {
     let mut factories = SessionStateDefaults::default_table_factories();
     factories.insert(DELTA.to_string(), Arc::new(DeltaTableFactory));

@@ -41,12 +41,12 @@ mod components;
 mod copy;
 mod csv_check;
 mod data_version;
-mod decimal_division;
 mod delta;
 #[cfg(feature = "distributed")]
 pub mod distributed;
 mod entity_scope;
 mod error;
+mod exact_numbers;
 mod expr_rewrite;
 mod features;
 mod file_tables;

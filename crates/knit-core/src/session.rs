@@ -34,13 +34,13 @@ use crate::catalog::Catalog;
 use crate::column_names::ColumnNamesFactory;
 use crate::components::ConnectedComponentsRelationPlanner;
 use crate::copy::StagedCopy;
-use crate::decimal_division::DecimalDivisionScale;
 use crate::delta::copy::{copy_options, copy_to_delta, is_delta_copy};
 use crate::delta::functions::{
     DELTA_HISTORY, DeltaTableFunction, ResolvedCalls, TABLE_CHANGES, resolve_calls,
 };
 use crate::delta::{DELTA, DeltaTableFactory};
 use crate::error::{CoreError, Result};
+use crate::exact_numbers::ExactNumbers;
 use crate::features::count_distinct::CountDistinct;
 use crate::features::{AggregateNames, SingleStageEntityAggregate, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
@@ -561,14 +561,14 @@ fn nested_columns_as_json(mut copy: CopyTo) -> Result<CopyTo> {
 }
 
 /// DataFusion's analyzer rules, with Knit's that must see the plan before its types are
-/// coerced: [`DecimalDivisionScale`] widens a dividend, which coercion then follows.
+/// coerced: [`ExactNumbers`] widens a dividend or a sum, which coercion then follows.
 fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
     let coercion = rules
         .iter()
         .position(|rule| rule.name() == TypeCoercion::new().name())
         .unwrap_or(rules.len());
-    rules.insert(coercion, Arc::new(DecimalDivisionScale));
+    rules.insert(coercion, Arc::new(ExactNumbers));
     rules
 }
 

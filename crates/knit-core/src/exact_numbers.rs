@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright the Knit authors
 
-//! Divisions and averages of exact numbers keep 16 decimals, as PostgreSQL's do.
+//! Exact numbers as PostgreSQL computes them: a sum of `bigint` is a decimal, and
+//! quotients and averages of decimals keep 16 decimals.
+//!
+//! PostgreSQL sums `bigint` as `numeric` (Snowflake's integers are NUMBER(38, 0)
+//! anyway), so `sum(amount) / count(*)` over a `bigint` column has decimals (44.75),
+//! where DataFusion's `Int64` sum divides as integers (44). [`ExactNumbers`] sums an
+//! `Int64` or `UInt64` argument as `DECIMAL(20, 0)` (every value fits); smaller
+//! integers still sum as `Int64` and divide as integers, as PostgreSQL's `int` sums do.
 //!
 //! Arrow (and so DataFusion) gives `decimal / decimal` and `avg(decimal)` the scale of
 //! the dividend plus 4: `sum(price) / count(*)` over a `numeric(10,2)` is cut after 6
 //! decimals (`105.323846`), and so is `avg(price)`. PostgreSQL keeps at least 16
 //! significant digits (`105.3238461538461538`, rounded in the last one), so a var
-//! written over a money column differed from pb's in its 7th decimal.
-//! [`DecimalDivisionScale`] is an analyzer rule run before type coercion: a division
+//! written over a money column differed from pb's in its 7th decimal. The rule runs
+//! before type coercion, which then follows the new types: a division
 //! whose operands are exact (decimals, or an integer beside a decimal) and whose
 //! dividend has fewer than 12 decimals computes at 17 decimals and rounds to 16, and an
 //! `avg` of such a decimal computes at 16 (the precision allowing, in both). PostgreSQL
@@ -35,14 +42,18 @@ const RESULT_SCALE: i8 = 16;
 /// The decimals arrow adds to the dividend's in a quotient.
 const ADDED_SCALE: i8 = 4;
 
+/// The decimal every `Int64` and `UInt64` value fits in.
+const BIGINT_DIGITS: (u8, i8) = (20, 0);
+
 /// Arrow's largest `Decimal128` precision.
 const MAX_PRECISION: u8 = 38;
 
-/// Widens exact divisions and averages (see the module doc).
+/// Sums `bigint` as a decimal and widens exact divisions and averages (see the module
+/// doc).
 #[derive(Debug, Default)]
-pub(crate) struct DecimalDivisionScale;
+pub(crate) struct ExactNumbers;
 
-impl AnalyzerRule for DecimalDivisionScale {
+impl AnalyzerRule for ExactNumbers {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         // Once a node's types change, every node after it in this walk (its ancestors
         // among them) derives its schema again, so that a parent reads the new types.
@@ -74,7 +85,7 @@ impl AnalyzerRule for DecimalDivisionScale {
     }
 
     fn name(&self) -> &str {
-        "knit_decimal_division_scale"
+        "knit_exact_numbers"
     }
 }
 
@@ -112,7 +123,27 @@ fn widened(expr: Expr, schema: &DFSchema) -> Transformed<Expr> {
         // An aggregate or window node holds its functions bare, so an average is not
         // rounded: its argument gets the decimals that make its result's 16 (the last
         // one cut, where PostgreSQL rounds it).
-        Expr::AggregateFunction(mut aggregate) if is_avg(&aggregate) => {
+        Expr::AggregateFunction(mut aggregate) if is_named(&aggregate, "sum") => {
+            match summed_as_decimal(&aggregate.params.args, schema) {
+                Some(decimal) => {
+                    let argument = aggregate.params.args.remove(0);
+                    aggregate.params.args.insert(0, cast(argument, decimal));
+                    Transformed::yes(Expr::AggregateFunction(aggregate))
+                }
+                None => Transformed::no(Expr::AggregateFunction(aggregate)),
+            }
+        }
+        Expr::WindowFunction(mut window) if is_named_window(&window, "sum") => {
+            match summed_as_decimal(&window.params.args, schema) {
+                Some(decimal) => {
+                    let argument = window.params.args.remove(0);
+                    window.params.args.insert(0, cast(argument, decimal));
+                    Transformed::yes(Expr::WindowFunction(window))
+                }
+                None => Transformed::no(Expr::WindowFunction(window)),
+            }
+        }
+        Expr::AggregateFunction(mut aggregate) if is_named(&aggregate, "avg") => {
             match averaged(&aggregate.params.args, schema) {
                 Some(wider) => {
                     let argument = aggregate.params.args.remove(0);
@@ -122,7 +153,7 @@ fn widened(expr: Expr, schema: &DFSchema) -> Transformed<Expr> {
                 None => Transformed::no(Expr::AggregateFunction(aggregate)),
             }
         }
-        Expr::WindowFunction(mut window) if is_avg_window(&window) => {
+        Expr::WindowFunction(mut window) if is_named_window(&window, "avg") => {
             match averaged(&window.params.args, schema) {
                 Some(wider) => {
                     let argument = window.params.args.remove(0);
@@ -192,12 +223,21 @@ fn cast(expr: Expr, (precision, scale): (u8, i8)) -> Expr {
     ))
 }
 
-fn is_avg(aggregate: &AggregateFunction) -> bool {
-    aggregate.func.name().eq_ignore_ascii_case("avg")
+fn is_named(aggregate: &AggregateFunction, name: &str) -> bool {
+    aggregate.func.name().eq_ignore_ascii_case(name)
 }
 
-fn is_avg_window(window: &WindowFunction) -> bool {
-    matches!(&window.fun, WindowFunctionDefinition::AggregateUDF(f) if f.name().eq_ignore_ascii_case("avg"))
+fn is_named_window(window: &WindowFunction, name: &str) -> bool {
+    matches!(&window.fun, WindowFunctionDefinition::AggregateUDF(f) if f.name().eq_ignore_ascii_case(name))
+}
+
+/// The decimal a lone `bigint` argument of `sum` is cast to.
+fn summed_as_decimal(args: &[Expr], schema: &dyn ExprSchema) -> Option<(u8, i8)> {
+    let [argument] = args else { return None };
+    match argument.get_type(schema).ok()? {
+        DataType::Int64 | DataType::UInt64 => Some(BIGINT_DIGITS),
+        _ => None,
+    }
 }
 
 fn is_decimal(data_type: &DataType) -> bool {

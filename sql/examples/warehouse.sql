@@ -125,6 +125,9 @@ ORDER BY status;
 -- (arrow alone would keep the dividend's 2 decimals plus 4: 105.323846).
 SELECT CAST(1369.21 AS DECIMAL(10, 2)) / 13 AS per_order;
 
+-- A float as text reads as the warehouse writes it: 'order-163', not 'order-163.0'.
+SELECT concat('order-', CAST(163 AS DOUBLE)) AS label;
+
 -- Snowflake's hash: a stable bucket per customer (a 10% sample, the same in every run);
 -- typeof: the type of a variant, here to read only the arrays among JSON values.
 SELECT email, abs(hash(email)) % 10 AS bucket

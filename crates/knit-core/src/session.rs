@@ -44,6 +44,7 @@ use crate::exact_numbers::ExactNumbers;
 use crate::features::count_distinct::CountDistinct;
 use crate::features::{AggregateNames, SingleStageEntityAggregate, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
+use crate::float_text::FloatText;
 use crate::functions::to_json::{ToJson, is_nested};
 use crate::integer_casts::RoundingIntegerCasts;
 use crate::kept::KeepRelationPlanner;
@@ -194,6 +195,7 @@ impl SessionBuilder {
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
             .with_analyzer_rules(analyzer_rules())
             .with_analyzer_rule(Arc::new(RoundingIntegerCasts))
+            .with_analyzer_rule(Arc::new(FloatText))
             .with_analyzer_rule(Arc::new(VolatileCaseOnce))
             .with_analyzer_rule(Arc::new(VolatileBetweenOnce::default()))
             .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))

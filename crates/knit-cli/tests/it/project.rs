@@ -42,6 +42,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "2100-01-01T00:00:00Z",
     ),
     (
+        "testdata/oracle/cases/float_text",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
+    (
         "testdata/oracle/cases/valid_at_random",
         "tables",
         "2100-01-01T00:00:00Z",

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright the Knit authors
+
+//! Floats turned into text read as PostgreSQL writes them: `163`, not `163.0`.
+//!
+//! Arrow's cast writes a whole float with a trailing `.0`, so `CAST(x AS VARCHAR)`,
+//! `concat(user_id, '-', amount)` and `x || ''` over a `double precision` column gave
+//! `163.0` where pb's warehouse gives `163` (PostgreSQL and Snowflake alike). Ids are
+//! such text too: a `user_id` column that a tool wrote as doubles (pandas does, for an
+//! integer column with NULLs) became the id `123.0`, a different id than pb's `123`.
+//! [`FloatText`] is an analyzer rule, run after type coercion: each cast of a float to
+//! text calls [`float_text`] instead, which writes the shortest digits that read back as
+//! the same float, in fixed notation for exponents from -4 to 14 (to 5 for `real`),
+//! else as `1.5e-07` or `1e+15`, and `NaN`, `Infinity`, `-Infinity`, `-0`, as
+//! PostgreSQL's `float8out` and `float4out` do.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringViewBuilder};
+use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, Result, exec_err};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{
+    Cast, ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, TryCast, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+
+use crate::expr_rewrite::rewrite_expressions;
+use crate::functions::columnar;
+
+/// Writes casts of floats to text as PostgreSQL does (see the module doc).
+#[derive(Debug, Default)]
+pub(crate) struct FloatText;
+
+impl AnalyzerRule for FloatText {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        let function = Arc::new(ScalarUDF::from(FloatTextFunction::default()));
+        rewrite_expressions(plan, |expr, schema| as_text(expr, schema, &function))
+    }
+
+    fn name(&self) -> &str {
+        "knit_float_text"
+    }
+}
+
+/// `expr`, written by [`float_text`] if it casts a float to text.
+fn as_text(expr: Expr, schema: &DFSchema, function: &Arc<ScalarUDF>) -> Transformed<Expr> {
+    let (inner, field) = match &expr {
+        Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => (expr, field),
+        _ => return Transformed::no(expr),
+    };
+    let to_text = matches!(
+        field.data_type(),
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+    );
+    let from_float = inner
+        .get_type(schema)
+        .is_ok_and(|t| matches!(t, DataType::Float32 | DataType::Float64));
+    if !(to_text && from_float) {
+        return Transformed::no(expr);
+    }
+    let text = Expr::ScalarFunction(ScalarFunction::new_udf(
+        Arc::clone(function),
+        vec![inner.as_ref().clone()],
+    ));
+    let field = Arc::clone(field);
+    // The text comes as a view; the cast gives the type asked for.
+    Transformed::yes(Expr::Cast(Cast::new_from_field(Box::new(text), field)))
+}
+
+/// `__knit_float_text(x)`: a float as PostgreSQL's text of it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FloatTextFunction {
+    signature: Signature,
+}
+
+impl Default for FloatTextFunction {
+    fn default() -> Self {
+        Self {
+            signature: Signature::uniform(
+                1,
+                vec![DataType::Float32, DataType::Float64],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for FloatTextFunction {
+    fn name(&self) -> &str {
+        "__knit_float_text"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8View)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [value] = args.args.as_slice() else {
+            return exec_err!("__knit_float_text() takes one argument");
+        };
+        let scalar = matches!(value, ColumnarValue::Scalar(_));
+        let array = value.to_array(args.number_rows)?;
+        let mut out = StringViewBuilder::with_capacity(array.len());
+        match array.data_type() {
+            DataType::Float64 => {
+                for v in array.as_primitive::<Float64Type>().iter() {
+                    out.append_option(
+                        v.map(|v| float_text(v, f64::to_string, |v| format!("{v:e}"), 15)),
+                    );
+                }
+            }
+            DataType::Float32 => {
+                for v in array.as_primitive::<Float32Type>().iter() {
+                    out.append_option(
+                        v.map(|v| float_text(v, f32::to_string, |v| format!("{v:e}"), 6)),
+                    );
+                }
+            }
+            other => return exec_err!("__knit_float_text() takes a float, not {other}"),
+        }
+        let text: ArrayRef = Arc::new(out.finish());
+        columnar(text, scalar)
+    }
+}
+
+/// `value` as PostgreSQL writes it: `fixed` and `scientific` are Rust's shortest
+/// round-trip forms of it, used from an exponent of `max_fixed_exponent` on (and below
+/// -4) in PostgreSQL's exponent style (`e+15`, `e-07`).
+fn float_text<F: Copy + PartialEq + Into<f64>>(
+    value: F,
+    fixed: impl Fn(&F) -> String,
+    scientific: impl Fn(F) -> String,
+    max_fixed_exponent: i32,
+) -> String {
+    let wide: f64 = value.into();
+    if wide.is_nan() {
+        return "NaN".to_string();
+    }
+    if wide.is_infinite() {
+        return if wide > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
+    }
+    if wide == 0.0 {
+        return if wide.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    let written = scientific(value);
+    let Some((mantissa, exponent)) = written.split_once('e') else {
+        return fixed(&value);
+    };
+    let Ok(exponent) = exponent.parse::<i32>() else {
+        return fixed(&value);
+    };
+    if (-4..max_fixed_exponent).contains(&exponent) {
+        return fixed(&value);
+    }
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text64(v: f64) -> String {
+        float_text(v, f64::to_string, |v| format!("{v:e}"), 15)
+    }
+
+    fn text32(v: f32) -> String {
+        float_text(v, f32::to_string, |v| format!("{v:e}"), 6)
+    }
+
+    #[test]
+    fn doubles_read_as_postgresql_writes_them() {
+        // PostgreSQL 15's float8out for each.
+        assert_eq!(text64(163.0), "163");
+        assert_eq!(text64(-2.5), "-2.5");
+        assert_eq!(text64(0.1), "0.1");
+        assert_eq!(text64(1e14), "100000000000000");
+        assert_eq!(text64(1e15), "1e+15");
+        assert_eq!(text64(123456789012345680.0), "1.2345678901234568e+17");
+        assert_eq!(text64(0.0001), "0.0001");
+        assert_eq!(text64(0.000015), "1.5e-05");
+        assert_eq!(text64(1e-300), "1e-300");
+        assert_eq!(text64(-0.0), "-0");
+        assert_eq!(text64(f64::NAN), "NaN");
+        assert_eq!(text64(f64::NEG_INFINITY), "-Infinity");
+    }
+
+    #[test]
+    fn reals_switch_to_exponents_sooner() {
+        assert_eq!(text32(123456.0), "123456");
+        assert_eq!(text32(1e6), "1e+06");
+        assert_eq!(text32(0.1), "0.1");
+        assert_eq!(text32(163.0), "163");
+    }
+}

@@ -51,7 +51,7 @@ mod expr_rewrite;
 mod features;
 mod file_tables;
 mod files;
-mod float_text;
+mod float_text_casts;
 mod functions;
 mod integer_casts;
 mod kept;

@@ -44,7 +44,8 @@ use crate::exact_numbers::ExactNumbers;
 use crate::features::count_distinct::CountDistinct;
 use crate::features::{AggregateNames, SingleStageEntityAggregate, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
-use crate::float_text::FloatText;
+use crate::float_text_casts::FloatTextCasts;
+use crate::functions::interval_text::{IntervalText, is_duration};
 use crate::functions::to_json::{ToJson, is_nested};
 use crate::integer_casts::RoundingIntegerCasts;
 use crate::kept::KeepRelationPlanner;
@@ -195,7 +196,7 @@ impl SessionBuilder {
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
             .with_analyzer_rules(analyzer_rules())
             .with_analyzer_rule(Arc::new(RoundingIntegerCasts))
-            .with_analyzer_rule(Arc::new(FloatText))
+            .with_analyzer_rule(Arc::new(FloatTextCasts))
             .with_analyzer_rule(Arc::new(VolatileCaseOnce))
             .with_analyzer_rule(Arc::new(VolatileBetweenOnce::default()))
             .with_physical_optimizer_rule(Arc::new(CheckedArithmetic))
@@ -456,7 +457,7 @@ impl KnitSession {
                     return Ok(create_memory_table(&self.ctx, create).await?);
                 }
                 let plan = match plan {
-                    LogicalPlan::Copy(copy) => LogicalPlan::Copy(nested_columns_as_json(copy)?),
+                    LogicalPlan::Copy(copy) => LogicalPlan::Copy(csv_columns_as_text(copy)?),
                     other => other,
                 };
                 if let LogicalPlan::Copy(copy) = &plan
@@ -534,25 +535,31 @@ impl KnitSession {
     }
 }
 
-/// A `COPY` to CSV with its list, struct and map columns as JSON text: CSV has no form
-/// for them, and JSON is what warehouses export them as.
-fn nested_columns_as_json(mut copy: CopyTo) -> Result<CopyTo> {
+/// A `COPY` to CSV with its list, struct and map columns as JSON text (CSV has no form
+/// for them, and JSON is what warehouses export them as), and its durations as the
+/// warehouse's text of an interval (`1 day 02:00:00`).
+fn csv_columns_as_text(mut copy: CopyTo) -> Result<CopyTo> {
     let schema = copy.input.schema();
     let is_csv = copy.file_type.get_ext().eq_ignore_ascii_case("csv");
-    if !is_csv || !schema.fields().iter().any(|f| is_nested(f.data_type())) {
+    let as_text = |t: &datafusion::arrow::datatypes::DataType| is_nested(t) || is_duration(t);
+    if !is_csv || !schema.fields().iter().any(|f| as_text(f.data_type())) {
         return Ok(copy);
     }
     let to_json = Arc::new(ScalarUDF::from(ToJson::new()));
+    let interval_text = Arc::new(ScalarUDF::from(IntervalText::new()));
     let columns: Vec<Expr> = schema
         .iter()
         .map(|(qualifier, field)| {
             let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
-            if is_nested(field.data_type()) {
-                Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(&to_json), vec![column]))
-                    .alias(field.name())
+            let function = if is_nested(field.data_type()) {
+                &to_json
+            } else if is_duration(field.data_type()) {
+                &interval_text
             } else {
-                column
-            }
+                return column;
+            };
+            Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(function), vec![column]))
+                .alias(field.name())
         })
         .collect();
     let input = LogicalPlanBuilder::from(Arc::clone(&copy.input))

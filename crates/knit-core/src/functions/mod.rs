@@ -34,6 +34,8 @@ mod checked_sum;
 mod date;
 mod date_array;
 mod flatten_parts;
+pub(crate) mod float_text;
+pub(crate) mod interval_text;
 pub(crate) mod json_access;
 mod list_element;
 mod mode;
@@ -60,6 +62,8 @@ pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {
         ScalarUDF::from(between_once::BetweenOnce::new()),
         ScalarUDF::from(date::DateFunc::new()),
         ScalarUDF::from(to_json::ToJson::new()),
+        ScalarUDF::from(float_text::FloatText::default()),
+        ScalarUDF::from(interval_text::IntervalText::new()),
         ScalarUDF::from(warehouse_dates::DateDiff::snowflake()),
         ScalarUDF::from(warehouse_dates::DateDiff::bigquery_date()),
         ScalarUDF::from(warehouse_dates::DateDiff::bigquery_timestamp()),

@@ -7,8 +7,11 @@
 //! What may not, and makes a run full:
 //!
 //! - a window in an entity var or a cohort (it ranks entities against each other);
-//! - a window in an input var that is not partitioned by one of the input's ids or the
-//!   entity's main id (its rows may span clusters);
+//! - a window in an input var that is not partitioned by the row's main id (`rudder_id`
+//!   or the entity's main id column): one partitioned by an id column spans clusters
+//!   through its rows whose id is NULL or filtered out, which pb's window counts (over
+//!   the rows of every entity) and a refresh would count over the touched clusters'
+//!   rows only;
 //! - a SQL model that joins, groups, unions, de-duplicates or limits rows (a new row of
 //!   one table may change rows read from another);
 //! - an input read by URL rather than through a table whose files a run lists;
@@ -34,31 +37,17 @@ const ROW_MAIN_ID: &str = "rudder_id";
 
 /// Why `script` cannot be refreshed cluster by cluster, if it cannot.
 pub(super) fn not_incremental(script: &Script) -> Option<String> {
-    // The id expressions of each input, and the main id columns, as written.
+    // The main id columns, as written.
     let parsed: Vec<(&ScriptStatement, Option<Statement>)> = script
         .statements
         .iter()
         .map(|s| (s, knit_sql::parse_statement(&s.sql).ok()))
         .collect();
-    let mut input_ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut mains = BTreeSet::new();
     for (_, parsed) in &parsed {
-        match parsed {
-            Some(Statement::CreateInput(create)) => {
-                input_ids.insert(
-                    create.name.value.to_lowercase(),
-                    create
-                        .ids
-                        .iter()
-                        .map(|id| normal(&id.expr.to_string()))
-                        .collect(),
-                );
-            }
-            Some(Statement::CreateEntity(create)) => {
-                mains.insert(normal(&format!("{}_main_id", create.name.value)));
-                mains.insert(ROW_MAIN_ID.to_string());
-            }
-            _ => {}
+        if let Some(Statement::CreateEntity(create)) = parsed {
+            mains.insert(normal(&format!("{}_main_id", create.name.value)));
+            mains.insert(ROW_MAIN_ID.to_string());
         }
     }
     // A SQL model's rows are not an entity's: nothing scopes them to the touched clusters.
@@ -73,7 +62,7 @@ pub(super) fn not_incremental(script: &Script) -> Option<String> {
         ));
     }
     for (statement, parsed) in &parsed {
-        if let Some(reason) = not_local(statement, parsed.as_ref(), &input_ids, &mains) {
+        if let Some(reason) = not_local(statement, parsed.as_ref(), &mains) {
             return Some(reason);
         }
     }
@@ -96,7 +85,6 @@ pub(super) fn not_incremental(script: &Script) -> Option<String> {
 fn not_local(
     statement: &ScriptStatement,
     parsed: Option<&Statement>,
-    input_ids: &BTreeMap<String, BTreeSet<String>>,
     mains: &BTreeSet<String>,
 ) -> Option<String> {
     let name = || {
@@ -128,19 +116,17 @@ fn not_local(
             by_url.then(|| format!("{} reads files by URL, which a run cannot list", name()))
         }
         Some(Statement::CreateInputVar(create)) => {
-            let ids = input_ids.get(&create.name.owner.value.to_lowercase());
             let local = |partition: &[Expr]| {
-                partition.iter().any(|e| {
-                    let e = normal(&e.to_string());
-                    mains.contains(&e) || ids.is_some_and(|ids| ids.contains(&e))
-                })
+                partition
+                    .iter()
+                    .any(|e| mains.contains(&normal(&e.to_string())))
             };
             windows(&create.expr)
                 .iter()
                 .any(|partition| !partition.as_ref().is_some_and(|p| local(p)))
                 .then(|| {
                     format!(
-                        "{} is a window not partitioned by an id, whose rows may span entities",
+                        "{} is a window not partitioned by the row's main id, whose rows may span entities",
                         name()
                     )
                 })

@@ -13,7 +13,8 @@ use crate::{Scratch, knit, text};
 
 /// A project of the features a refresh must get right: aggregates that combine
 /// (count, sum, min, max), ordered first and last values, count distinct, a derived
-/// var, a var with a filter and a default, an input var window partitioned by an id,
+/// var, a var with a filter and a default, an input var window partitioned by the row's
+/// main id,
 /// a cohort, and feature views by two id types. The ordered values are ordered on
 /// every column they return: among rows tied on time, which one is first is not
 /// defined (in pb neither), and a refresh reads rows in another order than a full run.
@@ -50,7 +51,7 @@ const PROJECT: &[(&str, &str)] = &[
          \x20     - entity_var: {name: spent, select: sum(amount), from: inputs/orders, default_value: 0}\n\
          \x20     - entity_var: {name: big_orders, select: count(*), from: inputs/orders, where: amount > 40}\n\
          \x20     - entity_var: {name: spend_per_event, select: \"{{user.spent}} / nullif({{user.n_events}}, 0)\"}\n\
-         \x20     - input_var:\n          name: order_rank\n          select: rank()\n          from: inputs/orders\n          window:\n            partition_by: [user_id]\n            order_by: [amount desc]\n\
+         \x20     - input_var:\n          name: order_rank\n          select: rank()\n          from: inputs/orders\n          window:\n            partition_by: [rudder_id]\n            order_by: [amount desc]\n\
          \x20     - entity_var: {name: top_orders, select: \"count(*)\", from: inputs/orders, where: \"{{orders.Var(\\\"order_rank\\\")}} = 1\"}\n",
     ),
 ];
@@ -523,6 +524,26 @@ fn what_cannot_only_add_rows_makes_a_full_run_and_says_why() {
     let full = dir.join("full");
     run_ok(&project, &tables, &full, "2099-01-01T00:00:00Z");
     assert_eq!(differences(&full, &store), Vec::<String>::new());
+    // An input var window partitioned by an id column: its rows whose id is NULL span
+    // clusters (pb counts them over every entity's rows), so new rows make a full run.
+    let profiles = project.join("models/profiles.yaml");
+    let yaml = std::fs::read_to_string(&profiles).unwrap();
+    let by_id = yaml.replace("partition_by: [rudder_id]", "partition_by: [user_id]");
+    assert_ne!(yaml, by_id);
+    std::fs::write(&profiles, by_id).unwrap();
+    run_ok(&project, &tables, &store, "2099-01-01T00:00:00Z");
+    write_table_file(
+        &tables,
+        "orders",
+        "b",
+        ORDERS,
+        &[",20,2024-01-02 10:00:00".into()],
+    );
+    let stderr = run_ok(&project, &tables, &store, "2099-01-01T00:00:00Z");
+    assert!(
+        stderr.contains("is a window not partitioned by the row's main id"),
+        "{stderr}"
+    );
     // Bad input: --store with --out, a store that is a file.
     let output = run(&project, &tables, &store, END, &["--out", "x"]);
     assert!(!output.status.success());

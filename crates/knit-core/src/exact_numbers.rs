@@ -14,26 +14,26 @@
 //! the dividend plus 4: `sum(price) / count(*)` over a `numeric(10,2)` is cut after 6
 //! decimals (`105.323846`), and so is `avg(price)`. PostgreSQL keeps at least 16
 //! significant digits (`105.3238461538461538`, rounded in the last one), so a var
-//! written over a money column differed from pb's in its 7th decimal. The rule runs
-//! before type coercion, which then follows the new types: a division
-//! whose operands are exact (decimals, or an integer beside a decimal) and whose
-//! dividend has fewer than 12 decimals computes at 17 decimals and rounds to 16, and an
-//! `avg` of such a decimal computes at 16 (the precision allowing, in both). PostgreSQL
-//! gives fewer decimals to quotients of 10,000 or more and more to very small ones, and
+//! written over a money column differed from pb's in its 7th decimal. A division whose
+//! operands are exact (decimals, or an integer beside a decimal) and whose dividend has
+//! fewer than 12 decimals computes at 17 decimals and rounds to 16, and an `avg` of
+//! such a decimal computes at 16 (the precision allowing, in both). PostgreSQL gives
+//! fewer decimals to quotients of 10,000 or more and more to very small ones, and
 //! rounds an average's last decimal where Knit cuts it.
+//!
+//! The rule runs before type coercion, which then follows the new types.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
-use datafusion::common::{DFSchema, ExprSchema};
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, ExprSchema, ScalarValue};
 use datafusion::error::Result;
-use datafusion::logical_expr::expr::{AggregateFunction, WindowFunction};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{
     BinaryExpr, Cast, Expr, ExprSchemable, LogicalPlan, Operator, WindowFunctionDefinition,
 };
 use datafusion::optimizer::AnalyzerRule;
+
+use crate::expr_rewrite::rewrite_expression_types;
 
 /// The decimals a quotient or an average keeps, as PostgreSQL's for quotients under
 /// 10,000 (`NUMERIC_MIN_SIG_DIGITS`).
@@ -55,33 +55,7 @@ pub(crate) struct ExactNumbers;
 
 impl AnalyzerRule for ExactNumbers {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        // Once a node's types change, every node after it in this walk (its ancestors
-        // among them) derives its schema again, so that a parent reads the new types.
-        let mut changed = false;
-        plan.transform_up_with_subqueries(|node| {
-            let schema = if node.inputs().is_empty() {
-                node.schema().as_ref().clone()
-            } else {
-                merge_schema(&node.inputs())
-            };
-            let names = NamePreserver::new(&node);
-            let node = node.map_expressions(|expr| {
-                let saved = names.save(&expr);
-                let rewritten = expr.transform_up(|e| Ok(widened(e, &schema)))?;
-                Ok(if rewritten.transformed {
-                    rewritten.update_data(|e| saved.restore(e))
-                } else {
-                    rewritten
-                })
-            })?;
-            changed |= node.transformed;
-            if changed {
-                node.map_data(LogicalPlan::recompute_schema)
-            } else {
-                Ok(node)
-            }
-        })
-        .data()
+        rewrite_expression_types(plan, widened)
     }
 
     fn name(&self) -> &str {
@@ -89,8 +63,8 @@ impl AnalyzerRule for ExactNumbers {
     }
 }
 
-/// `expr` computed at [`RESULT_SCALE`] decimals if it divides or averages exact numbers
-/// with fewer.
+/// `expr` summing a `bigint` as a decimal, or computed at [`RESULT_SCALE`] decimals if it
+/// divides or averages exact numbers with fewer.
 fn widened(expr: Expr, schema: &DFSchema) -> Transformed<Expr> {
     match expr {
         Expr::BinaryExpr(BinaryExpr {
@@ -123,44 +97,23 @@ fn widened(expr: Expr, schema: &DFSchema) -> Transformed<Expr> {
         // An aggregate or window node holds its functions bare, so an average is not
         // rounded: its argument gets the decimals that make its result's 16 (the last
         // one cut, where PostgreSQL rounds it).
-        Expr::AggregateFunction(mut aggregate) if is_named(&aggregate, "sum") => {
-            match summed_as_decimal(&aggregate.params.args, schema) {
-                Some(decimal) => {
-                    let argument = aggregate.params.args.remove(0);
-                    aggregate.params.args.insert(0, cast(argument, decimal));
-                    Transformed::yes(Expr::AggregateFunction(aggregate))
-                }
-                None => Transformed::no(Expr::AggregateFunction(aggregate)),
+        Expr::AggregateFunction(mut aggregate) => {
+            let name = aggregate.func.name().to_string();
+            if argument_cast(&name, &mut aggregate.params.args, schema) {
+                Transformed::yes(Expr::AggregateFunction(aggregate))
+            } else {
+                Transformed::no(Expr::AggregateFunction(aggregate))
             }
         }
-        Expr::WindowFunction(mut window) if is_named_window(&window, "sum") => {
-            match summed_as_decimal(&window.params.args, schema) {
-                Some(decimal) => {
-                    let argument = window.params.args.remove(0);
-                    window.params.args.insert(0, cast(argument, decimal));
-                    Transformed::yes(Expr::WindowFunction(window))
-                }
-                None => Transformed::no(Expr::WindowFunction(window)),
-            }
-        }
-        Expr::AggregateFunction(mut aggregate) if is_named(&aggregate, "avg") => {
-            match averaged(&aggregate.params.args, schema) {
-                Some(wider) => {
-                    let argument = aggregate.params.args.remove(0);
-                    aggregate.params.args.insert(0, cast(argument, wider));
-                    Transformed::yes(Expr::AggregateFunction(aggregate))
-                }
-                None => Transformed::no(Expr::AggregateFunction(aggregate)),
-            }
-        }
-        Expr::WindowFunction(mut window) if is_named_window(&window, "avg") => {
-            match averaged(&window.params.args, schema) {
-                Some(wider) => {
-                    let argument = window.params.args.remove(0);
-                    window.params.args.insert(0, cast(argument, wider));
-                    Transformed::yes(Expr::WindowFunction(window))
-                }
-                None => Transformed::no(Expr::WindowFunction(window)),
+        Expr::WindowFunction(mut window) => {
+            let name = match &window.fun {
+                WindowFunctionDefinition::AggregateUDF(function) => function.name().to_string(),
+                WindowFunctionDefinition::WindowUDF(_) => String::new(),
+            };
+            if argument_cast(&name, &mut window.params.args, schema) {
+                Transformed::yes(Expr::WindowFunction(window))
+            } else {
+                Transformed::no(Expr::WindowFunction(window))
             }
         }
         other => Transformed::no(other),
@@ -223,12 +176,24 @@ fn cast(expr: Expr, (precision, scale): (u8, i8)) -> Expr {
     ))
 }
 
-fn is_named(aggregate: &AggregateFunction, name: &str) -> bool {
-    aggregate.func.name().eq_ignore_ascii_case(name)
-}
-
-fn is_named_window(window: &WindowFunction, name: &str) -> bool {
-    matches!(&window.fun, WindowFunctionDefinition::AggregateUDF(f) if f.name().eq_ignore_ascii_case(name))
+/// Casts the lone argument of a `sum` of `bigint` or an `avg` of a decimal to the type
+/// it is computed in; whether it did.
+fn argument_cast(function: &str, args: &mut [Expr], schema: &dyn ExprSchema) -> bool {
+    let target = if function.eq_ignore_ascii_case("sum") {
+        summed_as_decimal(args, schema)
+    } else if function.eq_ignore_ascii_case("avg") {
+        averaged(args, schema)
+    } else {
+        None
+    };
+    match (target, args) {
+        (Some(target), [argument]) => {
+            let value = std::mem::replace(argument, Expr::Literal(ScalarValue::Null, None));
+            *argument = cast(value, target);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The decimal a lone `bigint` argument of `sum` is cast to.

@@ -26,7 +26,7 @@
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, ExprSchema, ScalarValue};
+use datafusion::common::{DFSchema, ExprSchema};
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     BinaryExpr, Cast, Expr, ExprSchemable, LogicalPlan, Operator, WindowFunctionDefinition,
@@ -188,8 +188,7 @@ fn argument_cast(function: &str, args: &mut [Expr], schema: &dyn ExprSchema) -> 
     };
     match (target, args) {
         (Some(target), [argument]) => {
-            let value = std::mem::replace(argument, Expr::Literal(ScalarValue::Null, None));
-            *argument = cast(value, target);
+            *argument = cast(argument.clone(), target);
             true
         }
         _ => false,

@@ -5,8 +5,11 @@
 //! wraps around (the sum of `9223372036854775807` and `1` would be a large negative
 //! number). PostgreSQL, pb's reference, never gives a wrong integer: its arithmetic
 //! fails with "bigint out of range". Knit fails too, saying which sum and how to widen
-//! it. Sums of other types (decimals, floats, durations), `DISTINCT` sums and sums over
-//! sliding window frames are DataFusion's own.
+//! it. A `bigint` column itself is summed as a decimal (module `exact_numbers`), so the
+//! check guards the sums of smaller integers, which DataFusion sums as `Int64` and
+//! `UInt64`, and sums planned without the analyzer. Sums of other types (decimals,
+//! floats, durations), `DISTINCT` sums and sums over sliding window frames are
+//! DataFusion's own.
 
 use std::sync::Arc;
 

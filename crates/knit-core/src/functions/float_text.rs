@@ -59,16 +59,12 @@ impl ScalarUDFImpl for FloatText {
         match array.data_type() {
             DataType::Float64 => {
                 for v in array.as_primitive::<Float64Type>().iter() {
-                    out.append_option(
-                        v.map(|v| float_text(v, f64::to_string, |v| format!("{v:e}"), 15)),
-                    );
+                    out.append_option(v.map(float_text));
                 }
             }
             DataType::Float32 => {
                 for v in array.as_primitive::<Float32Type>().iter() {
-                    out.append_option(
-                        v.map(|v| float_text(v, f32::to_string, |v| format!("{v:e}"), 6)),
-                    );
+                    out.append_option(v.map(float_text));
                 }
             }
             other => return exec_err!("__knit_float_text() takes a float, not {other}"),
@@ -78,15 +74,24 @@ impl ScalarUDFImpl for FloatText {
     }
 }
 
-/// `value` as PostgreSQL writes it: `fixed` and `scientific` are Rust's shortest
-/// round-trip forms of it, used from an exponent of `max_fixed_exponent` on (and below
-/// -4) in PostgreSQL's exponent style (`e+15`, `e-07`).
-fn float_text<F: Copy + PartialEq + Into<f64>>(
-    value: F,
-    fixed: impl Fn(&F) -> String,
-    scientific: impl Fn(F) -> String,
-    max_fixed_exponent: i32,
-) -> String {
+/// A float type as PostgreSQL writes it: in fixed notation below an exponent of
+/// `FIXED_UP_TO` (its `DBL_DIG` or `FLT_DIG`).
+trait PostgresFloat: Copy + Into<f64> + std::fmt::Display + std::fmt::LowerExp {
+    const FIXED_UP_TO: i32;
+}
+
+impl PostgresFloat for f64 {
+    const FIXED_UP_TO: i32 = 15;
+}
+
+impl PostgresFloat for f32 {
+    const FIXED_UP_TO: i32 = 6;
+}
+
+/// `value` as PostgreSQL writes it: Rust's shortest round-trip digits of it (`{}` is
+/// fixed notation, `{:e}` scientific), the exponent in PostgreSQL's style (`e+15`,
+/// `e-07`) below -4 and from [`PostgresFloat::FIXED_UP_TO`] on.
+fn float_text<F: PostgresFloat>(value: F) -> String {
     let wide: f64 = value.into();
     if wide.is_nan() {
         return "NaN".to_string();
@@ -97,18 +102,17 @@ fn float_text<F: Copy + PartialEq + Into<f64>>(
     if wide == 0.0 {
         return if wide.is_sign_negative() { "-0" } else { "0" }.to_string();
     }
-    let written = scientific(value);
-    let Some((mantissa, exponent)) = written.split_once('e') else {
-        return fixed(&value);
-    };
-    let Ok(exponent) = exponent.parse::<i32>() else {
-        return fixed(&value);
-    };
-    if (-4..max_fixed_exponent).contains(&exponent) {
-        return fixed(&value);
+    let scientific = format!("{value:e}");
+    let parts = scientific
+        .split_once('e')
+        .and_then(|(mantissa, exponent)| Some((mantissa, exponent.parse::<i32>().ok()?)));
+    match parts {
+        Some((mantissa, exponent)) if !(-4..F::FIXED_UP_TO).contains(&exponent) => {
+            let sign = if exponent < 0 { '-' } else { '+' };
+            format!("{mantissa}e{sign}{:02}", exponent.abs())
+        }
+        _ => value.to_string(),
     }
-    let sign = if exponent < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exponent.abs())
 }
 
 #[cfg(test)]
@@ -116,11 +120,11 @@ mod tests {
     use super::*;
 
     fn text64(v: f64) -> String {
-        float_text(v, f64::to_string, |v| format!("{v:e}"), 15)
+        float_text(v)
     }
 
     fn text32(v: f32) -> String {
-        float_text(v, f32::to_string, |v| format!("{v:e}"), 6)
+        float_text(v)
     }
 
     #[test]

@@ -7,94 +7,92 @@
 //! - A quoted empty field (`""`) is the empty string, while an empty field without
 //!   quotes is NULL. Arrow's reader makes both NULL, and the difference shows in pb's
 //!   answers (`count(DISTINCT x)` and `count(x)` count `''`; `x IS NULL` is false for
-//!   it). So a file holding `""` is read raw: registered with a quote character it
-//!   does not contain, so that each field comes with its quotes, every column as text,
-//!   under a view that takes the quotes off ([`unquoted`]) and casts each column to its
-//!   type. That reading is exact only when no quoted field holds what only quotes
-//!   allow (the delimiter, a line break, a doubled quote); a file with such a field is
-//!   read as before, both empty fields NULL, with a warning.
+//!   it). So a file whose text column holds `""` is read from a copy in which each such
+//!   field is a marker, a control character the file lacks ([`with_empty_text_marked`]),
+//!   under a view that reads the marker as `''` ([`unmarked`]). The copy keeps every
+//!   other byte, so quoted delimiters, line breaks and doubled quotes read as before.
 //! - A boolean written `t`/`f`, `yes`/`no`, `on`/`off` or `1`/`0`, a time without its
 //!   seconds (`2024-01-07 10:00`), and a boolean, time or decimal with spaces around
 //!   it: Arrow's reader refuses them. Such a column is read as text and converted by
 //!   the view ([`converted`]).
 
-/// What the quoting of a CSV text needs.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Quoting {
-    /// A field is `""`.
-    pub quoted_empty: bool,
-    /// A quoted field holds a delimiter, a line break or a doubled quote, or text
-    /// follows its closing quote, or it is not closed: only a CSV reader splits such a
-    /// file into its fields.
-    pub needs_reader: bool,
-}
-
-/// How the fields of `text` (comma-separated) are quoted.
-pub(crate) fn quoting(text: &str) -> Quoting {
+/// `text` (comma-separated, its first line the header) with every quoted empty field
+/// (`""`) of a column that `is_text` marks replaced by `marker`, and of another column
+/// by an empty field (NULL, as PostgreSQL's loader reads an empty number or time), with
+/// the columns where it put a marker; `None` if no text column holds one. Only `""` at a field's start and followed by its
+/// end is replaced: `"""a"""` and `"a ""b"""` are quoted text.
+pub(crate) fn with_empty_text_marked(
+    text: &str,
+    is_text: &[bool],
+    marker: char,
+) -> Option<(String, Vec<bool>)> {
     let bytes = text.as_bytes();
-    let mut found = Quoting::default();
-    let mut field_start = true;
+    let mut marked = String::with_capacity(text.len());
+    let mut copied_to = 0;
+    let mut marked_columns = vec![false; is_text.len()];
+    let (mut field, mut header, mut field_start) = (0usize, true, true);
+    let ends_field = |b: Option<&u8>| b.is_none_or(|b| matches!(b, b',' | b'\n' | b'\r'));
     let mut i = 0;
     while i < bytes.len() {
         if field_start && bytes[i] == b'"' {
-            i += 1;
-            let mut length = 0usize;
-            loop {
-                match bytes.get(i) {
-                    None => {
-                        found.needs_reader = true;
-                        break;
-                    }
-                    Some(b'"') if bytes.get(i + 1) == Some(&b'"') => {
-                        found.needs_reader = true;
-                        i += 2;
-                        length += 1;
-                    }
-                    Some(b'"') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(b',' | b'\n' | b'\r') => {
-                        found.needs_reader = true;
-                        i += 1;
-                        length += 1;
-                    }
-                    Some(_) => {
-                        i += 1;
-                        length += 1;
-                    }
-                }
-            }
-            found.quoted_empty |= length == 0;
-            if bytes
-                .get(i)
-                .is_some_and(|b| !matches!(b, b',' | b'\n' | b'\r'))
-            {
-                found.needs_reader = true;
-            }
             field_start = false;
+            if !header && bytes.get(i + 1) == Some(&b'"') && ends_field(bytes.get(i + 2)) {
+                marked.push_str(&text[copied_to..i]);
+                if is_text.get(field).copied().unwrap_or(false) {
+                    marked.push(marker);
+                    marked_columns[field] = true;
+                }
+                i += 2;
+                copied_to = i;
+                continue;
+            }
+            // Past the quoted text, whose delimiters and line breaks are its own.
+            i += 1;
+            while i < bytes.len() {
+                if bytes[i] == b'"' {
+                    if bytes.get(i + 1) == Some(&b'"') {
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                i += 1;
+            }
             continue;
         }
-        field_start = matches!(bytes[i], b',' | b'\n');
+        match bytes[i] {
+            b',' => {
+                field += 1;
+                field_start = true;
+            }
+            b'\n' => {
+                field = 0;
+                header = false;
+                field_start = true;
+            }
+            _ => field_start = false,
+        }
         i += 1;
     }
-    found
+    marked.push_str(&text[copied_to..]);
+    marked_columns
+        .contains(&true)
+        .then_some((marked, marked_columns))
 }
 
-/// A control character `text` does not hold, for the raw reading's quote: with it, the
-/// reader keeps every `"` as text.
-pub(crate) fn unused_quote(text: &str) -> Option<char> {
+/// A control character `text` does not hold, for [`with_empty_text_marked`]'s marker.
+pub(crate) fn unused_marker(text: &str) -> Option<char> {
     (1u8..=8)
         .map(char::from)
         .find(|c| !text.as_bytes().contains(&(*c as u8)))
 }
 
-/// The SQL value of a raw field `column` (with its quotes, if it had them): `""` is the
-/// empty string, `"x"` is `x`, and a field without quotes is itself.
-pub(crate) fn unquoted(column: &str) -> String {
+/// The SQL value of text column `column` of a marked copy: the marker is `''`.
+pub(crate) fn unmarked(column: &str, marker: char) -> String {
     format!(
-        "CASE WHEN {column} LIKE '\"%\"' AND length({column}) >= 2 \
-         THEN substr({column}, 2, length({column}) - 2) ELSE {column} END"
+        "CASE WHEN {column} = chr({}) THEN '' ELSE {column} END",
+        u32::from(marker)
     )
 }
 
@@ -162,25 +160,43 @@ pub(crate) fn converted(sql_type: &str, value: &str) -> String {
 mod tests {
     use super::*;
 
-    fn of(text: &str) -> (bool, bool) {
-        let q = quoting(text);
-        (q.quoted_empty, q.needs_reader)
-    }
-
     #[test]
-    fn quoted_empty_fields_are_found_and_hard_quoting_is_told() {
-        assert_eq!(of("a,b\n1,\n2,x\n"), (false, false));
-        assert_eq!(of("a,b\n1,\"\"\n2,x\n"), (true, false));
-        assert_eq!(of("a,b\r\n\"\",1\r\n"), (true, false));
-        assert_eq!(of("a,b\n1,\"x\"\n\"y\",\"\""), (true, false));
+    fn quoted_empty_text_fields_are_marked_and_the_rest_is_kept() {
+        let marked =
+            |text: &str| with_empty_text_marked(text, &[true, true], '\u{1}').map(|(copy, _)| copy);
+        assert_eq!(marked("a,b\n1,\n2,x\n"), None);
+        assert_eq!(
+            marked("a,b\n1,\"\"\n2,x\n").as_deref(),
+            Some("a,b\n1,\u{1}\n2,x\n")
+        );
+        assert_eq!(
+            marked("a,b\r\n\"\",1\r\n").as_deref(),
+            Some("a,b\r\n\u{1},1\r\n")
+        );
+        assert_eq!(
+            marked("a,b\n1,\"x\"\n\"y\",\"\"").as_deref(),
+            Some("a,b\n1,\"x\"\n\"y\",\u{1}")
+        );
+        // Quoted delimiters, line breaks and doubled quotes stay as they are.
+        assert_eq!(
+            marked("a,b\n\"\",\"x,\"\"\"\",\ny\"\n\"\"\"q\"\"\",\"\"\n").as_deref(),
+            Some("a,b\n\u{1},\"x,\"\"\"\",\ny\"\n\"\"\"q\"\"\",\u{1}\n")
+        );
         // Quotes inside a field that does not start with one are text.
-        assert_eq!(of("a\n1 \"\"\n"), (false, false));
-        // What only a CSV reader splits right.
-        assert_eq!(of("a,b\n\"\",\"x,y\"\n"), (true, true));
-        assert_eq!(of("a,b\n\"\",\"x\ny\"\n"), (true, true));
-        assert_eq!(of("a,b\n\"\",\"say \"\"hi\"\"\"\n"), (true, true));
-        assert_eq!(of("a,b\n\"\",\"x\"y\n"), (true, true));
-        assert_eq!(of("a\n\"x"), (false, true));
+        assert_eq!(marked("a\n1 \"\"\n"), None);
+        // The header is names; an unclosed quote reads to the end.
+        assert_eq!(marked("\"\",b\n1,2\n"), None);
+        assert_eq!(marked("a\n\"x"), None);
+        // A column that is not text reads `""` as NULL: the field is emptied.
+        let typed = with_empty_text_marked("a,n,t\n\"\",\"\",x\n", &[true, false, true], '\u{2}');
+        assert_eq!(
+            typed,
+            Some(("a,n,t\n\u{2},,x\n".to_string(), vec![true, false, false]))
+        );
+        assert_eq!(
+            with_empty_text_marked("a,n\nx,\"\"\n", &[true, false], '\u{2}'),
+            None
+        );
     }
 
     #[test]
@@ -210,10 +226,14 @@ mod tests {
     }
 
     #[test]
-    fn the_raw_quote_is_a_character_the_text_lacks() {
-        assert_eq!(unused_quote("a,b"), Some('\u{1}'));
-        assert_eq!(unused_quote("a\u{1}b"), Some('\u{2}'));
+    fn the_marker_is_a_character_the_text_lacks() {
+        assert_eq!(unused_marker("a,b"), Some('\u{1}'));
+        assert_eq!(unused_marker("a\u{1}b"), Some('\u{2}'));
         let every: String = (1u8..=8).map(char::from).collect();
-        assert_eq!(unused_quote(&every), None);
+        assert_eq!(unused_marker(&every), None);
+        assert_eq!(
+            unmarked("page", '\u{1}'),
+            "CASE WHEN page = chr(1) THEN '' ELSE page END"
+        );
     }
 }

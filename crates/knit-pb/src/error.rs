@@ -16,6 +16,14 @@ pub enum PbError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file Knit writes for a table (a CSV file's marked copy) could not be written.
+    #[error("cannot write {}: {source} (set TMPDIR to a folder Knit may write to)", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A YAML file does not parse.
     #[error("{file}: not valid YAML: {source}")]
     Yaml {

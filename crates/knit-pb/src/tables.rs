@@ -118,20 +118,32 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
     }
     let text = read(&path)?;
     let columns = csv_columns(&text, &path, origin)?;
-    let quoting = csv_values::quoting(&text);
-    // Read raw (see `csv_values`) when a field is `""` and the file allows it.
-    let raw_quote = (quoting.quoted_empty && !quoting.needs_reader)
-        .then(|| csv_values::unused_quote(&text))
-        .flatten();
-    if quoting.quoted_empty && raw_quote.is_none() {
-        tracing::warn!(
-            file = %path.display(),
-            "a quoted empty field (\"\") reads as NULL, not as PostgreSQL's empty text: a \
-             quoted field of this file holds a comma, a line break or a quote, which only \
-             the CSV reader splits right; to keep '', give the table as Parquet"
-        );
-    }
-    let viewed = raw_quote.is_some() || columns.iter().any(|c| c.converted);
+    // A text column holding `""` (PostgreSQL's empty text, which Arrow's reader makes
+    // NULL) is read from a copy that marks it (see `csv_values`).
+    let is_text: Vec<bool> = columns.iter().map(|c| c.sql_type == "VARCHAR").collect();
+    let marked = csv_values::unused_marker(&text).and_then(|marker| {
+        csv_values::with_empty_text_marked(&text, &is_text, marker)
+            .map(|(copy, columns)| (marker, copy, columns))
+    });
+    let (marker, marked_columns, location) = match marked {
+        Some((marker, copy, columns)) => (
+            Some(marker),
+            columns,
+            quote_literal(&marked_copy(&path, &copy)?.display().to_string()),
+        ),
+        None => {
+            if text.contains("\"\"") && csv_values::unused_marker(&text).is_none() {
+                tracing::warn!(
+                    file = %path.display(),
+                    "a quoted empty field (\"\") may read as NULL, not as PostgreSQL's \
+                     empty text: the file holds every character Knit marks such fields \
+                     with (\\x01 to \\x08); to keep '', give the table as Parquet"
+                );
+            }
+            (None, Vec::new(), location)
+        }
+    };
+    let viewed = marker.is_some() || columns.iter().any(|c| c.converted);
     if !viewed {
         let declared: Vec<String> = columns
             .iter()
@@ -149,45 +161,38 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
             view: None,
         });
     }
-    // The file under a name of its own, its columns as text where the view reads them
-    // (all of them, read raw); the view, named as the project names the table, gives
-    // the values.
+    // The file under a name of its own, its columns as text where the view converts
+    // them; the view, named as the project names the table, gives the values.
     let mut file_parts = quoted.clone();
     if let Some(last) = file_parts.last_mut() {
         *last = quote_ident_if_needed(&format!("__knit_csv_{name}"));
     }
     let files_table = file_parts.join(".");
-    let as_text = |c: &CsvColumn| raw_quote.is_some() || c.converted;
     let declared: Vec<String> = columns
         .iter()
         .map(|c| {
-            let sql_type = if as_text(c) { "VARCHAR" } else { &c.sql_type };
+            let sql_type = if c.converted { "VARCHAR" } else { &c.sql_type };
             format!("{} {sql_type}", c.name)
         })
         .collect();
     let values: Vec<String> = columns
         .iter()
-        .map(|c| {
-            let text = if raw_quote.is_some() {
-                csv_values::unquoted(&c.name)
-            } else {
-                c.name.clone()
-            };
-            let value = if as_text(c) {
-                csv_values::converted(&c.sql_type, &text)
-            } else {
-                text
+        .enumerate()
+        .map(|(i, c)| {
+            let value = match marker {
+                Some(marker) if marked_columns.get(i) == Some(&true) => {
+                    csv_values::unmarked(&c.name, marker)
+                }
+                _ if c.converted => csv_values::converted(&c.sql_type, &c.name),
+                _ => c.name.clone(),
             };
             format!("{value} AS {}", c.name)
         })
         .collect();
-    let quote = raw_quote
-        .map(|q| format!(", 'format.quote' '{q}'"))
-        .unwrap_or_default();
     Ok(TableSql {
         table: format!(
             "CREATE EXTERNAL TABLE IF NOT EXISTS {files_table} ({}) STORED AS CSV LOCATION \
-             {location} OPTIONS ('format.has_header' 'true'{quote})",
+             {location} OPTIONS ('format.has_header' 'true')",
             declared.join(", ")
         ),
         view: Some(format!(
@@ -198,6 +203,41 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
         name: qualified,
         qualifiers,
     })
+}
+
+/// Writes `copy`, the marked copy of the CSV file at `path` (see `csv_values`), to
+/// Knit's folder in the temporary directory, named by its content, so that runs over an
+/// unchanged file read the same copy (a profile store sees the same file); written
+/// under another name and renamed, so that a concurrent run never reads half of it.
+fn marked_copy(path: &Path, copy: &str) -> Result<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    copy.hash(&mut hasher);
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let folder = std::env::temp_dir().join("knit-csv");
+    let target = folder.join(format!("{stem}-{:016x}.csv", hasher.finish()));
+    if target.is_file() {
+        return Ok(target);
+    }
+    let write = |to: &Path, text: &str| -> std::io::Result<()> {
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(to, text)
+    };
+    let partial = folder.join(format!(
+        ".{stem}-{}-{:016x}.partial",
+        std::process::id(),
+        hasher.finish()
+    ));
+    write(&partial, copy)
+        .and_then(|()| std::fs::rename(&partial, &target))
+        .map_err(|source| PbError::Write {
+            path: target.clone(),
+            source,
+        })?;
+    Ok(target)
 }
 
 /// `wanted` (a path under `root`, in lower case) as it exists on disk, each component
@@ -468,31 +508,39 @@ mod tests {
     }
 
     #[test]
-    fn a_csv_with_a_quoted_empty_field_is_read_raw_through_a_view() {
-        let sql = registered("user_id,page,created_at\nu1,\"\",2024-01-01\nu2,,\n");
+    fn a_csv_with_a_quoted_empty_text_field_is_read_from_a_marked_copy_through_a_view() {
+        let sql = registered(
+            "user_id,page,created_at\nu1,\"\",2024-01-01\nu2,,\n\"a, \"\"b\"\"\",\"\",\"\"\n",
+        );
         assert_eq!(sql.name, "shop.visits");
         assert_eq!(sql.files_table, "shop.__knit_csv_visits");
         assert_eq!(sql.qualifiers, ["CREATE SCHEMA IF NOT EXISTS shop"]);
         assert!(sql.table.starts_with(
             "CREATE EXTERNAL TABLE IF NOT EXISTS shop.__knit_csv_visits (user_id VARCHAR, \
-             page VARCHAR, created_at VARCHAR) STORED AS CSV"
+             page VARCHAR, created_at TIMESTAMP WITH TIME ZONE) STORED AS CSV LOCATION '"
         ));
-        assert!(
-            sql.table.ends_with("'format.quote' '\u{1}')"),
-            "{}",
-            sql.table
+        assert!(sql.table.ends_with("OPTIONS ('format.has_header' 'true')"));
+        // The copy: `""` of the text column is the marker, of the time column empty;
+        // the quoted comma and doubled quotes are kept.
+        let location = sql.table.split('\'').nth(1).unwrap();
+        assert!(location.contains("knit-csv"), "{location}");
+        assert_eq!(
+            std::fs::read_to_string(location).unwrap(),
+            "user_id,page,created_at\nu1,\u{1},2024-01-01\nu2,,\n\"a, \"\"b\"\"\",\u{1},\n"
         );
-        let view = sql.view.unwrap();
-        assert!(view.starts_with("CREATE OR REPLACE VIEW shop.visits AS SELECT "));
-        assert!(
-            view.contains(" AS page, CAST(regexp_replace(trim(CASE WHEN created_at LIKE"),
-            "{view}"
-        );
-        assert!(
-            view.ends_with(
-                "AS TIMESTAMP WITH TIME ZONE) AS created_at FROM shop.__knit_csv_visits"
+        assert_eq!(
+            sql.view.as_deref(),
+            Some(
+                "CREATE OR REPLACE VIEW shop.visits AS SELECT user_id AS user_id, CASE WHEN \
+                 page = chr(1) THEN '' ELSE page END AS page, created_at AS created_at FROM \
+                 shop.__knit_csv_visits"
             )
         );
+        // The same content reads the same copy.
+        let again = registered(
+            "user_id,page,created_at\nu1,\"\",2024-01-01\nu2,,\n\"a, \"\"b\"\"\",\"\",\"\"\n",
+        );
+        assert_eq!(again.table, sql.table);
     }
 
     #[test]
@@ -527,10 +575,10 @@ mod tests {
     }
 
     #[test]
-    fn a_csv_without_one_or_whose_quotes_hold_a_comma_is_read_as_ever() {
+    fn a_csv_without_a_quoted_empty_text_field_is_read_as_it_is() {
         for csv in [
             "user_id,page\nu1,\nu2,\"home\"\n",
-            "user_id,page\nu1,\"\"\nu2,\"a, b\"\n",
+            "user_id,page\nu1,\"a \"\"b\"\"\"\nu2,\"a, b\"\n",
         ] {
             let sql = registered(csv);
             assert_eq!(sql.files_table, "shop.visits");

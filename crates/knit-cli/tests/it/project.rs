@@ -1737,12 +1737,14 @@ fn a_failing_run_changes_no_output() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A CSV table with a quoted empty field (`""`) whose other quoted fields hold a comma
-/// cannot be read raw: it is read by the CSV reader, `""` as NULL, and a warning names
-/// the file and the fix.
+/// A CSV table with a quoted empty field (`""`) beside quoted fields that hold a comma
+/// and doubled quotes reads as PostgreSQL's loader reads it: `""` is the empty text,
+/// which `count` counts, and the quoted comma is one value. A file that holds every
+/// marker character cannot be marked: `""` reads as NULL, and a warning names the file
+/// and the fix.
 #[test]
-fn a_csv_that_cannot_be_read_raw_warns_naming_the_file() {
-    let dir = scratch("csv_fallback");
+fn a_csv_with_quoted_empty_text_beside_quoted_commas_reads_as_postgres() {
+    let dir = scratch("csv_marked");
     std::fs::create_dir_all(dir.join("project/models")).unwrap();
     std::fs::create_dir_all(dir.join("tables/shop")).unwrap();
     std::fs::write(
@@ -1756,35 +1758,42 @@ fn a_csv_that_cannot_be_read_raw_warns_naming_the_file() {
         "inputs:\n- name: visits\n  app_defaults:\n    table: shop.visits\n    ids:\n    \
          - {select: user_id, type: user_id, entity: user}\n\
          var_groups:\n- name: v\n  entity_key: user\n  vars:\n  \
-         - entity_var: {name: n_pages, select: count(page), from: inputs/visits}\n",
+         - entity_var: {name: n_pages, select: count(page), from: inputs/visits}\n  \
+         - entity_var: {name: pages, select: \"string_agg(page, '|' ORDER BY page)\", \
+         from: inputs/visits}\n",
     )
     .unwrap();
-    std::fs::write(
-        dir.join("tables/shop/visits.csv"),
-        "user_id,page\nu1,\"\"\nu1,\"a, b\"\n",
-    )
-    .unwrap();
-    let out = dir.join("out");
-    let output = knit()
-        .args(["project", "run"])
-        .arg(dir.join("project"))
-        .arg("--tables")
-        .arg(dir.join("tables"))
-        .arg("--out")
-        .arg(&out)
-        .args(["--format", "csv"])
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert!(output.status.success(), "{stderr}");
+    let run = |csv: &str| {
+        std::fs::write(dir.join("tables/shop/visits.csv"), csv).unwrap();
+        let out = dir.join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let output = knit()
+            .args(["project", "run"])
+            .arg(dir.join("project"))
+            .arg("--tables")
+            .arg(dir.join("tables"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--format", "csv"])
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&output);
+        assert!(output.status.success(), "{stderr}");
+        let view = std::fs::read_to_string(out.join("user_feature_view.csv")).unwrap();
+        (view.lines().nth(1).unwrap().to_string(), stderr)
+    };
+    let (row, stderr) = run("user_id,page\nu1,\"\"\nu1,\"a, \"\"b\"\"\"\nu1,\n");
+    assert!(row.ends_with(",2,\"|a, \"\"b\"\"\""), "{row}");
+    assert!(!stderr.contains("quoted empty field"), "{stderr}");
+    // Every marker character is taken.
+    let (row, stderr) =
+        run("user_id,page\nu1,\"\"\nu1,\"a, b\"\nu1,x\u{1}\u{2}\u{3}\u{4}\u{5}\u{6}\u{7}\u{8}\n");
     assert!(
-        stderr.contains("a quoted empty field (\"\") reads as NULL")
+        stderr.contains("a quoted empty field (\"\") may read as NULL")
             && stderr.contains("give the table as Parquet")
             && stderr.contains("visits.csv"),
         "{stderr}"
     );
-    // The quoted comma is one value; `""` is NULL, so one page counts.
-    let view = std::fs::read_to_string(out.join("user_feature_view.csv")).unwrap();
-    assert!(view.lines().nth(1).unwrap().ends_with(",1"), "{view}");
+    assert!(row.contains(",2,"), "{row}");
     let _ = std::fs::remove_dir_all(&dir);
 }

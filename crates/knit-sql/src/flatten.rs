@@ -58,6 +58,20 @@ fn rewrite_set_expr(body: &mut SetExpr) {
 }
 
 fn rewrite_select(select: &mut Select) {
+    // A `FLATTEN` first in the `FROM` list reads no other item (its input is a
+    // constant or a subquery's value): a derived table of its rows alone.
+    if let Some(first) = select.from.first().filter(|item| item.joins.is_empty())
+        && let Some(call) = flattened(&first.relation)
+    {
+        let alias = call.alias.clone().unwrap_or_else(|| Ident::new("flatten"));
+        let sql = format!(
+            "SELECT 1 FROM (SELECT {}) AS {alias}",
+            flatten_columns(&call, select).join(", ")
+        );
+        if let Some(derived) = parse_relation(&sql) {
+            select.from[0].relation = derived;
+        }
+    }
     let mut i = 1;
     while i < select.from.len() {
         let pair_is_plain = select.from[i].joins.is_empty() && select.from[i - 1].joins.is_empty();
@@ -76,43 +90,9 @@ fn rewrite_select(select: &mut Select) {
             Some(name) => format!("{name}.*"),
             None => "*".to_string(),
         };
-        // One unnest per column, side by side (DataFusion zips the unnests of one
-        // SELECT). `key`, `this`, `path` and `seq` only where the query reads them: a
-        // source column of that name would otherwise be doubled.
-        // The optional arguments are positional: each one given needs those before it.
-        let mut optional = Vec::new();
-        if call.path.is_some() || call.recursive || call.mode.is_some() {
-            optional.push(
-                call.path
-                    .as_ref()
-                    .map_or("NULL".into(), ToString::to_string),
-            );
-        }
-        if call.recursive || call.mode.is_some() {
-            optional.push(call.recursive.to_string());
-        }
-        if let Some(mode) = &call.mode {
-            optional.push(mode.to_string());
-        }
-        let optional: String = optional.iter().map(|a| format!(", {a}")).collect();
-        let part = |name: &str| {
-            format!(
-                "unnest(flatten_part({}, '{name}', {}{optional})) AS \"{name}\"",
-                call.input, call.outer
-            )
-        };
-        let mut columns = vec![part("value"), part("index")];
-        if reads_name(select, "key") {
-            columns.push(part("key"));
-        }
-        for name in ["this", "path", "seq"] {
-            if reads_name(select, name) {
-                columns.push(part(name));
-            }
-        }
         let sql = format!(
             "SELECT 1 FROM (SELECT {all}, {} FROM {source}) AS {alias}",
-            columns.join(", ")
+            flatten_columns(&call, select).join(", ")
         );
         let Some(derived) = parse_relation(&sql) else {
             i += 1;
@@ -124,6 +104,44 @@ fn rewrite_select(select: &mut Select) {
             requalify(select, &old, &alias);
         }
     }
+}
+
+/// The select items that list `call`'s columns: one unnest per column, side by side
+/// (DataFusion zips the unnests of one SELECT). `key`, `this`, `path` and `seq` only
+/// where `select` reads them: a source column of that name would otherwise be doubled.
+fn flatten_columns(call: &FlattenCall, select: &Select) -> Vec<String> {
+    // The optional arguments are positional: each one given needs those before it.
+    let mut optional = Vec::new();
+    if call.path.is_some() || call.recursive || call.mode.is_some() {
+        optional.push(
+            call.path
+                .as_ref()
+                .map_or("NULL".into(), ToString::to_string),
+        );
+    }
+    if call.recursive || call.mode.is_some() {
+        optional.push(call.recursive.to_string());
+    }
+    if let Some(mode) = &call.mode {
+        optional.push(mode.to_string());
+    }
+    let optional: String = optional.iter().map(|a| format!(", {a}")).collect();
+    let part = |name: &str| {
+        format!(
+            "unnest(flatten_part({}, '{name}', {}{optional})) AS \"{name}\"",
+            call.input, call.outer
+        )
+    };
+    let mut columns = vec![part("value"), part("index")];
+    if reads_name(select, "key") {
+        columns.push(part("key"));
+    }
+    for name in ["this", "path", "seq"] {
+        if reads_name(select, name) {
+            columns.push(part(name));
+        }
+    }
+    columns
 }
 
 /// A `FLATTEN` call's arguments.
@@ -271,6 +289,11 @@ mod tests {
             "SELECT f.id, f.value FROM (SELECT o.*, unnest(flatten_part(o.items, 'value', false)) AS \"value\", unnest(flatten_part(o.items, 'index', false)) AS \"index\" FROM orders o) AS f"
         );
         assert_eq!(rewritten("SELECT * FROM a, b"), "SELECT * FROM a, b");
+        // First in the FROM list, it reads no other item.
+        assert_eq!(
+            rewritten("SELECT f.value FROM TABLE(FLATTEN(input => parse_json('[1]'))) f, b"),
+            "SELECT f.value FROM (SELECT unnest(flatten_part(parse_json('[1]'), 'value', false)) AS \"value\", unnest(flatten_part(parse_json('[1]'), 'index', false)) AS \"index\") AS f, b"
+        );
     }
 
     #[test]

@@ -19,6 +19,10 @@
 //!   Snowflake's does: `count(DISTINCT CASE WHEN a IS NOT NULL AND b IS NOT NULL THEN
 //!   struct(a, b) END)`.
 //!
+//! - A field of a value that is not a column, `from_json(j, 'a INT').a` or
+//!   `(named_struct('a', 1)).a` (Spark, BigQuery, PostgreSQL): DataFusion plans
+//!   dots only after column names, so the field is read as `[..]` reads it, `(..)['a']`.
+//!
 //! [`visit_statement`] also carries the other tree rewrites (`FLATTEN`) into every
 //! statement that holds a query.
 
@@ -26,9 +30,9 @@ use std::ops::ControlFlow;
 
 use datafusion_sql::parser::{CopyToSource, Statement as DFStatement};
 use datafusion_sql::sqlparser::ast::{
-    BinaryOperator, DateTimeField, DuplicateTreatment, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArguments, LimitClause, Query, SetExpr, SetOperator, Top, TopQuantity,
-    Value, VisitMut, VisitorMut,
+    AccessExpr, BinaryOperator, DateTimeField, DuplicateTreatment, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArguments, LimitClause, Query, SetExpr, SetOperator, Subscript, Top,
+    TopQuantity, Value, VisitMut, VisitorMut,
 };
 use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::parser::Parser;
@@ -95,6 +99,17 @@ impl VisitorMut for WarehouseForms {
             } => {
                 if let Some(date) = parse_expr(&format!("CAST({value} AS DATE)")) {
                     *expr = date;
+                }
+            }
+            Expr::CompoundFieldAccess { root, access_chain }
+                if !matches!(**root, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) =>
+            {
+                for access in access_chain.iter_mut() {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        *access = AccessExpr::Subscript(Subscript::Index {
+                            index: Expr::value(Value::SingleQuotedString(field.value.clone())),
+                        });
+                    }
                 }
             }
             Expr::Extract { field, .. } => {
@@ -284,6 +299,10 @@ mod tests {
         assert_eq!(
             rewritten("SELECT a RLIKE 'x.*' OR b NOT REGEXP '^y' FROM t"),
             "SELECT (regexp_like(a, 'x.*')) OR (NOT regexp_like(b, '^y')) FROM t"
+        );
+        assert_eq!(
+            rewritten("SELECT from_json(j, 'a INT').a, (s).b.c, t.s.d FROM t"),
+            "SELECT from_json(j, 'a INT')['a'], (s)['b']['c'], t.s.d FROM t"
         );
     }
 }

@@ -41,6 +41,7 @@ mod list_element;
 mod mode;
 mod ordered_first_last;
 mod quantiles;
+mod spark_json;
 pub(crate) mod text_arithmetic;
 pub(crate) mod text_boolean;
 pub(crate) mod to_json;

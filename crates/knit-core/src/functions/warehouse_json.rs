@@ -13,7 +13,7 @@
 //! | `json_value(j [, path])` | BigQuery | the scalar at `path` as text; NULL for objects, arrays, missing paths |
 //! | `json_query(j [, path])`, `json_extract` | BigQuery | the value at `path` as JSON text (a string in its quotes); NULL for missing paths |
 //! | `get_json_object(j, path)` | Spark | the value at `path` as text (objects as JSON); NULL for missing paths or text that is not JSON |
-//! | `from_json(j, 'array<string>')` | Spark | a list of the element type (`string`, `int`, `bigint`, `double`, `boolean`) |
+//! | `from_json(j, schema)` | Spark | `j` read as the type of a Spark schema (`'array<string>'`, `'sku STRING, qty INT'`, ...; see [`super::spark_json`]) |
 //! | `object_construct(k, v, ...)` | Snowflake | a JSON object, leaving out NULL values |
 //! | `get_path(j, 'a.b[0]')` | Snowflake | the value at the path, as `j:a.b[0]` reads it; NULL where missing |
 //! | `object_insert(o, k, v [, update])` | Snowflake | `o` with the field `k` added (a NULL value adds none); an existing `k` is an error unless `update` is true |
@@ -23,10 +23,9 @@
 
 use std::sync::Arc;
 
-use super::{argument_arrays, check_arity, columnar, constant_text};
+use super::{argument_arrays, check_arity, columnar, constant_text, spark_json};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Array, Int64Builder,
-    ListBuilder, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, Int64Array, Int64Builder, ListBuilder, StringArray, StringBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
@@ -140,8 +139,8 @@ impl ScalarUDFImpl for JsonFunction {
         Ok(match self.kind {
             Kind::ArraySize => DataType::Int64,
             Kind::QueryArray => DataType::new_list(DataType::Utf8, true),
-            // The element type comes from the schema text, in return_field_from_args.
-            Kind::FromJson => DataType::new_list(DataType::Utf8, true),
+            // The type comes from the schema text, in return_field_from_args.
+            Kind::FromJson => DataType::Utf8,
             _ => DataType::Utf8,
         })
     }
@@ -159,7 +158,7 @@ impl ScalarUDFImpl for JsonFunction {
                     "from_json(): the schema must be constant text such as 'array<string>'".into(),
                 )
             })?;
-            data_type = DataType::new_list(element_type(schema)?, true);
+            data_type = spark_json::schema_type(schema)?;
         }
         if self.kind == Kind::ObjectConstruct && !types.len().is_multiple_of(2) {
             return plan_err!("object_construct() takes pairs of keys and values");
@@ -249,11 +248,7 @@ impl ScalarUDFImpl for JsonFunction {
                 Arc::new(out.finish())
             }
             Kind::FromJson => {
-                let element = match args.return_field.data_type() {
-                    DataType::List(field) => field.data_type().clone(),
-                    other => return exec_err!("from_json(): unexpected result type {other}"),
-                };
-                from_json(&text(&arrays[0])?, &element)?
+                spark_json::from_json(&text(&arrays[0])?, args.return_field.data_type())?
             }
             Kind::ObjectConstruct => object_construct(&arrays, rows)?,
             Kind::ObjectInsert | Kind::ObjectDelete => edit_objects(self.kind, &arrays, rows)?,
@@ -391,63 +386,6 @@ pub(super) fn at_path<'a>(
         }
     }
     Ok(Some(current))
-}
-
-/// The element type of a Spark schema `array<t>`.
-fn element_type(schema: &str) -> Result<DataType> {
-    let lower = schema.trim().to_lowercase().replace(' ', "");
-    let inner = lower
-        .strip_prefix("array<")
-        .and_then(|s| s.strip_suffix('>'));
-    Ok(match inner {
-        Some("string") => DataType::Utf8,
-        Some("int" | "integer" | "bigint" | "long") => DataType::Int64,
-        Some("double" | "float" | "decimal") => DataType::Float64,
-        Some("boolean") => DataType::Boolean,
-        _ => {
-            return plan_err!(
-                "from_json(): schema '{schema}' is not supported; Knit reads \
-                 array<string>, array<bigint>, array<double> and array<boolean>"
-            );
-        }
-    })
-}
-
-fn from_json(texts: &StringArray, element: &DataType) -> Result<ArrayRef> {
-    // Spark answers NULL for text that is not JSON, or not of the schema.
-    let arrays = texts
-        .iter()
-        .map(|t| match t.and_then(|t| serde_json::from_str(t).ok()) {
-            Some(Value::Array(items)) => Some(items),
-            _ => None,
-        });
-    macro_rules! build {
-        ($builder:expr, $convert:expr) => {{
-            let mut out = ListBuilder::new($builder);
-            for items in arrays {
-                match items {
-                    Some(items) => {
-                        for item in items {
-                            out.values().append_option($convert(item));
-                        }
-                        out.append(true);
-                    }
-                    None => out.append(false),
-                }
-            }
-            Arc::new(out.finish()) as ArrayRef
-        }};
-    }
-    Ok(match element {
-        DataType::Int64 => build!(Int64Builder::new(), |v: Value| v.as_i64()),
-        DataType::Float64 => build!(Float64Builder::new(), |v: Value| v.as_f64()),
-        DataType::Boolean => build!(BooleanBuilder::new(), |v: Value| v.as_bool()),
-        _ => build!(StringBuilder::new(), |v: Value| match v {
-            Value::String(s) => Some(s),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        }),
-    })
 }
 
 fn object_construct(arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {

@@ -121,7 +121,8 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
     // A text column holding `""` (PostgreSQL's empty text, which Arrow's reader makes
     // NULL) is read from a copy that marks it (see `csv_values`).
     let is_text: Vec<bool> = columns.iter().map(|c| c.sql_type == "VARCHAR").collect();
-    let marked = csv_values::unused_marker(&text).and_then(|marker| {
+    let unused_marker = csv_values::unused_marker(&text);
+    let marked = unused_marker.and_then(|marker| {
         csv_values::with_empty_text_marked(&text, &is_text, marker)
             .map(|(copy, columns)| (marker, copy, columns))
     });
@@ -132,7 +133,7 @@ pub(crate) fn external_table(tables: &Path, table: &str, origin: &Origin) -> Res
             quote_literal(&marked_copy(&path, &copy)?.display().to_string()),
         ),
         None => {
-            if text.contains("\"\"") && csv_values::unused_marker(&text).is_none() {
+            if unused_marker.is_none() && text.contains("\"\"") {
                 tracing::warn!(
                     file = %path.display(),
                     "a quoted empty field (\"\") may read as NULL, not as PostgreSQL's \

@@ -34,6 +34,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use knit_delta::{WriteMode, write};
 
 use super::{DELTA, table_location};
+use crate::functions::interval_text::durations_as_text;
 use crate::options::KnitOptions;
 
 /// The options of a Delta `COPY` (besides `aws.*`).
@@ -139,6 +140,8 @@ pub(crate) async fn copy_to_delta(
     let plan = state
         .statement_to_plan(DFStatement::Statement(Box::new(SqlStatement::Query(query))))
         .await?;
+    // Delta has no type for a duration (`max(t) - min(t)`): its text, as CSV has it.
+    let plan = durations_as_text(plan)?;
     let location = table_location(ctx.runtime_env().as_ref(), &target)?;
     let replaced = match options.get("replace_where") {
         Some(predicate) if location.is_delta_table().await => {

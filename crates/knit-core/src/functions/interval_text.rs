@@ -7,7 +7,8 @@
 //! A difference of two times (`max(ts) - min(ts)`) is a duration; arrow's CSV writer
 //! writes it in ISO 8601 (`PT93600S`), where pb's warehouse writes the interval above.
 //! CSV has no type for it, so Knit writes the warehouse's text, as it writes nested
-//! values as JSON. Days are whole days of 24 hours, as PostgreSQL's difference of two
+//! values as JSON; a Delta table, which has no type for it either, holds the same text.
+//! Days are whole days of 24 hours, as PostgreSQL's difference of two
 //! timestamps gives them (`justify_hours`).
 
 use std::fmt::Write;
@@ -18,9 +19,11 @@ use datafusion::arrow::datatypes::{
     DataType, DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType,
     DurationSecondType, TimeUnit,
 };
-use datafusion::common::{Result, exec_err};
+use datafusion::common::{Column, Result, exec_err};
+use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, LogicalPlan, LogicalPlanBuilder, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
 
 use super::columnar;
@@ -94,6 +97,29 @@ impl ScalarUDFImpl for IntervalText {
 /// Whether a column of `data_type` is written as [`interval_text`] in CSV.
 pub(crate) fn is_duration(data_type: &DataType) -> bool {
     matches!(data_type, DataType::Duration(_))
+}
+
+/// `plan` with each of its duration columns as [`IntervalText`] writes it, for an output
+/// whose format has no type for a duration (a Delta table: Delta's protocol has none).
+pub(crate) fn durations_as_text(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let schema = Arc::clone(plan.schema());
+    if !schema.fields().iter().any(|f| is_duration(f.data_type())) {
+        return Ok(plan);
+    }
+    let text = Arc::new(ScalarUDF::from(IntervalText::new()));
+    let columns: Vec<Expr> = schema
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+            if is_duration(field.data_type()) {
+                Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(&text), vec![column]))
+                    .alias(field.name())
+            } else {
+                column
+            }
+        })
+        .collect();
+    LogicalPlanBuilder::from(plan).project(columns)?.build()
 }
 
 /// `micros` microseconds as PostgreSQL writes such an interval.

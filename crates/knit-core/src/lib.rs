@@ -56,6 +56,7 @@ mod functions;
 mod integer_casts;
 mod kept;
 mod kernels;
+mod lookup_ids;
 mod memory;
 mod memory_table;
 mod merge_history;

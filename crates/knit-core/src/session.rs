@@ -388,6 +388,13 @@ impl KnitSession {
         &self.catalog
     }
 
+    /// The ids of `entity`'s lookup-only inputs' rows that hold an id of its scope (every
+    /// row when it has none), as `(id type, id)`: a refresh closes its scope over them
+    /// (see `lookup_ids`).
+    pub async fn lookup_row_ids(&self, entity: &str) -> Result<Vec<(String, String)>> {
+        crate::lookup_ids::lookup_row_ids(&self.ctx, &self.catalog, entity).await
+    }
+
     /// Runs one parsed statement. A panic while it is planned (in a decoder reading a
     /// damaged file's footer, say) comes back as an error.
     pub async fn execute(&self, statement: Statement) -> Result<DataFrame> {

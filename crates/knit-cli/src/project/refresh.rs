@@ -24,8 +24,9 @@
 //!   replaced by the new ones in one merge, so that its version records exactly what
 //!   changed.
 //!
-//! The result is the full run's, row for row: clusters are closed under rows, and the
-//! stitch, vars and cohorts of a cluster depend on that cluster's rows only.
+//! The result is the full run's, row for row: clusters are closed under rows (a scope
+//! takes in every cluster of a lookup row it holds an id of, as such a row makes no
+//! edge), and the stitch, vars and cohorts of a cluster depend on its rows only.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
@@ -402,6 +403,7 @@ async fn scope(
     let fresh = args.session()?;
     define(&fresh, script, Some(added)).await?;
     stitched_edges(&fresh, &entities, &mut new_ids, &mut new_edges).await?;
+    lookup_ids(&fresh, &entities, &mut new_ids).await?;
     tracing::debug!(elapsed = ?step.elapsed(), "stitched the new files' rows");
     if let Some(from) = window_from {
         let window = args.session()?;
@@ -409,6 +411,7 @@ async fn scope(
         let late = args.script(&staging, Some(from.to_string()), end_time.to_string())?;
         define(&window, &late, Some(old)).await?;
         stitched_edges(&window, &entities, &mut new_ids, &mut new_edges).await?;
+        lookup_ids(&window, &entities, &mut new_ids).await?;
     }
     let mut refreshes = Vec::new();
     for entity in &entities {
@@ -427,6 +430,24 @@ async fn scope(
         refreshes.push(refresh);
     }
     Ok(Some(refreshes))
+}
+
+/// Adds to `ids` the ids of each entity's lookup rows in `session` that hold an id of
+/// its scope (all of them without one): a lookup row makes no edge, but the vars
+/// reading it change for its cluster, and it may span clusters (see
+/// `knit_core::KnitSession::lookup_row_ids`).
+async fn lookup_ids(
+    session: &KnitSession,
+    entities: &BTreeSet<String>,
+    ids: &mut BTreeMap<String, HashSet<(String, String)>>,
+) -> Result<(), String> {
+    for entity in entities {
+        let found = session.lookup_row_ids(entity).await;
+        ids.entry(entity.clone())
+            .or_default()
+            .extend(found.map_err(|e| e.to_string())?);
+    }
+    Ok(())
 }
 
 /// Adds the ids each entity's stitch has in `session` to `ids`.
@@ -627,6 +648,9 @@ async fn scope_entity(
         let step = Instant::now();
         let mut reached = HashSet::new();
         stitched_ids_of(session, entity, &mut reached).await?;
+        // The scope must also hold every cluster of a lookup row it holds one of.
+        let looked_up = session.lookup_row_ids(entity).await;
+        reached.extend(looked_up.map_err(|e| e.to_string())?);
         tracing::debug!(round, elapsed = ?step.elapsed(), "stitched the scope");
         asked = reached.difference(&ids).cloned().collect();
         if asked.is_empty() {

@@ -142,6 +142,8 @@ pub(crate) fn write_table_file(
     std::fs::write(&csv, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
     let types = if header.contains("channel") {
         "user_id VARCHAR, anonymous_id VARCHAR, email VARCHAR, channel VARCHAR, ts TIMESTAMP"
+    } else if header.contains("anonymous_id") {
+        "user_id VARCHAR, anonymous_id VARCHAR, amount BIGINT, ts TIMESTAMP"
     } else {
         "user_id VARCHAR, amount BIGINT, ts TIMESTAMP"
     };
@@ -313,6 +315,90 @@ fn refreshes_over_random_arrivals_equal_one_full_run() {
             "seed {seed}"
         );
     }
+}
+
+/// An input that is no edge source only finds each row's cluster (pb's input outside
+/// the id stitcher's `edge_sources`, Knit's `LOOKUP IDS`): a refresh takes in the
+/// clusters of its new rows, which touch no edge, and every cluster of a row that spans
+/// two (a row maps to the cluster of its first id the graph holds, which the scope must
+/// hold too, or the row would count for the other).
+#[test]
+fn a_refresh_takes_in_the_clusters_of_lookup_rows() {
+    let dir = scratch("lookup");
+    let project = dir.join("project");
+    for (file, text) in [
+        (
+            "pb_project.yaml",
+            "name: lookup_case\nschema_version: 99\nconnection: local\nmodel_folders: [models]\n\
+             entities:\n  - name: user\n    id_stitcher: models/user_graph\n    id_types: [user_id, anonymous_id]\n\
+             id_types:\n  - name: user_id\n  - name: anonymous_id\n",
+        ),
+        (
+            "models/profiles.yaml",
+            "inputs:\n  - name: events\n    app_defaults:\n      table: shop.events\n      occurred_at_col: ts\n      ids:\n\
+             \x20       - {select: user_id, type: user_id, entity: user}\n\
+             \x20       - {select: anonymous_id, type: anonymous_id, entity: user}\n\
+             \x20 - name: orders\n    app_defaults:\n      table: shop.orders\n      occurred_at_col: ts\n      ids:\n\
+             \x20       - {select: user_id, type: user_id, entity: user}\n\
+             \x20       - {select: anonymous_id, type: anonymous_id, entity: user}\n\
+             models:\n  - name: user_graph\n    model_type: id_stitcher\n    model_spec:\n      entity_key: user\n\
+             \x20     edge_sources:\n        - from: inputs/events\n\
+             var_groups:\n  - name: vars\n    entity_key: user\n    vars:\n\
+             \x20     - entity_var: {name: spent, select: sum(amount), from: inputs/orders}\n\
+             \x20     - entity_var: {name: n_orders, select: count(*), from: inputs/orders}\n",
+        ),
+    ] {
+        let path = project.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    const LOOKUP_ORDERS: &str = "user_id,anonymous_id,amount,ts";
+    let tables = dir.join("tables");
+    let store = dir.join("store");
+    let events = |file: &str, rows: &[&str]| {
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{r},,,2024-01-01 10:00:00"))
+            .collect();
+        write_table_file(&tables, "events", file, EVENTS, &rows);
+    };
+    let orders = |file: &str, rows: &[&str]| {
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{r},2024-01-02 10:00:00"))
+            .collect();
+        write_table_file(&tables, "orders", file, LOOKUP_ORDERS, &rows);
+    };
+    // Three customers; u1's order also names a3, of the third: it is u1's (user_id
+    // comes first).
+    events("day1", &["u1,a1", "u2,a2", "u3,a3"]);
+    orders("day1", &["u1,a3,5", "u1,,10"]);
+    run_ok(&project, &tables, &store, END);
+    // Day 2: an order of u2, which makes no edge, and an event that touches u3's
+    // cluster (whose rows include u1's order by a3).
+    events("day2", &["u3,a3b"]);
+    orders("day2", &["u2,,20"]);
+    let stderr = run_ok(&project, &tables, &store, END);
+    assert!(stderr.contains("incremental"), "{stderr}");
+    let full = dir.join("full");
+    run_ok(&project, &tables, &full, END);
+    assert_eq!(
+        differences_with(knit(), &full, &store.display().to_string(), 4),
+        Vec::<String>::new()
+    );
+    let output = knit()
+        .args(["-q", "--format", "csv", "-c"])
+        .arg(format!(
+            "SELECT g.other_id, v.spent, v.n_orders FROM '{0}/user_feature_view' v \
+             JOIN '{0}/user_graph' g ON g.user_main_id = v.user_main_id \
+             WHERE g.other_id_type = 'user_id' ORDER BY 1",
+            store.display()
+        ))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout, "other_id,spent,n_orders\nu1,15,2\nu2,20,1\nu3,,\n");
 }
 
 #[test]

@@ -398,12 +398,13 @@ async fn scope(
     // The ids of the new rows: those of the new files, then those of the old files
     // between the last end time and this one.
     let mut new_ids: BTreeMap<String, HashSet<(String, String)>> = BTreeMap::new();
+    let mut new_lookups: BTreeMap<String, HashSet<(String, String)>> = BTreeMap::new();
     let mut new_edges: BTreeMap<String, HashSet<[String; 4]>> = BTreeMap::new();
     let step = Instant::now();
     let fresh = args.session()?;
     define(&fresh, script, Some(added)).await?;
     stitched_edges(&fresh, &entities, &mut new_ids, &mut new_edges).await?;
-    lookup_ids(&fresh, &entities, &mut new_ids).await?;
+    lookup_ids(&fresh, &entities, &mut new_lookups).await?;
     tracing::debug!(elapsed = ?step.elapsed(), "stitched the new files' rows");
     if let Some(from) = window_from {
         let window = args.session()?;
@@ -411,12 +412,14 @@ async fn scope(
         let late = args.script(&staging, Some(from.to_string()), end_time.to_string())?;
         define(&window, &late, Some(old)).await?;
         stitched_edges(&window, &entities, &mut new_ids, &mut new_edges).await?;
-        lookup_ids(&window, &entities, &mut new_ids).await?;
+        lookup_ids(&window, &entities, &mut new_lookups).await?;
     }
     let mut refreshes = Vec::new();
     for entity in &entities {
         let ids = new_ids.remove(entity).unwrap_or_default();
-        let Some(mut refresh) = scope_entity(session, script, store, entity, ids).await? else {
+        let lookups = new_lookups.remove(entity).unwrap_or_default();
+        let Some(mut refresh) = scope_entity(session, script, store, entity, ids, lookups).await?
+        else {
             for entity in &entities {
                 session
                     .catalog()
@@ -574,13 +577,18 @@ fn scope_table(kind: &str, entity: &str) -> String {
 /// The scope then grows until the scoped stitch holds no id outside it: a row read for
 /// a scoped id may hold ids of a stored cluster the stored graph kept apart (an edge
 /// refused by a limit, or excluded by a rule), and that cluster takes part in the
-/// stitch's decisions too. `None` when it does not settle within [`SCOPE_ROUNDS`].
+/// stitch's decisions too. So does the scope with the clusters of the ids of `lookups`
+/// (the new rows of inputs that are no edge source) and of every lookup row holding a
+/// scoped id: such an id joins the scope only once a graph holds it (an id of no
+/// cluster does not tie a row to one, and would draw in every row it appears on).
+/// `None` when it does not settle within [`SCOPE_ROUNDS`].
 async fn scope_entity(
     session: &KnitSession,
     script: &Script,
     store: &Path,
     entity: &str,
     new_ids: HashSet<(String, String)>,
+    lookups: HashSet<(String, String)>,
 ) -> Result<Option<EntityRefresh>, String> {
     let graph = graph_output(script, entity)
         .ok_or_else(|| format!("entity {entity} has no id graph output"))?;
@@ -594,7 +602,8 @@ async fn scope_entity(
     let probe = scope_table("probe", entity);
     let mut ids = new_ids.clone();
     let mut mains = HashSet::new();
-    let mut asked: Vec<(String, String)> = new_ids.into_iter().collect();
+    let mut asked: Vec<(String, String)> = new_ids.union(&lookups).cloned().collect();
+    let mut probed: HashSet<(String, String)> = asked.iter().cloned().collect();
     for round in 1..=SCOPE_ROUNDS {
         // The stored clusters of the ids not looked up yet. The main ids are made
         // distinct first: probed once per id, a large cluster's main id would walk its
@@ -648,11 +657,17 @@ async fn scope_entity(
         let step = Instant::now();
         let mut reached = HashSet::new();
         stitched_ids_of(session, entity, &mut reached).await?;
-        // The scope must also hold every cluster of a lookup row it holds one of.
-        let looked_up = session.lookup_row_ids(entity).await;
-        reached.extend(looked_up.map_err(|e| e.to_string())?);
         tracing::debug!(round, elapsed = ?step.elapsed(), "stitched the scope");
-        asked = reached.difference(&ids).cloned().collect();
+        let stitched: Vec<(String, String)> = reached.difference(&ids).cloned().collect();
+        // The other ids of the lookup rows the scope holds: the next round asks the
+        // stored graph for their clusters.
+        let looked_up = session.lookup_row_ids(entity).await;
+        let looked_up: Vec<(String, String)> = looked_up
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|id| !ids.contains(id) && !reached.contains(id) && probed.insert(id.clone()))
+            .collect();
+        asked = stitched.iter().chain(&looked_up).cloned().collect();
         if asked.is_empty() {
             return Ok(Some(EntityRefresh {
                 entity: entity.to_string(),
@@ -663,7 +678,7 @@ async fn scope_entity(
                 rounds: round,
             }));
         }
-        ids.extend(asked.iter().cloned());
+        ids.extend(stitched);
     }
     Ok(None)
 }

@@ -321,7 +321,8 @@ fn refreshes_over_random_arrivals_equal_one_full_run() {
 /// the id stitcher's `edge_sources`, Knit's `LOOKUP IDS`): a refresh takes in the
 /// clusters of its new rows, which touch no edge, and every cluster of a row that spans
 /// two (a row maps to the cluster of its first id the graph holds, which the scope must
-/// hold too, or the row would count for the other).
+/// hold too, or the row would count for the other), but not the clusters of rows that
+/// only share an id of no cluster with it.
 #[test]
 fn a_refresh_takes_in_the_clusters_of_lookup_rows() {
     let dir = scratch("lookup");
@@ -371,15 +372,17 @@ fn a_refresh_takes_in_the_clusters_of_lookup_rows() {
     };
     // Three customers; u1's order also names a3, of the third: it is u1's (user_id
     // comes first).
-    events("day1", &["u1,a1", "u2,a2", "u3,a3"]);
-    orders("day1", &["u1,a3,5", "u1,,10"]);
+    events("day1", &["u1,a1", "u2,a2", "u3,a3", "u4,a4", "u5,a5"]);
+    orders("day1", &["u1,a3,5", "u1,,10", "u4,x,1", "u5,x,2"]);
     run_ok(&project, &tables, &store, END);
     // Day 2: an order of u2, which makes no edge, and an event that touches u3's
-    // cluster (whose rows include u1's order by a3).
+    // cluster (whose rows include u1's order by a3). The order's `x` is in no cluster:
+    // u4's and u5's orders, which hold it too, stay out.
     events("day2", &["u3,a3b"]);
-    orders("day2", &["u2,,20"]);
+    orders("day2", &["u2,x,20"]);
     let stderr = run_ok(&project, &tables, &store, END);
     assert!(stderr.contains("incremental"), "{stderr}");
+    assert!(stderr.contains("in 3 stored clusters touched"), "{stderr}");
     let full = dir.join("full");
     run_ok(&project, &tables, &full, END);
     assert_eq!(
@@ -398,7 +401,10 @@ fn a_refresh_takes_in_the_clusters_of_lookup_rows() {
         .unwrap();
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
-    assert_eq!(stdout, "other_id,spent,n_orders\nu1,15,2\nu2,20,1\nu3,,\n");
+    assert_eq!(
+        stdout,
+        "other_id,spent,n_orders\nu1,15,2\nu2,20,1\nu3,,\nu4,1,1\nu5,2,1\n"
+    );
 }
 
 #[test]

@@ -31,6 +31,7 @@ use store_run::StoreRun;
 mod grain_passes;
 mod load;
 mod refresh;
+mod refresh_scope;
 mod refreshable;
 mod run_plan;
 mod sql_profile;

@@ -207,7 +207,7 @@ async fn run_locked(
         args.quiet,
         &staging_text,
         deadline,
-        "the store was not changed",
+        "the store keeps its last complete run (the next refresh reads what this one would have)",
     )
     .await?;
     // The passes' outputs (models of a grain) are published with the run's.

@@ -329,8 +329,10 @@ fn ctrl_c_stops_a_refresh_and_gives_the_lock_up() {
     std::io::Read::read_to_string(&mut stderr, &mut seen).unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success(), "{seen}");
+    // Whether the signal lands while the outputs are computed or after, the run stops
+    // with the store as it was.
     assert!(
-        seen.contains("error: cancelled: the store keeps its last complete run"),
+        seen.contains("error: cancelled") && seen.contains("the store keeps its last complete run"),
         "{seen}"
     );
     assert!(!store.join("_knit/lock").exists());

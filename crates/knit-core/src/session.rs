@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::catalog::{DynamicFileCatalog, TableProviderFactory, UrlTableFactory};
-use datafusion::common::Column;
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::listing::ListingTableUrl;
@@ -17,11 +16,8 @@ use datafusion::execution::SessionStateDefaults;
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::dml::CopyTo;
-use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::planner::ExprPlanner;
-use datafusion::logical_expr::{
-    AggregateUDF, DdlStatement, Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF,
-};
+use datafusion::logical_expr::{AggregateUDF, DdlStatement, Expr, LogicalPlan, ScalarUDF};
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
 use datafusion::optimizer::{Analyzer, AnalyzerRule};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -45,6 +41,7 @@ use crate::features::count_distinct::CountDistinct;
 use crate::features::{AggregateNames, SingleStageEntityAggregate, expand_feature_functions};
 use crate::file_tables::{FileTableFactory, name_damaged_files};
 use crate::float_text_casts::FloatTextCasts;
+use crate::functions::columns_through;
 use crate::functions::interval_text::{IntervalText, is_duration};
 use crate::functions::to_json::{ToJson, is_nested};
 use crate::integer_casts::RoundingIntegerCasts;
@@ -546,32 +543,18 @@ impl KnitSession {
 /// for them, and JSON is what warehouses export them as), and its durations as the
 /// warehouse's text of an interval (`1 day 02:00:00`).
 fn csv_columns_as_text(mut copy: CopyTo) -> Result<CopyTo> {
-    let schema = copy.input.schema();
-    let is_csv = copy.file_type.get_ext().eq_ignore_ascii_case("csv");
-    let as_text = |t: &datafusion::arrow::datatypes::DataType| is_nested(t) || is_duration(t);
-    if !is_csv || !schema.fields().iter().any(|f| as_text(f.data_type())) {
+    if !copy.file_type.get_ext().eq_ignore_ascii_case("csv") {
         return Ok(copy);
     }
-    let to_json = Arc::new(ScalarUDF::from(ToJson::new()));
-    let interval_text = Arc::new(ScalarUDF::from(IntervalText::new()));
-    let columns: Vec<Expr> = schema
-        .iter()
-        .map(|(qualifier, field)| {
-            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
-            let function = if is_nested(field.data_type()) {
-                &to_json
-            } else if is_duration(field.data_type()) {
-                &interval_text
-            } else {
-                return column;
-            };
-            Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(function), vec![column]))
-                .alias(field.name())
-        })
-        .collect();
-    let input = LogicalPlanBuilder::from(Arc::clone(&copy.input))
-        .project(columns)?
-        .build()?;
+    let input = columns_through(Arc::unwrap_or_clone(copy.input), |data_type| {
+        if is_nested(data_type) {
+            Some(ScalarUDF::from(ToJson::new()))
+        } else if is_duration(data_type) {
+            Some(ScalarUDF::from(IntervalText::new()))
+        } else {
+            None
+        }
+    })?;
     copy.input = Arc::new(input);
     Ok(copy)
 }

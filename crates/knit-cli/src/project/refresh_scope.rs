@@ -277,9 +277,9 @@ pub(super) fn scope_table(kind: &str, entity: &str) -> String {
 /// The scope then grows until the scoped stitch holds no id outside it: a row read for
 /// a scoped id may hold ids of a stored cluster the stored graph kept apart (an edge
 /// refused by a limit, or excluded by a rule), and that cluster takes part in the
-/// stitch's decisions too. So does the scope with the clusters of the ids of `lookups`
+/// stitch's decisions too. The scope also takes in the clusters of the ids of `lookups`
 /// (the new rows of inputs that are no edge source) and of every lookup row holding a
-/// scoped id: such an id joins the scope only once a graph holds it (an id of no
+/// scoped id; such an id joins the scope only once a graph holds it (an id of no
 /// cluster does not tie a row to one, and would draw in every row it appears on).
 /// `None` when it does not settle within [`SCOPE_ROUNDS`].
 async fn scope_entity(

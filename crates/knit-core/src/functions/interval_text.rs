@@ -19,14 +19,12 @@ use datafusion::arrow::datatypes::{
     DataType, DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType,
     DurationSecondType, TimeUnit,
 };
-use datafusion::common::{Column, Result, exec_err};
-use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, LogicalPlan, LogicalPlanBuilder, ScalarFunctionArgs, ScalarUDF,
-    ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::columnar;
+use super::{columnar, columns_through};
 
 /// `__knit_interval_text(d)`: see the module doc.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -102,24 +100,9 @@ pub(crate) fn is_duration(data_type: &DataType) -> bool {
 /// `plan` with each of its duration columns as [`IntervalText`] writes it, for an output
 /// whose format has no type for a duration (a Delta table: Delta's protocol has none).
 pub(crate) fn durations_as_text(plan: LogicalPlan) -> Result<LogicalPlan> {
-    let schema = Arc::clone(plan.schema());
-    if !schema.fields().iter().any(|f| is_duration(f.data_type())) {
-        return Ok(plan);
-    }
-    let text = Arc::new(ScalarUDF::from(IntervalText::new()));
-    let columns: Vec<Expr> = schema
-        .iter()
-        .map(|(qualifier, field)| {
-            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
-            if is_duration(field.data_type()) {
-                Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(&text), vec![column]))
-                    .alias(field.name())
-            } else {
-                column
-            }
-        })
-        .collect();
-    LogicalPlanBuilder::from(plan).project(columns)?.build()
+    columns_through(plan, |data_type| {
+        is_duration(data_type).then(|| ScalarUDF::from(IntervalText::new()))
+    })
 }
 
 /// `micros` microseconds as PostgreSQL writes such an interval.

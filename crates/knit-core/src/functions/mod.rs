@@ -51,11 +51,44 @@ mod warehouse_misc;
 mod warehouse_regexp;
 mod warehouse_values;
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::ArrayRef;
-use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Column, Result, ScalarValue, plan_err};
 use datafusion::logical_expr::{
-    AggregateUDF, ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
+    AggregateUDF, ColumnarValue, Expr, LogicalPlan, LogicalPlanBuilder, ReturnFieldArgs,
+    ScalarFunctionArgs, ScalarUDF,
 };
+
+/// `plan` with each column that `through` names a function for passed through it (under
+/// its own name), for an output format without a type for the column's values: CSV
+/// writes nested values as JSON text and durations as interval text, and a Delta table
+/// durations as that text too.
+pub(crate) fn columns_through(
+    plan: LogicalPlan,
+    through: impl Fn(&DataType) -> Option<ScalarUDF>,
+) -> Result<LogicalPlan> {
+    let schema = Arc::clone(plan.schema());
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| through(f.data_type()).is_some())
+    {
+        return Ok(plan);
+    }
+    let columns: Vec<Expr> = schema
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+            match through(field.data_type()) {
+                Some(function) => function.call(vec![column]).alias(field.name()),
+                None => column,
+            }
+        })
+        .collect();
+    LogicalPlanBuilder::from(plan).project(columns)?.build()
+}
 
 /// Every scalar function Knit adds, for the session builder to register.
 pub(crate) fn all_scalar_functions() -> Vec<ScalarUDF> {

@@ -137,7 +137,8 @@ impl Components {
     }
 
     /// The next batch of a partition in `schema`: the nodes of its components from
-    /// `cursor` on, with their components' names; `None` when none is left.
+    /// `cursor` on, with their components' names (or the names alone, for a schema of
+    /// one column); `None` when none is left.
     pub(crate) fn next_batch(
         &self,
         schema: &SchemaRef,
@@ -158,19 +159,20 @@ impl Components {
                 cursor.within += take;
             }
         }
-        // A partition's nodes lie all over the interned values: read them a batch at a
-        // time, so that the misses overlap.
-        let mut keys = Vec::new();
-        self.nodes.keys_of(&ids, &mut keys);
-        let nodes: Vec<&[u8]> = keys.into_iter().map(|(_, bytes)| bytes).collect();
-        if nodes.is_empty() {
+        if ids.is_empty() {
             return Ok(None);
         }
         let data_type = schema.field(0).data_type();
-        let columns = vec![
-            self.encoding.array(data_type, &nodes)?,
-            self.encoding.array(data_type, &names)?,
-        ];
+        let mut columns = Vec::with_capacity(2);
+        if schema.fields().len() == 2 {
+            // A partition's nodes lie all over the interned values: read them a batch
+            // at a time, so that the misses overlap.
+            let mut keys = Vec::new();
+            self.nodes.keys_of(&ids, &mut keys);
+            let nodes: Vec<&[u8]> = keys.into_iter().map(|(_, bytes)| bytes).collect();
+            columns.push(self.encoding.array(data_type, &nodes)?);
+        }
+        columns.push(self.encoding.array(data_type, &names)?);
         Ok(Some(RecordBatch::try_new(Arc::clone(schema), columns)?))
     }
 }
@@ -483,7 +485,8 @@ fn lay_out(
     let mut partition_of = vec![0u32; components];
     if partitions > 1 {
         let mut hashes = Vec::with_capacity(HASH_CHUNK);
-        let data_type = schema.field(1).data_type();
+        // Every column (node, component) has the nodes' type.
+        let data_type = schema.field(0).data_type();
         for (first, placed) in partition_of.chunks_mut(HASH_CHUNK).enumerate() {
             let first = (first * HASH_CHUNK) as u32;
             let values: Vec<&[u8]> = (first..first + placed.len() as u32)

@@ -17,6 +17,7 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
@@ -30,7 +31,8 @@ use crate::error::internal;
 use crate::shared_build::SharedBuild;
 
 /// Reads its input as one partition and emits `(node, component)` in `partitions`
-/// partitions, hashed on the component and sorted on it within each.
+/// partitions, hashed on the component and sorted on it within each; or `(component)`
+/// alone, once the query above reads no node (see `try_swapping_with_projection`).
 #[derive(Debug)]
 pub struct ConnectedComponentsExec {
     input: Arc<dyn ExecutionPlan>,
@@ -46,17 +48,32 @@ impl ConnectedComponentsExec {
     /// An operator over a plan of two columns of one type, `a` and `b`, with
     /// `partitions` output partitions.
     pub fn try_new(input: Arc<dyn ExecutionPlan>, partitions: usize) -> Result<Self> {
+        Self::with_columns(input, partitions, Some("node"), "component")
+    }
+
+    /// The operator emitting `(node, component)` under those names, or the component
+    /// alone without a node column's name.
+    pub fn with_columns(
+        input: Arc<dyn ExecutionPlan>,
+        partitions: usize,
+        node: Option<&str>,
+        component: &str,
+    ) -> Result<Self> {
         let input_schema = input.schema();
         if input_schema.fields().len() != 2 {
             return Err(internal("ConnectedComponentsExec needs two input columns"));
         }
         let data_type = input_schema.field(0).data_type().clone();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("node", data_type.clone(), false),
-            Field::new("component", data_type, false),
-        ]));
+        let mut fields = Vec::with_capacity(2);
+        if let Some(node) = node {
+            fields.push(Field::new(node, data_type.clone(), false));
+        }
+        fields.push(Field::new(component, data_type, false));
+        let schema = Arc::new(Schema::new(fields));
+        let with_nodes = node.is_some();
         let partitions = partitions.max(1);
-        let component: Arc<dyn PhysicalExpr> = Arc::new(Column::new("component", 1));
+        let component: Arc<dyn PhysicalExpr> =
+            Arc::new(Column::new(component, usize::from(with_nodes)));
         let order = PhysicalSortExpr::new(
             Arc::clone(&component),
             SortOptions {
@@ -87,13 +104,28 @@ impl ConnectedComponentsExec {
     pub fn partitions(&self) -> usize {
         self.partitions
     }
+
+    /// The names of the node column, if the rows carry their node, and of the
+    /// component column. A query that counts or lists components reads no node, whose
+    /// value is a random read of the interned values for each row.
+    pub fn column_names(&self) -> (Option<&str>, &str) {
+        match &self.schema.fields()[..] {
+            [node, component] => (Some(node.name().as_str()), component.name().as_str()),
+            [component, ..] => (None, component.name().as_str()),
+            [] => (None, ""),
+        }
+    }
 }
 
 impl DisplayAs for ConnectedComponentsExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match t {
-            DisplayFormatType::TreeRender => write!(f, "algorithm=union_find"),
-            _ => write!(f, "ConnectedComponentsExec: algorithm=union_find"),
+        match (t, self.column_names()) {
+            (DisplayFormatType::TreeRender, _) => write!(f, "algorithm=union_find"),
+            (_, (Some(_), _)) => write!(f, "ConnectedComponentsExec: algorithm=union_find"),
+            (_, (None, component)) => write!(
+                f,
+                "ConnectedComponentsExec: algorithm=union_find, columns=[{component}]"
+            ),
         }
     }
 }
@@ -123,7 +155,13 @@ impl ExecutionPlan for ConnectedComponentsExec {
         let input = children
             .pop()
             .ok_or_else(|| internal("ConnectedComponentsExec has one child"))?;
-        Ok(Arc::new(Self::try_new(input, self.partitions)?))
+        let (node, component) = self.column_names();
+        Ok(Arc::new(Self::with_columns(
+            input,
+            self.partitions,
+            node,
+            component,
+        )?))
     }
 
     fn apply_expressions(
@@ -141,6 +179,29 @@ impl ExecutionPlan for ConnectedComponentsExec {
             children,
             ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
         )
+    }
+
+    /// A projection that picks the component alone (a query that counts or lists
+    /// components) becomes an operator that renders no node.
+    fn try_swapping_with_projection(
+        &self,
+        projection: &ProjectionExec,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let [picked] = projection.expr() else {
+            return Ok(None);
+        };
+        if self.column_names().0.is_none() {
+            return Ok(None);
+        }
+        match picked.expr.downcast_ref::<Column>() {
+            Some(column) if column.index() == 1 => Ok(Some(Arc::new(Self::with_columns(
+                Arc::clone(&self.input),
+                self.partitions,
+                None,
+                &picked.alias,
+            )?))),
+            _ => Ok(None),
+        }
     }
 
     fn execute(

@@ -37,6 +37,9 @@ enum KnitNode {
     },
     ConnectedComponents {
         partitions: usize,
+        /// The node column's name, if the rows carry their node.
+        node: Option<String>,
+        component: String,
     },
     /// The input travels inside: the distributed planner sees no child.
     MergePartitions {
@@ -95,15 +98,21 @@ impl PhysicalExtensionCodec for KnitCodec {
                     .try_into_physical_plan(ctx, self)?;
                 Ok(Arc::new(MergePartitionsExec::new(input)))
             }
-            KnitNode::ConnectedComponents { partitions } => {
+            KnitNode::ConnectedComponents {
+                partitions,
+                node,
+                component,
+            } => {
                 let [input] = inputs else {
                     return Err(internal(
                         "ConnectedComponentsExec arrived without one input",
                     ));
                 };
-                Ok(Arc::new(ConnectedComponentsExec::try_new(
+                Ok(Arc::new(ConnectedComponentsExec::with_columns(
                     Arc::clone(input),
                     partitions,
+                    node.as_deref(),
+                    &component,
                 )?))
             }
         }
@@ -121,8 +130,11 @@ impl PhysicalExtensionCodec for KnitCodec {
                 schema: encode_schema(&node.schema())?,
             }
         } else if let Some(components) = node.downcast_ref::<ConnectedComponentsExec>() {
+            let (node, component) = components.column_names();
             KnitNode::ConnectedComponents {
                 partitions: components.partitions(),
+                node: node.map(str::to_owned),
+                component: component.to_owned(),
             }
         } else if let Some(merge) = node.downcast_ref::<MergePartitionsExec>() {
             let input = PhysicalPlanNode::try_from_physical_plan(Arc::clone(merge.input()), self)?;

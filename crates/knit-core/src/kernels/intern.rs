@@ -5,7 +5,10 @@
 //!
 //! Keys are found by a 64-bit fingerprint in an open-addressing table of 8-byte slots,
 //! each the top bits of a key's fingerprint (a tag) and the start of the key's record in
-//! an arena; the record holds the node id, id type and bytes. A key seen again costs a
+//! an arena; the record holds the node id, id type and bytes. The arena grows by
+//! segments that are never moved: one growing buffer would be copied whole into fresh
+//! pages at each doubling, and on a virtual machine the kernel's zeroing of those pages
+//! and the copy were the interner's largest cost after its cache misses. A key seen again costs a
 //! hash, a slot read, a read of its record and no allocation. A slot whose tag matches
 //! is confirmed by comparing the key's bytes, so two keys with one fingerprint (or one
 //! tag) take two slots and are never merged. Growing the table rehashes the records in
@@ -43,6 +46,15 @@ pub(crate) fn fingerprint(id_type: u16, value: &[u8]) -> u64 {
 /// A slot's low bits: the start of a record in the arena (at most a terabyte).
 const START_BITS: u32 = 40;
 const START_MASK: u64 = (1 << START_BITS) - 1;
+
+/// A record's start is its segment's number above these bits and its offset in the
+/// segment below them.
+const OFFSET_BITS: u32 = 22;
+const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
+/// The arena's first segment; each next one is twice as large, up to
+/// [`LARGEST_SEGMENT`] (a record longer than that has a segment of its own).
+const FIRST_SEGMENT: usize = 64 << 10;
+const LARGEST_SEGMENT: usize = 1 << OFFSET_BITS;
 
 /// A vacant slot. A record never starts at `START_MASK`, so no key's slot equals it.
 const VACANT: u64 = u64::MAX;
@@ -88,7 +100,7 @@ pub(crate) struct Interner {
     slots: Vec<u64>,
     /// Records of `RECORD_HEADER` bytes (node, length, id type; little-endian) and the
     /// key's bytes.
-    arena: Vec<u8>,
+    arena: Arena,
     /// Per node: the start of its record.
     starts: Vec<u64>,
 }
@@ -127,7 +139,7 @@ impl Interner {
         Self {
             fingerprint,
             slots: Vec::new(),
-            arena: Vec::new(),
+            arena: Arena::default(),
             starts: Vec::new(),
         }
     }
@@ -256,10 +268,9 @@ impl Interner {
                     break;
                 }
                 if slot >> START_BITS == tag(fp) {
-                    let start = (slot & START_MASK) as usize;
-                    let end = (start + RECORD_HEADER + value.len()).min(self.arena.len()) - 1;
-                    prefetch(&self.arena[start]);
-                    prefetch(&self.arena[end]);
+                    let record = self.arena.bytes_at(slot & START_MASK);
+                    prefetch(&record[0]);
+                    prefetch(&record[(RECORD_HEADER + value.len()).min(record.len()) - 1]);
                     break;
                 }
                 index = (index + 1) & mask;
@@ -302,30 +313,24 @@ impl Interner {
 
     fn push(&mut self, id_type: u16, value: &[u8]) -> u32 {
         let node = self.starts.len() as u32;
-        assert!(
-            (self.arena.len() as u64) < START_MASK,
-            "an interner's keys take more than a terabyte"
-        );
-        self.starts.push(self.arena.len() as u64);
-        self.arena.extend_from_slice(&node.to_le_bytes());
-        self.arena
-            .extend_from_slice(&(value.len() as u32).to_le_bytes());
-        self.arena.extend_from_slice(&id_type.to_le_bytes());
-        self.arena.extend_from_slice(value);
+        let mut header = [0u8; RECORD_HEADER];
+        header[..4].copy_from_slice(&node.to_le_bytes());
+        header[4..8].copy_from_slice(&(value.len() as u32).to_le_bytes());
+        header[8..].copy_from_slice(&id_type.to_le_bytes());
+        let start = self.arena.push(&header, value);
+        self.starts.push(start);
         node
     }
 
     /// The node and key of the record at `start`.
     fn record(&self, start: u64) -> (u32, (u16, &[u8])) {
-        let start = start as usize;
-        let header = &self.arena[start..start + RECORD_HEADER];
+        let record = self.arena.bytes_at(start);
         let word = |at: usize| {
-            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+            u32::from_le_bytes([record[at], record[at + 1], record[at + 2], record[at + 3]])
         };
         let (node, len) = (word(0), word(4) as usize);
-        let id_type = u16::from_le_bytes([header[8], header[9]]);
-        let bytes = start + RECORD_HEADER;
-        (node, (id_type, &self.arena[bytes..bytes + len]))
+        let id_type = u16::from_le_bytes([record[8], record[9]]);
+        (node, (id_type, &record[RECORD_HEADER..RECORD_HEADER + len]))
     }
 
     /// The key of a node.
@@ -338,16 +343,15 @@ impl Interner {
     /// their records start, then the records) overlap, as in [`Interner::intern_all`].
     pub(crate) fn keys_of<'a>(&'a self, nodes: &[u32], keys: &mut Vec<(u16, &'a [u8])>) {
         keys.reserve(nodes.len());
-        let last = self.arena.len().saturating_sub(1);
         for chunk in nodes.chunks(PREFETCH_CHUNK) {
             for &node in chunk {
                 prefetch(&self.starts[node as usize]);
             }
             for &node in chunk {
                 // A record's first line, and the next: most keys end in it.
-                let start = self.starts[node as usize] as usize;
-                prefetch(&self.arena[start]);
-                prefetch(&self.arena[(start + 63).min(last)]);
+                let record = self.arena.bytes_at(self.starts[node as usize]);
+                prefetch(&record[0]);
+                prefetch(&record[63.min(record.len() - 1)]);
             }
             keys.extend(chunk.iter().map(|&node| self.key(node)));
         }
@@ -378,9 +382,53 @@ impl Interner {
 
     /// Bytes held, for memory accounting.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        self.arena.capacity()
+        self.arena.capacity
             + self.starts.capacity() * size_of::<u64>()
             + self.slots.capacity() * size_of::<u64>()
+    }
+}
+
+/// Bytes in segments that never move: a record pushed stays where it was written.
+#[derive(Debug, Default)]
+struct Arena {
+    segments: Vec<Vec<u8>>,
+    /// The segments' capacities, summed.
+    capacity: usize,
+}
+
+impl Arena {
+    /// Appends a record of `header` and `value`, returning its start.
+    fn push(&mut self, header: &[u8], value: &[u8]) -> u64 {
+        let len = header.len() + value.len();
+        // A record starts at an offset that [`OFFSET_BITS`] hold, in the room left.
+        let fits = self.segments.last().is_some_and(|segment| {
+            segment.len() as u64 <= OFFSET_MASK && segment.capacity() - segment.len() >= len
+        });
+        if !fits {
+            let size = match self.segments.last() {
+                Some(last) => (last.capacity() * 2).min(LARGEST_SEGMENT),
+                None => FIRST_SEGMENT,
+            }
+            .max(len);
+            assert!(
+                (self.segments.len() as u64) < START_MASK >> OFFSET_BITS,
+                "an interner's keys take more than a terabyte"
+            );
+            let segment = Vec::with_capacity(size);
+            self.capacity += segment.capacity();
+            self.segments.push(segment);
+        }
+        let number = self.segments.len() - 1;
+        let segment = &mut self.segments[number];
+        let start = (number as u64) << OFFSET_BITS | segment.len() as u64;
+        segment.extend_from_slice(header);
+        segment.extend_from_slice(value);
+        start
+    }
+
+    /// The bytes from `start` to the end of its segment: its record and maybe others.
+    fn bytes_at(&self, start: u64) -> &[u8] {
+        &self.segments[(start >> OFFSET_BITS) as usize][(start & OFFSET_MASK) as usize..]
     }
 }
 
@@ -490,6 +538,35 @@ mod tests {
             batched.keys_of(&[], &mut keys);
             assert_eq!(keys.len(), scattered.len());
         }
+    }
+
+    #[test]
+    fn keys_of_any_length_over_many_segments() {
+        // Keys fill segments to their last bytes, one is longer than the largest
+        // segment, and keys follow it.
+        let mut values: Vec<Vec<u8>> = (0..40_000u32)
+            .map(|i| vec![b'a' + (i % 26) as u8; (i % 300) as usize])
+            .enumerate()
+            .map(|(i, mut v)| {
+                v.extend_from_slice(&(i as u32).to_le_bytes());
+                v
+            })
+            .collect();
+        values.insert(20_000, vec![7; LARGEST_SEGMENT + 5]);
+        values.insert(20_001, vec![8; LARGEST_SEGMENT - RECORD_HEADER]);
+        let mut interner = Interner::default();
+        let keys: Vec<(u16, &[u8])> = values.iter().map(|v| (3, v.as_slice())).collect();
+        let mut nodes = Vec::new();
+        interner.intern_all(&keys, &mut nodes);
+        assert_eq!(nodes, (0..keys.len() as u32).collect::<Vec<_>>());
+        assert!(interner.arena.segments.len() > 3);
+        let mut read = Vec::new();
+        interner.keys_of(&nodes, &mut read);
+        assert_eq!(read, keys);
+        let mut found = Vec::new();
+        interner.get_all(&keys, &mut found);
+        assert!(found.iter().zip(&nodes).all(|(f, n)| *f == Some(*n)));
+        assert!(interner.allocated_bytes() >= 2 * LARGEST_SEGMENT);
     }
 
     #[test]

@@ -681,8 +681,9 @@ const VARS_PROBED: usize = 200;
 
 /// The first entity var of `defined` (in definition order) that fails when computed
 /// alone, as `file: key: error`; `None` when none does (the failure is elsewhere: an
-/// input var, a cohort, the output's own query). Each probe selects one column of the
-/// feature table, so that the plan computes that var and those it reads.
+/// input var, a cohort, the output's own query). Each probe reads the var through
+/// `entity_vars`, which computes it and the vars it reads, and nothing else: the
+/// feature table computes all of an entity's vars at once.
 async fn failing_var(session: &KnitSession, defined: &[ScriptStatement]) -> Option<String> {
     let vars = defined.iter().filter_map(|statement| {
         let Ok(knit_sql::Statement::CreateEntityVar(create)) =
@@ -698,10 +699,12 @@ async fn failing_var(session: &KnitSession, defined: &[ScriptStatement]) -> Opti
             Some(_) => i.value.clone(),
             None => i.value.to_lowercase(),
         };
+        let name = ident(&create.name.name);
         let probe = format!(
-            "SELECT count({}) FROM feature_table({})",
-            knit_sql::quote_ident(&ident(&create.name.name)),
-            knit_sql::quote_literal(&ident(&create.name.owner))
+            "SELECT count({}) FROM entity_vars({}, {})",
+            knit_sql::quote_ident(&name),
+            knit_sql::quote_literal(&ident(&create.name.owner)),
+            knit_sql::quote_literal(&name)
         );
         let result = match session.start(&probe).await {
             Ok(query) => query.stream.try_collect::<Vec<_>>().await.map(|_| ()),

@@ -1666,6 +1666,8 @@ fn a_failing_run_changes_no_output() {
     let vars = |select: &str| {
         format!(
             "{GOOD_INPUTS}var_groups:\n  - name: v\n    entity_key: user\n    vars:\n      \
+             - entity_var:\n          name: fine\n          select: count(*)\n          \
+             from: inputs/events\n      \
              - entity_var:\n          name: n\n          select: {select}\n          \
              from: inputs/events\n"
         )
@@ -1713,14 +1715,15 @@ fn a_failing_run_changes_no_output() {
         manifest.contains("\"output\": \"user_feature_view\""),
         "{manifest}"
     );
-    // The id graph is written before the feature view, whose var now fails as it runs.
+    // The id graph is written before the feature view, whose second var now fails as
+    // it runs: the message names that var, though the view computes both at once.
     std::fs::write(dir.join("models/profiles.yaml"), vars("count(*) / 0")).unwrap();
     let output = run();
     let (_, stderr) = text(&output);
     assert!(!output.status.success());
     assert!(
         stderr.contains(
-            "models/profiles.yaml: var_groups[0].vars[0].entity_var: Divide by zero error \
+            "models/profiles.yaml: var_groups[0].vars[1].entity_var: Divide by zero error \
              (while computing output user_feature_view)"
         ),
         "{stderr}"

@@ -146,6 +146,17 @@ impl SessionBuilder {
             .execution
             .parquet
             .schema_force_view_types = false;
+        // No pushdown of "leaf" expressions (DataFusion 55's `extract_leaf_expressions`
+        // and `push_down_leaf_projections`, for the JSON functions' field reads): in a
+        // feature table whose var reads a field of another var (`address:zipcode`), the
+        // pushdown rebuilt a projection over the vars' joins with their columns only,
+        // dropping the `coalesce(var, default)` of a var's default, so the default went
+        // NULL. The rule moves field reads towards scans; Knit's JSON is text, read once
+        // wherever it is, so it saves little here.
+        config
+            .options_mut()
+            .optimizer
+            .enable_leaf_expression_pushdown = false;
         // Parquet files (COPY, project outputs, Delta data files) in zstd at level 1
         // rather than DataFusion's level 3, unless the environment names a codec: the
         // 14 outputs of the 1M-edge project bench were written in 3.64-3.67 s instead of

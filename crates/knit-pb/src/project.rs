@@ -345,15 +345,21 @@ impl Project {
         None
     }
 
-    /// The vars of a `vars:` list (of a var group, or inline in an old feature table).
+    /// The vars of a `vars:` list (of a var group, or inline in an old feature table);
+    /// older schemas' `entityvar` and `inputvar` as pb's migration renames them.
     fn read_vars(&mut self, items: &[Node<'_>], entity: &str) -> Result<()> {
+        const KINDS: [(&str, VarKind); 4] = [
+            ("entity_var", VarKind::Entity),
+            ("input_var", VarKind::Input),
+            ("entityvar", VarKind::Entity),
+            ("inputvar", VarKind::Input),
+        ];
         for item in items {
-            item.only_keys(&["entity_var", "input_var"], &[])?;
-            if let Some(var) = item.get("entity_var") {
-                self.vars.push(read_var(&var, VarKind::Entity, entity)?);
-            }
-            if let Some(var) = item.get("input_var") {
-                self.vars.push(read_var(&var, VarKind::Input, entity)?);
+            item.only_keys(&["entity_var", "input_var"], &["entityvar", "inputvar"])?;
+            for (key, kind) in KINDS {
+                if let Some(var) = item.get(key) {
+                    self.vars.push(read_var(&var, kind, entity)?);
+                }
             }
         }
         Ok(())

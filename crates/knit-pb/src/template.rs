@@ -17,7 +17,7 @@
 //! | `this.DeRef(pre_existing=true)`, `this.DeRef("inputs/x/incr_delta_tbl")` | incremental runs' inputs: `IsEnabled()` false (see `material`) |
 //! | `{{warehouse.DataType("float")}}` | the SQL type |
 //! | `{{warehouse.DatabaseType()}}` | the dialect the run takes the branches of (`--dialect`) |
-//! | `{{end_time.Format("2006-01-02")}}`, `begin_time` | the run's time window (Go layouts); `nil` without one |
+//! | `{{end_time.Format("2006-01-02")}}`, `begin_time` | the run's time window (Go layouts); `nil` without one; older schemas' `{{timestamp}}` is `end_time` |
 //! | `{{end_time_sql}}`, `{{begin_time_sql}}` | the same as a SQL timestamp; `NULL` without one |
 //! | `{{ some_macro('a', b) }}`, `{{ macro_without_inputs }}` | the macro's `value` with its inputs bound |
 //! | `{% exec %}{{this.ReadFile("models/q.sql")}}{% endexec %}` | the file's text, rendered in turn |
@@ -297,7 +297,12 @@ impl Object for Context {
                         scope,
                     }));
                 }
-                let definition = names.macros.get(key).or_else(|| names.macros.get(&lower))?;
+                // Older schemas' name of the end time (pb's migration renames it), where
+                // no input or macro has the name.
+                let Some(definition) = names.macros.get(key).or_else(|| names.macros.get(&lower))
+                else {
+                    return (lower == "timestamp").then(|| time_value(names.end_time.as_deref()));
+                };
                 Value::from_object(MacroCall {
                     name: key.to_string(),
                     definition: definition.clone(),

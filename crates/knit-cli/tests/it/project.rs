@@ -874,8 +874,9 @@ fn packages_merge_into_the_project() {
 /// Older schemas' forms: an input without `app_defaults` and one with only its table
 /// under it (pb's migration moves the other keys there), an id stitcher's `main_id_type`
 /// and `edge_sources` as bare names, a feature table with its own
-/// macros and vars, and vars naming the vars they read by bare name in `dependencies`;
-/// and a `common_column_union_new` model of two inputs, read by a var.
+/// macros and vars, vars naming the vars they read by bare name in `dependencies`,
+/// `entityvar`/`inputvar` and `{{timestamp}}` (the end time), as pb's migration renames
+/// them; and a `common_column_union_new` model of two inputs, read by a var.
 #[test]
 fn an_old_schema_project_runs() {
     let models = "inputs:
@@ -936,7 +937,7 @@ models:
             name: b
             select: \"{{plus_one('a')}} * 10\"
             dependencies: [a]
-        - entity_var:
+        - entityvar:
             name: a
             select: count(*)
             from: inputs/events
@@ -945,7 +946,11 @@ models:
             select: max(t)
             from: inputs/events
             dependencies: [t]
-        - input_var:
+        - entityvar:
+            name: d
+            select: datediff(day, max(timestamp), to_timestamp_tz(replace('{{timestamp}}', ' UTC')))
+            from: inputs/events
+        - inputvar:
             name: t
             select: row_number()
             from: inputs/events
@@ -963,7 +968,7 @@ models:
         "user_id,amount,timestamp\nu1,1,2024-01-01T00:00:00Z\nu1,1,2024-01-02T00:00:00Z\nu2,1,2024-01-01T00:00:00Z\n",
     )
     .unwrap();
-    let (output, out) = run_in_place(&dir, &[]);
+    let (output, out) = run_in_place(&dir, &["--end-time", "2024-01-11T00:00:00Z"]);
     assert!(output.status.success(), "{}", text(&output).1);
     // The stitcher's `main_id_type` names the main id column, as pb's migration makes
     // it the entity's `id_column_name`.
@@ -971,13 +976,22 @@ models:
     assert!(graph.starts_with("main_id,other_id,"), "{graph}");
     let mut rows: Vec<Vec<String>> = read_csv(&out.join("feats.csv"))
         .into_iter()
-        .map(|row| vec![row["a"].clone(), row["b"].clone(), row["c"].clone()])
+        .map(|row| {
+            ["a", "b", "c", "d"]
+                .map(|column| row[column].clone())
+                .to_vec()
+        })
         .collect();
     rows.sort();
     let n = |v: f64| format!("{v:.9}");
+    // `d`: days from the last event to the end time that `{{timestamp}}` writes as Go
+    // writes a time (`2024-01-11 00:00:00 +0000 UTC`).
     assert_eq!(
         rows,
-        vec![vec![n(1.0), n(11.0), n(1.0)], vec![n(2.0), n(12.0), n(2.0)]]
+        vec![
+            vec![n(1.0), n(11.0), n(1.0), n(10.0)],
+            vec![n(2.0), n(12.0), n(2.0), n(9.0)]
+        ]
     );
     let mut unions: Vec<String> = read_csv(&out.join("user_feature_view.csv"))
         .into_iter()

@@ -151,8 +151,9 @@ impl SessionBuilder {
         // feature table whose var reads a field of another var (`address:zipcode`), the
         // pushdown rebuilt a projection over the vars' joins with their columns only,
         // dropping the `coalesce(var, default)` of a var's default, so the default went
-        // NULL. The rule moves field reads towards scans; Knit's JSON is text, read once
-        // wherever it is, so it saves little here.
+        // NULL: apache/datafusion#25414 (a computed column named as its input column is
+        // replaced by that column). The rule moves field reads towards scans; Knit's
+        // JSON is text, read once wherever it is, so it saves little here.
         config
             .options_mut()
             .optimizer

@@ -189,6 +189,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "project",
         "2100-01-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/old_schema_names",
+        "tables",
+        "2025-07-01T00:00:00Z",
+    ),
     // CSV tables whose quoted empty fields are empty text, as PostgreSQL loads them.
     (
         "testdata/oracle/cases/csv_quoted_empty",

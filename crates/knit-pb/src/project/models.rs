@@ -192,6 +192,13 @@ impl Project {
                         .collect(),
                     None => return Err(spec.error("features: missing; list the vars to output")),
                 };
+                // An inline var the table does not list is no feature of the entity's
+                // views either: pb's migration marks it `is_feature: false`.
+                for var in &mut self.vars[first_inline..] {
+                    if var.kind == VarKind::Entity && !features.contains(&var.name) {
+                        var.hidden = true;
+                    }
+                }
                 self.feature_tables.push(FeatureTable {
                     name,
                     entity,

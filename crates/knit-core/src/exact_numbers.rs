@@ -2,7 +2,7 @@
 // Copyright the Knit authors
 
 //! Exact numbers as PostgreSQL computes them: a sum of `bigint` is a decimal, and
-//! quotients and averages of decimals keep 16 decimals.
+//! quotients of decimals and averages of decimals and integers keep 16 decimals.
 //!
 //! PostgreSQL sums `bigint` as `numeric` (Snowflake's integers are NUMBER(38, 0)
 //! anyway), so `sum(amount) / count(*)` over a `bigint` column has decimals (44.75),
@@ -20,6 +20,10 @@
 //! such a decimal computes at 16 (the precision allowing, in both). PostgreSQL gives
 //! fewer decimals to quotients of 10,000 or more and more to very small ones, and
 //! rounds an average's last decimal where Knit cuts it.
+//!
+//! An average of integers is exact too, as both warehouses compute it (PostgreSQL's
+//! `avg(int)` is `numeric`, Snowflake's a NUMBER): `round(avg(x), 2)` over an average of
+//! 0.145 is 0.15 there, where a float average (0.14499999999999999) rounds to 0.14.
 //!
 //! The rule runs before type coercion, which then follows the new types.
 
@@ -131,12 +135,13 @@ fn quotient_types(left: &Expr, right: &Expr, schema: &dyn ExprSchema) -> Option<
     Some((digits(&left)?, u8::try_from(divisor_scale).ok()?))
 }
 
-/// The type a lone decimal argument of `avg` is cast to, so that the average has
-/// [`RESULT_SCALE`] decimals; `None` if it has enough already or no room for more.
+/// The type a lone exact argument of `avg` (a decimal or an integer) is cast to, so that
+/// the average has [`RESULT_SCALE`] decimals; `None` if it has enough already or no room
+/// for more.
 fn averaged(args: &[Expr], schema: &dyn ExprSchema) -> Option<(u8, i8)> {
     let [argument] = args else { return None };
     let data_type = argument.get_type(schema).ok()?;
-    if !is_decimal(&data_type) {
+    if !is_exact(&data_type) {
         return None;
     }
     let (precision, scale) = digits(&data_type)?;
@@ -176,8 +181,8 @@ fn cast(expr: Expr, (precision, scale): (u8, i8)) -> Expr {
     ))
 }
 
-/// Casts the lone argument of a `sum` of `bigint` or an `avg` of a decimal to the type
-/// it is computed in; whether it did.
+/// Casts the lone argument of a `sum` of `bigint` or an `avg` of an exact number to the
+/// type it is computed in; whether it did.
 fn argument_cast(function: &str, args: &mut [Expr], schema: &dyn ExprSchema) -> bool {
     let target = if function.eq_ignore_ascii_case("sum") {
         summed_as_decimal(args, schema)

@@ -194,6 +194,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2025-07-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/avg_rounding",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
     // CSV tables whose quoted empty fields are empty text, as PostgreSQL loads them.
     (
         "testdata/oracle/cases/csv_quoted_empty",

@@ -42,6 +42,7 @@ mod copy;
 mod csv_check;
 mod data_version;
 mod delta;
+mod distinct_order;
 #[cfg(feature = "distributed")]
 pub mod distributed;
 mod entity_scope;

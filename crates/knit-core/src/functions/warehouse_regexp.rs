@@ -25,7 +25,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int64Array, ListBuilder, StringArray, StringBuilder,
 };
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
@@ -97,11 +97,14 @@ impl ScalarUDFImpl for RegexpReplace {
         let subjects = texts(&arrays, 0)?;
         let patterns = texts(&arrays, 1)?;
         let replacements = texts(&arrays, 2)?;
-        let positions = numbers(&arrays, 3)?;
-        let (occurrences, parameters) = if self.redshift {
-            (None, texts(&arrays, 4)?)
-        } else {
-            (numbers(&arrays, 4)?, texts(&arrays, 5)?)
+        let (positions, occurrences, parameters) = match postgres_flags(&arrays, self.redshift)? {
+            Some((occurrences, parameters)) => (None, Some(occurrences), Some(parameters)),
+            None if self.redshift => (numbers(self.name, &arrays, 3)?, None, texts(&arrays, 4)?),
+            None => (
+                numbers(self.name, &arrays, 3)?,
+                numbers(self.name, &arrays, 4)?,
+                texts(&arrays, 5)?,
+            ),
         };
 
         let mut compiled: HashMap<(&str, &str), Arc<Regex>> = HashMap::new();
@@ -247,10 +250,10 @@ impl ScalarUDFImpl for RegexpSubstr {
         let (arrays, constants) = argument_arrays(&args)?;
         let subjects = texts(&arrays, 0)?;
         let patterns = texts(&arrays, 1)?;
-        let positions = numbers(&arrays, 2)?;
-        let occurrences = numbers(&arrays, 3)?;
+        let positions = numbers(self.name, &arrays, 2)?;
+        let occurrences = numbers(self.name, &arrays, 3)?;
         let parameters = texts(&arrays, 4)?;
-        let groups = numbers(&arrays, 5)?;
+        let groups = numbers(self.name, &arrays, 5)?;
 
         let mut compiled: HashMap<(&str, &str), Arc<Regex>> = HashMap::new();
         let mut one = StringBuilder::new();
@@ -318,15 +321,53 @@ fn texts(arrays: &[ArrayRef], index: usize) -> Result<Option<StringArray>> {
 }
 
 /// The argument at `index` as integers, if the call has it.
-fn numbers(arrays: &[ArrayRef], index: usize) -> Result<Option<Int64Array>> {
-    match arrays.get(index) {
-        Some(array) => Ok(Some(
-            cast(array, &DataType::Int64)?
-                .as_primitive::<Int64Type>()
-                .clone(),
-        )),
-        None => Ok(None),
+fn numbers(function: &str, arrays: &[ArrayRef], index: usize) -> Result<Option<Int64Array>> {
+    let Some(array) = arrays.get(index) else {
+        return Ok(None);
+    };
+    // Text that is no number is an error, as in the warehouse, not a NULL.
+    let checked = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    match cast_with_options(array, &DataType::Int64, &checked) {
+        Ok(numbers) => Ok(Some(numbers.as_primitive::<Int64Type>().clone())),
+        Err(e) => exec_err!(
+            "{function}(): argument {} must be a whole number ({e})",
+            index + 1
+        ),
     }
+}
+
+/// PostgreSQL's `regexp_replace(subject, pattern, replacement, flags)`, told apart from
+/// the warehouses' form by a fourth argument of text (theirs is the position): each
+/// row's occurrence (0, every match, with `g`; without it 1, the first, as PostgreSQL
+/// replaces) and its other letters as the parameters.
+fn postgres_flags(
+    arrays: &[ArrayRef],
+    redshift: bool,
+) -> Result<Option<(Int64Array, StringArray)>> {
+    let [_, _, _, flags] = arrays else {
+        return Ok(None);
+    };
+    let is_text = matches!(
+        flags.data_type(),
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+    );
+    if redshift || !is_text {
+        return Ok(None);
+    }
+    let flags = cast(flags, &DataType::Utf8)?;
+    let flags = flags.as_string::<i32>();
+    let occurrences = flags
+        .iter()
+        .map(|f| f.map(|f| if f.contains('g') { 0 } else { 1 }))
+        .collect();
+    let parameters = flags
+        .iter()
+        .map(|f| f.map(|f| f.replace('g', "")))
+        .collect();
+    Ok(Some((occurrences, parameters)))
 }
 
 /// A row's text: `default` when the argument was left out, `None` when it is NULL.

@@ -55,7 +55,9 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
 /// The replacement defaults to empty text and may name groups as `\1` or `$1`; the
 /// search starts at the `position`-th character (from 1); an occurrence of 0 (the
 /// default) replaces every match, `n` only the `n`-th. Parameters are those of
-/// `regexp_substr`. A NULL argument gives NULL.
+/// `regexp_substr`. A NULL argument gives NULL. A fourth argument of text is read as
+/// PostgreSQL's flags (see [`postgres_flags`]): projects written for pb's PostgreSQL
+/// warehouse pass `'g'` there.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct RegexpReplace {
     name: &'static str,

@@ -9,7 +9,7 @@
 //! one customer's list two ways. PostgreSQL, pb's warehouse in the oracle, sorts the
 //! values to find the distinct ones and lists them in that order (`{11,12,13}`);
 //! Snowflake leaves the order open, so sorted is one of its answers too.
-//! [`SortedDistinctLists`] gives such a call the `ORDER BY` of its value, ascending with
+//! [`SortedDistinctArrays`] gives such a call the `ORDER BY` of its value, ascending with
 //! NULLs last, as PostgreSQL sorts. DataFusion sorts a distinct array itself, asking
 //! nothing of the rows' order, so the call can share a `GROUP BY` with aggregates
 //! ordered otherwise. `string_agg(DISTINCT x, ',')` (`listagg`) is left as it is: its
@@ -25,32 +25,29 @@ use datafusion::optimizer::AnalyzerRule;
 
 use crate::expr_rewrite::rewrite_expressions;
 
-/// The aggregates whose distinct values are sorted, by DataFusion's names.
-const LISTS: [&str; 1] = ["array_agg"];
-
-/// Orders the lists of distinct values (see the module doc).
+/// Orders the arrays of distinct values (see the module doc).
 #[derive(Debug, Default)]
-pub(crate) struct SortedDistinctLists;
+pub(crate) struct SortedDistinctArrays;
 
-impl AnalyzerRule for SortedDistinctLists {
+impl AnalyzerRule for SortedDistinctArrays {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         rewrite_expressions(plan, sorted)
     }
 
     fn name(&self) -> &str {
-        "knit_sorted_distinct_lists"
+        "knit_sorted_distinct_arrays"
     }
 }
 
-/// `expr`, ordered by its value if it lists distinct values in no order.
+/// `expr`, ordered by its value if it is an `array_agg` of distinct values in no order.
 fn sorted(expr: Expr, _schema: &DFSchema) -> Transformed<Expr> {
     let Expr::AggregateFunction(mut aggregate) = expr else {
         return Transformed::no(expr);
     };
     let params = &mut aggregate.params;
-    let lists = LISTS.contains(&aggregate.func.name());
+    let is_array = aggregate.func.name() == "array_agg";
     match params.args.first() {
-        Some(value) if lists && params.distinct && params.order_by.is_empty() => {
+        Some(value) if is_array && params.distinct && params.order_by.is_empty() => {
             params.order_by = vec![SortExpr::new(value.clone(), true, false)];
             Transformed::yes(Expr::AggregateFunction(aggregate))
         }

@@ -35,7 +35,7 @@ use crate::delta::functions::{
     DELTA_HISTORY, DeltaTableFunction, ResolvedCalls, TABLE_CHANGES, resolve_calls,
 };
 use crate::delta::{DELTA, DeltaTableFactory};
-use crate::distinct_order::SortedDistinctLists;
+use crate::distinct_order::SortedDistinctArrays;
 use crate::error::{CoreError, Result};
 use crate::exact_numbers::ExactNumbers;
 use crate::features::count_distinct::CountDistinct;
@@ -148,7 +148,8 @@ impl SessionBuilder {
             .parquet
             .schema_force_view_types = false;
         // No pushdown of "leaf" expressions (DataFusion 55's `extract_leaf_expressions`
-        // and `push_down_leaf_projections`, for the JSON functions' field reads): in a
+        // and `push_down_leaf_projections`, for field reads: `get_field`, the JSON
+        // functions): in a
         // feature table whose var reads a field of another var (`address:zipcode`), the
         // pushdown rebuilt a projection over the vars' joins with their columns only,
         // dropping the `coalesce(var, default)` of a var's default, so the default went
@@ -206,7 +207,7 @@ impl SessionBuilder {
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
             .with_analyzer_rules(analyzer_rules())
             .with_analyzer_rule(Arc::new(RoundingIntegerCasts))
-            .with_analyzer_rule(Arc::new(SortedDistinctLists))
+            .with_analyzer_rule(Arc::new(SortedDistinctArrays))
             .with_analyzer_rule(Arc::new(FloatTextCasts))
             .with_analyzer_rule(Arc::new(VolatileCaseOnce))
             .with_analyzer_rule(Arc::new(VolatileBetweenOnce::default()))

@@ -35,7 +35,7 @@ use crate::delta::functions::{
     DELTA_HISTORY, DeltaTableFunction, ResolvedCalls, TABLE_CHANGES, resolve_calls,
 };
 use crate::delta::{DELTA, DeltaTableFactory};
-use crate::distinct_order::SortedDistinctArrays;
+use crate::distinct_order::SortedDistinctLists;
 use crate::error::{CoreError, Result};
 use crate::exact_numbers::ExactNumbers;
 use crate::features::count_distinct::CountDistinct;
@@ -207,7 +207,7 @@ impl SessionBuilder {
             .with_query_planner(Arc::new(KnitQueryPlanner::default()))
             .with_analyzer_rules(analyzer_rules())
             .with_analyzer_rule(Arc::new(RoundingIntegerCasts))
-            .with_analyzer_rule(Arc::new(SortedDistinctArrays))
+            .with_analyzer_rule(Arc::new(SortedDistinctLists))
             .with_analyzer_rule(Arc::new(FloatTextCasts))
             .with_analyzer_rule(Arc::new(VolatileCaseOnce))
             .with_analyzer_rule(Arc::new(VolatileBetweenOnce::default()))

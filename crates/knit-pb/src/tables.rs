@@ -415,6 +415,20 @@ pub(crate) fn pasted_csv(path: &Path, origin: &Origin) -> Result<String> {
                 header.len()
             )));
         }
+        if let Some((cell, column)) = cells
+            .iter()
+            .zip(&header)
+            .find(|(cell, _)| !is_sql_value(cell))
+        {
+            return Err(origin.error(format!(
+                "{}: row {}, column {column}: {cell} is no SQL value: pb pastes a csv \
+                 input's cells into its SQL as they are written, so text is written in \
+                 quotes ('{}') and a missing value as NULL or an empty cell",
+                path.display(),
+                n + 2,
+                quoted_text(cell),
+            )));
+        }
         rows.push(format!("({})", cells.join(", ")));
     }
     if rows.is_empty() {
@@ -428,6 +442,39 @@ pub(crate) fn pasted_csv(path: &Path, origin: &Origin) -> Result<String> {
         rows.join(", "),
         header.join(", ")
     ))
+}
+
+/// `cell`'s text with its quotes doubled, as a SQL string holds it; a cell quoted
+/// already (`'it's'`) is the text between its quotes.
+fn quoted_text(cell: &str) -> String {
+    let text = (cell.strip_prefix('\''))
+        .and_then(|rest| rest.strip_suffix('\''))
+        .unwrap_or(cell);
+    text.replace('\'', "''")
+}
+
+/// Whether `cell`, pasted into SQL, is a value: one expression that reads no column
+/// (`'a@b.com'`, `12`, `NULL`, `'2024-01-01'::date`), where `a@b.com` or
+/// `2024-01-01 10:00:00` is no expression, and `abc` a column of no table.
+fn is_sql_value(cell: &str) -> bool {
+    use knit_sql::sqlparser::ast::{Expr, visit_expressions};
+    use knit_sql::sqlparser::dialect::GenericDialect;
+    use knit_sql::sqlparser::parser::Parser;
+    use knit_sql::sqlparser::tokenizer::Token;
+    let Ok(mut parser) = Parser::new(&GenericDialect {}).try_with_sql(cell) else {
+        return false;
+    };
+    let Ok(expr) = parser.parse_expr() else {
+        return false;
+    };
+    if parser.peek_token().token != Token::EOF {
+        return false;
+    }
+    let reads_column = visit_expressions(&expr, |e| match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => std::ops::ControlFlow::Break(()),
+        _ => std::ops::ControlFlow::Continue(()),
+    });
+    reads_column.is_continue()
 }
 
 /// The records of a CSV text (a header first), each a list of cells; blank lines are
@@ -484,6 +531,54 @@ mod tests {
         let sql = external_table(&dir, "shop.visits", &origin).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         sql
+    }
+
+    /// `pasted_csv` of `csv`, written to a file of its own.
+    fn pasted(csv: &str) -> Result<String> {
+        let path = std::env::temp_dir().join(format!(
+            "knit-pb-pasted-{}-{}.csv",
+            std::process::id(),
+            csv.len()
+        ));
+        std::fs::write(&path, csv).unwrap();
+        let origin = Origin {
+            file: "models/inputs.yaml".into(),
+            key: "inputs[0]".into(),
+        };
+        let pasted = pasted_csv(&path, &origin);
+        let _ = std::fs::remove_file(&path);
+        pasted
+    }
+
+    #[test]
+    fn csv_inputs_paste_their_cells_as_sql_values() {
+        let sql = pasted(
+            "ID,AMOUNT,AT,NOTE\n'a@b.com',12.5,'2024-01-01 10:00:00'::timestamp,NULL\n\
+             'c',-3,'2024-01-02',\n",
+        )
+        .unwrap();
+        assert_eq!(
+            sql,
+            "(SELECT * FROM (VALUES ('a@b.com', 12.5, '2024-01-01 10:00:00'::timestamp, \
+             NULL), ('c', -3, '2024-01-02', NULL)) AS t(id, amount, at, note))"
+        );
+        // Text without quotes, a time without quotes, and a half-quoted value are no
+        // values: the error names the file's row and column and says how to write them.
+        for (cell, shown) in [
+            ("an02", "an02"),
+            ("2025-05-12 09:30:44", "2025-05-12 09:30:44"),
+            ("'it's'", "it''s"),
+        ] {
+            let message = pasted(&format!("id,at\n'x',1\n'y',{cell}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("models/inputs.yaml: inputs[0]")
+                    && message.contains("row 3, column at")
+                    && message.contains(&format!("text is written in quotes ('{shown}')")),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -321,6 +321,30 @@ fn named_views(owner: &str, views: &FeatureViews) -> Vec<(String, Option<String>
     named
 }
 
+/// A `feature_view` model: views of its entity's features, as the entity's own
+/// `feature_views` make them, named after the model (checked against pb 0.26, which
+/// also leaves its `features` list unapplied: each view has every feature).
+#[derive(Debug, Clone)]
+pub(crate) struct FeatureViewModel {
+    pub name: String,
+    pub entity: String,
+    /// Its `using_ids`: id type and view name; without them, the entity's.
+    pub by_id: Option<Vec<(String, Option<String>)>>,
+    pub origin: Origin,
+}
+
+impl FeatureViewModel {
+    /// Its views as pb names them: `(view, id type)`, the model's name for the view by
+    /// the main id, `<model>_with_<id>` for a view by an id without a name of its own.
+    pub fn view_names(&self, entity: &Entity) -> Vec<(String, Option<String>)> {
+        let views = FeatureViews {
+            main: Some(self.name.clone()),
+            by_id: (self.by_id.clone()).unwrap_or_else(|| entity.views.by_id.clone()),
+        };
+        named_views(&self.name, &views)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct FeatureTable {
     pub name: String,

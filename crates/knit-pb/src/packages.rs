@@ -229,6 +229,15 @@ pub(crate) fn merge(
             project.feature_tables.push(table);
         }
     }
+    for model in package.feature_view_models {
+        if !project
+            .feature_view_models
+            .iter()
+            .any(|m| m.name == model.name)
+        {
+            project.feature_view_models.push(model);
+        }
+    }
     for model in package.sql_models {
         if !project.sql_models.iter().any(|m| m.name == model.name) {
             project.sql_models.push(model);
@@ -322,6 +331,9 @@ fn drop_disabled(package: &mut Project, disabled: &[String]) {
         .retain(|m| !off(format!("models/{}", m.name)));
     package
         .sql_models
+        .retain(|m| !off(format!("models/{}", m.name)));
+    package
+        .feature_view_models
         .retain(|m| !off(format!("models/{}", m.name)));
     package
         .unsupported_models

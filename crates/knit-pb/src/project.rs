@@ -12,15 +12,12 @@ use serde_yaml::Value;
 
 pub use crate::definitions::Origin;
 pub(crate) use crate::definitions::{
-    Cohort, Entity, FeatureTable, FeatureViews, Filter, FilterExpression, IdType, Input, InputId,
-    MemberStep, ModelGrain, Source, SqlFilter, SqlModel, Stitcher, UnsupportedModel, Var, VarKind,
-    Window,
+    Cohort, Entity, FeatureTable, FeatureViewModel, FeatureViews, Filter, FilterExpression, IdType,
+    Input, InputId, MemberStep, ModelGrain, Source, SqlFilter, SqlModel, Stitcher,
+    UnsupportedModel, Var, VarKind, Window,
 };
 use crate::error::{PbError, Result};
-use crate::keys::{
-    ENTITY_IGNORED, FEATURE_VIEW_IGNORED, INPUT_IGNORED, PROJECT_IGNORED, VAR_GROUP_IGNORED,
-    VAR_IGNORED,
-};
+use crate::keys::{ENTITY_IGNORED, INPUT_IGNORED, PROJECT_IGNORED, VAR_GROUP_IGNORED, VAR_IGNORED};
 use crate::template::Macro;
 use crate::yaml::{Node, read_yaml};
 
@@ -28,6 +25,7 @@ mod member_sets;
 
 pub(crate) use member_sets::MEMBER_SET_PREFIX;
 mod models;
+use models::read_feature_views;
 
 pub(crate) use models::union_sql;
 
@@ -42,6 +40,7 @@ pub struct Project {
     pub(crate) stitchers: Vec<Stitcher>,
     pub(crate) cohorts: Vec<Cohort>,
     pub(crate) feature_tables: Vec<FeatureTable>,
+    pub(crate) feature_view_models: Vec<FeatureViewModel>,
     pub(crate) sql_models: Vec<SqlModel>,
     pub(crate) macros: BTreeMap<String, Macro>,
     /// pb's `include_untimed`: whether rows without an occurred-at time are kept.
@@ -646,20 +645,6 @@ fn cohort_scope(node: &Node<'_>) -> Result<(String, Option<String>)> {
             "'{text}' is neither <entity>/all nor models/<cohort>"
         ))),
     }
-}
-
-/// `feature_views` of an entity or a cohort.
-fn read_feature_views(node: &Node<'_>) -> Result<FeatureViews> {
-    node.only_keys(&["name", "using_ids"], FEATURE_VIEW_IGNORED)?;
-    let mut by_id = Vec::new();
-    for view in node.items_of("using_ids")? {
-        view.only_keys(&["id", "name"], FEATURE_VIEW_IGNORED)?;
-        by_id.push((view.require("id")?.text()?, view.text_of("name")?));
-    }
-    Ok(FeatureViews {
-        main: node.text_of("name")?,
-        by_id,
-    })
 }
 
 /// The `ids` list of an input or a model (none when absent).

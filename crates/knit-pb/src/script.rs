@@ -134,6 +134,7 @@ impl Project {
         let is_model = |name: &str| {
             self.stitchers.iter().any(|m| m.name == name)
                 || self.feature_tables.iter().any(|m| m.name == name)
+                || self.feature_view_models.iter().any(|m| m.name == name)
                 || self.cohorts.iter().any(|m| m.name == name)
                 || self.sql_models.iter().any(|m| m.name == name)
                 || self.unsupported_models.iter().any(|m| m.name == name)
@@ -218,6 +219,13 @@ impl Project {
             {
                 outputs.insert(name.clone());
             }
+            if let Some(model) = self.feature_view_models.iter().find(|m| m.name == name) {
+                for entity in self.entities.iter().filter(|e| e.name == model.entity) {
+                    for (view, _) in model.view_names(entity) {
+                        outputs.insert(view.to_lowercase());
+                    }
+                }
+            }
             if let Some(cohort) = self.cohorts.iter().find(|c| c.name == name) {
                 // A cohort extending another has its entity through it.
                 let entity = self.cohort_entity(&cohort.name);
@@ -288,6 +296,18 @@ impl<'a> Writer<'a> {
                 names.models.insert(cohort.name.clone(), query);
                 model_entities.insert(cohort.name.clone(), entity);
             }
+        }
+        // `this.DeRef("<entity>/all")`: the entity's members, a main id each (pb's
+        // `<entity>_all` table).
+        for entity in &project.entities {
+            let all = format!("{}/all", entity.name);
+            let query = format!(
+                "(SELECT DISTINCT {} FROM id_stitch({}))",
+                quote_ident_if_needed(&entity.main_id_column()),
+                quote_literal(&entity.name)
+            );
+            names.models.insert(all.clone(), query);
+            model_entities.insert(all, entity.name.clone());
         }
         for (model, entity) in model_entities {
             if let Some(entity) = project.entities.iter().find(|e| e.name == entity) {
@@ -388,7 +408,10 @@ impl<'a> Writer<'a> {
                 .iter()
                 .map(
                     |model| match self.names.model_entities.get(model).map(|e| &e.name) {
-                        Some(entity) if self.project.stitchers.iter().any(|s| &s.name == model) => {
+                        Some(entity)
+                            if self.project.stitchers.iter().any(|s| &s.name == model)
+                                || *model == format!("{entity}/all") =>
+                        {
                             format!("graph {entity}")
                         }
                         Some(entity) => format!("entity {entity}"),
@@ -474,8 +497,17 @@ impl<'a> Writer<'a> {
         for entity in &self.project.entities {
             self.outputs(entity, &cohorts)?;
         }
+        for model in &self.project.feature_view_models {
+            if !self.project.entities.iter().any(|e| e.name == model.entity) {
+                return Err(model.origin.error(format!(
+                    "model_spec.entity_key: entity '{}' is not declared in pb_project.yaml",
+                    model.entity
+                )));
+            }
+        }
         self.feature_tables()?;
         self.written_sql_models();
+        outputs::one_writer_per_output(&self.script.statements)?;
         Ok(self.script)
     }
 

@@ -199,6 +199,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2100-01-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/feature_view_models",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
     // CSV tables whose quoted empty fields are empty text, as PostgreSQL loads them.
     (
         "testdata/oracle/cases/csv_quoted_empty",
@@ -1562,6 +1567,27 @@ fn broken_projects_fail_before_any_output() {
             "      - entity_var:\n          name: a\n          select: rank()\n          from: inputs/events\n          window:\n            order_by: [amount]\n",
         ),
         "a window with from is supported for first_value(x) and last_value(x)",
+    );
+    // A feature_view model without using_ids takes the entity's views by id, names
+    // included: two outputs of one name (pb refuses it too, "conflicting db name").
+    assert_fails(
+        "feature-view-clash",
+        &GOOD_PROJECT.replace(
+            "id_types: [user_id]",
+            "id_types: [user_id]\n    feature_views:\n      using_ids:\n        - {id: user_id, name: by_user}",
+        ),
+        &format!(
+            "{GOOD_INPUTS}models:\n  - name: export\n    model_type: feature_view\n    model_spec:\n      entity_key: user\n"
+        ),
+        "models/profiles.yaml: models[0]: its output 'by_user' is also written by pb_project.yaml: entities[0]; give one of them another name",
+    );
+    assert_fails(
+        "feature-view-entity",
+        GOOD_PROJECT,
+        &format!(
+            "{GOOD_INPUTS}models:\n  - name: export\n    model_type: feature_view\n    model_spec:\n      entity_key: account\n"
+        ),
+        "models/profiles.yaml: models[0]: model_spec.entity_key: entity 'account' is not declared",
     );
     assert_fails(
         "undeclared-id-type",

@@ -9,12 +9,13 @@ use std::collections::BTreeSet;
 
 use super::member_sets::MEMBER_SET_PREFIX;
 use super::{
-    Cohort, FeatureTable, FilterExpression, Input, InputId, MemberStep, Origin, Project, Source,
-    SqlModel, Stitcher, UnsupportedModel, Var, VarKind, cohort_scope, entity_scope, is_append_only,
-    is_include, last_segment, read_feature_views, read_ids, source_name, time_grain,
+    Cohort, FeatureTable, FeatureViewModel, FeatureViews, FilterExpression, Input, InputId,
+    MemberStep, Origin, Project, Source, SqlModel, Stitcher, UnsupportedModel, Var, VarKind,
+    cohort_scope, entity_scope, is_append_only, is_include, last_segment, read_ids, source_name,
+    time_grain,
 };
 use crate::error::Result;
-use crate::keys::{MODEL_IGNORED, STITCHER_IGNORED};
+use crate::keys::{FEATURE_VIEW_IGNORED, MODEL_IGNORED, STITCHER_IGNORED};
 use crate::multi_sql::multi_sql_query;
 use crate::yaml::Node;
 
@@ -204,6 +205,23 @@ impl Project {
                     entity,
                     cohort,
                     features,
+                    origin,
+                });
+            }
+            // Views of the entity's features by its main id (named as the model) and by
+            // the ids of `using_ids` (the entity's, without them). pb 0.26 leaves the
+            // `features` list unapplied (each view has every feature), and so does Knit.
+            "feature_view" => {
+                spec.only_keys(&["entity_key", "using_ids", "features"], ignored)?;
+                let entity = spec.require("entity_key")?.text()?.to_lowercase();
+                let by_id = match spec.get("using_ids") {
+                    Some(_) => Some(read_using_ids(&spec)?),
+                    None => None,
+                };
+                self.feature_view_models.push(FeatureViewModel {
+                    name,
+                    entity,
+                    by_id,
                     origin,
                 });
             }
@@ -427,4 +445,23 @@ pub(crate) fn union_sql(sources: &[String]) -> String {
         .map(|s| format!("SELECT * FROM {{{{this.DeRef(\"models/{s}\")}}}}"))
         .collect::<Vec<_>>()
         .join(" UNION ALL BY NAME ")
+}
+
+/// `feature_views` of an entity or a cohort.
+pub(super) fn read_feature_views(node: &Node<'_>) -> Result<FeatureViews> {
+    node.only_keys(&["name", "using_ids"], FEATURE_VIEW_IGNORED)?;
+    Ok(FeatureViews {
+        main: node.text_of("name")?,
+        by_id: read_using_ids(node)?,
+    })
+}
+
+/// The `using_ids` of `node`: each view's id type and name.
+fn read_using_ids(node: &Node<'_>) -> Result<Vec<(String, Option<String>)>> {
+    let mut by_id = Vec::new();
+    for view in node.items_of("using_ids")? {
+        view.only_keys(&["id", "name"], FEATURE_VIEW_IGNORED)?;
+        by_id.push((view.require("id")?.text()?, view.text_of("name")?));
+    }
+    Ok(by_id)
 }

@@ -46,7 +46,11 @@ impl Writer<'_> {
             &["id1", "id1_type", "id2", "id2_type"].map(String::from),
         );
         let views = served_views(&main, entity.view_names());
-        self.views(entity, &main, None, views);
+        self.views(entity, &main, None, views, &entity.origin);
+        for model in (self.project.feature_view_models.iter()).filter(|m| m.entity == entity.name) {
+            let views = served_views(&main, model.view_names(entity));
+            self.views(entity, &main, None, views, &model.origin);
+        }
         self.copy(
             Some(&entity.name),
             &format!("{}_all", entity.name),
@@ -71,19 +75,20 @@ impl Writer<'_> {
             };
             let views = definition.view_names(entity);
             let views = served_views(&main, views);
-            self.views(entity, &main, Some(cohort), views);
+            self.views(entity, &main, Some(cohort), views, &definition.origin);
         }
         Ok(())
     }
 
     /// Writes the feature views of `entity` (of `cohort`'s members, if given): `(view,
-    /// id type)`, the view by the main id for no id type.
+    /// id type)`, the view by the main id for no id type; `origin` defines them.
     fn views(
         &mut self,
         entity: &Entity,
         main: &str,
         cohort: Option<&str>,
         views: Vec<(String, Option<String>)>,
+        origin: &Origin,
     ) {
         let name = quote_literal(&entity.name);
         // Every feature but the vars of cohorts that are not `cohort` or one it extends
@@ -92,7 +97,7 @@ impl Writer<'_> {
         let members = cohort
             .map(|c| format!(", {}", quote_literal(c)))
             .unwrap_or_default();
-        let origin = Some(entity.origin.clone());
+        let origin = Some(origin.clone());
         for (view, id) in views {
             let sql = match &id {
                 None => format!("SELECT {columns} FROM feature_table({name}{members})"),
@@ -193,6 +198,36 @@ impl Writer<'_> {
             table: None,
         });
     }
+}
+
+/// Refuses two outputs of one name, the second naming the first (pb refuses two
+/// models of one table name too): one would replace the other's file.
+pub(super) fn one_writer_per_output(statements: &[ScriptStatement]) -> Result<()> {
+    let mut writers: BTreeMap<String, &Option<Origin>> = BTreeMap::new();
+    for statement in statements {
+        let Some(output) = &statement.output else {
+            continue;
+        };
+        let Some(first) = writers.insert(output.to_lowercase(), &statement.origin) else {
+            continue;
+        };
+        let first = match first {
+            Some(origin) => format!("{}: {}", origin.file, origin.key),
+            None => "another model".to_string(),
+        };
+        let reason = format!(
+            "its output '{output}' is also written by {first}; give one of them another name"
+        );
+        return Err(match &statement.origin {
+            Some(origin) => origin.error(reason),
+            None => crate::error::PbError::Key {
+                file: "pb_project.yaml".into(),
+                key: output.clone(),
+                reason,
+            },
+        });
+    }
+    Ok(())
 }
 
 /// The query of a `feature_table_model`: the entity's main id, `valid_at` (the run's end

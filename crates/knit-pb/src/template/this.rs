@@ -60,9 +60,10 @@ impl Object for This {
                 found.subqueries.insert(sql.clone(), name.to_lowercase());
             });
         }
-        let entity = path
-            .strip_prefix("models/")
-            .and_then(|model| self.scope.names.model_entities.get(&model.to_lowercase()))
+        let entity = (path.strip_prefix("models/"))
+            .map(str::to_lowercase)
+            .or_else(|| Some(path.to_lowercase()).filter(|p| p.ends_with("/all")))
+            .and_then(|model| self.scope.names.model_entities.get(&model))
             .cloned();
         Ok(Value::from_object(Material {
             sql: Some(sql),
@@ -112,11 +113,21 @@ impl This {
                 });
                 Ok(sql)
             }
+            // `<entity>/all`: the entity's members.
+            Some((entity, all)) if all.eq_ignore_ascii_case("all") => {
+                let key = format!("{}/all", entity.to_lowercase());
+                let sql =
+                    (names.models.get(&key).cloned()).ok_or_else(|| missing("entity", entity))?;
+                self.scope.record(|found| {
+                    found.models.insert(key.clone());
+                });
+                Ok(sql)
+            }
             _ => Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!(
-                    "DeRef(\"{path}\"): takes inputs/<input>, models/<model> or \
-                     inputs/<input>/var_table"
+                    "DeRef(\"{path}\"): takes inputs/<input>, models/<model>, \
+                     inputs/<input>/var_table or <entity>/all"
                 ),
             )),
         }

@@ -10,7 +10,9 @@ use datafusion_sql::sqlparser::keywords::Keyword;
 use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
 
 use super::formats::{java_format, snowflake_format};
-use super::names::{DATE_PART_WORDS, MODE_DESC, PART_FIRST, PART_LAST, RENAMES, REWRITES};
+use super::names::{
+    DATE_PART_WORDS, MODE_DESC, PART_FIRST, PART_LAST, RENAMES, REWRITES, trunc_part,
+};
 use super::tokens::{arguments, is_whitespace, next_significant, only_significant};
 
 /// Whether a word names a function [`rewrite_call`] may rewrite.
@@ -20,6 +22,7 @@ pub(super) fn is_rewritten(word: &Word) -> bool {
     }
     let name = word.value.to_lowercase();
     name == "iff"
+        || name == "trunc"
         || name == "decode"
         || name == "date"
         || name == "date_add"
@@ -80,6 +83,29 @@ pub(super) fn rewrite_call(
         .find(|(from, count, _)| *from == name && *count == args.len())
     {
         return expand(sql, &args, head);
+    }
+    // Snowflake's `trunc(t, 'month')` (or `trunc(t, mm)`) truncates a time, as
+    // `date_trunc`; `trunc(x, 2)` stays the number's.
+    if name == "trunc"
+        && args.len() == 2
+        && let Some(part) = (bare_part(&args[1]).or_else(|| single_string(&args[1])))
+            .as_deref()
+            .and_then(trunc_part)
+    {
+        args[1] = vec![token(Token::SingleQuotedString(part.to_string()))];
+        return expand("date_trunc($2, $1)", &args, head);
+    }
+    if name == "trunc" {
+        return None;
+    }
+    // `date_trunc('MM', t)`: a part named as the warehouse names it.
+    if matches!(name, "date_trunc" | "datetrunc")
+        && let Some(text) = args.first().and_then(|a| single_string(a))
+        && let Some(part) = trunc_part(&text)
+        && part != text
+    {
+        args[0] = vec![token(Token::SingleQuotedString(part.to_string()))];
+        return expand("date_trunc($1, $2)", &args, head);
     }
     // A time format in Snowflake's (`YYYY-MM-DD HH24:MI`) or Spark's (`yyyy-MM-dd`)
     // words, as chrono's `%Y-%m-%d`: to write a time, or to read one (`to_date(s, fmt)`,
@@ -262,7 +288,12 @@ pub(super) fn rewrite_call(
     }
     let first_is_part = args.first().and_then(|a| bare_part(a)).is_some();
     if PART_FIRST.contains(&name) && first_is_part {
-        let part = args.first().and_then(|a| bare_part(a))?;
+        let mut part = args.first().and_then(|a| bare_part(a))?;
+        if name.ends_with("trunc")
+            && let Some(full) = trunc_part(&part)
+        {
+            part = full.to_string();
+        }
         // Snowflake's whole seconds since the epoch.
         if matches!(name, "date_part" | "datepart") && part.starts_with("epoch_second") {
             return expand("CAST(date_part('epoch', $2) AS BIGINT)", &args, head);
@@ -270,7 +301,12 @@ pub(super) fn rewrite_call(
         args[0] = vec![token(Token::SingleQuotedString(part))];
     } else if PART_LAST.contains(&name) && args.len() >= 2 {
         let last = args.len() - 1;
-        let part = bare_part(&args[last])?;
+        let mut part = bare_part(&args[last])?;
+        if name.ends_with("_trunc")
+            && let Some(full) = trunc_part(&part)
+        {
+            part = full.to_string();
+        }
         args[last] = vec![token(Token::SingleQuotedString(part))];
         // BigQuery's date_trunc(t, part) is DataFusion's date_trunc('part', t).
         if name.ends_with("_trunc") && args.len() == 2 {

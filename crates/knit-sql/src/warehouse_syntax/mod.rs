@@ -302,6 +302,10 @@ mod tests {
         check("date_diff(a, b, DAY)", "date_diff(a, b, 'day')");
         check("date_trunc(t, month)", "date_trunc('month', t)");
         check("date_trunc('month', t)", "date_trunc('month', t)");
+        check("date_trunc(mm, t)", "date_trunc('month', t)");
+        check("date_trunc('MM', t)", "date_trunc(('month'), (t))");
+        check("trunc(t, 'MONTH')", "date_trunc(('month'), (t))");
+        check("trunc(x, 2)", "trunc(x, 2)");
         check("datediff(x, a, b)", "datediff(x, a, b)");
         check(
             "datediff(day, date(x), datediff(hour, a, b))",

@@ -16,6 +16,24 @@ pub(super) const PART_FIRST: &[&str] = &[
     "datepart",
 ];
 
+/// A warehouse's name of a date part (Snowflake's `mm`, `mon`, `yy`, `q`, ...) as
+/// DataFusion's `date_trunc` names it, which takes only its full names.
+pub(super) fn trunc_part(word: &str) -> Option<&'static str> {
+    Some(match word.trim().to_lowercase().as_str() {
+        "year" | "years" | "y" | "yy" | "yyy" | "yyyy" | "yr" | "yrs" => "year",
+        "quarter" | "quarters" | "q" | "qtr" | "qtrs" => "quarter",
+        "month" | "months" | "mm" | "mon" | "mons" => "month",
+        "week" | "weeks" | "w" | "wk" | "weekofyear" | "woy" | "wy" | "isoweek" => "week",
+        "day" | "days" | "d" | "dd" | "dayofmonth" => "day",
+        "hour" | "hours" | "h" | "hh" | "hr" | "hrs" => "hour",
+        "minute" | "minutes" | "m" | "mi" | "min" | "mins" => "minute",
+        "second" | "seconds" | "s" | "sec" | "secs" => "second",
+        "millisecond" | "milliseconds" | "ms" | "msec" => "millisecond",
+        "microsecond" | "microseconds" | "us" | "usec" => "microsecond",
+        _ => return None,
+    })
+}
+
 /// Functions whose last argument is a date part (BigQuery).
 pub(super) const PART_LAST: &[&str] = &[
     "date_diff",

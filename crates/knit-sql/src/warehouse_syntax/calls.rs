@@ -85,10 +85,12 @@ pub(super) fn rewrite_call(
         return expand(sql, &args, head);
     }
     // Snowflake's `trunc(t, 'month')` (or `trunc(t, mm)`) truncates a time, as
-    // `date_trunc`; `trunc(x, 2)` stays the number's.
+    // `date_trunc`; `trunc(x, 2)` stays the number's, and so does `trunc(x, s)`: a bare
+    // word of one letter is more likely a column of places than a part.
     if name == "trunc"
         && args.len() == 2
-        && let Some(part) = (bare_part(&args[1]).or_else(|| single_string(&args[1])))
+        && let Some(part) = (bare_part(&args[1]).filter(|word| word.len() > 1))
+            .or_else(|| single_string(&args[1]))
             .as_deref()
             .and_then(trunc_part)
     {

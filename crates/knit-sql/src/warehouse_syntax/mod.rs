@@ -306,6 +306,8 @@ mod tests {
         check("date_trunc('MM', t)", "date_trunc(('month'), (t))");
         check("trunc(t, 'MONTH')", "date_trunc(('month'), (t))");
         check("trunc(x, 2)", "trunc(x, 2)");
+        check("trunc(x, s)", "trunc(x, s)");
+        check("trunc(t, 's')", "date_trunc(('second'), (t))");
         check("datediff(x, a, b)", "datediff(x, a, b)");
         check(
             "datediff(day, date(x), datediff(hour, a, b))",

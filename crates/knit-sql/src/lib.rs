@@ -55,7 +55,7 @@ pub use profile_ast::{
 };
 pub use quote::{quote_ident, quote_ident_if_needed, quote_literal};
 pub use split::{StatementText, is_complete, significant_tokens, split_statements};
-pub use warehouse_syntax::MODE_DESC;
+pub use warehouse_syntax::{MODE_DESC, date_part_name};
 
 /// The sqlparser crate as DataFusion re-exports it, for callers that need its types.
 pub use datafusion_sql::sqlparser;

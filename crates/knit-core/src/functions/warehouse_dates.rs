@@ -51,18 +51,18 @@ enum Part {
 
 impl Part {
     fn parse(text: &str) -> Option<Self> {
-        Some(match text.trim().to_lowercase().as_str() {
-            "year" | "years" | "y" | "yy" | "yyy" | "yyyy" | "yr" | "yrs" => Part::Year,
-            "quarter" | "quarters" | "q" | "qtr" | "qtrs" => Part::Quarter,
-            "month" | "months" | "mm" | "mon" | "mons" => Part::Month,
-            "week" | "weeks" | "w" | "wk" | "weekofyear" | "woy" | "wy" | "isoweek" => Part::Week,
-            "day" | "days" | "d" | "dd" | "dayofmonth" => Part::Day,
-            "hour" | "hours" | "h" | "hh" | "hr" | "hrs" => Part::Hour,
-            "minute" | "minutes" | "m" | "mi" | "min" | "mins" => Part::Minute,
-            "second" | "seconds" | "s" | "sec" | "secs" => Part::Second,
-            "millisecond" | "milliseconds" | "ms" | "msec" => Part::Millisecond,
-            "microsecond" | "microseconds" | "us" | "usec" => Part::Microsecond,
-            "nanosecond" | "nanoseconds" | "ns" | "nsec" => Part::Nanosecond,
+        Some(match knit_sql::date_part_name(text)? {
+            "year" => Part::Year,
+            "quarter" => Part::Quarter,
+            "month" => Part::Month,
+            "week" => Part::Week,
+            "day" => Part::Day,
+            "hour" => Part::Hour,
+            "minute" => Part::Minute,
+            "second" => Part::Second,
+            "millisecond" => Part::Millisecond,
+            "microsecond" => Part::Microsecond,
+            "nanosecond" => Part::Nanosecond,
             _ => return None,
         })
     }

@@ -29,8 +29,8 @@ mod names;
 mod tokens;
 
 use calls::{expand, is_rewritten, rewrite_call, window_partition, within_group};
-pub use names::MODE_DESC;
 use names::TYPE_NAMES;
+pub use names::{MODE_DESC, date_part_name};
 use tokens::{
     arguments, follows_dot, follows_value, is_whitespace, next_significant, primary_start,
 };

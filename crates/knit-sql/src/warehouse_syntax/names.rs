@@ -16,9 +16,10 @@ pub(super) const PART_FIRST: &[&str] = &[
     "datepart",
 ];
 
-/// A warehouse's name of a date part (Snowflake's `mm`, `mon`, `yy`, `q`, ...) as
-/// DataFusion's `date_trunc` names it, which takes only its full names.
-pub(super) fn trunc_part(word: &str) -> Option<&'static str> {
+/// A warehouse's name of a date part (Snowflake's `mm`, `mon`, `yy`, `q`, ...) as its
+/// full name (`month`), the one name Knit's date functions and DataFusion's
+/// `date_trunc` read it by; `None` for a word that names no part.
+pub fn date_part_name(word: &str) -> Option<&'static str> {
     Some(match word.trim().to_lowercase().as_str() {
         "year" | "years" | "y" | "yy" | "yyy" | "yyyy" | "yr" | "yrs" => "year",
         "quarter" | "quarters" | "q" | "qtr" | "qtrs" => "quarter",
@@ -30,8 +31,14 @@ pub(super) fn trunc_part(word: &str) -> Option<&'static str> {
         "second" | "seconds" | "s" | "sec" | "secs" => "second",
         "millisecond" | "milliseconds" | "ms" | "msec" => "millisecond",
         "microsecond" | "microseconds" | "us" | "usec" => "microsecond",
+        "nanosecond" | "nanoseconds" | "ns" | "nsec" => "nanosecond",
         _ => return None,
     })
+}
+
+/// A part `date_trunc` truncates to, by its full name: DataFusion's has no nanosecond.
+pub(super) fn trunc_part(word: &str) -> Option<&'static str> {
+    date_part_name(word).filter(|part| *part != "nanosecond")
 }
 
 /// Functions whose last argument is a date part (BigQuery).

@@ -91,6 +91,16 @@ impl Entity {
             .unwrap_or_else(|| format!("{}_main_id", self.name))
     }
 
+    /// The query of the entity's members, one main id each: pb's `<entity>_all`, also
+    /// what `this.DeRef("<entity>/all")` reads.
+    pub fn members_query(&self) -> String {
+        format!(
+            "SELECT DISTINCT {} FROM id_stitch({})",
+            knit_sql::quote_ident_if_needed(&self.main_id_column()),
+            knit_sql::quote_literal(&self.name)
+        )
+    }
+
     /// The entity's feature views as pb names them: `(view, id type)`, the id type
     /// `None` for the view keyed by the main id.
     pub fn view_names(&self) -> Vec<(String, Option<String>)> {

@@ -301,12 +301,9 @@ impl<'a> Writer<'a> {
         // `<entity>_all` table).
         for entity in &project.entities {
             let all = format!("{}/all", entity.name);
-            let query = format!(
-                "(SELECT DISTINCT {} FROM id_stitch({}))",
-                quote_ident_if_needed(&entity.main_id_column()),
-                quote_literal(&entity.name)
-            );
-            names.models.insert(all.clone(), query);
+            names
+                .models
+                .insert(all.clone(), format!("({})", entity.members_query()));
             model_entities.insert(all, entity.name.clone());
         }
         for (model, entity) in model_entities {
@@ -410,7 +407,7 @@ impl<'a> Writer<'a> {
                     |model| match self.names.model_entities.get(model).map(|e| &e.name) {
                         Some(entity)
                             if self.project.stitchers.iter().any(|s| &s.name == model)
-                                || *model == format!("{entity}/all") =>
+                                || model.strip_suffix("/all") == Some(entity.as_str()) =>
                         {
                             format!("graph {entity}")
                         }

@@ -54,10 +54,7 @@ impl Writer<'_> {
         self.copy(
             Some(&entity.name),
             &format!("{}_all", entity.name),
-            format!(
-                "SELECT DISTINCT {} FROM id_stitch({name})",
-                quote_ident_if_needed(&main)
-            ),
+            entity.members_query(),
             &origin,
             &by_main,
         );

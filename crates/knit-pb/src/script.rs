@@ -26,10 +26,10 @@ mod cohorts;
 mod inputs;
 mod order;
 mod outputs;
+mod steps;
 mod vars;
 
 use inputs::input_rows;
-use order::dependency_order;
 pub use outputs::DELTA_PURGE_SHARE;
 
 /// The file format of outputs.
@@ -393,101 +393,10 @@ impl<'a> Writer<'a> {
             self.entity(entity)?;
         }
         let vars = self.vars()?;
-        // Views and entities' inputs and vars in one order: a view may read an entity's
-        // id graph or feature table, and an entity's input may be a view. An entity is
-        // two steps: its graph (the inputs that add edges), then the inputs that only
-        // map rows to it, its vars and cohorts, so that a view those read may read the
-        // id graph.
-        let mut units: Vec<(String, Vec<String>, &Origin)> = Vec::new();
-        for (name, (rendered, origin)) in &views {
-            let reads = rendered
-                .models
-                .iter()
-                .map(
-                    |model| match self.names.model_entities.get(model).map(|e| &e.name) {
-                        Some(entity)
-                            if self.project.stitchers.iter().any(|s| &s.name == model)
-                                || model.strip_suffix("/all") == Some(entity.as_str()) =>
-                        {
-                            format!("graph {entity}")
-                        }
-                        Some(entity) => format!("entity {entity}"),
-                        None => format!("view {model}"),
-                    },
-                )
-                .chain(
-                    rendered
-                        .graphs
-                        .iter()
-                        .map(|entity| format!("graph {entity}")),
-                )
-                .collect();
-            units.push((format!("view {name}"), reads, origin));
-        }
-        for entity in &self.project.entities {
-            let mut graph_reads = Vec::new();
-            let mut reads = vec![format!("graph {}", entity.name)];
-            for input in &self.project.inputs {
-                if !(self.knit_inputs).contains_key(&(input.name.clone(), entity.name.clone())) {
-                    continue;
-                }
-                let Source::Model(model) = &input.source else {
-                    continue;
-                };
-                if views.contains_key(model) {
-                    let view = format!("view {model}");
-                    if self.is_lookup(entity, &input.name)? {
-                        reads.push(view);
-                    } else {
-                        graph_reads.push(view);
-                    }
-                }
-            }
-            // Id type filters that read a model's rows.
-            for id_type in &entity.id_types {
-                for sql in self
-                    .sql_filters(entity, id_type)?
-                    .iter()
-                    .filter_map(|f| f.sql.as_ref())
-                {
-                    if views.contains_key(&sql.from) {
-                        graph_reads.push(format!("view {}", sql.from));
-                    }
-                }
-            }
-            units.push((
-                format!("graph {}", entity.name),
-                graph_reads,
-                &entity.origin,
-            ));
-            units.push((format!("entity {}", entity.name), reads, &entity.origin));
-        }
-        for unit in dependency_order(units)? {
-            if let Some(name) = unit.strip_prefix("view ")
-                && let Some((rendered, origin)) = views.get(name)
-            {
-                let sql = format!(
-                    "CREATE VIEW {} AS {}",
-                    quote_ident_if_needed(name),
-                    rendered.sql.trim().trim_end_matches(';')
-                );
-                self.script.push(sql, Some((*origin).clone()));
-            } else if let Some(name) = unit.strip_prefix("graph ")
-                && let Some(entity) = self.project.entities.iter().find(|e| e.name == name)
-            {
-                self.inputs(entity, false)?;
-            } else if let Some(name) = unit.strip_prefix("entity ")
-                && let Some(entity) = self.project.entities.iter().find(|e| e.name == name)
-            {
-                self.inputs(entity, true)?;
-                for var in vars.iter().filter(|v| v.entity == entity.name) {
-                    self.script.push(var.sql.clone(), Some(var.origin.clone()));
-                }
-                // A view may read a cohort's members: they come with the entity.
-                self.cohorts(Some(&entity.name))?;
-            }
-        }
-        let cohorts = self.cohorts(None)?;
+        let cohorts = self.cohorts()?;
+        self.write_definitions(&views, &vars, &cohorts)?;
+        let cohorts: Vec<(String, String)> =
+            cohorts.into_iter().map(|c| (c.name, c.entity)).collect();
         if let Some(grains) = self.options.grains.as_ref().filter(|g| g.pass) {
             self.grain_files(grains);
         }

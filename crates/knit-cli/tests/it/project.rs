@@ -209,6 +209,16 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2100-01-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/two_entity_features",
+        "tables",
+        "2024-04-05T00:00:00Z",
+    ),
+    (
+        "testdata/oracle/cases/models_read_entity",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
     // CSV tables whose quoted empty fields are empty text, as PostgreSQL loads them.
     (
         "testdata/oracle/cases/csv_quoted_empty",
@@ -1542,6 +1552,48 @@ fn broken_projects_fail_before_any_output() {
              \x20     - entity_var:\n          name: b\n          select: \"{{user.a}} + 1\"\n",
         ),
         "these form a cycle: entity user.a -> entity user.b -> entity user.a",
+    );
+    // A model that reads a feature table listing the var that reads the model: pb
+    // refuses it too (a model that reads a table not listing the var is no cycle; see
+    // the oracle case models_read_entity).
+    assert_fails(
+        "cycle-through-model",
+        &GOOD_PROJECT.replace(
+            "    id_types: [user_id]",
+            "    id_stitcher: models/g\n    id_types: [user_id]",
+        ),
+        &format!(
+            "{GOOD_INPUTS}models:
+  - name: g
+    model_type: id_stitcher
+    model_spec:
+      entity_key: user
+      edge_sources: [inputs/events]
+  - name: t
+    model_type: feature_table_model
+    model_spec:
+      entity_key: user
+      features: [r]
+  - name: ranked
+    model_type: sql_template
+    model_spec:
+      single_sql: select user_main_id as uid from {{{{this.DeRef('models/t')}}}}
+      ids:
+        - select: uid
+          type: user_id
+          entity: user
+var_groups:
+  - name: v
+    entity_key: user
+    vars:
+      - entity_var:
+          name: r
+          select: count(*)
+          from: models/ranked
+"
+        ),
+        "models/profiles.yaml: models[2]: these form a cycle: view ranked -> var entity user.r \
+         -> lookup user/ranked -> view ranked",
     );
     assert_fails(
         "wrong-column",

@@ -4,7 +4,7 @@
 //! Cohorts as `CREATE COHORT` statements, in `EXTENDS` order: a `filter_pipeline`'s
 //! steps or a `filter_expression`, each condition rendered as a template.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use knit_sql::quote_ident_if_needed;
 
@@ -13,10 +13,21 @@ use super::order::dependency_order;
 use crate::error::Result;
 use crate::project::{FilterExpression, Origin};
 
+/// A cohort's statement, its entity, and what it reads.
+pub(super) struct PlannedCohort {
+    pub name: String,
+    pub entity: String,
+    /// The cohort it extends.
+    pub extends: Option<String>,
+    /// The keys of the vars its conditions read (`entity <entity>.<name>`).
+    pub reads: BTreeSet<String>,
+    pub sql: String,
+    pub origin: Origin,
+}
+
 impl Writer<'_> {
-    /// Cohorts in `EXTENDS` order, each with its entity; the statements of those of
-    /// entity `write` are written (`None`: none).
-    pub(super) fn cohorts(&mut self, write: Option<&str>) -> Result<Vec<(String, String)>> {
+    /// Cohorts in `EXTENDS` order, each with its entity and statement.
+    pub(super) fn cohorts(&self) -> Result<Vec<PlannedCohort>> {
         let cohorts = &self.project.cohorts;
         let order = dependency_order(
             cohorts
@@ -57,12 +68,13 @@ impl Writer<'_> {
                     "model_spec.extends: entity '{entity}' is not declared in pb_project.yaml"
                 )));
             }
+            let mut reads = BTreeSet::new();
             let mut conditions = Vec::new();
             for (n, (include, condition)) in cohort.steps.iter().enumerate() {
                 let key = format!("model_spec.filter_pipeline[{n}].value");
-                let rendered = self
-                    .render(condition, Some(&entity), &cohort.origin, &key)?
-                    .sql;
+                let rendered = self.render(condition, Some(&entity), &cohort.origin, &key)?;
+                reads.extend(var_keys(&rendered.vars));
+                let rendered = rendered.sql;
                 // pb pastes `NOT` before the text, without parentheses.
                 conditions.push(if *include {
                     format!("({rendered})")
@@ -76,6 +88,7 @@ impl Writer<'_> {
                     &entity,
                     &cohort.origin,
                     "model_spec.filter_expression",
+                    &mut reads,
                 )?;
                 conditions.push(rendered);
             }
@@ -89,18 +102,20 @@ impl Writer<'_> {
                 .as_ref()
                 .map(|p| format!(" EXTENDS {}", quote_ident_if_needed(p)))
                 .unwrap_or_default();
-            if write == Some(entity.as_str()) {
-                self.script.push(
-                    format!(
-                        "CREATE COHORT {} FOR {}{extends} WHERE {condition}",
-                        quote_ident_if_needed(&cohort.name),
-                        quote_ident_if_needed(&entity)
-                    ),
-                    Some(cohort.origin.clone()),
-                );
-            }
+            let sql = format!(
+                "CREATE COHORT {} FOR {}{extends} WHERE {condition}",
+                quote_ident_if_needed(&cohort.name),
+                quote_ident_if_needed(&entity)
+            );
             entities.insert(cohort.name.clone(), entity.clone());
-            result.push((cohort.name.clone(), entity));
+            result.push(PlannedCohort {
+                name: cohort.name.clone(),
+                entity,
+                extends: cohort.extends.clone(),
+                reads,
+                sql,
+                origin: cohort.origin.clone(),
+            });
         }
         Ok(result)
     }
@@ -108,16 +123,18 @@ impl Writer<'_> {
     /// A cohort's `filter_expression` as SQL, each condition rendered as a template and
     /// put in parentheses (as pb does: checked against pb, nested `AND`/`OR` included).
     fn render_filter_expression(
-        &mut self,
+        &self,
         expression: &FilterExpression,
         entity: &str,
         origin: &Origin,
         key: &str,
+        reads: &mut BTreeSet<String>,
     ) -> Result<String> {
         let (operands, operator) = match expression {
             FilterExpression::Condition(condition) => {
-                let rendered = self.render(condition, Some(entity), origin, key)?.sql;
-                return Ok(format!("({rendered})"));
+                let rendered = self.render(condition, Some(entity), origin, key)?;
+                reads.extend(var_keys(&rendered.vars));
+                return Ok(format!("({})", rendered.sql));
             }
             FilterExpression::All(operands) => (operands, " AND "),
             FilterExpression::Any(operands) => (operands, " OR "),
@@ -127,8 +144,14 @@ impl Writer<'_> {
         }
         let parts = operands
             .iter()
-            .map(|o| self.render_filter_expression(o, entity, origin, key))
+            .map(|o| self.render_filter_expression(o, entity, origin, key, reads))
             .collect::<Result<Vec<_>>>()?;
         Ok(format!("({})", parts.join(operator)))
     }
+}
+
+/// The dependency keys of the vars a template read, `(entity, name)` each.
+fn var_keys(vars: &BTreeSet<(String, String)>) -> impl Iterator<Item = String> + '_ {
+    vars.iter()
+        .map(|(owner, name)| format!("entity {owner}.{name}"))
 }

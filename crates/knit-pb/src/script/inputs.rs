@@ -19,6 +19,18 @@ use crate::project::{
 };
 use crate::template::{Names, VarTable, render};
 
+/// A set of an entity's inputs, written together.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum InputSet<'a> {
+    /// Those that add edges to its id graph.
+    Graph,
+    /// Those that only map rows to it, and the id graph's rows, but for a
+    /// `sql_template`'s rows (written one by one, after their views).
+    Lookups,
+    /// The one (a lookup) that maps the rows of the `sql_template` input `name`.
+    Lookup(&'a str),
+}
+
 impl<'a> Writer<'a> {
     /// Names the Knit input of each pb input with ids of `entity` (and of each id
     /// stitcher a var of the entity reads `from`), so that vars can refer to them before
@@ -76,9 +88,8 @@ impl<'a> Writer<'a> {
         })
     }
 
-    /// The `CREATE INPUT` statements of `entity`: those that add edges to its id graph,
-    /// or (`lookups`) those that only map rows to it, the id graph's rows included.
-    pub(super) fn inputs(&mut self, entity: &Entity, lookups: bool) -> Result<()> {
+    /// The `CREATE INPUT` statements of `entity` in `set`.
+    pub(super) fn inputs(&mut self, entity: &Entity, set: InputSet<'_>) -> Result<()> {
         let (_, stitcher) = self.stitcher(entity)?;
         if let Some(stitcher) = stitcher
             && let Some(source) = stitcher
@@ -120,7 +131,14 @@ impl<'a> Writer<'a> {
                 continue;
             };
             let is_lookup = self.is_lookup(entity, &input.name)?;
-            if is_lookup != lookups {
+            let of_view = matches!(&input.source, Source::Model(model)
+                if self.project.sql_models.iter().any(|m| &m.name == model));
+            let wanted = match set {
+                InputSet::Graph => !is_lookup,
+                InputSet::Lookups => is_lookup && !of_view,
+                InputSet::Lookup(name) => is_lookup && of_view && input.name == name,
+            };
+            if !wanted {
                 continue;
             }
             let mut id_sql = Vec::new();
@@ -245,7 +263,7 @@ impl<'a> Writer<'a> {
             }
             self.script.push(sql, Some(input.origin.clone()));
         }
-        if !lookups {
+        if !matches!(set, InputSet::Lookups) {
             return Ok(());
         }
         // The id graph's rows, each mapped to its cluster by its own id.

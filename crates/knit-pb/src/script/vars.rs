@@ -13,9 +13,15 @@ use crate::error::Result;
 use crate::project::{Origin, Project, Var, VarKind};
 use crate::template::sql_type;
 
-/// A var's statement and its entity.
+/// A var's statement, its entity, and what it reads.
 pub(super) struct PlannedVar {
     pub entity: String,
+    /// `entity <entity>.<name>` or `input <input>.<name>`.
+    pub key: String,
+    /// The keys of the vars it reads.
+    pub reads: Vec<String>,
+    /// The input (or model) whose rows it aggregates.
+    pub from: Option<String>,
     pub sql: String,
     pub origin: Origin,
 }
@@ -41,7 +47,7 @@ impl Writer<'_> {
                     .error(format!("a var named '{}' is defined twice", var.name)));
             }
             graph.push((key.clone(), references, &var.origin));
-            statements.insert(key, (sql, var.origin.clone(), var.entity.clone()));
+            statements.insert(key, (sql, var));
         }
         for (key, references, origin) in &graph {
             if let Some(unknown) = references.iter().find(|r| !statements.contains_key(*r)) {
@@ -55,13 +61,18 @@ impl Writer<'_> {
                 )));
             }
         }
+        let reads: BTreeMap<&String, &Vec<String>> =
+            graph.iter().map(|(key, reads, _)| (key, reads)).collect();
         let mut planned = Vec::new();
-        for key in dependency_order(graph)? {
-            if let Some((sql, origin, entity)) = statements.remove(&key) {
+        for key in dependency_order(graph.clone())? {
+            if let Some((sql, var)) = statements.remove(&key) {
                 planned.push(PlannedVar {
-                    entity,
+                    entity: var.entity.clone(),
+                    reads: reads.get(&key).map(|r| r.to_vec()).unwrap_or_default(),
+                    key,
+                    from: var.from.clone(),
                     sql,
-                    origin,
+                    origin: var.origin.clone(),
                 });
             }
         }

@@ -68,7 +68,6 @@ pub(crate) const RENAMES: &[(&str, &str)] = &[
     ("len", "character_length"),
     ("boolor_agg", "bool_or"),
     ("booland_agg", "bool_and"),
-    ("date_from_parts", "make_date"),
     ("uuid_string", "uuid"),
     ("generate_uuid", "uuid"),
     ("safe_cast", "try_cast"),
@@ -105,9 +104,24 @@ macro_rules! weekday_number {
     };
 }
 
-/// A time from its year, month, day, hour, minute and second.
-const TIMESTAMP_FROM_PARTS: &str = "dateadd('second', $6, dateadd('minute', $5, \
-     dateadd('hour', $4, CAST(make_date($1, $2, $3) AS TIMESTAMP))))";
+/// A date from its year, month and day, as Snowflake reads them: a month or day out of
+/// range carries over (month 13 is January of the next year, month 0 December of the
+/// one before, day 0 the last day of the month before), as each is added to January 1.
+macro_rules! date_from_parts {
+    () => {
+        "dateadd('day', CAST($3 AS BIGINT) - 1, dateadd('month', CAST($2 AS BIGINT) - 1, \
+         make_date($1, 1, 1)))"
+    };
+}
+const DATE_FROM_PARTS: &str = date_from_parts!();
+
+/// A time from its year, month, day, hour, minute and second, each carried over as
+/// Snowflake does.
+const TIMESTAMP_FROM_PARTS: &str = concat!(
+    "dateadd('second', $6, dateadd('minute', $5, dateadd('hour', $4, CAST(",
+    date_from_parts!(),
+    " AS TIMESTAMP))))"
+);
 
 /// Seconds since 1970 of a time (or text of one), rounded down.
 const UNIX_TIMESTAMP: &str = "CAST(floor(date_part('epoch', CAST($1 AS TIMESTAMP))) AS BIGINT)";
@@ -241,6 +255,8 @@ pub(crate) const REWRITES: &[(&str, usize, &str)] = &[
             " + 6) % 7 + 1 AS BIGINT), CAST($1 AS DATE))"
         ),
     ),
+    ("date_from_parts", 3, DATE_FROM_PARTS),
+    ("datefromparts", 3, DATE_FROM_PARTS),
     ("timestamp_from_parts", 6, TIMESTAMP_FROM_PARTS),
     ("timestamp_ntz_from_parts", 6, TIMESTAMP_FROM_PARTS),
     // BigQuery, Spark, Redshift.

@@ -8,9 +8,10 @@
 //!   `x` matches (or, negated, fails to match) any one of the patterns, as an `OR` of
 //!   single `LIKE`s.
 //! - Snowflake's and Oracle's `MINUS` is `EXCEPT`.
-//! - `EXTRACT(DAYOFWEEK FROM t)` and `EXTRACT(DAYOFYEAR FROM t)` are DataFusion's `DOW`
-//!   and `DOY` (Sunday is 0, as in Snowflake's default); BigQuery's `EXTRACT(DATE FROM t)`
-//!   is `CAST(t AS DATE)`.
+//! - `EXTRACT(part FROM t)` reads Snowflake's parts as its `date_part` does
+//!   (`DAYOFWEEK` is DataFusion's `DOW`, Sunday 0, as in Snowflake's default; `MM`,
+//!   `EPOCH_MILLISECOND`, ...: see `warehouse_syntax::extraction_sql`); BigQuery's
+//!   `EXTRACT(DATE FROM t)` is `CAST(t AS DATE)`.
 //! - `SELECT TOP n ...` (Snowflake, SQL Server) is `... LIMIT n`.
 //! - `x RLIKE p` and `x REGEXP p` (Spark, MySQL) are `regexp_like(x, p)`: the pattern
 //!   found anywhere in `x`, as those engines match. (Snowflake's function forms match
@@ -36,6 +37,8 @@ use datafusion_sql::sqlparser::ast::{
 };
 use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::parser::Parser;
+
+use crate::warehouse_syntax::extraction_sql;
 
 /// Runs `visitor` over the query parts of `statement` (a query, `COPY (query) TO`, and
 /// the statement an `EXPLAIN` explains).
@@ -112,11 +115,16 @@ impl VisitorMut for WarehouseForms {
                     }
                 }
             }
-            Expr::Extract { field, .. } => {
-                if matches!(field, DateTimeField::DayOfWeek) {
-                    *field = DateTimeField::Dow;
-                } else if matches!(field, DateTimeField::DayOfYear) {
-                    *field = DateTimeField::Doy;
+            // Snowflake's parts (`mm`, `dayofweekiso`, `epoch_millisecond`, ...) as
+            // its date_part reads them; BigQuery's `WEEK(MONDAY)` is left as it is.
+            Expr::Extract {
+                field, expr: value, ..
+            } => {
+                let word = field.to_string();
+                if let Some(call) =
+                    extraction_sql(&word, &format!("({value})")).and_then(|sql| parse_expr(&sql))
+                {
+                    *expr = call;
                 }
             }
             _ => {}
@@ -290,7 +298,12 @@ mod tests {
         );
         assert_eq!(
             rewritten("SELECT EXTRACT(DAYOFWEEK FROM t), EXTRACT(dayofyear FROM t) FROM x"),
-            "SELECT EXTRACT(DOW FROM t), EXTRACT(DOY FROM t) FROM x"
+            "SELECT date_part('dow', (t)), date_part('doy', (t)) FROM x"
+        );
+        assert_eq!(
+            rewritten("SELECT EXTRACT(mm FROM t), EXTRACT(epoch_millisecond FROM t) FROM x"),
+            "SELECT date_part('month', (t)), CAST(arrow_cast(CAST((t) AS TIMESTAMP), \
+             'Timestamp(Millisecond, None)') AS BIGINT) FROM x"
         );
         assert_eq!(
             rewritten("SELECT EXTRACT(DATE FROM t + INTERVAL '1' DAY) FROM x"),

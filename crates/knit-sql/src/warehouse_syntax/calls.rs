@@ -11,7 +11,8 @@ use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
 
 use super::formats::{java_format, snowflake_format};
 use super::names::{
-    DATE_PART_WORDS, MODE_DESC, PART_FIRST, PART_LAST, RENAMES, REWRITES, trunc_part,
+    DATE_PART_WORDS, MODE_DESC, PART_FIRST, PART_LAST, RENAMES, REWRITES, extraction_sql,
+    trunc_part,
 };
 use super::tokens::{arguments, is_whitespace, next_significant, only_significant};
 
@@ -288,6 +289,15 @@ pub(super) fn rewrite_call(
         out.extend([keyword("END"), token(Token::RParen)]);
         return Some(out);
     }
+    // Snowflake's `date_part(mm, t)`, `date_part('dayofweekiso', t)`: the part as
+    // DataFusion names it, or a count since 1970.
+    if matches!(name, "date_part" | "datepart") && args.len() == 2 {
+        let part = args
+            .first()
+            .and_then(|a| bare_part(a).or_else(|| quoted_text(a)))?;
+        let sql = extraction_sql(&part, "$2")?;
+        return expand(&sql, &args, head);
+    }
     let first_is_part = args.first().and_then(|a| bare_part(a)).is_some();
     if PART_FIRST.contains(&name) && first_is_part {
         let mut part = args.first().and_then(|a| bare_part(a))?;
@@ -295,10 +305,6 @@ pub(super) fn rewrite_call(
             && let Some(full) = trunc_part(&part)
         {
             part = full.to_string();
-        }
-        // Snowflake's whole seconds since the epoch.
-        if matches!(name, "date_part" | "datepart") && part.starts_with("epoch_second") {
-            return expand("CAST(date_part('epoch', $2) AS BIGINT)", &args, head);
         }
         args[0] = vec![token(Token::SingleQuotedString(part))];
     } else if PART_LAST.contains(&name) && args.len() >= 2 {
@@ -562,6 +568,14 @@ fn sort_key(order_by: &[TokenWithSpan]) -> Option<Vec<TokenWithSpan>> {
 }
 
 /// The date part an argument names as a single bare word, in lower case.
+/// The text of an argument that is one quoted string.
+fn quoted_text(arg: &[TokenWithSpan]) -> Option<String> {
+    match only_significant(arg)? {
+        Token::SingleQuotedString(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
 fn bare_part(arg: &[TokenWithSpan]) -> Option<String> {
     match only_significant(arg)? {
         Token::Word(word) if word.quote_style.is_none() => {

@@ -30,7 +30,7 @@ mod tokens;
 
 use calls::{expand, is_rewritten, rewrite_call, window_partition, within_group};
 use names::TYPE_NAMES;
-pub use names::{MODE_DESC, date_part_name};
+pub use names::{MODE_DESC, date_part_name, extraction_sql};
 use tokens::{
     arguments, follows_dot, follows_value, is_whitespace, next_significant, primary_start,
 };
@@ -459,7 +459,13 @@ mod tests {
         check("\"user\".x:state", "json_as_text(\"user\".x, 'state')");
         check(
             "date_part(epoch_second, t)",
-            "CAST(date_part('epoch', (t)) AS BIGINT)",
+            "CAST(arrow_cast(CAST((t) AS TIMESTAMP), 'Timestamp(Second, None)') AS BIGINT)",
+        );
+        check("date_part(mm, t)", "date_part('month', (t))");
+        check("date_part('dw_iso', t)", "date_part('isodow', (t))");
+        check(
+            "date_part(d, t) + datepart('yy', t)",
+            "date_part('day', (t)) + date_part('year', (t))",
         );
     }
 

@@ -36,6 +36,33 @@ pub fn date_part_name(word: &str) -> Option<&'static str> {
     })
 }
 
+/// Snowflake's `date_part(part, t)` (and `EXTRACT(part FROM t)`) as SQL DataFusion
+/// plans, where `t` is `value`: DataFusion's part by its own name (`dayofweek`,
+/// `weekday` and `dw` are `dow`, Sunday 0; `dayofweekiso` is `isodow`, Monday 1;
+/// `yearofweek[iso]` is `isoyear`; `weekiso` is `week`), or a whole count of seconds,
+/// milliseconds, microseconds or nanoseconds since 1970 (`epoch_second`, ...). `None`
+/// for a word that names no part.
+pub fn extraction_sql(word: &str, value: &str) -> Option<String> {
+    let word = word.trim().to_lowercase();
+    let since_1970 = |unit: &str| {
+        format!("CAST(arrow_cast(CAST({value} AS TIMESTAMP), 'Timestamp({unit}, None)') AS BIGINT)")
+    };
+    let part = match word.as_str() {
+        "epoch_second" | "epoch_seconds" => return Some(since_1970("Second")),
+        "epoch_millisecond" | "epoch_milliseconds" => return Some(since_1970("Millisecond")),
+        "epoch_microsecond" | "epoch_microseconds" => return Some(since_1970("Microsecond")),
+        "epoch_nanosecond" | "epoch_nanoseconds" => return Some(since_1970("Nanosecond")),
+        "dayofweek" | "weekday" | "dow" | "dw" => "dow",
+        "dayofweekiso" | "weekday_iso" | "dow_iso" | "dw_iso" | "isodow" => "isodow",
+        "dayofyear" | "yearday" | "doy" | "dy" => "doy",
+        "weekiso" | "week_iso" | "weekofyeariso" | "weekofyear_iso" => "week",
+        "yearofweek" | "yearofweekiso" | "isoyear" => "isoyear",
+        "epoch" => "epoch",
+        other => date_part_name(other)?,
+    };
+    Some(format!("date_part('{part}', {value})"))
+}
+
 /// A part `date_trunc` truncates to, by its full name: DataFusion's has no nanosecond.
 pub(super) fn trunc_part(word: &str) -> Option<&'static str> {
     date_part_name(word).filter(|part| *part != "nanosecond")
@@ -508,6 +535,27 @@ pub(super) const DATE_PART_WORDS: &[&str] = &[
     "epoch",
     "epoch_second",
     "epoch_seconds",
+    // Parts `date_part` extracts only (see `extraction_sql`).
+    "weekday",
+    "dw",
+    "dayofweekiso",
+    "weekday_iso",
+    "dow_iso",
+    "dw_iso",
+    "yearday",
+    "dy",
+    "weekiso",
+    "week_iso",
+    "weekofyeariso",
+    "weekofyear_iso",
+    "yearofweek",
+    "yearofweekiso",
+    "epoch_millisecond",
+    "epoch_milliseconds",
+    "epoch_microsecond",
+    "epoch_microseconds",
+    "epoch_nanosecond",
+    "epoch_nanoseconds",
 ];
 
 /// The name of the engine's mode whose ties go to the largest value, which PostgreSQL's

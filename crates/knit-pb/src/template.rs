@@ -369,7 +369,8 @@ impl Object for Entity {
     }
 }
 
-/// An input of the var's entity: `orders.Var("col")` is its column or input var.
+/// An input of the var's entity: `orders.Var("col")` (or `orders.col`, as pb's docs
+/// write an input var) is its column or input var.
 #[derive(Debug)]
 struct Input {
     name: String,
@@ -377,9 +378,25 @@ struct Input {
     scope: Arc<Scope>,
 }
 
+impl Input {
+    fn column(&self, column: &str) -> String {
+        let column = column.rsplit('/').next().unwrap_or(column).to_lowercase();
+        self.scope.record(|found| {
+            found
+                .input_names
+                .insert((self.name.clone(), column.clone()));
+        });
+        format!("{}.{}", self.sql_name, quote_ident_if_needed(&column))
+    }
+}
+
 impl Object for Input {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(Value::from(self.column(key.as_str()?)))
     }
 
     fn call_method(
@@ -389,20 +406,7 @@ impl Object for Input {
         args: &[Value],
     ) -> Result<Value, Error> {
         match method {
-            "Var" => {
-                let column = one_string("Var", args)?;
-                let column = column.rsplit('/').next().unwrap_or(column).to_lowercase();
-                self.scope.record(|found| {
-                    found
-                        .input_names
-                        .insert((self.name.clone(), column.clone()));
-                });
-                Ok(Value::from(format!(
-                    "{}.{}",
-                    self.sql_name,
-                    quote_ident_if_needed(&column)
-                )))
-            }
+            "Var" => Ok(Value::from(self.column(one_string("Var", args)?))),
             _ => Err(unknown_method(&format!("input {}", self.name), method)),
         }
     }
@@ -579,6 +583,10 @@ mod tests {
             run(r#"{{ multiply_add('{{tbl_c.Var(\"rank_var\")}}', '{{tbl_c.Var(\"num_c\")}}') }}"#)
                 .unwrap();
         assert_eq!(r.sql, "tbl_c.rank_var * 10 + tbl_c.num_c");
+        assert!(r.input_names.contains(&("tbl_c".into(), "rank_var".into())));
+        // An input var as an attribute of its input, as pb's docs write it.
+        let r = run("{{ tbl_c.Rank_Var }} = 1").unwrap();
+        assert_eq!(r.sql, "tbl_c.rank_var = 1");
         assert!(r.input_names.contains(&("tbl_c".into(), "rank_var".into())));
         assert_eq!(
             run(r#"select * from {{this.DeRef("inputs/tbl_c")}}"#)

@@ -219,6 +219,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2100-01-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/input_var_attributes",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
     // CSV tables whose quoted empty fields are empty text, as PostgreSQL loads them.
     (
         "testdata/oracle/cases/csv_quoted_empty",

@@ -5,8 +5,9 @@
 //! any other key it does not read is an error that names it (with the closest key, for
 //! a misspelling).
 
-/// Keys of pb_project.yaml that describe the warehouse, the schedule, the Python
-/// environment or documentation, none of which changes what Knit computes.
+/// Keys of pb_project.yaml that describe the warehouse (and the privileges kept on its
+/// views), the schedule, the Python environment or documentation, none of which changes
+/// what Knit computes.
 pub(crate) const PROJECT_IGNORED: &[&str] = &[
     "name",
     "schema_version",
@@ -21,6 +22,7 @@ pub(crate) const PROJECT_IGNORED: &[&str] = &[
     "hooks",
     "time_to_live",
     "description",
+    "carry_forward_privileges",
 ];
 
 /// Keys of an input that describe it to pb's UI and checks (the columns it promises, the
@@ -48,9 +50,15 @@ pub(crate) const MODEL_IGNORED: &[&str] = &[
     "enable_status",
 ];
 
-/// Keys of an id stitcher's `model_spec` that make pb log more about the graph (checked
-/// against pb: the same outputs with and without them).
-pub(crate) const STITCHER_IGNORED: &[&str] = &["log_direct_edge_info", "log_node_metadata"];
+/// Keys of an id stitcher's `model_spec` that make pb log more about the graph, or tune
+/// its incremental runs (checked against pb: the same outputs with and without them).
+pub(crate) const STITCHER_IGNORED: &[&str] = &[
+    "log_direct_edge_info",
+    "log_node_metadata",
+    // How far back pb's incremental runs look again for late rows; a full run, which
+    // is what Knit computes, reads every row (checked against pb: the same outputs).
+    "incremental_timedelta",
+];
 
 /// Keys of an entity about serving its traits elsewhere (`serve_traits`, the older
 /// `feature_views`, is read).

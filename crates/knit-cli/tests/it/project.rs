@@ -1051,7 +1051,7 @@ fn feature_views_name_renames_the_main_view() {
     let project = GOOD_PROJECT.replace(
         "    id_types: [user_id]\n",
         "    id_stitcher: models/graph\n    id_types: [user_id]\n    feature_views:\n      name: customer_features\n",
-    );
+    ) + "carry_forward_privileges: true\n";
     let models = format!(
         "{GOOD_INPUTS}models:
   - name: graph
@@ -1060,6 +1060,7 @@ fn feature_views_name_renames_the_main_view() {
       entity_key: user
       log_direct_edge_info: true
       log_node_metadata: true
+      incremental_timedelta: 12h
       edge_sources:
         - from: inputs/events
 var_groups:
@@ -1557,6 +1558,22 @@ fn broken_projects_fail_before_any_output() {
              \x20     - entity_var:\n          name: b\n          select: \"{{user.a}} + 1\"\n",
         ),
         "these form a cycle: entity user.a -> entity user.b -> entity user.a",
+    );
+    assert_fails(
+        "max-iterations",
+        GOOD_PROJECT,
+        &format!(
+            "{GOOD_INPUTS}models:
+  - name: g
+    model_type: id_stitcher
+    model_spec:
+      entity_key: user
+      max_iterations: 5
+      edge_sources: [inputs/events]
+"
+        ),
+        "models/profiles.yaml: models[0].model_spec.max_iterations: max_iterations caps pb's \
+         rounds of merging clusters",
     );
     // A model that reads a feature table listing the var that reads the model: pb
     // refuses it too (a model that reads a table not listing the var is no cycle; see

@@ -40,6 +40,17 @@ impl Project {
         let ignored = MODEL_IGNORED;
         match kind.text()?.as_str() {
             "id_stitcher" => {
+                if let Some(rounds) = spec.get("max_iterations") {
+                    // pb stops its rounds of label propagation there: a cluster whose
+                    // ids are more rounds apart stays split (checked against pb: a chain
+                    // of 25 ids, one cluster without it, six with max_iterations: 1).
+                    return Err(rounds.error(
+                        "max_iterations caps pb's rounds of merging clusters, and a cluster \
+                         not merged by then stays split; Knit always stitches whole \
+                         clusters, which is pb's result whenever its rounds finish: remove \
+                         the key",
+                    ));
+                }
                 let stitcher_ignored: Vec<&str> =
                     ignored.iter().chain(STITCHER_IGNORED).copied().collect();
                 spec.only_keys(

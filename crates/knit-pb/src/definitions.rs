@@ -126,6 +126,9 @@ pub(crate) struct InputId {
     pub select: String,
     pub id_type: String,
     pub entity: String,
+    /// `to_default_stitcher: false`: the id adds no node or edge to its entity's default
+    /// id stitcher (checked against pb), though it still maps the row to its entity.
+    pub stitched: bool,
 }
 
 #[derive(Debug, Clone)]

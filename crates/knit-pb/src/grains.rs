@@ -276,6 +276,7 @@ impl Project {
                         select: quote_ident_if_needed(&main),
                         id_type: "rudder_id".to_string(),
                         entity: var.entity.clone(),
+                        stitched: true,
                     }],
                     filter: None,
                     origin: var.origin.clone(),

@@ -656,10 +656,15 @@ fn read_ids(list: Option<Node<'_>>) -> Result<Vec<InputId>> {
     };
     for id in items {
         id.only_keys(&["select", "type", "entity", "to_default_stitcher"], &[])?;
+        let stitched = match id.get("to_default_stitcher") {
+            Some(flag) => flag.boolean()?,
+            None => true,
+        };
         ids.push(InputId {
             select: id.require("select")?.text()?,
             id_type: id.require("type")?.text()?,
             entity: id.require("entity")?.text()?.to_lowercase(),
+            stitched,
         });
     }
     Ok(ids)

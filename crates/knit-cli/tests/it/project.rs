@@ -224,6 +224,11 @@ pub(crate) const PROJECTS: &[(&str, &str, &str)] = &[
         "tables",
         "2100-01-01T00:00:00Z",
     ),
+    (
+        "testdata/oracle/cases/default_stitcher_flags",
+        "tables",
+        "2100-01-01T00:00:00Z",
+    ),
     // CSV tables whose quoted empty fields are empty text, as PostgreSQL loads them.
     (
         "testdata/oracle/cases/csv_quoted_empty",

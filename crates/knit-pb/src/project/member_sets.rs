@@ -76,6 +76,7 @@ impl Project {
                     select: MEMBER.to_string(),
                     id_type: "rudder_id".to_string(),
                     entity: entity.clone(),
+                    stitched: true,
                 }],
                 filter: None,
                 origin: step.origin.clone(),

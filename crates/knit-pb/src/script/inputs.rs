@@ -74,7 +74,9 @@ impl<'a> Writer<'a> {
 
     /// Whether `input` only maps its rows to `entity` (a `LOOKUP` input) instead of
     /// adding edges to its id graph: it is not among the stitcher's edge sources, or
-    /// it is a union of inputs (whose rows are its inputs').
+    /// it is a union of inputs (whose rows are its inputs'), or (with the default
+    /// stitcher) an id of it has `to_default_stitcher: false`; the others then add their
+    /// edges through an input of their own (see [`Self::default_stitched_ids`]).
     pub(super) fn is_lookup(&self, entity: &Entity, input: &str) -> Result<bool> {
         let (_, stitcher) = self.stitcher(entity)?;
         let is_union = self.project.unions.iter().any(|(name, _)| name == input);
@@ -82,10 +84,39 @@ impl<'a> Writer<'a> {
         let members = input.starts_with(MEMBER_SET_PREFIX);
         // A grain pass's vars are keyed by the main id too.
         let grained = input.starts_with(GRAIN_INPUT_PREFIX);
+        let unstitched = self.entity_ids(entity, input).iter().any(|id| !id.stitched);
         Ok(match stitcher {
             Some(stitcher) => !stitcher.edge_sources.iter().any(|s| s == input),
-            None => is_union || members || grained,
+            None => is_union || members || grained || unstitched,
         })
+    }
+
+    /// The ids of `input` that add edges to `entity`'s default stitcher, when others of
+    /// its ids do not (`to_default_stitcher: false`): pb stitches the row by those alone,
+    /// and still maps it to its entity by all of them.
+    pub(super) fn default_stitched_ids(
+        &self,
+        entity: &Entity,
+        input: &str,
+    ) -> Option<Vec<&'a InputId>> {
+        if self.stitcher(entity).ok()?.1.is_some() {
+            return None;
+        }
+        let ids = self.entity_ids(entity, input);
+        let stitched: Vec<&'a InputId> = ids.iter().copied().filter(|id| id.stitched).collect();
+        (!stitched.is_empty() && stitched.len() < ids.len()).then_some(stitched)
+    }
+
+    /// The ids of `input` of `entity`, of the entity's id types.
+    fn entity_ids(&self, entity: &Entity, input: &str) -> Vec<&'a InputId> {
+        let project: &'a Project = self.project;
+        project
+            .inputs
+            .iter()
+            .filter(|i| i.name == input)
+            .flat_map(|i| &i.ids)
+            .filter(|id| id.entity == entity.name && entity.id_types.contains(&id.id_type))
+            .collect()
     }
 
     /// The `CREATE INPUT` statements of `entity` in `set`.
@@ -130,17 +161,27 @@ impl<'a> Writer<'a> {
             else {
                 continue;
             };
-            let is_lookup = self.is_lookup(entity, &input.name)?;
+            let mut is_lookup = self.is_lookup(entity, &input.name)?;
             let of_view = matches!(&input.source, Source::Model(model)
                 if self.project.sql_models.iter().any(|m| &m.name == model));
+            // Ids left out of the default stitcher: the rows add edges by the others,
+            // through an input of their own, and are mapped by all of them.
+            let stitched = self.default_stitched_ids(entity, &input.name);
             let wanted = match set {
-                InputSet::Graph => !is_lookup,
+                InputSet::Graph => !is_lookup || stitched.is_some(),
                 InputSet::Lookups => is_lookup && !of_view,
                 InputSet::Lookup(name) => is_lookup && of_view && input.name == name,
             };
             if !wanted {
                 continue;
             }
+            let (ids, main_ids, knit_name) = match (set, stitched) {
+                (InputSet::Graph, Some(stitched)) if is_lookup => {
+                    is_lookup = false;
+                    (stitched, Vec::new(), format!("{knit_name}__stitched"))
+                }
+                _ => (ids, main_ids, knit_name),
+            };
             let mut id_sql = Vec::new();
             // Ids that id type filters by SQL (`sql: {select, from}`) keep or drop: each
             // is matched by a join with the filter's values, in a wrapper of the source.

@@ -83,6 +83,10 @@ impl Writer<'_> {
                 };
                 if views.contains_key(model) {
                     let view = format!("view {model}");
+                    // With ids left out of the default stitcher, both.
+                    if self.default_stitched_ids(entity, &input.name).is_some() {
+                        graph_reads.push(view.clone());
+                    }
                     if self.is_lookup(entity, &input.name)? {
                         let unit = format!("lookup {e}/{}", input.name);
                         let reads = vec![view, format!("graph {e}")];

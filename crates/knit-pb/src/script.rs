@@ -305,6 +305,18 @@ impl<'a> Writer<'a> {
                 .models
                 .insert(all.clone(), format!("({})", entity.members_query()));
             model_entities.insert(all, entity.name.clone());
+            // `this.DeRef("<entity>/<entity>_default_id_stitcher")`: the id graph of an
+            // entity without an id stitcher model of its own, by pb's name for it.
+            let own = project
+                .stitchers
+                .iter()
+                .any(|s| s.entity == entity.name || entity.stitcher.as_ref() == Some(&s.name));
+            if !own {
+                let graph = format!("{0}/{0}_default_id_stitcher", entity.name);
+                let query = format!("(SELECT * FROM id_stitch({}))", quote_literal(&entity.name));
+                names.models.insert(graph.clone(), query);
+                model_entities.insert(graph, entity.name.clone());
+            }
         }
         for (model, entity) in model_entities {
             if let Some(entity) = project.entities.iter().find(|e| e.name == entity) {

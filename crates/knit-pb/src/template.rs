@@ -13,6 +13,7 @@
 //! | `{{user.Var("x")}}`, `{{user.x}}`, `{{user.Var("~/entity/user/all/x")}}` | `user.x`, the entity var |
 //! | `{{orders.Var("col")}}` | `orders.col`, the input's column or input var |
 //! | `{{this.DeRef("inputs/x")}}`, `{{this.DeRef("models/y")}}` | the input's table, the model's view; `IsEnabled()` true |
+//! | `{{this.DeRef("user/all")}}`, `{{this.DeRef("user/user_default_id_stitcher")}}` | the entity's members; its default stitcher's id graph |
 //! | `{{this.DeRef("inputs/x/var_table")}}`, `.../var_table/user_main_id` | the input's rows with `input_row_id` and main ids; the column's name (see `this`) |
 //! | `this.DeRef(pre_existing=true)`, `this.DeRef("inputs/x/incr_delta_tbl")` | incremental runs' inputs: `IsEnabled()` false (see `material`) |
 //! | `{{warehouse.DataType("float")}}` | the SQL type |

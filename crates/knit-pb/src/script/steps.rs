@@ -189,8 +189,9 @@ impl Writer<'_> {
         let Some(entity) = self.names.model_entities.get(model).map(|e| &e.name) else {
             return vec![format!("view {model}")];
         };
+        // `<entity>/all` and `<entity>/<entity>_default_id_stitcher` read its id graph.
         if self.project.stitchers.iter().any(|s| s.name == model)
-            || model.strip_suffix("/all") == Some(entity.as_str())
+            || model.starts_with(&format!("{entity}/"))
         {
             return vec![format!("graph {entity}")];
         }

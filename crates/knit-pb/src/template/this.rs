@@ -62,7 +62,7 @@ impl Object for This {
         }
         let entity = (path.strip_prefix("models/"))
             .map(str::to_lowercase)
-            .or_else(|| Some(path.to_lowercase()).filter(|p| p.ends_with("/all")))
+            .or_else(|| Some(path.to_lowercase()))
             .and_then(|model| self.scope.names.model_entities.get(&model))
             .cloned();
         Ok(Value::from_object(Material {
@@ -113,11 +113,12 @@ impl This {
                 });
                 Ok(sql)
             }
-            // `<entity>/all`: the entity's members.
-            Some((entity, all)) if all.eq_ignore_ascii_case("all") => {
-                let key = format!("{}/all", entity.to_lowercase());
-                let sql =
-                    (names.models.get(&key).cloned()).ok_or_else(|| missing("entity", entity))?;
+            // `<entity>/all`: the entity's members; `<entity>/<entity>_default_id_stitcher`:
+            // its id graph.
+            Some((entity, model)) if names.entities.contains(&entity.to_lowercase()) => {
+                let key = format!("{}/{}", entity.to_lowercase(), model.to_lowercase());
+                let sql = (names.models.get(&key).cloned())
+                    .ok_or_else(|| missing(&format!("model of entity '{entity}'"), model))?;
                 self.scope.record(|found| {
                     found.models.insert(key.clone());
                 });
@@ -127,7 +128,8 @@ impl This {
                 ErrorKind::InvalidOperation,
                 format!(
                     "DeRef(\"{path}\"): takes inputs/<input>, models/<model>, \
-                     inputs/<input>/var_table or <entity>/all"
+                     inputs/<input>/var_table, <entity>/all or \
+                     <entity>/<entity>_default_id_stitcher"
                 ),
             )),
         }

@@ -1435,6 +1435,14 @@ const GOOD_INPUTS: &str = "inputs:
           entity: user
 ";
 
+/// An id stitcher model `g` of GOOD_INPUTS' events, with `extra` keys in its spec.
+fn stitcher_g(extra: &str) -> String {
+    format!(
+        "  - name: g\n    model_type: id_stitcher\n    model_spec:\n      entity_key: user\n\
+         {extra}      edge_sources: [inputs/events]\n"
+    )
+}
+
 /// Runs `knit project run` on a broken project: it must fail, write nothing, and say
 /// `expected` on stderr.
 fn assert_fails(name: &str, project_yaml: &str, profiles_yaml: &str, expected: &str) {
@@ -1568,14 +1576,8 @@ fn broken_projects_fail_before_any_output() {
         "max-iterations",
         GOOD_PROJECT,
         &format!(
-            "{GOOD_INPUTS}models:
-  - name: g
-    model_type: id_stitcher
-    model_spec:
-      entity_key: user
-      max_iterations: 5
-      edge_sources: [inputs/events]
-"
+            "{GOOD_INPUTS}models:\n{}",
+            stitcher_g("      max_iterations: 5\n")
         ),
         "models/profiles.yaml: models[0].model_spec.max_iterations: max_iterations caps pb's \
          rounds of merging clusters",
@@ -1590,13 +1592,7 @@ fn broken_projects_fail_before_any_output() {
             "    id_stitcher: models/g\n    id_types: [user_id]",
         ),
         &format!(
-            "{GOOD_INPUTS}models:
-  - name: g
-    model_type: id_stitcher
-    model_spec:
-      entity_key: user
-      edge_sources: [inputs/events]
-  - name: t
+            "{GOOD_INPUTS}models:\n{}  - name: t
     model_type: feature_table_model
     model_spec:
       entity_key: user
@@ -1617,7 +1613,8 @@ var_groups:
           name: r
           select: count(*)
           from: models/ranked
-"
+",
+            stitcher_g("")
         ),
         "models/profiles.yaml: models[2]: these form a cycle: view ranked -> var entity user.r \
          -> lookup user/ranked -> view ranked",

@@ -11,7 +11,9 @@
 //! Snowflake: `random()` is a 64-bit integer (`mod(random(), 3)`), not a fraction, as
 //! `random_int64()`; `regexp_like` and `rlike` match the whole text
 //! (`regexp_full_match`), not a part of it; `array_slice` counts from 0 and stops before
-//! its end; `array_position(v, a)` takes the value first and counts from 0. Databricks:
+//! its end; `array_position(v, a)` takes the value first and counts from 0;
+//! `json_extract_path_text(j, 'a.b[0]')` takes one path, dots and brackets, as
+//! `get_path` reads it (Redshift's takes each key as an argument). Databricks:
 //! `dayofweek` counts Sunday as 1; `regexp_extract` takes a group number and gives empty
 //! text, not NULL, without a match.
 //!
@@ -48,6 +50,7 @@ static SNOWFLAKE: LazyLock<Meanings> = LazyLock::new(|| {
         (r"(?i)\b(regexp_like|rlike)\s*\(", "regexp_full_match("),
         (r"(?i)\barray_slice\s*\(", "snowflake_array_slice("),
         (r"(?i)\barray_position\s*\(", "snowflake_array_position("),
+        (r"(?i)\bjson_extract_path_text\s*\(", "get_path("),
     ])
 });
 
@@ -192,6 +195,14 @@ mod tests {
                 "snowflake"
             ),
             "snowflake_array_slice(a, 0, 2), dayofweek(t), snowflake_array_position(1, a)"
+        );
+        assert_eq!(
+            dialect_meanings("JSON_EXTRACT_PATH_TEXT(j, 'a.b')", "snowflake"),
+            "get_path(j, 'a.b')"
+        );
+        assert_eq!(
+            dialect_meanings("json_extract_path_text(j, 'a', 'b')", "redshift"),
+            "json_extract_path_text(j, 'a', 'b')"
         );
         assert_eq!(
             dialect_meanings(

@@ -79,6 +79,25 @@ pub(super) fn rewrite_call(
     {
         args[1] = vec![token(Token::SingleQuotedString(part))];
     }
+    // Snowflake's `to_number(x, precision [, scale])` (`to_decimal`, `to_numeric`, and
+    // their `try_` forms): a decimal of that precision and scale (0 without one),
+    // rounded half away from zero.
+    let cast = match name {
+        "to_number" | "to_decimal" | "to_numeric" => Some("CAST"),
+        "try_to_number" | "try_to_decimal" | "try_to_numeric" => Some("TRY_CAST"),
+        _ => None,
+    };
+    if let Some(cast) = cast
+        && matches!(args.len(), 2 | 3)
+        && let Some(digits) = args[1..]
+            .iter()
+            .map(|a| integer_literal(a))
+            .collect::<Option<Vec<u32>>>()
+    {
+        let scale = digits.get(1).copied().unwrap_or(0);
+        let sql = format!("{cast}($1 AS DECIMAL({}, {scale}))", digits[0]);
+        return expand(&sql, &args, head);
+    }
     if let Some((_, _, sql)) = REWRITES
         .iter()
         .find(|(from, count, _)| *from == name && *count == args.len())
@@ -568,6 +587,14 @@ fn sort_key(order_by: &[TokenWithSpan]) -> Option<Vec<TokenWithSpan>> {
 }
 
 /// The date part an argument names as a single bare word, in lower case.
+/// The value of an argument that is one unsigned integer literal.
+fn integer_literal(arg: &[TokenWithSpan]) -> Option<u32> {
+    match only_significant(arg)? {
+        Token::Number(digits, _) => digits.parse().ok(),
+        _ => None,
+    }
+}
+
 /// The text of an argument that is one quoted string.
 fn quoted_text(arg: &[TokenWithSpan]) -> Option<String> {
     match only_significant(arg)? {

@@ -10,6 +10,7 @@ use knit_sql::quote_ident_if_needed;
 
 use super::Writer;
 use super::order::dependency_order;
+use super::vars::entity_var_key;
 use crate::error::Result;
 use crate::project::{FilterExpression, Origin};
 
@@ -152,6 +153,5 @@ impl Writer<'_> {
 
 /// The dependency keys of the vars a template read, `(entity, name)` each.
 fn var_keys(vars: &BTreeSet<(String, String)>) -> impl Iterator<Item = String> + '_ {
-    vars.iter()
-        .map(|(owner, name)| format!("entity {owner}.{name}"))
+    vars.iter().map(|(owner, name)| entity_var_key(owner, name))
 }

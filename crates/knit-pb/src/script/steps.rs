@@ -19,9 +19,9 @@ use super::Writer;
 use super::cohorts::PlannedCohort;
 use super::inputs::InputSet;
 use super::order::dependency_order;
-use super::vars::PlannedVar;
+use super::vars::{PlannedVar, entity_var_key};
 use crate::error::Result;
-use crate::project::{Origin, Source};
+use crate::project::{Entity, Origin, Source};
 use crate::template::Rendered;
 
 /// One definition, or a group of them written together.
@@ -29,11 +29,11 @@ enum Step<'v> {
     /// A `sql_template` model as a view.
     View(&'v str),
     /// The inputs that add edges to an entity's id graph.
-    Graph(&'v str),
+    Graph(&'v Entity),
     /// The inputs that only map rows to an entity, but for those of views.
-    Lookups(&'v str),
+    Lookups(&'v Entity),
     /// The input that maps a view's rows to an entity.
-    Lookup(&'v str, &'v str),
+    Lookup(&'v Entity, &'v str),
     /// A var.
     Var(&'v PlannedVar),
     /// A cohort.
@@ -91,7 +91,7 @@ impl Writer<'_> {
                         let unit = format!("lookup {e}/{}", input.name);
                         let reads = vec![view, format!("graph {e}")];
                         nodes.push((unit.clone(), reads, &input.origin));
-                        steps.insert(unit, Step::Lookup(e, &input.name));
+                        steps.insert(unit, Step::Lookup(entity, &input.name));
                         view_lookups.insert(input.name.clone());
                     } else {
                         graph_reads.push(view);
@@ -113,9 +113,9 @@ impl Writer<'_> {
             let graph = format!("graph {e}");
             let lookups = format!("lookups {e}");
             nodes.push((graph.clone(), graph_reads, &entity.origin));
-            steps.insert(graph.clone(), Step::Graph(e));
+            steps.insert(graph.clone(), Step::Graph(entity));
             nodes.push((lookups.clone(), vec![graph.clone()], &entity.origin));
-            steps.insert(lookups.clone(), Step::Lookups(e));
+            steps.insert(lookups.clone(), Step::Lookups(entity));
             let mut all = Vec::new();
             for var in vars.iter().filter(|v| v.entity == e) {
                 let mut reads = vec![graph.clone(), lookups.clone()];
@@ -159,11 +159,9 @@ impl Writer<'_> {
                         self.script.push(sql, Some((*origin).clone()));
                     }
                 }
-                Step::Graph(name) => self.entity_inputs(name, InputSet::Graph)?,
-                Step::Lookups(name) => self.entity_inputs(name, InputSet::Lookups)?,
-                Step::Lookup(name, input) => {
-                    self.entity_inputs(name, InputSet::Lookup(input))?;
-                }
+                Step::Graph(entity) => self.inputs(entity, InputSet::Graph)?,
+                Step::Lookups(entity) => self.inputs(entity, InputSet::Lookups)?,
+                Step::Lookup(entity, input) => self.inputs(entity, InputSet::Lookup(input))?,
                 Step::Var(var) => self.script.push(var.sql.clone(), Some(var.origin.clone())),
                 Step::Cohort(cohort) => {
                     self.script
@@ -171,13 +169,6 @@ impl Writer<'_> {
                 }
                 Step::Entity => {}
             }
-        }
-        Ok(())
-    }
-
-    fn entity_inputs(&mut self, name: &str, set: InputSet<'_>) -> Result<()> {
-        if let Some(entity) = self.project.entities.iter().find(|e| e.name == name) {
-            self.inputs(entity, set)?;
         }
         Ok(())
     }
@@ -207,7 +198,7 @@ impl Writer<'_> {
                 let mut reads = vec![format!("graph {entity}"), format!("lookups {entity}")];
                 for feature in &table.features {
                     let name = shown.get(feature).unwrap_or(feature);
-                    reads.push(format!("var entity {entity}.{name}"));
+                    reads.push(format!("var {}", entity_var_key(entity, name)));
                 }
                 reads
             }

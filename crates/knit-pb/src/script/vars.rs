@@ -46,8 +46,8 @@ impl Writer<'_> {
                     .origin
                     .error(format!("a var named '{}' is defined twice", var.name)));
             }
-            graph.push((key.clone(), references, &var.origin));
-            statements.insert(key, (sql, var));
+            graph.push((key.clone(), references.clone(), &var.origin));
+            statements.insert(key, (sql, var, references));
         }
         for (key, references, origin) in &graph {
             if let Some(unknown) = references.iter().find(|r| !statements.contains_key(*r)) {
@@ -61,14 +61,12 @@ impl Writer<'_> {
                 )));
             }
         }
-        let reads: BTreeMap<&String, &Vec<String>> =
-            graph.iter().map(|(key, reads, _)| (key, reads)).collect();
         let mut planned = Vec::new();
-        for key in dependency_order(graph.clone())? {
-            if let Some((sql, var)) = statements.remove(&key) {
+        for key in dependency_order(graph)? {
+            if let Some((sql, var, reads)) = statements.remove(&key) {
                 planned.push(PlannedVar {
                     entity: var.entity.clone(),
-                    reads: reads.get(&key).map(|r| r.to_vec()).unwrap_or_default(),
+                    reads,
                     key,
                     from: var.from.clone(),
                     sql,
@@ -90,7 +88,7 @@ impl Writer<'_> {
         let mut render = |text: &str, key: &str| -> Result<String> {
             let rendered = self.render(text, entity, &var.origin, key)?;
             for (owner, name) in &rendered.vars {
-                references.insert(format!("entity {owner}.{name}"));
+                references.insert(entity_var_key(owner, name));
             }
             for reference in &rendered.input_names {
                 if input_vars.contains(reference) {
@@ -107,7 +105,7 @@ impl Writer<'_> {
             if project_vars.iter().any(|v| {
                 v.kind == VarKind::Entity && v.entity == var.entity && &v.name == dependency
             }) {
-                dependencies.push(format!("entity {}.{dependency}", var.entity));
+                dependencies.push(entity_var_key(&var.entity, dependency));
             } else if let Some(input_var) = project_vars.iter().find(|v| {
                 v.kind == VarKind::Input && v.entity == var.entity && &v.name == dependency
             }) && let Some(from) = &input_var.from
@@ -220,7 +218,7 @@ impl Writer<'_> {
         };
         let (key, mut sql) = match (var.kind, &knit_input) {
             (VarKind::Entity, _) => (
-                format!("entity {}.{}", var.entity, var.name),
+                entity_var_key(&var.entity, &var.name),
                 format!(
                     "CREATE ENTITY VAR {}.{} AS {select}",
                     quote_ident_if_needed(&var.entity),
@@ -266,6 +264,12 @@ impl Writer<'_> {
         references.extend(dependencies);
         Ok((key, sql, references.into_iter().collect()))
     }
+}
+
+/// The dependency key of entity var `name` of `entity`, as vars, cohorts and the steps
+/// that order them name it.
+pub(super) fn entity_var_key(entity: &str, name: &str) -> String {
+    format!("entity {entity}.{name}")
 }
 
 /// `first_value(x)` as `first_value(x ORDER BY ...)` (and `last_value`): pb's window
